@@ -1,0 +1,117 @@
+# pkilab — non-recursive build.
+#   make            build/pkilab, build/pkilab-cdpd, build/libpkilab.a
+#   make test       install deps, build, run unit + integration tests
+#   make check      the whole suite under ASan+UBSan, in build-san/
+#   make run        install deps, build, run the example lab end to end
+#   make bench      benchmarks under scripts/bench/
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make compdb     compile_commands.json (bear)      make lint   cppcheck + clang-tidy
+# BUILD=dir selects the build directory, so several builds (gcc, clang, sanitizers)
+# can live side by side.
+
+BUILD    ?= build
+CC       ?= cc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SAN      ?=
+V        ?=
+Q        := $(if $(V),,@)
+PKGS      = libssl libcrypto libmicrohttpd libconfig sqlite3 libcurl jansson
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+           -Wmissing-prototypes -Wvla -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+           -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
+           -DPKL_TEMPLATE_DIR='"$(PREFIX)/share/pkilab/templates"' \
+           $(WARN) $(CFLAGS) $(SAN) -Ica/include $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SAN)
+LIBS     = $(PKG_LIBS) -lpthread
+
+LIB_SRC  := $(sort $(wildcard ca/lib/*.c))
+CLI_SRC  := $(sort $(wildcard ca/cli/*.c ca/commands/*.c))
+CDP_SRC  := $(sort $(filter-out cdp-server/main.c,$(wildcard cdp-server/*.c)))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+CDP_OBJ  := $(CDP_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+LIBPKL   := $(BUILD)/libpkilab.a
+LIBCDP   := $(BUILD)/libcdpd.a
+
+.PHONY: all test check run bench install clean compdb lint deps units fuzz
+all: $(BUILD)/pkilab $(BUILD)/pkilab-cdpd $(UNIT_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBPKL): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIBCDP): $(CDP_OBJ)
+	@rm -f $@
+	$(Q)$(AR) rcs $@ $^ && ranlib $@
+
+$(BUILD)/pkilab: $(CLI_OBJ) $(LIBPKL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBPKL) $(LIBS)
+
+$(BUILD)/pkilab-cdpd: $(BUILD)/cdp-server/main.o $(LIBCDP) $(LIBPKL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBCDP) $(LIBPKL) $(LIBS)
+
+# Unit tests link the library (and the server's objects, for server unit tests).
+$(BUILD)/tests/%: tests/unit/%.c $(LIBCDP) $(LIBPKL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Icdp-server $(ALL_LDFLAGS) -o $@ $< $(LIBCDP) $(LIBPKL) $(LIBS) -lcmocka
+
+units: $(UNIT_BIN)
+
+deps:
+	@sh scripts/install-deps.sh
+
+# `make test` is what README and CI call: set-up included.
+test: deps
+	$(MAKE) all
+	BUILD=$(BUILD) sh tests/run.sh
+
+check: deps
+	$(MAKE) all BUILD=build-san CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
+	BUILD=build-san PKL_SANITIZED=1 sh tests/run.sh
+	BUILD=build-san sh tests/fuzz/run.sh
+
+run: deps
+	$(MAKE) all
+	BUILD=$(BUILD) sh scripts/run-lab.sh
+
+bench:
+	@sh scripts/install-deps.sh --bench
+	$(MAKE) all
+	BUILD=$(BUILD) sh scripts/bench/run.sh
+
+install: $(BUILD)/pkilab $(BUILD)/pkilab-cdpd
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pkilab/templates
+	install -m 0755 $(BUILD)/pkilab $(BUILD)/pkilab-cdpd $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 templates/*.cfg $(DESTDIR)$(PREFIX)/share/pkilab/templates/
+
+compdb:
+	$(MAKE) clean BUILD=build-compdb
+	bear -- $(MAKE) all BUILD=build-compdb
+
+lint: compdb
+	cppcheck --project=compile_commands.json --enable=warning,performance,portability \
+	    --inline-suppr --error-exitcode=1 -q --suppress=missingIncludeSystem
+	clang-tidy -p . --quiet --checks='-*,bugprone-*,clang-analyzer-*,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-clang-analyzer-security.insecureAPI.*' \
+	    $(LIB_SRC) $(CLI_SRC) $(wildcard cdp-server/*.c)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CDP_OBJ:.o=.d) $(BUILD)/cdp-server/main.d

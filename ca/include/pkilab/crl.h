@@ -1,0 +1,52 @@
+/*
+ * CRL signing. Output is DER so that large CRLs can be encoded in one pass
+ * without an OpenSSL object per entry.
+ */
+#ifndef PKILAB_CRL_H
+#define PKILAB_CRL_H
+
+#include <openssl/x509.h>
+#include "ptime.h"
+#include "buf.h"
+
+/* RFC 5280 §5.3.1 CRLReason values; -1 = no reasonCode extension. */
+enum pkl_reason {
+	PKL_REASON_NONE = -1,
+	PKL_REASON_KEY_COMPROMISE = 1,
+	PKL_REASON_CA_COMPROMISE = 2,
+	PKL_REASON_AFFILIATION_CHANGED = 3,
+	PKL_REASON_SUPERSEDED = 4,
+	PKL_REASON_CESSATION_OF_OPERATION = 5,
+	PKL_REASON_CERTIFICATE_HOLD = 6,
+	PKL_REASON_PRIVILEGE_WITHDRAWN = 9,
+	PKL_REASON_AA_COMPROMISE = 10,
+};
+
+struct pkl_crl_entry {
+	unsigned char serial[20]; /* big-endian magnitude */
+	size_t serial_len;
+	pkl_time revoked_at;
+	int reason;          /* enum pkl_reason */
+	pkl_time invalidity; /* 0: no invalidityDate */
+};
+
+struct pkl_crl_req {
+	pkl_time this_update;
+	pkl_time next_update;
+	unsigned char number[20]; /* CRLNumber, big-endian, positive */
+	size_t number_len;
+	const struct pkl_crl_entry *entries;
+	size_t n_entries;
+	const EVP_MD *md; /* NULL: the CA key's default */
+};
+
+/* Signs a v2 CRL: issuer = CA subject (byte-equal), AKI = CA SKI, CRLNumber,
+ * nextUpdate always; revokedCertificates absent when empty. */
+enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_key,
+			 struct pkl_buf *der_out, struct pkl_err *err);
+
+/* Name <-> code: "keyCompromise" etc.; returns -2 for unknown names. */
+int pkl_reason_from_name(const char *name);
+const char *pkl_reason_name(int reason);
+
+#endif

@@ -1,0 +1,100 @@
+/*
+ * The CA database (SQLite, WAL). It is the source of truth for what was
+ * issued, revoked and published; files in the PKI directory are written in
+ * the same transaction through pkl_txn (pki.h).
+ *
+ * Concurrency: writers take BEGIN IMMEDIATE with a busy timeout, so several
+ * pkilab processes serialise instead of failing; (issuer, serial) is UNIQUE.
+ */
+#ifndef PKILAB_DB_H
+#define PKILAB_DB_H
+
+#include <stdint.h>
+#include "buf.h"
+#include "lab.h"
+#include "ptime.h"
+
+struct pkl_db;
+
+enum pkl_cert_status { PKL_STATUS_VALID = 0, PKL_STATUS_REVOKED = 1 };
+
+struct pkl_cert_row {
+	int64_t id;
+	char name[PKL_NAME_MAX];
+	int64_t issuer_id;            /* == id for a self-signed root */
+	char issuer_name[PKL_NAME_MAX];
+	char serial[41];              /* lowercase hex, as pkl_serial_hex */
+	int is_ca;
+	int current;                  /* 1: the name's current certificate (renew keeps history) */
+	char template_name[PKL_NAME_MAX];
+	char subject[512];
+	char key_spec[32];            /* "ec:P-256" */
+	int key_encrypted;
+	pkl_time not_before, not_after;
+	pkl_time issued_at;
+	enum pkl_cert_status status;
+	pkl_time revoked_at;
+	int reason;                   /* enum pkl_reason, -1 none */
+	pkl_time invalidity;          /* 0 none */
+};
+
+struct pkl_db *pkl_db_open(const char *path, int create, struct pkl_err *err);
+void pkl_db_close(struct pkl_db *db);
+
+/* BEGIN IMMEDIATE (waits up to the busy timeout for other writers). */
+enum pkl_rc pkl_db_begin(struct pkl_db *db, struct pkl_err *err);
+enum pkl_rc pkl_db_commit(struct pkl_db *db, struct pkl_err *err);
+void pkl_db_rollback(struct pkl_db *db);
+
+/* Inserts a certificate (row->id is set). A duplicate (issuer, serial) or a
+ * second current certificate for a name is PKL_EINPUT. For a root pass
+ * issuer_id 0: it is set to the row's own id. */
+enum pkl_rc pkl_db_cert_insert(struct pkl_db *db, struct pkl_cert_row *row,
+			       const unsigned char *der, size_t der_len, struct pkl_err *err);
+
+/* Finds the current certificate by name, or any certificate by serial (hex,
+ * optional "0x" and colons). PKL_EINPUT "unknown certificate 'x'" if none. */
+enum pkl_rc pkl_db_cert_find(struct pkl_db *db, const char *name_or_serial,
+			     struct pkl_cert_row *row, struct pkl_err *err);
+enum pkl_rc pkl_db_cert_get(struct pkl_db *db, int64_t id, struct pkl_cert_row *row,
+			    struct pkl_err *err);
+enum pkl_rc pkl_db_cert_der(struct pkl_db *db, int64_t id, struct pkl_buf *out, struct pkl_err *err);
+
+/* Calls fn for every certificate (current ones only unless all), in issue order.
+ * fn returning non-zero stops the walk. */
+typedef int (*pkl_db_cert_fn)(const struct pkl_cert_row *row, void *cls);
+enum pkl_rc pkl_db_cert_each(struct pkl_db *db, int all, pkl_db_cert_fn fn, void *cls,
+			     struct pkl_err *err);
+
+/* Marks the current certificate of name as superseded (current = 0). */
+enum pkl_rc pkl_db_cert_retire(struct pkl_db *db, int64_t id, struct pkl_err *err);
+
+/* Appends to the audit trail. */
+enum pkl_rc pkl_db_event(struct pkl_db *db, const char *kind, const char *subject,
+			 const char *detail, struct pkl_err *err);
+
+/* Per-CA state (CRL lifetime, last CRL number and times). */
+struct pkl_ca_state {
+	char name[PKL_NAME_MAX];
+	int64_t cert_id;
+	int64_t crl_lifetime;   /* seconds */
+	char crl_number[48];    /* decimal, last signed; "" if none yet */
+	pkl_time crl_this_update, crl_next_update;
+};
+enum pkl_rc pkl_db_ca_put(struct pkl_db *db, const struct pkl_ca_state *st, struct pkl_err *err);
+enum pkl_rc pkl_db_ca_get(struct pkl_db *db, const char *name, struct pkl_ca_state *st,
+			  struct pkl_err *err);
+
+/* Pending file renames written in the same transaction as the rows that
+ * need them (see pki.h). */
+enum pkl_rc pkl_db_pending_add(struct pkl_db *db, const char *tmp, const char *final,
+			       struct pkl_err *err);
+typedef int (*pkl_db_pending_fn)(const char *tmp, const char *final, void *cls);
+enum pkl_rc pkl_db_pending_each(struct pkl_db *db, pkl_db_pending_fn fn, void *cls,
+				struct pkl_err *err);
+enum pkl_rc pkl_db_pending_clear(struct pkl_db *db, struct pkl_err *err);
+
+/* The raw handle, for library modules that keep their own tables (revocations, CRLs). */
+struct sqlite3 *pkl_db_handle(struct pkl_db *db);
+
+#endif

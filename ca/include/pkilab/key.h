@@ -1,0 +1,50 @@
+/*
+ * Private keys: generation from a spec ("rsa:2048", "ec:P-256", "ed25519"),
+ * PKCS#8 PEM encoding (optionally AES-256 encrypted), loading.
+ */
+#ifndef PKILAB_KEY_H
+#define PKILAB_KEY_H
+
+#include <openssl/evp.h>
+#include "buf.h"
+
+enum pkl_key_type { PKL_KEY_RSA = 1, PKL_KEY_EC, PKL_KEY_ED25519 };
+
+struct pkl_key_spec {
+	enum pkl_key_type type;
+	int bits;      /* RSA: 2048, 3072, 4096; EC: 256, 384, 521; Ed25519: 256 */
+	int curve_nid; /* EC only */
+};
+
+/* "rsa:2048" "rsa:3072" "rsa:4096" "ec:P-256" "ec:P-384" "ec:P-521" "ed25519"
+ * (also "ecdsa:P-256", "rsa" = rsa:2048, "ec" = ec:P-256). */
+enum pkl_rc pkl_key_spec_parse(const char *s, struct pkl_key_spec *out, struct pkl_err *err);
+/* Canonical text form, e.g. "ec:P-256". */
+const char *pkl_key_spec_str(const struct pkl_key_spec *spec, char *buf, size_t len);
+/* The spec a key has (to check an external CSR's key against policy). */
+enum pkl_rc pkl_key_spec_of(EVP_PKEY *key, struct pkl_key_spec *out, struct pkl_err *err);
+
+/* A new key; caller frees with EVP_PKEY_free. */
+EVP_PKEY *pkl_key_generate(const struct pkl_key_spec *spec, struct pkl_err *err);
+
+/* PKCS#8 PEM; with a passphrase, encrypted with AES-256-CBC (PBKDF2). */
+enum pkl_rc pkl_key_to_pem(EVP_PKEY *key, const char *passphrase, struct pkl_buf *out,
+			   struct pkl_err *err);
+/* Decodes PEM (PKCS#8, encrypted or not). `where` names the source in errors.
+ * A wrong or missing passphrase is PKL_EINPUT with a clear message. */
+EVP_PKEY *pkl_key_from_pem(const void *pem, size_t len, const char *passphrase,
+			   const char *where, struct pkl_err *err);
+EVP_PKEY *pkl_key_load(const char *path, const char *passphrase, struct pkl_err *err);
+
+/* The signature digest for a key: SHA-384 for P-384, SHA-512 for P-521,
+ * NULL for Ed25519 (pure EdDSA), SHA-256 otherwise. */
+const EVP_MD *pkl_key_default_md(EVP_PKEY *key);
+
+/* The passphrase for encrypted keys, from $PKILAB_KEY_PASSPHRASE_FILE (a file
+ * whose first line is used) or $PKILAB_KEY_PASSPHRASE. Returns NULL when
+ * neither is set. The returned string is owned by the caller and must be
+ * released with pkl_key_passphrase_free (wipes it). */
+char *pkl_key_passphrase_get(struct pkl_err *err);
+void pkl_key_passphrase_free(char *p);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * Lab files and templates (libconfig syntax).
+ *
+ * A template is a certificate profile; a lab file names the lab, its PKI
+ * directory, its CDP bases and its entities (CAs and end-entity certificates),
+ * each from a template with any setting overridden. Loading resolves every
+ * entity into a pkl_entity whose profile is final (template + overrides) and
+ * whose times are absolute, and validates the whole lab: unknown settings,
+ * wrong types, impossible values and hierarchy violations are PKL_EINPUT
+ * errors naming file:line and the setting.
+ */
+#ifndef PKILAB_LAB_H
+#define PKILAB_LAB_H
+
+#include <limits.h>
+#include "cert.h"
+#include "key.h"
+#include "ptime.h"
+
+#define PKL_NAME_MAX 64
+#define PKL_MAX_SANS 16
+#define PKL_MAX_EKU 12
+#define PKL_MAX_CDP 8
+#define PKL_URI_MAX 256
+
+enum pkl_role { PKL_ROLE_ROOT = 1, PKL_ROLE_INTERMEDIATE, PKL_ROLE_LEAF };
+
+/* A resolved certificate profile: a template with an entity's overrides applied. */
+struct pkl_profile {
+	char template_name[PKL_NAME_MAX];
+	char description[256];
+	enum pkl_role role;
+	struct pkl_key_spec key;
+	int64_t validity;       /* seconds, from notBefore */
+	int64_t max_validity;   /* 0: unlimited (ipsec-gateway: 825 d, Apple) */
+	int64_t backdate;       /* notBefore = issue time - backdate (clock drift allowance) */
+	int path_len;           /* -1: no pathLenConstraint */
+	unsigned key_usage;     /* PKL_KU_* */
+	int rsa_key_encipherment; /* add keyEncipherment when the key is RSA */
+	char eku[PKL_MAX_EKU][64]; /* dotted OIDs */
+	size_t n_eku;
+	int san_required;
+	int ip_as_dns;          /* IP SANs also written as dNSName (Windows) */
+	int cdp;                /* include CRL distribution points */
+	int aia;                /* include AIA caIssuers */
+	int64_t crl_lifetime;   /* CAs: nextUpdate - thisUpdate of their CRLs */
+	int encrypt_key;        /* store the private key encrypted (PKCS#8 AES-256) */
+	int outlive_issuer;     /* allow notAfter beyond the issuer's (broken labs) */
+};
+
+struct pkl_entity {
+	char name[PKL_NAME_MAX];
+	char issuer[PKL_NAME_MAX]; /* "" for a root */
+	char subject[512];
+	struct pkl_san sans[PKL_MAX_SANS];
+	size_t n_sans;
+	pkl_time not_before;     /* resolved, backdate already applied */
+	pkl_time not_after;
+	struct pkl_profile prof;
+	char where[PATH_MAX + 16]; /* "lab.cfg:12" of the entry */
+	int is_ca;
+	size_t depth;            /* 0 root, 1 intermediate under it, ... */
+};
+
+struct pkl_lab {
+	char name[PKL_NAME_MAX];
+	char path[PATH_MAX];    /* the lab file */
+	char pki_dir[PATH_MAX]; /* resolved against the lab file's directory */
+	char cdp[PKL_MAX_CDP][PKL_URI_MAX]; /* base URLs, priority order, no trailing '/' */
+	size_t n_cdp;
+	int cdp_point_per_uri;  /* lab setting cdp_layout = "point-per-uri" */
+	pkl_time now;           /* the moment relative times were resolved against */
+	struct pkl_entity *ents; /* issuers before the entities they sign */
+	size_t n_ents;
+};
+
+/* Loads and validates a lab file. Templates are looked up beside the lab
+ * file, in its `templates` directory setting, in $PKILAB_TEMPLATES, then in
+ * the installed directory. Caller frees with pkl_lab_free. */
+struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, struct pkl_err *err);
+void pkl_lab_free(struct pkl_lab *lab);
+const struct pkl_entity *pkl_lab_find(const struct pkl_lab *lab, const char *name);
+
+/* Loads one template by name (same search path; lab_dir may be NULL). */
+enum pkl_rc pkl_template_load(const char *name, const char *lab_dir, struct pkl_profile *out,
+			      struct pkl_err *err);
+
+/* Resolves the full path of a template file; PKL_EINPUT if not found. */
+enum pkl_rc pkl_template_find(const char *name, const char *lab_dir, char *out, size_t outlen,
+			      struct pkl_err *err);
+
+/* Builds the issuance request fields that derive from a profile: KU (with
+ * keyEncipherment for RSA when asked), EKU list, CA flags. Pointers in req
+ * point into prof/ent, which must outlive req. */
+void pkl_profile_apply(const struct pkl_profile *prof, const struct pkl_key_spec *key,
+		       struct pkl_cert_req *req, const char **eku_ptrs);
+
+/* The closest of `names` to `word` by edit distance (<= 3), or NULL. */
+const char *pkl_suggest(const char *word, const char *const *names);
+
+#endif

@@ -1,0 +1,58 @@
+# Shell test library, sourced by tests/tNNNN-*.sh.
+#   . "$(dirname "$0")/lib.sh"
+#   check "what is proven (standards #NN)" <command...>   passes if the command exits 0
+#   expect_rc N <command...>     runs it, asserts the exit code, output in $OUT / $ERR
+#   finish                        prints the count and exits non-zero on any failure
+# Every test gets a private temp dir $T removed at exit, and PATH-independent
+# binaries $PKILAB and $CDPD.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+PKILAB=$TOP/$BUILD/pkilab
+CDPD=$TOP/$BUILD/pkilab-cdpd
+export PKILAB_TEMPLATES="$TOP/templates"
+T=$(mktemp -d "${TMPDIR:-/tmp}/pkl-test.XXXXXX")
+_n=0 _failed=0
+_cleanup_hooks=""
+at_exit() { _cleanup_hooks="$_cleanup_hooks
+$*"; }
+_cleanup() { eval "$_cleanup_hooks" 2>/dev/null; rm -rf "$T"; }
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
+
+_report() { # status, description
+  _n=$((_n + 1))
+  if [ "$1" = 0 ]; then echo "ok $_n - $2"; else echo "not ok $_n - $2"; _failed=$((_failed + 1)); fi
+}
+
+check() { # description, command...
+  _d=$1; shift
+  if "$@" >"$T/.check.out" 2>&1; then _report 0 "$_d"; else
+    _report 1 "$_d"; sed 's/^/#   /' "$T/.check.out" | tail -n 20; fi
+}
+
+# Runs a command capturing stdout in $OUT, stderr in $ERR and the status in $RC.
+run() { "$@" >"$T/.out" 2>"$T/.err"; RC=$?; OUT=$(cat "$T/.out"); ERR=$(cat "$T/.err"); }
+
+expect_rc() { # rc, description, command...
+  _want=$1 _d=$2; shift 2
+  run "$@"
+  if [ "$RC" = "$_want" ]; then _report 0 "$_d"; else
+    _report 1 "$_d (exit $RC, wanted $_want)"; printf '%s\n%s\n' "$OUT" "$ERR" | sed 's/^/#   /' | tail -n 20; fi
+}
+
+contains() { case "$1" in *"$2"*) return 0 ;; esac; echo "expected to find: $2"; echo "in: $1" | head -c 2000; echo; return 1; }
+not_contains() { case "$1" in *"$2"*) echo "did not expect: $2"; return 1 ;; esac; return 0; }
+one_line() { [ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ] || { echo "expected one line, got:"; echo "$1"; return 1; }; }
+# A fingerprint of a directory tree (names, modes, contents) to prove "unchanged".
+tree_sum() { [ -e "$1" ] || { echo absent; return; }; (cd "$1" && find . -printf '%p %m %s\n' | LC_ALL=C sort; find . -type f -exec sha256sum {} + | LC_ALL=C sort) | sha256sum | cut -d' ' -f1; }
+
+# A free TCP port on 127.0.0.1 (bounded tries).
+free_port() { for _i in $(seq 1 50); do _p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000 )); \
+  if ! (exec 3<>/dev/tcp/127.0.0.1/$_p) 2>/dev/null; then echo $_p; return; fi; done; echo 0; }
+
+# Waits (bounded) until a URL answers.
+wait_http() { for _i in $(seq 1 100); do curl -s -o /dev/null --max-time 1 "$1" && return 0; sleep 0.1; done; return 1; }
+
+skip_all() { echo "# skip: $*"; echo "ok 1 - skipped: $*"; exit 0; }
+finish() { echo "# $_n checks, $_failed failed"; [ "$_n" -gt 0 ] || { echo "no checks ran"; exit 1; }; [ "$_failed" -eq 0 ]; }

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Runs every unit test program ($BUILD/tests/test_*) and every shell test
+# (tests/tNNNN-*.sh), then prints "N passed, N failed".
+#   PKL_TESTS=glob  only the shell tests whose file name matches (e.g. 't6*')
+#   PKL_UNIT=0      skip unit tests
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+export BUILD
+pass=0 fail=0 failed=""
+log=$top/$BUILD/test-logs
+rm -rf "$log"; mkdir -p "$log"
+
+run_one() { # name, command...
+  name=$1; shift
+  start=$(date +%s)
+  if "$@" >"$log/$name.log" 2>&1; then
+    pass=$((pass + 1)); r=ok
+  else
+    fail=$((fail + 1)); r=FAIL; failed="$failed $name"
+  fi
+  printf '%-4s %-48s %ss\n' "$r" "$name" "$(( $(date +%s) - start ))"
+  [ "$r" = FAIL ] && sed 's/^/    | /' "$log/$name.log" | tail -n 40
+  return 0
+}
+
+if [ "${PKL_UNIT:-1}" != 0 ]; then
+  for t in "$top/$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    run_one "$(basename "$t")" "$t"
+  done
+fi
+for t in "$top"/tests/t[0-9][0-9][0-9][0-9]-*.sh; do
+  [ -f "$t" ] || continue
+  b=$(basename "$t" .sh)
+  case "$b" in ${PKL_TESTS:-*}) ;; *) continue ;; esac
+  run_one "$b" timeout 900 sh "$t"
+done
+echo
+[ -n "$failed" ] && echo "failed:$failed"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
