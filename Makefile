@@ -42,7 +42,7 @@ CDP_OBJ  := $(CDP_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 LIBPKL   := $(BUILD)/libpkilab.a
-LIBCDP   := $(BUILD)/libcdpd.a
+LIBCDP   := $(if $(CDP_OBJ),$(BUILD)/libcdpd.a)
 
 .PHONY: all test check run bench install clean compdb lint deps units fuzz
 all: $(BUILD)/pkilab $(BUILD)/pkilab-cdpd $(UNIT_BIN)
@@ -54,11 +54,11 @@ $(BUILD)/%.o: %.c
 
 $(LIBPKL): $(LIB_OBJ)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
-$(LIBCDP): $(CDP_OBJ)
+$(BUILD)/libcdpd.a: $(CDP_OBJ)
 	@rm -f $@
-	$(Q)$(AR) rcs $@ $^ && ranlib $@
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/pkilab: $(CLI_OBJ) $(LIBPKL)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBPKL) $(LIBS)
