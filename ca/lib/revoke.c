@@ -1,0 +1,839 @@
+/*
+ * Revocation records and CRL publication (see pkilab/revoke.h).
+ *
+ * Revocations live in the `certs` table (status, revoked_at, reason,
+ * invalidity), so one UPDATE in one transaction records them. Publishing
+ * reads the revoked rows of one CA straight from SQLite into a flat array
+ * (no OpenSSL object per entry), hands it to pkl_crl_sign, and stages the DER
+ * through a pkl_txn together with the `cas` row and a `crl_log` row of our
+ * own, so the file in publish/ and the database always agree.
+ *
+ * The published CRL is read back with a small DER walker that skips the
+ * revokedCertificates SEQUENCE without decoding it: reading the number of a
+ * 35 MB CRL must not cost what decoding a million entries costs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <sqlite3.h>
+
+#include "pkilab/cert.h"
+#include "pkilab/file.h"
+#include "pkilab/revoke.h"
+
+#define CRL_BACKDATE 300 /* thisUpdate = now - 5 min (standards #52) */
+
+static const struct {
+	const char *name;
+	int code;
+} reasons[] = {
+	{ "keyCompromise", PKL_REASON_KEY_COMPROMISE },
+	{ "cACompromise", PKL_REASON_CA_COMPROMISE },
+	{ "affiliationChanged", PKL_REASON_AFFILIATION_CHANGED },
+	{ "superseded", PKL_REASON_SUPERSEDED },
+	{ "cessationOfOperation", PKL_REASON_CESSATION_OF_OPERATION },
+	{ "certificateHold", PKL_REASON_CERTIFICATE_HOLD },
+	{ "privilegeWithdrawn", PKL_REASON_PRIVILEGE_WITHDRAWN },
+	{ "aACompromise", PKL_REASON_AA_COMPROMISE },
+};
+#define N_REASONS (sizeof(reasons) / sizeof(reasons[0]))
+
+static const char *const reason_names[] = {
+	"keyCompromise",	"cACompromise",	      "affiliationChanged", "superseded",
+	"cessationOfOperation", "certificateHold",    "privilegeWithdrawn", "aACompromise",
+	NULL,
+};
+
+const char *const *pkl_revoke_reason_names(void)
+{
+	return reason_names;
+}
+
+enum pkl_rc pkl_revoke_reason_parse(const char *s, int *out, int *warn, struct pkl_err *err)
+{
+	*warn = 0;
+	for (size_t i = 0; i < N_REASONS; i++) {
+		/* Case-insensitive: "keycompromise" is an obvious typo of intent, not another reason. */
+		if (strcasecmp(s, reasons[i].name) == 0) {
+			*out = reasons[i].code;
+			*warn = reasons[i].code == PKL_REASON_CERTIFICATE_HOLD;
+			return PKL_OK;
+		}
+	}
+	if (strcasecmp(s, "unspecified") == 0 || strcmp(s, "0") == 0)
+		return pkl_err_set(err, PKL_EINPUT, "--reason",
+				   "reason 'unspecified' is not used: omit --reason instead (RFC 5280 5.3.1)");
+	if (strcasecmp(s, "removeFromCRL") == 0 || strcmp(s, "8") == 0)
+		return pkl_err_set(err, PKL_EINPUT, "--reason",
+				   "reason 'removeFromCRL' belongs to delta CRLs, which pkilab does not issue");
+	if (strcmp(s, "7") == 0)
+		return pkl_err_set(err, PKL_EINPUT, "--reason", "reason code 7 is unassigned in RFC 5280");
+	const char *sug = pkl_suggest(s, reason_names);
+	if (sug)
+		return pkl_err_set(err, PKL_EINPUT, "--reason", "unknown reason '%s' (did you mean '%s'?)",
+				   s, sug);
+	return pkl_err_set(err, PKL_EINPUT, "--reason",
+			   "unknown reason '%s' (one of keyCompromise, cACompromise, affiliationChanged, "
+			   "superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise)",
+			   s);
+}
+
+static const char *reason_str(int code)
+{
+	for (size_t i = 0; i < N_REASONS; i++)
+		if (reasons[i].code == code)
+			return reasons[i].name;
+	return "none";
+}
+
+static int is_hex(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+enum pkl_rc pkl_revoke_check_ref(const char *ref, struct pkl_err *err)
+{
+	const char *p = ref;
+	size_t digits = 0;
+
+	if (!ref || !*ref)
+		return pkl_err_set(err, PKL_EINPUT, NULL, "empty certificate name or serial");
+	if ((p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) || strchr(ref, ':')) {
+		if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+			p += 2;
+		for (; *p; p++) {
+			if (*p == ':')
+				continue;
+			if (!is_hex((unsigned char)*p))
+				return pkl_err_set(err, PKL_EINPUT, NULL,
+						   "malformed serial '%s': expected hex digits, optionally "
+						   "with '0x' and colons", ref);
+			digits++;
+		}
+		if (digits == 0 || digits > 40)
+			return pkl_err_set(err, PKL_EINPUT, NULL,
+					   "malformed serial '%s': 1 to 40 hex digits expected", ref);
+		return PKL_OK;
+	}
+	if (strlen(ref) >= PKL_NAME_MAX)
+		return pkl_err_set(err, PKL_EINPUT, NULL, "name or serial '%.40s...' is too long", ref);
+	for (; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (!(c == '-' || c == '_' || c == '.' || (c >= '0' && c <= '9') ||
+		      (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+			return pkl_err_set(err, PKL_EINPUT, NULL,
+					   "malformed name or serial '%s': names use letters, digits, "
+					   "'.', '_' and '-'; serials are hex", ref);
+	}
+	return PKL_OK;
+}
+
+static enum pkl_rc sql_err(struct pkl_err *err, sqlite3 *h, const char *what)
+{
+	return pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "%s: %s", what, sqlite3_errmsg(h));
+}
+
+enum pkl_rc pkl_revoke_cert(struct pkl_pki *pki, const struct pkl_revoke_req *req,
+			    struct pkl_cert_row *out, struct pkl_err *err)
+{
+	struct pkl_db *db = pki->db;
+	sqlite3 *h = pkl_db_handle(db);
+	sqlite3_stmt *st = NULL;
+	struct pkl_cert_row row;
+	enum pkl_rc rc;
+	pkl_time at = req->at ? req->at : pkl_time_now();
+	char t1[32], detail[256];
+	int began = 0;
+
+	rc = pkl_revoke_check_ref(req->ref, err);
+	if (rc != PKL_OK)
+		goto out;
+	if (req->invalidity && req->invalidity > at) {
+		rc = pkl_err_set(err, PKL_EINPUT, "--invalidity-date",
+				 "invalidity date %s is after the revocation time",
+				 pkl_time_fmt(req->invalidity, t1, sizeof(t1)));
+		goto out;
+	}
+	rc = pkl_db_begin(db, err);
+	if (rc != PKL_OK)
+		goto out;
+	began = 1;
+	rc = pkl_db_cert_find(db, req->ref, &row, err);
+	if (rc != PKL_OK)
+		goto out;
+	if (row.status == PKL_STATUS_REVOKED) {
+		rc = pkl_err_set(err, PKL_EINPUT, NULL,
+				 "certificate '%s' (serial %s) is already revoked since %s (%s)", row.name,
+				 row.serial, pkl_time_fmt(row.revoked_at, t1, sizeof(t1)),
+				 reason_str(row.reason));
+		goto out;
+	}
+	if (row.is_ca && row.issuer_id == row.id) {
+		rc = pkl_err_set(err, PKL_EINPUT, NULL,
+				 "'%s' is a self-signed root: no CRL can revoke it; remove it from the "
+				 "trust stores instead", row.name);
+		goto out;
+	}
+	if (row.is_ca && !req->allow_ca) {
+		rc = pkl_err_set(err, PKL_EINPUT, NULL,
+				 "'%s' is a CA certificate: revoking it invalidates everything it "
+				 "signed; pass --ca-cert to confirm", row.name);
+		goto out;
+	}
+	if (sqlite3_prepare_v2(h,
+			       "UPDATE certs SET status = 1, revoked_at = ?1, reason = ?2, "
+			       "invalidity = ?3 WHERE id = ?4 AND status = 0",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = sql_err(err, h, "cannot record the revocation");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, at);
+	sqlite3_bind_int(st, 2, req->reason);
+	sqlite3_bind_int64(st, 3, req->invalidity);
+	sqlite3_bind_int64(st, 4, row.id);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = sql_err(err, h, "cannot record the revocation");
+		goto out;
+	}
+	if (sqlite3_changes(h) != 1) {
+		rc = pkl_err_set(err, PKL_EINPUT, NULL, "certificate '%s' is already revoked", row.name);
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "serial %s reason %s", row.serial, reason_str(req->reason));
+	rc = pkl_db_event(db, "revoke", row.name, detail, err);
+	if (rc != PKL_OK)
+		goto out;
+	rc = pkl_db_commit(db, err);
+	began = 0;
+	if (rc != PKL_OK)
+		goto out;
+	row.status = PKL_STATUS_REVOKED;
+	row.revoked_at = at;
+	row.reason = req->reason;
+	row.invalidity = req->invalidity;
+	if (out)
+		*out = row;
+out:
+	sqlite3_finalize(st);
+	if (began)
+		pkl_db_rollback(db);
+	return rc;
+}
+
+/* ---- reading a published CRL without decoding its entries ---- */
+
+/* Reads one TLV header at *p (within end); on success *p points at the
+ * contents, *len is their length. DER only: indefinite lengths are refused. */
+static int tlv(const unsigned char **p, const unsigned char *end, long *len, int *tag, int *cls,
+	       int *constructed)
+{
+	const unsigned char *q = *p;
+	int r;
+
+	if (q >= end)
+		return -1;
+	r = ASN1_get_object(&q, len, tag, cls, (long)(end - q));
+	if ((r & 0x80) || (r & 0x01))
+		return -1;
+	if (*len < 0 || *len > end - q)
+		return -1;
+	*constructed = (r & V_ASN1_CONSTRUCTED) != 0;
+	*p = q;
+	return 0;
+}
+
+static int scan_time(const unsigned char *start, const unsigned char *end, pkl_time *out)
+{
+	const unsigned char *q = start;
+	ASN1_TIME *t = d2i_ASN1_TIME(NULL, &q, (long)(end - start));
+	int ok;
+
+	if (!t)
+		return -1;
+	ok = pkl_time_from_asn1(t, out) == PKL_OK && q == end;
+	ASN1_TIME_free(t);
+	return ok ? 0 : -1;
+}
+
+enum pkl_rc pkl_revoke_crl_scan(const unsigned char *der, size_t len, struct pkl_crl_scan *out,
+				struct pkl_err *err)
+{
+	struct pkl_crl_scan r;
+	const unsigned char *p = der, *end = der + len, *tbs_end, *start;
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	ASN1_INTEGER *num = NULL;
+	BIGNUM *bn = NULL;
+	long l;
+	int tag, cls, cons;
+	enum pkl_rc rc = PKL_EINPUT;
+
+	memset(&r, 0, sizeof(r));
+	if (!der || len < 2 || len > (size_t)0x7fffffff)
+		goto bad;
+	/* CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signature } */
+	if (tlv(&p, end, &l, &tag, &cls, &cons) || tag != V_ASN1_SEQUENCE || !cons)
+		goto bad;
+	end = p + l;
+	if (tlv(&p, end, &l, &tag, &cls, &cons) || tag != V_ASN1_SEQUENCE || !cons)
+		goto bad;
+	tbs_end = p + l;
+	/* version INTEGER OPTIONAL */
+	start = p;
+	if (tlv(&p, tbs_end, &l, &tag, &cls, &cons))
+		goto bad;
+	if (cls == V_ASN1_UNIVERSAL && tag == V_ASN1_INTEGER) {
+		p += l;
+		start = p;
+		if (tlv(&p, tbs_end, &l, &tag, &cls, &cons))
+			goto bad;
+	}
+	/* signature AlgorithmIdentifier, issuer Name */
+	if (tag != V_ASN1_SEQUENCE)
+		goto bad;
+	p += l;
+	if (tlv(&p, tbs_end, &l, &tag, &cls, &cons) || tag != V_ASN1_SEQUENCE)
+		goto bad;
+	p += l;
+	/* thisUpdate Time */
+	start = p;
+	if (tlv(&p, tbs_end, &l, &tag, &cls, &cons) ||
+	    (tag != V_ASN1_UTCTIME && tag != V_ASN1_GENERALIZEDTIME))
+		goto bad;
+	p += l;
+	if (scan_time(start, p, &r.this_update))
+		goto bad;
+	while (p < tbs_end) {
+		start = p;
+		if (tlv(&p, tbs_end, &l, &tag, &cls, &cons))
+			goto bad;
+		if (cls == V_ASN1_UNIVERSAL && (tag == V_ASN1_UTCTIME || tag == V_ASN1_GENERALIZEDTIME)) {
+			p += l;
+			if (scan_time(start, p, &r.next_update))
+				goto bad;
+		} else if (cls == V_ASN1_UNIVERSAL && tag == V_ASN1_SEQUENCE) {
+			r.has_entries = l > 0; /* skipped, never decoded */
+			p += l;
+		} else if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0 && cons) {
+			const unsigned char *q = p;
+			exts = d2i_X509_EXTENSIONS(NULL, &q, l);
+			if (!exts || q != p + l)
+				goto bad;
+			p += l;
+		} else {
+			goto bad;
+		}
+	}
+	if (exts) {
+		num = X509V3_get_d2i(exts, NID_crl_number, NULL, NULL);
+		if (num) {
+			bn = ASN1_INTEGER_to_BN(num, NULL);
+			if (!bn || BN_is_negative(bn) || BN_num_bytes(bn) > 20)
+				goto bad;
+			r.number_len = (size_t)BN_bn2bin(bn, r.number);
+			if (r.number_len == 0) { /* the number 0 */
+				r.number[0] = 0;
+				r.number_len = 1;
+			}
+		}
+	}
+	*out = r;
+	rc = PKL_OK;
+	goto done;
+bad:
+	rc = pkl_err_set(err, PKL_EINPUT, NULL, "malformed CRL (%zu bytes)", len);
+done:
+	ERR_clear_error();
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	ASN1_INTEGER_free(num);
+	BN_free(bn);
+	return rc;
+}
+
+enum pkl_rc pkl_revoke_crl_scan_file(const char *path, struct pkl_crl_scan *out, struct pkl_err *err)
+{
+	struct stat sb;
+	void *map;
+	enum pkl_rc rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		pkl_err_sys(err, path, "cannot open");
+		if (err)
+			err->rc = PKL_EINPUT; /* a missing CRL is a condition, not a failure */
+		return PKL_EINPUT;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 2) {
+		close(fd);
+		return pkl_err_set(err, PKL_EINPUT, path, "not a CRL file");
+	}
+	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return pkl_err_sys(err, path, "cannot map");
+	rc = pkl_revoke_crl_scan(map, (size_t)sb.st_size, out, err);
+	munmap(map, (size_t)sb.st_size);
+	if (rc != PKL_OK)
+		pkl_err_where(err, path);
+	return rc;
+}
+
+/* ---- CRL numbers ---- */
+
+enum pkl_rc pkl_revoke_next_number(const char *stored, const unsigned char *published,
+				   size_t published_len, uint64_t now_ms, char *out, size_t outlen,
+				   struct pkl_err *err)
+{
+	BIGNUM *best = BN_new(), *x = NULL;
+	char *dec = NULL;
+	enum pkl_rc rc = PKL_ERUNTIME;
+
+	if (!best || !BN_set_word(best, (BN_ULONG)now_ms)) {
+		rc = pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot compute the CRL number");
+		goto out;
+	}
+	if (stored && *stored) {
+		if (BN_dec2bn(&x, stored) != (int)strlen(stored) || BN_is_negative(x)) {
+			rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db",
+					 "stored CRL number '%s' is not a decimal number", stored);
+			goto out;
+		}
+		if (!BN_add_word(x, 1))
+			goto ssl;
+		if (BN_cmp(x, best) > 0) {
+			BN_free(best);
+			best = x;
+			x = NULL;
+		}
+		BN_free(x);
+		x = NULL;
+	}
+	if (published && published_len) {
+		x = BN_bin2bn(published, (int)published_len, NULL);
+		if (!x || !BN_add_word(x, 1))
+			goto ssl;
+		if (BN_cmp(x, best) > 0) {
+			BN_free(best);
+			best = x;
+			x = NULL;
+		}
+	}
+	/* RFC 5280 5.2.3: at most 20 octets, i.e. below 2^159 as a positive INTEGER. */
+	if (BN_num_bits(best) > 159) {
+		rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "CRL number would exceed 20 octets");
+		goto out;
+	}
+	dec = BN_bn2dec(best);
+	if (!dec)
+		goto ssl;
+	if (strlen(dec) >= outlen) {
+		rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "CRL number too long");
+		goto out;
+	}
+	memcpy(out, dec, strlen(dec) + 1);
+	rc = PKL_OK;
+	goto out;
+ssl:
+	rc = pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot compute the CRL number");
+out:
+	OPENSSL_free(dec);
+	BN_free(best);
+	BN_free(x);
+	return rc;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int dec_to_bin(const char *dec, unsigned char out[20], size_t *len)
+{
+	BIGNUM *bn = NULL;
+	int ok = 0;
+
+	if (BN_dec2bn(&bn, dec) != (int)strlen(dec) || BN_num_bytes(bn) > 20)
+		goto out;
+	*len = (size_t)BN_bn2bin(bn, out);
+	if (*len == 0) {
+		out[0] = 0;
+		*len = 1;
+	}
+	ok = 1;
+out:
+	BN_free(bn);
+	return ok;
+}
+
+static int bin_to_dec(const unsigned char *bin, size_t len, char *out, size_t outlen)
+{
+	BIGNUM *bn = BN_bin2bn(bin, (int)len, NULL);
+	char *dec = bn ? BN_bn2dec(bn) : NULL;
+	int ok = dec && strlen(dec) < outlen;
+
+	if (ok)
+		memcpy(out, dec, strlen(dec) + 1);
+	OPENSSL_free(dec);
+	BN_free(bn);
+	return ok;
+}
+
+/* ---- publication ---- */
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "3fa1.." -> big-endian bytes (an odd digit count gets a leading nibble 0). */
+static int serial_from_hex(const char *s, size_t n, struct pkl_crl_entry *e)
+{
+	size_t i = 0, o = 0;
+
+	if (n == 0 || n > 40)
+		return -1;
+	if (n & 1) {
+		int v = hexval((unsigned char)s[0]);
+		if (v < 0)
+			return -1;
+		e->serial[o++] = (unsigned char)v;
+		i = 1;
+	}
+	for (; i < n; i += 2) {
+		int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		e->serial[o++] = (unsigned char)(hi << 4 | lo);
+	}
+	e->serial_len = o;
+	return 0;
+}
+
+struct entries {
+	struct pkl_crl_entry *v;
+	size_t n, cap;
+};
+
+static enum pkl_rc load_entries(sqlite3 *h, int64_t ca_id, pkl_time this_update,
+				struct entries *es, struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+	int s;
+
+	if (sqlite3_prepare_v2(h,
+			       "SELECT serial, revoked_at, reason, invalidity FROM certs "
+			       "WHERE issuer_id = ?1 AND id <> ?1 AND status = 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sql_err(err, h, "cannot read revocations");
+	sqlite3_bind_int64(st, 1, ca_id);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *hex = (const char *)sqlite3_column_text(st, 0);
+		int hexlen = sqlite3_column_bytes(st, 0);
+		struct pkl_crl_entry *e;
+
+		if (es->n == es->cap) {
+			size_t cap = es->cap ? es->cap * 2 : 1024;
+			void *nv = realloc(es->v, cap * sizeof(*es->v));
+			if (!nv) {
+				rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+				goto out;
+			}
+			es->v = nv;
+			es->cap = cap;
+		}
+		e = &es->v[es->n];
+		if (!hex || serial_from_hex(hex, (size_t)hexlen, e) != 0) {
+			rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "malformed serial '%s' in certs",
+					 hex ? hex : "");
+			goto out;
+		}
+		e->revoked_at = sqlite3_column_int64(st, 1);
+		/* revocationDate <= thisUpdate (standards #53): a revocation recorded during
+		 * the back-dating window is dated at thisUpdate. */
+		if (e->revoked_at > this_update)
+			e->revoked_at = this_update;
+		e->reason = sqlite3_column_type(st, 2) == SQLITE_NULL ? PKL_REASON_NONE
+								       : sqlite3_column_int(st, 2);
+		if (e->reason == 0 || e->reason == 7 || e->reason < -1 || e->reason > 10)
+			e->reason = PKL_REASON_NONE;
+		e->invalidity = sqlite3_column_int64(st, 3);
+		es->n++;
+	}
+	if (s != SQLITE_DONE)
+		rc = sql_err(err, h, "cannot read revocations");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static enum pkl_rc ensure_log_table(sqlite3 *h, struct pkl_err *err)
+{
+	if (sqlite3_exec(h,
+			 "CREATE TABLE IF NOT EXISTS crl_log(id INTEGER PRIMARY KEY, ca TEXT NOT NULL, "
+			 "number TEXT NOT NULL, this_update INTEGER, next_update INTEGER, "
+			 "n_entries INTEGER, signed_at INTEGER)",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return sql_err(err, h, "cannot create table crl_log");
+	return PKL_OK;
+}
+
+static int64_t query_int(sqlite3 *h, const char *sql, const char *a, int64_t b, int64_t dflt)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = dflt;
+
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+		return dflt;
+	if (a)
+		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_int64(st, 1, b);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int64_t log_entries_for(sqlite3 *h, const char *ca, const char *number)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(h, "SELECT n_entries FROM crl_log WHERE ca = ?1 AND number = ?2 "
+				  "ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, ca, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, number, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int due_only,
+			       struct pkl_crl_info *info, struct pkl_err *err)
+{
+	struct pkl_db *db = pki->db;
+	sqlite3 *h = pkl_db_handle(db);
+	struct pkl_txn *txn = NULL;
+	struct pkl_ca_state cs;
+	struct pkl_crl_scan pub;
+	struct pkl_crl_info res;
+	struct pkl_crl_req req;
+	struct pkl_buf der = PKL_BUF_INIT, cader = PKL_BUF_INIT;
+	struct entries es = { NULL, 0, 0 };
+	struct pkl_err e2;
+	sqlite3_stmt *st = NULL;
+	X509 *cacert = NULL;
+	EVP_PKEY *cakey = NULL;
+	pkl_time now = pkl_time_now();
+	int have_pub;
+	int64_t n_revoked;
+	char number[64], detail[160];
+	enum pkl_rc rc;
+
+	memset(&res, 0, sizeof(res));
+	memset(&req, 0, sizeof(req));
+	snprintf(res.ca, sizeof(res.ca), "%s", ca);
+	txn = pkl_txn_begin(pki, err);
+	if (!txn)
+		return err && err->rc ? err->rc : PKL_ERUNTIME;
+	rc = ensure_log_table(h, err);
+	if (rc != PKL_OK)
+		goto out;
+	if (pkl_db_ca_get(db, ca, &cs, &e2) != PKL_OK) {
+		rc = pkl_err_set(err, PKL_EINPUT, NULL, "unknown CA '%s'", ca);
+		goto out;
+	}
+	rc = pkl_pki_path(pki, PKL_FILE_CRL, ca, res.path, sizeof(res.path), err);
+	if (rc != PKL_OK)
+		goto out;
+	have_pub = pkl_revoke_crl_scan_file(res.path, &pub, &e2) == PKL_OK;
+	n_revoked = query_int(h, "SELECT count(*) FROM certs WHERE issuer_id = ?1 AND id <> ?1 "
+				 "AND status = 1", NULL, cs.cert_id, 0);
+	if (due_only && have_pub && pub.number_len && pub.next_update > pub.this_update) {
+		pkl_time half = pub.this_update + (pub.next_update - pub.this_update) / 2;
+		char pubnum[64] = "";
+		int64_t logged;
+
+		bin_to_dec(pub.number, pub.number_len, pubnum, sizeof(pubnum));
+		logged = log_entries_for(h, ca, pubnum);
+		/* Not due: young enough and no revocation since it was signed (an unknown
+		 * count — a CRL signed by `build` — is judged by whether any exist). */
+		if (now < half && (logged >= 0 ? logged == n_revoked : n_revoked == 0)) {
+			snprintf(res.number, sizeof(res.number), "%s", pubnum);
+			res.this_update = pub.this_update;
+			res.next_update = pub.next_update;
+			res.n_entries = (size_t)(logged >= 0 ? logged : 0);
+			res.signed_now = 0;
+			pkl_txn_abort(txn);
+			txn = NULL;
+			if (info)
+				*info = res;
+			rc = PKL_OK;
+			goto out;
+		}
+	}
+
+	res.this_update = now - CRL_BACKDATE;
+	if (cs.crl_lifetime <= 0) {
+		rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "CA '%s' has no CRL lifetime", ca);
+		goto out;
+	}
+	res.next_update = res.this_update + cs.crl_lifetime;
+	/* nextUpdate never goes backwards between consecutive CRLs (standards #51). */
+	if (have_pub && pub.next_update > res.next_update)
+		res.next_update = pub.next_update;
+	rc = load_entries(h, cs.cert_id, res.this_update, &es, err);
+	if (rc != PKL_OK)
+		goto out;
+	rc = pkl_revoke_next_number(cs.crl_number, have_pub ? pub.number : NULL,
+				    have_pub ? pub.number_len : 0, wall_ms(), number, sizeof(number), err);
+	if (rc != PKL_OK)
+		goto out;
+	if (!dec_to_bin(number, req.number, &req.number_len)) {
+		rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "bad CRL number '%s'", number);
+		goto out;
+	}
+	rc = pkl_db_cert_der(db, cs.cert_id, &cader, err);
+	if (rc != PKL_OK)
+		goto out;
+	cacert = pkl_cert_from_der(cader.data, cader.len, ca, err);
+	if (!cacert) {
+		rc = err && err->rc ? err->rc : PKL_ERUNTIME;
+		goto out;
+	}
+	cakey = pkl_pki_load_key(pki, ca, err);
+	if (!cakey) {
+		rc = err && err->rc ? err->rc : PKL_ERUNTIME;
+		goto out;
+	}
+	req.this_update = res.this_update;
+	req.next_update = res.next_update;
+	req.entries = es.v;
+	req.n_entries = es.n;
+	req.md = NULL;
+	rc = pkl_crl_sign(&req, cacert, cakey, &der, err);
+	if (rc != PKL_OK)
+		goto out;
+	/* The entries are no longer needed: free them before the file is staged
+	 * so peak memory is entries or DER, not both plus the write. */
+	free(es.v);
+	es.v = NULL;
+	rc = pkl_txn_put(txn, PKL_FILE_CRL, ca, der.data, der.len, err);
+	if (rc != PKL_OK)
+		goto out;
+	snprintf(cs.crl_number, sizeof(cs.crl_number), "%s", number);
+	cs.crl_this_update = res.this_update;
+	cs.crl_next_update = res.next_update;
+	rc = pkl_db_ca_put(db, &cs, err);
+	if (rc != PKL_OK)
+		goto out;
+	if (sqlite3_prepare_v2(h,
+			       "INSERT INTO crl_log(ca, number, this_update, next_update, n_entries, "
+			       "signed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = sql_err(err, h, "cannot log the CRL");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, ca, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, number, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, res.this_update);
+	sqlite3_bind_int64(st, 4, res.next_update);
+	sqlite3_bind_int64(st, 5, (int64_t)es.n);
+	sqlite3_bind_int64(st, 6, now);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = sql_err(err, h, "cannot log the CRL");
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "number %s, %zu entries", number, es.n);
+	rc = pkl_db_event(db, "crl", ca, detail, err);
+	if (rc != PKL_OK)
+		goto out;
+	rc = pkl_txn_commit(txn, err);
+	txn = NULL;
+	if (rc != PKL_OK)
+		goto out;
+	snprintf(res.number, sizeof(res.number), "%s", number);
+	res.n_entries = es.n;
+	res.der_len = der.len;
+	res.signed_now = 1;
+	if (info)
+		*info = res;
+out:
+	sqlite3_finalize(st);
+	pkl_txn_abort(txn);
+	free(es.v);
+	pkl_buf_free(&der);
+	pkl_buf_free(&cader);
+	X509_free(cacert);
+	EVP_PKEY_free(cakey);
+	return rc;
+}
+
+enum pkl_rc pkl_revoke_publish_all(struct pkl_pki *pki, int due_only, pkl_revoke_publish_fn fn,
+				   void *cls, struct pkl_err *err)
+{
+	sqlite3 *h = pkl_db_handle(pki->db);
+	sqlite3_stmt *st = NULL;
+	char (*names)[PKL_NAME_MAX] = NULL;
+	size_t n = 0, cap = 0;
+	enum pkl_rc rc = PKL_OK;
+	int s;
+
+	/* Collect the names first: each publication is its own transaction. */
+	if (sqlite3_prepare_v2(h, "SELECT name FROM cas ORDER BY cert_id", -1, &st, NULL) != SQLITE_OK)
+		return sql_err(err, h, "cannot list CAs");
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			void *nv = realloc(names, nc * sizeof(*names));
+			if (!nv) {
+				rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+				goto out;
+			}
+			names = nv;
+			cap = nc;
+		}
+		snprintf(names[n++], PKL_NAME_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
+	}
+	if (s != SQLITE_DONE) {
+		rc = sql_err(err, h, "cannot list CAs");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct pkl_crl_info info;
+		rc = pkl_revoke_publish(pki, names[i], due_only, &info, err);
+		if (rc != PKL_OK)
+			goto out;
+		if (fn)
+			fn(&info, cls);
+	}
+out:
+	sqlite3_finalize(st);
+	free(names);
+	return rc;
+}
