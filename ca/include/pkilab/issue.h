@@ -1,0 +1,32 @@
+/*
+ * Issuing one entity into a PKI inside a transaction: key, certificate,
+ * database row, key/cert/chain files and, for a CA, its CA state, its AIA
+ * file and an initial empty CRL. Shared by build, issue and renew.
+ */
+#ifndef PKILAB_ISSUE_H
+#define PKILAB_ISSUE_H
+
+#include "lab.h"
+#include "pki.h"
+
+struct pkl_issue_ctx {
+	const char (*cdp)[PKL_URI_MAX]; /* CDP/AIA bases (lab order) */
+	size_t n_cdp;
+	int cdp_point_per_uri;
+	pkl_time now;               /* issue time (CRL thisUpdate is derived from it) */
+};
+
+/* Issues e. issuer/issuer_key are NULL for a root. subject_key: NULL to
+ * generate one from e->prof.key (and store it), or an external public key
+ * (a CSR's: no key file is written). On success *out_cert (and *out_key
+ * when generated) are new references the caller frees. */
+enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const struct pkl_issue_ctx *ctx,
+			     const struct pkl_entity *e, X509 *issuer, EVP_PKEY *issuer_key,
+			     EVP_PKEY *subject_key, X509 **out_cert, EVP_PKEY **out_key,
+			     struct pkl_err *err);
+
+/* The initial (or any) empty-or-not CRL number for `now`: milliseconds since
+ * the epoch, so numbers grow with time even across database restores. */
+void pkl_crl_number_from_time(pkl_time now_s, unsigned char out[8]);
+
+#endif

@@ -1,0 +1,457 @@
+/*
+ * The CA database (SQLite in WAL mode). Schema, transactions and the
+ * certificate inventory; other modules keep their own tables through
+ * pkl_db_handle().
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <ctype.h>
+
+#include <sqlite3.h>
+
+#include "pkilab/db.h"
+
+#define BUSY_TIMEOUT_MS 30000
+
+struct pkl_db {
+	sqlite3 *h;
+	char path[4096];
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+	"CREATE TABLE IF NOT EXISTS certs("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  issuer_id INTEGER NOT NULL,"
+	"  serial TEXT NOT NULL,"
+	"  is_ca INTEGER NOT NULL,"
+	"  current INTEGER NOT NULL DEFAULT 1,"
+	"  template TEXT NOT NULL DEFAULT '',"
+	"  subject TEXT NOT NULL,"
+	"  key_spec TEXT NOT NULL DEFAULT '',"
+	"  key_encrypted INTEGER NOT NULL DEFAULT 0,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  issued_at INTEGER NOT NULL,"
+	"  status INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_at INTEGER,"
+	"  reason INTEGER,"
+	"  invalidity INTEGER,"
+	"  der BLOB NOT NULL,"
+	"  UNIQUE(issuer_id, serial));"
+	"CREATE UNIQUE INDEX IF NOT EXISTS certs_current_name ON certs(name) WHERE current = 1;"
+	"CREATE INDEX IF NOT EXISTS certs_issuer ON certs(issuer_id, status);"
+	"CREATE TABLE IF NOT EXISTS cas("
+	"  name TEXT PRIMARY KEY,"
+	"  cert_id INTEGER NOT NULL,"
+	"  crl_lifetime INTEGER NOT NULL,"
+	"  crl_number TEXT NOT NULL DEFAULT '',"
+	"  crl_this_update INTEGER,"
+	"  crl_next_update INTEGER);"
+	"CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL, subject TEXT, detail TEXT);"
+	"CREATE TABLE IF NOT EXISTS pending(tmp TEXT PRIMARY KEY, final TEXT NOT NULL);"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '1');";
+
+static enum pkl_rc db_fail(struct pkl_db *db, struct pkl_err *err, const char *what)
+{
+	int code = sqlite3_extended_errcode(db->h);
+	enum pkl_rc rc = PKL_ERUNTIME;
+
+	if ((code & 0xff) == SQLITE_CONSTRAINT)
+		rc = PKL_EINPUT;
+	return pkl_err_set(err, rc, db->path, "%s: %s", what, sqlite3_errmsg(db->h));
+}
+
+static enum pkl_rc exec(struct pkl_db *db, const char *sql, struct pkl_err *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		pkl_err_set(err, PKL_ERUNTIME, db->path, "database: %s", msg ? msg : "error");
+		sqlite3_free(msg);
+		return PKL_ERUNTIME;
+	}
+	return PKL_OK;
+}
+
+struct pkl_db *pkl_db_open(const char *path, int create, struct pkl_err *err)
+{
+	struct pkl_db *db = calloc(1, sizeof(*db));
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+
+	if (!db) {
+		pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+		return NULL;
+	}
+	snprintf(db->path, sizeof(db->path), "%s", path);
+	if (sqlite3_open_v2(path, &db->h, flags, NULL) != SQLITE_OK) {
+		pkl_err_set(err, create ? PKL_ERUNTIME : PKL_EINPUT, path, "cannot open database: %s",
+			    db->h ? sqlite3_errmsg(db->h) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
+	/* WAL: readers never block the writer; synchronous=FULL so a commit
+	 * survives power loss (the files it names were synced before it). */
+	if (exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err))
+		goto fail;
+	if (exec(db, "BEGIN IMMEDIATE;", err))
+		goto fail;
+	if (exec(db, schema, err)) {
+		exec(db, "ROLLBACK;", NULL);
+		goto fail;
+	}
+	if (exec(db, "COMMIT;", err))
+		goto fail;
+	return db;
+fail:
+	pkl_db_close(db);
+	return NULL;
+}
+
+void pkl_db_close(struct pkl_db *db)
+{
+	if (!db)
+		return;
+	sqlite3_close(db->h);
+	free(db);
+}
+
+struct sqlite3 *pkl_db_handle(struct pkl_db *db)
+{
+	return db->h;
+}
+
+enum pkl_rc pkl_db_begin(struct pkl_db *db, struct pkl_err *err)
+{
+	return exec(db, "BEGIN IMMEDIATE;", err);
+}
+
+enum pkl_rc pkl_db_commit(struct pkl_db *db, struct pkl_err *err)
+{
+	return exec(db, "COMMIT;", err);
+}
+
+void pkl_db_rollback(struct pkl_db *db)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		exec(db, "ROLLBACK;", NULL);
+}
+
+static void text(char *dst, size_t len, sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+	snprintf(dst, len, "%s", s ? (const char *)s : "");
+}
+
+#define CERT_COLS                                                                                  \
+	"c.id, c.name, c.issuer_id, i.name, c.serial, c.is_ca, c.current, c.template, c.subject,"  \
+	" c.key_spec, c.key_encrypted, c.not_before, c.not_after, c.issued_at, c.status,"           \
+	" c.revoked_at, c.reason, c.invalidity FROM certs c LEFT JOIN certs i ON i.id = c.issuer_id"
+
+static void row_from(sqlite3_stmt *st, struct pkl_cert_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	text(r->name, sizeof(r->name), st, 1);
+	r->issuer_id = sqlite3_column_int64(st, 2);
+	text(r->issuer_name, sizeof(r->issuer_name), st, 3);
+	text(r->serial, sizeof(r->serial), st, 4);
+	r->is_ca = sqlite3_column_int(st, 5);
+	r->current = sqlite3_column_int(st, 6);
+	text(r->template_name, sizeof(r->template_name), st, 7);
+	text(r->subject, sizeof(r->subject), st, 8);
+	text(r->key_spec, sizeof(r->key_spec), st, 9);
+	r->key_encrypted = sqlite3_column_int(st, 10);
+	r->not_before = sqlite3_column_int64(st, 11);
+	r->not_after = sqlite3_column_int64(st, 12);
+	r->issued_at = sqlite3_column_int64(st, 13);
+	r->status = sqlite3_column_int(st, 14) ? PKL_STATUS_REVOKED : PKL_STATUS_VALID;
+	r->revoked_at = sqlite3_column_int64(st, 15);
+	r->reason = sqlite3_column_type(st, 16) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 16);
+	r->invalidity = sqlite3_column_int64(st, 17);
+}
+
+enum pkl_rc pkl_db_cert_insert(struct pkl_db *db, struct pkl_cert_row *row,
+			       const unsigned char *der, size_t der_len, struct pkl_err *err)
+{
+	static const char sql[] =
+		"INSERT INTO certs(name, issuer_id, serial, is_ca, current, template, subject, key_spec,"
+		" key_encrypted, not_before, not_after, issued_at, der) VALUES(?,?,?,?,1,?,?,?,?,?,?,?,?)";
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "insert certificate");
+	sqlite3_bind_text(st, 1, row->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, row->issuer_id);
+	sqlite3_bind_text(st, 3, row->serial, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, row->is_ca);
+	sqlite3_bind_text(st, 5, row->template_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, row->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, row->key_spec, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, row->key_encrypted);
+	sqlite3_bind_int64(st, 9, row->not_before);
+	sqlite3_bind_int64(st, 10, row->not_after);
+	sqlite3_bind_int64(st, 11, row->issued_at);
+	sqlite3_bind_blob(st, 12, der, (int)der_len, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if ((sqlite3_extended_errcode(db->h) & 0xff) == SQLITE_CONSTRAINT)
+			rc = pkl_err_set(err, PKL_EINPUT, db->path,
+					 "certificate '%s' (serial %s) conflicts with one already in the database",
+					 row->name, row->serial);
+		else
+			rc = db_fail(db, err, "insert certificate");
+		goto out;
+	}
+	row->id = sqlite3_last_insert_rowid(db->h);
+	if (row->issuer_id == 0) { /* a root is its own issuer */
+		char q[96];
+		row->issuer_id = row->id;
+		snprintf(q, sizeof(q), "UPDATE certs SET issuer_id = id WHERE id = %lld", (long long)row->id);
+		rc = exec(db, q, err);
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Normalises a serial the way people type it: "0x", colons, case, leading zeros. */
+static int normalise_serial(const char *in, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X'))
+		in += 2;
+	for (; *in; in++) {
+		if (*in == ':')
+			continue;
+		if (!isxdigit((unsigned char)*in) || n + 1 >= len)
+			return 0;
+		if (n == 0 && *in == '0' && in[1])
+			continue;
+		out[n++] = (char)tolower((unsigned char)*in);
+	}
+	out[n] = '\0';
+	return n > 0;
+}
+
+static int looks_like_serial(const char *s)
+{
+	size_t hex = 0, len = strlen(s);
+	for (const char *p = s; *p; p++)
+		hex += isxdigit((unsigned char)*p) || *p == ':';
+	return (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) || (hex == len && len >= 16);
+}
+
+enum pkl_rc pkl_db_cert_find(struct pkl_db *db, const char *key, struct pkl_cert_row *row,
+			     struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char serial[64];
+	enum pkl_rc rc;
+	int step;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT " CERT_COLS " WHERE c.name = ? AND c.current = 1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return db_fail(db, err, "find certificate");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		row_from(st, row);
+		sqlite3_finalize(st);
+		return PKL_OK;
+	}
+	sqlite3_finalize(st);
+	if (looks_like_serial(key) && normalise_serial(key, serial, sizeof(serial))) {
+		if (sqlite3_prepare_v2(db->h, "SELECT " CERT_COLS " WHERE c.serial = ? ORDER BY c.current DESC",
+				       -1, &st, NULL) != SQLITE_OK)
+			return db_fail(db, err, "find certificate");
+		sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
+		step = sqlite3_step(st);
+		if (step == SQLITE_ROW) {
+			row_from(st, row);
+			rc = sqlite3_step(st) == SQLITE_ROW
+				     ? pkl_err_set(err, PKL_EINPUT, NULL,
+						   "serial %s is ambiguous (issued by several CAs): use the name", key)
+				     : PKL_OK;
+			sqlite3_finalize(st);
+			return rc;
+		}
+		sqlite3_finalize(st);
+	}
+	return pkl_err_set(err, PKL_EINPUT, NULL, "unknown certificate '%s' (not a name or serial in %s)",
+			   key, db->path);
+}
+
+enum pkl_rc pkl_db_cert_get(struct pkl_db *db, int64_t id, struct pkl_cert_row *row,
+			    struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT " CERT_COLS " WHERE c.id = ?", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "get certificate");
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		row_from(st, row);
+	else
+		rc = pkl_err_set(err, PKL_ERUNTIME, db->path, "certificate #%lld is missing", (long long)id);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum pkl_rc pkl_db_cert_der(struct pkl_db *db, int64_t id, struct pkl_buf *out, struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT der FROM certs WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "read certificate");
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		if (pkl_buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)))
+			rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+	} else
+		rc = pkl_err_set(err, PKL_ERUNTIME, db->path, "certificate #%lld is missing", (long long)id);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum pkl_rc pkl_db_cert_each(struct pkl_db *db, int all, pkl_db_cert_fn fn, void *cls,
+			     struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct pkl_cert_row r;
+	int step;
+
+	if (sqlite3_prepare_v2(db->h,
+			       all ? "SELECT " CERT_COLS " ORDER BY c.id"
+				   : "SELECT " CERT_COLS " WHERE c.current = 1 ORDER BY c.id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "list certificates");
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		row_from(st, &r);
+		if (fn(&r, cls))
+			break;
+	}
+	sqlite3_finalize(st);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return db_fail(db, err, "list certificates");
+	return PKL_OK;
+}
+
+enum pkl_rc pkl_db_cert_retire(struct pkl_db *db, int64_t id, struct pkl_err *err)
+{
+	char q[96];
+
+	snprintf(q, sizeof(q), "UPDATE certs SET current = 0 WHERE id = %lld", (long long)id);
+	return exec(db, q, err);
+}
+
+enum pkl_rc pkl_db_event(struct pkl_db *db, const char *kind, const char *subject,
+			 const char *detail, struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+
+	if (sqlite3_prepare_v2(db->h, "INSERT INTO events(at, kind, subject, detail) VALUES(?,?,?,?)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "record event");
+	sqlite3_bind_int64(st, 1, pkl_time_now());
+	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, detail, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(db, err, "record event");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum pkl_rc pkl_db_ca_put(struct pkl_db *db, const struct pkl_ca_state *s, struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+
+	if (sqlite3_prepare_v2(db->h,
+			       "INSERT INTO cas(name, cert_id, crl_lifetime, crl_number, crl_this_update,"
+			       " crl_next_update) VALUES(?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET"
+			       " cert_id = excluded.cert_id, crl_lifetime = excluded.crl_lifetime,"
+			       " crl_number = excluded.crl_number, crl_this_update = excluded.crl_this_update,"
+			       " crl_next_update = excluded.crl_next_update",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "store CA state");
+	sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, s->cert_id);
+	sqlite3_bind_int64(st, 3, s->crl_lifetime);
+	sqlite3_bind_text(st, 4, s->crl_number, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, s->crl_this_update);
+	sqlite3_bind_int64(st, 6, s->crl_next_update);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(db, err, "store CA state");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum pkl_rc pkl_db_ca_get(struct pkl_db *db, const char *name, struct pkl_ca_state *s,
+			  struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+
+	if (sqlite3_prepare_v2(db->h,
+			       "SELECT name, cert_id, crl_lifetime, crl_number, crl_this_update, crl_next_update"
+			       " FROM cas WHERE name = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "read CA state");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		memset(s, 0, sizeof(*s));
+		text(s->name, sizeof(s->name), st, 0);
+		s->cert_id = sqlite3_column_int64(st, 1);
+		s->crl_lifetime = sqlite3_column_int64(st, 2);
+		text(s->crl_number, sizeof(s->crl_number), st, 3);
+		s->crl_this_update = sqlite3_column_int64(st, 4);
+		s->crl_next_update = sqlite3_column_int64(st, 5);
+	} else
+		rc = pkl_err_set(err, PKL_EINPUT, NULL, "unknown CA '%s'", name);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum pkl_rc pkl_db_pending_add(struct pkl_db *db, const char *tmp, const char *final,
+			       struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+
+	if (sqlite3_prepare_v2(db->h, "INSERT OR REPLACE INTO pending(tmp, final) VALUES(?,?)", -1, &st,
+			       NULL) != SQLITE_OK)
+		return db_fail(db, err, "record pending file");
+	sqlite3_bind_text(st, 1, tmp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, final, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(db, err, "record pending file");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum pkl_rc pkl_db_pending_each(struct pkl_db *db, pkl_db_pending_fn fn, void *cls,
+				struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT tmp, final FROM pending", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "read pending files");
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), cls))
+			break;
+	sqlite3_finalize(st);
+	return PKL_OK;
+}
+
+enum pkl_rc pkl_db_pending_clear(struct pkl_db *db, struct pkl_err *err)
+{
+	return exec(db, "DELETE FROM pending;", err);
+}

@@ -1,0 +1,210 @@
+/*
+ * One entity into a PKI (see pkilab/issue.h). Builds the issuance request
+ * from the resolved profile, signs, records and stages files, all inside the
+ * caller's transaction so that nothing is visible unless everything is.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pkilab/crl.h"
+#include "pkilab/issue.h"
+#include "pkilab/key.h"
+#include "pkilab/name.h"
+
+void pkl_crl_number_from_time(pkl_time now_s, unsigned char out[8])
+{
+	struct timespec ts;
+	uint64_t ms = (uint64_t)now_s * 1000;
+
+	/* Sub-second part from the real clock so two CRLs in one second differ. */
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+		ms += (uint64_t)ts.tv_nsec / 1000000;
+	for (int i = 7; i >= 0; i--) {
+		out[i] = (unsigned char)(ms & 0xff);
+		ms >>= 8;
+	}
+	out[0] &= 0x7f;
+}
+
+static void number_to_decimal(const unsigned char *n, size_t len, char *out, size_t outlen)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < len && i < 8; i++)
+		v = (v << 8) | n[i];
+	snprintf(out, outlen, "%llu", (unsigned long long)v);
+}
+
+static enum pkl_rc stage_ca_files(struct pkl_txn *txn, struct pkl_pki *pki,
+				  const struct pkl_issue_ctx *ctx, const struct pkl_entity *e,
+				  int64_t cert_id, X509 *cert, EVP_PKEY *key, struct pkl_err *err)
+{
+	struct pkl_buf der = PKL_BUF_INIT, crl = PKL_BUF_INIT;
+	struct pkl_crl_req req = { 0 };
+	struct pkl_ca_state st = { 0 };
+	enum pkl_rc rc;
+
+	rc = pkl_cert_to_der(cert, &der, err);
+	if (rc == PKL_OK)
+		rc = pkl_txn_put(txn, PKL_FILE_AIA, e->name, der.data, der.len, err);
+	/* An initial, empty, signed CRL, back-dated a few minutes so a relying
+	 * party with a slightly slow clock does not see it as not yet valid. */
+	req.this_update = ctx->now - 300;
+	req.next_update = ctx->now + e->prof.crl_lifetime;
+	pkl_crl_number_from_time(ctx->now, req.number);
+	req.number_len = 8;
+	if (rc == PKL_OK)
+		rc = pkl_crl_sign(&req, cert, key, &crl, err);
+	if (rc == PKL_OK)
+		rc = pkl_txn_put(txn, PKL_FILE_CRL, e->name, crl.data, crl.len, err);
+	if (rc == PKL_OK) {
+		snprintf(st.name, sizeof(st.name), "%s", e->name);
+		st.cert_id = cert_id;
+		st.crl_lifetime = e->prof.crl_lifetime;
+		number_to_decimal(req.number, req.number_len, st.crl_number, sizeof(st.crl_number));
+		st.crl_this_update = req.this_update;
+		st.crl_next_update = req.next_update;
+		rc = pkl_db_ca_put(pki->db, &st, err);
+	}
+	pkl_buf_free(&der);
+	pkl_buf_free(&crl);
+	return rc;
+}
+
+enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const struct pkl_issue_ctx *ctx,
+			     const struct pkl_entity *e, X509 *issuer, EVP_PKEY *issuer_key,
+			     EVP_PKEY *subject_key, X509 **out_cert, EVP_PKEY **out_key,
+			     struct pkl_err *err)
+{
+	struct pkl_cert_req req = { 0 };
+	struct pkl_cert_row row = { 0 };
+	struct pkl_buf pem = PKL_BUF_INIT, der = PKL_BUF_INIT, keypem = PKL_BUF_INIT;
+	struct pkl_key_spec spec = e->prof.key;
+	const char *eku[PKL_MAX_EKU];
+	char cdp[PKL_MAX_CDP][PKL_URI_MAX + PKL_NAME_MAX + 16], aia[PKL_MAX_CDP][PKL_URI_MAX + PKL_NAME_MAX + 16];
+	const char *cdp_p[PKL_MAX_CDP], *aia_p[PKL_MAX_CDP];
+	X509_NAME *subject = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	char *pass = NULL;
+	enum pkl_rc rc = PKL_ERUNTIME;
+
+	subject = pkl_name_parse(e->subject, err);
+	if (!subject) {
+		pkl_err_where(err, e->where);
+		return PKL_EINPUT;
+	}
+	if (subject_key) {
+		key = subject_key;
+		EVP_PKEY_up_ref(key);
+		if ((rc = pkl_key_spec_of(key, &spec, err)) != PKL_OK)
+			goto out;
+	} else if (!(key = pkl_key_generate(&spec, err))) {
+		goto out;
+	}
+
+	req.subject = subject;
+	req.pubkey = key;
+	req.sans = e->sans;
+	req.n_sans = e->n_sans;
+	req.not_before = e->not_before;
+	req.not_after = e->not_after;
+	pkl_profile_apply(&e->prof, &spec, &req, eku);
+	/* Leaves point at their issuer's CRL and certificate, intermediates at the
+	 * root's (standards #38, #41): the URL names the issuing CA. */
+	if (issuer) {
+		for (size_t i = 0; i < ctx->n_cdp; i++) {
+			snprintf(cdp[i], sizeof(cdp[i]), "%s/crl/%s.crl", ctx->cdp[i], e->issuer);
+			snprintf(aia[i], sizeof(aia[i]), "%s/aia/%s.crt", ctx->cdp[i], e->issuer);
+			cdp_p[i] = cdp[i];
+			aia_p[i] = aia[i];
+		}
+		if (e->prof.cdp) {
+			req.cdp_uris = cdp_p;
+			req.n_cdp = ctx->n_cdp;
+		}
+		if (e->prof.aia) {
+			req.aia_uris = aia_p;
+			req.n_aia = ctx->n_cdp;
+		}
+		req.cdp_point_per_uri = ctx->cdp_point_per_uri;
+	}
+	cert = pkl_cert_issue(&req, issuer, issuer ? issuer_key : key, err);
+	if (!cert) {
+		rc = err ? err->rc : PKL_ERUNTIME;
+		pkl_err_where(err, e->where);
+		goto out;
+	}
+
+	/* Record: the database enforces unique (issuer, serial) and one current
+	 * certificate per name. */
+	snprintf(row.name, sizeof(row.name), "%s", e->name);
+	if (issuer) {
+		struct pkl_cert_row irow;
+		if ((rc = pkl_db_cert_find(pki->db, e->issuer, &irow, err)) != PKL_OK)
+			goto out;
+		row.issuer_id = irow.id;
+	}
+	pkl_serial_hex(cert, row.serial, sizeof(row.serial));
+	row.is_ca = req.is_ca;
+	snprintf(row.template_name, sizeof(row.template_name), "%s", e->prof.template_name);
+	snprintf(row.subject, sizeof(row.subject), "%s", e->subject);
+	pkl_key_spec_str(&spec, row.key_spec, sizeof(row.key_spec));
+	row.key_encrypted = e->prof.encrypt_key && !subject_key;
+	row.not_before = e->not_before;
+	row.not_after = e->not_after;
+	row.issued_at = ctx->now;
+	if ((rc = pkl_cert_to_der(cert, &der, err)) != PKL_OK ||
+	    (rc = pkl_db_cert_insert(pki->db, &row, der.data, der.len, err)) != PKL_OK)
+		goto out;
+
+	if (!subject_key) {
+		if (e->prof.encrypt_key) {
+			pass = pkl_key_passphrase_get(err);
+			if (!pass) {
+				rc = pkl_err_set(err, PKL_EINPUT, e->where,
+						 "%s asks for an encrypted key (encrypt_key = true) but no passphrase "
+						 "is set: set PKILAB_KEY_PASSPHRASE_FILE or PKILAB_KEY_PASSPHRASE",
+						 e->name);
+				goto out;
+			}
+		}
+		if ((rc = pkl_key_to_pem(key, pass, &keypem, err)) != PKL_OK ||
+		    (rc = pkl_txn_put(txn, PKL_FILE_KEY, e->name, keypem.data, keypem.len, err)) != PKL_OK)
+			goto out;
+	}
+	if ((rc = pkl_cert_to_pem(cert, &pem, err)) != PKL_OK ||
+	    (rc = pkl_txn_put(txn, PKL_FILE_CERT, e->name, pem.data, pem.len, err)) != PKL_OK)
+		goto out;
+	/* Chain file: the certificate and the intermediates above it, no root. */
+	pem.len = 0;
+	if ((rc = pkl_pki_chain_pem(pki, e->name, 1, 0, &pem, err)) != PKL_OK ||
+	    (rc = pkl_txn_put(txn, PKL_FILE_CHAIN, e->name, pem.data, pem.len, err)) != PKL_OK)
+		goto out;
+	if (req.is_ca &&
+	    (rc = stage_ca_files(txn, pki, ctx, e, row.id, cert, key, err)) != PKL_OK)
+		goto out;
+	{
+		char detail[256];
+		snprintf(detail, sizeof(detail), "serial %s template %s", row.serial, row.template_name);
+		if ((rc = pkl_db_event(pki->db, "issue", e->name, detail, err)) != PKL_OK)
+			goto out;
+	}
+	*out_cert = cert;
+	cert = NULL;
+	if (out_key && !subject_key) {
+		*out_key = key;
+		key = NULL;
+	}
+	rc = PKL_OK;
+out:
+	pkl_key_passphrase_free(pass);
+	pkl_buf_wipe(&keypem);
+	pkl_buf_free(&pem);
+	pkl_buf_free(&der);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	X509_NAME_free(subject);
+	return rc;
+}

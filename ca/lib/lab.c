@@ -1,0 +1,887 @@
+/*
+ * Lab files and templates: parsing (libconfig), resolution and validation.
+ *
+ * A template is a flat list of profile settings; a lab entry starts from its
+ * template and may override any of them. Every setting is checked for its
+ * name (with a suggestion for a misspelling), its type and its value, and the
+ * resolved hierarchy is validated as a whole (issuers exist, no cycles, roles
+ * fit, children do not outlive issuers, path lengths hold). Every error names
+ * the file and line of the setting at fault.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+
+#include "pkilab/file.h"
+#include "pkilab/lab.h"
+#include "pkilab/name.h"
+
+#ifndef PKL_TEMPLATE_DIR
+#define PKL_TEMPLATE_DIR "/usr/local/share/pkilab/templates"
+#endif
+
+/* ---- settings vocabulary ---------------------------------------------- */
+
+enum set_kind { K_STR, K_BOOL, K_INT, K_DUR, K_LIST };
+
+struct set_def {
+	const char *name;
+	enum set_kind kind;
+};
+
+/* Profile settings: allowed in templates and, as overrides, in lab entries. */
+static const struct set_def profile_defs[] = {
+	{ "description", K_STR },   { "role", K_STR },
+	{ "key", K_STR },           { "validity", K_DUR },
+	{ "max_validity", K_DUR },  { "backdate", K_DUR },
+	{ "path_len", K_INT },      { "key_usage", K_LIST },
+	{ "rsa_key_encipherment", K_BOOL }, { "extended_key_usage", K_LIST },
+	{ "san_required", K_BOOL }, { "ip_as_dns", K_BOOL },
+	{ "cdp", K_BOOL },          { "aia", K_BOOL },
+	{ "crl_lifetime", K_DUR },  { "encrypt_key", K_BOOL },
+	{ "outlive_issuer", K_BOOL },
+};
+#define N_PROFILE_DEFS (sizeof(profile_defs) / sizeof(profile_defs[0]))
+
+/* Settings only a lab entry has. */
+static const struct set_def entity_defs[] = {
+	{ "name", K_STR },    { "template", K_STR }, { "issuer", K_STR },
+	{ "subject", K_STR }, { "san", K_LIST },     { "not_before", K_STR },
+	{ "not_after", K_STR },
+};
+#define N_ENTITY_DEFS (sizeof(entity_defs) / sizeof(entity_defs[0]))
+
+static const char *const lab_group_names[] = { "name", "pki", "cdp", "cdp_layout", "templates", NULL };
+static const char *const top_names[] = { "lab", "cas", "certs", NULL };
+
+static const struct set_def *find_def(const struct set_def *defs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(defs[i].name, name))
+			return &defs[i];
+	return NULL;
+}
+
+/* "file:line" of a setting (libconfig tracks both). */
+static const char *loc(const config_setting_t *s, const char *fallback_file, char *buf, size_t len)
+{
+	const char *f = config_setting_source_file(s);
+	unsigned line = config_setting_source_line(s);
+
+	if (!f)
+		f = fallback_file;
+	if (line)
+		snprintf(buf, len, "%s:%u", f, line);
+	else
+		snprintf(buf, len, "%s", f);
+	return buf;
+}
+
+static const char *kind_hint(enum set_kind k)
+{
+	switch (k) {
+	case K_STR: return "a string";
+	case K_BOOL: return "true or false";
+	case K_INT: return "an integer";
+	case K_DUR: return "a duration string like \"397d\"";
+	case K_LIST: return "a list of strings like [ \"a\", \"b\" ]";
+	}
+	return "?";
+}
+
+static int type_ok(const config_setting_t *s, enum set_kind k)
+{
+	int t = config_setting_type(s);
+
+	switch (k) {
+	case K_STR:
+	case K_DUR: return t == CONFIG_TYPE_STRING;
+	case K_BOOL: return t == CONFIG_TYPE_BOOL;
+	case K_INT: return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+	case K_LIST: {
+		if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+			return 0;
+		for (int i = 0; i < config_setting_length(s); i++)
+			if (config_setting_type(config_setting_get_elem(s, (unsigned)i)) != CONFIG_TYPE_STRING)
+				return 0;
+		return 1;
+	}
+	}
+	return 0;
+}
+
+/* ---- profile settings --------------------------------------------------- */
+
+static enum pkl_rc apply_profile_setting(struct pkl_profile *p, const config_setting_t *s,
+					 const char *ctx, const char *file, struct pkl_err *err)
+{
+	const char *name = config_setting_name(s);
+	char where[PATH_MAX + 16];
+	enum pkl_rc rc = PKL_OK;
+	struct pkl_err sub = { 0 };
+	const char *str = NULL;
+
+	loc(s, file, where, sizeof(where));
+	const struct set_def *d = find_def(profile_defs, N_PROFILE_DEFS, name);
+	if (!d)
+		return PKL_EINPUT; /* caller decides (entity setting or unknown) */
+	if (!type_ok(s, d->kind))
+		return pkl_err_set(err, PKL_EINPUT, where, "setting '%s' in %s must be %s", name, ctx,
+				   kind_hint(d->kind));
+	if (d->kind == K_STR || d->kind == K_DUR)
+		str = config_setting_get_string(s);
+
+	if (!strcmp(name, "description")) {
+		snprintf(p->description, sizeof(p->description), "%s", str);
+	} else if (!strcmp(name, "role")) {
+		if (!strcmp(str, "root"))
+			p->role = PKL_ROLE_ROOT;
+		else if (!strcmp(str, "intermediate"))
+			p->role = PKL_ROLE_INTERMEDIATE;
+		else if (!strcmp(str, "end-entity") || !strcmp(str, "leaf"))
+			p->role = PKL_ROLE_LEAF;
+		else
+			return pkl_err_set(err, PKL_EINPUT, where,
+					   "role '%s' in %s: expected \"root\", \"intermediate\" or \"end-entity\"",
+					   str, ctx);
+	} else if (!strcmp(name, "key")) {
+		if (pkl_key_spec_parse(str, &p->key, &sub) != PKL_OK)
+			return pkl_err_set(err, PKL_EINPUT, where, "key in %s: %s", ctx, sub.msg);
+	} else if (d->kind == K_DUR) {
+		int64_t v;
+		if (pkl_duration_parse(str, 0, &v, &sub) != PKL_OK)
+			return pkl_err_set(err, PKL_EINPUT, where, "%s in %s: %s", name, ctx, sub.msg);
+		if (!strcmp(name, "validity")) {
+			if (v <= 0)
+				return pkl_err_set(err, PKL_EINPUT, where, "validity in %s must be positive", ctx);
+			p->validity = v;
+		} else if (!strcmp(name, "max_validity"))
+			p->max_validity = v;
+		else if (!strcmp(name, "backdate")) {
+			if (v > 7 * 86400)
+				return pkl_err_set(err, PKL_EINPUT, where,
+						   "backdate in %s is %s: more than 7 days is not a clock-drift allowance",
+						   ctx, str);
+			p->backdate = v;
+		} else if (!strcmp(name, "crl_lifetime")) {
+			if (v < 60)
+				return pkl_err_set(err, PKL_EINPUT, where,
+						   "crl_lifetime in %s must be at least 1m", ctx);
+			p->crl_lifetime = v;
+		}
+	} else if (!strcmp(name, "path_len")) {
+		long long v = config_setting_get_int64(s);
+		if (config_setting_type(s) == CONFIG_TYPE_INT)
+			v = config_setting_get_int(s);
+		if (v < -1 || v > 16)
+			return pkl_err_set(err, PKL_EINPUT, where,
+					   "path_len in %s is %lld: expected -1 (none) or 0..16", ctx, v);
+		p->path_len = (int)v;
+	} else if (!strcmp(name, "key_usage")) {
+		unsigned ku = 0;
+		for (int i = 0; i < config_setting_length(s); i++) {
+			const char *n = config_setting_get_string_elem(s, i);
+			unsigned bit = pkl_ku_from_name(n);
+			if (!bit) {
+				const char *sug = pkl_suggest(n, pkl_ku_names());
+				return pkl_err_set(err, PKL_EINPUT, where,
+						   "unknown key usage '%s' in %s%s%s%s", n, ctx,
+						   sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+			}
+			ku |= bit;
+		}
+		p->key_usage = ku;
+	} else if (!strcmp(name, "extended_key_usage")) {
+		int n = config_setting_length(s);
+		if (n > PKL_MAX_EKU)
+			return pkl_err_set(err, PKL_EINPUT, where, "too many extended key usages in %s (max %d)",
+					   ctx, PKL_MAX_EKU);
+		p->n_eku = 0;
+		for (int i = 0; i < n; i++) {
+			const char *e = config_setting_get_string_elem(s, i);
+			const char *oid = pkl_eku_oid(e);
+			if (!oid) {
+				const char *sug = pkl_suggest(e, pkl_eku_names());
+				return pkl_err_set(err, PKL_EINPUT, where,
+						   "unknown extended key usage '%s' in %s%s%s%s", e, ctx,
+						   sug ? " (did you mean '" : " (use a name like 'serverAuth' or a dotted OID",
+						   sug ? sug : "", sug ? "'?)" : ")");
+			}
+			for (size_t j = 0; j < p->n_eku; j++)
+				if (!strcmp(p->eku[j], oid))
+					return pkl_err_set(err, PKL_EINPUT, where,
+							   "extended key usage '%s' listed twice in %s", e, ctx);
+			snprintf(p->eku[p->n_eku++], sizeof(p->eku[0]), "%s", oid);
+		}
+	} else {
+		int v = config_setting_get_bool(s);
+		if (!strcmp(name, "rsa_key_encipherment"))
+			p->rsa_key_encipherment = v;
+		else if (!strcmp(name, "san_required"))
+			p->san_required = v;
+		else if (!strcmp(name, "ip_as_dns"))
+			p->ip_as_dns = v;
+		else if (!strcmp(name, "cdp"))
+			p->cdp = v;
+		else if (!strcmp(name, "aia"))
+			p->aia = v;
+		else if (!strcmp(name, "encrypt_key"))
+			p->encrypt_key = v;
+		else if (!strcmp(name, "outlive_issuer"))
+			p->outlive_issuer = v;
+	}
+	return rc;
+}
+
+static void suggest_msg(char *buf, size_t len, const char *word, int with_entity)
+{
+	const char *names[N_PROFILE_DEFS + N_ENTITY_DEFS + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < N_PROFILE_DEFS; i++)
+		names[n++] = profile_defs[i].name;
+	if (with_entity)
+		for (size_t i = 0; i < N_ENTITY_DEFS; i++)
+			names[n++] = entity_defs[i].name;
+	names[n] = NULL;
+	const char *s = pkl_suggest(word, names);
+	if (s)
+		snprintf(buf, len, " (did you mean '%s'?)", s);
+	else
+		buf[0] = '\0';
+}
+
+/* ---- templates ----------------------------------------------------------- */
+
+static void profile_defaults(struct pkl_profile *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->role = PKL_ROLE_LEAF;
+	p->key.type = PKL_KEY_EC;
+	p->key.bits = 256;
+	p->key.curve_nid = 0;
+	pkl_key_spec_parse("ec:P-256", &p->key, NULL);
+	p->validity = 365 * 86400;
+	p->backdate = 3600;
+	p->path_len = -1;
+	p->key_usage = PKL_KU_DIGITAL_SIGNATURE;
+	p->cdp = 1;
+	p->aia = 1;
+	p->crl_lifetime = 7 * 86400;
+}
+
+static int valid_entity_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= PKL_NAME_MAX || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return 0;
+	return 1;
+}
+
+/* The directory of the running binary's source tree (build/pkilab -> templates/),
+ * so a pkilab run from a checkout finds the shipped templates. */
+static int exe_templates_dir(char *out, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return 0;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	return snprintf(out, len, "%s/templates", exe) < (int)len;
+}
+
+enum pkl_rc pkl_template_find(const char *name, const char *lab_dir, char *out, size_t outlen,
+			      struct pkl_err *err)
+{
+	char dirs[5][PATH_MAX];
+	size_t nd = 0;
+	const char *env = getenv("PKILAB_TEMPLATES");
+
+	if (!valid_entity_name(name))
+		return pkl_err_set(err, PKL_EINPUT, NULL, "bad template name '%s'", name);
+	if (lab_dir) {
+		snprintf(dirs[nd++], PATH_MAX, "%s", lab_dir);
+		snprintf(dirs[nd++], PATH_MAX, "%s/templates", lab_dir);
+	}
+	if (env && *env)
+		snprintf(dirs[nd++], PATH_MAX, "%s", env);
+	snprintf(dirs[nd++], PATH_MAX, "%s", PKL_TEMPLATE_DIR);
+	if (exe_templates_dir(dirs[nd], PATH_MAX))
+		nd++;
+	for (size_t i = 0; i < nd; i++) {
+		if (snprintf(out, outlen, "%s/%s.cfg", dirs[i], name) >= (int)outlen)
+			continue;
+		if (pkl_file_exists(out))
+			return PKL_OK;
+	}
+	return pkl_err_set(err, PKL_EINPUT, NULL,
+			   "template '%s' not found (looked beside the lab file, in $PKILAB_TEMPLATES and in %s)",
+			   name, PKL_TEMPLATE_DIR);
+}
+
+static enum pkl_rc config_load(config_t *cfg, const char *path, struct pkl_err *err)
+{
+	struct pkl_buf probe = PKL_BUF_INIT;
+	enum pkl_rc rc;
+
+	/* Read it ourselves first: libconfig's message for a missing file is vague. */
+	rc = pkl_file_read(path, 4u << 20, &probe, err);
+	pkl_buf_free(&probe);
+	if (rc != PKL_OK)
+		return rc;
+	config_init(cfg);
+	if (!config_read_file(cfg, path)) {
+		const char *f = config_error_file(cfg);
+		char where[PATH_MAX + 16];
+		snprintf(where, sizeof(where), "%s:%d", f ? f : path, config_error_line(cfg));
+		pkl_err_set(err, PKL_EINPUT, where, "%s", config_error_text(cfg));
+		config_destroy(cfg);
+		return PKL_EINPUT;
+	}
+	return PKL_OK;
+}
+
+static enum pkl_rc template_load_path(const char *path, const char *name, struct pkl_profile *out,
+				      struct pkl_err *err)
+{
+	config_t cfg;
+	config_setting_t *root;
+	char ctx[PKL_NAME_MAX + 16], where[PATH_MAX + 16], sug[96];
+	enum pkl_rc rc;
+
+	rc = config_load(&cfg, path, err);
+	if (rc != PKL_OK)
+		return rc;
+	profile_defaults(out);
+	snprintf(out->template_name, sizeof(out->template_name), "%s", name);
+	snprintf(ctx, sizeof(ctx), "template '%s'", name);
+	root = config_root_setting(&cfg);
+	for (int i = 0; i < config_setting_length(root); i++) {
+		config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		if (!find_def(profile_defs, N_PROFILE_DEFS, config_setting_name(s))) {
+			suggest_msg(sug, sizeof(sug), config_setting_name(s), 0);
+			pkl_err_set(err, PKL_EINPUT, loc(s, path, where, sizeof(where)),
+				    "unknown setting '%s' in %s%s", config_setting_name(s), ctx, sug);
+			config_destroy(&cfg);
+			return PKL_EINPUT;
+		}
+		rc = apply_profile_setting(out, s, ctx, path, err);
+		if (rc != PKL_OK) {
+			config_destroy(&cfg);
+			return rc;
+		}
+	}
+	config_destroy(&cfg);
+	return PKL_OK;
+}
+
+enum pkl_rc pkl_template_load(const char *name, const char *lab_dir, struct pkl_profile *out,
+			      struct pkl_err *err)
+{
+	char path[PATH_MAX];
+	enum pkl_rc rc = pkl_template_find(name, lab_dir, path, sizeof(path), err);
+
+	if (rc != PKL_OK)
+		return rc;
+	return template_load_path(path, name, out, err);
+}
+
+/* ---- lab file -------------------------------------------------------------- */
+
+static const char *get_str_member(const config_setting_t *g, const char *name, const char *file,
+				  const char *ctx, int required, struct pkl_err *err, enum pkl_rc *rc)
+{
+	config_setting_t *s = config_setting_get_member(g, name);
+	char where[PATH_MAX + 16];
+
+	if (!s) {
+		if (required)
+			*rc = pkl_err_set(err, PKL_EINPUT, loc(g, file, where, sizeof(where)),
+					  "%s has no '%s' setting", ctx, name);
+		return NULL;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		*rc = pkl_err_set(err, PKL_EINPUT, loc(s, file, where, sizeof(where)),
+				  "setting '%s' in %s must be a string", name, ctx);
+		return NULL;
+	}
+	return config_setting_get_string(s);
+}
+
+static enum pkl_rc parse_lab_group(struct pkl_lab *lab, config_setting_t *g, const char *lab_dir,
+				   char *tmpl_dir, size_t tmpl_len, struct pkl_err *err)
+{
+	char where[PATH_MAX + 16];
+	enum pkl_rc rc = PKL_OK;
+	const char *s;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return pkl_err_set(err, PKL_EINPUT, loc(g, lab->path, where, sizeof(where)),
+				   "'lab' must be a group: lab = { name = \"...\"; ... };");
+	for (int i = 0; i < config_setting_length(g); i++) {
+		config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *n = config_setting_name(m);
+		int known = 0;
+		for (int k = 0; lab_group_names[k]; k++)
+			known |= !strcmp(n, lab_group_names[k]);
+		if (!known) {
+			const char *sug = pkl_suggest(n, lab_group_names);
+			return pkl_err_set(err, PKL_EINPUT, loc(m, lab->path, where, sizeof(where)),
+					   "unknown setting '%s' in lab%s%s%s", n, sug ? " (did you mean '" : "",
+					   sug ? sug : "", sug ? "'?)" : "");
+		}
+	}
+	s = get_str_member(g, "name", lab->path, "lab", 0, err, &rc);
+	if (rc != PKL_OK)
+		return rc;
+	snprintf(lab->name, sizeof(lab->name), "%s", s ? s : "lab");
+	s = get_str_member(g, "pki", lab->path, "lab", 0, err, &rc);
+	if (rc != PKL_OK)
+		return rc;
+	if (!s)
+		s = "pki";
+	if (s[0] == '/')
+		rc = pkl_path_join(lab->pki_dir, sizeof(lab->pki_dir), err, "%s", s);
+	else
+		rc = pkl_path_join(lab->pki_dir, sizeof(lab->pki_dir), err, "%s/%s", lab_dir, s);
+	if (rc != PKL_OK)
+		return rc;
+	s = get_str_member(g, "templates", lab->path, "lab", 0, err, &rc);
+	if (rc != PKL_OK)
+		return rc;
+	if (s)
+		snprintf(tmpl_dir, tmpl_len, s[0] == '/' ? "%s%s" : "%s/%s", s[0] == '/' ? "" : lab_dir, s);
+	s = get_str_member(g, "cdp_layout", lab->path, "lab", 0, err, &rc);
+	if (rc != PKL_OK)
+		return rc;
+	if (s) {
+		if (!strcmp(s, "point-per-uri"))
+			lab->cdp_point_per_uri = 1;
+		else if (strcmp(s, "one-point"))
+			return pkl_err_set(err, PKL_EINPUT,
+					   loc(config_setting_get_member(g, "cdp_layout"), lab->path, where, sizeof(where)),
+					   "cdp_layout '%s': expected \"one-point\" or \"point-per-uri\"", s);
+	}
+	config_setting_t *cdp = config_setting_get_member(g, "cdp");
+	if (cdp) {
+		loc(cdp, lab->path, where, sizeof(where));
+		if (!type_ok(cdp, K_LIST))
+			return pkl_err_set(err, PKL_EINPUT, where,
+					   "'cdp' in lab must be a list of URLs like [ \"http://cdp1.example:80\" ]");
+		if (config_setting_length(cdp) > PKL_MAX_CDP)
+			return pkl_err_set(err, PKL_EINPUT, where, "at most %d CDP bases", PKL_MAX_CDP);
+		for (int i = 0; i < config_setting_length(cdp); i++) {
+			const char *u = config_setting_get_string_elem(cdp, i);
+			size_t len = strlen(u);
+			/* Plain HTTP only: a client must not need TLS to fetch the CRL that
+			 * validates TLS (standards #36, #113). */
+			if (strncmp(u, "http://", 7) != 0 || len <= 7)
+				return pkl_err_set(err, PKL_EINPUT, where,
+						   "CDP base '%s' must be a plain http:// URL (no https, ldap or file: "
+						   "clients fetch CRLs before they trust anything)", u);
+			for (size_t c = 0; c < len; c++)
+				if ((unsigned char)u[c] <= ' ' || u[c] == '"' || u[c] == '<' || u[c] == '>' ||
+				    u[c] == '\\' || u[c] == '?' || u[c] == '#')
+					return pkl_err_set(err, PKL_EINPUT, where,
+							   "CDP base '%s' contains a character not allowed in a URL", u);
+			while (len > 7 && u[len - 1] == '/')
+				len--;
+			if (len + 32 >= PKL_URI_MAX)
+				return pkl_err_set(err, PKL_EINPUT, where, "CDP base '%s' is too long", u);
+			snprintf(lab->cdp[lab->n_cdp], PKL_URI_MAX, "%.*s", (int)len, u);
+			for (size_t j = 0; j < lab->n_cdp; j++)
+				if (!strcmp(lab->cdp[j], lab->cdp[lab->n_cdp]))
+					return pkl_err_set(err, PKL_EINPUT, where, "CDP base '%s' listed twice", u);
+			lab->n_cdp++;
+		}
+	}
+	return PKL_OK;
+}
+
+static enum pkl_rc parse_entity(struct pkl_lab *lab, config_setting_t *e, const char *section,
+				int index, const char *lab_dir, const char *tmpl_dir,
+				struct pkl_entity *out, struct pkl_err *err)
+{
+	char where[PATH_MAX + 16], ctx[PKL_NAME_MAX + 32], sug[96];
+	const char *name, *tmpl, *s;
+	enum pkl_rc rc = PKL_OK;
+	struct pkl_err sub = { 0 };
+	int has_nb = 0, has_na = 0;
+	pkl_time nb = 0, na = 0;
+
+	loc(e, lab->path, where, sizeof(where));
+	snprintf(out->where, sizeof(out->where), "%s", where);
+	if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+		return pkl_err_set(err, PKL_EINPUT, where,
+				   "entry %d of '%s' must be a group: { name = \"...\"; template = \"...\"; ... }",
+				   index + 1, section);
+	snprintf(ctx, sizeof(ctx), "%s[%d]", section, index);
+	name = get_str_member(e, "name", lab->path, ctx, 1, err, &rc);
+	if (rc != PKL_OK)
+		return rc;
+	if (!valid_entity_name(name))
+		return pkl_err_set(err, PKL_EINPUT, where,
+				   "bad name '%s' in %s: use letters, digits, '.', '-', '_' (max %d)", name,
+				   section, PKL_NAME_MAX - 1);
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	snprintf(ctx, sizeof(ctx), "%s.%s", section, name);
+
+	tmpl = get_str_member(e, "template", lab->path, ctx, 1, err, &rc);
+	if (rc != PKL_OK)
+		return rc;
+	{
+		char tpath[PATH_MAX];
+		rc = PKL_EINPUT;
+		if (tmpl_dir[0] && valid_entity_name(tmpl) &&
+		    snprintf(tpath, sizeof(tpath), "%s/%s.cfg", tmpl_dir, tmpl) < (int)sizeof(tpath) &&
+		    pkl_file_exists(tpath))
+			rc = PKL_OK;
+		if (rc != PKL_OK)
+			rc = pkl_template_find(tmpl, lab_dir, tpath, sizeof(tpath), &sub);
+		if (rc != PKL_OK) {
+			config_setting_t *ts = config_setting_get_member(e, "template");
+			return pkl_err_set(err, PKL_EINPUT, loc(ts, lab->path, where, sizeof(where)),
+					   "%s: %s", ctx, sub.msg);
+		}
+		rc = template_load_path(tpath, tmpl, &out->prof, err);
+		if (rc != PKL_OK)
+			return rc;
+	}
+
+	/* Overrides and entity settings. */
+	for (int i = 0; i < config_setting_length(e); i++) {
+		config_setting_t *m = config_setting_get_elem(e, (unsigned)i);
+		const char *n = config_setting_name(m);
+		const struct set_def *ed = find_def(entity_defs, N_ENTITY_DEFS, n);
+
+		loc(m, lab->path, where, sizeof(where));
+		if (ed) {
+			if (!type_ok(m, ed->kind))
+				return pkl_err_set(err, PKL_EINPUT, where, "setting '%s' in %s must be %s", n,
+						   ctx, kind_hint(ed->kind));
+			continue;
+		}
+		if (!find_def(profile_defs, N_PROFILE_DEFS, n)) {
+			suggest_msg(sug, sizeof(sug), n, 1);
+			return pkl_err_set(err, PKL_EINPUT, where, "unknown setting '%s' in %s%s", n, ctx, sug);
+		}
+		rc = apply_profile_setting(&out->prof, m, ctx, lab->path, err);
+		if (rc != PKL_OK)
+			return rc;
+	}
+
+	s = get_str_member(e, "issuer", lab->path, ctx, 0, err, &rc);
+	if (s)
+		snprintf(out->issuer, sizeof(out->issuer), "%s", s);
+	s = get_str_member(e, "subject", lab->path, ctx, 1, err, &rc);
+	if (rc != PKL_OK)
+		return rc;
+	{
+		X509_NAME *dn = pkl_name_parse(s, &sub);
+		if (!dn)
+			return pkl_err_set(err, PKL_EINPUT,
+					   loc(config_setting_get_member(e, "subject"), lab->path, where, sizeof(where)),
+					   "subject of %s: %s", ctx, sub.msg);
+		if (X509_NAME_entry_count(dn) == 0) {
+			X509_NAME_free(dn);
+			return pkl_err_set(err, PKL_EINPUT,
+					   loc(config_setting_get_member(e, "subject"), lab->path, where, sizeof(where)),
+					   "subject of %s is empty", ctx);
+		}
+		X509_NAME_free(dn);
+		snprintf(out->subject, sizeof(out->subject), "%s", s);
+	}
+
+	config_setting_t *san = config_setting_get_member(e, "san");
+	if (san) {
+		loc(san, lab->path, where, sizeof(where));
+		if (config_setting_length(san) > PKL_MAX_SANS)
+			return pkl_err_set(err, PKL_EINPUT, where, "too many SAN entries in %s (max %d)", ctx,
+					   PKL_MAX_SANS);
+		for (int i = 0; i < config_setting_length(san); i++) {
+			const char *v = config_setting_get_string_elem(san, i);
+			if (pkl_san_parse(v, &out->sans[out->n_sans], &sub) != PKL_OK)
+				return pkl_err_set(err, PKL_EINPUT, where, "san of %s: %s", ctx, sub.msg);
+			out->n_sans++;
+		}
+	}
+
+	/* Times: relative ones are taken from the lab's "now". */
+	config_setting_t *t;
+	if ((t = config_setting_get_member(e, "not_before"))) {
+		if (pkl_time_parse(config_setting_get_string(t), lab->now, &nb, &sub) != PKL_OK)
+			return pkl_err_set(err, PKL_EINPUT, loc(t, lab->path, where, sizeof(where)),
+					   "not_before of %s: %s", ctx, sub.msg);
+		has_nb = 1;
+	}
+	if ((t = config_setting_get_member(e, "not_after"))) {
+		if (pkl_time_parse(config_setting_get_string(t), lab->now, &na, &sub) != PKL_OK)
+			return pkl_err_set(err, PKL_EINPUT, loc(t, lab->path, where, sizeof(where)),
+					   "not_after of %s: %s", ctx, sub.msg);
+		has_na = 1;
+	}
+	out->not_before = has_nb ? nb : lab->now - out->prof.backdate;
+	out->not_after = has_na ? na : (has_nb ? nb : lab->now) + out->prof.validity;
+	if (out->not_after <= out->not_before)
+		return pkl_err_set(err, PKL_EINPUT, out->where, "%s: notAfter must be after notBefore", ctx);
+	out->is_ca = out->prof.role != PKL_ROLE_LEAF;
+	return PKL_OK;
+}
+
+const struct pkl_entity *pkl_lab_find(const struct pkl_lab *lab, const char *name)
+{
+	for (size_t i = 0; i < lab->n_ents; i++)
+		if (!strcmp(lab->ents[i].name, name))
+			return &lab->ents[i];
+	return NULL;
+}
+
+static ssize_t find_index(const struct pkl_entity *ents, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(ents[i].name, name))
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Validates the hierarchy and orders entities so issuers come first. */
+static enum pkl_rc resolve_hierarchy(struct pkl_lab *lab, struct pkl_err *err)
+{
+	size_t n = lab->n_ents;
+	struct pkl_entity *sorted = NULL;
+	char a[32], b[32], d1[32], d2[32];
+
+	for (size_t i = 0; i < n; i++) {
+		struct pkl_entity *e = &lab->ents[i];
+		const char *sec = e->is_ca ? "cas" : "certs";
+		ssize_t j;
+
+		if (find_index(lab->ents, i, e->name) >= 0)
+			return pkl_err_set(err, PKL_EINPUT, e->where, "name '%s' is used twice", e->name);
+		if (e->prof.role == PKL_ROLE_ROOT) {
+			if (e->issuer[0] && strcmp(e->issuer, e->name))
+				return pkl_err_set(err, PKL_EINPUT, e->where,
+						   "%s.%s uses root template '%s' but names issuer '%s': a root is self-signed",
+						   sec, e->name, e->prof.template_name, e->issuer);
+			e->issuer[0] = '\0';
+			continue;
+		}
+		if (!e->issuer[0])
+			return pkl_err_set(err, PKL_EINPUT, e->where, "%s.%s has no 'issuer' setting", sec, e->name);
+		j = find_index(lab->ents, n, e->issuer);
+		if (j < 0)
+			return pkl_err_set(err, PKL_EINPUT, e->where, "issuer '%s' of %s.%s is not defined in cas",
+					   e->issuer, sec, e->name);
+		if (!lab->ents[j].is_ca)
+			return pkl_err_set(err, PKL_EINPUT, e->where,
+					   "issuer '%s' of %s.%s is an end-entity certificate, not a CA", e->issuer,
+					   sec, e->name);
+		if (e->prof.role == PKL_ROLE_LEAF && e->prof.path_len >= 0)
+			return pkl_err_set(err, PKL_EINPUT, e->where,
+					   "path_len on end-entity certs.%s: only CAs have a path length", e->name);
+		if (e->prof.role == PKL_ROLE_LEAF && e->prof.san_required && e->n_sans == 0)
+			return pkl_err_set(err, PKL_EINPUT, e->where,
+					   "certs.%s has no 'san' but template '%s' requires one (IKE peers match "
+					   "the identity against the SAN): san = [ \"vpn.example.com\" ]",
+					   e->name, e->prof.template_name);
+		if (e->prof.max_validity && e->not_after - e->not_before > e->prof.max_validity)
+			return pkl_err_set(err, PKL_EINPUT, e->where,
+					   "validity of %s.%s is %s, more than the template's max_validity %s",
+					   sec, e->name, pkl_duration_fmt(e->not_after - e->not_before, d1, sizeof(d1)),
+					   pkl_duration_fmt(e->prof.max_validity, d2, sizeof(d2)));
+	}
+	/* Depth by walking issuers; a walk longer than n is a cycle. */
+	for (size_t i = 0; i < n; i++) {
+		size_t depth = 0;
+		const struct pkl_entity *cur = &lab->ents[i];
+		while (cur->issuer[0]) {
+			if (++depth > n)
+				return pkl_err_set(err, PKL_EINPUT, lab->ents[i].where,
+						   "issuer cycle: %s is (indirectly) its own issuer", lab->ents[i].name);
+			cur = &lab->ents[find_index(lab->ents, n, cur->issuer)];
+		}
+		lab->ents[i].depth = depth;
+		if (lab->ents[i].is_ca && depth == 0 && lab->ents[i].prof.role != PKL_ROLE_ROOT)
+			return pkl_err_set(err, PKL_EINPUT, lab->ents[i].where, "%s has no issuer", lab->ents[i].name);
+	}
+	/* Validity nesting and path lengths. */
+	for (size_t i = 0; i < n; i++) {
+		const struct pkl_entity *e = &lab->ents[i];
+		if (!e->issuer[0])
+			continue;
+		const struct pkl_entity *iss = &lab->ents[find_index(lab->ents, n, e->issuer)];
+		if (e->not_after > iss->not_after && !e->prof.outlive_issuer)
+			return pkl_err_set(err, PKL_EINPUT, e->where,
+					   "%s would outlive its issuer '%s' (notAfter %s > %s): shorten its "
+					   "validity, or set outlive_issuer = true to build this on purpose",
+					   e->name, iss->name, pkl_time_fmt(e->not_after, a, sizeof(a)),
+					   pkl_time_fmt(iss->not_after, b, sizeof(b)));
+		/* Every CA above e must allow the number of CAs between it and e. */
+		size_t cas_below = e->is_ca ? 1 : 0;
+		const struct pkl_entity *up = iss;
+		for (;;) {
+			if (up->prof.path_len >= 0 && cas_below > (size_t)up->prof.path_len && e->is_ca)
+				return pkl_err_set(err, PKL_EINPUT, e->where,
+						   "CA '%s' under '%s' violates its path_len %d (%zu CA(s) below it)",
+						   e->name, up->name, up->prof.path_len, cas_below);
+			if (!up->issuer[0])
+				break;
+			cas_below++;
+			up = &lab->ents[find_index(lab->ents, n, up->issuer)];
+		}
+	}
+	/* Stable order: by depth, CAs before leaves at the same depth. */
+	sorted = calloc(n ? n : 1, sizeof(*sorted));
+	if (!sorted)
+		return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+	size_t k = 0;
+	for (size_t depth = 0; depth <= n; depth++)
+		for (int ca = 1; ca >= 0; ca--)
+			for (size_t i = 0; i < n; i++)
+				if (lab->ents[i].depth == depth && lab->ents[i].is_ca == ca)
+					sorted[k++] = lab->ents[i];
+	free(lab->ents);
+	lab->ents = sorted;
+	return PKL_OK;
+}
+
+struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, struct pkl_err *err)
+{
+	struct pkl_lab *lab = NULL;
+	config_t cfg;
+	config_setting_t *root, *g;
+	char lab_dir[PATH_MAX], tmpl_dir[PATH_MAX] = "", where[PATH_MAX + 16], tmp[PATH_MAX];
+	enum pkl_rc rc;
+
+	if (config_load(&cfg, path, err) != PKL_OK)
+		return NULL;
+	lab = calloc(1, sizeof(*lab));
+	if (!lab) {
+		pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+		goto fail;
+	}
+	snprintf(lab->path, sizeof(lab->path), "%s", path);
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	snprintf(lab_dir, sizeof(lab_dir), "%s", dirname(tmp));
+	lab->now = now;
+
+	root = config_root_setting(&cfg);
+	for (int i = 0; i < config_setting_length(root); i++) {
+		config_setting_t *m = config_setting_get_elem(root, (unsigned)i);
+		const char *n = config_setting_name(m);
+		int known = 0;
+		for (int k = 0; top_names[k]; k++)
+			known |= !strcmp(n, top_names[k]);
+		if (!known) {
+			const char *sug = pkl_suggest(n, top_names);
+			pkl_err_set(err, PKL_EINPUT, loc(m, path, where, sizeof(where)),
+				    "unknown top-level setting '%s'%s%s%s (a lab file has lab, cas and certs)", n,
+				    sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+			goto fail;
+		}
+	}
+	g = config_lookup(&cfg, "lab");
+	if (!g) {
+		snprintf(lab->name, sizeof(lab->name), "lab");
+		if (pkl_path_join(lab->pki_dir, sizeof(lab->pki_dir), err, "%s/pki", lab_dir) != PKL_OK)
+			goto fail;
+	} else if (parse_lab_group(lab, g, lab_dir, tmpl_dir, sizeof(tmpl_dir), err) != PKL_OK)
+		goto fail;
+
+	size_t total = 0;
+	for (int sec = 0; sec < 2; sec++) {
+		config_setting_t *l = config_lookup(&cfg, sec ? "certs" : "cas");
+		if (!l)
+			continue;
+		if (config_setting_type(l) != CONFIG_TYPE_LIST && config_setting_type(l) != CONFIG_TYPE_ARRAY) {
+			pkl_err_set(err, PKL_EINPUT, loc(l, path, where, sizeof(where)),
+				    "'%s' must be a list: %s = ( { name = \"...\"; ... } );", sec ? "certs" : "cas",
+				    sec ? "certs" : "cas");
+			goto fail;
+		}
+		total += (size_t)config_setting_length(l);
+	}
+	if (total == 0) {
+		pkl_err_set(err, PKL_EINPUT, path, "the lab defines no certificates (add cas = ( ... );)");
+		goto fail;
+	}
+	lab->ents = calloc(total, sizeof(*lab->ents));
+	if (!lab->ents) {
+		pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+		goto fail;
+	}
+	for (int sec = 0; sec < 2; sec++) {
+		const char *secname = sec ? "certs" : "cas";
+		config_setting_t *l = config_lookup(&cfg, secname);
+		for (int i = 0; l && i < config_setting_length(l); i++) {
+			struct pkl_entity *e = &lab->ents[lab->n_ents];
+			rc = parse_entity(lab, config_setting_get_elem(l, (unsigned)i), secname, i, lab_dir,
+					  tmpl_dir, e, err);
+			if (rc != PKL_OK)
+				goto fail;
+			if (sec == 0 && !e->is_ca) {
+				pkl_err_set(err, PKL_EINPUT, e->where,
+					    "cas.%s uses end-entity template '%s': put it under certs", e->name,
+					    e->prof.template_name);
+				goto fail;
+			}
+			if (sec == 1 && e->is_ca) {
+				pkl_err_set(err, PKL_EINPUT, e->where,
+					    "certs.%s uses CA template '%s': put it under cas", e->name,
+					    e->prof.template_name);
+				goto fail;
+			}
+			lab->n_ents++;
+		}
+	}
+	if (resolve_hierarchy(lab, err) != PKL_OK)
+		goto fail;
+	config_destroy(&cfg);
+	return lab;
+fail:
+	config_destroy(&cfg);
+	pkl_lab_free(lab);
+	return NULL;
+}
+
+void pkl_lab_free(struct pkl_lab *lab)
+{
+	if (!lab)
+		return;
+	free(lab->ents);
+	free(lab);
+}
+
+void pkl_profile_apply(const struct pkl_profile *prof, const struct pkl_key_spec *key,
+		       struct pkl_cert_req *req, const char **eku_ptrs)
+{
+	req->is_ca = prof->role != PKL_ROLE_LEAF;
+	req->path_len = req->is_ca ? prof->path_len : -1;
+	req->key_usage = prof->key_usage;
+	/* keyEncipherment only makes sense for RSA (standards #21). */
+	if (key->type == PKL_KEY_RSA && prof->rsa_key_encipherment && !req->is_ca)
+		req->key_usage |= PKL_KU_KEY_ENCIPHERMENT;
+	for (size_t i = 0; i < prof->n_eku; i++)
+		eku_ptrs[i] = prof->eku[i];
+	req->eku_oids = eku_ptrs;
+	req->n_eku = prof->n_eku;
+	req->ip_as_dns = prof->ip_as_dns;
+}

@@ -1,0 +1,315 @@
+/*
+ * The PKI directory and transactions over its database and files.
+ *
+ * Crash consistency without a window: a transaction writes every file to a
+ * temporary name next to its final one, syncs the filesystem once, and then
+ * commits the database rows together with the list of renames still to do
+ * (table `pending`). Only after the commit are the files renamed into place
+ * and the list cleared. If the process dies before the commit, the database
+ * is unchanged and the temporary files are strays that the next open
+ * deletes; if it dies after, the next open finishes the renames. Temporary
+ * names (".<name>.tmp-XXXXXX") are never part of the layout, so at every
+ * instant a file in the layout is one the database knows.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+#include "pkilab/cert.h"
+#include "pkilab/file.h"
+#include "pkilab/key.h"
+#include "pkilab/pki.h"
+
+static const char *const subdirs[] = { "private", "certs", "publish", "publish/crl", "publish/aia" };
+
+enum pkl_rc pkl_pki_path(const struct pkl_pki *pki, enum pkl_pki_file kind, const char *name,
+			 char *out, size_t outlen, struct pkl_err *err)
+{
+	switch (kind) {
+	case PKL_FILE_KEY: return pkl_path_join(out, outlen, err, "%s/private/%s.key", pki->dir, name);
+	case PKL_FILE_CERT: return pkl_path_join(out, outlen, err, "%s/certs/%s.pem", pki->dir, name);
+	case PKL_FILE_CHAIN: return pkl_path_join(out, outlen, err, "%s/certs/%s-chain.pem", pki->dir, name);
+	case PKL_FILE_CRL: return pkl_path_join(out, outlen, err, "%s/publish/crl/%s.crl", pki->dir, name);
+	case PKL_FILE_AIA: return pkl_path_join(out, outlen, err, "%s/publish/aia/%s.crt", pki->dir, name);
+	}
+	return pkl_err_set(err, PKL_ERUNTIME, NULL, "bad file kind");
+}
+
+static int finish_rename(const char *tmp, const char *final, void *cls)
+{
+	(void)cls;
+	/* Already renamed before the crash: nothing to do. */
+	if (rename(tmp, final) != 0 && errno != ENOENT)
+		return 0;
+	return 0;
+}
+
+/* Deletes temporary files of transactions that never committed. */
+static void remove_strays(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[PATH_MAX];
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp-") &&
+		    snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) < (int)sizeof(p))
+			unlink(p);
+	closedir(d);
+}
+
+/* Roll forward committed renames, roll back uncommitted temporaries. Runs
+ * under the database write lock so a live writer's temporaries are safe. */
+static enum pkl_rc recover(struct pkl_pki *pki, struct pkl_err *err)
+{
+	char p[PATH_MAX];
+	enum pkl_rc rc;
+
+	rc = pkl_db_begin(pki->db, err);
+	if (rc != PKL_OK)
+		return rc;
+	rc = pkl_db_pending_each(pki->db, finish_rename, NULL, err);
+	if (rc == PKL_OK)
+		rc = pkl_db_pending_clear(pki->db, err);
+	if (rc == PKL_OK) {
+		for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
+			if (snprintf(p, sizeof(p), "%s/%s", pki->dir, subdirs[i]) < (int)sizeof(p))
+				remove_strays(p);
+		rc = pkl_db_commit(pki->db, err);
+	}
+	if (rc != PKL_OK)
+		pkl_db_rollback(pki->db);
+	return rc;
+}
+
+struct pkl_pki *pkl_pki_open(const char *dir, int create, struct pkl_err *err)
+{
+	struct pkl_pki *pki = calloc(1, sizeof(*pki));
+	char p[PATH_MAX];
+
+	if (!pki) {
+		pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+		return NULL;
+	}
+	if (pkl_path_join(pki->dir, sizeof(pki->dir), err, "%s", dir) != PKL_OK ||
+	    pkl_path_join(p, sizeof(p), err, "%s/pkilab.db", dir) != PKL_OK)
+		goto fail;
+	if (!create && !pkl_file_exists(p)) {
+		pkl_err_set(err, PKL_EINPUT, dir, "no PKI here (no pkilab.db): run 'pkilab build LAB.cfg' or pass --pki DIR");
+		goto fail;
+	}
+	if (create) {
+		if (pkl_file_mkdirs(dir, 0755, err) != PKL_OK)
+			goto fail;
+		for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+			char sd[PATH_MAX];
+			mode_t mode = i == 0 ? 0700 : 0755;
+			if (pkl_path_join(sd, sizeof(sd), err, "%s/%s", dir, subdirs[i]) != PKL_OK ||
+			    pkl_file_mkdirs(sd, mode, err) != PKL_OK)
+				goto fail;
+			if (i == 0 && chmod(sd, 0700) != 0) {
+				pkl_err_sys(err, sd, "cannot restrict permissions");
+				goto fail;
+			}
+		}
+	}
+	pki->db = pkl_db_open(p, create, err);
+	if (!pki->db || recover(pki, err) != PKL_OK)
+		goto fail;
+	return pki;
+fail:
+	pkl_pki_close(pki);
+	return NULL;
+}
+
+void pkl_pki_close(struct pkl_pki *pki)
+{
+	if (!pki)
+		return;
+	pkl_db_close(pki->db);
+	free(pki);
+}
+
+X509 *pkl_pki_load_cert(struct pkl_pki *pki, const char *name, struct pkl_err *err)
+{
+	struct pkl_cert_row row;
+	struct pkl_buf der = PKL_BUF_INIT;
+	X509 *x = NULL;
+
+	if (pkl_db_cert_find(pki->db, name, &row, err) != PKL_OK)
+		return NULL;
+	if (pkl_db_cert_der(pki->db, row.id, &der, err) == PKL_OK)
+		x = pkl_cert_from_der(der.data, der.len, name, err);
+	pkl_buf_free(&der);
+	return x;
+}
+
+EVP_PKEY *pkl_pki_load_key(struct pkl_pki *pki, const char *name, struct pkl_err *err)
+{
+	char path[PATH_MAX];
+	char *pass = NULL;
+	EVP_PKEY *key;
+	struct pkl_buf pem = PKL_BUF_INIT;
+
+	if (pkl_pki_path(pki, PKL_FILE_KEY, name, path, sizeof(path), err) != PKL_OK)
+		return NULL;
+	if (pkl_file_read(path, 1u << 20, &pem, err) != PKL_OK)
+		return NULL;
+	/* Only ask for a passphrase when the key is encrypted. */
+	if (strstr(pkl_buf_cstr(&pem), "ENCRYPTED")) {
+		pass = pkl_key_passphrase_get(err);
+		if (!pass && err && err->msg[0]) {
+			pkl_buf_wipe(&pem);
+			return NULL;
+		}
+	}
+	key = pkl_key_from_pem(pem.data, pem.len, pass, path, err);
+	pkl_key_passphrase_free(pass);
+	pkl_buf_wipe(&pem);
+	return key;
+}
+
+enum pkl_rc pkl_pki_chain_pem(struct pkl_pki *pki, const char *name, int with_self, int with_root,
+			      struct pkl_buf *out, struct pkl_err *err)
+{
+	struct pkl_cert_row row;
+	int first = 1;
+	enum pkl_rc rc = pkl_db_cert_find(pki->db, name, &row, err);
+
+	for (int guard = 0; rc == PKL_OK && guard < 16; guard++) {
+		int is_root = row.issuer_id == row.id;
+		if ((first && with_self) || (!first && (!is_root || with_root))) {
+			struct pkl_buf der = PKL_BUF_INIT;
+			X509 *x = NULL;
+			rc = pkl_db_cert_der(pki->db, row.id, &der, err);
+			if (rc == PKL_OK && !(x = pkl_cert_from_der(der.data, der.len, row.name, err)))
+				rc = PKL_ERUNTIME;
+			if (rc == PKL_OK)
+				rc = pkl_cert_to_pem(x, out, err);
+			X509_free(x);
+			pkl_buf_free(&der);
+		}
+		if (is_root || rc != PKL_OK)
+			break;
+		first = 0;
+		rc = pkl_db_cert_get(pki->db, row.issuer_id, &row, err);
+	}
+	return rc;
+}
+
+/* ---- transactions --------------------------------------------------------- */
+
+struct staged {
+	char tmp[PATH_MAX];
+	char final[PATH_MAX];
+};
+
+struct pkl_txn {
+	struct pkl_pki *pki;
+	struct staged *files;
+	size_t n, cap;
+};
+
+struct pkl_txn *pkl_txn_begin(struct pkl_pki *pki, struct pkl_err *err)
+{
+	struct pkl_txn *txn = calloc(1, sizeof(*txn));
+
+	if (!txn) {
+		pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+		return NULL;
+	}
+	txn->pki = pki;
+	if (pkl_db_begin(pki->db, err) != PKL_OK) {
+		free(txn);
+		return NULL;
+	}
+	return txn;
+}
+
+enum pkl_rc pkl_txn_put(struct pkl_txn *txn, enum pkl_pki_file kind, const char *name,
+			const void *data, size_t len, struct pkl_err *err)
+{
+	struct staged *s;
+	mode_t mode = kind == PKL_FILE_KEY ? 0600 : 0644;
+
+	if (txn->n == txn->cap) {
+		size_t cap = txn->cap ? txn->cap * 2 : 16;
+		struct staged *f = realloc(txn->files, cap * sizeof(*f));
+		if (!f)
+			return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+		txn->files = f;
+		txn->cap = cap;
+	}
+	s = &txn->files[txn->n];
+	if (pkl_pki_path(txn->pki, kind, name, s->final, sizeof(s->final), err) != PKL_OK)
+		return PKL_EINPUT;
+	/* No fsync here: one syncfs() at commit covers every staged file. */
+	if (pkl_file_write_temp(s->final, data, len, mode, 0, s->tmp, sizeof(s->tmp), err) != PKL_OK)
+		return err ? err->rc : PKL_ERUNTIME;
+	txn->n++;
+	return PKL_OK;
+}
+
+static void txn_free(struct pkl_txn *txn)
+{
+	free(txn->files);
+	free(txn);
+}
+
+void pkl_txn_abort(struct pkl_txn *txn)
+{
+	if (!txn)
+		return;
+	for (size_t i = 0; i < txn->n; i++)
+		unlink(txn->files[i].tmp);
+	pkl_db_rollback(txn->pki->db);
+	txn_free(txn);
+}
+
+enum pkl_rc pkl_txn_commit(struct pkl_txn *txn, struct pkl_err *err)
+{
+	struct pkl_pki *pki = txn->pki;
+	enum pkl_rc rc = PKL_OK;
+	char d[PATH_MAX];
+
+	for (size_t i = 0; i < txn->n && rc == PKL_OK; i++)
+		rc = pkl_db_pending_add(pki->db, txn->files[i].tmp, txn->files[i].final, err);
+	if (rc == PKL_OK && txn->n)
+		rc = pkl_file_sync_fs(pki->dir, err);
+	if (rc == PKL_OK)
+		rc = pkl_db_commit(pki->db, err);
+	if (rc != PKL_OK) {
+		pkl_txn_abort(txn);
+		return rc;
+	}
+	/* Committed: from here on, a crash is finished by the next open. */
+	for (size_t i = 0; i < txn->n; i++)
+		/* ENOENT: a concurrent pkl_pki_open() already finished this rename. */
+		if (rename(txn->files[i].tmp, txn->files[i].final) != 0 && errno != ENOENT && rc == PKL_OK)
+			rc = pkl_err_sys(err, txn->files[i].final, "cannot rename into place");
+	if (txn->n) {
+		for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
+			if (snprintf(d, sizeof(d), "%s/%s", pki->dir, subdirs[i]) < (int)sizeof(d))
+				pkl_file_sync_dir(d, NULL);
+	}
+	if (rc == PKL_OK && txn->n) {
+		/* Clearing the list is its own small transaction. */
+		rc = pkl_db_begin(pki->db, err);
+		if (rc == PKL_OK)
+			rc = pkl_db_pending_clear(pki->db, err);
+		if (rc == PKL_OK)
+			rc = pkl_db_commit(pki->db, err);
+		else
+			pkl_db_rollback(pki->db);
+	}
+	txn_free(txn);
+	return rc;
+}
