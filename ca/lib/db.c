@@ -455,3 +455,34 @@ enum pkl_rc pkl_db_pending_clear(struct pkl_db *db, struct pkl_err *err)
 {
 	return exec(db, "DELETE FROM pending;", err);
 }
+
+enum pkl_rc pkl_db_meta_put(struct pkl_db *db, const char *key, const char *value, struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+
+	if (sqlite3_prepare_v2(db->h, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)", -1, &st,
+			       NULL) != SQLITE_OK)
+		return db_fail(db, err, "store setting");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(db, err, "store setting");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum pkl_rc pkl_db_meta_get(struct pkl_db *db, const char *key, char *out, size_t outlen,
+			    struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "read setting");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	out[0] = '\0';
+	if (sqlite3_step(st) == SQLITE_ROW)
+		text(out, outlen, st, 0);
+	sqlite3_finalize(st);
+	return PKL_OK;
+}

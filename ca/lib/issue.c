@@ -12,6 +12,38 @@
 #include "pkilab/key.h"
 #include "pkilab/name.h"
 
+enum pkl_rc pkl_issue_ctx_save(struct pkl_pki *pki, const struct pkl_issue_ctx *ctx, struct pkl_err *err)
+{
+	char list[PKL_MAX_CDP * (PKL_URI_MAX + 1)] = "";
+	size_t n = 0;
+	enum pkl_rc rc;
+
+	/* Space-separated: a URL never contains a space (the lab loader refuses it). */
+	for (size_t i = 0; i < ctx->n_cdp; i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? " " : "", ctx->cdp[i]);
+	rc = pkl_db_meta_put(pki->db, "cdp", list, err);
+	if (rc == PKL_OK)
+		rc = pkl_db_meta_put(pki->db, "cdp_layout", ctx->cdp_point_per_uri ? "point-per-uri" : "one-point", err);
+	return rc;
+}
+
+enum pkl_rc pkl_issue_ctx_load(struct pkl_pki *pki, struct pkl_issue_ctx *ctx, struct pkl_err *err)
+{
+	char list[PKL_MAX_CDP * (PKL_URI_MAX + 1)], layout[32];
+	char *save = NULL;
+	enum pkl_rc rc;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->now = pkl_time_now();
+	if ((rc = pkl_db_meta_get(pki->db, "cdp", list, sizeof(list), err)) != PKL_OK ||
+	    (rc = pkl_db_meta_get(pki->db, "cdp_layout", layout, sizeof(layout), err)) != PKL_OK)
+		return rc;
+	for (char *t = strtok_r(list, " ", &save); t && ctx->n_cdp < PKL_MAX_CDP; t = strtok_r(NULL, " ", &save))
+		snprintf(ctx->cdp[ctx->n_cdp++], PKL_URI_MAX, "%s", t);
+	ctx->cdp_point_per_uri = !strcmp(layout, "point-per-uri");
+	return PKL_OK;
+}
+
 void pkl_crl_number_from_time(pkl_time now_s, unsigned char out[8])
 {
 	struct timespec ts;
@@ -74,8 +106,8 @@ static enum pkl_rc stage_ca_files(struct pkl_txn *txn, struct pkl_pki *pki,
 
 enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const struct pkl_issue_ctx *ctx,
 			     const struct pkl_entity *e, X509 *issuer, EVP_PKEY *issuer_key,
-			     EVP_PKEY *subject_key, X509 **out_cert, EVP_PKEY **out_key,
-			     struct pkl_err *err)
+			     EVP_PKEY *subject_key, int store_key, X509 **out_cert,
+			     EVP_PKEY **out_key, struct pkl_err *err)
 {
 	struct pkl_cert_req req = { 0 };
 	struct pkl_cert_row row = { 0 };
@@ -102,6 +134,8 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 			goto out;
 	} else if (!(key = pkl_key_generate(&spec, err))) {
 		goto out;
+	} else {
+		store_key = 1;
 	}
 
 	req.subject = subject;
@@ -151,7 +185,7 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 	snprintf(row.template_name, sizeof(row.template_name), "%s", e->prof.template_name);
 	snprintf(row.subject, sizeof(row.subject), "%s", e->subject);
 	pkl_key_spec_str(&spec, row.key_spec, sizeof(row.key_spec));
-	row.key_encrypted = e->prof.encrypt_key && !subject_key;
+	row.key_encrypted = e->prof.encrypt_key && store_key;
 	row.not_before = e->not_before;
 	row.not_after = e->not_after;
 	row.issued_at = ctx->now;
@@ -159,7 +193,7 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 	    (rc = pkl_db_cert_insert(pki->db, &row, der.data, der.len, err)) != PKL_OK)
 		goto out;
 
-	if (!subject_key) {
+	if (store_key) {
 		if (e->prof.encrypt_key) {
 			pass = pkl_key_passphrase_get(err);
 			if (!pass) {
@@ -193,7 +227,7 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 	}
 	*out_cert = cert;
 	cert = NULL;
-	if (out_key && !subject_key) {
+	if (out_key) {
 		*out_key = key;
 		key = NULL;
 	}

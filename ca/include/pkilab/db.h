@@ -94,6 +94,11 @@ enum pkl_rc pkl_db_pending_each(struct pkl_db *db, pkl_db_pending_fn fn, void *c
 				struct pkl_err *err);
 enum pkl_rc pkl_db_pending_clear(struct pkl_db *db, struct pkl_err *err);
 
+/* Small key/value settings (the lab's CDP bases, layout...). get: "" when unset. */
+enum pkl_rc pkl_db_meta_put(struct pkl_db *db, const char *key, const char *value, struct pkl_err *err);
+enum pkl_rc pkl_db_meta_get(struct pkl_db *db, const char *key, char *out, size_t outlen,
+			    struct pkl_err *err);
+
 /* The raw handle, for library modules that keep their own tables (revocations, CRLs). */
 struct sqlite3 *pkl_db_handle(struct pkl_db *db);
 
