@@ -18,6 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -328,6 +330,61 @@ static ASN1_OCTET_STRING *ski_of(X509_PUBKEY *pub)
 	return os;
 }
 
+/*
+ * Writes the SubjectPublicKeyInfo of an EC or Ed25519 key straight into
+ * pub. X509_set_pubkey goes through OpenSSL 3.0's encoder and decoder
+ * framework (~140 us a call, 6x the ECDSA signature); this takes ~3 us.
+ * The price: pub carries no decoded EVP_PKEY, so this is used for
+ * end-entity certificates only (see cert.h). Returns 0 when the key is of
+ * another kind (the caller then takes the slow path).
+ */
+static int spki_fast(X509_PUBKEY *pub, EVP_PKEY *key)
+{
+	unsigned char buf[160], *penc;
+	size_t len = 0;
+	char group[64];
+	ASN1_OBJECT *curve;
+	int nid;
+
+	switch (EVP_PKEY_get_base_id(key)) {
+	case EVP_PKEY_EC:
+		if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+						    sizeof(group), NULL))
+			return 0;
+		nid = OBJ_sn2nid(group);
+		if (nid == NID_undef)
+			nid = EC_curve_nist2nid(group);
+		if (nid == NID_undef)
+			return 0;
+		if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, buf,
+						     sizeof(buf), &len) ||
+		    len < 2 || buf[0] != 0x04)
+			return 0; /* only uncompressed points, as the encoder writes them */
+		curve = OBJ_nid2obj(nid);
+		penc = OPENSSL_memdup(buf, len);
+		if (!curve || !penc ||
+		    !X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+					    curve, penc, (int)len)) {
+			OPENSSL_free(penc);
+			return 0;
+		}
+		return 1;
+	case EVP_PKEY_ED25519:
+		len = sizeof(buf);
+		if (!EVP_PKEY_get_raw_public_key(key, buf, &len) || len != 32)
+			return 0;
+		penc = OPENSSL_memdup(buf, len);
+		if (!penc || !X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF, NULL,
+						     penc, (int)len)) {
+			OPENSSL_free(penc);
+			return 0;
+		}
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static GENERAL_NAME *gn_ia5(int type, const char *s)
 {
 	GENERAL_NAME *gn = GENERAL_NAME_new();
@@ -631,7 +688,10 @@ X509 *pkl_cert_issue(const struct pkl_cert_req *req, X509 *issuer, EVP_PKEY *iss
 	if (!ASN1_TIME_set(X509_getm_notBefore(x), (time_t)req->not_before) ||
 	    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)req->not_after))
 		goto ssl_fail;
-	if (!X509_set_pubkey(x, req->pubkey))
+	/* CAs get a decoded key (they sign next, in the same process); leaves
+	 * take the fast path when their key type allows it. */
+	if ((req->is_ca || !issuer || !spki_fast(X509_get_X509_PUBKEY(x), req->pubkey)) &&
+	    !X509_set_pubkey(x, req->pubkey))
 		goto ssl_fail;
 
 	ski = ski_of(X509_get_X509_PUBKEY(x));

@@ -75,7 +75,13 @@ struct pkl_cert_req {
 };
 
 /* Issues a certificate signed by issuer_key. issuer NULL means self-signed
- * (issuer name = subject, AKI = own SKI). Caller frees with X509_free. */
+ * (issuer name = subject, AKI = own SKI). Caller frees with X509_free.
+ * Speed: for end-entity certificates with EC or Ed25519 keys the
+ * SubjectPublicKeyInfo is written directly (OpenSSL 3.0's encoder/decoder
+ * path costs ~140 us per certificate), so X509_get0_pubkey() on the returned
+ * leaf is NULL; DER/PEM output, signature and extensions are unaffected.
+ * Reload it (pkl_cert_from_der) if you need the decoded key. CA and
+ * self-signed certificates always carry the decoded key. */
 X509 *pkl_cert_issue(const struct pkl_cert_req *req, X509 *issuer, EVP_PKEY *issuer_key,
 		     struct pkl_err *err);
 
