@@ -1,0 +1,850 @@
+/*
+ * Exports (see pkilab/export.h): PEM/DER bundles, PKCS#12 in the two
+ * profiles that matter (3DES/SHA-1 for Windows Server 2016 and Apple,
+ * AES-256/SHA-256 for current systems), a Windows folder with an import
+ * script for the machine stores, a strongSwan swanctl layout, and an
+ * `openssl ca` index.txt.
+ *
+ * Files are staged under temporary names and renamed into place only when
+ * every one of them was written; directories this export created are removed
+ * again on failure. So "no change on disk" holds for every error.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509v3.h>
+#include <sqlite3.h>
+
+#include "pkilab/cert.h"
+#include "pkilab/crl.h"
+#include "pkilab/export.h"
+#include "pkilab/file.h"
+#include "pkilab/key.h"
+#include "pkilab/name.h"
+
+#define MAX_FILES 48
+#define MAX_DIRS 8
+#define MAX_CHAIN 8
+
+static const struct {
+	const char *name;
+	enum pkl_export_format f;
+} formats[] = {
+	{ "pem", PKL_EXPORT_PEM },
+	{ "der", PKL_EXPORT_DER },
+	{ "p12", PKL_EXPORT_P12 },
+	{ "windows", PKL_EXPORT_WINDOWS },
+	{ "strongswan", PKL_EXPORT_STRONGSWAN },
+	{ "openssl-index", PKL_EXPORT_OPENSSL_INDEX },
+};
+static const char *const format_names[] = { "pem", "der", "p12", "windows", "strongswan",
+					     "openssl-index", NULL };
+
+enum pkl_rc pkl_export_format_parse(const char *s, enum pkl_export_format *out, struct pkl_err *err)
+{
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (strcmp(s, formats[i].name) == 0) {
+			*out = formats[i].f;
+			return PKL_OK;
+		}
+	const char *sug = pkl_suggest(s, format_names);
+	if (sug)
+		return pkl_err_set(err, PKL_EINPUT, "--format", "unknown format '%s' (did you mean '%s'?)",
+				   s, sug);
+	return pkl_err_set(err, PKL_EINPUT, "--format",
+			   "unknown format '%s' (pem, der, p12, windows, strongswan, openssl-index)", s);
+}
+
+enum pkl_rc pkl_export_profile_parse(const char *s, enum pkl_p12_profile *out, struct pkl_err *err)
+{
+	if (strcmp(s, "legacy") == 0 || strcmp(s, "3des") == 0)
+		*out = PKL_P12_LEGACY;
+	else if (strcmp(s, "modern") == 0 || strcmp(s, "aes") == 0)
+		*out = PKL_P12_MODERN;
+	else
+		return pkl_err_set(err, PKL_EINPUT, "--p12-profile",
+				   "unknown PKCS#12 profile '%s' (legacy or modern)", s);
+	return PKL_OK;
+}
+
+int pkl_export_needs_password(enum pkl_export_format f)
+{
+	return f == PKL_EXPORT_P12 || f == PKL_EXPORT_WINDOWS;
+}
+
+/* ---- staging: all files or none ---- */
+
+struct stage {
+	const char *out_dir;
+	struct {
+		char tmp[PATH_MAX];
+		char final[PATH_MAX];
+	} f[MAX_FILES];
+	size_t n;
+	char dirs[MAX_DIRS][PATH_MAX]; /* created by us, parents first */
+	size_t n_dirs;
+};
+
+/* Creates path and missing parents, remembering what it created so that a
+ * failed export can remove exactly that. */
+static enum pkl_rc mkdir_track(struct stage *s, const char *path, struct pkl_err *err)
+{
+	struct stat sb;
+	char parent[PATH_MAX], *slash;
+
+	if (stat(path, &sb) == 0) {
+		if (S_ISDIR(sb.st_mode))
+			return PKL_OK;
+		return pkl_err_set(err, PKL_EINPUT, path, "output path exists and is not a directory");
+	}
+	snprintf(parent, sizeof(parent), "%s", path);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (mkdir_track(s, parent, err) != PKL_OK)
+			return err ? err->rc : PKL_ERUNTIME;
+	}
+	if (mkdir(path, 0755) != 0)
+		return pkl_err_sys(err, path, "cannot create directory");
+	if (s->n_dirs < MAX_DIRS)
+		snprintf(s->dirs[s->n_dirs++], PATH_MAX, "%s", path);
+	return PKL_OK;
+}
+
+static enum pkl_rc stage_put(struct stage *s, const char *rel, const void *data, size_t len,
+			     mode_t mode, struct pkl_err *err)
+{
+	char dir[PATH_MAX], *slash;
+	enum pkl_rc rc;
+
+	if (s->n >= MAX_FILES)
+		return pkl_err_set(err, PKL_ERUNTIME, NULL, "too many files in one export");
+	rc = pkl_path_join(s->f[s->n].final, PATH_MAX, err, "%s/%s", s->out_dir, rel);
+	if (rc != PKL_OK)
+		return rc;
+	snprintf(dir, sizeof(dir), "%s", s->f[s->n].final);
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		if ((rc = mkdir_track(s, dir, err)) != PKL_OK)
+			return rc;
+	}
+	rc = pkl_file_write_temp(s->f[s->n].final, data, len, mode, 1, s->f[s->n].tmp, PATH_MAX, err);
+	if (rc != PKL_OK)
+		return rc == PKL_OK ? PKL_ERUNTIME : rc;
+	s->n++;
+	return PKL_OK;
+}
+
+static void stage_abort(struct stage *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		unlink(s->f[i].tmp);
+	s->n = 0;
+	for (size_t i = s->n_dirs; i > 0; i--)
+		rmdir(s->dirs[i - 1]);
+	s->n_dirs = 0;
+}
+
+static enum pkl_rc stage_commit(struct stage *s, struct pkl_buf *listing, struct pkl_err *err)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (rename(s->f[i].tmp, s->f[i].final) != 0) {
+			enum pkl_rc rc = pkl_err_sys(err, s->f[i].final, "cannot rename into place");
+			/* The ones before are in place already: remove only what is left. */
+			for (size_t j = i; j < s->n; j++)
+				unlink(s->f[j].tmp);
+			return rc;
+		}
+		if (listing)
+			pkl_buf_printf(listing, "%s\n", s->f[i].final);
+	}
+	pkl_file_sync_dir(s->out_dir, NULL);
+	s->n = 0;
+	s->n_dirs = 0;
+	return PKL_OK;
+}
+
+/* ---- the certificate and the CAs above it ---- */
+
+struct chain {
+	struct pkl_cert_row row; /* the exported certificate */
+	X509 *cert;
+	struct pkl_cert_row ca_row[MAX_CHAIN]; /* issuer first, root last */
+	X509 *ca[MAX_CHAIN];
+	size_t n_ca;
+};
+
+static void chain_free(struct chain *c)
+{
+	X509_free(c->cert);
+	for (size_t i = 0; i < c->n_ca; i++)
+		X509_free(c->ca[i]);
+	memset(c, 0, sizeof(*c));
+}
+
+static X509 *load_x509(struct pkl_db *db, const struct pkl_cert_row *r, struct pkl_err *err)
+{
+	struct pkl_buf der = PKL_BUF_INIT;
+	X509 *x = NULL;
+
+	if (pkl_db_cert_der(db, r->id, &der, err) == PKL_OK)
+		x = pkl_cert_from_der(der.data, der.len, r->name, err);
+	pkl_buf_free(&der);
+	return x;
+}
+
+static enum pkl_rc chain_load(struct pkl_pki *pki, const char *name, struct chain *c,
+			      struct pkl_err *err)
+{
+	struct pkl_cert_row cur;
+	enum pkl_rc rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = pkl_db_cert_find(pki->db, name, &c->row, err)) != PKL_OK)
+		return rc;
+	if (!(c->cert = load_x509(pki->db, &c->row, err)))
+		return PKL_ERUNTIME;
+	cur = c->row;
+	while (cur.issuer_id != cur.id) {
+		if (c->n_ca >= MAX_CHAIN)
+			return pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "chain of '%s' is too long", name);
+		if ((rc = pkl_db_cert_get(pki->db, cur.issuer_id, &c->ca_row[c->n_ca], err)) != PKL_OK)
+			return rc;
+		if (!(c->ca[c->n_ca] = load_x509(pki->db, &c->ca_row[c->n_ca], err)))
+			return PKL_ERUNTIME;
+		cur = c->ca_row[c->n_ca];
+		c->n_ca++;
+	}
+	return PKL_OK;
+}
+
+/* ---- PKCS#12 ---- */
+
+enum pkl_rc pkl_export_p12(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain, const char *friendly,
+			   const char *password, enum pkl_p12_profile profile, struct pkl_buf *out,
+			   struct pkl_err *err)
+{
+	/* Legacy: 3DES for both bags (never RC2-40, which OpenSSL 3 cannot read
+	 * without the legacy provider, standards #92) and an HMAC-SHA1 MAC. */
+	int nid = profile == PKL_P12_MODERN ? NID_aes_256_cbc : NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
+	const EVP_MD *mac_md = profile == PKL_P12_MODERN ? EVP_sha256() : EVP_sha1();
+	PKCS12 *p12 = NULL;
+	unsigned char *der = NULL;
+	int len = 0;
+	enum pkl_rc rc = PKL_ERUNTIME;
+
+	if (!password || !*password)
+		return pkl_err_set(err, PKL_EINPUT, NULL, "an empty PKCS#12 password is not allowed");
+	/* mac_iter -1: no MAC yet; it is added below with the profile's digest. */
+	p12 = PKCS12_create_ex((char *)password, (char *)friendly, key, cert, chain, nid, nid,
+			       PKCS12_DEFAULT_ITER, -1, 0, NULL, NULL);
+	if (!p12) {
+		rc = pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot build the PKCS#12 file");
+		goto out;
+	}
+	if (!PKCS12_set_mac(p12, password, -1, NULL, 0, PKCS12_DEFAULT_ITER, mac_md)) {
+		rc = pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot add the PKCS#12 MAC");
+		goto out;
+	}
+	len = i2d_PKCS12(p12, &der);
+	if (len <= 0) {
+		rc = pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot encode the PKCS#12 file");
+		goto out;
+	}
+	if (pkl_buf_append(out, der, (size_t)len) != PKL_OK) {
+		rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+		goto out;
+	}
+	rc = PKL_OK;
+out:
+	if (der)
+		OPENSSL_clear_free(der, (size_t)(len > 0 ? len : 0));
+	PKCS12_free(p12);
+	return rc;
+}
+
+static enum pkl_rc p12_of(struct chain *c, EVP_PKEY *key, const struct pkl_export_opts *o,
+			  struct pkl_buf *out, struct pkl_err *err)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	enum pkl_rc rc;
+
+	if (!sk)
+		return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+	for (size_t i = 0; i < c->n_ca; i++)
+		if (!sk_X509_push(sk, c->ca[i])) {
+			sk_X509_free(sk);
+			return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+		}
+	rc = pkl_export_p12(key, c->cert, sk, c->row.name, o->password, o->profile, out, err);
+	sk_X509_free(sk); /* borrowed certificates: only the stack is ours */
+	return rc;
+}
+
+/* ---- small helpers ---- */
+
+static enum pkl_rc put_pem(struct stage *s, const char *rel, X509 *const *certs, size_t n,
+			   struct pkl_err *err)
+{
+	struct pkl_buf b = PKL_BUF_INIT;
+	enum pkl_rc rc = PKL_OK;
+
+	for (size_t i = 0; i < n && rc == PKL_OK; i++)
+		rc = pkl_cert_to_pem(certs[i], &b, err);
+	if (rc == PKL_OK)
+		rc = stage_put(s, rel, b.data, b.len, 0644, err);
+	pkl_buf_free(&b);
+	return rc;
+}
+
+static enum pkl_rc put_der(struct stage *s, const char *rel, X509 *cert, struct pkl_err *err)
+{
+	struct pkl_buf b = PKL_BUF_INIT;
+	enum pkl_rc rc = pkl_cert_to_der(cert, &b, err);
+
+	if (rc == PKL_OK)
+		rc = stage_put(s, rel, b.data, b.len, 0644, err);
+	pkl_buf_free(&b);
+	return rc;
+}
+
+static enum pkl_rc need_key(struct pkl_pki *pki, const struct chain *c, EVP_PKEY **key,
+			    struct pkl_err *err)
+{
+	char path[PATH_MAX];
+
+	if (pkl_pki_path(pki, PKL_FILE_KEY, c->row.name, path, sizeof(path), err) != PKL_OK)
+		return PKL_EINPUT;
+	if (!c->row.current || !pkl_file_exists(path))
+		return pkl_err_set(err, PKL_EINPUT, NULL,
+				   "no private key for '%s' (serial %s): it was signed from a CSR or "
+				   "superseded", c->row.name, c->row.serial);
+	*key = pkl_pki_load_key(pki, c->row.name, err);
+	return *key ? PKL_OK : (err && err->rc ? err->rc : PKL_ERUNTIME);
+}
+
+/* The IKE identity a peer would use: the first SAN, else the subject DN. */
+static void ike_id(X509 *cert, char *out, size_t len)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	char *dn;
+
+	out[0] = '\0';
+	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && !out[0]; i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type == GEN_DNS || g->type == GEN_EMAIL) {
+			const ASN1_IA5STRING *s = g->d.ia5;
+			snprintf(out, len, "%.*s", ASN1_STRING_length(s),
+				 (const char *)ASN1_STRING_get0_data(s));
+		} else if (g->type == GEN_IPADD) {
+			const ASN1_OCTET_STRING *ip = g->d.iPAddress;
+			int l = ASN1_STRING_length(ip);
+			if (l == 4 || l == 16)
+				inet_ntop(l == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), out,
+					  (socklen_t)len);
+		}
+	}
+	GENERAL_NAMES_free(gens);
+	if (!out[0] && (dn = pkl_name_str(X509_get_subject_name(cert)))) {
+		snprintf(out, len, "\"%s\"", dn);
+		free(dn);
+	}
+}
+
+/* Text for Windows: CRLF line ends. */
+static enum pkl_rc put_crlf(struct stage *s, const char *rel, const struct pkl_buf *text,
+			    struct pkl_err *err)
+{
+	struct pkl_buf b = PKL_BUF_INIT;
+	enum pkl_rc rc = PKL_OK;
+
+	for (size_t i = 0; i < text->len && rc == PKL_OK; i++) {
+		if (text->data[i] == '\n')
+			rc = pkl_buf_append(&b, "\r\n", 2);
+		else
+			rc = pkl_buf_append(&b, &text->data[i], 1);
+	}
+	if (rc == PKL_OK)
+		rc = stage_put(s, rel, b.data, b.len, 0644, err);
+	else
+		pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+	pkl_buf_free(&b);
+	return rc;
+}
+
+/* ---- formats ---- */
+
+static enum pkl_rc export_pem(struct pkl_pki *pki, struct chain *c, struct stage *s,
+			      struct pkl_err *err)
+{
+	X509 *all[MAX_CHAIN + 1];
+	char rel[PATH_MAX], keypath[PATH_MAX];
+	struct pkl_buf key = PKL_BUF_INIT;
+	size_t n_int = c->n_ca ? c->n_ca - 1 : 0; /* intermediates: every CA but the root */
+	enum pkl_rc rc;
+
+	all[0] = c->cert;
+	for (size_t i = 0; i < c->n_ca; i++)
+		all[i + 1] = c->ca[i];
+	snprintf(rel, sizeof(rel), "%s.pem", c->row.name);
+	if ((rc = put_pem(s, rel, all, 1, err)) != PKL_OK)
+		return rc;
+	snprintf(rel, sizeof(rel), "%s-chain.pem", c->row.name);
+	if ((rc = put_pem(s, rel, all, 1 + n_int, err)) != PKL_OK)
+		return rc;
+	snprintf(rel, sizeof(rel), "%s-fullchain.pem", c->row.name);
+	if ((rc = put_pem(s, rel, all, 1 + c->n_ca, err)) != PKL_OK)
+		return rc;
+	if (c->n_ca && (rc = put_pem(s, "ca-bundle.pem", all + 1, c->n_ca, err)) != PKL_OK)
+		return rc;
+	/* The key as stored (encrypted stays encrypted); none for CSR-signed certs. */
+	if (c->row.current &&
+	    pkl_pki_path(pki, PKL_FILE_KEY, c->row.name, keypath, sizeof(keypath), NULL) == PKL_OK &&
+	    pkl_file_exists(keypath)) {
+		if ((rc = pkl_file_read(keypath, 1u << 20, &key, err)) != PKL_OK)
+			return rc;
+		snprintf(rel, sizeof(rel), "%s.key", c->row.name);
+		rc = stage_put(s, rel, key.data, key.len, 0600, err);
+		pkl_buf_wipe(&key);
+	}
+	return rc;
+}
+
+static enum pkl_rc export_der(struct chain *c, struct stage *s, struct pkl_err *err)
+{
+	char rel[PATH_MAX];
+	enum pkl_rc rc;
+
+	snprintf(rel, sizeof(rel), "%s.der", c->row.name);
+	if ((rc = put_der(s, rel, c->cert, err)) != PKL_OK)
+		return rc;
+	for (size_t i = 0; i < c->n_ca; i++) {
+		snprintf(rel, sizeof(rel), "%s.der", c->ca_row[i].name);
+		if ((rc = put_der(s, rel, c->ca[i], err)) != PKL_OK)
+			return rc;
+	}
+	return PKL_OK;
+}
+
+static enum pkl_rc export_p12(struct pkl_pki *pki, struct chain *c, const struct pkl_export_opts *o,
+			      struct stage *s, struct pkl_err *err)
+{
+	EVP_PKEY *key = NULL;
+	struct pkl_buf p12 = PKL_BUF_INIT;
+	char rel[PATH_MAX];
+	enum pkl_rc rc;
+
+	if ((rc = need_key(pki, c, &key, err)) != PKL_OK)
+		goto out;
+	if ((rc = p12_of(c, key, o, &p12, err)) != PKL_OK)
+		goto out;
+	snprintf(rel, sizeof(rel), "%s.p12", c->row.name);
+	rc = stage_put(s, rel, p12.data, p12.len, 0600, err);
+out:
+	pkl_buf_wipe(&p12);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
+				  const struct pkl_export_opts *o, struct stage *s, struct pkl_err *err)
+{
+	EVP_PKEY *key = NULL;
+	struct pkl_buf p12 = PKL_BUF_INIT, ps = PKL_BUF_INIT, rd = PKL_BUF_INIT;
+	const char *n = c->row.name;
+	char rel[PATH_MAX];
+	enum pkl_rc rc;
+
+	if ((rc = need_key(pki, c, &key, err)) != PKL_OK)
+		goto out;
+	if ((rc = p12_of(c, key, o, &p12, err)) != PKL_OK)
+		goto out;
+	snprintf(rel, sizeof(rel), "%s.pfx", n);
+	if ((rc = stage_put(s, rel, p12.data, p12.len, 0600, err)) != PKL_OK)
+		goto out;
+	snprintf(rel, sizeof(rel), "%s.cer", n);
+	if ((rc = put_der(s, rel, c->cert, err)) != PKL_OK)
+		goto out;
+	for (size_t i = 0; i < c->n_ca; i++) {
+		snprintf(rel, sizeof(rel), "%s.cer", c->ca_row[i].name);
+		if ((rc = put_der(s, rel, c->ca[i], err)) != PKL_OK)
+			goto out;
+	}
+
+	pkl_buf_printf(&ps,
+		       "# Imports the pkilab certificate '%s' and its CAs into the Local Machine stores.\n"
+		       "# Generated by 'pkilab export %s --format windows'. Run in an elevated PowerShell:\n"
+		       "#   powershell -ExecutionPolicy Bypass -File .\\import.ps1 [-StrongCrlCheck]\n"
+		       "#Requires -RunAsAdministrator\n"
+		       "param(\n"
+		       "    # Opt-in (RRAS only): reject IKEv2 clients unless their CRL can be fetched\n"
+		       "    # and says unrevoked. CertAuthFlags = 4 is IKEEXT strong CRL checking; with it\n"
+		       "    # an unreachable or expired CRL makes EVERY client fail, so keep the CDP up.\n"
+		       "    [switch]$StrongCrlCheck\n"
+		       ")\n"
+		       "$ErrorActionPreference = 'Stop'\n"
+		       "$here = Split-Path -Parent $MyInvocation.MyCommand.Path\n\n",
+		       n, n);
+	if (c->n_ca) {
+		const char *root = c->ca_row[c->n_ca - 1].name;
+		pkl_buf_printf(&ps,
+			       "# Root CA -> Local Computer\\Trusted Root Certification Authorities\n"
+			       "Import-Certificate -FilePath (Join-Path $here '%s.cer') "
+			       "-CertStoreLocation Cert:\\LocalMachine\\Root | Out-Null\n",
+			       root);
+		for (size_t i = c->n_ca - 1; i > 0; i--)
+			pkl_buf_printf(&ps,
+				       "# Intermediate CA -> Local Computer\\Intermediate Certification Authorities\n"
+				       "Import-Certificate -FilePath (Join-Path $here '%s.cer') "
+				       "-CertStoreLocation Cert:\\LocalMachine\\CA | Out-Null\n",
+				       c->ca_row[i - 1].name);
+	}
+	pkl_buf_printf(&ps,
+		       "# Certificate and private key -> Local Computer\\Personal (machine store,\n"
+		       "# not the user's: IKEv2 machine authentication only looks there)\n"
+		       "$pw = Read-Host -AsSecureString -Prompt 'Password of %s.pfx'\n"
+		       "Import-PfxCertificate -FilePath (Join-Path $here '%s.pfx') "
+		       "-CertStoreLocation Cert:\\LocalMachine\\My -Password $pw | Out-Null\n\n"
+		       "if ($StrongCrlCheck) {\n"
+		       "    $key = 'HKLM:\\SYSTEM\\CurrentControlSet\\Services\\RemoteAccess\\Parameters\\Ikev2'\n"
+		       "    New-Item -Path $key -Force | Out-Null\n"
+		       "    New-ItemProperty -Path $key -Name CertAuthFlags -PropertyType DWord -Value 4 -Force | Out-Null\n"
+		       "    Restart-Service RemoteAccess\n"
+		       "    Write-Host 'RRAS now rejects IKEv2 clients whose revocation status cannot be checked.'\n"
+		       "    Write-Host 'Undo: set CertAuthFlags to 2 (or delete it) and restart RemoteAccess.'\n"
+		       "}\n\n"
+		       "# Checks: a CRL is only valid inside its thisUpdate..nextUpdate window, so the\n"
+		       "# clock must be right, and every CDP URL must answer from this machine.\n"
+		       "w32tm /query /status\n"
+		       "certutil -verify -urlfetch (Join-Path $here '%s.cer')\n",
+		       n, n, n);
+	if ((rc = put_crlf(s, "import.ps1", &ps, err)) != PKL_OK)
+		goto out;
+	pkl_buf_printf(&rd,
+		       "pkilab export of '%s' for Windows\n\n"
+		       "%s.pfx  certificate + private key + chain, PKCS#12 %s\n"
+		       "%s.cer  the certificate alone (DER), for certutil -verify\n",
+		       n, n,
+		       o->profile == PKL_P12_MODERN
+			       ? "AES-256-CBC/PBKDF2/HMAC-SHA256 (Windows 10 1709+, Server 2019+)"
+			       : "3DES/SHA-1 (imports on every Windows, including Server 2016)",
+		       n);
+	for (size_t i = 0; i < c->n_ca; i++)
+		pkl_buf_printf(&rd, "%s.cer  %s CA certificate (DER) -> Cert:\\LocalMachine\\%s\n",
+			       c->ca_row[i].name, i + 1 == c->n_ca ? "root" : "intermediate",
+			       i + 1 == c->n_ca ? "Root" : "CA");
+	pkl_buf_printf(&rd,
+		       "import.ps1  imports all of them into the machine stores, then runs\n"
+		       "            w32tm /query /status and certutil -verify -urlfetch.\n\n"
+		       "Strong CRL checking on RRAS is opt-in: .\\import.ps1 -StrongCrlCheck sets\n"
+		       "HKLM\\SYSTEM\\CurrentControlSet\\Services\\RemoteAccess\\Parameters\\Ikev2\\CertAuthFlags = 4\n"
+		       "(REG_DWORD) and restarts RemoteAccess. With it, an unreachable or expired CRL\n"
+		       "rejects every client; 2 or deleting the value turns it off again.\n");
+	rc = put_crlf(s, "README.txt", &rd, err);
+out:
+	pkl_buf_wipe(&p12);
+	pkl_buf_free(&ps);
+	pkl_buf_free(&rd);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* swanctl connection names: letters, digits, '-' and '_'. */
+static void conn_name(const char *in, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; in[i] && i + 1 < len; i++) {
+		unsigned char ch = (unsigned char)in[i];
+		out[i] = (char)((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+					(ch >= '0' && ch <= '9') || ch == '-' || ch == '_'
+				? ch
+				: '_');
+	}
+	out[i] = '\0';
+}
+
+static enum pkl_rc export_strongswan(struct pkl_pki *pki, struct chain *c, struct stage *s,
+				     struct pkl_err *err)
+{
+	EVP_PKEY *key = NULL;
+	struct pkl_buf pem = PKL_BUF_INIT, conf = PKL_BUF_INIT;
+	char rel[PATH_MAX], id[300], cn[PKL_NAME_MAX];
+	const char *n = c->row.name;
+	enum pkl_rc rc;
+
+	if ((rc = need_key(pki, c, &key, err)) != PKL_OK)
+		goto out;
+	for (size_t i = 0; i < c->n_ca; i++) {
+		snprintf(rel, sizeof(rel), "x509ca/%s.pem", c->ca_row[i].name);
+		if ((rc = put_pem(s, rel, &c->ca[i], 1, err)) != PKL_OK)
+			goto out;
+	}
+	snprintf(rel, sizeof(rel), "x509/%s.pem", n);
+	if ((rc = put_pem(s, rel, &c->cert, 1, err)) != PKL_OK)
+		goto out;
+	/* private/ takes PKCS#8 of any key type; unencrypted so charon can load it
+	 * unattended (the file is 0600, like /etc/swanctl/private). */
+	if ((rc = pkl_key_to_pem(key, NULL, &pem, err)) != PKL_OK)
+		goto out;
+	snprintf(rel, sizeof(rel), "private/%s.pem", n);
+	if ((rc = stage_put(s, rel, pem.data, pem.len, 0600, err)) != PKL_OK)
+		goto out;
+	ike_id(c->cert, id, sizeof(id));
+	conn_name(n, cn, sizeof(cn));
+	pkl_buf_printf(&conf,
+		       "# strongSwan (swanctl) configuration for '%s', generated by pkilab.\n"
+		       "# Install: copy x509ca/, x509/ and private/ into /etc/swanctl/ and this\n"
+		       "# file to /etc/swanctl/conf.d/%s.conf, then 'swanctl --load-all'.\n"
+		       "connections {\n"
+		       "    %s {\n"
+		       "        version = 2\n"
+		       "        # Send our certificate even without a CERTREQ: Apple clients send none.\n"
+		       "        send_cert = always\n"
+		       "        local {\n"
+		       "            auth = pubkey\n"
+		       "            certs = %s.pem\n"
+		       "            id = %s\n"
+		       "        }\n"
+		       "        remote {\n"
+		       "            auth = pubkey\n",
+		       n, cn, cn, n, id);
+	if (c->n_ca)
+		pkl_buf_printf(&conf, "            cacerts = %s.pem\n", c->ca_row[c->n_ca - 1].name);
+	pkl_buf_printf(&conf,
+		       "            # Fail unless a CRL proves the peer's certificate unrevoked.\n"
+		       "            revocation = strict\n"
+		       "        }\n"
+		       "        children {\n"
+		       "            %s {\n"
+		       "                local_ts = 0.0.0.0/0, ::/0\n"
+		       "            }\n"
+		       "        }\n"
+		       "    }\n"
+		       "}\n",
+		       cn);
+	rc = stage_put(s, "swanctl.conf", conf.data, conf.len, 0644, err);
+out:
+	pkl_buf_wipe(&pem);
+	pkl_buf_free(&conf);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* `openssl ca` dates: UTCTime through 2049, GeneralizedTime from 2050. */
+static void ossl_date(pkl_time t, int generalized, char *out, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	if (generalized || tm.tm_year + 1900 >= 2050)
+		snprintf(out, len, "%04d%02d%02d%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	else
+		snprintf(out, len, "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100, tm.tm_mon + 1,
+			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* The revocation field of index.txt: "date[,reason]", with keyCompromise and
+ * cACompromise carrying the invalidity date the way `openssl ca` spells it. */
+static void ossl_revinfo(pkl_time at, int reason, pkl_time invalidity, char *out, size_t len)
+{
+	char d[32], inv[32];
+	const char *r = NULL;
+
+	ossl_date(at, 0, d, sizeof(d));
+	switch (reason) {
+	case PKL_REASON_KEY_COMPROMISE: r = invalidity ? "keyTime" : "keyCompromise"; break;
+	case PKL_REASON_CA_COMPROMISE: r = invalidity ? "CAkeyTime" : "CACompromise"; break;
+	case PKL_REASON_AFFILIATION_CHANGED: r = "affiliationChanged"; break;
+	case PKL_REASON_SUPERSEDED: r = "superseded"; break;
+	case PKL_REASON_CESSATION_OF_OPERATION: r = "cessationOfOperation"; break;
+	case PKL_REASON_CERTIFICATE_HOLD: r = "certificateHold"; break;
+	default: r = NULL; /* privilegeWithdrawn, aACompromise: openssl ca has no name for them */
+	}
+	if (r && invalidity && (reason == PKL_REASON_KEY_COMPROMISE || reason == PKL_REASON_CA_COMPROMISE)) {
+		ossl_date(invalidity, 1, inv, sizeof(inv));
+		snprintf(out, len, "%s,%s,%s", d, r, inv);
+	} else if (r) {
+		snprintf(out, len, "%s,%s", d, r);
+	} else {
+		snprintf(out, len, "%s", d);
+	}
+}
+
+enum pkl_rc pkl_export_index(struct pkl_pki *pki, int64_t ca_id, struct pkl_buf *out,
+			     struct pkl_err *err)
+{
+	sqlite3 *h = pkl_db_handle(pki->db);
+	sqlite3_stmt *st = NULL;
+	pkl_time now = pkl_time_now();
+	enum pkl_rc rc = PKL_OK;
+	int step;
+
+	if (sqlite3_prepare_v2(h,
+			       "SELECT serial, not_after, status, revoked_at, reason, invalidity, der "
+			       "FROM certs WHERE issuer_id = ?1 AND id <> ?1 ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "cannot read certificates: %s",
+				   sqlite3_errmsg(h));
+	sqlite3_bind_int64(st, 1, ca_id);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *der = sqlite3_column_blob(st, 6);
+		const char *hex = (const char *)sqlite3_column_text(st, 0);
+		X509 *x = d2i_X509(NULL, &der, sqlite3_column_bytes(st, 6));
+		char exp[32], rev[96] = "", subj[1024], serial[48];
+		size_t hl = hex ? strlen(hex) : 0, o = 0;
+		pkl_time not_after = sqlite3_column_int64(st, 1);
+		int revoked = sqlite3_column_int(st, 2) == 1;
+		char status = revoked ? 'R' : not_after < now ? 'E' : 'V';
+
+		if (!x || !hex || hl + 2 > sizeof(serial)) {
+			X509_free(x);
+			rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "unreadable certificate row");
+			goto out;
+		}
+		/* openssl writes serials as upper-case hex with an even digit count. */
+		if (hl & 1)
+			serial[o++] = '0';
+		for (size_t i = 0; i < hl; i++)
+			serial[o++] = (char)(hex[i] >= 'a' && hex[i] <= 'f' ? hex[i] - 32 : hex[i]);
+		serial[o] = '\0';
+		X509_NAME_oneline(X509_get_subject_name(x), subj, sizeof(subj));
+		X509_free(x);
+		ossl_date(not_after, 0, exp, sizeof(exp));
+		if (revoked)
+			ossl_revinfo(sqlite3_column_int64(st, 3),
+				     sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 4),
+				     sqlite3_column_int64(st, 5), rev, sizeof(rev));
+		if (pkl_buf_printf(out, "%c\t%s\t%s\t%s\tunknown\t%s\n", status, exp, rev, serial, subj)) {
+			rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+			goto out;
+		}
+	}
+	if (step != SQLITE_DONE)
+		rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "cannot read certificates: %s",
+				 sqlite3_errmsg(h));
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static enum pkl_rc export_index(struct pkl_pki *pki, struct chain *c, struct stage *s,
+				struct pkl_err *err)
+{
+	const struct pkl_cert_row *ca = c->row.is_ca ? &c->row : &c->ca_row[0];
+	struct pkl_buf idx = PKL_BUF_INIT, cnf = PKL_BUF_INIT;
+	struct pkl_ca_state cs;
+	char outabs[PATH_MAX], pkiabs[PATH_MAX], num[64] = "01";
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	enum pkl_rc rc;
+
+	if (!c->row.is_ca && c->n_ca == 0)
+		return pkl_err_set(err, PKL_EINPUT, NULL, "'%s' has no issuer", c->row.name);
+	if ((rc = pkl_db_ca_get(pki->db, ca->name, &cs, err)) != PKL_OK)
+		return rc;
+	if ((rc = pkl_export_index(pki, ca->id, &idx, err)) != PKL_OK)
+		goto out;
+	if ((rc = stage_put(s, "index.txt", idx.data ? (void *)idx.data : (void *)"", idx.len, 0644,
+			    err)) != PKL_OK)
+		goto out;
+	/* Renewals keep the subject: openssl ca must not insist on unique ones. */
+	if ((rc = stage_put(s, "index.txt.attr", "unique_subject = no\n", 20, 0644, err)) != PKL_OK)
+		goto out;
+	/* openssl's crlnumber file is hex: continue after our last number. */
+	if (cs.crl_number[0] && BN_dec2bn(&bn, cs.crl_number) && BN_add_word(bn, 1) &&
+	    (hex = BN_bn2hex(bn)))
+		snprintf(num, sizeof(num), "%s%s", strlen(hex) & 1 ? "0" : "", hex);
+	pkl_buf_printf(&cnf, "%s\n", num);
+	rc = stage_put(s, "crlnumber", cnf.data, cnf.len, 0644, err);
+	cnf.len = 0;
+	if (rc != PKL_OK)
+		goto out;
+	if (!realpath(s->out_dir, outabs) || !realpath(pki->dir, pkiabs)) {
+		rc = pkl_err_sys(err, s->out_dir, "cannot resolve path");
+		goto out;
+	}
+	pkl_buf_printf(&cnf,
+		       "# openssl ca configuration over the index.txt exported by pkilab for CA '%s'.\n"
+		       "#   openssl ca -config openssl-ca.cnf -gencrl -out %s.crl\n"
+		       "#   openssl ocsp -index index.txt -CA <ca.pem> -rsigner <cert> -rkey <key> -port N\n"
+		       "# The CRL numbers of this file do not continue pkilab's: publish only\n"
+		       "# pkilab's own CRLs.\n"
+		       "[ ca ]\n"
+		       "default_ca = pkilab_ca\n\n"
+		       "[ pkilab_ca ]\n"
+		       "dir = %s\n"
+		       "database = $dir/index.txt\n"
+		       "crlnumber = $dir/crlnumber\n"
+		       "certificate = %s/certs/%s.pem\n"
+		       "private_key = %s/private/%s.key\n"
+		       "new_certs_dir = $dir\n"
+		       "default_crl_days = %lld\n"
+		       "default_md = default\n"
+		       "unique_subject = no\n"
+		       "crl_extensions = crl_ext\n\n"
+		       "[ crl_ext ]\n"
+		       "authorityKeyIdentifier = keyid:always\n",
+		       ca->name, ca->name, outabs, pkiabs, ca->name, pkiabs, ca->name,
+		       (long long)(cs.crl_lifetime > 86400 ? cs.crl_lifetime / 86400 : 1));
+	rc = stage_put(s, "openssl-ca.cnf", cnf.data, cnf.len, 0644, err);
+out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	pkl_buf_free(&idx);
+	pkl_buf_free(&cnf);
+	return rc;
+}
+
+enum pkl_rc pkl_export(struct pkl_pki *pki, const char *name, const struct pkl_export_opts *o,
+		       struct pkl_buf *listing, struct pkl_err *err)
+{
+	struct stage *s = calloc(1, sizeof(*s));
+	struct chain c;
+	enum pkl_rc rc;
+
+	memset(&c, 0, sizeof(c));
+	if (!s)
+		return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+	s->out_dir = o->out_dir;
+	if (!o->out_dir || !*o->out_dir) {
+		rc = pkl_err_set(err, PKL_EINPUT, "--out", "an output directory is required");
+		goto out;
+	}
+	if ((rc = chain_load(pki, name, &c, err)) != PKL_OK)
+		goto out;
+	if (pkl_export_needs_password(o->format) && (!o->password || !*o->password)) {
+		rc = pkl_err_set(err, PKL_EINPUT, NULL, "a PKCS#12 password is required");
+		goto out;
+	}
+	switch (o->format) {
+	case PKL_EXPORT_PEM: rc = export_pem(pki, &c, s, err); break;
+	case PKL_EXPORT_DER: rc = export_der(&c, s, err); break;
+	case PKL_EXPORT_P12: rc = export_p12(pki, &c, o, s, err); break;
+	case PKL_EXPORT_WINDOWS: rc = export_windows(pki, &c, o, s, err); break;
+	case PKL_EXPORT_STRONGSWAN: rc = export_strongswan(pki, &c, s, err); break;
+	case PKL_EXPORT_OPENSSL_INDEX: rc = export_index(pki, &c, s, err); break;
+	default: rc = pkl_err_set(err, PKL_EINPUT, NULL, "bad export format");
+	}
+	if (rc == PKL_OK)
+		rc = stage_commit(s, listing, err);
+out:
+	if (rc != PKL_OK)
+		stage_abort(s);
+	chain_free(&c);
+	free(s);
+	return rc;
+}
