@@ -170,7 +170,7 @@ int cmd_issue(int argc, char **argv, struct pkl_cli *cli)
 			e.prof.validity = v;
 		}
 		e.not_before = ctx.now - e.prof.backdate;
-		e.not_after = ctx.now + e.prof.validity;
+		e.not_after = e.not_before + e.prof.validity;
 		if (not_before) {
 			if (pkl_time_parse(not_before, ctx.now, &t, &err) != PKL_OK) {
 				pkl_err_where(&err, "--not-before");

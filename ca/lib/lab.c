@@ -638,8 +638,10 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, config_setting_t *e, const 
 					   "not_after of %s: %s", ctx, sub.msg);
 		has_na = 1;
 	}
+	/* validity is the whole window, from the back-dated notBefore, so that a
+	 * template's validity can equal its max_validity (Apple's 825 days). */
 	out->not_before = has_nb ? nb : lab->now - out->prof.backdate;
-	out->not_after = has_na ? na : (has_nb ? nb : lab->now) + out->prof.validity;
+	out->not_after = has_na ? na : out->not_before + out->prof.validity;
 	if (out->not_after <= out->not_before)
 		return pkl_err_set(err, PKL_EINPUT, out->where, "%s: notAfter must be after notBefore", ctx);
 	out->is_ca = out->prof.role != PKL_ROLE_LEAF;
