@@ -165,7 +165,8 @@ enum pkl_rc pkl_report_text(const struct pkl_report *r, int utf8, struct pkl_buf
 	return PKL_OK;
 }
 
-enum pkl_rc pkl_report_json(const struct pkl_report *r, struct pkl_buf *out, struct pkl_err *err)
+enum pkl_rc pkl_report_json(const struct pkl_report *r, const char *const *meta,
+			    struct pkl_buf *out, struct pkl_err *err)
 {
 	json_t *root = json_object(), *arr = json_array(), *sum = json_object();
 	char *s = NULL;
@@ -173,6 +174,8 @@ enum pkl_rc pkl_report_json(const struct pkl_report *r, struct pkl_buf *out, str
 
 	if (!root || !arr || !sum)
 		goto out;
+	for (size_t i = 0; meta && meta[i] && meta[i + 1]; i += 2)
+		json_object_set_new(root, meta[i], json_string(meta[i + 1]));
 	for (size_t i = 0; i < r->n; i++) {
 		const struct pkl_finding *f = &r->v[i];
 		json_t *o = json_object();

@@ -68,9 +68,11 @@ const char *pkl_sev_name(enum pkl_sev sev); /* "ok" "info" "warn" "fail" */
 enum pkl_rc pkl_report_text(const struct pkl_report *r, int utf8, struct pkl_buf *out,
 			    struct pkl_err *err);
 
-/* JSON: {"findings":[{code,severity,subject,message,cause,fix,elapsed_ms}...],
- * "summary":{"ok":n,"info":n,"warn":n,"fail":n},"verdict":"pass"|"fail"}. */
-enum pkl_rc pkl_report_json(const struct pkl_report *r, struct pkl_buf *out, struct pkl_err *err);
+/* JSON: {<meta>..., "findings":[{code,severity,subject,message,cause,fix,elapsed_ms}...],
+ * "summary":{"ok":n,"info":n,"warn":n,"fail":n},"verdict":"pass"|"fail"}.
+ * meta is NULL or a NULL-terminated list of key, value strings put first. */
+enum pkl_rc pkl_report_json(const struct pkl_report *r, const char *const *meta,
+			    struct pkl_buf *out, struct pkl_err *err);
 
 /* Whether the environment's locale asks for UTF-8 (LC_ALL, LC_CTYPE, LANG). */
 int pkl_report_locale_utf8(void);

@@ -1,0 +1,617 @@
+/*
+ * Path building and per-link checks (see pkilab/chain.h).
+ *
+ * The builder is deliberately simpler than a full RFC 4158 path builder: a
+ * lab PKI has one path, and the point of doctor is to say which link of that
+ * path is broken. So candidates are matched by issuer name (OpenSSL's
+ * canonical comparison, so that a byte-level DN mismatch is still found and
+ * reported by the checker rather than hiding the issuer), preferring one whose
+ * key verifies the signature, then one whose SKI matches the AKI.
+ */
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
+
+#include "pkilab/chain.h"
+#include "pkilab/file.h"
+#include "pkilab/lint.h"
+
+void pkl_chain_free(struct pkl_chain *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		X509_free(c->certs[i]);
+	memset(c, 0, sizeof(*c));
+}
+
+static int signs(X509 *issuer, X509 *cert)
+{
+	EVP_PKEY *k = X509_get0_pubkey(issuer);
+	int ok = k && X509_verify(cert, k) == 1;
+
+	ERR_clear_error();
+	return ok;
+}
+
+static int aki_matches(X509 *issuer, X509 *cert)
+{
+	const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(cert);
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(issuer);
+
+	return aki && ski && !ASN1_OCTET_STRING_cmp(aki, ski);
+}
+
+/* Scores a candidate issuer: 4 verifies, 2 AKI match, 1 name match; 0 no. */
+static int score(X509 *cand, X509 *cert)
+{
+	int s = 0;
+
+	if (X509_NAME_cmp(X509_get_subject_name(cand), X509_get_issuer_name(cert)) == 0)
+		s |= 1;
+	if (aki_matches(cand, cert))
+		s |= 2;
+	if (!s)
+		return 0;
+	if (signs(cand, cert))
+		s |= 4;
+	return s;
+}
+
+static X509 *best_in(STACK_OF(X509) *sk, X509 *cert, int *best_score)
+{
+	X509 *best = NULL;
+
+	for (int i = 0; sk && i < sk_X509_num(sk); i++) {
+		X509 *cand = sk_X509_value(sk, i);
+		int s;
+		if (X509_cmp(cand, cert) == 0)
+			continue;
+		s = score(cand, cert);
+		if (s > *best_score) {
+			*best_score = s;
+			best = cand;
+		}
+	}
+	return best;
+}
+
+static int is_anchor(STACK_OF(X509) *anchors, X509 *x)
+{
+	for (int i = 0; anchors && i < sk_X509_num(anchors); i++)
+		if (X509_cmp(sk_X509_value(anchors, i), x) == 0)
+			return 1;
+	return 0;
+}
+
+X509 *pkl_chain_parse_issuer(const unsigned char *data, size_t len)
+{
+	const unsigned char *p = data;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	BIO *b;
+
+	if (x)
+		return x;
+	ERR_clear_error();
+	p = data;
+	PKCS7 *p7 = d2i_PKCS7(NULL, &p, (long)len);
+	if (p7) {
+		if (OBJ_obj2nid(p7->type) == NID_pkcs7_signed && p7->d.sign && p7->d.sign->cert &&
+		    sk_X509_num(p7->d.sign->cert) > 0) {
+			x = sk_X509_value(p7->d.sign->cert, 0);
+			X509_up_ref(x);
+		}
+		PKCS7_free(p7);
+		if (x)
+			return x;
+	}
+	b = BIO_new_mem_buf(data, (int)len);
+	if (b)
+		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	ERR_clear_error();
+	return x;
+}
+
+/* Tries every caIssuers URL of cert; returns a new reference or NULL. */
+static X509 *fetch_issuer(X509 *cert, const struct pkl_chain_opts *o, char *from, size_t fromlen,
+			  struct pkl_report *r)
+{
+	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(cert, NID_info_access, NULL, NULL);
+	X509 *found = NULL;
+	char label[256];
+
+	pkl_lint_label(cert, label, sizeof(label));
+	for (int i = 0; aia && !found && i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
+		ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+		struct pkl_fetch_result res;
+		const char *url;
+		int type;
+		const ASN1_STRING *s;
+
+		if (OBJ_obj2nid(ad->method) != NID_ad_ca_issuers)
+			continue;
+		s = GENERAL_NAME_get0_value(ad->location, &type);
+		if (type != GEN_URI)
+			continue;
+		url = (const char *)ASN1_STRING_get0_data(s);
+		if (pkl_fetch_get(url, o->fetch, &res, NULL) != PKL_OK) {
+			pkl_report_add(r, PKL_SEV_INFO, "chain.aia_unreachable", url,
+				       "AIA URL of %s not fetched (not http://)", label);
+			continue;
+		}
+		if (res.transferred && res.status == 200)
+			found = pkl_chain_parse_issuer(res.body.data, res.body.len);
+		if (found && !score(found, cert)) {
+			X509_free(found);
+			found = NULL;
+			pkl_report_add(r, PKL_SEV_WARN, "chain.aia_wrong_cert", url,
+				       "AIA URL of %s serves a certificate that is not its issuer", label);
+		} else if (found) {
+			snprintf(from, fromlen, "%s", url);
+		} else {
+			struct pkl_finding *f = pkl_report_add(
+				r, PKL_SEV_INFO, "chain.aia_unreachable", url,
+				"issuer of %s not available from AIA: %s", label,
+				res.transferred ? (res.status == 200 ? "not a certificate" : "HTTP error")
+						: res.error);
+			if (f && res.transferred && res.status != 200)
+				snprintf(f->msg + strlen(f->msg), sizeof(f->msg) - strlen(f->msg),
+					 " %ld", res.status);
+		}
+		pkl_fetch_result_free(&res);
+	}
+	AUTHORITY_INFO_ACCESS_free(aia);
+	return found;
+}
+
+enum pkl_rc pkl_chain_build(X509 *leaf, const struct pkl_chain_opts *o, struct pkl_chain *c,
+			    struct pkl_report *r, struct pkl_err *err)
+{
+	X509 *cur = leaf;
+
+	memset(c, 0, sizeof(*c));
+	X509_up_ref(leaf);
+	c->certs[c->n++] = leaf;
+	for (;;) {
+		int best = 0, sa = 0, sp = 0;
+		X509 *a, *p, *next = NULL;
+		char from[PKL_CHAIN_URI_MAX] = "";
+
+		if (is_anchor(o->anchors, cur)) {
+			c->anchored = 1;
+			c->complete = pkl_lint_self_signed(cur);
+			break;
+		}
+		if (pkl_lint_self_signed(cur)) {
+			c->complete = 1;
+			break;
+		}
+		a = best_in(o->anchors, cur, &sa);
+		p = best_in(o->pool, cur, &sp);
+		/* an anchor wins unless an offered certificate verifies and the anchor does not */
+		if (a && (sa & 4 || !(sp & 4)))
+			next = a, best = sa;
+		else if (p)
+			next = p, best = sp;
+		if (next) {
+			X509_up_ref(next);
+		} else if (o->fetch_aia && o->fetch) {
+			next = fetch_issuer(cur, o, from, sizeof(from), r);
+			if (next) {
+				char label[256], il[256];
+				struct pkl_finding *f = pkl_report_add(
+					r, PKL_SEV_WARN, "chain.issuer_fetched",
+					pkl_lint_label(cur, label, sizeof(label)),
+					"issuer %s was not supplied; fetched from AIA %s",
+					pkl_lint_label(next, il, sizeof(il)), from);
+				pkl_finding_cause(f, "Windows fetches a missing intermediate from AIA, "
+						     "strongSwan and Apple clients do not");
+				pkl_finding_fix(f, "send the intermediate with the leaf: configure the "
+						   "gateway with the -chain.pem file (cert + intermediates)");
+			}
+		}
+		(void)best;
+		if (!next)
+			break;
+		for (size_t i = 0; i < c->n; i++)
+			if (X509_cmp(c->certs[i], next) == 0) {
+				c->loop = 1;
+				break;
+			}
+		if (c->loop || c->n == PKL_CHAIN_MAX) {
+			c->loop = 1;
+			X509_free(next);
+			break;
+		}
+		c->fetched[c->n] = from[0] != '\0';
+		snprintf(c->fetched_from[c->n], sizeof(c->fetched_from[c->n]), "%s", from);
+		c->certs[c->n++] = next;
+		cur = next;
+	}
+	if (r->oom)
+		return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory building the chain");
+	return PKL_OK;
+}
+
+static int is_ca(X509 *x, long *pathlen)
+{
+	BASIC_CONSTRAINTS *bc = X509_get_ext_d2i(x, NID_basic_constraints, NULL, NULL);
+	int ca = bc && bc->ca;
+
+	*pathlen = -1;
+	if (ca && bc->pathlen)
+		*pathlen = ASN1_INTEGER_get(bc->pathlen);
+	BASIC_CONSTRAINTS_free(bc);
+	return ca;
+}
+
+static void check_time(const struct pkl_chain *c, size_t i, pkl_time at, const char *label,
+		       struct pkl_report *r, int *bad)
+{
+	X509 *x = c->certs[i];
+	pkl_time nb = 0, na = 0;
+	char t1[32], d[32];
+	struct pkl_finding *f;
+	int top = i + 1 == c->n && c->complete;
+
+	if (pkl_time_from_asn1(X509_get0_notBefore(x), &nb) != PKL_OK ||
+	    pkl_time_from_asn1(X509_get0_notAfter(x), &na) != PKL_OK) {
+		pkl_report_add(r, PKL_SEV_FAIL, "time.unparsable", label, "validity times do not parse");
+		*bad = 1;
+		return;
+	}
+	if (at < nb) {
+		pkl_duration_fmt(nb - at, d, sizeof(d));
+		pkl_time_fmt(nb, t1, sizeof(t1));
+		if (nb - at <= PKL_CHAIN_DRIFT) {
+			f = pkl_report_add(r, PKL_SEV_FAIL, "time.not_yet_valid", label,
+					   "not valid before %s, %s from now: probable clock drift "
+					   "(skew %s)", t1, d, d);
+			pkl_finding_cause(f, "the certificate starts %s in the future: the issuing CA's "
+					     "clock is ahead or this machine's clock is behind", d);
+			pkl_finding_fix(f, "sync the clocks with NTP (w32tm /resync on Windows, chronyc "
+					   "makestep on Linux); issue certificates with a backdate "
+					   "(notBefore 1 h in the past)");
+		} else {
+			f = pkl_report_add(r, PKL_SEV_FAIL, "time.not_yet_valid", label,
+					   "not valid before %s (%s from now)", t1, d);
+			pkl_finding_cause(f, "the certificate was issued for a later period");
+			pkl_finding_fix(f, "wait until %s or re-issue with a current notBefore", t1);
+		}
+		*bad = 1;
+	}
+	if (at >= na) {
+		pkl_duration_fmt(at - na, d, sizeof(d));
+		pkl_time_fmt(na, t1, sizeof(t1));
+		if (top) {
+			f = pkl_report_add(r, PKL_SEV_FAIL, "chain.root_expired", label,
+					   "root CA expired %s (%s ago)", t1, d);
+			pkl_finding_cause(f, "every certificate below an expired root fails, however "
+					     "valid it is itself");
+			pkl_finding_fix(f, "create a new root generation (distinct CN, #14), re-issue the "
+					   "intermediate and leaves under it, import the new root into "
+					   "Trusted Root Certification Authorities / swanctl/x509ca");
+		} else {
+			f = pkl_report_add(r, PKL_SEV_FAIL, "time.expired", label, "expired %s (%s ago)",
+					   t1, d);
+			pkl_finding_cause(f, "the certificate's notAfter has passed");
+			pkl_finding_fix(f, "renew it (pkilab renew NAME) and install the new one");
+		}
+		*bad = 1;
+	}
+}
+
+void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct pkl_report *r)
+{
+	char label[256], il[256];
+	struct pkl_finding *f;
+	int bad_time = 0, bad_sig = 0, bad_name = 0, bad_ca = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		X509 *x = c->certs[i];
+		pkl_lint_label(x, label, sizeof(label));
+		check_time(c, i, at, label, r, &bad_time);
+		if (i + 1 == c->n) {
+			if (c->complete && !signs(x, x)) {
+				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.bad_signature", label,
+						   "self-signature of the root does not verify");
+				pkl_finding_fix(f, "the root file is corrupt: export it again from the CA");
+				bad_sig = 1;
+			}
+			break;
+		}
+		X509 *iss = c->certs[i + 1];
+		long pathlen;
+		pkl_lint_label(iss, il, sizeof(il));
+		if (!signs(iss, x)) {
+			f = pkl_report_add(r, PKL_SEV_FAIL, "chain.bad_signature", label,
+					   "signature does not verify with the key of %s", il);
+			pkl_finding_cause(f, "the certificate was signed by another key than the one of "
+					     "the issuer certificate found (re-created CA with the same "
+					     "name, or a corrupted file); Windows reports 0x3602 "
+					     "\"failed to verify signature\"");
+			pkl_finding_fix(f, "install the issuer certificate that really signed it, or "
+					   "re-issue the certificate from the current CA");
+			bad_sig = 1;
+		}
+		{
+			unsigned char *a = NULL, *b = NULL;
+			int la = i2d_X509_NAME(X509_get_issuer_name(x), &a);
+			int lb = i2d_X509_NAME(X509_get_subject_name(iss), &b);
+			if (la < 0 || la != lb || memcmp(a, b, (size_t)la)) {
+				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.dn_mismatch", label,
+						   "issuer DN is not byte-identical to the subject of %s", il);
+				pkl_finding_cause(f, "same name, different encoding (string type or "
+						     "attribute order): RFC 5280 6.1 chaining fails on "
+						     "strict clients");
+				pkl_finding_fix(f, "re-issue the certificate from the CA so the issuer DN "
+						   "is copied byte for byte");
+				bad_name = 1;
+			}
+			OPENSSL_free(a);
+			OPENSSL_free(b);
+		}
+		if (X509_get0_authority_key_id(x) && X509_get0_subject_key_id(iss) && !aki_matches(iss, x)) {
+			f = pkl_report_add(r, PKL_SEV_FAIL, "chain.aki_mismatch", label,
+					   "authorityKeyIdentifier is not the subjectKeyIdentifier of %s", il);
+			pkl_finding_cause(f, "clients look the issuer up by key identifier and will not "
+					     "find this one (a CA re-keyed under the same name?)");
+			pkl_finding_fix(f, "install the issuer that matches the AKI, or re-issue the "
+					   "certificate from the current CA");
+			bad_name = 1;
+		}
+		if (!is_ca(iss, &pathlen)) {
+			f = pkl_report_add(r, PKL_SEV_FAIL, "chain.not_ca", il,
+					   "issues %s but is not a CA (basicConstraints cA not TRUE)", label);
+			pkl_finding_fix(f, "issue certificates only from a CA certificate");
+			bad_ca = 1;
+		} else {
+			uint32_t ku = X509_get_key_usage(iss);
+			if (ku != UINT32_MAX && !(ku & KU_KEY_CERT_SIGN)) {
+				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.not_ca", il,
+						   "CA keyUsage lacks keyCertSign");
+				pkl_finding_fix(f, "re-issue the CA with keyUsage keyCertSign, cRLSign");
+				bad_ca = 1;
+			}
+			/* CA certificates between iss and the leaf: i (those below iss, minus the leaf) */
+			if (pathlen >= 0 && (long)i > pathlen) {
+				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.path_len", il,
+						   "pathLenConstraint %ld but %zu CA certificate(s) follow it",
+						   pathlen, i);
+				pkl_finding_fix(f, "re-issue the CA with a larger path_len, or issue the "
+						   "leaf directly from it");
+				bad_ca = 1;
+			}
+		}
+	}
+	pkl_lint_label(c->certs[c->n - 1], label, sizeof(label));
+	if (!c->complete && !c->anchored) {
+		f = pkl_report_add(r, PKL_SEV_FAIL, "chain.issuer_missing", label,
+				   "issuer not found%s", c->loop ? " (path loops or is too long)" : "");
+		{
+			X509_NAME *in = X509_get_issuer_name(c->certs[c->n - 1]);
+			char *s = X509_NAME_oneline(in, NULL, 0);
+			if (f && s)
+				snprintf(f->msg, sizeof(f->msg), "issuer '%s' not found%s", s,
+					 c->loop ? " (path loops or is too long)" : "");
+			OPENSSL_free(s);
+		}
+		pkl_finding_cause(f, "the intermediate CA certificate is neither supplied nor "
+				     "reachable through AIA, so no path reaches a trusted root; clients "
+				     "fail with 13801 (Windows) or \"no trusted issuer\" (strongSwan)");
+		pkl_finding_fix(f, "send the full chain: configure the gateway with the -chain.pem "
+				   "file, install the intermediate into Intermediate Certification "
+				   "Authorities / swanctl/x509ca, or add a reachable AIA URL");
+	} else if (!c->anchored) {
+		f = pkl_report_add(r, PKL_SEV_FAIL, "chain.root_untrusted", label,
+				   "the path ends at a root that is not a trust anchor");
+		pkl_finding_cause(f, "the relying party does not trust this root");
+		pkl_finding_fix(f, "import the root into the machine's Trusted Root Certification "
+				   "Authorities (certutil -addstore Root root.crt), into "
+				   "/etc/swanctl/x509ca/ for strongSwan, or as a trusted profile on Apple");
+	}
+	if (!show_ok)
+		return;
+	pkl_lint_label(c->certs[0], label, sizeof(label));
+	if (c->anchored || c->complete) {
+		if (c->anchored)
+			pkl_report_add(r, PKL_SEV_OK, "chain.trust", label,
+				       "path of %zu certificate(s) ends at a trust anchor", c->n);
+	}
+	if (!bad_sig)
+		pkl_report_add(r, PKL_SEV_OK, "chain.signatures", label, "every signature verifies");
+	if (!bad_name)
+		pkl_report_add(r, PKL_SEV_OK, "chain.names", label,
+			       "issuer DNs byte-identical, AKI = issuer SKI on every link");
+	if (!bad_ca)
+		pkl_report_add(r, PKL_SEV_OK, "chain.ca_flags", label,
+			       "issuers are CAs with keyCertSign, path lengths respected");
+	if (!bad_time)
+		pkl_report_add(r, PKL_SEV_OK, "chain.validity", label,
+			       "every certificate valid at the judged moment");
+}
+
+int pkl_chain_failed(const struct pkl_report *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i].sev == PKL_SEV_FAIL &&
+		    (!strncmp(r->v[i].code, "chain.", 6) || !strncmp(r->v[i].code, "time.", 5)))
+			return 1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- inputs */
+
+#define INPUT_MAX ((size_t)4 << 20)
+
+static int looks_pem(const struct pkl_buf *b)
+{
+	for (size_t i = 0; i + 11 <= b->len; i++)
+		if (b->data[i] == '-' && !memcmp(b->data + i, "-----BEGIN ", 11))
+			return 1;
+	return 0;
+}
+
+/* Every certificate of a PEM buffer onto out; returns how many. */
+static int pem_certs(const struct pkl_buf *b, STACK_OF(X509) *out)
+{
+	BIO *bio = BIO_new_mem_buf(b->data, (int)b->len);
+	X509 *x;
+	int n = 0;
+
+	if (!bio)
+		return 0;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (!sk_X509_push(out, x)) {
+			X509_free(x);
+			break;
+		}
+		n++;
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	return n;
+}
+
+enum pkl_rc pkl_chain_load_input(const char *path, const char *password, X509 **leaf,
+				 STACK_OF(X509) *extra, int *is_p12, struct pkl_err *err)
+{
+	struct pkl_buf b = PKL_BUF_INIT;
+	STACK_OF(X509) *all = sk_X509_new_null(), *cas = NULL;
+	PKCS12 *p12 = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	enum pkl_rc rc;
+
+	*is_p12 = 0;
+	if (!all) {
+		rc = pkl_err_set(err, PKL_ERUNTIME, path, "out of memory");
+		goto out;
+	}
+	rc = pkl_file_read(path, INPUT_MAX, &b, err);
+	if (rc != PKL_OK)
+		goto out;
+	rc = PKL_EINPUT;
+	if (looks_pem(&b)) {
+		if (pem_certs(&b, all) == 0) {
+			pkl_err_set(err, PKL_EINPUT, path, "PEM file without a certificate");
+			goto out;
+		}
+	} else {
+		const unsigned char *p = b.data;
+		x = d2i_X509(NULL, &p, (long)b.len);
+		if (x && p == b.data + b.len) {
+			sk_X509_push(all, x);
+			x = NULL;
+		} else {
+			X509_free(x);
+			x = NULL;
+			ERR_clear_error();
+			p = b.data;
+			p12 = d2i_PKCS12(NULL, &p, (long)b.len);
+			if (!p12) {
+				ERR_clear_error();
+				pkl_err_set(err, PKL_EINPUT, path,
+					    "not a certificate (PEM, DER or PKCS#12 expected)");
+				goto out;
+			}
+			*is_p12 = 1;
+			const char *pw = password ? password : "";
+			if (!PKCS12_verify_mac(p12, pw, -1) &&
+			    !(password == NULL && PKCS12_verify_mac(p12, NULL, 0))) {
+				ERR_clear_error();
+				pkl_err_set(err, PKL_EINPUT, path, password ? "wrong PKCS#12 password"
+						: "PKCS#12 file needs a password (--password-file or --password-env)");
+				goto out;
+			}
+			if (!PKCS12_parse(p12, pw, &key, &x, &cas) || !x) {
+				pkl_err_ssl(err, PKL_EINPUT, path, "cannot read the PKCS#12 file");
+				goto out;
+			}
+			sk_X509_push(all, x);
+			x = NULL;
+			while (cas && sk_X509_num(cas) > 0)
+				sk_X509_push(all, sk_X509_shift(cas));
+		}
+	}
+	*leaf = sk_X509_shift(all);
+	while (sk_X509_num(all) > 0) {
+		X509 *y = sk_X509_shift(all);
+		if (!sk_X509_push(extra, y))
+			X509_free(y);
+	}
+	rc = PKL_OK;
+out:
+	X509_free(x);
+	EVP_PKEY_free(key);
+	PKCS12_free(p12);
+	sk_X509_pop_free(cas, X509_free);
+	sk_X509_pop_free(all, X509_free);
+	pkl_buf_free(&b);
+	return rc;
+}
+
+static enum pkl_rc load_cert_file(const char *path, STACK_OF(X509) *out, struct pkl_err *err)
+{
+	struct pkl_buf b = PKL_BUF_INIT;
+	enum pkl_rc rc = pkl_file_read(path, INPUT_MAX, &b, err);
+	int n = 0;
+
+	if (rc != PKL_OK)
+		return rc;
+	if (looks_pem(&b)) {
+		n = pem_certs(&b, out);
+	} else {
+		const unsigned char *p = b.data;
+		X509 *x = d2i_X509(NULL, &p, (long)b.len);
+		if (x && sk_X509_push(out, x))
+			n = 1;
+		else
+			X509_free(x);
+		ERR_clear_error();
+	}
+	pkl_buf_free(&b);
+	if (!n)
+		return pkl_err_set(err, PKL_EINPUT, path, "no certificate in this file");
+	return PKL_OK;
+}
+
+enum pkl_rc pkl_chain_load_certs(const char *path, STACK_OF(X509) *out, struct pkl_err *err)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	int found = 0;
+
+	if (stat(path, &st) != 0)
+		return pkl_err_sys(err, path, "cannot read");
+	if (!S_ISDIR(st.st_mode))
+		return load_cert_file(path, out, err);
+	d = opendir(path);
+	if (!d)
+		return pkl_err_sys(err, path, "cannot open directory");
+	while ((e = readdir(d)) != NULL) {
+		const char *dot = strrchr(e->d_name, '.');
+		char full[PATH_MAX];
+		if (!dot || (strcmp(dot, ".pem") && strcmp(dot, ".crt") && strcmp(dot, ".cer") &&
+			     strcmp(dot, ".der")))
+			continue;
+		if (pkl_path_join(full, sizeof(full), NULL, "%s/%s", path, e->d_name) != PKL_OK)
+			continue;
+		if (load_cert_file(full, out, NULL) == PKL_OK)
+			found = 1;
+	}
+	closedir(d);
+	if (!found)
+		return pkl_err_set(err, PKL_EINPUT, path, "no certificate in this directory");
+	return PKL_OK;
+}
