@@ -1,11 +1,84 @@
-/* pkilab crl — not written yet; its owner replaces this file. */
+/*
+ * pkilab crl [--ca CA] [--due]
+ *
+ * Signs fresh CRLs into publish/crl/ (all CAs, or one). With --due only the
+ * CRLs that passed half of their lifetime or miss a recorded revocation are
+ * re-signed, so an hourly timer (examples/systemd/pkilab-crl.timer) keeps
+ * every CRL fresh without churning CRL numbers.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
 #include "../cli/cli.h"
+#include "pkilab/revoke.h"
+
+struct crl_out {
+	struct pkl_cli *cli;
+	json_t *arr;
+};
+
+static void report(const struct pkl_crl_info *i, void *cls)
+{
+	struct crl_out *o = cls;
+	char tu[32], nu[32];
+
+	pkl_time_fmt(i->this_update, tu, sizeof(tu));
+	pkl_time_fmt(i->next_update, nu, sizeof(nu));
+	if (o->arr) {
+		json_array_append_new(o->arr,
+				      json_pack("{s:s, s:b, s:s, s:s, s:s, s:I, s:I, s:s}", "ca", i->ca,
+						"signed", i->signed_now, "number", i->number, "this_update",
+						tu, "next_update", nu, "entries", (json_int_t)i->n_entries,
+						"bytes", (json_int_t)i->der_len, "path", i->path));
+	} else if (o->cli->verbose >= 0) {
+		if (i->signed_now)
+			printf("%s: signed CRL number %s, %zu revoked, next update %s -> %s\n", i->ca,
+			       i->number, i->n_entries, nu, i->path);
+		else
+			printf("%s: not due (number %s, next update %s)\n", i->ca, i->number, nu);
+	}
+}
 
 int cmd_crl(int argc, char **argv, struct pkl_cli *cli)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "%s: error: 'crl' is not available in this build\n", cli->prog);
-	return 3;
+	const char *ca = NULL;
+	int due = 0, npos, status;
+	const struct cli_opt opts[] = {
+		{ "ca", 0, CLI_STR, &ca, "CA", "only this CA (default: every CA)" },
+		{ "due", 0, CLI_FLAG, &due, NULL,
+		  "only CRLs past half their lifetime or missing a revocation (for timers)" },
+		{ NULL, 0, 0, NULL, NULL, NULL },
+	};
+	struct crl_out o = { cli, NULL };
+	struct pkl_err err = { 0 };
+	struct pkl_pki *pki = NULL;
+
+	status = cli_parse(argc, argv, opts, cli, "crl [--ca CA] [--due]", &npos);
+	if (status)
+		return status < 0 ? 0 : status;
+	if (npos)
+		return cli_usage_error(cli, "unexpected argument '%s' (use --ca CA)", argv[1]);
+	pki = pkl_pki_open(cli_pki_dir(cli), 0, &err);
+	if (!pki)
+		return cli_fail(cli, &err);
+	if (cli->json)
+		o.arr = json_array();
+	if (ca) {
+		struct pkl_crl_info info;
+		if (pkl_revoke_publish(pki, ca, due, &info, &err) == PKL_OK)
+			report(&info, &o);
+	} else {
+		pkl_revoke_publish_all(pki, due, report, &o, &err);
+	}
+	if (o.arr && !err.rc) {
+		char *s = json_dumps(o.arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (s)
+			puts(s);
+		free(s);
+	}
+	json_decref(o.arr);
+	pkl_pki_close(pki);
+	return err.rc ? cli_fail(cli, &err) : 0;
 }

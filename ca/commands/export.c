@@ -1,11 +1,170 @@
-/* pkilab export — not written yet; its owner replaces this file. */
+/*
+ * pkilab export NAME --format pem|der|p12|windows|strongswan|openssl-index --out DIR
+ *               [--p12-profile legacy|modern] [--password-file FILE]
+ *
+ * The PKCS#12 password never comes from the command line (it would show in
+ * `ps` and shell history): --password-file, $PKILAB_P12_PASSWORD, or a prompt
+ * on /dev/tty, in that order.
+ */
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
 #include "../cli/cli.h"
+#include "pkilab/export.h"
+#include "pkilab/file.h"
+#include "pkilab/revoke.h"
+
+#define PW_MAX 1024
+
+static int read_tty_line(int fd, const char *prompt, char *out, size_t len)
+{
+	struct termios old, quiet;
+	size_t n = 0;
+	int echo_off;
+	char c;
+
+	if (write(fd, prompt, strlen(prompt)) < 0)
+		return -1;
+	echo_off = tcgetattr(fd, &old) == 0;
+	if (echo_off) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fd, TCSAFLUSH, &quiet);
+	}
+	while (read(fd, &c, 1) == 1 && c != '\n')
+		if (n + 1 < len)
+			out[n++] = c;
+	out[n] = '\0';
+	if (echo_off)
+		tcsetattr(fd, TCSAFLUSH, &old);
+	if (write(fd, "\n", 1) < 0)
+		return -1;
+	return 0;
+}
+
+/* Fills pw from the first source that is set. */
+static enum pkl_rc get_password(const char *file, char *pw, size_t len, struct pkl_err *err)
+{
+	const char *env = getenv("PKILAB_P12_PASSWORD");
+
+	if (file) {
+		struct pkl_buf b = PKL_BUF_INIT;
+		enum pkl_rc rc = pkl_file_read(file, 64 * 1024, &b, err);
+		if (rc != PKL_OK) {
+			if (err)
+				err->rc = PKL_EINPUT;
+			return PKL_EINPUT;
+		}
+		size_t l = strcspn(pkl_buf_cstr(&b), "\r\n");
+		if (l == 0 || l >= len) {
+			pkl_buf_wipe(&b);
+			return pkl_err_set(err, PKL_EINPUT, file,
+					   "the first line of the password file must hold the password (1-%zu characters)",
+					   len - 1);
+		}
+		memcpy(pw, b.data, l);
+		pw[l] = '\0';
+		pkl_buf_wipe(&b);
+		return PKL_OK;
+	}
+	if (env && *env) {
+		if (strlen(env) >= len)
+			return pkl_err_set(err, PKL_EINPUT, "PKILAB_P12_PASSWORD", "password too long");
+		snprintf(pw, len, "%s", env);
+		return PKL_OK;
+	}
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return pkl_err_set(err, PKL_EINPUT, NULL,
+				   "a PKCS#12 password is needed: use --password-file FILE or set "
+				   "PKILAB_P12_PASSWORD (no terminal to prompt on)");
+	char again[PW_MAX];
+	enum pkl_rc rc = PKL_OK;
+	if (read_tty_line(fd, "PKCS#12 password: ", pw, len) != 0 ||
+	    read_tty_line(fd, "again: ", again, sizeof(again)) != 0)
+		rc = pkl_err_set(err, PKL_EINPUT, NULL, "cannot read the password from the terminal");
+	else if (strcmp(pw, again) != 0)
+		rc = pkl_err_set(err, PKL_EINPUT, NULL, "the two passwords differ");
+	else if (!*pw)
+		rc = pkl_err_set(err, PKL_EINPUT, NULL, "an empty PKCS#12 password is not allowed");
+	OPENSSL_cleanse(again, sizeof(again));
+	close(fd);
+	return rc;
+}
 
 int cmd_export(int argc, char **argv, struct pkl_cli *cli)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "%s: error: 'export' is not available in this build\n", cli->prog);
-	return 3;
+	const char *format = NULL, *out = NULL, *profile = NULL, *pwfile = NULL;
+	int npos, status;
+	const struct cli_opt opts[] = {
+		{ "format", 'f', CLI_STR, &format, "F", "pem, der, p12, windows, strongswan or openssl-index" },
+		{ "out", 'o', CLI_STR, &out, "DIR", "output directory (created when missing)" },
+		{ "p12-profile", 0, CLI_STR, &profile, "P",
+		  "legacy (default: 3DES/SHA-1, Windows Server 2016, Apple) or modern (AES-256/SHA-256)" },
+		{ "password-file", 0, CLI_STR, &pwfile, "FILE",
+		  "PKCS#12 password: first line of FILE (else $PKILAB_P12_PASSWORD, else a prompt)" },
+		{ NULL, 0, 0, NULL, NULL, NULL },
+	};
+	struct pkl_export_opts eo = { .profile = PKL_P12_LEGACY };
+	struct pkl_err err = { 0 };
+	struct pkl_pki *pki = NULL;
+	struct pkl_buf listing = PKL_BUF_INIT;
+	char pw[PW_MAX] = "";
+
+	status = cli_parse(argc, argv, opts, cli,
+			   "export NAME --format F --out DIR [--p12-profile legacy|modern] [--password-file FILE]",
+			   &npos);
+	if (status)
+		return status < 0 ? 0 : status;
+	if (npos != 1)
+		return cli_usage_error(cli, "which certificate? (one NAME or SERIAL)");
+	if (!format || !out)
+		return cli_usage_error(cli, "--format and --out are required");
+	if (pkl_revoke_check_ref(argv[1], &err) != PKL_OK ||
+	    pkl_export_format_parse(format, &eo.format, &err) != PKL_OK ||
+	    (profile && pkl_export_profile_parse(profile, &eo.profile, &err) != PKL_OK))
+		return cli_fail(cli, &err);
+	eo.out_dir = out;
+	pki = pkl_pki_open(cli_pki_dir(cli), 0, &err);
+	if (!pki)
+		return cli_fail(cli, &err);
+	/* Fail on an unknown name before asking for a password. */
+	{
+		struct pkl_cert_row r;
+		if (pkl_db_cert_find(pki->db, argv[1], &r, &err) != PKL_OK)
+			goto done;
+	}
+	if (pkl_export_needs_password(eo.format)) {
+		if (get_password(pwfile, pw, sizeof(pw), &err) != PKL_OK)
+			goto done;
+		eo.password = pw;
+	}
+	if (pkl_export(pki, argv[1], &eo, &listing, &err) != PKL_OK)
+		goto done;
+	if (cli->json) {
+		json_t *a = json_array();
+		char *save = NULL, *s;
+		for (char *l = strtok_r((char *)pkl_buf_cstr(&listing), "\n", &save); l;
+		     l = strtok_r(NULL, "\n", &save))
+			json_array_append_new(a, json_string(l));
+		s = json_dumps(a, JSON_INDENT(2));
+		if (s)
+			puts(s);
+		free(s);
+		json_decref(a);
+	} else if (cli->verbose >= 0 && listing.len) {
+		fwrite(listing.data, 1, listing.len, stdout);
+	}
+done:
+	OPENSSL_cleanse(pw, sizeof(pw));
+	pkl_buf_free(&listing);
+	pkl_pki_close(pki);
+	return err.rc ? cli_fail(cli, &err) : 0;
 }

@@ -1,11 +1,93 @@
-/* pkilab list — not written yet; its owner replaces this file. */
+/*
+ * pkilab list [--all] [--json]
+ *
+ * The inventory: every current certificate (with --all also the superseded
+ * ones renew left behind), with issuer, serial, status and expiry.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
 #include "../cli/cli.h"
+#include "pkilab/db.h"
+#include "pkilab/pki.h"
+
+struct list_ctx {
+	json_t *arr;
+	pkl_time now;
+	size_t n;
+};
+
+static const char *status_of(const struct pkl_cert_row *r, pkl_time now)
+{
+	if (r->status == PKL_STATUS_REVOKED)
+		return "revoked";
+	if (r->not_after <= now)
+		return "expired";
+	if (r->not_before > now)
+		return "not-yet-valid";
+	if (!r->current)
+		return "superseded";
+	return "valid";
+}
+
+static int one(const struct pkl_cert_row *r, void *cls)
+{
+	struct list_ctx *c = cls;
+	char na[32];
+	const char *kind = !r->is_ca ? "leaf" : r->issuer_id == r->id ? "root" : "intermediate";
+
+	pkl_time_fmt(r->not_after, na, sizeof(na));
+	if (c->arr) {
+		char nb[32];
+		json_array_append_new(c->arr,
+				      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name",
+						r->name, "kind", kind, "issuer", r->issuer_name, "serial",
+						r->serial, "subject", r->subject, "template", r->template_name,
+						"status", status_of(r, c->now), "not_before",
+						pkl_time_fmt(r->not_before, nb, sizeof(nb)), "not_after", na,
+						"current", r->current));
+	} else {
+		if (c->n == 0)
+			printf("%-20s %-12s %-14s %-13s %-20s %s\n", "NAME", "KIND", "ISSUER", "STATUS",
+			       "NOT AFTER", "SERIAL");
+		printf("%-20s %-12s %-14s %-13s %-20s %s\n", r->name, kind, r->issuer_name,
+		       status_of(r, c->now), na, r->serial);
+	}
+	c->n++;
+	return 0;
+}
 
 int cmd_list(int argc, char **argv, struct pkl_cli *cli)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "%s: error: 'list' is not available in this build\n", cli->prog);
-	return 3;
+	int all = 0, npos, status;
+	const struct cli_opt opts[] = {
+		{ "all", 'a', CLI_FLAG, &all, NULL, "also superseded certificates (renewal history)" },
+		{ NULL, 0, 0, NULL, NULL, NULL },
+	};
+	struct list_ctx c = { NULL, pkl_time_now(), 0 };
+	struct pkl_err err = { 0 };
+	struct pkl_pki *pki;
+
+	status = cli_parse(argc, argv, opts, cli, "list [--all] [--json]", &npos);
+	if (status)
+		return status < 0 ? 0 : status;
+	if (npos)
+		return cli_usage_error(cli, "unexpected argument '%s'", argv[1]);
+	pki = pkl_pki_open(cli_pki_dir(cli), 0, &err);
+	if (!pki)
+		return cli_fail(cli, &err);
+	if (cli->json)
+		c.arr = json_array();
+	if (pkl_db_cert_each(pki->db, all, one, &c, &err) == PKL_OK && c.arr) {
+		char *s = json_dumps(c.arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (s)
+			puts(s);
+		free(s);
+	}
+	json_decref(c.arr);
+	pkl_pki_close(pki);
+	return err.rc ? cli_fail(cli, &err) : 0;
 }
