@@ -8,6 +8,7 @@
 
 #include "pkilab/err.h"
 
+PKL_PRINTF(4, 0)
 static void err_vset(struct pkl_err *err, enum pkl_rc rc, const char *where, const char *fmt,
 		     va_list ap)
 {
