@@ -1,7 +1,184 @@
-/* pkilab-cdpd — placeholder until the server lands. */
+/*
+ * pkilab-cdpd: serves CRLs and CA certificates for pkilab's CDP and AIA URLs.
+ *
+ * main() reads the settings, loads the catalog, binds, drops privileges,
+ * starts the HTTP daemons and the mirror thread, then runs the control loop:
+ * signals (SIGHUP reload, SIGTERM/SIGINT stop) through a signalfd and
+ * publish-directory changes through inotify. Exit codes follow the project's
+ * contract: 0 clean stop, 2 bad configuration, 3 runtime failure.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "cdpd.h"
+
+static int fail(const struct pkl_err *err)
 {
-	fprintf(stderr, "pkilab-cdpd: error: not available in this build\n");
-	return 3;
+	char buf[1700];
+
+	fprintf(stderr, "pkilab-cdpd: error: %s\n", pkl_err_str(err, buf, sizeof(buf)));
+	return err->rc ? (int)err->rc : PKL_ERUNTIME;
+}
+
+/* After binding: a CDP reads public files and needs no privilege at all. */
+static enum pkl_rc drop_privileges(const struct cdp_config *cfg, struct pkl_err *err)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		if (cfg->user)
+			pkl_log(PKL_LOG_INFO, "not root: ignoring user '%s'", cfg->user);
+		return PKL_OK;
+	}
+	if (!cfg->user) {
+		pkl_log(PKL_LOG_WARN, "running as root: set 'user' (--user) to drop privileges");
+		return PKL_OK;
+	}
+	if (strcmp(cfg->user, "root") == 0)
+		return PKL_OK;
+	pw = getpwnam(cfg->user);
+	if (!pw)
+		return pkl_err_set(err, PKL_EINPUT, "user", "unknown user '%s'", cfg->user);
+	if (setgroups(0, NULL) != 0 || initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+		return pkl_err_sys(err, "user", "cannot drop privileges to '%s'", cfg->user);
+	if (setuid(0) == 0)
+		return pkl_err_set(err, PKL_ERUNTIME, "user", "privileges were not dropped");
+	pkl_log(PKL_LOG_INFO, "running as user '%s' (uid %u)", cfg->user, (unsigned)pw->pw_uid);
+	return PKL_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct cdp_config cfg;
+	struct pkl_err err = { 0 };
+	struct cdp_ctx *ctx = NULL;
+	struct cdp_server *srv = NULL;
+	sigset_t mask;
+	int rc, sfd = -1, wfd = -1, pending = 0, running = 1;
+
+	rc = cdp_config_parse(&cfg, argc, argv, &err);
+	if (rc == -1) {
+		cdp_config_free(&cfg);
+		return 0;
+	}
+	if (rc != PKL_OK) {
+		rc = fail(&err);
+		cdp_config_free(&cfg);
+		return rc;
+	}
+	cdp_log_init(cfg.log_level);
+	/* Signals are taken synchronously by the control loop; worker threads
+	 * inherit the blocked mask, and a closed client socket must not kill us. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		pkl_err_sys(&err, "", "signalfd");
+		goto failed;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		pkl_err_set(&err, PKL_ERUNTIME, "", "cannot initialise libcurl");
+		goto failed;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx) {
+		pkl_err_set(&err, PKL_ERUNTIME, "", "out of memory");
+		goto failed;
+	}
+	ctx->cfg = &cfg;
+	ctx->started = pkl_time_now();
+	ctx->cat = cdp_catalog_new(&cfg);
+	if (!ctx->cat) {
+		pkl_err_set(&err, PKL_ERUNTIME, "", "out of memory");
+		goto failed;
+	}
+	srv = cdp_server_bind(&cfg, &err);
+	if (!srv)
+		goto failed;
+	if (drop_privileges(&cfg, &err) != PKL_OK)
+		goto failed;
+	/* Loaded after the drop: the files must be readable by the user we run as. */
+	cdp_catalog_reload(ctx->cat, "start");
+	wfd = cdp_watch_open(&cfg, &err);
+	if (cdp_server_start(srv, ctx, &err) != PKL_OK)
+		goto failed;
+	ctx->mirror = cdp_mirror_start(&cfg, ctx->cat, &err);
+	if (cfg.n_mirror && !ctx->mirror)
+		goto failed;
+	pkl_log(PKL_LOG_INFO, "started (pid %ld)", (long)getpid());
+
+	while (running) {
+		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { wfd, POLLIN, 0 } };
+		int n = poll(pfd, wfd >= 0 ? 2 : 1, pending ? 150 : -1);
+
+		if (n < 0 && errno != EINTR) {
+			pkl_err_sys(&err, "", "poll");
+			goto failed;
+		}
+		if (n == 0 && pending) {
+			/* Quiet for 150 ms after a change: rebuild once, re-arm the watches
+			 * (crl/ or aia/ may have been created or replaced). */
+			pending = 0;
+			cdp_catalog_reload(ctx->cat, "publish directory changed");
+			if (wfd >= 0)
+				close(wfd);
+			wfd = cdp_watch_open(&cfg, &err);
+			continue;
+		}
+		if (n > 0 && wfd >= 0 && (pfd[1].revents & POLLIN) && cdp_watch_drain(wfd))
+			pending = 1;
+		if (n > 0 && (pfd[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					pkl_log(PKL_LOG_INFO, "SIGHUP: reloading");
+					cdp_catalog_reload(ctx->cat, "SIGHUP");
+					if (wfd >= 0)
+						close(wfd);
+					wfd = cdp_watch_open(&cfg, &err);
+					cdp_mirror_wake(ctx->mirror);
+				} else {
+					pkl_log(PKL_LOG_INFO, "%s: stopping",
+						si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+					running = 0;
+				}
+			}
+		}
+	}
+	rc = 0;
+	goto out;
+failed:
+	rc = fail(&err);
+out:
+	if (ctx)
+		cdp_mirror_stop(ctx->mirror);
+	cdp_server_stop(srv);
+	if (ctx)
+		cdp_catalog_free(ctx->cat);
+	free(ctx);
+	if (wfd >= 0)
+		close(wfd);
+	if (sfd >= 0)
+		close(sfd);
+	curl_global_cleanup();
+	if (rc == 0)
+		pkl_log(PKL_LOG_INFO, "stopped");
+	cdp_config_free(&cfg);
+	return rc;
 }

@@ -1,0 +1,64 @@
+/*
+ * CRL inspection: everything a relying party (or our own CDP server, or
+ * `pkilab doctor`) wants to know about a DER CRL before trusting it.
+ *
+ * pkl_crlcheck_parse() only decodes; pkl_crlcheck_verify() also checks the
+ * CRL against the certificate of the CA that should have issued it (issuer
+ * DN byte-equal to the CA subject, AKI == CA SKI, signature, cRLSign, a CRL
+ * number present and in range). Freshness against a clock is separate
+ * (pkl_crlcheck_fresh) so that callers decide what "now" means and whether
+ * an expired CRL is still worth reporting on. Every failure is a PKL_EINPUT
+ * with a one-line reason (`bad signature`, `truncated DER: ...`, `wrong
+ * issuer: ...`) so servers can log it and tools can print it.
+ */
+#ifndef PKILAB_CRLCHECK_H
+#define PKILAB_CRLCHECK_H
+
+#include <stddef.h>
+#include <openssl/x509.h>
+#include "err.h"
+#include "ptime.h"
+
+/* RFC 5280 §5.2.3: CRLNumber is at most 20 octets: < 2^159, 49 decimal digits. */
+#define PKL_CRL_NUMBER_MAX 52
+
+struct pkl_crlinfo {
+	pkl_time this_update;
+	pkl_time next_update;           /* 0: the CRL has none */
+	char number[PKL_CRL_NUMBER_MAX]; /* decimal CRLNumber; "" when absent */
+	long version;                   /* 1 for v2 (the encoded value) */
+	size_t revoked;                 /* entries in revokedCertificates */
+	size_t size;                    /* DER bytes */
+	int has_aki;                    /* authorityKeyIdentifier with keyIdentifier */
+	unsigned char aki[64];
+	size_t aki_len;
+	char issuer[512];               /* issuer DN, one line, for messages */
+	int sig_nid;                    /* signature algorithm */
+};
+
+/* Decodes a DER CRL (exactly len bytes: trailing data is an error) and fills
+ * info. On success and when out is not NULL, *out receives the parsed CRL
+ * (caller frees with X509_CRL_free). `where` names the source in errors. */
+enum pkl_rc pkl_crlcheck_parse(const unsigned char *der, size_t len, const char *where,
+			       struct pkl_crlinfo *info, X509_CRL **out, struct pkl_err *err);
+
+/* Parses, then checks the CRL against the CA certificate: issuer DN
+ * byte-equal to the CA's subject, AKI keyIdentifier == CA SKI (when the CA
+ * has an SKI), the CA may sign CRLs (keyUsage cRLSign when keyUsage is
+ * present), the signature verifies with the CA's public key, and a CRL
+ * number is present. info is filled whenever parsing succeeded, even if a
+ * later check failed, so a caller can still report on what it saw. */
+enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char *where,
+				X509 *ca, struct pkl_crlinfo *info, struct pkl_err *err);
+
+/* Time checks: PKL_EINPUT "expired ..." when nextUpdate <= now, "no
+ * nextUpdate" when absent, "not yet valid ..." when thisUpdate > now + skew. */
+enum pkl_rc pkl_crlcheck_fresh(const struct pkl_crlinfo *info, pkl_time now, int64_t skew,
+			       const char *where, struct pkl_err *err);
+
+/* Compares two decimal CRL numbers of any length (leading zeros ignored):
+ * <0, 0, >0 like strcmp. An empty or non-decimal string sorts below every
+ * number, so a CRL without a number never wins against one with. */
+int pkl_crlcheck_number_cmp(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * CRL inspection (see pkilab/crlcheck.h). Used by the CDP server to decide
+ * whether a CRL may be served and by `pkilab doctor` to explain why a chain
+ * fails revocation checking, so messages name the exact defect and nothing
+ * here assumes either caller.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+
+#include "pkilab/crlcheck.h"
+
+/* Explains why d2i failed: PEM instead of DER, a short file, or bad bytes.
+ * The outer SEQUENCE header tells how long the CRL claims to be. */
+static enum pkl_rc explain_bad_der(const unsigned char *der, size_t len, const char *where,
+				   struct pkl_err *err)
+{
+	const unsigned char *p = der;
+	long clen = 0;
+	int tag = 0, xclass = 0, r;
+
+	ERR_clear_error();
+	if (len == 0)
+		return pkl_err_set(err, PKL_EINPUT, where, "empty file, expected a DER CRL");
+	if (len >= 10 && memcmp(der, "-----BEGIN", 10) == 0)
+		return pkl_err_set(err, PKL_EINPUT, where, "PEM, expected a DER CRL");
+	if (der[0] != 0x30)
+		return pkl_err_set(err, PKL_EINPUT, where,
+				   "corrupt DER: not an ASN.1 SEQUENCE (first byte 0x%02x)", der[0]);
+	r = ASN1_get_object(&p, &clen, &tag, &xclass, (long)(len > 0x7fffffff ? 0x7fffffff : len));
+	ERR_clear_error();
+	if (r & 0x80) {
+		/* 0x80 is also set when the content runs past the buffer; tell the two apart. */
+		if (p > der && clen > 0 && (size_t)(p - der) + (size_t)clen > len)
+			return pkl_err_set(err, PKL_EINPUT, where,
+					   "truncated DER: the CRL claims %zu bytes, only %zu present",
+					   (size_t)(p - der) + (size_t)clen, len);
+		if (len < 2 || (der[1] & 0x80 && len < 2 + (size_t)(der[1] & 0x7f)))
+			return pkl_err_set(err, PKL_EINPUT, where, "truncated DER: %zu bytes", len);
+		return pkl_err_set(err, PKL_EINPUT, where, "corrupt DER: bad length encoding");
+	}
+	return pkl_err_set(err, PKL_EINPUT, where, "corrupt DER: not a valid CRL structure");
+}
+
+static void number_to_dec(const ASN1_INTEGER *n, char *out, size_t outlen)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(n, NULL);
+	char *dec = bn ? BN_bn2dec(bn) : NULL;
+
+	snprintf(out, outlen, "%s", dec ? dec : "");
+	OPENSSL_free(dec);
+	BN_free(bn);
+}
+
+enum pkl_rc pkl_crlcheck_parse(const unsigned char *der, size_t len, const char *where,
+			       struct pkl_crlinfo *info, X509_CRL **out, struct pkl_err *err)
+{
+	const unsigned char *p = der;
+	X509_CRL *crl = NULL;
+	ASN1_INTEGER *num = NULL;
+	AUTHORITY_KEYID *akid = NULL;
+	const ASN1_TIME *t;
+	const STACK_OF(X509_REVOKED) *revoked;
+	int crit = -1;
+	enum pkl_rc rc = PKL_EINPUT;
+
+	memset(info, 0, sizeof(*info));
+	info->size = len;
+	if (len == 0 || len > 0x7fffffff || !der) {
+		rc = explain_bad_der(der ? der : (const unsigned char *)"", der ? len : 0, where, err);
+		goto out;
+	}
+	crl = d2i_X509_CRL(NULL, &p, (long)len);
+	if (!crl) {
+		rc = explain_bad_der(der, len, where, err);
+		goto out;
+	}
+	if ((size_t)(p - der) != len) {
+		rc = pkl_err_set(err, PKL_EINPUT, where, "corrupt DER: %zu bytes of trailing data",
+				 len - (size_t)(p - der));
+		goto out;
+	}
+	info->version = X509_CRL_get_version(crl);
+	info->sig_nid = X509_CRL_get_signature_nid(crl);
+	{
+		char *dn = X509_NAME_oneline(X509_CRL_get_issuer(crl), NULL, 0);
+
+		snprintf(info->issuer, sizeof(info->issuer), "%s", dn ? dn : "");
+		OPENSSL_free(dn);
+	}
+	t = X509_CRL_get0_lastUpdate(crl);
+	if (!t || pkl_time_from_asn1(t, &info->this_update) != PKL_OK) {
+		rc = pkl_err_set(err, PKL_EINPUT, where, "corrupt CRL: unreadable thisUpdate");
+		goto out;
+	}
+	t = X509_CRL_get0_nextUpdate(crl);
+	if (t && pkl_time_from_asn1(t, &info->next_update) != PKL_OK) {
+		rc = pkl_err_set(err, PKL_EINPUT, where, "corrupt CRL: unreadable nextUpdate");
+		goto out;
+	}
+	if (info->next_update && info->next_update < info->this_update) {
+		rc = pkl_err_set(err, PKL_EINPUT, where, "corrupt CRL: nextUpdate before thisUpdate");
+		goto out;
+	}
+	revoked = X509_CRL_get_REVOKED(crl);
+	info->revoked = revoked ? (size_t)sk_X509_REVOKED_num(revoked) : 0;
+
+	num = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, NULL);
+	if (!num && crit != -1) {
+		rc = pkl_err_set(err, PKL_EINPUT, where, "corrupt CRL: unreadable CRL number");
+		goto out;
+	}
+	if (num) {
+		if (ASN1_STRING_type(num) == V_ASN1_NEG_INTEGER) {
+			rc = pkl_err_set(err, PKL_EINPUT, where, "CRL number is negative");
+			goto out;
+		}
+		/* 20 octets of magnitude: the encoding may add a leading 0x00 we do not see here. */
+		if (ASN1_STRING_length(num) > 20) {
+			rc = pkl_err_set(err, PKL_EINPUT, where,
+					 "CRL number longer than 20 octets (RFC 5280 §5.2.3)");
+			goto out;
+		}
+		number_to_dec(num, info->number, sizeof(info->number));
+	}
+	crit = -1;
+	akid = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, &crit, NULL);
+	if (!akid && crit != -1) {
+		rc = pkl_err_set(err, PKL_EINPUT, where,
+				 "corrupt CRL: unreadable authority key identifier");
+		goto out;
+	}
+	if (akid && akid->keyid) {
+		size_t n = (size_t)ASN1_STRING_length(akid->keyid);
+
+		if (n > sizeof(info->aki))
+			n = sizeof(info->aki);
+		memcpy(info->aki, ASN1_STRING_get0_data(akid->keyid), n);
+		info->aki_len = n;
+		info->has_aki = 1;
+	}
+	rc = PKL_OK;
+	if (out) {
+		*out = crl;
+		crl = NULL;
+	}
+out:
+	ERR_clear_error();
+	AUTHORITY_KEYID_free(akid);
+	ASN1_INTEGER_free(num);
+	X509_CRL_free(crl);
+	return rc;
+}
+
+static void hex(const unsigned char *b, size_t n, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < n && o + 3 < outlen; i++)
+		o += (size_t)snprintf(out + o, outlen - o, "%02x", b[i]);
+}
+
+enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char *where,
+				X509 *ca, struct pkl_crlinfo *info, struct pkl_err *err)
+{
+	X509_CRL *crl = NULL;
+	EVP_PKEY *pub;
+	const unsigned char *a_der = NULL, *b_der = NULL;
+	size_t a_len = 0, b_len = 0;
+	const ASN1_OCTET_STRING *ski;
+	enum pkl_rc rc;
+	int r;
+
+	rc = pkl_crlcheck_parse(der, len, where, info, &crl, err);
+	if (rc != PKL_OK)
+		return rc;
+	rc = PKL_EINPUT;
+	if (!ca) {
+		rc = pkl_err_set(err, PKL_EINPUT, where, "no CA certificate to verify the CRL with");
+		goto out;
+	}
+	/* RFC 5280 §6.3.3 (b)/(f): matching is by name, and clients compare bytes. */
+	if (!X509_NAME_get0_der(X509_CRL_get_issuer(crl), &a_der, &a_len) ||
+	    !X509_NAME_get0_der(X509_get_subject_name(ca), &b_der, &b_len) || a_len != b_len ||
+	    memcmp(a_der, b_der, a_len) != 0) {
+		char *dn = X509_NAME_oneline(X509_get_subject_name(ca), NULL, 0);
+
+		rc = pkl_err_set(err, PKL_EINPUT, where,
+				 "wrong issuer: CRL issuer '%s' is not byte-equal to the CA subject '%s'",
+				 info->issuer, dn ? dn : "?");
+		OPENSSL_free(dn);
+		goto out;
+	}
+	ski = X509_get0_subject_key_id(ca);
+	if (ski) {
+		char h1[130], h2[130];
+
+		if (!info->has_aki) {
+			rc = pkl_err_set(err, PKL_EINPUT, where,
+					 "no authority key identifier (the CA has a subject key identifier)");
+			goto out;
+		}
+		if ((size_t)ASN1_STRING_length(ski) != info->aki_len ||
+		    memcmp(ASN1_STRING_get0_data(ski), info->aki, info->aki_len) != 0) {
+			hex(info->aki, info->aki_len, h1, sizeof(h1));
+			hex(ASN1_STRING_get0_data(ski), (size_t)ASN1_STRING_length(ski), h2,
+			    sizeof(h2));
+			rc = pkl_err_set(err, PKL_EINPUT, where,
+					 "wrong issuer key: CRL authority key identifier %s != CA subject key identifier %s",
+					 h1, h2);
+			goto out;
+		}
+	}
+	if ((X509_get_extension_flags(ca) & EXFLAG_KUSAGE) &&
+	    !(X509_get_key_usage(ca) & KU_CRL_SIGN)) {
+		rc = pkl_err_set(err, PKL_EINPUT, where, "the CA certificate's keyUsage lacks cRLSign");
+		goto out;
+	}
+	pub = X509_get0_pubkey(ca);
+	if (!pub) {
+		rc = pkl_err_ssl(err, PKL_EINPUT, where, "unreadable CA public key");
+		goto out;
+	}
+	r = X509_CRL_verify(crl, pub);
+	if (r != 1) {
+		/* 0 is a plain mismatch; <0 a malformed signature or an algorithm mismatch. */
+		rc = pkl_err_set(err, PKL_EINPUT, where,
+				 r == 0 ? "bad signature: the CRL was not signed by the CA's key"
+					: "bad signature: malformed or unsupported signature");
+		ERR_clear_error();
+		goto out;
+	}
+	if (!info->number[0]) {
+		rc = pkl_err_set(err, PKL_EINPUT, where, "no CRL number (RFC 5280 §5.2.3)");
+		goto out;
+	}
+	rc = PKL_OK;
+out:
+	ERR_clear_error();
+	X509_CRL_free(crl);
+	return rc;
+}
+
+enum pkl_rc pkl_crlcheck_fresh(const struct pkl_crlinfo *info, pkl_time now, int64_t skew,
+			       const char *where, struct pkl_err *err)
+{
+	char a[32], b[32];
+
+	if (!info->next_update)
+		return pkl_err_set(err, PKL_EINPUT, where, "no nextUpdate (RFC 5280 §5.1.2.5)");
+	if (info->next_update <= now)
+		return pkl_err_set(err, PKL_EINPUT, where, "expired: nextUpdate %s is past (now %s)",
+				   pkl_time_fmt(info->next_update, a, sizeof(a)),
+				   pkl_time_fmt(now, b, sizeof(b)));
+	if (info->this_update > now + skew)
+		return pkl_err_set(err, PKL_EINPUT, where, "not yet valid: thisUpdate %s (now %s)",
+				   pkl_time_fmt(info->this_update, a, sizeof(a)),
+				   pkl_time_fmt(now, b, sizeof(b)));
+	return PKL_OK;
+}
+
+/* Digits without leading zeros; NULL when not a decimal number. */
+static const char *dec_digits(const char *s, size_t *n)
+{
+	const char *p;
+
+	if (!s || !*s)
+		return NULL;
+	for (p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			return NULL;
+	while (*s == '0' && s[1])
+		s++;
+	*n = strlen(s);
+	return s;
+}
+
+int pkl_crlcheck_number_cmp(const char *a, const char *b)
+{
+	size_t na = 0, nb = 0;
+	const char *da = dec_digits(a, &na), *db = dec_digits(b, &nb);
+	int c;
+
+	if (!da || !db)
+		return (da != NULL) - (db != NULL);
+	if (na != nb)
+		return na < nb ? -1 : 1;
+	c = strcmp(da, db);
+	return (c > 0) - (c < 0);
+}

@@ -1,0 +1,297 @@
+/*
+ * pkilab-cdpd internals: the pieces of the CDP/AIA server and how they meet.
+ *
+ *   config.c    settings from flags and/or a libconfig file (every error names file:line)
+ *   snapshot.c  the catalog: immutable, refcounted snapshots swapped atomically;
+ *               the rules that decide whether a candidate CRL may replace the served one
+ *   routes.c    the route table (data) and strict URL matching
+ *   server.c    the libmicrohttpd daemons, limits, access log, dispatch
+ *   h_*.c       one handler per route
+ *   mirror.c    pulls from peers (libcurl), feeding candidates through the same rules
+ *   watch.c     inotify on the publish directories
+ *   cdplog.c    the log sink (one line per event, timestamped)
+ *
+ * Threads: MHD's worker pool answers requests from the current snapshot; the
+ * main thread (signals, inotify) and the mirror thread build new snapshots
+ * under the catalog's build lock. A response holds a reference to the
+ * snapshot whose bytes it sends, so a swap never frees bytes in flight.
+ */
+#ifndef CDPD_H
+#define CDPD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "pkilab/crlcheck.h"
+#include "pkilab/err.h"
+#include "pkilab/log.h"
+#include "pkilab/ptime.h"
+
+#define CDP_NAME_MAX 64   /* a CA name in a URL: [A-Za-z0-9._-]{1,64}, no leading dot */
+#define CDP_LIST_MAX 16   /* publish dirs, listen addresses, peers, trust paths */
+#define CDP_SOURCE_MAX 512
+
+/* ---- configuration (config.c) ---- */
+
+struct cdp_config {
+	char *publish[CDP_LIST_MAX];
+	size_t n_publish;
+	char *listen[CDP_LIST_MAX];
+	size_t n_listen;
+	char *mirror[CDP_LIST_MAX];   /* peer base URLs, no trailing '/' */
+	size_t n_mirror;
+	char *trust[CDP_LIST_MAX];    /* CA certificate files or directories */
+	size_t n_trust;
+	char *user;                   /* drop to this user after binding when root */
+	enum pkl_log_level log_level;
+	int access_log;
+	int64_t max_age;              /* Cache-Control cap: the re-publication interval */
+	int64_t health_margin;        /* /healthz fails when a CRL is this close to nextUpdate */
+	int64_t timeout;              /* connection (idle) timeout, seconds */
+	int64_t mirror_interval;      /* seconds between pulls */
+	int64_t mirror_timeout;       /* whole-transfer bound per pull, seconds */
+	long mirror_max_size;         /* bytes */
+	long max_crl_size;            /* bytes read from disk per file */
+	long threads;                 /* MHD worker threads per listen address */
+	long connection_limit;
+	long per_ip_limit;            /* 0: unlimited */
+	long max_request_size;        /* bytes of request line + headers */
+	long backlog;
+	char source[512];             /* the config file, "" for flags only */
+};
+
+/* Defaults, then the config file (--config), then flags: flags win. Returns
+ * PKL_OK, PKL_EINPUT with err set, or -1 after --help/--version (printed). */
+int cdp_config_parse(struct cdp_config *cfg, int argc, char **argv, struct pkl_err *err);
+void cdp_config_free(struct cdp_config *cfg);
+/* Splits "ADDR:PORT" / "[v6]:PORT" / ":PORT" / "PORT" into a sockaddr. */
+struct sockaddr_storage;
+enum pkl_rc cdp_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *sslen,
+			     struct pkl_err *err);
+
+/* ---- logging (cdplog.c) ---- */
+
+void cdp_log_init(enum pkl_log_level level);
+/* One access-log line, written with a single write(2). */
+void cdp_log_access(const char *line, size_t len);
+
+/* ---- the catalog (snapshot.c) ---- */
+
+enum cdp_kind { CDP_CRL = 0, CDP_AIA = 1 };
+
+/* Immutable bytes shared by the snapshots that contain them. */
+struct cdp_blob {
+	atomic_long refs;
+	size_t len;
+	unsigned char data[];
+};
+struct cdp_blob *cdp_blob_new(const void *data, size_t len);
+struct cdp_blob *cdp_blob_ref(struct cdp_blob *b);
+void cdp_blob_unref(struct cdp_blob *b);
+
+struct cdp_entry {
+	enum cdp_kind kind;
+	char name[CDP_NAME_MAX + 1];
+	struct cdp_blob *body;
+	char etag[68];               /* "\"<sha-256 hex>\"": content-derived, identical on every mirror */
+	pkl_time last_modified;      /* CRL thisUpdate; certificate notBefore */
+	pkl_time expires;            /* CRL nextUpdate; 0 for certificates */
+	char last_modified_http[32]; /* the same, as HTTP-dates */
+	char expires_http[32];
+	struct pkl_crlinfo info;     /* CRLs only */
+	char source[CDP_SOURCE_MAX]; /* file or URL it came from */
+	pkl_time loaded_at;
+};
+
+/* Why something on disk or at a peer is not being served. `fatal` problems
+ * fail /healthz; the others (a peer that is down or behind) are warnings. */
+struct cdp_problem {
+	char ca[CDP_NAME_MAX + 1];
+	char source[CDP_SOURCE_MAX];
+	char msg[512];
+	int fatal;
+};
+
+struct cdp_snapshot {
+	atomic_long refs;
+	uint64_t generation;
+	pkl_time built_at;
+	struct cdp_entry *entries;   /* sorted by (kind, name) */
+	size_t n_entries;
+	struct cdp_problem *problems;
+	size_t n_problems;
+};
+
+const struct cdp_entry *cdp_snapshot_find(const struct cdp_snapshot *s, enum cdp_kind kind,
+					  const char *name);
+struct cdp_snapshot *cdp_snapshot_ref(struct cdp_snapshot *s);
+void cdp_snapshot_release(struct cdp_snapshot *s);
+
+enum cdp_verdict {
+	CDP_ACCEPT,    /* newer (or first): serve it */
+	CDP_SAME,      /* byte-identical to what is served */
+	CDP_OLDER,     /* valid but a lower CRL number: rollback refused */
+	CDP_CONFLICT,  /* same CRL number, different bytes */
+	CDP_STALE,     /* valid but expired while the served one is not */
+	CDP_INVALID,   /* does not parse or verify */
+	CDP_UNKNOWN_CA /* no trusted certificate for that CA name */
+};
+const char *cdp_verdict_name(enum cdp_verdict v);
+
+/* The one rule for every candidate CRL, from disk or from a peer. cur is
+ * the served entry (NULL if none); info is filled when it parsed. */
+enum cdp_verdict cdp_judge_crl(const struct cdp_entry *cur, const unsigned char *der, size_t len,
+			       X509 *ca, pkl_time now, const char *where, struct pkl_crlinfo *info,
+			       struct pkl_err *err);
+
+struct cdp_catalog;
+
+/* trust may be empty: then every publish dir's aia/ is trusted. */
+struct cdp_catalog *cdp_catalog_new(const struct cdp_config *cfg);
+void cdp_catalog_free(struct cdp_catalog *cat);
+/* The current snapshot with a reference the caller releases. Never NULL. */
+struct cdp_snapshot *cdp_catalog_acquire(struct cdp_catalog *cat);
+/* Re-reads trust and publish directories; swaps in a new snapshot. */
+void cdp_catalog_reload(struct cdp_catalog *cat, const char *why);
+/* A CRL fetched from a peer: judged like a file; swaps on acceptance.
+ * Peer problems are warnings, recorded under `source`. */
+enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca,
+				       const unsigned char *der, size_t len, const char *source,
+				       struct pkl_err *err);
+/* Records or clears (msg NULL) a warning about a source, e.g. a peer that is down. */
+void cdp_catalog_note(struct cdp_catalog *cat, const char *ca, const char *source,
+		      const char *msg);
+unsigned long cdp_catalog_reloads(struct cdp_catalog *cat);
+
+/* ---- routes (routes.c) ---- */
+
+enum cdp_route_id {
+	CDP_R_CRL = 0,
+	CDP_R_AIA,
+	CDP_R_HEALTH,
+	CDP_R_METRICS,
+	CDP_R_STATUS,
+	CDP_R_NONE,  /* 404 */
+	CDP_R_COUNT
+};
+
+struct cdp_route {
+	enum cdp_route_id id;
+	const char *path;    /* exact path, or the prefix when suffix is set */
+	const char *suffix;  /* "/crl/" + NAME + ".crl" */
+	const char *label;   /* metrics label */
+};
+
+extern const struct cdp_route cdp_routes[];
+extern const size_t cdp_n_routes;
+
+/* Matches a raw (undecoded) request path. On a name route, name receives
+ * the NAME. Anything that is not exactly a route is CDP_R_NONE. */
+enum cdp_route_id cdp_route_match(const char *url, size_t len, char name[CDP_NAME_MAX + 1]);
+/* [A-Za-z0-9._-]{1,64}, not starting with '.'. */
+int cdp_name_valid(const char *s, size_t len);
+const char *cdp_route_label(enum cdp_route_id id);
+
+/* HTTP-date (IMF-fixdate) both ways; parse returns -1 when malformed. */
+void cdp_http_date(pkl_time t, char out[32]);
+pkl_time cdp_http_date_parse(const char *s);
+/* RFC 9110 §13.1.2 weak comparison of an If-None-Match list against etag. */
+int cdp_etag_match(const char *if_none_match, const char *etag);
+
+/* ---- mirror (mirror.c) ---- */
+
+struct cdp_peer_state {
+	char url[256];
+	int up;                 /* last pull reached the peer */
+	pkl_time last_ok, last_try;
+	char last_error[256];
+	unsigned long pulls[5]; /* by outcome: accepted, not_modified, unchanged, rejected, error */
+};
+enum { CDP_PULL_ACCEPTED, CDP_PULL_NOT_MODIFIED, CDP_PULL_UNCHANGED, CDP_PULL_REJECTED,
+       CDP_PULL_ERROR };
+extern const char *const cdp_pull_outcomes[5];
+
+struct cdp_mirror;
+struct cdp_mirror *cdp_mirror_start(const struct cdp_config *cfg, struct cdp_catalog *cat,
+				    struct pkl_err *err);
+void cdp_mirror_wake(struct cdp_mirror *m);
+void cdp_mirror_stop(struct cdp_mirror *m);
+/* A copy of the peers' state (n returned; at most max). */
+size_t cdp_mirror_peers(struct cdp_mirror *m, struct cdp_peer_state *out, size_t max);
+
+/* ---- watch (watch.c) ---- */
+
+/* An inotify fd watching the publish dirs (and their crl/ aia/); -1 if none. */
+int cdp_watch_open(const struct cdp_config *cfg, struct pkl_err *err);
+/* Drains pending events; returns 1 if any concerned the catalog. */
+int cdp_watch_drain(int fd);
+
+/* ---- server (server.c) and handlers ---- */
+
+struct cdp_stats {
+	atomic_ulong req[CDP_R_COUNT][8]; /* by route and status slot (cdp_status_slot) */
+};
+extern const int cdp_status_codes[8];
+int cdp_status_slot(int status);
+
+struct cdp_ctx {
+	const struct cdp_config *cfg;
+	struct cdp_catalog *cat;
+	struct cdp_mirror *mirror; /* NULL when not a mirror */
+	struct cdp_stats stats;
+	pkl_time started;
+};
+
+/* Per-request state (MHD's req_cls): set on the first call of the access
+ * handler, answered on the second so keep-alive is kept. */
+struct cdp_req {
+	enum cdp_route_id route;
+	int status;
+	int has_body;
+	size_t bytes;
+	struct timespec start;
+	char method[16];
+	char url[200];
+};
+
+struct MHD_Connection;
+typedef int (*cdp_handler_fn)(struct cdp_ctx *ctx, struct MHD_Connection *conn,
+			      struct cdp_req *req, const char *name, int head);
+/* Each returns the MHD_Result of queuing its response. */
+int cdp_h_crl(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
+	      const char *name, int head);
+int cdp_h_aia(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
+	      const char *name, int head);
+int cdp_h_health(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
+		 const char *name, int head);
+int cdp_h_metrics(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
+		  const char *name, int head);
+int cdp_h_status(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
+		 const char *name, int head);
+
+/* Shared by the CRL and AIA handlers: the entry with every caching header,
+ * or 304, or 404. */
+int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
+		    enum cdp_kind kind, const char *name);
+/* Queues a small text response (status, content type, body copied). */
+int cdp_reply_text(struct MHD_Connection *conn, struct cdp_req *req, int status,
+		   const char *ctype, const char *body, size_t len);
+
+/* The health verdict (shared by /healthz, /metrics and the status page):
+ * fills a JSON document; returns 1 when healthy. */
+struct pkl_buf;
+int cdp_health_json(struct cdp_ctx *ctx, const struct cdp_snapshot *s, pkl_time now,
+		    struct pkl_buf *out);
+
+struct cdp_server;
+/* Binds every listen address (before privileges are dropped). */
+struct cdp_server *cdp_server_bind(const struct cdp_config *cfg, struct pkl_err *err);
+/* Starts the MHD daemons on the bound sockets. */
+enum pkl_rc cdp_server_start(struct cdp_server *srv, struct cdp_ctx *ctx, struct pkl_err *err);
+void cdp_server_stop(struct cdp_server *srv);
+
+#endif

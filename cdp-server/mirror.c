@@ -1,0 +1,283 @@
+/*
+ * Mirror mode: pull CRLs from peers and offer them to the catalog, which
+ * judges them exactly like files from disk (signature by a trusted CA,
+ * no rollback). Only CAs this instance trusts are asked for, so a peer can
+ * never add one. Each pull is a conditional GET (If-None-Match with the
+ * served ETag), bounded in connection time, total time and size, over plain
+ * HTTP without redirects or proxies. A mirror keeps serving what it has when
+ * every peer is down.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "cdpd.h"
+#include "pkilab/buf.h"
+
+const char *const cdp_pull_outcomes[5] = { "accepted", "not_modified", "unchanged", "rejected",
+					   "error" };
+
+struct cdp_mirror {
+	const struct cdp_config *cfg;
+	struct cdp_catalog *cat;
+	pthread_t thread;
+	pthread_mutex_t lock; /* guards peers, stop, wake */
+	pthread_cond_t cond;
+	int stop, wake;
+	struct cdp_peer_state peers[CDP_LIST_MAX];
+	size_t n_peers;
+};
+
+struct sink {
+	struct pkl_buf buf;
+	size_t max;
+	int too_big;
+};
+
+static size_t on_data(char *p, size_t sz, size_t nm, void *cls)
+{
+	struct sink *s = cls;
+	size_t n = sz * nm;
+
+	if (s->buf.len + n > s->max) {
+		s->too_big = 1;
+		return 0; /* aborts the transfer */
+	}
+	if (pkl_buf_append(&s->buf, p, n) != PKL_OK)
+		return 0;
+	return n;
+}
+
+/* One conditional GET. Returns the HTTP status, or -1 with err filled. */
+static long fetch(CURL *h, const struct cdp_config *cfg, const char *url, const char *etag,
+		  struct sink *out, char *err, size_t errlen)
+{
+	struct curl_slist *hdrs = NULL;
+	char ebuf[CURL_ERROR_SIZE] = "", inm[128];
+	long status = -1;
+	CURLcode rc;
+
+	curl_easy_reset(h);
+	out->buf.len = 0;
+	out->too_big = 0;
+	out->max = (size_t)cfg->mirror_max_size;
+	if (etag && *etag) {
+		snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+		hdrs = curl_slist_append(hdrs, inm);
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(cfg->mirror_timeout * 1000 < 3000 ? cfg->mirror_timeout * 1000 : 3000));
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg->mirror_timeout * 1000);
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->mirror_max_size);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "pkilab-cdpd-mirror/0.1");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL); /* DER, byte for byte */
+	rc = curl_easy_perform(h);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	} else if (out->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+		snprintf(err, errlen, "larger than mirror_max_size (%ld bytes)", cfg->mirror_max_size);
+	} else {
+		snprintf(err, errlen, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
+	}
+	curl_slist_free_all(hdrs);
+	return status;
+}
+
+static void peer_update(struct cdp_mirror *m, size_t i, int outcome, int reached, const char *msg)
+{
+	struct cdp_peer_state *p = &m->peers[i];
+
+	pthread_mutex_lock(&m->lock);
+	p->pulls[outcome]++;
+	p->last_try = pkl_time_now();
+	p->up = reached;
+	if (reached)
+		p->last_ok = p->last_try;
+	if (msg) {
+		size_t n = strlen(msg);
+
+		if (n >= sizeof(p->last_error))
+			n = sizeof(p->last_error) - 1;
+		memcpy(p->last_error, msg, n);
+		p->last_error[n] = '\0';
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Pulls every trusted CA's CRL from one peer. */
+static void pull_peer(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
+{
+	const struct cdp_config *cfg = m->cfg;
+	const char *base = cfg->mirror[pi];
+	struct cdp_snapshot *s = cdp_catalog_acquire(m->cat);
+	char url[512], err[CURL_ERROR_SIZE + 64], msg[1200];
+	size_t i;
+	int down = 0;
+
+	for (i = 0; i < s->n_entries && !down; i++) {
+		const struct cdp_entry *a = &s->entries[i], *c;
+		struct pkl_err e = { 0 };
+		enum cdp_verdict v;
+		long st;
+
+		if (a->kind != CDP_AIA)
+			continue;
+		c = cdp_snapshot_find(s, CDP_CRL, a->name);
+		snprintf(url, sizeof(url), "%s/crl/%s.crl", base, a->name);
+		err[0] = '\0';
+		st = fetch(h, cfg, url, c ? c->etag : NULL, sk, err, sizeof(err));
+		if (st < 0) {
+			snprintf(msg, sizeof(msg), "peer unreachable: %s", err);
+			peer_update(m, pi, CDP_PULL_ERROR, 0, msg);
+			cdp_catalog_note(m->cat, "", base, msg);
+			pkl_log(PKL_LOG_WARN, "mirror: %s: %s", url, msg);
+			down = 1; /* no point asking a dead peer for the next CA */
+			continue;
+		}
+		cdp_catalog_note(m->cat, "", base, NULL);
+		if (st == 304) {
+			peer_update(m, pi, CDP_PULL_NOT_MODIFIED, 1, NULL);
+			cdp_catalog_note(m->cat, a->name, url, NULL);
+			continue;
+		}
+		if (st != 200) {
+			snprintf(msg, sizeof(msg), "HTTP %ld", st);
+			peer_update(m, pi, CDP_PULL_ERROR, 1, msg);
+			cdp_catalog_note(m->cat, a->name, url, msg);
+			pkl_log(PKL_LOG_WARN, "mirror: %s: %s", url, msg);
+			continue;
+		}
+		v = cdp_catalog_offer_crl(m->cat, a->name, sk->buf.data, sk->buf.len, url, &e);
+		if (v == CDP_ACCEPT) {
+			peer_update(m, pi, CDP_PULL_ACCEPTED, 1, NULL);
+		} else if (v == CDP_SAME) {
+			peer_update(m, pi, CDP_PULL_UNCHANGED, 1, NULL);
+		} else {
+			snprintf(msg, sizeof(msg), "refused (%s): %s", cdp_verdict_name(v), e.msg);
+			peer_update(m, pi, CDP_PULL_REJECTED, 1, msg);
+			cdp_catalog_note(m->cat, a->name, url, msg);
+			pkl_log(PKL_LOG_WARN, "mirror: %s: %s", url, msg);
+		}
+	}
+	cdp_snapshot_release(s);
+}
+
+static void *mirror_main(void *arg)
+{
+	struct cdp_mirror *m = arg;
+	struct sink sk = { PKL_BUF_INIT, 0, 0 };
+	CURL *h = curl_easy_init();
+	struct timespec until;
+	size_t i;
+
+	if (!h) {
+		pkl_log(PKL_LOG_ERROR, "mirror: cannot initialise libcurl: not mirroring");
+		return NULL;
+	}
+	pthread_mutex_lock(&m->lock);
+	while (!m->stop) {
+		m->wake = 0;
+		pthread_mutex_unlock(&m->lock);
+		for (i = 0; i < m->n_peers; i++) {
+			pull_peer(m, h, i, &sk);
+			pthread_mutex_lock(&m->lock);
+			if (m->stop) {
+				pthread_mutex_unlock(&m->lock);
+				goto out;
+			}
+			pthread_mutex_unlock(&m->lock);
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += m->cfg->mirror_interval;
+		pthread_mutex_lock(&m->lock);
+		while (!m->stop && !m->wake)
+			if (pthread_cond_timedwait(&m->cond, &m->lock, &until) != 0)
+				break;
+	}
+	pthread_mutex_unlock(&m->lock);
+out:
+	pkl_buf_free(&sk.buf);
+	curl_easy_cleanup(h);
+	return NULL;
+}
+
+struct cdp_mirror *cdp_mirror_start(const struct cdp_config *cfg, struct cdp_catalog *cat,
+				    struct pkl_err *err)
+{
+	struct cdp_mirror *m;
+	size_t i;
+
+	if (!cfg->n_mirror)
+		return NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		pkl_err_set(err, PKL_ERUNTIME, "", "out of memory");
+		return NULL;
+	}
+	m->cfg = cfg;
+	m->cat = cat;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	for (i = 0; i < cfg->n_mirror; i++)
+		snprintf(m->peers[i].url, sizeof(m->peers[i].url), "%s", cfg->mirror[i]);
+	m->n_peers = cfg->n_mirror;
+	if (pthread_create(&m->thread, NULL, mirror_main, m) != 0) {
+		pkl_err_sys(err, "", "cannot start the mirror thread");
+		pthread_mutex_destroy(&m->lock);
+		pthread_cond_destroy(&m->cond);
+		free(m);
+		return NULL;
+	}
+	pkl_log(PKL_LOG_INFO, "mirroring %zu peer(s) every %llds", m->n_peers,
+		(long long)cfg->mirror_interval);
+	return m;
+}
+
+void cdp_mirror_wake(struct cdp_mirror *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->wake = 1;
+	pthread_cond_signal(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void cdp_mirror_stop(struct cdp_mirror *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->stop = 1;
+	pthread_cond_signal(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->thread, NULL);
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->cond);
+	free(m);
+}
+
+size_t cdp_mirror_peers(struct cdp_mirror *m, struct cdp_peer_state *out, size_t max)
+{
+	size_t n;
+
+	if (!m)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	n = m->n_peers < max ? m->n_peers : max;
+	memcpy(out, m->peers, n * sizeof(*out));
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}

@@ -1,0 +1,789 @@
+/*
+ * The catalog: what the server answers from.
+ *
+ * A snapshot is immutable once published: entries (CRLs and CA certificates
+ * with their precomputed validators), and the problems found while building
+ * it. Readers take a reference under a short mutex and never block a
+ * rebuild; a response keeps its reference until MHD has sent the last byte,
+ * so a swap never frees bytes in flight. Bodies are refcounted blobs shared
+ * between consecutive snapshots, so a reload does not copy a 4 MB CRL.
+ *
+ * Every candidate CRL, read from a publish directory or pulled from a peer,
+ * goes through cdp_judge_crl(): parse, verify against the trusted CA
+ * certificate, refuse a lower CRL number (rollback), refuse an expired one
+ * while a fresh one is served. The last good CRL stays in service otherwise.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "cdpd.h"
+#include "pkilab/buf.h"
+#include "pkilab/file.h"
+
+/* ---- blobs ---- */
+
+struct cdp_blob *cdp_blob_new(const void *data, size_t len)
+{
+	struct cdp_blob *b = malloc(sizeof(*b) + (len ? len : 1));
+
+	if (!b)
+		return NULL;
+	atomic_init(&b->refs, 1);
+	b->len = len;
+	if (len)
+		memcpy(b->data, data, len);
+	return b;
+}
+
+struct cdp_blob *cdp_blob_ref(struct cdp_blob *b)
+{
+	if (b)
+		atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+	return b;
+}
+
+void cdp_blob_unref(struct cdp_blob *b)
+{
+	if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+		free(b);
+}
+
+/* ---- snapshots ---- */
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct cdp_entry *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+const struct cdp_entry *cdp_snapshot_find(const struct cdp_snapshot *s, enum cdp_kind kind,
+					  const char *name)
+{
+	struct cdp_entry key;
+
+	if (!s || !s->n_entries)
+		return NULL;
+	key.kind = kind;
+	snprintf(key.name, sizeof(key.name), "%s", name);
+	return bsearch(&key, s->entries, s->n_entries, sizeof(*s->entries), entry_cmp);
+}
+
+struct cdp_snapshot *cdp_snapshot_ref(struct cdp_snapshot *s)
+{
+	if (s)
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	return s;
+}
+
+void cdp_snapshot_release(struct cdp_snapshot *s)
+{
+	size_t i;
+
+	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	for (i = 0; i < s->n_entries; i++)
+		cdp_blob_unref(s->entries[i].body);
+	free(s->entries);
+	free(s->problems);
+	free(s);
+}
+
+const char *cdp_verdict_name(enum cdp_verdict v)
+{
+	static const char *const names[] = { "accepted", "unchanged", "older", "conflict",
+					     "stale", "invalid", "unknown-ca" };
+
+	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
+}
+
+enum cdp_verdict cdp_judge_crl(const struct cdp_entry *cur, const unsigned char *der, size_t len,
+			       X509 *ca, pkl_time now, const char *where, struct pkl_crlinfo *info,
+			       struct pkl_err *err)
+{
+	int cmp;
+
+	if (cur && cur->body && cur->body->len == len && memcmp(cur->body->data, der, len) == 0) {
+		*info = cur->info;
+		return CDP_SAME;
+	}
+	if (pkl_crlcheck_verify(der, len, where, ca, info, err) != PKL_OK)
+		return CDP_INVALID;
+	if (!cur)
+		return CDP_ACCEPT;
+	cmp = pkl_crlcheck_number_cmp(info->number, cur->info.number);
+	if (cmp < 0) {
+		pkl_err_set(err, PKL_EINPUT, where,
+			    "CRL number %s is lower than the served %s: rollback refused", info->number,
+			    cur->info.number);
+		return CDP_OLDER;
+	}
+	if (cmp == 0) {
+		pkl_err_set(err, PKL_EINPUT, where,
+			    "CRL number %s is already served with different content: keeping the served one",
+			    info->number);
+		return CDP_CONFLICT;
+	}
+	/* A newer number that is already expired is a publishing accident: do
+	 * not replace a CRL clients can still use with one they cannot. */
+	if (pkl_crlcheck_fresh(info, now, 0, where, err) != PKL_OK &&
+	    pkl_crlcheck_fresh(&cur->info, now, 0, where, NULL) == PKL_OK)
+		return CDP_STALE;
+	pkl_err_clear(err);
+	return CDP_ACCEPT;
+}
+
+/* ---- building ---- */
+
+struct trust_ca {
+	char name[CDP_NAME_MAX + 1];
+	X509 *cert;
+	struct cdp_blob *der;
+	char source[CDP_SOURCE_MAX];
+};
+
+struct problems {
+	struct cdp_problem *v;
+	size_t n, cap;
+};
+
+struct cdp_catalog {
+	const struct cdp_config *cfg;
+	pthread_mutex_t cur_lock;   /* guards `cur` only: held for a pointer copy and an increment */
+	struct cdp_snapshot *cur;
+	pthread_mutex_t build_lock; /* serialises rebuilds (main thread, mirror thread) */
+	struct trust_ca *cas;
+	size_t n_cas;
+	struct problems notes;      /* warnings about peers, kept across reloads */
+	uint64_t generation;
+	atomic_ulong reloads;
+};
+
+static void problem_add(struct problems *p, const char *ca, const char *source, const char *msg,
+			int fatal)
+{
+	struct cdp_problem *x;
+
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 8;
+		struct cdp_problem *v = realloc(p->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		p->v = v;
+		p->cap = cap;
+	}
+	x = &p->v[p->n++];
+	snprintf(x->ca, sizeof(x->ca), "%s", ca ? ca : "");
+	snprintf(x->source, sizeof(x->source), "%s", source ? source : "");
+	snprintf(x->msg, sizeof(x->msg), "%s", msg);
+	x->fatal = fatal;
+}
+
+static void problem_remove(struct problems *p, const char *source)
+{
+	size_t i = 0;
+
+	while (i < p->n) {
+		if (strcmp(p->v[i].source, source) == 0) {
+			p->v[i] = p->v[p->n - 1];
+			p->n--;
+		} else {
+			i++;
+		}
+	}
+}
+
+static void sha256_etag(const unsigned char *d, size_t n, char out[68])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0, i;
+
+	if (!EVP_Digest(d, n, md, &mdlen, EVP_sha256(), NULL))
+		mdlen = 0;
+	out[0] = '"';
+	for (i = 0; i < mdlen && i < 32; i++)
+		snprintf(out + 1 + 2 * i, 3, "%02x", md[i]);
+	out[1 + 2 * i] = '"';
+	out[2 + 2 * i] = '\0';
+}
+
+static void entry_init(struct cdp_entry *e, enum cdp_kind kind, const char *name,
+		       struct cdp_blob *body, const char *source)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->body = body;
+	sha256_etag(body->data, body->len, e->etag);
+	snprintf(e->source, sizeof(e->source), "%s", source);
+	e->loaded_at = pkl_time_now();
+}
+
+static void entry_set_times(struct cdp_entry *e, pkl_time lm, pkl_time exp)
+{
+	e->last_modified = lm;
+	e->expires = exp;
+	cdp_http_date(lm, e->last_modified_http);
+	if (exp)
+		cdp_http_date(exp, e->expires_http);
+}
+
+/* Publishes a new snapshot made of entries (blob references taken over)
+ * and problems (copied). Called with build_lock held. */
+static void publish(struct cdp_catalog *cat, struct cdp_entry *entries, size_t n,
+		    const struct problems *fatal)
+{
+	struct cdp_snapshot *s = calloc(1, sizeof(*s)), *old;
+	size_t np = (fatal ? fatal->n : 0) + cat->notes.n, i;
+
+	if (!s || (np && !(s->problems = calloc(np, sizeof(*s->problems))))) {
+		/* Out of memory: keep serving the old snapshot. */
+		for (i = 0; i < n; i++)
+			cdp_blob_unref(entries[i].body);
+		free(entries);
+		free(s);
+		pkl_log(PKL_LOG_ERROR, "out of memory building the catalog: keeping the previous one");
+		return;
+	}
+	atomic_init(&s->refs, 1);
+	s->generation = ++cat->generation;
+	s->built_at = pkl_time_now();
+	qsort(entries, n, sizeof(*entries), entry_cmp);
+	s->entries = entries;
+	s->n_entries = n;
+	if (fatal && fatal->n)
+		memcpy(s->problems, fatal->v, fatal->n * sizeof(*s->problems));
+	if (cat->notes.n)
+		memcpy(s->problems + (fatal ? fatal->n : 0), cat->notes.v,
+		       cat->notes.n * sizeof(*s->problems));
+	s->n_problems = np;
+	pthread_mutex_lock(&cat->cur_lock);
+	old = cat->cur;
+	cat->cur = s;
+	pthread_mutex_unlock(&cat->cur_lock);
+	cdp_snapshot_release(old);
+}
+
+struct cdp_snapshot *cdp_catalog_acquire(struct cdp_catalog *cat)
+{
+	struct cdp_snapshot *s;
+
+	pthread_mutex_lock(&cat->cur_lock);
+	s = cdp_snapshot_ref(cat->cur);
+	pthread_mutex_unlock(&cat->cur_lock);
+	return s;
+}
+
+static X509 *load_cert(const unsigned char *d, size_t n)
+{
+	const unsigned char *p = d;
+	X509 *x = NULL;
+	BIO *bio;
+
+	if (n > 10 && memcmp(d, "-----BEGIN", 10) == 0) {
+		bio = BIO_new_mem_buf(d, (int)n);
+		if (bio)
+			x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	} else if (n < 0x7fffffff) {
+		x = d2i_X509(NULL, &p, (long)n);
+		if (x && p != d + n) {
+			X509_free(x);
+			x = NULL;
+		}
+	}
+	ERR_clear_error();
+	return x;
+}
+
+static void trust_free(struct trust_ca *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		X509_free(v[i].cert);
+		cdp_blob_unref(v[i].der);
+	}
+	free(v);
+}
+
+static int has_suffix(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+
+	return a > b && strcmp(s + a - b, suf) == 0;
+}
+
+/* Adds one trusted CA certificate file (PEM or DER) named after its file. */
+static void trust_add_file(struct trust_ca **v, size_t *n, const char *path, struct problems *pr)
+{
+	struct pkl_buf b = PKL_BUF_INIT;
+	struct pkl_err err = { 0 };
+	const char *base = strrchr(path, '/');
+	char name[CDP_NAME_MAX + 1], msg[600], eb[1600];
+	unsigned char *der = NULL;
+	size_t nl, i;
+	int dlen;
+	X509 *x = NULL;
+	struct trust_ca *nv;
+
+	base = base ? base + 1 : path;
+	nl = strcspn(base, ".");
+	/* "root.crt": the name is what precedes the last suffix (names may contain dots). */
+	nl = strrchr(base, '.') ? (size_t)(strrchr(base, '.') - base) : strlen(base);
+	if (!cdp_name_valid(base, nl)) {
+		snprintf(msg, sizeof(msg), "file name is not a valid CA name ([A-Za-z0-9._-]{1,64})");
+		problem_add(pr, "", path, msg, 0);
+		return;
+	}
+	memcpy(name, base, nl);
+	name[nl] = '\0';
+	if (pkl_file_read(path, 1 << 20, &b, &err) != PKL_OK) {
+		problem_add(pr, name, path, pkl_err_str(&err, eb, sizeof(eb)), 1);
+		return;
+	}
+	x = load_cert(b.data, b.len);
+	if (!x) {
+		problem_add(pr, name, path, "not a certificate (PEM or DER)", 1);
+		goto out;
+	}
+	dlen = i2d_X509(x, &der);
+	if (dlen <= 0) {
+		problem_add(pr, name, path, "cannot encode the certificate", 1);
+		goto out;
+	}
+	for (i = 0; i < *n; i++) {
+		if (strcmp((*v)[i].name, name) != 0)
+			continue;
+		if ((*v)[i].der->len != (size_t)dlen || memcmp((*v)[i].der->data, der, (size_t)dlen))
+			problem_add(pr, name, path,
+				    "a different certificate for this CA name is already trusted (kept the first)",
+				    1);
+		goto out;
+	}
+	nv = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!nv)
+		goto out;
+	*v = nv;
+	memset(&nv[*n], 0, sizeof(nv[*n]));
+	snprintf(nv[*n].name, sizeof(nv[*n].name), "%s", name);
+	snprintf(nv[*n].source, sizeof(nv[*n].source), "%s", path);
+	nv[*n].der = cdp_blob_new(der, (size_t)dlen);
+	if (!nv[*n].der)
+		goto out;
+	nv[*n].cert = x;
+	x = NULL;
+	(*n)++;
+out:
+	OPENSSL_free(der);
+	X509_free(x);
+	pkl_buf_free(&b);
+}
+
+static int name_sort(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void trust_add_dir(struct trust_ca **v, size_t *n, const char *dir, struct problems *pr,
+			  int missing_ok)
+{
+	struct dirent **list = NULL;
+	char path[4096], eb[300];
+	int k, i;
+
+	k = scandir(dir, &list, NULL, name_sort);
+	if (k < 0) {
+		if (!(missing_ok && errno == ENOENT)) {
+			snprintf(eb, sizeof(eb), "cannot read the directory: %s", strerror(errno));
+			problem_add(pr, "", dir, eb, 1);
+		}
+		return;
+	}
+	for (i = 0; i < k; i++) {
+		const char *d = list[i]->d_name;
+
+		if (d[0] != '.' && (has_suffix(d, ".crt") || has_suffix(d, ".pem") ||
+				    has_suffix(d, ".der") || has_suffix(d, ".cer")) &&
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, d) < sizeof(path))
+			trust_add_file(v, n, path, pr);
+		free(list[i]);
+	}
+	free(list);
+}
+
+static void trust_load(const struct cdp_config *cfg, struct trust_ca **v, size_t *n,
+		       struct problems *pr)
+{
+	char path[4096];
+	struct stat st;
+	size_t i;
+
+	*v = NULL;
+	*n = 0;
+	if (cfg->n_trust) {
+		for (i = 0; i < cfg->n_trust; i++) {
+			if (stat(cfg->trust[i], &st) == 0 && S_ISDIR(st.st_mode))
+				trust_add_dir(v, n, cfg->trust[i], pr, 0);
+			else
+				trust_add_file(v, n, cfg->trust[i], pr);
+		}
+		return;
+	}
+	for (i = 0; i < cfg->n_publish; i++)
+		if ((size_t)snprintf(path, sizeof(path), "%s/aia", cfg->publish[i]) < sizeof(path))
+			trust_add_dir(v, n, path, pr, 1);
+}
+
+static const struct trust_ca *trust_find(const struct trust_ca *v, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return &v[i];
+	return NULL;
+}
+
+static void make_crl_entry(struct cdp_entry *e, const char *name, struct cdp_blob *b,
+			   const struct pkl_crlinfo *info, const char *source)
+{
+	entry_init(e, CDP_CRL, name, b, source);
+	e->info = *info;
+	entry_set_times(e, info->this_update, info->next_update);
+}
+
+/* Judges one CRL file for a CA; cur is updated in place when accepted. */
+static void consider_file(const struct cdp_config *cfg, const struct trust_ca *ca,
+			  const char *path, struct cdp_entry *cur, int *have, struct problems *pr)
+{
+	struct pkl_buf b = PKL_BUF_INIT;
+	struct pkl_err err = { 0 };
+	struct pkl_crlinfo info;
+	struct cdp_blob *blob;
+	enum cdp_verdict v;
+	char eb[1600];
+
+	if (pkl_file_read(path, (size_t)cfg->max_crl_size, &b, &err) != PKL_OK) {
+		if (!pkl_file_exists(path))
+			return; /* no file is no candidate: keep serving the last good one */
+		problem_add(pr, ca->name, path, pkl_err_str(&err, eb, sizeof(eb)), 1);
+		return;
+	}
+	v = cdp_judge_crl(*have ? cur : NULL, b.data, b.len, ca->cert, pkl_time_now(), path, &info,
+			  &err);
+	if (v == CDP_SAME)
+		goto out;
+	if (v != CDP_ACCEPT) {
+		problem_add(pr, ca->name, path, err.msg, 1);
+		goto out;
+	}
+	blob = cdp_blob_new(b.data, b.len);
+	if (!blob)
+		goto out;
+	if (*have) {
+		pkl_log(PKL_LOG_INFO, "crl '%s': CRL number %s replaces %s (%s, %zu bytes, %zu revoked)",
+			ca->name, info.number, cur->info.number, path, b.len, info.revoked);
+		cdp_blob_unref(cur->body);
+	} else {
+		pkl_log(PKL_LOG_INFO, "crl '%s': serving CRL number %s (%s, %zu bytes, %zu revoked)",
+			ca->name, info.number, path, b.len, info.revoked);
+	}
+	make_crl_entry(cur, ca->name, blob, &info, path);
+	*have = 1;
+out:
+	pkl_buf_free(&b);
+}
+
+/* CRL files nobody can verify are reported, not served. */
+static void report_orphans(const struct cdp_config *cfg, const struct trust_ca *v, size_t n,
+			   struct problems *pr)
+{
+	char dir[4096], path[4600];
+	struct dirent **list = NULL;
+	size_t i;
+	int k, j;
+
+	for (i = 0; i < cfg->n_publish; i++) {
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/crl", cfg->publish[i]) >= sizeof(dir))
+			continue;
+		k = scandir(dir, &list, NULL, name_sort);
+		for (j = 0; j < k; j++) {
+			const char *d = list[j]->d_name;
+			size_t nl = strlen(d);
+			char name[CDP_NAME_MAX + 1];
+
+			if (d[0] != '.' && has_suffix(d, ".crl") && nl - 4 <= CDP_NAME_MAX) {
+				memcpy(name, d, nl - 4);
+				name[nl - 4] = '\0';
+				snprintf(path, sizeof(path), "%s/%s", dir, d);
+				if (!cdp_name_valid(name, nl - 4))
+					problem_add(pr, "", path,
+						    "file name is not a valid CA name: not served", 0);
+				else if (!trust_find(v, n, name))
+					problem_add(pr, name, path,
+						    "no trusted CA certificate for this CRL: not served", 1);
+			}
+			free(list[j]);
+		}
+		free(list);
+		list = NULL;
+	}
+}
+
+void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
+{
+	const struct cdp_config *cfg = cat->cfg;
+	struct problems pr = { 0 };
+	struct trust_ca *cas = NULL;
+	struct cdp_snapshot *old;
+	struct cdp_entry *entries;
+	size_t n_cas = 0, n = 0, i, j;
+	char path[4096];
+
+	pthread_mutex_lock(&cat->build_lock);
+	atomic_fetch_add(&cat->reloads, 1);
+	old = cdp_catalog_acquire(cat);
+	trust_load(cfg, &cas, &n_cas, &pr);
+	entries = calloc(2 * n_cas + 1, sizeof(*entries));
+	if (!entries)
+		goto out;
+	for (i = 0; i < n_cas; i++) {
+		const struct trust_ca *ca = &cas[i];
+		const struct cdp_entry *oc = cdp_snapshot_find(old, CDP_CRL, ca->name);
+		const struct cdp_entry *oa = cdp_snapshot_find(old, CDP_AIA, ca->name);
+		struct cdp_entry crl;
+		int have = 0, same_ca;
+
+		memset(&crl, 0, sizeof(crl));
+		same_ca = oa && oa->body->len == ca->der->len &&
+			  memcmp(oa->body->data, ca->der->data, ca->der->len) == 0;
+
+		/* The CA certificate itself, served at /aia/<name>.crt. */
+		entry_init(&entries[n], CDP_AIA, ca->name, cdp_blob_ref(ca->der), ca->source);
+		entry_set_times(&entries[n], 0, 0);
+		{
+			pkl_time nb = 0;
+
+			if (pkl_time_from_asn1(X509_get0_notBefore(ca->cert), &nb) == PKL_OK)
+				entry_set_times(&entries[n], nb, 0);
+		}
+		if (same_ca)
+			entries[n].loaded_at = oa->loaded_at;
+		else
+			pkl_log(PKL_LOG_INFO, "aia '%s': serving CA certificate from %s", ca->name,
+				ca->source);
+		n++;
+
+		/* Start from the CRL being served; drop it if the CA certificate
+		 * changed under it and it no longer verifies. */
+		if (oc) {
+			struct pkl_crlinfo info;
+			struct pkl_err err = { 0 };
+
+			if (same_ca) {
+				crl = *oc;
+				cdp_blob_ref(crl.body);
+				have = 1;
+			} else if (pkl_crlcheck_verify(oc->body->data, oc->body->len, oc->source,
+						       ca->cert, &info, &err) == PKL_OK) {
+				crl = *oc;
+				cdp_blob_ref(crl.body);
+				have = 1;
+			} else {
+				pkl_log(PKL_LOG_WARN,
+					"crl '%s': the served CRL does not verify with the new CA certificate: dropped",
+					ca->name);
+			}
+		}
+		for (j = 0; j < cfg->n_publish; j++)
+			if ((size_t)snprintf(path, sizeof(path), "%s/crl/%s.crl", cfg->publish[j],
+					     ca->name) < sizeof(path))
+				consider_file(cfg, ca, path, &crl, &have, &pr);
+		if (have)
+			entries[n++] = crl;
+		else
+			problem_add(&pr, ca->name, "", "no valid CRL to serve", 1);
+	}
+	report_orphans(cfg, cas, n_cas, &pr);
+	for (i = 0; i < pr.n; i++)
+		pkl_log(pr.v[i].fatal ? PKL_LOG_ERROR : PKL_LOG_WARN, "%s%s%s%s%s%s", pr.v[i].ca,
+			pr.v[i].ca[0] ? ": " : "", pr.v[i].source, pr.v[i].source[0] ? ": " : "",
+			pr.v[i].msg,
+			pr.v[i].fatal && cdp_snapshot_find(old, CDP_CRL, pr.v[i].ca) ?
+				" (the last good CRL stays in service)" : "");
+	trust_free(cat->cas, cat->n_cas);
+	cat->cas = cas;
+	cat->n_cas = n_cas;
+	cas = NULL;
+	n_cas = 0;
+	publish(cat, entries, n, &pr);
+	pkl_log(PKL_LOG_DEBUG, "catalog generation %llu built (%s): %zu entries, %zu problems",
+		(unsigned long long)cat->generation, why, n, pr.n);
+out:
+	trust_free(cas, n_cas);
+	free(pr.v);
+	cdp_snapshot_release(old);
+	pthread_mutex_unlock(&cat->build_lock);
+}
+
+/* Copies the current snapshot's entries (with blob references) and its fatal problems. */
+static struct cdp_entry *copy_entries(const struct cdp_snapshot *s, size_t extra,
+				      struct problems *fatal)
+{
+	struct cdp_entry *e = calloc(s->n_entries + extra + 1, sizeof(*e));
+	size_t i;
+
+	if (!e)
+		return NULL;
+	for (i = 0; i < s->n_entries; i++) {
+		e[i] = s->entries[i];
+		cdp_blob_ref(e[i].body);
+	}
+	for (i = 0; i < s->n_problems; i++)
+		if (s->problems[i].fatal)
+			problem_add(fatal, s->problems[i].ca, s->problems[i].source,
+				    s->problems[i].msg, 1);
+	return e;
+}
+
+enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca_name,
+				       const unsigned char *der, size_t len, const char *source,
+				       struct pkl_err *err)
+{
+	struct problems fatal = { 0 };
+	struct cdp_snapshot *s;
+	const struct trust_ca *ca;
+	const struct cdp_entry *cur;
+	struct cdp_entry *entries;
+	struct pkl_crlinfo info;
+	struct cdp_blob *blob;
+	enum cdp_verdict v;
+	size_t n, i;
+
+	pthread_mutex_lock(&cat->build_lock);
+	s = cdp_catalog_acquire(cat);
+	ca = trust_find(cat->cas, cat->n_cas, ca_name);
+	if (!ca) {
+		pkl_err_set(err, PKL_EINPUT, source, "no trusted CA certificate for '%s'", ca_name);
+		v = CDP_UNKNOWN_CA;
+		goto out;
+	}
+	cur = cdp_snapshot_find(s, CDP_CRL, ca_name);
+	v = cdp_judge_crl(cur, der, len, ca->cert, pkl_time_now(), source, &info, err);
+	if (v != CDP_ACCEPT) {
+		if (v == CDP_SAME)
+			problem_remove(&cat->notes, source);
+		goto out;
+	}
+	problem_remove(&cat->notes, source);
+	blob = cdp_blob_new(der, len);
+	entries = blob ? copy_entries(s, 1, &fatal) : NULL;
+	if (!entries) {
+		cdp_blob_unref(blob);
+		goto out;
+	}
+	n = s->n_entries;
+	for (i = 0; i < n; i++)
+		if (entries[i].kind == CDP_CRL && strcmp(entries[i].name, ca_name) == 0)
+			break;
+	if (i < n)
+		cdp_blob_unref(entries[i].body);
+	else
+		n++;
+	make_crl_entry(&entries[i], ca_name, blob, &info, source);
+	/* The CA has a CRL now: drop "no valid CRL" for it. */
+	for (i = 0; i < fatal.n;)
+		if (strcmp(fatal.v[i].ca, ca_name) == 0 && fatal.v[i].source[0] == '\0')
+			fatal.v[i] = fatal.v[--fatal.n];
+		else
+			i++;
+	pkl_log(PKL_LOG_INFO, "crl '%s': CRL number %s from %s%s%s (%zu bytes, %zu revoked)", ca_name,
+		info.number, source, cur ? " replaces " : "", cur ? cur->info.number : "", len,
+		info.revoked);
+	publish(cat, entries, n, &fatal);
+out:
+	free(fatal.v);
+	cdp_snapshot_release(s);
+	pthread_mutex_unlock(&cat->build_lock);
+	return v;
+}
+
+void cdp_catalog_note(struct cdp_catalog *cat, const char *ca, const char *source, const char *msg)
+{
+	struct problems fatal = { 0 };
+	struct cdp_snapshot *s;
+	struct cdp_entry *entries;
+	size_t i;
+	int changed = 0;
+
+	pthread_mutex_lock(&cat->build_lock);
+	for (i = 0; i < cat->notes.n; i++)
+		if (strcmp(cat->notes.v[i].source, source) == 0)
+			break;
+	if (!msg) {
+		changed = i < cat->notes.n;
+		problem_remove(&cat->notes, source);
+	} else if (i == cat->notes.n || strcmp(cat->notes.v[i].msg, msg) != 0) {
+		problem_remove(&cat->notes, source);
+		problem_add(&cat->notes, ca, source, msg, 0);
+		changed = 1;
+	}
+	if (changed) {
+		/* Warnings live in the snapshot too, so readers see one consistent view. */
+		s = cdp_catalog_acquire(cat);
+		entries = copy_entries(s, 0, &fatal);
+		if (entries)
+			publish(cat, entries, s->n_entries, &fatal);
+		cdp_snapshot_release(s);
+	}
+	free(fatal.v);
+	pthread_mutex_unlock(&cat->build_lock);
+}
+
+unsigned long cdp_catalog_reloads(struct cdp_catalog *cat)
+{
+	return atomic_load(&cat->reloads);
+}
+
+struct cdp_catalog *cdp_catalog_new(const struct cdp_config *cfg)
+{
+	struct cdp_catalog *cat = calloc(1, sizeof(*cat));
+
+	if (!cat)
+		return NULL;
+	cat->cfg = cfg;
+	pthread_mutex_init(&cat->cur_lock, NULL);
+	pthread_mutex_init(&cat->build_lock, NULL);
+	atomic_init(&cat->reloads, 0);
+	cat->cur = calloc(1, sizeof(*cat->cur));
+	if (!cat->cur) {
+		free(cat);
+		return NULL;
+	}
+	atomic_init(&cat->cur->refs, 1);
+	return cat;
+}
+
+void cdp_catalog_free(struct cdp_catalog *cat)
+{
+	if (!cat)
+		return;
+	cdp_snapshot_release(cat->cur);
+	trust_free(cat->cas, cat->n_cas);
+	free(cat->notes.v);
+	pthread_mutex_destroy(&cat->cur_lock);
+	pthread_mutex_destroy(&cat->build_lock);
+	free(cat);
+}

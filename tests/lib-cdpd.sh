@@ -1,0 +1,152 @@
+# Helpers for the pkilab-cdpd tests (t6NNN-cdpd-*, t7NNN-mirror-*), sourced
+# after tests/lib.sh. Fixtures are made with the openssl CLI, independently of
+# the product, so a bug in pkilab's CRL signing cannot hide one in the server.
+#
+#   mkca DIR NAME [ISSUER_DIR]   a CA (EC P-256) with SKI, AKI, keyUsage keyCertSign+cRLSign,
+#                                self-signed or issued by ISSUER_DIR's CA; its CDP is
+#                                $CDP_URLS (space-separated) when set
+#   mkcrl DIR NUMBER OUT [DAYS] [HOURS]  a DER CRL of that CA with that CRL number
+#   mkleaf CADIR NAME OUT        a leaf certificate (PEM) issued by CADIR's CA, CDP/AIA from
+#                                $CDP_URLS / $AIA_URLS
+#   start_cdpd NAME ARGS...      starts $CDPD in the background (log in $T/NAME.log, pid in
+#                                $T/NAME.pid), stopped at exit; waits until it answers /healthz
+#   stop_cdpd NAME               SIGTERM, bounded wait; returns the exit status
+#   hget URL [curl args]         GET with a 5 s bound; sets $CODE, $HDRS (file), body in $T/body
+
+# openssl's own config for the `ca` command, per CA directory.
+_ca_cnf() { # dir
+  cat >"$1/ca.cnf" <<EOF
+[ ca ]
+default_ca = c
+[ c ]
+dir = $1
+database = \$dir/index.txt
+crlnumber = \$dir/crlnumber
+certificate = \$dir/ca.pem
+private_key = \$dir/ca.key
+new_certs_dir = \$dir/new
+default_md = sha256
+default_crl_days = 7
+policy = p
+unique_subject = no
+crl_extensions = crl_ext
+[ p ]
+commonName = supplied
+[ crl_ext ]
+authorityKeyIdentifier = keyid:always
+[ req ]
+distinguished_name = dn
+prompt = no
+[ dn ]
+CN = x
+EOF
+}
+
+mkca() { # dir name [issuer_dir]
+  _d=$1 _n=$2 _i=${3:-}
+  mkdir -p "$_d/new"
+  : >"$_d/index.txt"
+  _ca_cnf "$_d"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$_d/ca.key" 2>/dev/null || return 1
+  {
+    echo "[ v3 ]"
+    echo "basicConstraints = critical, CA:true"
+    echo "keyUsage = critical, keyCertSign, cRLSign"
+    echo "subjectKeyIdentifier = hash"
+    echo "authorityKeyIdentifier = keyid:always"
+    if [ -n "$_i" ] && [ -n "${CDP_URLS:-}" ]; then
+      printf 'crlDistributionPoints = '; _sep=""
+      for _u in $CDP_URLS; do printf '%sURI:%s' "$_sep" "$_u"; _sep=","; done; echo
+    fi
+  } >"$_d/ext.cnf"
+  if [ -z "$_i" ]; then
+    openssl req -new -x509 -key "$_d/ca.key" -subj "/O=pkilab test/CN=$_n" -days 3650 \
+      -config "$_d/ca.cnf" -extfile "$_d/ext.cnf" -extensions v3 -out "$_d/ca.pem" 2>/dev/null ||
+    openssl req -new -x509 -key "$_d/ca.key" -subj "/O=pkilab test/CN=$_n" -days 3650 \
+      -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -out "$_d/ca.pem" || return 1
+  else
+    openssl req -new -key "$_d/ca.key" -subj "/O=pkilab test/CN=$_n" -out "$_d/ca.csr" || return 1
+    openssl x509 -req -in "$_d/ca.csr" -CA "$_i/ca.pem" -CAkey "$_i/ca.key" -CAcreateserial \
+      -days 3000 -extfile "$_d/ext.cnf" -extensions v3 -out "$_d/ca.pem" 2>/dev/null || return 1
+  fi
+  openssl x509 -in "$_d/ca.pem" -outform DER -out "$_d/ca.der"
+}
+
+mkcrl() { # dir number out [days] [hours]
+  printf '%x\n' "$2" | awk '{ if (length($0) % 2) print "0" $0; else print }' >"$1/crlnumber"
+  if [ -n "${5:-}" ]; then _span="-crlhours $5"; else _span="-crldays ${4:-7}"; fi
+  # shellcheck disable=SC2086
+  openssl ca -config "$1/ca.cnf" -gencrl $_span -out "$1/crl.pem" 2>/dev/null || return 1
+  openssl crl -in "$1/crl.pem" -outform DER -out "$3"
+}
+
+mkleaf() { # cadir name out
+  {
+    echo "[ v3 ]"
+    echo "basicConstraints = critical, CA:false"
+    echo "keyUsage = critical, digitalSignature"
+    echo "extendedKeyUsage = serverAuth"
+    echo "subjectKeyIdentifier = hash"
+    echo "authorityKeyIdentifier = keyid:always"
+    echo "subjectAltName = DNS:$2"
+    if [ -n "${CDP_URLS:-}" ]; then
+      printf 'crlDistributionPoints = '; _sep=""
+      for _u in $CDP_URLS; do printf '%sURI:%s' "$_sep" "$_u"; _sep=","; done; echo
+    fi
+    if [ -n "${AIA_URLS:-}" ]; then
+      printf 'authorityInfoAccess = '; _sep=""
+      for _u in $AIA_URLS; do printf '%scaIssuers;URI:%s' "$_sep" "$_u"; _sep=","; done; echo
+    fi
+  } >"$1/leaf-ext.cnf"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$3.key" 2>/dev/null || return 1
+  openssl req -new -key "$3.key" -subj "/CN=$2" -out "$3.csr" || return 1
+  openssl x509 -req -in "$3.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial -days 300 \
+    -extfile "$1/leaf-ext.cnf" -extensions v3 -out "$3" 2>/dev/null
+}
+
+# Revokes a PEM certificate in a CA's openssl database (the next mkcrl lists it).
+revoke_leaf() { openssl ca -config "$1/ca.cnf" -revoke "$2" -crl_reason keyCompromise 2>/dev/null; }
+
+start_cdpd() { # name args...
+  _name=$1; shift
+  "$CDPD" "$@" >"$T/$_name.log" 2>&1 &
+  echo $! >"$T/$_name.pid"
+  at_exit "kill -KILL $! 2>/dev/null"
+}
+
+# Waits (bounded) until the log of NAME contains a string.
+wait_log() { # name string [tenths]
+  for _i in $(seq 1 "${3:-50}"); do grep -q -- "$2" "$T/$1.log" 2>/dev/null && return 0; sleep 0.1; done
+  echo "log $1 lacks: $2"; tail -n 20 "$T/$1.log"; return 1
+}
+
+stop_cdpd() { # name -> exit status of the server
+  _p=$(cat "$T/$1.pid")
+  kill -TERM "$_p" 2>/dev/null
+  for _i in $(seq 1 50); do kill -0 "$_p" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$_p" 2>/dev/null; then kill -KILL "$_p"; echo "did not stop within 5 s"; return 99; fi
+  wait "$_p"
+}
+
+hget() { # url [curl args...]
+  _u=$1; shift
+  CODE=$(curl -s --max-time 5 -o "$T/body" -D "$T/hdrs" -w '%{http_code}' "$@" "$_u")
+  HDRS=$T/hdrs
+}
+
+# The value of a response header (case-insensitive name), without CR.
+hdr() { grep -i "^$1:" "$HDRS" | head -n 1 | sed 's/^[^:]*: *//' | tr -d '\r'; }
+
+# A free port that is also free on 127.0.0.2 / .3 (bind checks on each).
+free_port_all() {
+  for _k in $(seq 1 50); do
+    _p=$(free_port)
+    _busy=0
+    for _a in 127.0.0.1 127.0.0.2 127.0.0.3; do
+      (exec 3<>/dev/tcp/$_a/$_p) 2>/dev/null && _busy=1
+    done
+    [ "$_busy" = 0 ] && { echo "$_p"; return; }
+  done
+  echo 0
+}
