@@ -945,12 +945,11 @@ void pkl_lint_chain(X509 *const *certs, size_t n, int show_ok, struct pkl_report
 	if (!n)
 		return;
 	pkl_lint_label(certs[0], label, sizeof(label));
-	/* The anchor is not sent in IKE; everything below it is. */
-	for (size_t i = 0; i + 1 < n || (n == 1 && i == 0); i++) {
+	/* A self-signed anchor is not sent in IKE; everything below it is. */
+	size_t sent = n > 1 && pkl_lint_self_signed(certs[n - 1]) ? n - 1 : n;
+	for (size_t i = 0; i < sent; i++) {
 		int l = i2d_X509(certs[i], NULL);
 		bytes += l > 0 ? (size_t)l : 0;
-		if (n == 1)
-			break;
 	}
 	if (n > IKE_CHAIN_MAX)
 		pkl_finding_fix(pkl_report_add(r, PKL_SEV_WARN, "chain.too_long", label,
