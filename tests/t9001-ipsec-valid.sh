@@ -1,0 +1,35 @@
+#!/bin/sh
+# IKEv2 with pkilab certificates: two strongSwan charons in two network
+# namespaces authenticate each other with certificates from `pkilab build`,
+# under `revocation = strict`, fetching the CRLs over HTTP from two
+# pkilab-cdpd instances (standards.md §10: gateway/client profiles; #38/#41
+# CDP/AIA on every non-root certificate; §7 CDP serving), and carry traffic.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-ipsec.sh"
+
+ipsec_init
+check "pkilab builds the IKEv2 lab" ipsec_lab
+check "CDP 1 serves publish/ on $IPSEC_ADDR_a" ipsec_cdp_start 1
+check "CDP 2 serves publish/ on $IPSEC_ADDR_b" ipsec_cdp_start 2
+check "both charons start and load their configuration" ipsec_setup gw alice
+
+ipsec_mark
+ipsec_connect
+check "initiate succeeds (swanctl --initiate exit 0)" test "$IPSEC_RC" = 0
+check "CHILD_SA INSTALLED on the initiator" ipsec_child_up a
+check "CHILD_SA INSTALLED on the responder" ipsec_child_up b
+LA=$(ipsec_log a) LB=$(ipsec_log b)
+check "initiator fetched the CA's CRL from the first CDP (#38)" \
+  contains "$LA" "fetching crl from '$IPSEC_CDP1/crl/vpn-ca.crl'"
+check "initiator checked the intermediate against the root's CRL" \
+  contains "$LA" "fetching crl from '$IPSEC_CDP1/crl/root.crl'"
+check "initiator: the gateway's status is good" \
+  contains "$LA" 'certificate status is good'
+check "initiator authenticated the gateway by its certificate" \
+  contains "$LA" "authentication of '$IPSEC_GW_ID' with"
+check "responder: the client's status is good" contains "$LB" 'certificate status is good'
+check "responder authenticated the client by its certificate" \
+  contains "$LB" "authentication of '$IPSEC_CL_ID' with"
+check "no revocation check was skipped" not_contains "$LA$LB" 'certificate status is not available'
+check "traffic flows through the tunnel (ESP, $IPSEC_KERNEL)" ipsec_traffic
+finish
