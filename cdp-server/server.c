@@ -280,6 +280,9 @@ enum pkl_rc cdp_server_start(struct cdp_server *srv, struct cdp_ctx *ctx, struct
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_request_size + 4096,
 			MHD_OPTION_NOTIFY_COMPLETED, completed, ctx,
 			MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+			/* Reject HTTP/1.1 without Host and spaces in URLs: CRL fetchers
+			 * (CryptoAPI, libcurl, NSS) are all well-formed. */
+			MHD_OPTION_STRICT_FOR_CLIENT, 1,
 			MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 			MHD_OPTION_END);
 		if (!srv->d[i])

@@ -43,34 +43,32 @@ EOF
 }
 
 mkca() { # dir name [issuer_dir]
-  _d=$1 _n=$2 _i=${3:-}
-  mkdir -p "$_d/new"
-  : >"$_d/index.txt"
-  _ca_cnf "$_d"
-  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$_d/ca.key" 2>/dev/null || return 1
+  _cdd=$1 _cdn=$2 _cdi=${3:-}
+  mkdir -p "$_cdd/new"
+  : >"$_cdd/index.txt"
+  _ca_cnf "$_cdd"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$_cdd/ca.key" 2>/dev/null || return 1
   {
     echo "[ v3 ]"
     echo "basicConstraints = critical, CA:true"
     echo "keyUsage = critical, keyCertSign, cRLSign"
     echo "subjectKeyIdentifier = hash"
     echo "authorityKeyIdentifier = keyid:always"
-    if [ -n "$_i" ] && [ -n "${CDP_URLS:-}" ]; then
+    if [ -n "$_cdi" ] && [ -n "${CDP_URLS:-}" ]; then
       printf 'crlDistributionPoints = '; _sep=""
       for _u in $CDP_URLS; do printf '%sURI:%s' "$_sep" "$_u"; _sep=","; done; echo
     fi
-  } >"$_d/ext.cnf"
-  if [ -z "$_i" ]; then
-    openssl req -new -x509 -key "$_d/ca.key" -subj "/O=pkilab test/CN=$_n" -days 3650 \
-      -config "$_d/ca.cnf" -extfile "$_d/ext.cnf" -extensions v3 -out "$_d/ca.pem" 2>/dev/null ||
-    openssl req -new -x509 -key "$_d/ca.key" -subj "/O=pkilab test/CN=$_n" -days 3650 \
+  } >"$_cdd/ext.cnf"
+  if [ -z "$_cdi" ]; then
+    openssl req -new -x509 -key "$_cdd/ca.key" -subj "/O=pkilab test/CN=$_cdn" -days 3650 \
       -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-      -out "$_d/ca.pem" || return 1
+      -addext "subjectKeyIdentifier=hash" -out "$_cdd/ca.pem" || return 1
   else
-    openssl req -new -key "$_d/ca.key" -subj "/O=pkilab test/CN=$_n" -out "$_d/ca.csr" || return 1
-    openssl x509 -req -in "$_d/ca.csr" -CA "$_i/ca.pem" -CAkey "$_i/ca.key" -CAcreateserial \
-      -days 3000 -extfile "$_d/ext.cnf" -extensions v3 -out "$_d/ca.pem" 2>/dev/null || return 1
+    openssl req -new -key "$_cdd/ca.key" -subj "/O=pkilab test/CN=$_cdn" -out "$_cdd/ca.csr" || return 1
+    openssl x509 -req -in "$_cdd/ca.csr" -CA "$_cdi/ca.pem" -CAkey "$_cdi/ca.key" -CAcreateserial \
+      -days 3000 -extfile "$_cdd/ext.cnf" -extensions v3 -out "$_cdd/ca.pem" 2>/dev/null || return 1
   fi
-  openssl x509 -in "$_d/ca.pem" -outform DER -out "$_d/ca.der"
+  openssl x509 -in "$_cdd/ca.pem" -outform DER -out "$_cdd/ca.der"
 }
 
 mkcrl() { # dir number out [days] [hours]
@@ -131,6 +129,7 @@ stop_cdpd() { # name -> exit status of the server
 
 hget() { # url [curl args...]
   _u=$1; shift
+  rm -f "$T/body" "$T/hdrs"
   CODE=$(curl -s --max-time 5 -o "$T/body" -D "$T/hdrs" -w '%{http_code}' "$@" "$_u")
   HDRS=$T/hdrs
 }
@@ -149,4 +148,28 @@ free_port_all() {
     [ "$_busy" = 0 ] && { echo "$_p"; return; }
   done
   echo 0
+}
+
+# Sends raw bytes (perl string escapes allowed: \r\n, \0) to HOST:PORT and
+# prints the response status line (or "closed" / "timeout"). With DELAY (s),
+# the request is sent one byte at a time, DELAY apart: a slow client.
+rawreq() { # host port bytes [delay] [read-timeout]
+  perl -MIO::Socket::INET -e '
+    my ($h, $p, $req, $delay, $to) = @ARGV; $to ||= 5;
+    $req =~ s/\\r/\r/g; $req =~ s/\\n/\n/g; $req =~ s/\\0/\0/g;
+    my $s = IO::Socket::INET->new(PeerAddr => $h, PeerPort => $p, Timeout => 3) or do { print "refused\n"; exit 0 };
+    $SIG{PIPE} = "IGNORE";
+    if ($delay) { for my $c (split //, $req) { print $s $c or last; $s->flush; select(undef, undef, undef, $delay) } }
+    else { print $s $req; }
+    my $buf = ""; my $rin = ""; vec($rin, fileno($s), 1) = 1;
+    my $t0 = time;
+    while (time - $t0 < $to) {
+      my $n = select(my $r = $rin, undef, undef, 0.2);
+      next unless $n;
+      my $got = sysread($s, $buf, 65536, length $buf);
+      last unless $got;
+      last if $buf =~ /\r\n\r\n/;
+    }
+    if ($buf =~ /^(HTTP\/1\.\d \d{3}[^\r\n]*)/) { print "$1\n" } elsif (length $buf) { print "garbage\n" } elsif (time - $t0 >= $to) { print "timeout\n" } else { print "closed\n" }
+  ' "$@"
 }
