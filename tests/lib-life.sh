@@ -34,6 +34,6 @@ EOF
 crl_pem() { openssl crl -inform DER -in "$PKI/publish/crl/$1.crl" -out "$2"; }
 # Decimal, via bc: CRL numbers are millisecond timestamps, beyond 32 bits.
 crl_number() {
-  _h=$(openssl crl -inform DER -in "$PKI/publish/crl/$1.crl" -noout -crlnumber | sed 's/.*=//' | tr 'a-f' 'A-F')
+  _h=$(openssl crl -inform DER -in "$PKI/publish/crl/$1.crl" -noout -crlnumber | sed 's/.*=//; s/^0[xX]//' | tr 'a-f' 'A-F')
   echo "ibase=16; $_h" | BC_LINE_LENGTH=0 bc
 }
