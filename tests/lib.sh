@@ -1,4 +1,5 @@
-# Shell test library, sourced by tests/tNNNN-*.sh.
+# Shell test library, sourced by tests/tNNNN-*.sh. Its own variables start
+# with _pkl_ (or are the documented T, OUT, ERR, RC, TOP, BUILD, PKILAB, CDPD).
 #   . "$(dirname "$0")/lib.sh"
 #   check "what is proven (standards #NN)" <command...>   passes if the command exits 0
 #   expect_rc N <command...>     runs it, asserts the exit code, output in $OUT / $ERR
@@ -26,19 +27,19 @@ _report() { # status, description
 }
 
 check() { # description, command...
-  _d=$1; shift
-  if "$@" >"$T/.check.out" 2>&1; then _report 0 "$_d"; else
-    _report 1 "$_d"; sed 's/^/#   /' "$T/.check.out" | tail -n 20; fi
+  _pkl_desc=$1; shift
+  if "$@" >"$T/.check.out" 2>&1; then _report 0 "$_pkl_desc"; else
+    _report 1 "$_pkl_desc"; sed 's/^/#   /' "$T/.check.out" | tail -n 20; fi
 }
 
 # Runs a command capturing stdout in $OUT, stderr in $ERR and the status in $RC.
 run() { "$@" >"$T/.out" 2>"$T/.err"; RC=$?; OUT=$(cat "$T/.out"); ERR=$(cat "$T/.err"); }
 
 expect_rc() { # rc, description, command...
-  _want=$1 _d=$2; shift 2
+  _pkl_want=$1 _pkl_desc=$2; shift 2
   run "$@"
-  if [ "$RC" = "$_want" ]; then _report 0 "$_d"; else
-    _report 1 "$_d (exit $RC, wanted $_want)"; printf '%s\n%s\n' "$OUT" "$ERR" | sed 's/^/#   /' | tail -n 20; fi
+  if [ "$RC" = "$_pkl_want" ]; then _report 0 "$_pkl_desc"; else
+    _report 1 "$_pkl_desc (exit $RC, wanted $_pkl_want)"; printf '%s\n%s\n' "$OUT" "$ERR" | sed 's/^/#   /' | tail -n 20; fi
 }
 
 contains() { case "$1" in *"$2"*) return 0 ;; esac; echo "expected to find: $2"; echo "in: $1" | head -c 2000; echo; return 1; }
@@ -48,11 +49,11 @@ one_line() { [ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ] || { echo "expected one l
 tree_sum() { [ -e "$1" ] || { echo absent; return; }; (cd "$1" && find . -printf '%p %m %s\n' | LC_ALL=C sort; find . -type f -exec sha256sum {} + | LC_ALL=C sort) | sha256sum | cut -d' ' -f1; }
 
 # A free TCP port on 127.0.0.1 (bounded tries).
-free_port() { for _i in $(seq 1 50); do _p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000 )); \
-  if ! (exec 3<>/dev/tcp/127.0.0.1/$_p) 2>/dev/null; then echo $_p; return; fi; done; echo 0; }
+free_port() { for _pkl_i in $(seq 1 50); do _pkl_p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000 )); \
+  if ! (exec 3<>/dev/tcp/127.0.0.1/$_pkl_p) 2>/dev/null; then echo $_pkl_p; return; fi; done; echo 0; }
 
 # Waits (bounded) until a URL answers.
-wait_http() { for _i in $(seq 1 100); do curl -s -o /dev/null --max-time 1 "$1" && return 0; sleep 0.1; done; return 1; }
+wait_http() { for _pkl_i in $(seq 1 100); do curl -s -o /dev/null --max-time 1 "$1" && return 0; sleep 0.1; done; return 1; }
 
 skip_all() { echo "# skip: $*"; echo "ok 1 - skipped: $*"; exit 0; }
 finish() { echo "# $_n checks, $_failed failed"; [ "$_n" -gt 0 ] || { echo "no checks ran"; exit 1; }; [ "$_failed" -eq 0 ]; }
