@@ -158,6 +158,14 @@ static void stage_abort(struct stage *s)
 
 static enum pkl_rc stage_commit(struct stage *s, struct pkl_buf *listing, struct pkl_err *err)
 {
+	struct stat sb;
+
+	/* The one rename failure we can foresee (a directory in the way) is
+	 * checked for every file before the first rename, so it changes nothing. */
+	for (size_t i = 0; i < s->n; i++)
+		if (lstat(s->f[i].final, &sb) == 0 && S_ISDIR(sb.st_mode))
+			return pkl_err_set(err, PKL_EINPUT, s->f[i].final,
+					   "is a directory: cannot write the exported file there");
 	for (size_t i = 0; i < s->n; i++) {
 		if (rename(s->f[i].tmp, s->f[i].final) != 0) {
 			enum pkl_rc rc = pkl_err_sys(err, s->f[i].final, "cannot rename into place");
