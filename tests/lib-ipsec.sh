@@ -65,6 +65,17 @@ ipsec_cleanup() {
     kill -9 "$_xp" 2>/dev/null
     rm -f "$_xpf"
   done
+  # Anything else still living in our namespaces (a server whose pid file was
+  # lost) is ours too: `ip netns pids` names exactly those processes.
+  for _xns in "$IPSEC_NS_a" "$IPSEC_NS_b"; do
+    _xpids=$(ip netns pids "$_xns" 2>/dev/null)
+    [ -n "$_xpids" ] || continue
+    # shellcheck disable=SC2086
+    kill $_xpids 2>/dev/null; sleep 0.5
+    _xpids=$(ip netns pids "$_xns" 2>/dev/null)
+    # shellcheck disable=SC2086
+    [ -n "$_xpids" ] && kill -9 $_xpids 2>/dev/null
+  done
   ip netns del "$IPSEC_NS_a" 2>/dev/null
   ip netns del "$IPSEC_NS_b" 2>/dev/null
   return 0
@@ -272,6 +283,9 @@ ipsec_no_sa() {
 
 ipsec_serve() { # name peer addr port cmd...
   _xn=$1 _xp=$2; shift 4
+  # Already running: keep it (a second one could not bind, and its pid file
+  # would hide the first from ipsec_stop_server).
+  [ -f "$IPSEC_DIR/$_xn.pid" ] && kill -0 "$(cat "$IPSEC_DIR/$_xn.pid")" 2>/dev/null && return 0
   eval "_xns=\$IPSEC_NS_$_xp"
   ip netns exec "$_xns" "$@" >"$IPSEC_DIR/$_xn.log" 2>&1 &
   echo $! >"$IPSEC_DIR/$_xn.pid"

@@ -19,10 +19,12 @@ check "initiate succeeds (swanctl --initiate exit 0)" test "$IPSEC_RC" = 0
 check "CHILD_SA INSTALLED on the initiator" ipsec_child_up a
 check "CHILD_SA INSTALLED on the responder" ipsec_child_up b
 LA=$(ipsec_log a) LB=$(ipsec_log b)
-check "initiator fetched the CA's CRL from the first CDP (#38)" \
-  contains "$LA" "fetching crl from '$IPSEC_CDP1/crl/vpn-ca.crl'"
-check "initiator checked the intermediate against the root's CRL" \
-  contains "$LA" "fetching crl from '$IPSEC_CDP1/crl/root.crl'"
+# Which of the two URIs charon asks first is its business (t9003); one of them.
+fetched() { printf '%s\n' "$1" | grep -Eq "fetching crl from '($IPSEC_CDP1|$IPSEC_CDP2)/crl/$2.crl'" ||
+  { echo "no fetch of $2.crl from a lab CDP"; return 1; }; }
+check "initiator fetched the gateway CA's CRL from a lab CDP (#38)" fetched "$LA" vpn-ca
+check "initiator checked the intermediate against the root's CRL (#38)" fetched "$LA" root
+check "responder fetched the client CA's CRL too" fetched "$LB" vpn-ca
 check "initiator: the gateway's status is good" \
   contains "$LA" 'certificate status is good'
 check "initiator authenticated the gateway by its certificate" \
