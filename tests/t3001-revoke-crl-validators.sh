@@ -10,8 +10,7 @@
 # RSA: Debian's strongSwan without the openssl plugin parses no ECDSA keys.
 life_lab "$T/lab" || { finish; exit 1; }
 sed -i 's/ec:P-256/rsa:2048/g' "$T/lab/lab.cfg"
-rm -rf "$PKI"
-"$PKILAB" build "$T/lab/lab.cfg" >/dev/null 2>&1 || { echo "rsa build failed"; exit 1; }
+life_build "$T/lab" || { echo "rsa build failed"; exit 1; }
 cd "$T" || exit 1
 C=$PKI/certs
 
