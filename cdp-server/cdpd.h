@@ -225,8 +225,9 @@ size_t cdp_mirror_peers(struct cdp_mirror *m, struct cdp_peer_state *out, size_t
 
 /* ---- watch (watch.c) ---- */
 
-/* An inotify fd watching the publish dirs (and their crl/ aia/); -1 if none. */
-int cdp_watch_open(const struct cdp_config *cfg, struct pkl_err *err);
+/* An inotify fd watching the publish dirs (and their crl/ aia/); -1 if none.
+ * With fd >= 0, re-adds the watches to it (after directories were created). */
+int cdp_watch_open(const struct cdp_config *cfg, int fd, struct pkl_err *err);
 /* Drains pending events; returns 1 if any concerned the catalog. */
 int cdp_watch_drain(int fd);
 

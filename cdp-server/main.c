@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 		goto failed;
 	/* Loaded after the drop: the files must be readable by the user we run as. */
 	cdp_catalog_reload(ctx->cat, "start");
-	wfd = cdp_watch_open(&cfg, &err);
+	wfd = cdp_watch_open(&cfg, -1, &err);
 	if (cdp_server_start(srv, ctx, &err) != PKL_OK)
 		goto failed;
 	ctx->mirror = cdp_mirror_start(&cfg, ctx->cat, &err);
@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 
 	while (running) {
 		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { wfd, POLLIN, 0 } };
-		int n = poll(pfd, wfd >= 0 ? 2 : 1, pending ? 150 : -1);
+		int n = poll(pfd, wfd >= 0 ? 2 : 1, pending ? 150 : 30000);
 
 		if (n < 0 && errno != EINTR) {
 			pkl_err_sys(&err, "", "poll");
@@ -135,9 +135,14 @@ int main(int argc, char **argv)
 			 * (crl/ or aia/ may have been created or replaced). */
 			pending = 0;
 			cdp_catalog_reload(ctx->cat, "publish directory changed");
-			if (wfd >= 0)
-				close(wfd);
-			wfd = cdp_watch_open(&cfg, &err);
+			wfd = cdp_watch_open(&cfg, wfd, &err);
+			continue;
+		}
+		if (n == 0) {
+			/* A rescan now and then covers what inotify cannot see (NFS,
+			 * a directory replaced wholesale); unchanged files cost a memcmp. */
+			cdp_catalog_reload(ctx->cat, "periodic rescan");
+			wfd = cdp_watch_open(&cfg, wfd, &err);
 			continue;
 		}
 		if (n > 0 && wfd >= 0 && (pfd[1].revents & POLLIN) && cdp_watch_drain(wfd))
@@ -149,9 +154,7 @@ int main(int argc, char **argv)
 				if (si.ssi_signo == SIGHUP) {
 					pkl_log(PKL_LOG_INFO, "SIGHUP: reloading");
 					cdp_catalog_reload(ctx->cat, "SIGHUP");
-					if (wfd >= 0)
-						close(wfd);
-					wfd = cdp_watch_open(&cfg, &err);
+					wfd = cdp_watch_open(&cfg, wfd, &err);
 					cdp_mirror_wake(ctx->mirror);
 				} else {
 					pkl_log(PKL_LOG_INFO, "%s: stopping",

@@ -16,16 +16,17 @@
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | \
 		    IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB)
 
-int cdp_watch_open(const struct cdp_config *cfg, struct pkl_err *err)
+int cdp_watch_open(const struct cdp_config *cfg, int fd, struct pkl_err *err)
 {
 	static const char *const sub[] = { "", "/crl", "/aia" };
 	char path[4096];
 	size_t i, j;
-	int fd, n = 0;
+	int n = 0, fresh = fd < 0;
 
 	if (!cfg->n_publish && !cfg->n_trust)
-		return -1;
-	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		return fd;
+	if (fresh)
+		fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd < 0) {
 		pkl_err_sys(err, "", "inotify");
 		return -1;
@@ -36,14 +37,15 @@ int cdp_watch_open(const struct cdp_config *cfg, struct pkl_err *err)
 			    sizeof(path))
 				continue;
 			/* A missing crl/ or aia/ is fine: the parent's IN_CREATE triggers a
-			 * reload, which re-arms the watches (cdp_watch_open again). */
+			 * reload, which re-arms the watches on the same fd (adding a watch
+			 * twice is harmless, and no event is lost in between). */
 			if (inotify_add_watch(fd, path, WATCH_MASK | IN_ONLYDIR) >= 0)
 				n++;
 		}
 	for (i = 0; i < cfg->n_trust; i++)
 		if (inotify_add_watch(fd, cfg->trust[i], WATCH_MASK) >= 0)
 			n++;
-	if (!n) {
+	if (!n && fresh) {
 		close(fd);
 		return -1;
 	}
