@@ -173,3 +173,9 @@ rawreq() { # host port bytes [delay] [read-timeout]
     if ($buf =~ /^(HTTP\/1\.\d \d{3}[^\r\n]*)/) { print "$1\n" } elsif (length $buf) { print "garbage\n" } elsif (time - $t0 >= $to) { print "timeout\n" } else { print "closed\n" }
   ' "$@"
 }
+
+# Fills a CA's openssl database with N revoked entries, so the next mkcrl is
+# big (about 40 bytes per entry: 100000 entries ~ 4 MB).
+mkbigindex() { # dir n
+  awk -v n="$2" 'BEGIN { for (i = 1; i <= n; i++) printf "R\t351231235959Z\t250101000000Z,keyCompromise\t%08X%08X\tunknown\t/CN=r%d\n", 4096 + i, i * 7919, i }' >"$1/index.txt"
+}

@@ -1,0 +1,72 @@
+#!/bin/sh
+# pkilab-cdpd reloads: on publish-directory change (atomic rename and
+# in-place write), on SIGHUP, for a new CA; a response in flight keeps the
+# bytes it started with while the catalog is swapped; SIGTERM stops cleanly
+# even with a transfer running (issue 4 "Never a bad CRL", "Reload").
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-cdpd.sh"
+
+mkdir -p "$T/pub/crl" "$T/pub/aia"
+mkca "$T/root" root || exit 1
+cp "$T/root/ca.der" "$T/pub/aia/root.crt"
+mkcrl "$T/root" 1 "$T/crl1.der" || exit 1
+mkcrl "$T/root" 2 "$T/crl2.der" || exit 1
+mkcrl "$T/root" 3 "$T/crl3.der" || exit 1
+mkbigindex "$T/root" 60000
+mkcrl "$T/root" 4 "$T/big4.der" || exit 1
+: >"$T/root/index.txt"
+mkcrl "$T/root" 5 "$T/crl5.der" || exit 1
+cp "$T/crl1.der" "$T/pub/crl/root.crl"
+
+P=$(free_port)
+B=http://127.0.0.1:$P
+start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P"
+check "server answers" wait_http "$B/healthz"
+wait_served() { for _w in $(seq 1 50); do hget "$B/$1"; cmp -s "$T/body" "$2" && return 0; sleep 0.1; done; return 1; }
+check "CRL 1 served" wait_served crl/root.crl "$T/crl1.der"
+
+cp "$T/crl2.der" "$T/pub/crl/.root.crl.tmp-1" && mv "$T/pub/crl/.root.crl.tmp-1" "$T/pub/crl/root.crl"
+check "atomic rename of CRL 2: served within 5 s (inotify)" wait_served crl/root.crl "$T/crl2.der"
+cat "$T/crl3.der" >"$T/pub/crl/root.crl"
+check "in-place write of CRL 3: served within 5 s" wait_served crl/root.crl "$T/crl3.der"
+
+# A new CA appears: its certificate and CRL are picked up.
+mkca "$T/sub" sub || exit 1
+mkcrl "$T/sub" 1 "$T/sub1.der" || exit 1
+cp "$T/sub/ca.der" "$T/pub/aia/sub.crt"
+cp "$T/sub1.der" "$T/pub/crl/sub.crl"
+check "new CA: its CRL is served" wait_served crl/sub.crl "$T/sub1.der"
+check "new CA: its certificate is served" wait_served aia/sub.crt "$T/sub/ca.der"
+
+# SIGHUP: a reload that is logged and makes a new catalog generation.
+hget "$B/healthz"; g1=$(sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body")
+kill -HUP "$(cat "$T/srv.pid")"
+check "SIGHUP: logged" wait_log srv "SIGHUP: reloading"
+hget "$B/healthz"; g2=$(sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body")
+check "SIGHUP: a new catalog generation ($g1 -> $g2)" test "$g2" -gt "$g1"
+check "SIGHUP: still serving CRL 3" wait_served crl/root.crl "$T/crl3.der"
+check "SIGHUP: still running" kill -0 "$(cat "$T/srv.pid")"
+
+# A swap while a big response is in flight: the client gets every byte of
+# the CRL it started with (the response holds a reference to its snapshot).
+cp "$T/big4.der" "$T/pub/crl/.t" && mv "$T/pub/crl/.t" "$T/pub/crl/root.crl"
+check "big CRL 4 ($(stat -c %s "$T/big4.der") bytes) served" wait_served crl/root.crl "$T/big4.der"
+curl -s --max-time 20 --limit-rate 1M -o "$T/inflight" "$B/crl/root.crl" &
+cpid=$!
+sleep 0.7
+cp "$T/crl5.der" "$T/pub/crl/.t" && mv "$T/pub/crl/.t" "$T/pub/crl/root.crl"
+check "swap to CRL 5 during the transfer: new requests get CRL 5" wait_served crl/root.crl "$T/crl5.der"
+wait "$cpid"
+check "the transfer in flight completed with the bytes it started with (CRL 4)" cmp "$T/inflight" "$T/big4.der"
+
+# SIGTERM with a transfer running: a clean, prompt exit.
+curl -s --max-time 20 --limit-rate 200K -o /dev/null -o /dev/null "$B/aia/root.crt" "$B/crl/sub.crl" &
+sleep 0.2
+t0=$(date +%s)
+stop_cdpd srv; rc=$?
+check "SIGTERM: exit status 0" test "$rc" = 0
+check "SIGTERM: within 5 s" test $(($(date +%s) - t0)) -le 5
+check "SIGTERM: 'stopped' logged" grep -q "pkilab-cdpd: info: stopped" "$T/srv.log"
+r=$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "$B/healthz")
+check "after SIGTERM: the port is closed (fails fast, no hang)" test "$r" = 000
+finish
