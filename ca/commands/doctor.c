@@ -319,7 +319,8 @@ static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, cons
 	/* The status, whatever else is wrong: a revoked certificate is the headline. */
 	{
 		X509_REVOKED *rev = NULL;
-		if (X509_CRL_get0_by_serial(crl, &rev, (ASN1_INTEGER *)X509_get0_serialNumber(x)) == 1 &&
+		if (!*revoked &&
+		    X509_CRL_get0_by_serial(crl, &rev, (ASN1_INTEGER *)X509_get0_serialNumber(x)) == 1 &&
 		    rev) {
 			pkl_time when = 0;
 			ASN1_ENUMERATED *re = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL, NULL);

@@ -1,0 +1,129 @@
+#!/bin/sh
+# pkilab doctor on every broken lab of examples/broken/ (issue 5, "How it is
+# proven"): each scenario is built, its CRLs are served from a local HTTP
+# server (tests/doctor/httpd.py on a free loopback port; lab host names are
+# mapped with $PKILAB_RESOLVE, never looked up in DNS), its setup.sh breaks
+# what the scenario needs, and doctor must
+#   - exit 1 and report every code of the `fail:` line of its expect file,
+#   - report no other failure,
+#   - reach the same chain verdict (chain.*, time.*, crl.*, cert.* failures)
+#     as `openssl verify -crl_check_all` and GnuTLS `certtool --verify`, both
+#     given the CRLs a client would fetch (curl from the certificates' CDPs).
+# Known disagreements are listed per scenario in expect (`certtool:`) with the reason.
+. "$(dirname "$0")/lib.sh"
+
+[ -x "$PKILAB" ] || skip_all "no $PKILAB"
+command -v python3 >/dev/null || skip_all "python3 missing"
+command -v jq >/dev/null || skip_all "jq missing"
+
+BROKEN=$TOP/examples/broken
+HOSTS="crl1.broken.pkilab.test:8081 crl2.broken.pkilab.test:8081"
+
+# Starts the CDP for one scenario; sets PORT and SRV_PID.
+serve() { # dir
+  PORT=$(free_port)
+  python3 "$TOP/tests/doctor/httpd.py" "$PORT" "$1" >/dev/null 2>&1 &
+  SRV_PID=$!
+  at_exit "kill $SRV_PID 2>/dev/null"
+  # ready when it serves this scenario's files (not a previous server's)
+  for _i in $(seq 1 50); do
+    kill -0 "$SRV_PID" 2>/dev/null || return 1
+    if curl -s -f --max-time 1 -o "$T/probe.crl" "http://127.0.0.1:$PORT/crl/root.crl" &&
+       cmp -s "$T/probe.crl" "$1/crl/root.crl"; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+resolve_list() { _r=""; for h in $HOSTS; do _r="$_r${_r:+,}$h:127.0.0.1:$PORT"; done; echo "$_r"; }
+connect_to() { for h in $HOSTS; do printf -- '--connect-to %s:127.0.0.1:%s ' "$h" "$PORT"; done; }
+
+# Fetches the CRLs of the gateway and its CA as a client would (curl, bounded)
+# into one PEM file; prints the number fetched.
+client_crls() { # scenario-dir out.pem
+  : >"$2"
+  _n=0
+  for c in "$1/pki/certs/gw.pem" "$1/pki/certs/vpn-ca.pem"; do
+    for u in $(openssl x509 -in "$c" -noout -ext crlDistributionPoints 2>/dev/null | sed -n 's/^ *URI://p'); do
+      # shellcheck disable=SC2046
+      if curl -s -f --max-time 3 $(connect_to) -o "$T/crl.der" "$u" &&
+         openssl crl -inform DER -in "$T/crl.der" >>"$2" 2>/dev/null; then
+        _n=$((_n + 1)); break
+      fi
+    done
+  done
+  echo "$_n"
+}
+
+n_scen=0
+for dir in "$BROKEN"/*/; do
+  s=$(basename "$dir")
+  [ -f "$dir/lab.cfg" ] && [ -f "$dir/expect" ] || continue
+  n_scen=$((n_scen + 1))
+  W=$T/$s
+  cp -R "$dir" "$W"
+  rm -rf "$W/pki" "$W/pki-impostor"
+  args=$(sed -n 's/^doctor: //p' "$W/expect")
+  want=$(sed -n 's/^fail: //p' "$W/expect")
+  verdict=$(sed -n 's/^verify: //p' "$W/expect")
+  ct_verdict=$(sed -n 's/^certtool: \([a-z]*\).*/\1/p' "$W/expect")
+  at=$(sed -n 's/^at: //p' "$W/expect")
+
+  (cd "$W" && "$PKILAB" build lab.cfg >"$T/build.out" 2>&1)
+  check "$s: pkilab build lab.cfg" test -f "$W/pki/certs/gw.pem"
+  mkdir -p "$W/serve"
+  cp -R "$W/pki/publish/." "$W/serve/"
+  if [ -f "$W/setup.sh" ]; then
+    case "$s" in revoked-gateway)
+      if ! "$PKILAB" revoke --help >/dev/null 2>&1; then
+        echo "# pending: $s needs 'pkilab revoke' and 'pkilab crl'"; continue
+      fi ;;
+    esac
+    (cd "$W" && PKILAB=$PKILAB SERVE=$W/serve sh ./setup.sh >"$T/setup.out" 2>&1)
+    check "$s: setup.sh" test $? -eq 0
+  fi
+  serve "$W/serve"
+  check "$s: CDP server up on $PORT" test $? -eq 0
+
+  # shellcheck disable=SC2086
+  (cd "$W" && PKILAB_RESOLVE=$(resolve_list) "$PKILAB" doctor --json $args >"$T/doc.json" 2>"$T/doc.err")
+  rc=$?
+  check "$s: doctor exits 1 (a check failed)" test "$rc" -eq 1
+  got=$(jq -r '.findings[] | select(.severity == "fail") | .code' "$T/doc.json" | sort -u | tr '\n' ' ')
+  for code in $want; do
+    check "$s: reports $code" contains " $got" " $code "
+  done
+  extra=""
+  for code in $got; do
+    case " $want " in *" $code "*) ;; *) extra="$extra $code" ;; esac
+  done
+  check "$s: no other failure (got: $got)" test -z "$extra"
+  check "$s: every failure has a cause and a fix" \
+    test "$(jq '[.findings[] | select(.severity == "fail") | select((.cause // "") == "" or (.fix // "") == "")] | length' "$T/doc.json")" -eq 0
+
+  # Independent validators on the same chain and the CRLs a client fetches.
+  ncrl=$(client_crls "$W" "$T/crls.pem")
+  trust=$W/pki/certs/root.pem
+  case "$args" in *"--trust "*) trust=$W/$(printf '%s\n' "$args" | sed 's/.*--trust \([^ ]*\).*/\1/') ;; esac
+  untrusted=$W/pki/certs/gw-chain.pem
+  chainfile=$W/pki/certs/gw-chain.pem
+  case "$args" in *"pki/certs/gw.pem"*) untrusted=/dev/null; chainfile=$W/pki/certs/gw.pem ;; esac
+  set -- -CAfile "$trust" -crl_check_all
+  [ "$untrusted" != /dev/null ] && set -- "$@" -untrusted "$untrusted"
+  [ "$ncrl" -gt 0 ] && set -- "$@" -CRLfile "$T/crls.pem"
+  [ -n "$at" ] && set -- "$@" -attime $(( $(date +%s) + $(echo "$at" | sed 's/^+//; s/h$/*3600/; s/m$/*60/; s/d$/*86400/' | bc) ))
+  if openssl verify "$@" "$W/pki/certs/gw.pem" >"$T/ossl.out" 2>&1; then ov=pass; else ov=fail; fi
+  set -- --verify --load-ca-certificate "$trust" --infile "$chainfile"
+  [ "$ncrl" -gt 0 ] && set -- "$@" --load-crl "$T/crls.pem"
+  ft=""
+  [ -n "$at" ] && ft="faketime -f $at"
+  if $ft certtool "$@" >"$T/ct.out" 2>&1; then cv=pass; else cv=fail; fi
+  dv=$(jq -r '[.findings[] | select(.severity == "fail") | .code | select(test("^(chain|time|crl|cert)\\."))] | if length > 0 then "fail" else "pass" end' "$T/doc.json")
+  check "$s: doctor chain verdict '$dv' is the expected '$verdict'" test "$dv" = "$verdict"
+  check "$s: openssl verify -crl_check_all agrees ($ov)" test "$ov" = "$dv"
+  check "$s: certtool --verify ${ct_verdict:+documented }verdict ($cv)" test "$cv" = "${ct_verdict:-$dv}"
+  kill "$SRV_PID" 2>/dev/null
+  wait "$SRV_PID" 2>/dev/null
+done
+check "all 11 broken labs ran (found $n_scen)" test "$n_scen" -ge 11
+finish
