@@ -34,7 +34,12 @@ name_der_hex() { # pem, issuer|subject
 	set -- $(tbs_fields "$1" | sed -n "${_n}p")
 	bytes_hex "$_f" "$1" $(($2 + $3))
 }
-ext_text() { openssl x509 -in "$1" -noout -text -certopt no_sigdump,no_pubkey; }
+# Cached per file (path, size, mtime): the checks read the same text many times.
+ext_text() {
+	_k=$T/.txt/$(echo "$1 $(stat -c '%s %Y' "$1")" | tr '/ ' '__')
+	[ -f "$_k" ] || { mkdir -p "$T/.txt"; openssl x509 -in "$1" -noout -text -certopt no_sigdump,no_pubkey >"$_k"; }
+	cat "$_k"
+}
 # The line after "X509v3 NAME:" (the extension's value), trimmed.
 ext_value() { ext_text "$1" | awk -v n="$2" 'f { sub(/^ +/, ""); print; exit } index($0, n) { f = 1 }'; }
 ext_header() { ext_text "$1" | grep -F "$2" | sed 's/^ *//'; }
