@@ -105,6 +105,8 @@ static void peer_update(struct cdp_mirror *m, size_t i, int outcome, int reached
 	p->up = reached;
 	if (reached)
 		p->last_ok = p->last_try;
+	if (outcome <= CDP_PULL_UNCHANGED)
+		p->last_error[0] = '\0'; /* the peer is fine again: old trouble is in the log */
 	if (msg) {
 		size_t n = strlen(msg);
 
