@@ -516,9 +516,40 @@ static enum pkl_rc parse_lab_group(struct pkl_lab *lab, config_setting_t *g, con
 	return PKL_OK;
 }
 
-static enum pkl_rc parse_entity(struct pkl_lab *lab, config_setting_t *e, const char *section,
-				int index, const char *lab_dir, const char *tmpl_dir,
-				struct pkl_entity *out, struct pkl_err *err)
+/* Templates parsed once per lab load: a lab of 1,000 leaves names the same
+ * template 1,000 times. */
+struct tmpl_cache {
+	char path[PATH_MAX];
+	struct pkl_profile prof;
+};
+#define TMPL_CACHE_MAX 32
+
+struct load_state {
+	struct tmpl_cache cache[TMPL_CACHE_MAX];
+	size_t n_cache;
+};
+
+static enum pkl_rc template_load_cached(struct load_state *ls, const char *path, const char *name,
+					struct pkl_profile *out, struct pkl_err *err)
+{
+	enum pkl_rc rc;
+
+	for (size_t i = 0; i < ls->n_cache; i++)
+		if (!strcmp(ls->cache[i].path, path)) {
+			*out = ls->cache[i].prof;
+			return PKL_OK;
+		}
+	rc = template_load_path(path, name, out, err);
+	if (rc == PKL_OK && ls->n_cache < TMPL_CACHE_MAX) {
+		snprintf(ls->cache[ls->n_cache].path, PATH_MAX, "%s", path);
+		ls->cache[ls->n_cache++].prof = *out;
+	}
+	return rc;
+}
+
+static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, config_setting_t *e,
+				const char *section, int index, const char *lab_dir,
+				const char *tmpl_dir, struct pkl_entity *out, struct pkl_err *err)
 {
 	char where[PATH_MAX + 16], ctx[PKL_NAME_MAX + 32], sug[96];
 	const char *name, *tmpl, *s;
@@ -561,7 +592,7 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, config_setting_t *e, const 
 			return pkl_err_set(err, PKL_EINPUT, loc(ts, lab->path, where, sizeof(where)),
 					   "%s: %s", ctx, sub.msg);
 		}
-		rc = template_load_path(tpath, tmpl, &out->prof, err);
+		rc = template_load_cached(ls, tpath, tmpl, &out->prof, err);
 		if (rc != PKL_OK)
 			return rc;
 	}
@@ -768,6 +799,7 @@ static enum pkl_rc resolve_hierarchy(struct pkl_lab *lab, struct pkl_err *err)
 struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, struct pkl_err *err)
 {
 	struct pkl_lab *lab = NULL;
+	struct load_state *ls = NULL;
 	config_t cfg;
 	config_setting_t *root, *g;
 	char lab_dir[PATH_MAX], tmpl_dir[PATH_MAX] = "", where[PATH_MAX + 16], tmp[PATH_MAX];
@@ -826,7 +858,8 @@ struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, struct pkl_err *err
 		goto fail;
 	}
 	lab->ents = calloc(total, sizeof(*lab->ents));
-	if (!lab->ents) {
+	ls = calloc(1, sizeof(*ls));
+	if (!lab->ents || !ls) {
 		pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
 		goto fail;
 	}
@@ -835,8 +868,8 @@ struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, struct pkl_err *err
 		config_setting_t *l = config_lookup(&cfg, secname);
 		for (int i = 0; l && i < config_setting_length(l); i++) {
 			struct pkl_entity *e = &lab->ents[lab->n_ents];
-			rc = parse_entity(lab, config_setting_get_elem(l, (unsigned)i), secname, i, lab_dir,
-					  tmpl_dir, e, err);
+			rc = parse_entity(lab, ls, config_setting_get_elem(l, (unsigned)i), secname, i,
+					  lab_dir, tmpl_dir, e, err);
 			if (rc != PKL_OK)
 				goto fail;
 			if (sec == 0 && !e->is_ca) {
@@ -857,9 +890,11 @@ struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, struct pkl_err *err
 	if (resolve_hierarchy(lab, err) != PKL_OK)
 		goto fail;
 	config_destroy(&cfg);
+	free(ls);
 	return lab;
 fail:
 	config_destroy(&cfg);
+	free(ls);
 	pkl_lab_free(lab);
 	return NULL;
 }
