@@ -1,0 +1,160 @@
+/* Unit tests: atomic writes, reads and paths (ca/lib/file.c), errors (err.c),
+ * buffers (buf.c) and suggestions (suggest.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pkilab/file.h"
+#include "pkilab/lab.h"
+
+static char dir[] = "/tmp/pkl-test-file-XXXXXX";
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static size_t count_entries(const char *d)
+{
+	DIR *dd = opendir(d);
+	struct dirent *e;
+	size_t n = 0;
+
+	while (dd && (e = readdir(dd)))
+		n += e->d_name[0] != '.' || strstr(e->d_name, ".tmp-") != NULL;
+	if (dd)
+		closedir(dd);
+	return n;
+}
+
+static void atomic_write_replaces_and_leaves_no_temp(void **state)
+{
+	char p[PATH_MAX];
+	struct pkl_buf b = PKL_BUF_INIT;
+	struct stat st;
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/a.key", dir);
+	assert_int_equal(pkl_file_write_atomic(p, "one", 3, 0600, NULL), PKL_OK);
+	assert_int_equal(pkl_file_write_atomic(p, "second", 6, 0600, NULL), PKL_OK);
+	assert_int_equal(pkl_file_read(p, 0, &b, NULL), PKL_OK);
+	assert_int_equal(b.len, 6);
+	assert_memory_equal(b.data, "second", 6);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(count_entries(dir), 1);
+	pkl_buf_free(&b);
+}
+
+static void failed_write_keeps_the_old_file(void **state)
+{
+	char p[PATH_MAX];
+	struct pkl_err err = { 0 };
+
+	(void)state;
+	/* A directory in the way of the rename: the old content must survive. */
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_not_equal(pkl_file_write_atomic(p, "x", 1, 0644, &err), PKL_OK);
+	assert_non_null(strstr(err.where, "sub"));
+	assert_int_equal(count_entries(dir), 2); /* a.key and sub, no temporary left */
+}
+
+static void read_errors(void **state)
+{
+	char p[PATH_MAX];
+	struct pkl_buf b = PKL_BUF_INIT;
+	struct pkl_err err = { 0 };
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/missing", dir);
+	assert_int_equal(pkl_file_read(p, 0, &b, &err), PKL_EINPUT);
+	assert_non_null(strstr(err.msg, "No such file"));
+	assert_string_equal(err.where, p);
+	snprintf(p, sizeof(p), "%s/a.key", dir);
+	assert_int_equal(pkl_file_read(p, 3, &b, &err), PKL_EINPUT); /* larger than 3 bytes */
+	assert_int_equal(pkl_file_read(dir, 0, &b, &err), PKL_EINPUT);
+	assert_non_null(strstr(err.msg, "directory"));
+}
+
+static void paths_and_dirs(void **state)
+{
+	char small[8], p[PATH_MAX];
+	struct pkl_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(pkl_path_join(small, sizeof(small), &err, "%s/%s", "abcd", "efgh"), PKL_EINPUT);
+	snprintf(p, sizeof(p), "%s/x/y/z", dir);
+	assert_int_equal(pkl_file_mkdirs(p, 0700, NULL), PKL_OK);
+	assert_int_equal(pkl_file_mkdirs(p, 0700, NULL), PKL_OK); /* idempotent */
+	snprintf(p, sizeof(p), "%s/a.key/z", dir);
+	assert_int_not_equal(pkl_file_mkdirs(p, 0700, &err), PKL_OK);
+}
+
+static void errors_and_buffers(void **state)
+{
+	struct pkl_err err = { 0 };
+	struct pkl_buf b = PKL_BUF_INIT;
+	char out[64];
+
+	(void)state;
+	assert_int_equal(pkl_err_set(&err, PKL_EINPUT, "lab.cfg:3", "bad '%s'", "x"), PKL_EINPUT);
+	assert_string_equal(pkl_err_str(&err, out, sizeof(out)), "lab.cfg:3: bad 'x'");
+	pkl_err_clear(&err);
+	pkl_err_where(&err, "f");
+	assert_string_equal(err.where, "f");
+	pkl_err_where(&err, "g"); /* only when empty */
+	assert_string_equal(err.where, "f");
+	assert_int_equal(pkl_err_set(NULL, PKL_ERUNTIME, NULL, "dropped"), PKL_ERUNTIME);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(pkl_buf_printf(&b, "%d,", i), PKL_OK);
+	assert_int_equal(strncmp(pkl_buf_cstr(&b), "0,1,2,", 6), 0);
+	assert_int_equal(b.data[b.len], '\0');
+	pkl_buf_wipe(&b);
+	assert_null(b.data);
+}
+
+static void suggestions(void **state)
+{
+	static const char *const names[] = { "validity", "max_validity", "backdate", "key_usage", NULL };
+
+	(void)state;
+	assert_string_equal(pkl_suggest("valdity", names), "validity");
+	assert_string_equal(pkl_suggest("VALIDITY", names), "validity");
+	assert_string_equal(pkl_suggest("key_usge", names), "key_usage");
+	assert_null(pkl_suggest("subject", names));
+	assert_null(pkl_suggest("x", names));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(atomic_write_replaces_and_leaves_no_temp),
+		cmocka_unit_test(failed_write_keeps_the_old_file),
+		cmocka_unit_test(read_errors),
+		cmocka_unit_test(paths_and_dirs),
+		cmocka_unit_test(errors_and_buffers),
+		cmocka_unit_test(suggestions),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
