@@ -64,15 +64,18 @@ $(BUILD)/libcdpd.a: $(CDP_OBJ)
 	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/pkilab: $(CLI_OBJ) $(LIBPKL)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBPKL) $(LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBPKL) $(LIBS)
 
 $(BUILD)/pkilab-cdpd: $(BUILD)/cdp-server/main.o $(LIBCDP) $(LIBPKL)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBCDP) $(LIBPKL) $(LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBCDP) $(LIBPKL) $(LIBS)
 
 # Unit tests link the library (and the server's objects, for server unit tests).
 $(BUILD)/tests/%: tests/unit/%.c $(LIBCDP) $(LIBPKL)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Icdp-server $(ALL_LDFLAGS) -o $@ $< $(LIBCDP) $(LIBPKL) $(LIBS) -lcmocka
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Icdp-server $(ALL_LDFLAGS) -o $@ $< $(LIBCDP) $(LIBPKL) $(LIBS) -lcmocka
 
 units: $(UNIT_BIN)
 
