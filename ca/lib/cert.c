@@ -270,16 +270,15 @@ enum pkl_rc pkl_san_parse(const char *s, struct pkl_san *out, struct pkl_err *er
 enum pkl_rc pkl_serial_random(unsigned char out[16], struct pkl_err *err)
 {
 	unsigned char b[16];
-	int nonzero;
 
+	/* Top bit cleared: a positive INTEGER without a 0x00 pad. A zero first
+	 * byte is drawn again (1 in 128), so every serial has exactly 16
+	 * significant octets and the value is uniform over that range (#1-#4). */
 	do {
 		if (RAND_bytes(b, sizeof(b)) != 1)
 			return pkl_err_ssl(err, PKL_ERUNTIME, NULL, "random number generator failed");
-		b[0] &= 0x7f; /* positive INTEGER without a 0x00 pad: 16 content octets */
-		nonzero = 0;
-		for (size_t i = 0; i < sizeof(b); i++)
-			nonzero |= b[i];
-	} while (!nonzero);
+		b[0] &= 0x7f;
+	} while (b[0] == 0);
 	memcpy(out, b, sizeof(b));
 	OPENSSL_cleanse(b, sizeof(b));
 	return PKL_OK;
