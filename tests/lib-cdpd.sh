@@ -88,13 +88,21 @@ mkleaf() { # cadir name out
     echo "subjectKeyIdentifier = hash"
     echo "authorityKeyIdentifier = keyid:always"
     echo "subjectAltName = DNS:$2"
-    if [ -n "${CDP_URLS:-}" ]; then
+    if [ -n "${CDP_URLS:-}" ] && [ -n "${CDP_ONE_POINT:-}" ]; then
+      # One DistributionPoint whose fullName lists every URI (pkilab's default layout).
+      echo "crlDistributionPoints = cdp_sect"
+    elif [ -n "${CDP_URLS:-}" ]; then
       printf 'crlDistributionPoints = '; _sep=""
       for _u in $CDP_URLS; do printf '%sURI:%s' "$_sep" "$_u"; _sep=","; done; echo
     fi
     if [ -n "${AIA_URLS:-}" ]; then
       printf 'authorityInfoAccess = '; _sep=""
       for _u in $AIA_URLS; do printf '%scaIssuers;URI:%s' "$_sep" "$_u"; _sep=","; done; echo
+    fi
+    if [ -n "${CDP_URLS:-}" ] && [ -n "${CDP_ONE_POINT:-}" ]; then
+      echo "[ cdp_sect ]"
+      printf 'fullname = '; _sep=""
+      for _u in $CDP_URLS; do printf '%sURI:%s' "$_sep" "$_u"; _sep=","; done; echo
     fi
   } >"$1/leaf-ext.cnf"
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$3.key" 2>/dev/null || return 1
