@@ -92,7 +92,7 @@ ipsec_init() {
   if [ "$IPSEC_KERNEL" = libipsec ] && [ ! -c /dev/net/tun ]; then
     skip_all "kernel has no XFRM states and /dev/net/tun is missing for kernel-libipsec"
   fi
-  echo "# ESP backend: $IPSEC_KERNEL"
+  echo "# ESP backend: $IPSEC_KERNEL; lab keys: $(ipsec_has_ecdsa && echo 'ECDSA (template defaults)' || echo 'RSA 2048 (charon has no openssl plugin for ECDSA)')"
   mkdir -p "$IPSEC_DIR"
   at_exit ipsec_cleanup
   ip netns add "$IPSEC_NS_a" || skip_all "ip netns add failed"
@@ -108,6 +108,11 @@ ipsec_init() {
     ip -n "$_xns" addr add "$_xad/24" dev "pkl$_xp"
     ip -n "$_xns" link set "pkl$_xp" up
   done
+  # The other side's inner address is reached over the veth: with kernel
+  # XFRM the policy then encrypts it; with kernel-libipsec charon's own route
+  # into its TUN device (table 220, consulted first) takes precedence.
+  ip -n "$IPSEC_NS_a" route add "$IPSEC_INNER.2/32" dev pkla src "$IPSEC_INNER.1"
+  ip -n "$IPSEC_NS_b" route add "$IPSEC_INNER.1/32" dev pklb src "$IPSEC_INNER.2"
   # veth links come up asynchronously; IKE must not race them.
   for _xi in $(seq 1 50); do
     ip -n "$IPSEC_NS_a" link show pkla | grep -q LOWER_UP &&
@@ -124,7 +129,7 @@ ipsec_plugins() {
   # kernel-libipsec must come before kernel-netlink: the first plugin to
   # register the kernel-ipsec interface owns ESP, netlink keeps addresses/routes.
   _xpl="random nonce x509 revocation constraints pubkey pkcs1 pkcs8 pem gmp curve25519 mgf1 sha1 sha2 hmac aes kdf curl vici"
-  [ -f /usr/lib/ipsec/plugins/libstrongswan-openssl.so ] && _xpl="$_xpl openssl"
+  ipsec_has_ecdsa && _xpl="$_xpl openssl"
   [ "$IPSEC_KERNEL" = libipsec ] && _xpl="$_xpl kernel-libipsec"
   _xpl="$_xpl kernel-netlink socket-default"
   echo "$_xpl"
@@ -133,7 +138,7 @@ ipsec_plugins() {
 # swanctl parses certificates and keys itself before handing them to charon.
 ipsec_swanctl_plugins() {
   _xpl="random nonce pem pkcs1 pkcs8 x509 gmp curve25519 sha1 sha2"
-  [ -f /usr/lib/ipsec/plugins/libstrongswan-openssl.so ] && _xpl="$_xpl openssl"
+  ipsec_has_ecdsa && _xpl="$_xpl openssl"
   echo "$_xpl"
 }
 
@@ -313,7 +318,8 @@ IPSEC_CDP2=http://$IPSEC_ADDR_b:8081
 
 # charon verifies ECDSA only through the openssl plugin (Debian's
 # libstrongswan-standard-plugins); without it the lab is RSA throughout.
-ipsec_has_ecdsa() { [ -f /usr/lib/ipsec/plugins/libstrongswan-openssl.so ]; }
+# IPSEC_ECDSA=0 forces the RSA lab (and no openssl plugin) where it is installed.
+ipsec_has_ecdsa() { [ "${IPSEC_ECDSA:-auto}" != 0 ] && [ -f /usr/lib/ipsec/plugins/libstrongswan-openssl.so ]; }
 ipsec_key() { if ipsec_has_ecdsa; then echo "$1"; else echo "rsa:2048"; fi; }
 
 # Writes the lab file: root -> vpn-ca -> gateway "gw" and client "alice", CDP
