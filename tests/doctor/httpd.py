@@ -4,7 +4,8 @@
   httpd.py PORT DIR [MODE]
 MODE: serve (default: files of DIR with CDP content types), redirect (every
 GET redirects to itself: a loop), endless (200 with an endless body), stall
-(accepts, never answers), html (200 text/html page), 404 (everything 404).
+(accepts, never answers), html (200 text/html page), 404 (everything 404),
+skew (serve, but with a Date header two hours behind).
 The process exits by itself after 120 s so a crashed test leaves nothing behind.
 """
 import http.server, os, socketserver, sys, threading, time
@@ -19,6 +20,11 @@ class H(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
+
+    def date_time_string(self, timestamp=None):
+        if mode == "skew":
+            timestamp = time.time() - 7200
+        return super().date_time_string(timestamp)
 
     def do_GET(self):
         if mode == "stall":
