@@ -1,0 +1,368 @@
+/* Unit tests: revocation records and CRL publication (ca/lib/revoke.c) —
+ * reasons by RFC 5280 name (standards #58), CRL numbers from the three
+ * sources (#56), the DER scan of a published CRL, and revoke + publish on a
+ * real PKI in a temporary directory (#53-#55). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/x509v3.h>
+#include <sqlite3.h>
+
+#include "pkilab/crlcheck.h"
+#include "pkilab/file.h"
+#include "pkilab/issue.h"
+#include "pkilab/key.h"
+#include "pkilab/revoke.h"
+
+static char dir[] = "/tmp/pkl-test-revoke-XXXXXX";
+static struct pkl_pki *pki;
+static X509 *root_cert;
+static EVP_PKEY *root_key;
+
+/* An entity with a hand-made profile, so the test needs no template files. */
+static void entity(struct pkl_entity *e, const char *name, const char *issuer, int ca, pkl_time now)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	snprintf(e->issuer, sizeof(e->issuer), "%s", issuer);
+	snprintf(e->subject, sizeof(e->subject), "C=CH, O=pkilab unit, CN=%s", name);
+	snprintf(e->where, sizeof(e->where), "unit:%s", name);
+	pkl_key_spec_parse("ec:P-256", &e->prof.key, NULL);
+	e->prof.role = ca ? PKL_ROLE_ROOT : PKL_ROLE_LEAF;
+	e->prof.path_len = -1;
+	e->prof.key_usage = ca ? (PKL_KU_KEY_CERT_SIGN | PKL_KU_CRL_SIGN) : PKL_KU_DIGITAL_SIGNATURE;
+	e->prof.crl_lifetime = 7 * 86400;
+	e->is_ca = ca;
+	e->not_before = now - 3600;
+	e->not_after = now + 86400 * 30;
+}
+
+static int setup(void **state)
+{
+	struct pkl_issue_ctx ctx;
+	struct pkl_entity e;
+	struct pkl_txn *txn;
+	struct pkl_err err = { 0 };
+	const char *leaves[] = { "l1", "l2", "l3", "l4" };
+
+	(void)state;
+	if (!mkdtemp(dir))
+		return -1;
+	pki = pkl_pki_open(dir, 1, &err);
+	if (!pki)
+		return -1;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.now = pkl_time_now();
+	entity(&e, "root", "", 1, ctx.now);
+	txn = pkl_txn_begin(pki, &err);
+	if (!txn || pkl_issue_entity(txn, pki, &ctx, &e, NULL, NULL, NULL, 1, &root_cert, &root_key, &err) != PKL_OK)
+		return fprintf(stderr, "root: %s\n", err.msg), -1;
+	for (size_t i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
+		X509 *c = NULL;
+		entity(&e, leaves[i], "root", 0, ctx.now);
+		if (pkl_issue_entity(txn, pki, &ctx, &e, root_cert, root_key, NULL, 1, &c, NULL, &err) != PKL_OK)
+			return fprintf(stderr, "%s: %s\n", leaves[i], err.msg), -1;
+		X509_free(c);
+	}
+	return pkl_txn_commit(txn, &err) == PKL_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	(void)state;
+	pkl_pki_close(pki);
+	X509_free(root_cert);
+	EVP_PKEY_free(root_key);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static void reasons(void **state)
+{
+	static const struct {
+		const char *name;
+		int code;
+	} ok[] = {
+		{ "keyCompromise", 1 },	   { "cACompromise", 2 },	  { "affiliationChanged", 3 },
+		{ "superseded", 4 },	   { "cessationOfOperation", 5 }, { "certificateHold", 6 },
+		{ "privilegeWithdrawn", 9 }, { "aACompromise", 10 },	  { "KEYCOMPROMISE", 1 },
+	};
+	struct pkl_err err = { 0 };
+	int code, warn;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(pkl_revoke_reason_parse(ok[i].name, &code, &warn, &err), PKL_OK);
+		assert_int_equal(code, ok[i].code);
+		assert_int_equal(warn, ok[i].code == 6); /* only certificateHold warns */
+	}
+	/* #58: never unspecified (0), never 7, removeFromCRL only in delta CRLs. */
+	const char *bad[] = { "unspecified", "0", "7", "removeFromCRL", "8", "", "keyCompromised", "1" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(pkl_revoke_reason_parse(bad[i], &code, &warn, &err), PKL_EINPUT);
+	pkl_revoke_reason_parse("superseeded", &code, &warn, &err);
+	assert_non_null(strstr(err.msg, "did you mean 'superseded'"));
+	assert_non_null(pkl_revoke_reason_names());
+}
+
+static void refs(void **state)
+{
+	struct pkl_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(pkl_revoke_check_ref("gw-1.example_x", &err), PKL_OK);
+	assert_int_equal(pkl_revoke_check_ref("0x7f01", &err), PKL_OK);
+	assert_int_equal(pkl_revoke_check_ref("7F:01:AB", &err), PKL_OK);
+	assert_int_equal(pkl_revoke_check_ref("3a0b0c0d0e0f1011", &err), PKL_OK);
+	assert_int_equal(pkl_revoke_check_ref("0xZZ", &err), PKL_EINPUT);
+	assert_non_null(strstr(err.msg, "malformed serial"));
+	assert_int_equal(pkl_revoke_check_ref("0x", &err), PKL_EINPUT);
+	assert_int_equal(pkl_revoke_check_ref("ab:zz", &err), PKL_EINPUT);
+	assert_int_equal(pkl_revoke_check_ref("../etc/passwd", &err), PKL_EINPUT);
+	assert_int_equal(pkl_revoke_check_ref("a b", &err), PKL_EINPUT);
+	assert_int_equal(pkl_revoke_check_ref("", &err), PKL_EINPUT);
+	/* 41 hex digits: longer than a 20-octet serial */
+	assert_int_equal(pkl_revoke_check_ref("0x12345678901234567890123456789012345678901", &err), PKL_EINPUT);
+}
+
+static void numbers(void **state)
+{
+	struct pkl_err err = { 0 };
+	char out[64];
+	const unsigned char pub[] = { 0x27, 0x10 }; /* 10000 */
+	unsigned char huge[20];
+
+	(void)state;
+	/* Nothing stored, nothing published: the clock in milliseconds. */
+	assert_int_equal(pkl_revoke_next_number("", NULL, 0, 1000, out, sizeof(out), &err), PKL_OK);
+	assert_string_equal(out, "1000");
+	/* The stored counter wins when ahead of the clock. */
+	assert_int_equal(pkl_revoke_next_number("5000", NULL, 0, 1000, out, sizeof(out), &err), PKL_OK);
+	assert_string_equal(out, "5001");
+	/* The published CRL wins over an older (restored) counter. */
+	assert_int_equal(pkl_revoke_next_number("5000", pub, sizeof(pub), 1000, out, sizeof(out), &err), PKL_OK);
+	assert_string_equal(out, "10001");
+	/* And the clock over both. */
+	assert_int_equal(pkl_revoke_next_number("5000", pub, sizeof(pub), 99999, out, sizeof(out), &err), PKL_OK);
+	assert_string_equal(out, "99999");
+	/* Beyond uint64: big numbers keep working. */
+	assert_int_equal(pkl_revoke_next_number("18446744073709551615", NULL, 0, 1, out, sizeof(out), &err), PKL_OK);
+	assert_string_equal(out, "18446744073709551616");
+	assert_int_equal(pkl_revoke_next_number("12x", NULL, 0, 1, out, sizeof(out), &err), PKL_ERUNTIME);
+	/* 2^159 - 1 published: the next would need 21 octets (RFC 5280 5.2.3). */
+	memset(huge, 0xff, sizeof(huge));
+	huge[0] = 0x7f;
+	assert_int_equal(pkl_revoke_next_number("", huge, sizeof(huge), 1, out, sizeof(out), &err), PKL_ERUNTIME);
+	assert_non_null(strstr(err.msg, "20 octets"));
+}
+
+static void scan(void **state)
+{
+	struct pkl_crl_entry ents[2];
+	struct pkl_crl_req req;
+	struct pkl_crl_scan sc;
+	struct pkl_buf der = PKL_BUF_INIT;
+	struct pkl_err err = { 0 };
+
+	(void)state;
+	memset(&req, 0, sizeof(req));
+	memset(ents, 0, sizeof(ents));
+	req.this_update = 1800000000;
+	req.next_update = 1800000000 + 7 * 86400;
+	req.number[0] = 0x01;
+	req.number[1] = 0xa2;
+	req.number[2] = 0x33;
+	req.number_len = 3;
+	ents[0].serial[0] = 0x7f;
+	ents[0].serial_len = 1;
+	ents[0].revoked_at = 1799999000;
+	ents[0].reason = PKL_REASON_KEY_COMPROMISE;
+	ents[1].serial[0] = 0x01;
+	ents[1].serial[1] = 0x02;
+	ents[1].serial_len = 2;
+	ents[1].revoked_at = 1799999000;
+	ents[1].reason = PKL_REASON_NONE;
+	req.entries = ents;
+	req.n_entries = 2;
+	assert_int_equal(pkl_crl_sign(&req, root_cert, root_key, &der, &err), PKL_OK);
+	assert_int_equal(pkl_revoke_crl_scan(der.data, der.len, &sc, &err), PKL_OK);
+	assert_int_equal(sc.this_update, req.this_update);
+	assert_int_equal(sc.next_update, req.next_update);
+	assert_int_equal(sc.number_len, 3);
+	assert_memory_equal(sc.number, req.number, 3);
+	assert_true(sc.has_entries);
+	/* Every truncation is refused, never read past the end. */
+	for (size_t l = 0; l < der.len; l++)
+		assert_int_equal(pkl_revoke_crl_scan(der.data, l, &sc, NULL), PKL_EINPUT);
+	/* Empty CRL: no revokedCertificates. */
+	der.len = 0;
+	req.n_entries = 0;
+	assert_int_equal(pkl_crl_sign(&req, root_cert, root_key, &der, &err), PKL_OK);
+	assert_int_equal(pkl_revoke_crl_scan(der.data, der.len, &sc, &err), PKL_OK);
+	assert_false(sc.has_entries);
+	/* Garbage */
+	der.data[0] = 0x31;
+	assert_int_equal(pkl_revoke_crl_scan(der.data, der.len, &sc, &err), PKL_EINPUT);
+	pkl_buf_free(&der);
+}
+
+static int64_t count(const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(pkl_db_handle(pki->db), sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void revoke_and_publish(void **state)
+{
+	struct pkl_revoke_req req = { .reason = PKL_REASON_NONE };
+	struct pkl_cert_row row;
+	struct pkl_crl_info info, info2;
+	struct pkl_err err = { 0 };
+	struct pkl_buf der = PKL_BUF_INIT;
+	char path[PATH_MAX];
+	pkl_time now = pkl_time_now();
+
+	(void)state;
+	req.ref = "l1";
+	req.reason = PKL_REASON_KEY_COMPROMISE;
+	req.invalidity = now - 86400;
+	assert_int_equal(pkl_revoke_cert(pki, &req, &row, &err), PKL_OK);
+	assert_int_equal(row.status, PKL_STATUS_REVOKED);
+	/* Twice: refused, no second entry, reason unchanged. */
+	req.reason = PKL_REASON_SUPERSEDED;
+	assert_int_equal(pkl_revoke_cert(pki, &req, NULL, &err), PKL_EINPUT);
+	assert_non_null(strstr(err.msg, "already revoked"));
+	assert_int_equal(count("SELECT count(*) FROM certs WHERE name='l1' AND status=1 AND reason=1"), 1);
+	/* The root, unknown names, invalidity after revocation: refused. */
+	req.ref = "root";
+	req.allow_ca = 1;
+	assert_int_equal(pkl_revoke_cert(pki, &req, NULL, &err), PKL_EINPUT);
+	assert_non_null(strstr(err.msg, "self-signed root"));
+	req.ref = "nosuch";
+	assert_int_equal(pkl_revoke_cert(pki, &req, NULL, &err), PKL_EINPUT);
+	req.ref = "l3";
+	req.invalidity = now + 3600;
+	assert_int_equal(pkl_revoke_cert(pki, &req, NULL, &err), PKL_EINPUT);
+	req.invalidity = 0;
+	req.ref = "l2";
+	req.reason = PKL_REASON_NONE;
+	assert_int_equal(pkl_revoke_cert(pki, &req, NULL, &err), PKL_OK);
+	assert_int_equal(count("SELECT count(*) FROM events WHERE kind='revoke'"), 2);
+
+	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_OK);
+	assert_true(info.signed_now);
+	assert_int_equal(info.n_entries, 2);
+	/* thisUpdate back-dated 5 minutes (#52); nextUpdate = thisUpdate + lifetime or later (#51). */
+	assert_true(info.this_update <= now - 300 && info.this_update >= now - 310);
+	assert_true(info.next_update >= info.this_update + 7 * 86400);
+	snprintf(path, sizeof(path), "%s/publish/crl/root.crl", dir);
+	assert_int_equal(pkl_file_read(path, 0, &der, &err), PKL_OK);
+	{
+		const unsigned char *p = der.data;
+		X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)der.len);
+		STACK_OF(X509_REVOKED) *rev;
+		ASN1_ENUMERATED *rc;
+		ASN1_INTEGER *num;
+		char *dec;
+		int found_reason = 0, no_reason = 0;
+		assert_non_null(crl);
+		assert_int_equal(X509_CRL_verify(crl, root_key), 1);
+		/* Issuer byte-equal to the CA subject (#47). */
+		assert_int_equal(X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(root_cert)), 0);
+		rev = X509_CRL_get_REVOKED(crl);
+		assert_int_equal(sk_X509_REVOKED_num(rev), 2);
+		for (int i = 0; i < 2; i++) {
+			X509_REVOKED *r = sk_X509_REVOKED_value(rev, i);
+			rc = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
+			if (rc) {
+				found_reason += ASN1_ENUMERATED_get(rc) == 1;
+				ASN1_ENUMERATED_free(rc);
+				/* revocationDate <= thisUpdate (#53) */
+				assert_true(ASN1_TIME_compare(X509_REVOKED_get0_revocationDate(r),
+							      X509_CRL_get0_lastUpdate(crl)) <= 0);
+				ASN1_GENERALIZEDTIME *inv = X509_REVOKED_get_ext_d2i(r, NID_invalidity_date, NULL, NULL);
+				assert_non_null(inv);
+				ASN1_GENERALIZEDTIME_free(inv);
+			} else {
+				no_reason++;
+			}
+		}
+		assert_int_equal(found_reason, 1);
+		assert_int_equal(no_reason, 1);
+		num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+		assert_non_null(num);
+		dec = i2s_ASN1_INTEGER(NULL, num);
+		assert_string_equal(dec, info.number);
+		OPENSSL_free(dec);
+		ASN1_INTEGER_free(num);
+		X509_CRL_free(crl);
+	}
+	pkl_buf_free(&der);
+
+	/* --due right after: not due, same number. */
+	assert_int_equal(pkl_revoke_publish(pki, "root", 1, &info2, &err), PKL_OK);
+	assert_false(info2.signed_now);
+	assert_string_equal(info2.number, info.number);
+	/* A new revocation makes it due. */
+	req.ref = "l4";
+	assert_int_equal(pkl_revoke_cert(pki, &req, NULL, &err), PKL_OK);
+	assert_int_equal(pkl_revoke_publish(pki, "root", 1, &info2, &err), PKL_OK);
+	assert_true(info2.signed_now);
+	assert_int_equal(info2.n_entries, 3);
+	assert_int_equal(pkl_crlcheck_number_cmp(info2.number, info.number) > 0, 1);
+
+	/* A restored (older) counter: the published number still rules (#56). */
+	assert_int_equal(sqlite3_exec(pkl_db_handle(pki->db), "UPDATE cas SET crl_number = '1'", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_OK);
+	assert_true(pkl_crlcheck_number_cmp(info.number, info2.number) > 0);
+
+	assert_int_equal(pkl_revoke_publish(pki, "nosuch", 0, &info, &err), PKL_EINPUT);
+	assert_non_null(strstr(err.msg, "unknown CA 'nosuch'"));
+	assert_int_equal(count("SELECT count(*) FROM pending"), 0);
+}
+
+static int n_published;
+static void on_publish(const struct pkl_crl_info *info, void *cls)
+{
+	(void)cls;
+	assert_string_equal(info->ca, "root");
+	n_published++;
+}
+
+static void publish_all(void **state)
+{
+	struct pkl_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(pkl_revoke_publish_all(pki, 0, on_publish, NULL, &err), PKL_OK);
+	assert_int_equal(n_published, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(reasons),
+		cmocka_unit_test(refs),
+		cmocka_unit_test(numbers),
+		cmocka_unit_test(scan),
+		cmocka_unit_test(revoke_and_publish),
+		cmocka_unit_test(publish_all),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
