@@ -7,8 +7,12 @@
 
 /* Parses an RFC 4514-like DN in the order written (most significant first,
  * as people write "C=.., O=.., CN=.."), also "/C=../O=../CN=..". Attributes:
- * C ST L O OU CN emailAddress serialNumber DC UID. countryName is a 2-letter
- * PrintableString, everything else UTF8String. `\,` escapes a comma.
+ * C ST L O OU CN emailAddress serialNumber DC UID (long names such as
+ * commonName are accepted too). countryName is a 2-letter upper-case
+ * PrintableString, serialNumber PrintableString (X.520), emailAddress and DC
+ * IA5String (PKCS#9, RFC 4519), everything else UTF8String; lengths are
+ * bounded as in RFC 5280 Appendix A (CN, O, OU <= 64 characters). `\,`
+ * escapes a comma (a backslash escapes any character).
  * Caller frees with X509_NAME_free. */
 X509_NAME *pkl_name_parse(const char *dn, struct pkl_err *err);
 
