@@ -1,0 +1,7 @@
+#!/bin/sh
+# t2005-build-crash-fresh: a failure injected at every write step of a FRESH
+# build leaves no PKI (and no staging directory) behind, and a re-run
+# completes. The procedure and what is checked: tests/crash/inject.sh.
+. "$(dirname "$0")/lib.sh"
+PKL_CRASH_SCENARIOS=fresh
+. "$TOP/tests/crash/inject.sh"
