@@ -23,6 +23,7 @@
 #   ipsec_cdp_start I / _stop I  CDP server I (1: a's address, 2: b's address)
 #   ipsec_cdp_sync               wait until every running CDP serves publish/
 #   ipsec_setup GW CLIENT        peers b=GW and a=CLIENT from the PKI, started
+#   ipsec_stop P                 stop peer P's charon
 #   ipsec_traffic                HTTP from a to b through the tunnel
 #   ipsec_peer P ID CERT KEY CA...  swanctl tree + config for peer a|b
 #   ipsec_start P                start charon in its namespace, load config
@@ -248,6 +249,9 @@ ipsec_start() {
     { echo "# swanctl --load-all failed for $_xp:"; sed 's/^/#   /' "$_xd/load.out"; return 1; }
 }
 
+# Stops peer P's charon (SIGTERM, bounded, then SIGKILL).
+ipsec_stop() { ipsec_stop_server "charon-$1"; rm -f "$IPSEC_DIR/$1/charon.vici"; }
+
 ipsec_mark() { for _xp in a b; do
   eval "IPSEC_MARK_$_xp=$(wc -l <"$IPSEC_DIR/$_xp/charon.log")"; done; }
 ipsec_log() { eval "_xm=\${IPSEC_MARK_$1:-0}"; tail -n "+$((_xm + 1))" "$IPSEC_DIR/$1/charon.log"; }
@@ -340,6 +344,7 @@ lab = {
   name = "ipsec-test";
   pki = "pki";
   cdp = [ "$IPSEC_CDP1", "$IPSEC_CDP2" ];
+  cdp_layout = "${IPSEC_LAYOUT:-one-point}";
 };
 cas = (
   { name = "root"; template = "root-ca"; key = "$(ipsec_key ec:P-384)";
@@ -356,8 +361,10 @@ certs = (
 EOF
 }
 
-# Builds the lab into $IPSEC_PKI.
+# Builds the lab into $IPSEC_PKI (a fresh one: any earlier PKI is removed).
+# IPSEC_LAYOUT=point-per-uri: one DistributionPoint per CDP base.
 ipsec_lab() {
+  rm -rf "$IPSEC_PKI"
   ipsec_lab_file "${1:-}" || return 1
   if [ "$IPSEC_CERTS" = pki ]; then ipsec_pki_build "${1:-}"; return; fi
   "$PKILAB" build "$T/ipsec-lab/lab.cfg" --pki "$IPSEC_PKI" >"$T/ipsec-lab/build.out" 2>&1 ||
