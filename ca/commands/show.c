@@ -122,8 +122,11 @@ static void cert_details(json_t *o, X509 *x)
 	a = json_array();
 	for (int i = 0; cdp && i < sk_DIST_POINT_num(cdp); i++) {
 		DIST_POINT *dp = sk_DIST_POINT_value(cdp, i);
-		if (dp->distpoint && dp->distpoint->type == 0)
-			json_array_extend(a, gen_names(dp->distpoint->name.fullname, 1));
+		if (dp->distpoint && dp->distpoint->type == 0) {
+			json_t *u = gen_names(dp->distpoint->name.fullname, 1);
+			json_array_extend(a, u); /* copies the items: u stays ours */
+			json_decref(u);
+		}
 	}
 	json_object_set_new(o, "crl_distribution_points", a);
 	a = json_array();
