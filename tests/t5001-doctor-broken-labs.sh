@@ -11,6 +11,7 @@
 #     given the CRLs a client would fetch (curl from the certificates' CDPs).
 # Known disagreements are listed per scenario in expect (`certtool:`) with the reason.
 . "$(dirname "$0")/lib.sh"
+. "$TOP/tests/doctor/lib.sh"
 
 [ -x "$PKILAB" ] || skip_all "no $PKILAB"
 command -v python3 >/dev/null || skip_all "python3 missing"
@@ -18,22 +19,6 @@ command -v jq >/dev/null || skip_all "jq missing"
 
 BROKEN=$TOP/examples/broken
 HOSTS="crl1.broken.pkilab.test:8081 crl2.broken.pkilab.test:8081"
-
-# Starts the CDP for one scenario; sets PORT and SRV_PID.
-serve() { # dir
-  PORT=$(free_port)
-  python3 "$TOP/tests/doctor/httpd.py" "$PORT" "$1" >/dev/null 2>&1 &
-  SRV_PID=$!
-  at_exit "kill $SRV_PID 2>/dev/null"
-  # ready when it serves this scenario's files (not a previous server's)
-  for _i in $(seq 1 50); do
-    kill -0 "$SRV_PID" 2>/dev/null || return 1
-    if curl -s -f --max-time 1 -o "$T/probe.crl" "http://127.0.0.1:$PORT/crl/root.crl" &&
-       cmp -s "$T/probe.crl" "$1/crl/root.crl"; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
 
 resolve_list() { _r=""; for h in $HOSTS; do _r="$_r${_r:+,}$h:127.0.0.1:$PORT"; done; echo "$_r"; }
 connect_to() { for h in $HOSTS; do printf -- '--connect-to %s:127.0.0.1:%s ' "$h" "$PORT"; done; }
@@ -82,8 +67,9 @@ for dir in "$BROKEN"/*/; do
     (cd "$W" && PKILAB=$PKILAB SERVE=$W/serve sh ./setup.sh >"$T/setup.out" 2>&1)
     check "$s: setup.sh" test $? -eq 0
   fi
-  serve "$W/serve"
-  check "$s: CDP server up on $PORT" test $? -eq 0
+  doctor_serve "$W/serve"
+  check "$s: CDP server up" test $? -eq 0
+  PORT=$SRV_PORT
 
   # shellcheck disable=SC2086
   (cd "$W" && PKILAB_RESOLVE=$(resolve_list) "$PKILAB" doctor --json $args >"$T/doc.json" 2>"$T/doc.err")
@@ -122,8 +108,7 @@ for dir in "$BROKEN"/*/; do
   check "$s: doctor chain verdict '$dv' is the expected '$verdict'" test "$dv" = "$verdict"
   check "$s: openssl verify -crl_check_all agrees ($ov)" test "$ov" = "$dv"
   check "$s: certtool --verify ${ct_verdict:+documented }verdict ($cv)" test "$cv" = "${ct_verdict:-$dv}"
-  kill "$SRV_PID" 2>/dev/null
-  wait "$SRV_PID" 2>/dev/null
+  doctor_stop
 done
 check "all 11 broken labs ran (found $n_scen)" test "$n_scen" -ge 11
 finish

@@ -5,6 +5,7 @@
 # -crl_check_all must agree. Also the report's shape: one line per check with
 # a mark, text and --json carrying the same codes, --ascii marks, exit codes.
 . "$(dirname "$0")/lib.sh"
+. "$TOP/tests/doctor/lib.sh"
 
 [ -x "$PKILAB" ] || skip_all "no $PKILAB"
 command -v python3 >/dev/null || skip_all "python3 missing"
@@ -22,11 +23,8 @@ for lab in "$TOP"/examples/*.cfg; do
   check "$name: built" test -d "$W/$pki/certs"
   [ -d "$W/$pki/certs" ] || continue
   n_labs=$((n_labs + 1))
-  PORT=$(free_port)
-  python3 "$TOP/tests/doctor/httpd.py" "$PORT" "$W/$pki/publish" >/dev/null 2>&1 &
-  pid=$!
-  at_exit "kill $pid 2>/dev/null"
-  wait_http "http://127.0.0.1:$PORT/"
+  doctor_serve "$W/$pki/publish"
+  PORT=$SRV_PORT
   # Every CDP base of the lab, mapped to the local server (never DNS).
   resolve=""
   for hp in $(grep -o 'http://[^"/]*' "$W/lab.cfg" | sed 's|http://||' | sort -u); do
@@ -50,18 +48,14 @@ for lab in "$TOP"/examples/*.cfg; do
     check "$name/$n: openssl verify -crl_check_all agrees (pass)" \
       openssl verify -CAfile "$root" -untrusted "$cert" -crl_check_all -CRLfile "$T/crls.pem" "$W/$pki/certs/$n.pem"
   done
-  kill "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+  doctor_stop
 done
 check "at least 4 example labs (found $n_labs)" test "$n_labs" -ge 4
 
 # The report's shape, on the first example lab (still built).
 W=$T/lab
-PORT=$(free_port)
-python3 "$TOP/tests/doctor/httpd.py" "$PORT" "$W/pki-example/publish" >/dev/null 2>&1 &
-pid=$!
-at_exit "kill $pid 2>/dev/null"
-wait_http "http://127.0.0.1:$PORT/"
+doctor_serve "$W/pki-example/publish"
+PORT=$SRV_PORT
 export PKILAB_RESOLVE="127.0.0.1:8081:127.0.0.1:$PORT,127.0.0.2:8081:127.0.0.1:$PORT"
 cd "$W" || exit 1
 LANG=C.UTF-8 run "$PKILAB" doctor --pki pki-example gw
@@ -97,4 +91,22 @@ expect_rc 2 "no certificate argument: exit 2" "$PKILAB" doctor
 expect_rc 2 "unknown name in the PKI: exit 2" "$PKILAB" doctor --pki pki-example nosuch
 check "unknown name: one-line error" one_line "$ERR"
 expect_rc 2 "bad --resolve entry: exit 2" "$PKILAB" doctor --pki pki-example --resolve nonsense gw
+
+# The same lab served by the product's own CDP server: doctor passes with no
+# warning (pkilab-cdpd sends application/pkix-crl and a Date header).
+if [ -x "$CDPD" ]; then
+  doctor_stop
+  CP=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$CDPD" --publish "$W/pki-example/publish" --listen "127.0.0.1:$CP" --access-log false >"$T/cdpd.log" 2>&1 &
+  cpid=$!
+  at_exit "kill -KILL $cpid 2>/dev/null"
+  for _i in $(seq 1 50); do curl -s -f -o /dev/null --max-time 1 "http://127.0.0.1:$CP/crl/root.crl" && break; sleep 0.1; done
+  PKILAB_RESOLVE="127.0.0.1:8081:127.0.0.1:$CP,127.0.0.2:8081:127.0.0.1:$CP" run "$PKILAB" doctor --json --pki pki-example gw
+  check "served by pkilab-cdpd: doctor exit 0" test "$RC" -eq 0
+  check "served by pkilab-cdpd: no warning" test "$(printf '%s' "$OUT" | jq '.summary.warn')" -eq 0
+  check "served by pkilab-cdpd: 4 valid CRL fetches" test "$(printf '%s' "$OUT" | jq '[.findings[] | select(.code == "crl.valid")] | length')" -eq 4
+  kill "$cpid" 2>/dev/null
+else
+  echo "# pkilab-cdpd not built: cdpd check skipped"
+fi
 finish

@@ -7,6 +7,7 @@
 # strongSwan 10 s per URI; standards #88, #99), clock skew against the CDP's
 # Date header, and the intermediate fetched from AIA (#41).
 . "$(dirname "$0")/lib.sh"
+. "$TOP/tests/doctor/lib.sh"
 
 [ -x "$PKILAB" ] || skip_all "no $PKILAB"
 command -v python3 >/dev/null || skip_all "python3 missing"
@@ -56,19 +57,7 @@ expect_rc 0 "DER certificate input with --chain" "$PKILAB" doctor --no-fetch --t
 expect_rc 0 "--trust DIR" sh -c "mkdir -p anchors && cp $P/certs/root.pem anchors/ && '$PKILAB' doctor --no-fetch --trust anchors $P/certs/gw-chain.pem"
 
 # ---- hostile CDP servers -----------------------------------------------------
-start() { # mode -> port in $SP
-  SP=$(free_port)
-  python3 "$TOP/tests/doctor/httpd.py" "$SP" "$W/$P/publish" "$1" >/dev/null 2>&1 &
-  _pid=$!
-  at_exit "kill $_pid 2>/dev/null"
-  # listening once curl gets past connect (exit 7); stall/endless servers then time out
-  for _i in $(seq 1 50); do
-    curl -s -o /dev/null --max-time 0.3 "http://127.0.0.1:$SP/crl/root.crl"
-    [ $? -ne 7 ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
+start() { doctor_serve "$W/$P/publish" "$1"; SP=$SRV_PORT; }
 start serve; GOOD=$SP
 start redirect; REDIR=$SP
 start endless; ENDLESS=$SP

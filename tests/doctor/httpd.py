@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Tiny bounded HTTP server for the doctor tests (loopback only).
 
-  httpd.py PORT DIR [MODE]
+  httpd.py PORT DIR [MODE]     (PORT 0: the kernel picks a free port; the
+                                port is printed on stdout once listening)
 MODE: serve (default: files of DIR with CDP content types), redirect (every
 GET redirects to itself: a loop), endless (200 with an endless body), stall
 (accepts, never answers), html (200 text/html page), 404 (everything 404),
@@ -76,5 +77,6 @@ class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 root = os.path.abspath(root)
 srv = S(("127.0.0.1", port), H)
+print(srv.server_address[1], flush=True)
 threading.Timer(120, lambda: os._exit(0)).start()
 srv.serve_forever()
