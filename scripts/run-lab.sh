@@ -55,7 +55,7 @@ stop_servers() {
 }
 on_exit() { [ "$KEEP_RUNNING" = 1 ] || stop_servers; }
 trap on_exit EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 [ -x "$PKILAB" ] || die "$PKILAB not found: run 'make' (or set BUILD=)"
 [ -x "$CDPD" ] || die "$CDPD not found: run 'make' (or set BUILD=)"
@@ -94,14 +94,6 @@ for f in "$PKI"/certs/*.pem; do
   ees="$ees $n"
 done
 
-"$CDPD" --publish "$PKI/publish" --listen "$PRIMARY" >"$OUT/cdpd-primary.log" 2>&1 &
-pids="$pids $!"; primary_pid=$!
-trust=""
-for c in $cas; do trust="$trust --trust $PKI/publish/aia/$c.crt"; done
-# shellcheck disable=SC2086
-"$CDPD" --mirror "http://$PRIMARY" $trust --listen "$MIRROR" >"$OUT/cdpd-mirror.log" 2>&1 &
-pids="$pids $!"; mirror_pid=$!
-
 # Waits (bounded, 10 s) until URL serves exactly FILE.
 serves() {
   for _ in $(seq 1 100); do
@@ -110,16 +102,30 @@ serves() {
   done
   return 1
 }
-for a in $PRIMARY $MIRROR; do
-  role=primary; [ "$a" = "$MIRROR" ] && role=mirror
+# Checks that the CDP at address $1 serves every CRL and CA certificate.
+check_cdp() { # addr role
   ok=1
   for c in $cas; do
-    serves "http://$a/crl/$c.crl" "$PKI/publish/crl/$c.crl" || { ok=0; say "   http://$a/crl/$c.crl: not served (or different) after 10 s"; }
-    serves "http://$a/aia/$c.crt" "$PKI/publish/aia/$c.crt" || { ok=0; say "   http://$a/aia/$c.crt: not served (or different) after 10 s"; }
+    serves "http://$1/crl/$c.crl" "$PKI/publish/crl/$c.crl" || { ok=0; say "   http://$1/crl/$c.crl: not served (or different) after 10 s"; }
+    serves "http://$1/aia/$c.crt" "$PKI/publish/aia/$c.crt" || { ok=0; say "   http://$1/aia/$c.crt: not served (or different) after 10 s"; }
   done
-  if [ $ok = 1 ]; then result ok "CDP $a ($role) serves every CRL and CA certificate"
-  else result FAIL "CDP $a ($role): see $OUT/cdpd-$role.log"; tail -n 5 "$OUT/cdpd-$role.log" | sed 's/^/   | /'; fi
-done
+  if [ $ok = 1 ]; then result ok "CDP $1 ($2) serves every CRL and CA certificate"
+  else result FAIL "CDP $1 ($2): see $OUT/cdpd-$2.log"; tail -n 5 "$OUT/cdpd-$2.log" | sed 's/^/   | /'; fi
+}
+
+"$CDPD" --publish "$PKI/publish" --listen "$PRIMARY" >"$OUT/cdpd-primary.log" 2>&1 &
+pids="$pids $!"; primary_pid=$!
+check_cdp "$PRIMARY" primary
+# The mirror starts once the primary answers: a mirror whose first pull
+# fails waits a whole --mirror-interval before the next. 10 s (instead of
+# the default 60 s) so that with KEEP_RUNNING=1 a new CRL (`pkilab crl`)
+# reaches the mirror quickly.
+trust=""
+for c in $cas; do trust="$trust --trust $PKI/publish/aia/$c.crt"; done
+# shellcheck disable=SC2086
+"$CDPD" --mirror "http://$PRIMARY" $trust --mirror-interval 10s --listen "$MIRROR" >"$OUT/cdpd-mirror.log" 2>&1 &
+pids="$pids $!"; mirror_pid=$!
+check_cdp "$MIRROR" mirror
 rm -f "$OUT/.fetch"
 
 for n in $ees; do
