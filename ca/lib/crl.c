@@ -291,7 +291,7 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 	md = req->md ? req->md : pkl_key_default_md(ca_key);
 	mctx = EVP_MD_CTX_new();
 	if (!mctx || EVP_DigestSignInit(mctx, &pctx, md, NULL, ca_key) != 1) {
-		pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot initialise CRL signature");
+		rc = pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot initialise CRL signature");
 		goto out;
 	}
 	params[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, alg,
@@ -299,24 +299,24 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 	params[1] = OSSL_PARAM_construct_end();
 	if (EVP_PKEY_CTX_get_params(pctx, params) != 1 || !OSSL_PARAM_modified(&params[0]) ||
 	    params[0].return_size == 0 || params[0].return_size > sizeof(alg)) {
-		pkl_err_ssl(err, PKL_ERUNTIME, NULL, "signature algorithm has no identifier");
+		rc = pkl_err_ssl(err, PKL_ERUNTIME, NULL, "signature algorithm has no identifier");
 		goto out;
 	}
 	alg_len = params[0].return_size;
 
 	n = i2d_X509_NAME(X509_get_subject_name(ca), &name_der);
 	if (n <= 0) {
-		pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot encode the CA name");
+		rc = pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot encode the CA name");
 		goto out;
 	}
 	name_len = (size_t)n;
 	ski = ca_ski(ca);
 	if (!ski) {
-		pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot compute the CA key identifier");
+		rc = pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot compute the CA key identifier");
 		goto out;
 	}
 	if (!time_der(&this_tc, req->this_update, 0) || !time_der(&next_tc, req->next_update, 0)) {
-		pkl_err_set(err, PKL_EINPUT, NULL, "CRL time out of range");
+		rc = pkl_err_set(err, PKL_EINPUT, NULL, "CRL time out of range");
 		goto out;
 	}
 
@@ -324,12 +324,13 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 	for (size_t i = 0; i < req->n_entries; i++) {
 		const struct pkl_crl_entry *e = &req->entries[i];
 		if (e->serial_len > sizeof(e->serial) || !reason_ok(e->reason)) {
-			pkl_err_set(err, PKL_EINPUT, NULL, "CRL entry %zu: %s", i,
+			rc = pkl_err_set(err, PKL_EINPUT, NULL, "CRL entry %zu: %s", i,
 				    !reason_ok(e->reason) ? "invalid reason code" : "serial too long");
 			goto out;
 		}
-		if (!time_der(&tc, e->revoked_at, 0)) {
-			pkl_err_set(err, PKL_EINPUT, NULL, "CRL entry %zu: time out of range", i);
+		if (!time_der(&tc, e->revoked_at, 0) ||
+		    (e->invalidity && !time_der(&ic, e->invalidity, 1))) {
+			rc = pkl_err_set(err, PKL_EINPUT, NULL, "CRL entry %zu: time out of range", i);
 			goto out;
 		}
 		list_len += tlv_size(entry_content(e, tc.len));
@@ -354,7 +355,7 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 	base = der_out->len;
 	if (pkl_buf_reserve(der_out, slack + tlv_size(tbs_len) + alg_len + tlv_size(sig_max + 1)) !=
 	    PKL_OK) {
-		pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory for a CRL of %zu entries",
+		rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory for a CRL of %zu entries",
 			    req->n_entries);
 		goto out;
 	}
@@ -384,11 +385,7 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 					*p++ = (unsigned char)e->reason;
 				}
 				if (e->invalidity) {
-					if (!time_der(&ic, e->invalidity, 1)) {
-						pkl_err_set(err, PKL_EINPUT, NULL,
-							    "CRL entry %zu: invalidity date out of range", i);
-						goto out;
-					}
+					time_der(&ic, e->invalidity, 1); /* checked in pass 1 */
 					p = put(p, inval_ext_head, sizeof(inval_ext_head));
 					p = put(p, ic.der, ic.len);
 				}
@@ -415,7 +412,7 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 		p = put_int(p, req->number, req->number_len);
 	}
 	if ((size_t)(p - tbs) != tlv_size(tbs_len)) {
-		pkl_err_set(err, PKL_ERUNTIME, NULL, "internal error: CRL length mismatch");
+		rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "internal error: CRL length mismatch");
 		goto out;
 	}
 
@@ -427,7 +424,7 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 		 * on the final length: write it at the worst-case offset, then move. */
 		size_t hmax = 1 + len_size(sig_max + 1) + 1;
 		if (EVP_DigestSign(mctx, p + hmax, &sig_len, tbs, tlv_size(tbs_len)) != 1) {
-			pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot sign the CRL");
+			rc = pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot sign the CRL");
 			goto out;
 		}
 		unsigned char *h = put_hdr(p, 0x03, sig_len + 1);
