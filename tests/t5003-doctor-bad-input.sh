@@ -50,6 +50,7 @@ expect_rc 2 "PKCS#12 without a password: exit 2" "$PKILAB" doctor --no-fetch gw.
 check "no password: tells how to give one" contains "$ERR" "--password-file"
 expect_rc 0 "PKCS#12 with the right password: chain from the bag, passes" \
   "$PKILAB" doctor --no-fetch --trust "$P/certs/root.pem" --password-file right.pass gw.p12
+check "PKCS#12 (OpenSSL 3 default AES/SHA-256): p12.modern_profile warning (X9, #91)" contains "$OUT" "p12.modern_profile"
 expect_rc 0 "PKCS#12 password from the environment" \
   env P12PW=s3cret "$PKILAB" doctor --no-fetch --trust "$P/certs/root.pem" --password-env P12PW gw.p12
 openssl x509 -in "$P/certs/gw.pem" -outform DER -out gw.der

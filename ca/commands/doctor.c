@@ -136,6 +136,13 @@ static enum pkl_rc load_inputs(struct doctor *d, const char *arg, struct pkl_cli
 		free_password(pw);
 		if (rc != PKL_OK)
 			return rc;
+		if (d->is_p12) {
+			/* X9: the bag's protection profile against the target platforms */
+			struct pkl_buf b = PKL_BUF_INIT;
+			if (pkl_file_read(arg, (size_t)4 << 20, &b, NULL) == PKL_OK)
+				pkl_lint_p12(b.data, b.len, arg, d->platforms, 1, &d->rep);
+			pkl_buf_free(&b);
+		}
 	} else if (pki) {
 		/* NAME in a lab PKI: the certificate with its intermediates */
 		rc = pkl_path_join(path, sizeof(path), err, "%s/certs/%s-chain.pem", pki, arg);
@@ -513,7 +520,6 @@ static enum pkl_rc run_lints(struct doctor *d, struct pkl_err *err)
 		pkl_report_free(&lr);
 	}
 	pkl_lint_chain(d->chain.certs, d->chain.n, 1, &d->rep);
-	/* X9 (PKCS#12 profile) is judged by `pkilab lint FILE.p12`: it needs no password. */
 	return PKL_OK;
 }
 
