@@ -19,7 +19,7 @@
 #
 #   ipsec_init                   requirements (else skip_all), namespaces, veth
 #   ipsec_lab [rras]             write the lab file, build the PKI ($IPSEC_PKI)
-#   ipsec_revoke NAME            revoke NAME and republish the CRLs
+#   ipsec_revoke NAME [ARG...]   revoke NAME and republish the CRLs
 #   ipsec_cdp_start I / _stop I  CDP server I (1: a's address, 2: b's address)
 #   ipsec_cdp_sync               wait until every running CDP serves publish/
 #   ipsec_setup GW CLIENT        peers b=GW and a=CLIENT from the PKI, started
@@ -371,10 +371,10 @@ ipsec_lab() {
     { echo "# pkilab build failed:"; sed 's/^/#   /' "$T/ipsec-lab/build.out"; return 1; }
 }
 
-# Revokes NAME and republishes every CRL.
+# Revokes NAME (extra arguments go to pkilab revoke) and republishes every CRL.
 ipsec_revoke() {
   if [ "$IPSEC_CERTS" = pki ]; then ipsec_pki_revoke "$1"; return; fi
-  "$PKILAB" revoke "$1" --reason keyCompromise --pki "$IPSEC_PKI" &&
+  "$PKILAB" revoke "$@" --reason keyCompromise --pki "$IPSEC_PKI" &&
     "$PKILAB" crl --pki "$IPSEC_PKI"
 }
 
