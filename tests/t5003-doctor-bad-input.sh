@@ -119,6 +119,19 @@ doctor_with "$GOOD" "$GOOD" --timeout 3
 check "good CDPs: exit 0, no warning" test "$RC" -eq 0 -a "$(printf '%s' "$OUT" | jq '.summary.warn')" -eq 0
 check "good CDPs: clock skew ok" contains "$(codes)" "ok:time.clock_skew"
 
+# another CA's CRL at the VPN CA's URL: issuer mismatch (strongSwan discards it, #47, #102)
+mkdir -p swapped && cp -R "$P/publish/." swapped/ && cp "$P/publish/crl/root.crl" swapped/crl/vpn-ca.crl
+doctor_serve "$W/swapped"; SWAP=$SRV_PORT
+doctor_with "$SWAP" "$SWAP" --timeout 3
+check "root's CRL served as the VPN CA's: crl.issuer_mismatch" contains "$(codes)" "fail:crl.issuer_mismatch"
+check "root's CRL served as the VPN CA's: crl.bad_signature" contains "$(codes)" "fail:crl.bad_signature"
+
+# judged 30 minutes before the build: certificates (backdated 1 h) are valid,
+# the CRLs (thisUpdate backdated 5 min) are not yet (#52)
+doctor_with "$GOOD" "$GOOD" --timeout 3 --at -30m
+check "--at -30m: crl.not_yet_valid" contains "$(codes)" "fail:crl.not_yet_valid"
+check "--at -30m: certificates still valid (backdate)" not_contains "$(codes)" "time.not_yet_valid"
+
 # ---- AIA: the gateway's certificate alone; the VPN CA comes from its AIA URL ---
 PKILAB_RESOLVE="127.0.0.1:8081:127.0.0.1:$GOOD,127.0.0.2:8081:127.0.0.1:$GOOD" \
   run "$PKILAB" doctor --json --trust "$P/certs/root.pem" "$P/certs/gw.pem"
