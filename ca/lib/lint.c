@@ -870,9 +870,13 @@ static void x5_x6_platform(struct cert_view *v)
 		pkl_finding_fix(ADD(v, PKL_SEV_WARN, "key.rsa_pss_signature",
 				    "signed with RSASSA-PSS: Apple clients have trouble with it"),
 				"sign with sha256WithRSAEncryption or ECDSA (#109)");
-	if (v->o->show_ok && v->r->n == before)
-		ADD(v, PKL_SEV_OK, "lint.X5", "key %s%s%d accepted by the selected platforms",
-		    group[0] ? group : OBJ_nid2sn(base), group[0] ? "" : " ", group[0] ? 0 : bits);
+	if (v->o->show_ok && v->r->n == before) {
+		if (group[0])
+			ADD(v, PKL_SEV_OK, "lint.X5", "key %s accepted by the selected platforms", group);
+		else
+			ADD(v, PKL_SEV_OK, "lint.X5", "key %s %d bits accepted by the selected platforms",
+			    base ? OBJ_nid2sn(base) : "?", bits);
+	}
 
 	/* X6 */
 	if (v->is_ca)
