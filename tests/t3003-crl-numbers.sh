@@ -82,4 +82,22 @@ check "--json: one object with number, entries, next_update" sh -c 'echo "$1" | 
 expect_rc 2 "crl --ca for an unknown CA: exit 2" "$PKILAB" --pki "$PKI" crl --ca nosuch
 check "one-line error" one_line "$ERR"
 check "naming the CA" contains "$ERR" "unknown CA 'nosuch'"
+# --- an encrypted CA key: a missing or wrong passphrase is one line, nothing changes (issue 3 item 6)
+mkdir -p "$T/enc"
+sed '/name = "vpn-ca"/s/key = "ec:P-256";/key = "ec:P-256"; encrypt_key = true;/' "$T/lab/lab.cfg" >"$T/enc/lab.cfg"
+expect_rc 0 "build a lab whose vpn-ca key is encrypted" env PKILAB_KEY_PASSPHRASE=ca-secret "$PKILAB" build "$T/enc/lab.cfg"
+check "the vpn-ca key is stored encrypted" grep -q "BEGIN ENCRYPTED PRIVATE KEY" "$T/enc/pki/private/vpn-ca.key"
+"$PKILAB" --pki "$T/enc/pki" -q revoke alice
+esum=$(tree_sum "$T/enc/pki/publish")
+dbnum=$(sqlite3 "$T/enc/pki/pkilab.db" "SELECT crl_number FROM cas WHERE name = 'vpn-ca'")
+expect_rc 2 "crl --ca vpn-ca without the passphrase: exit 2" env -u PKILAB_KEY_PASSPHRASE "$PKILAB" --pki "$T/enc/pki" crl --ca vpn-ca
+check "one line" one_line "$ERR"
+check "saying a passphrase is needed" sh -c 'echo "$1" | grep -qi "passphrase"' _ "$ERR"
+expect_rc 2 "crl --ca vpn-ca with a wrong passphrase: exit 2" env PKILAB_KEY_PASSPHRASE=wrong "$PKILAB" --pki "$T/enc/pki" crl --ca vpn-ca
+check "one line" one_line "$ERR"
+check "publish/ unchanged" [ "$(tree_sum "$T/enc/pki/publish")" = "$esum" ]
+check "the stored CRL number unchanged" [ "$(sqlite3 "$T/enc/pki/pkilab.db" "SELECT crl_number FROM cas WHERE name = 'vpn-ca'")" = "$dbnum" ]
+check "no temporary file left" [ -z "$(find "$T/enc/pki" -name '.*tmp-*')" ]
+expect_rc 0 "crl --ca vpn-ca with the right passphrase" env PKILAB_KEY_PASSPHRASE=ca-secret "$PKILAB" --pki "$T/enc/pki" crl --ca vpn-ca
+check "the new CRL verifies and lists alice" sh -c 'openssl crl -inform DER -in "$1/publish/crl/vpn-ca.crl" -CAfile "$1/certs/vpn-ca.pem" -verify -noout -text 2>&1 | grep -q "Serial Number"' _ "$T/enc/pki"
 finish
