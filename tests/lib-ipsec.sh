@@ -24,6 +24,7 @@
 #   ipsec_cdp_sync               wait until every running CDP serves publish/
 #   ipsec_setup GW CLIENT        peers b=GW and a=CLIENT from the PKI, started
 #   ipsec_stop P                 stop peer P's charon
+#   ipsec_need_up                end the test unless both charons run
 #   ipsec_traffic                HTTP from a to b through the tunnel
 #   ipsec_peer P ID CERT KEY CA...  swanctl tree + config for peer a|b
 #   ipsec_start P                start charon in its namespace, load config
@@ -241,10 +242,16 @@ ipsec_start() {
     'mount -t tmpfs pkl9run /run && exec env STRONGSWAN_CONF="$1" "$2"' \
     sh "$_xd/strongswan.conf" "$IPSEC_CHARON" >"$_xd/charon.stdout" 2>&1 &
   echo $! >"$IPSEC_DIR/charon-$_xp.pid"
+  _xup=0
   for _xi in $(seq 1 100); do
-    [ -S "$_xd/charon.vici" ] && ipsec_swanctl "$_xp" --stats >/dev/null 2>&1 && break
+    [ -S "$_xd/charon.vici" ] && ipsec_swanctl "$_xp" --stats >/dev/null 2>&1 && { _xup=1; break; }
     sleep 0.1
   done
+  if [ $_xup = 0 ]; then
+    echo "# charon of $_xp did not answer on its vici socket within 10 s:"
+    tail -n 15 "$_xd/charon.stdout" "$_xd/charon.log" 2>/dev/null | sed 's/^/#   /'
+    return 1
+  fi
   ipsec_swanctl "$_xp" --load-all --noprompt >"$_xd/load.out" 2>&1 ||
     { echo "# swanctl --load-all failed for $_xp:"; sed 's/^/#   /' "$_xd/load.out"; return 1; }
 }
@@ -253,7 +260,17 @@ ipsec_start() {
 ipsec_stop() { ipsec_stop_server "charon-$1"; rm -f "$IPSEC_DIR/$1/charon.vici"; }
 
 ipsec_mark() { for _xp in a b; do
-  eval "IPSEC_MARK_$_xp=$(wc -l <"$IPSEC_DIR/$_xp/charon.log")"; done; }
+  eval "IPSEC_MARK_$_xp=$(cat "$IPSEC_DIR/$_xp/charon.log" 2>/dev/null | wc -l)"; done; }
+
+# After a failed set-up every later check would fail for the same reason:
+# stop there (finish reports the failures so far and exits non-zero).
+ipsec_need_up() {
+  for _xp in a b; do
+    ipsec_swanctl "$_xp" --stats >/dev/null 2>&1 && continue
+    echo "# charon $_xp is not running: the remaining checks cannot run"
+    finish; exit 1
+  done
+}
 ipsec_log() { eval "_xm=\${IPSEC_MARK_$1:-0}"; tail -n "+$((_xm + 1))" "$IPSEC_DIR/$1/charon.log"; }
 
 # Forgets every SA and every cached CRL (charon keeps fetched CRLs in memory).

@@ -12,6 +12,7 @@ check "pkilab builds the IKEv2 lab" ipsec_lab
 check "CDP 1 serves publish/ on $IPSEC_ADDR_a" ipsec_cdp_start 1
 check "CDP 2 serves publish/ on $IPSEC_ADDR_b" ipsec_cdp_start 2
 check "both charons start and load their configuration" ipsec_setup gw alice
+ipsec_need_up
 
 ipsec_mark
 ipsec_connect

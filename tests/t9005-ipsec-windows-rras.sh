@@ -30,6 +30,7 @@ check "client EKU is clientAuth (#77)" \
 check "CDP 1 up" ipsec_cdp_start 1
 check "CDP 2 up" ipsec_cdp_start 2
 check "both charons start" ipsec_setup rras client1
+ipsec_need_up
 ipsec_mark
 ipsec_connect
 LA=$(ipsec_log a) LB=$(ipsec_log b)

@@ -28,6 +28,7 @@ for layout in point-per-uri one-point; do
   check "[$layout] CDP 1 up" ipsec_cdp_start 1
   check "[$layout] CDP 2 up" ipsec_cdp_start 2
   check "[$layout] charons start" ipsec_setup gw alice
+  ipsec_need_up
   ipsec_mark
   ipsec_connect
   LA=$(ipsec_log a)

@@ -18,6 +18,7 @@ TRUST="--trust $IPSEC_PKI/publish/aia/root.crt --trust $IPSEC_PKI/publish/aia/vp
 ipsec_serve cdp2 b x x "$CDPD" --mirror "$IPSEC_CDP1" $TRUST --mirror-interval 1s --listen "$IPSEC_ADDR_b:8081"
 check "CDP 2 (mirror) serves the primary's CRLs" ipsec_cdp_sync
 check "both charons start" ipsec_setup gw alice
+ipsec_need_up
 ipsec_mark
 ipsec_connect
 check "control: the CHILD_SA is established" ipsec_child_up a
