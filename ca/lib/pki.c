@@ -274,11 +274,39 @@ void pkl_txn_abort(struct pkl_txn *txn)
 	txn_free(txn);
 }
 
-enum pkl_rc pkl_txn_commit(struct pkl_txn *txn, struct pkl_err *err)
+/* Renames every staged file into place and clears the journal. Idempotent:
+ * a file already renamed (ENOENT on its temporary name) is done. */
+static enum pkl_rc finish_committed(struct pkl_txn *txn, struct pkl_err *err)
 {
 	struct pkl_pki *pki = txn->pki;
 	enum pkl_rc rc = PKL_OK;
 	char d[PATH_MAX];
+
+	for (size_t i = 0; i < txn->n; i++)
+		/* ENOENT: already renamed, by us or by a concurrent pkl_pki_open(). */
+		if (rename(txn->files[i].tmp, txn->files[i].final) != 0 && errno != ENOENT && rc == PKL_OK)
+			rc = pkl_err_sys(err, txn->files[i].final, "cannot rename into place");
+	if (rc != PKL_OK || !txn->n)
+		return rc == PKL_OK ? PKL_OK : PKL_ERUNTIME;
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
+		if (snprintf(d, sizeof(d), "%s/%s", pki->dir, subdirs[i]) < (int)sizeof(d))
+			pkl_file_sync_dir(d, NULL);
+	rc = pkl_db_begin(pki->db, err);
+	if (rc == PKL_OK)
+		rc = pkl_db_pending_clear(pki->db, err);
+	if (rc == PKL_OK)
+		rc = pkl_db_commit(pki->db, err);
+	if (rc != PKL_OK) {
+		pkl_db_rollback(pki->db);
+		return PKL_ERUNTIME;
+	}
+	return PKL_OK;
+}
+
+enum pkl_rc pkl_txn_commit(struct pkl_txn *txn, struct pkl_err *err)
+{
+	struct pkl_pki *pki = txn->pki;
+	enum pkl_rc rc = PKL_OK;
 
 	for (size_t i = 0; i < txn->n && rc == PKL_OK; i++)
 		rc = pkl_db_pending_add(pki->db, txn->files[i].tmp, txn->files[i].final, err);
@@ -290,26 +318,20 @@ enum pkl_rc pkl_txn_commit(struct pkl_txn *txn, struct pkl_err *err)
 		pkl_txn_abort(txn);
 		return rc;
 	}
-	/* Committed: from here on, a crash is finished by the next open. */
-	for (size_t i = 0; i < txn->n; i++)
-		/* ENOENT: a concurrent pkl_pki_open() already finished this rename. */
-		if (rename(txn->files[i].tmp, txn->files[i].final) != 0 && errno != ENOENT && rc == PKL_OK)
-			rc = pkl_err_sys(err, txn->files[i].final, "cannot rename into place");
-	if (txn->n) {
-		for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
-			if (snprintf(d, sizeof(d), "%s/%s", pki->dir, subdirs[i]) < (int)sizeof(d))
-				pkl_file_sync_dir(d, NULL);
+	/* Committed: the change is durable and can only go forward. Finishing it
+	 * (renames, then clearing the journal) is retried once, as the next
+	 * pkl_pki_open() would; only if that fails too is it reported, and the
+	 * next command still completes it. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		rc = finish_committed(txn, err);
+		if (rc == PKL_OK) {
+			pkl_err_clear(err); /* a failed first attempt is not the result */
+			break;
+		}
 	}
-	if (rc == PKL_OK && txn->n) {
-		/* Clearing the list is its own small transaction. */
-		rc = pkl_db_begin(pki->db, err);
-		if (rc == PKL_OK)
-			rc = pkl_db_pending_clear(pki->db, err);
-		if (rc == PKL_OK)
-			rc = pkl_db_commit(pki->db, err);
-		else
-			pkl_db_rollback(pki->db);
-	}
+	if (rc != PKL_OK && err)
+		snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
+			 " (the change is committed; the next pkilab command completes it)");
 	txn_free(txn);
 	return rc;
 }
