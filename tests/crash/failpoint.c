@@ -7,6 +7,8 @@
  *   FAILPOINT_STEP=step    the step to fail (write pwrite fsync fdatasync syncfs rename
  *   FAILPOINT_N=n          mkdir mkdtemp ftruncate), on its n-th call, with EIO
  *                          (ENOSPC for writes): one failure, later calls succeed
+ *   FAILPOINT_ACTION=kill  instead of failing, die there with SIGKILL (a crash
+ *                          exactly before that step reaches the disk)
  *
  * Writes to fds 0-2 are not counted: the final report on stdout is not a
  * step of the build.
@@ -17,6 +19,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -28,7 +31,7 @@ static const char *const names[S_N] = { "write", "pwrite", "fsync", "fdatasync",
 static unsigned long counts[S_N];
 static int fail_step = -1;
 static unsigned long fail_n;
-static int inited;
+static int inited, kill_instead;
 
 static void report(void)
 {
@@ -53,6 +56,7 @@ static void init(void)
 				fail_step = i;
 				fail_n = strtoul(n, NULL, 10);
 			}
+	kill_instead = getenv("FAILPOINT_ACTION") && !strcmp(getenv("FAILPOINT_ACTION"), "kill");
 	if (getenv("FAILPOINT_COUNT"))
 		atexit(report);
 }
@@ -64,7 +68,11 @@ static int hit(int step)
 	if (!inited)
 		init();
 	counts[step]++;
-	return step == fail_step && counts[step] == fail_n;
+	if (step != fail_step || counts[step] != fail_n)
+		return 0;
+	if (kill_instead)
+		raise(SIGKILL);
+	return 1;
 }
 
 #define REAL(type, name, args) static type(*real) args; if (!real) real = (type(*) args)dlsym(RTLD_NEXT, name)
