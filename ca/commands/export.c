@@ -19,6 +19,7 @@
 #include "../cli/cli.h"
 #include "pkilab/export.h"
 #include "pkilab/file.h"
+#include "pkilab/log.h"
 #include "pkilab/revoke.h"
 
 #define PW_MAX 1024
@@ -135,11 +136,16 @@ int cmd_export(int argc, char **argv, struct pkl_cli *cli)
 	pki = pkl_pki_open(cli_pki_dir(cli), 0, &err);
 	if (!pki)
 		return cli_fail(cli, &err);
-	/* Fail on an unknown name before asking for a password. */
+	/* Fail on an unknown name before asking for a password; warn before
+	 * installing something that will not validate. */
 	{
 		struct pkl_cert_row r;
 		if (pkl_db_cert_find(pki->db, argv[1], &r, &err) != PKL_OK)
 			goto done;
+		if (r.status == PKL_STATUS_REVOKED)
+			pkl_warn("'%s' (serial %s) is revoked: peers checking the CRL will reject it", r.name, r.serial);
+		else if (r.not_after <= pkl_time_now())
+			pkl_warn("'%s' (serial %s) has expired", r.name, r.serial);
 	}
 	if (pkl_export_needs_password(eo.format)) {
 		if (get_password(pwfile, pw, sizeof(pw), &err) != PKL_OK)
