@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <limits.h>
 
 #include "../cli/cli.h"
 #include "pkilab/file.h"
@@ -206,7 +208,38 @@ static void report(const struct pkl_cli *cli, const struct pkl_lab *lab, const c
 	printf("build: %zu issued, %zu kept\n", dry_run ? 0 : issued, kept);
 }
 
-/* Builds a new PKI in "<dir>.new-XXXXXX" beside it, so that a failure leaves
+static void remove_tree(const char *dir);
+
+/* Staging directories of builds that were killed ("<pki>.new-<pid>-XXXXXX"
+ * whose pid is gone) are removed, so a kill -9 leaves no litter for long. */
+static void sweep_dead_staging(const char *pki_dir)
+{
+	char parent[PATH_MAX], tmp[PATH_MAX], prefix[NAME_MAX + 8], p[PATH_MAX];
+	const char *base;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(tmp, sizeof(tmp), "%s", pki_dir);
+	snprintf(parent, sizeof(parent), "%s", dirname(tmp));
+	snprintf(tmp, sizeof(tmp), "%s", pki_dir);
+	base = basename(tmp);
+	snprintf(prefix, sizeof(prefix), "%s.new-", base);
+	if (!(d = opendir(parent)))
+		return;
+	while ((de = readdir(d))) {
+		long pid;
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		pid = strtol(de->d_name + strlen(prefix), NULL, 10);
+		if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+			if (snprintf(p, sizeof(p), "%s/%s", parent, de->d_name) < (int)sizeof(p))
+				remove_tree(p);
+		}
+	}
+	closedir(d);
+}
+
+/* Builds a new PKI in "<dir>.new-<pid>-XXXXXX" beside it, so that a failure leaves
  * nothing behind and success appears at once (rename over an empty or
  * missing directory). */
 static enum pkl_rc make_staging_dir(const char *pki_dir, char *out, size_t outlen, struct pkl_err *err)
@@ -217,7 +250,8 @@ static enum pkl_rc make_staging_dir(const char *pki_dir, char *out, size_t outle
 	snprintf(parent, sizeof(parent), "%s", dirname(tmp));
 	if (pkl_file_mkdirs(parent, 0755, err) != PKL_OK)
 		return err->rc;
-	if (pkl_path_join(out, outlen, err, "%s.new-XXXXXX", pki_dir) != PKL_OK)
+	sweep_dead_staging(pki_dir);
+	if (pkl_path_join(out, outlen, err, "%s.new-%ld-XXXXXX", pki_dir, (long)getpid()) != PKL_OK)
 		return PKL_EINPUT;
 	if (!mkdtemp(out))
 		return pkl_err_sys(err, parent, "cannot create the PKI directory here");
