@@ -64,6 +64,17 @@ check "keyCompromise named" contains "$A" "keyCompromise"
 check "revoked but unpublished: says so" contains "$(label "$T/r.dot" bob '== "leaf"')" "NOT on the published CRL yet"
 check "the CA's CRL node counts the published revocation" contains "$(label "$T/r.dot" vpn-ca '== "crl"')" "1 revoked"
 check "gw still ok" has_line "$Q" "gw leaf ok"
+# The same model as JSON, read with python's json module.
+"$PKILAB" graph --pki "$P" --json >"$T/r.json"
+jq_() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/r.json" "$1"; }
+check "--json: alice revoked and on the published CRL" \
+  test "$(jq_ '[(c["state"],c["revoked"],c["on_published_crl"]) for c in d["certificates"] if c["name"]=="alice"][0]')" = "('bad', True, True)"
+check "--json: bob revoked, not yet on the CRL" \
+  test "$(jq_ '[(c["revoked"],c["on_published_crl"]) for c in d["certificates"] if c["name"]=="bob"][0]')" = "(True, False)"
+check "--json: the CA's CRL counts 1 revocation, served at both bases" \
+  test "$(jq_ '[(k["revoked"],len(k["urls"]),k["state"]) for k in d["crls"] if k["ca"]=="vpn-ca"][0]')" = "(1, 2, 'ok')"
+check "--json: 5 certificates, 2 CRLs" test "$(jq_ '(len(d["certificates"]),len(d["crls"]))')" = "(5, 2)"
+expect_rc 2 "--json with SVG is a usage error" "$PKILAB" graph --pki "$P" --json --format svg
 
 # Time: --at and --margin (no clock games needed).
 "$PKILAB" graph --pki "$P" --at +5d >"$T/t5.dot"

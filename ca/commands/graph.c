@@ -1,11 +1,13 @@
 /*
  * pkilab graph [--out FILE] [--format dot|svg] [--all] [--at TIME] [--margin DURATION] [--no-legend]
+ *              [--json]
  *
  * The hierarchy as Graphviz DOT: every CA and certificate with its validity
  * and revocation state, each CA's published CRL with its health, colour-coded
  * (ca/lib/graph.c). DOT goes to stdout by default; --out writes a file
  * atomically, as SVG when its name ends in .svg (or with --format svg), which
  * runs Graphviz's `dot -Tsvg` (exit 3 with a hint when it is not installed).
+ * --json prints the same model (states, texts, CRL health) for scripts.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -169,7 +171,9 @@ int cmd_graph(int argc, char **argv, struct pkl_cli *cli)
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[1]);
 	if (format && strcmp(format, "dot") && strcmp(format, "svg"))
 		return cli_usage_error(cli, "unknown format '%s' (dot or svg)", format);
-	svg = format ? !strcmp(format, "svg") : out_path && ends_with(out_path, ".svg");
+	svg = format ? !strcmp(format, "svg") : out_path && ends_with(out_path, ".svg") && !cli->json;
+	if (svg && cli->json)
+		return cli_usage_error(cli, "--json and SVG output exclude each other");
 
 	go.now = pkl_time_now();
 	go.legend = !no_legend;
@@ -184,7 +188,7 @@ int cmd_graph(int argc, char **argv, struct pkl_cli *cli)
 	}
 	if (!(pki = pkl_pki_open(cli_pki_dir(cli), 0, &err)))
 		goto fail;
-	if (pkl_graph_dot(pki, &go, &dot, &err) != PKL_OK)
+	if ((cli->json ? pkl_graph_json(pki, &go, &dot, &err) : pkl_graph_dot(pki, &go, &dot, &err)) != PKL_OK)
 		goto fail;
 	if (svg) {
 		if (render_svg(&dot, &svgbuf, &err) != PKL_OK)

@@ -3,14 +3,15 @@
  *
  * Everything is read first (certificate rows, then each CA's published CRL)
  * into small per-node records, then printed in one pass: the states that
- * colour the nodes are decided in one place (cert_state, crl_state) so the
- * picture and its legend cannot disagree. Node ids are numeric ("c12",
+ * colour the nodes are decided in one place (judge_cert, crl_state) so the
+ * picture, its legend and the JSON form cannot disagree. Node ids are numeric ("c12",
  * "crl12") so no user text ever needs escaping outside a quoted label.
  */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/x509.h>
 
@@ -36,12 +37,17 @@ struct g_node {
 	struct pkl_cert_row row;
 	int extra;                   /* not current, pulled in as an issuer of a current one */
 	struct g_crl crl;            /* CAs only */
+	enum pkl_graph_state state;  /* judged by judge_cert() */
+	char text[512];              /* why, one or two lines ('\n') */
+	int listed;                  /* the issuer's published CRL lists the serial */
 };
 
 struct g_ctx {
 	struct g_node *v;
 	size_t n, cap;
 	struct pkl_err *err;
+	char bases[PKL_MAX_CDP][PKL_URI_MAX]; /* the lab's CDP bases, priority order */
+	size_t n_bases;
 };
 
 static const struct {
@@ -203,46 +209,42 @@ out:
 	return found;
 }
 
-static enum pkl_graph_state cert_state(const struct g_node *n, const struct g_node *issuer,
-				       const struct pkl_graph_opts *o, char *text, size_t len)
+/* Decides a certificate's state and the text that explains it. */
+static void judge_cert(struct g_node *n, const struct g_node *issuer, const struct pkl_graph_opts *o)
 {
 	const struct pkl_cert_row *r = &n->row;
 	char d[16];
 
+	n->listed = on_crl(issuer, r->serial);
 	if (r->status == PKL_STATUS_REVOKED) {
 		const char *reason = r->reason >= 0 ? pkl_reason_name(r->reason) : NULL;
 
 		date(r->revoked_at, d, sizeof(d));
-		snprintf(text, len, "REVOKED %s%s%s%s\\n%s", d, reason ? " (" : "", reason ? reason : "",
-			 reason ? ")" : "",
-			 on_crl(issuer, r->serial) ? "listed on the published CRL"
-						    : "NOT on the published CRL yet (run pkilab crl)");
-		return PKL_GRAPH_BAD;
-	}
-	if (!r->current || n->extra) {
-		snprintf(text, len, "superseded");
-		return PKL_GRAPH_RETIRED;
-	}
-	if (r->not_after <= o->now) {
+		snprintf(n->text, sizeof(n->text), "REVOKED %s%s%s%s\n%s", d, reason ? " (" : "",
+			 reason ? reason : "", reason ? ")" : "",
+			 n->listed ? "listed on the published CRL" : "NOT on the published CRL yet (run pkilab crl)");
+		n->state = PKL_GRAPH_BAD;
+	} else if (!r->current || n->extra) {
+		snprintf(n->text, sizeof(n->text), "superseded");
+		n->state = PKL_GRAPH_RETIRED;
+	} else if (r->not_after <= o->now) {
 		date(r->not_after, d, sizeof(d));
-		snprintf(text, len, "EXPIRED %s", d);
-		return PKL_GRAPH_BAD;
-	}
-	if (r->not_before > o->now) {
+		snprintf(n->text, sizeof(n->text), "EXPIRED %s", d);
+		n->state = PKL_GRAPH_BAD;
+	} else if (r->not_before > o->now) {
 		date(r->not_before, d, sizeof(d));
-		snprintf(text, len, "NOT YET VALID (from %s)", d);
-		return PKL_GRAPH_BAD;
+		snprintf(n->text, sizeof(n->text), "NOT YET VALID (from %s)", d);
+		n->state = PKL_GRAPH_BAD;
+	} else if (n->listed) {
+		snprintf(n->text, sizeof(n->text), "listed on the CRL but valid in the database");
+		n->state = PKL_GRAPH_BAD;
+	} else if (r->not_after - o->now < o->margin) {
+		snprintf(n->text, sizeof(n->text), "expires in %lld d", (long long)((r->not_after - o->now) / DAY));
+		n->state = PKL_GRAPH_WARN;
+	} else {
+		snprintf(n->text, sizeof(n->text), "valid, %lld d left", (long long)((r->not_after - o->now) / DAY));
+		n->state = PKL_GRAPH_OK;
 	}
-	if (on_crl(issuer, r->serial)) {
-		snprintf(text, len, "listed on the CRL but valid in the database");
-		return PKL_GRAPH_BAD;
-	}
-	if (r->not_after - o->now < o->margin) {
-		snprintf(text, len, "expires in %lld d", (long long)((r->not_after - o->now) / DAY));
-		return PKL_GRAPH_WARN;
-	}
-	snprintf(text, len, "valid, %lld d left", (long long)((r->not_after - o->now) / DAY));
-	return PKL_GRAPH_OK;
 }
 
 static const char *kind_of(const struct pkl_cert_row *r)
@@ -271,13 +273,11 @@ static enum pkl_rc style(struct pkl_buf *out, enum pkl_graph_state s)
 			      colours[s].fill, colours[s].border, colours[s].font, colours[s].name);
 }
 
-static enum pkl_rc cert_node(struct pkl_buf *out, const struct g_node *n, const struct g_node *issuer,
-			     const struct pkl_graph_opts *o)
+static enum pkl_rc cert_node(struct pkl_buf *out, const struct g_node *n)
 {
 	const struct pkl_cert_row *r = &n->row;
-	char nb[16], na[16], state[512];
+	char nb[16], na[16];
 	const char *kind = kind_of(r);
-	enum pkl_graph_state s = cert_state(n, issuer, o, state, sizeof(state));
 	struct pkl_buf label = PKL_BUF_INIT;
 	enum pkl_rc rc;
 
@@ -299,14 +299,17 @@ static enum pkl_rc cert_node(struct pkl_buf *out, const struct g_node *n, const 
 	if (rc == PKL_OK)
 		rc = pkl_graph_escape(&label, r->key_spec);
 	if (rc == PKL_OK)
-		rc = pkl_buf_printf(&label, "\\n%s .. %s\\n%s\\nserial %.16s%s", nb, na, state, r->serial,
-				    strlen(r->serial) > 16 ? "..." : "");
+		rc = pkl_buf_printf(&label, "\\n%s .. %s\\n", nb, na);
+	if (rc == PKL_OK)
+		rc = pkl_graph_escape(&label, n->text);
+	if (rc == PKL_OK)
+		rc = pkl_buf_printf(&label, "\\nserial %.16s%s", r->serial, strlen(r->serial) > 16 ? "..." : "");
 	if (rc == PKL_OK)
 		rc = pkl_buf_printf(out, "  c%lld [label=\"%s\"", (long long)r->id, pkl_buf_cstr(&label));
 	if (rc == PKL_OK && r->is_ca)
 		rc = pkl_buf_printf(out, " shape=box peripheries=%d", !strcmp(kind, "root") ? 2 : 1);
 	if (rc == PKL_OK)
-		rc = style(out, s);
+		rc = style(out, n->state);
 	if (rc == PKL_OK)
 		rc = pkl_buf_printf(out, " pkl_kind=\"%s\"", kind);
 	if (rc == PKL_OK)
@@ -394,28 +397,48 @@ static enum pkl_rc legend(struct pkl_buf *out)
 	return rc;
 }
 
-enum pkl_rc pkl_graph_dot(struct pkl_pki *pki, const struct pkl_graph_opts *opts,
-			  struct pkl_buf *out, struct pkl_err *err)
+/* Reads everything the picture needs and judges every node. */
+static enum pkl_rc load_model(struct pkl_pki *pki, const struct pkl_graph_opts *opts, struct g_ctx *c,
+			      struct pkl_err *err)
 {
-	struct g_ctx c = { NULL, 0, 0, err };
-	char list[PKL_MAX_CDP * (PKL_URI_MAX + 1)], bases[PKL_MAX_CDP][PKL_URI_MAX], at[32];
-	char *save = NULL, *dir;
-	size_t n_bases = 0;
+	char list[PKL_MAX_CDP * (PKL_URI_MAX + 1)];
+	char *save = NULL;
 	enum pkl_rc rc;
 
-	if ((rc = pkl_db_cert_each(pki->db, opts->all, collect, &c, err)) != PKL_OK || err->rc)
-		goto out;
-	if ((rc = add_missing_issuers(pki->db, &c, err)) != PKL_OK)
-		goto out;
+	if ((rc = pkl_db_cert_each(pki->db, opts->all, collect, c, err)) != PKL_OK || err->rc)
+		return err->rc ? err->rc : rc;
+	if ((rc = add_missing_issuers(pki->db, c, err)) != PKL_OK)
+		return rc;
 	if ((rc = pkl_db_meta_get(pki->db, "cdp", list, sizeof(list), err)) != PKL_OK)
-		goto out;
-	for (char *t = strtok_r(list, " ", &save); t && n_bases < PKL_MAX_CDP; t = strtok_r(NULL, " ", &save))
-		snprintf(bases[n_bases++], PKL_URI_MAX, "%s", t);
-	for (size_t i = 0; i < c.n; i++)
-		if (c.v[i].row.is_ca && c.v[i].row.current)
-			crl_state(pki, &c.v[i], opts->now);
+		return rc;
+	for (char *t = strtok_r(list, " ", &save); t && c->n_bases < PKL_MAX_CDP; t = strtok_r(NULL, " ", &save))
+		snprintf(c->bases[c->n_bases++], PKL_URI_MAX, "%s", t);
+	/* CRLs first: a certificate's state depends on its issuer's CRL. */
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].row.is_ca && c->v[i].row.current)
+			crl_state(pki, &c->v[i], opts->now);
+	for (size_t i = 0; i < c->n; i++) {
+		struct g_node *n = &c->v[i];
 
-	dir = strrchr(pki->dir, '/');
+		judge_cert(n, n->row.issuer_id == n->row.id ? NULL : find(c, n->row.issuer_id), opts);
+	}
+	return PKL_OK;
+}
+
+static void free_model(struct g_ctx *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		X509_CRL_free(c->v[i].crl.crl);
+	free(c->v);
+}
+
+static enum pkl_rc write_dot(struct pkl_pki *pki, const struct pkl_graph_opts *opts, struct g_ctx *c,
+			     struct pkl_buf *out)
+{
+	char at[32];
+	const char *dir = strrchr(pki->dir, '/');
+	enum pkl_rc rc;
+
 	dir = dir && dir[1] ? dir + 1 : pki->dir;
 	rc = pkl_buf_printf(out, "digraph pkilab {\n  graph [rankdir=TB labelloc=t fontname=\"Helvetica\" "
 				 "fontsize=12 label=\"pkilab: ");
@@ -423,19 +446,19 @@ enum pkl_rc pkl_graph_dot(struct pkl_pki *pki, const struct pkl_graph_opts *opts
 		rc = pkl_graph_escape(out, dir);
 	if (rc == PKL_OK)
 		rc = pkl_buf_printf(out, " at %s\"];\n  node [shape=box style=\"rounded,filled\" "
-					 "fontname=\"Helvetica\" fontsize=10];\n  edge [color=\"#555555\" fontname=\"Helvetica\" fontsize=9];\n",
+					 "fontname=\"Helvetica\" fontsize=10];\n  edge [color=\"#555555\" "
+					 "fontname=\"Helvetica\" fontsize=9];\n",
 				    pkl_time_fmt(opts->now, at, sizeof(at)));
-	for (size_t i = 0; rc == PKL_OK && i < c.n; i++) {
-		const struct g_node *n = &c.v[i];
-		const struct g_node *issuer = n->row.issuer_id == n->row.id ? NULL : find(&c, n->row.issuer_id);
+	for (size_t i = 0; rc == PKL_OK && i < c->n; i++) {
+		const struct g_node *n = &c->v[i];
 
-		rc = cert_node(out, n, issuer, opts);
+		rc = cert_node(out, n);
 		if (rc == PKL_OK && n->row.is_ca && n->row.current)
-			rc = crl_node(out, n, bases, n_bases);
+			rc = crl_node(out, n, c->bases, c->n_bases);
 	}
-	for (size_t i = 0; rc == PKL_OK && i < c.n; i++) {
-		const struct pkl_cert_row *r = &c.v[i].row;
-		const struct g_node *issuer = find(&c, r->issuer_id);
+	for (size_t i = 0; rc == PKL_OK && i < c->n; i++) {
+		const struct pkl_cert_row *r = &c->v[i].row;
+		const struct g_node *issuer = find(c, r->issuer_id);
 		int bad = r->status == PKL_STATUS_REVOKED || (issuer && issuer->row.status == PKL_STATUS_REVOKED);
 
 		if (r->issuer_id == r->id)
@@ -448,11 +471,116 @@ enum pkl_rc pkl_graph_dot(struct pkl_pki *pki, const struct pkl_graph_opts *opts
 		rc = legend(out);
 	if (rc == PKL_OK)
 		rc = pkl_buf_printf(out, "}\n");
-	if (rc != PKL_OK && !err->rc)
+	return rc;
+}
+
+enum pkl_rc pkl_graph_dot(struct pkl_pki *pki, const struct pkl_graph_opts *opts,
+			  struct pkl_buf *out, struct pkl_err *err)
+{
+	struct g_ctx c = { .err = err };
+	enum pkl_rc rc = load_model(pki, opts, &c, err);
+
+	if (rc == PKL_OK && (rc = write_dot(pki, opts, &c, out)) != PKL_OK)
 		pkl_err_set(err, rc, "graph", "out of memory");
+	free_model(&c);
+	return rc;
+}
+
+/* A state's text on one line, for JSON ("a; b"). */
+static json_t *one_line(const char *text)
+{
+	char buf[512];
+	size_t j = 0;
+
+	for (size_t i = 0; text[i] && j + 3 < sizeof(buf); i++) {
+		if (text[i] == '\n') {
+			buf[j++] = ';';
+			buf[j++] = ' ';
+		} else {
+			buf[j++] = text[i];
+		}
+	}
+	buf[j] = '\0';
+	return json_string(buf);
+}
+
+static json_t *time_json(pkl_time t)
+{
+	char b[32];
+
+	return t ? json_string(pkl_time_fmt(t, b, sizeof(b))) : json_null();
+}
+
+enum pkl_rc pkl_graph_json(struct pkl_pki *pki, const struct pkl_graph_opts *opts, struct pkl_buf *out,
+			   struct pkl_err *err)
+{
+	struct g_ctx c = { .err = err };
+	json_t *root = NULL, *certs, *crls, *bases;
+	char *text = NULL;
+	enum pkl_rc rc = load_model(pki, opts, &c, err);
+
+	if (rc != PKL_OK)
+		goto out;
+	root = json_object();
+	certs = json_array();
+	crls = json_array();
+	bases = json_array();
+	json_object_set_new(root, "at", time_json(opts->now));
+	json_object_set_new(root, "cdp", bases);
+	json_object_set_new(root, "certificates", certs);
+	json_object_set_new(root, "crls", crls);
+	for (size_t i = 0; i < c.n_bases; i++)
+		json_array_append_new(bases, json_string(c.bases[i]));
+	for (size_t i = 0; i < c.n; i++) {
+		const struct g_node *n = &c.v[i];
+		const struct pkl_cert_row *r = &n->row;
+		const struct g_node *issuer = find(&c, r->issuer_id);
+		json_t *o = json_object();
+
+		json_object_set_new(o, "name", json_string(r->name));
+		json_object_set_new(o, "kind", json_string(kind_of(r)));
+		json_object_set_new(o, "issuer", json_string(issuer ? issuer->row.name : r->issuer_name));
+		json_object_set_new(o, "subject", json_string(r->subject));
+		json_object_set_new(o, "template", json_string(r->template_name));
+		json_object_set_new(o, "key", json_string(r->key_spec));
+		json_object_set_new(o, "serial", json_string(r->serial));
+		json_object_set_new(o, "not_before", time_json(r->not_before));
+		json_object_set_new(o, "not_after", time_json(r->not_after));
+		json_object_set_new(o, "revoked", json_boolean(r->status == PKL_STATUS_REVOKED));
+		json_object_set_new(o, "on_published_crl", json_boolean(n->listed));
+		json_object_set_new(o, "current", json_boolean(r->current && !n->extra));
+		json_object_set_new(o, "state", json_string(colours[n->state].name));
+		json_object_set_new(o, "detail", one_line(n->text));
+		json_array_append_new(certs, o);
+		if (r->is_ca && r->current) {
+			const struct g_crl *g = &n->crl;
+			json_t *k = json_object(), *urls = json_array();
+
+			json_object_set_new(k, "ca", json_string(r->name));
+			json_object_set_new(k, "state", json_string(colours[g->state].name));
+			json_object_set_new(k, "detail", one_line(g->text));
+			json_object_set_new(k, "published", json_boolean(g->present));
+			json_object_set_new(k, "number", g->parsed && g->info.number[0] ? json_string(g->info.number)
+										  : json_null());
+			json_object_set_new(k, "revoked", g->parsed ? json_integer((json_int_t)g->info.revoked) : json_null());
+			json_object_set_new(k, "this_update", g->parsed ? time_json(g->info.this_update) : json_null());
+			json_object_set_new(k, "next_update", g->parsed ? time_json(g->info.next_update) : json_null());
+			for (size_t b = 0; b < c.n_bases; b++) {
+				char u[PKL_URI_MAX + PKL_NAME_MAX + 16];
+
+				snprintf(u, sizeof(u), "%s/crl/%s.crl", c.bases[b], r->name);
+				json_array_append_new(urls, json_string(u));
+			}
+			json_object_set_new(k, "urls", urls);
+			json_array_append_new(crls, k);
+		}
+	}
+	if (!(text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) ||
+	    pkl_buf_printf(out, "%s\n", text) != PKL_OK)
+		rc = pkl_err_set(err, PKL_ERUNTIME, "graph", "out of memory");
 out:
-	for (size_t i = 0; i < c.n; i++)
-		X509_CRL_free(c.v[i].crl.crl);
-	free(c.v);
-	return err->rc ? err->rc : rc;
+	free(text);
+	json_decref(root);
+	free_model(&c);
+	return rc;
 }

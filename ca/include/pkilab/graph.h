@@ -36,6 +36,14 @@ struct pkl_graph_opts {
 enum pkl_rc pkl_graph_dot(struct pkl_pki *pki, const struct pkl_graph_opts *opts,
 			  struct pkl_buf *out, struct pkl_err *err);
 
+/* The same model as JSON (pretty-printed, one object): "at", "cdp" (bases),
+ * "certificates" [{name, kind, issuer, subject, template, key, serial,
+ * not_before, not_after, revoked, on_published_crl, current, state, detail}],
+ * "crls" [{ca, state, detail, published, number, revoked, this_update,
+ * next_update, urls}]; state is "ok", "warn", "bad" or "retired". */
+enum pkl_rc pkl_graph_json(struct pkl_pki *pki, const struct pkl_graph_opts *opts,
+			   struct pkl_buf *out, struct pkl_err *err);
+
 /* Escapes s for a double-quoted DOT string (quotes, backslashes, control
  * characters dropped) and appends it to out, without the quotes. */
 enum pkl_rc pkl_graph_escape(struct pkl_buf *out, const char *s);
