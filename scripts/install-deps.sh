@@ -7,7 +7,7 @@ set -eu
 BUILD="build-essential pkg-config clang libssl-dev libmicrohttpd-dev libconfig-dev
  libsqlite3-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev"
 TEST="openssl gnutls-bin strongswan-pki strongswan-swanctl strongswan-charon
- libstrongswan-extra-plugins libcharon-extra-plugins libnss3-tools curl faketime
+ libstrongswan-extra-plugins libstrongswan-standard-plugins libcharon-extra-plugins libnss3-tools curl faketime
  iproute2 sqlite3 procps psmisc graphviz"
 BENCH="wrk nginx-light easy-rsa hyperfine"
 

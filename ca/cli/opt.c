@@ -106,8 +106,20 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, struct pkl_cli 
 				return cli_usage_error(cli, "unknown option '%s' (did you mean '--%s'?)", bad, s);
 			return cli_usage_error(cli, "unknown option '%s'", bad);
 		}
-		if (c >= 1000)
+		if (c >= 1000) {
 			o = map[c - 1000];
+			/* getopt_long accepts unique prefixes; we do not: "--password"
+			 * must never be taken for "--password-file". */
+			const char *typed = argv[optind - 1];
+			if (o->type != CLI_FLAG && optarg == argv[optind - 1])
+				typed = argv[optind - 2];
+			if (!strncmp(typed, "--", 2)) {
+				size_t tl = strcspn(typed + 2, "=");
+				if (tl != strlen(o->name) || strncmp(typed + 2, o->name, tl))
+					return cli_usage_error(cli, "unknown option '%.*s' (did you mean '--%s'?)",
+							       (int)(tl + 2), typed, o->name);
+			}
+		}
 		else
 			for (size_t i = 0; i < n; i++)
 				if (map[i]->short_name == c)

@@ -217,24 +217,35 @@ out:
 	return rc;
 }
 
-/* Normalises a serial the way people type it: "0x", colons, case, leading zeros. */
+/* Normalises a serial the way people type it ("0x", colons, case, odd
+ * length, redundant 00 bytes) into pkl_serial_hex's form: whole bytes in
+ * lowercase hex, no leading zero byte. */
 static int normalise_serial(const char *in, char *out, size_t len)
 {
-	size_t n = 0;
+	char tmp[128];
+	size_t n = 0, skip = 0;
 
 	if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X'))
 		in += 2;
 	for (; *in; in++) {
 		if (*in == ':')
 			continue;
-		if (!isxdigit((unsigned char)*in) || n + 1 >= len)
+		if (!isxdigit((unsigned char)*in) || n + 2 >= sizeof(tmp))
 			return 0;
-		if (n == 0 && *in == '0' && in[1])
-			continue;
-		out[n++] = (char)tolower((unsigned char)*in);
+		tmp[n++] = (char)tolower((unsigned char)*in);
 	}
-	out[n] = '\0';
-	return n > 0;
+	if (n & 1) {
+		memmove(tmp + 1, tmp, n);
+		tmp[0] = '0';
+		n++;
+	}
+	while (skip + 2 < n && tmp[skip] == '0' && tmp[skip + 1] == '0')
+		skip += 2;
+	if (n == 0 || n - skip + 1 > len)
+		return 0;
+	memcpy(out, tmp + skip, n - skip);
+	out[n - skip] = '\0';
+	return 1;
 }
 
 static int looks_like_serial(const char *s)
@@ -454,6 +465,20 @@ enum pkl_rc pkl_db_pending_each(struct pkl_db *db, pkl_db_pending_fn fn, void *c
 enum pkl_rc pkl_db_pending_clear(struct pkl_db *db, struct pkl_err *err)
 {
 	return exec(db, "DELETE FROM pending;", err);
+}
+
+enum pkl_rc pkl_db_pending_remove(struct pkl_db *db, const char *tmp, struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+
+	if (sqlite3_prepare_v2(db->h, "DELETE FROM pending WHERE tmp = ?", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "clear pending file");
+	sqlite3_bind_text(st, 1, tmp, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(db, err, "clear pending file");
+	sqlite3_finalize(st);
+	return rc;
 }
 
 enum pkl_rc pkl_db_meta_put(struct pkl_db *db, const char *key, const char *value, struct pkl_err *err)

@@ -291,9 +291,11 @@ static enum pkl_rc finish_committed(struct pkl_txn *txn, struct pkl_err *err)
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
 		if (snprintf(d, sizeof(d), "%s/%s", pki->dir, subdirs[i]) < (int)sizeof(d))
 			pkl_file_sync_dir(d, NULL);
+	/* Only our own entries: another process may have committed in between
+	 * and not renamed yet. */
 	rc = pkl_db_begin(pki->db, err);
-	if (rc == PKL_OK)
-		rc = pkl_db_pending_clear(pki->db, err);
+	for (size_t i = 0; i < txn->n && rc == PKL_OK; i++)
+		rc = pkl_db_pending_remove(pki->db, txn->files[i].tmp, err);
 	if (rc == PKL_OK)
 		rc = pkl_db_commit(pki->db, err);
 	if (rc != PKL_OK) {

@@ -93,6 +93,8 @@ typedef int (*pkl_db_pending_fn)(const char *tmp, const char *final, void *cls);
 enum pkl_rc pkl_db_pending_each(struct pkl_db *db, pkl_db_pending_fn fn, void *cls,
 				struct pkl_err *err);
 enum pkl_rc pkl_db_pending_clear(struct pkl_db *db, struct pkl_err *err);
+/* Removes one transaction's own entry (others may be mid-commit). */
+enum pkl_rc pkl_db_pending_remove(struct pkl_db *db, const char *tmp, struct pkl_err *err);
 
 /* Small key/value settings (the lab's CDP bases, layout...). get: "" when unset. */
 enum pkl_rc pkl_db_meta_put(struct pkl_db *db, const char *key, const char *value, struct pkl_err *err);
