@@ -48,9 +48,9 @@ one_line() { [ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ] || { echo "expected one l
 # A fingerprint of a directory tree (names, modes, contents) to prove "unchanged".
 tree_sum() { [ -e "$1" ] || { echo absent; return; }; (cd "$1" && find . -printf '%p %m %s\n' | LC_ALL=C sort; find . -type f -exec sha256sum {} + | LC_ALL=C sort) | sha256sum | cut -d' ' -f1; }
 
-# A free TCP port on 127.0.0.1 (bounded tries).
-free_port() { for _pkl_i in $(seq 1 50); do _pkl_p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000 )); \
-  if ! (exec 3<>/dev/tcp/127.0.0.1/$_pkl_p) 2>/dev/null; then echo $_pkl_p; return; fi; done; echo 0; }
+# A free TCP port on 127.0.0.1, chosen by the kernel (tests run under dash,
+# which has no /dev/tcp to probe with).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Waits (bounded) until a URL answers.
 wait_http() { for _pkl_i in $(seq 1 100); do curl -s -o /dev/null --max-time 1 "$1" && return 0; sleep 0.1; done; return 1; }
