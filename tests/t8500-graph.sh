@@ -63,6 +63,8 @@ check "and that the published CRL lists it" contains "$A" "listed on the publish
 check "keyCompromise named" contains "$A" "keyCompromise"
 check "revoked but unpublished: says so" contains "$(label "$T/r.dot" bob '== "leaf"')" "NOT on the published CRL yet"
 check "the CA's CRL node counts the published revocation" contains "$(label "$T/r.dot" vpn-ca '== "crl"')" "1 revoked"
+check "and is amber: bob's revocation is not on it yet" has_line "$Q" "vpn-ca crl warn"
+check "saying so" contains "$(label "$T/r.dot" vpn-ca '== "crl"')" "1 revocation(s) not published yet"
 check "gw still ok" has_line "$Q" "gw leaf ok"
 # The same model as JSON, read with python's json module.
 "$PKILAB" graph --pki "$P" --json >"$T/r.json"
@@ -71,8 +73,8 @@ check "--json: alice revoked and on the published CRL" \
   test "$(jq_ '[(c["state"],c["revoked"],c["on_published_crl"]) for c in d["certificates"] if c["name"]=="alice"][0]')" = "('bad', True, True)"
 check "--json: bob revoked, not yet on the CRL" \
   test "$(jq_ '[(c["revoked"],c["on_published_crl"]) for c in d["certificates"] if c["name"]=="bob"][0]')" = "(True, False)"
-check "--json: the CA's CRL counts 1 revocation, served at both bases" \
-  test "$(jq_ '[(k["revoked"],len(k["urls"]),k["state"]) for k in d["crls"] if k["ca"]=="vpn-ca"][0]')" = "(1, 2, 'ok')"
+check "--json: the CA's CRL counts 1 revocation, served at both bases, one pending" \
+  test "$(jq_ '[(k["revoked"],len(k["urls"]),k["state"]) for k in d["crls"] if k["ca"]=="vpn-ca"][0]')" = "(1, 2, 'warn')"
 check "--json: 5 certificates, 2 CRLs" test "$(jq_ '(len(d["certificates"]),len(d["crls"]))')" = "(5, 2)"
 expect_rc 2 "--json with SVG is a usage error" "$PKILAB" graph --pki "$P" --json --format svg
 

@@ -377,7 +377,7 @@ static enum pkl_rc legend(struct pkl_buf *out)
 {
 	static const char *const text[] = {
 		[PKL_GRAPH_OK] = "valid / CRL healthy",
-		[PKL_GRAPH_WARN] = "expires soon / CRL past half its lifetime",
+		[PKL_GRAPH_WARN] = "expires soon / CRL past half its lifetime or missing a revocation",
 		[PKL_GRAPH_BAD] = "expired, not yet valid, revoked / CRL missing, invalid, expired",
 		[PKL_GRAPH_RETIRED] = "superseded by a renewal",
 	};
@@ -421,6 +421,23 @@ static enum pkl_rc load_model(struct pkl_pki *pki, const struct pkl_graph_opts *
 		struct g_node *n = &c->v[i];
 
 		judge_cert(n, n->row.issuer_id == n->row.id ? NULL : find(c, n->row.issuer_id), opts);
+	}
+	/* A CRL that misses a recorded revocation is stale even if fresh. */
+	for (size_t i = 0; i < c->n; i++) {
+		struct g_node *ca = &c->v[i];
+		size_t pending = 0;
+
+		if (!ca->row.is_ca || !ca->row.current || ca->crl.state == PKL_GRAPH_BAD)
+			continue;
+		for (size_t j = 0; j < c->n; j++)
+			if (c->v[j].row.issuer_id == ca->row.id && c->v[j].row.id != ca->row.id &&
+			    c->v[j].row.status == PKL_STATUS_REVOKED && !c->v[j].listed)
+				pending++;
+		if (pending) {
+			ca->crl.state = PKL_GRAPH_WARN;
+			snprintf(ca->crl.text, sizeof(ca->crl.text), "%zu revocation(s) not published yet (run pkilab crl)",
+				 pending);
+		}
 	}
 	return PKL_OK;
 }
