@@ -647,7 +647,7 @@ X509 *pkl_cert_issue(const struct pkl_cert_req *req, X509 *issuer, EVP_PKEY *iss
 	X509 *x = NULL;
 	ASN1_OCTET_STRING *ski = NULL, *issuer_ski = NULL;
 	const ASN1_OCTET_STRING *aki_id;
-	unsigned char serial[16];
+	unsigned char serial[16] = { 0 };
 	const EVP_MD *md;
 	int ok = 0;
 
