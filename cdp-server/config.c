@@ -105,7 +105,7 @@ static enum pkl_rc parse_long(const char *v, long min, long max, long *out, cons
 		mult = 1024L * 1024 * 1024, end++;
 	if (*end)
 		goto bad;
-	if (x < min || x > max || x * mult > max)
+	if (x < 0 || x > max || x * mult < min || x * mult > max)
 		return pkl_err_set(err, PKL_EINPUT, where, "%s: %s out of range %ld..%ld", name, v, min,
 				   max);
 	*out = (long)(x * mult);
@@ -146,6 +146,19 @@ static enum pkl_rc apply(struct cdp_config *cfg, const struct setting *s, const 
 				snprintf(err->where, sizeof(err->where), "%s", where);
 				return PKL_EINPUT;
 			}
+		}
+		if (strcmp(s->name, "publish") == 0) {
+			struct stat st;
+
+			if (stat(v, &st) != 0 || !S_ISDIR(st.st_mode))
+				return pkl_err_set(err, PKL_EINPUT, where, "publish: '%s' is not a directory",
+						   v);
+		}
+		if (strcmp(s->name, "trust") == 0) {
+			struct stat st;
+
+			if (stat(v, &st) != 0)
+				return pkl_err_set(err, PKL_EINPUT, where, "trust: '%s' does not exist", v);
 		}
 		if (strcmp(s->name, "mirror") == 0) {
 			size_t l = strlen(v);
@@ -391,7 +404,7 @@ static void usage(FILE *f)
 		   "                   [--mirror URL]... [--trust PATH]... [options]\n"
 		   "Serves CRLs and CA certificates (CDP/AIA) over plain HTTP from validated\n"
 		   "in-memory snapshots of pkilab publish directories, or mirrors peers.\n\n"
-		   "  -c, --config FILE        libconfig file with the settings below (flags win)\n");
+		   "  -c, %-27s %s\n", "--config FILE", "libconfig file with the settings below (flags win)");
 	for (i = 0; i < N_SETTINGS; i++) {
 		char flag[64], *p;
 
@@ -401,10 +414,9 @@ static void usage(FILE *f)
 				*p = '-';
 		fprintf(f, "      %-27s %s\n", flag, settings[i].help);
 	}
-	fprintf(f, "  -h, --help                 this text\n"
-		   "      --version              the version\n\n"
-		   "Routes: GET|HEAD /crl/<ca>.crl /aia/<ca>.crt /healthz /metrics /\n"
-		   "Signals: SIGHUP reloads (the publish dirs are also watched), SIGTERM stops.\n");
+	fprintf(f, "  -h, %-27s this text\n      %-27s the version\n\n", "--help", "--version");
+	fprintf(f, "Routes: GET|HEAD /crl/<ca>.crl /aia/<ca>.crt /healthz /metrics /\n"
+		"Signals: SIGHUP reloads (the publish dirs are also watched), SIGTERM stops.\n");
 }
 
 static void defaults(struct cdp_config *cfg)
@@ -435,7 +447,6 @@ int cdp_config_parse(struct cdp_config *cfg, int argc, char **argv, struct pkl_e
 	int fresh[N_SETTINGS] = { 0 };
 	size_t i;
 	int c, idx;
-	struct stat st;
 
 	defaults(cfg);
 	for (i = 0; i < N_SETTINGS; i++) {
@@ -500,14 +511,6 @@ int cdp_config_parse(struct cdp_config *cfg, int argc, char **argv, struct pkl_e
 	if (cfg->n_mirror && !cfg->n_trust && !cfg->n_publish)
 		return pkl_err_set(err, PKL_EINPUT, where,
 				   "a mirror needs --trust (the CA certificates it accepts CRLs for)");
-	for (i = 0; i < cfg->n_publish; i++)
-		if (stat(cfg->publish[i], &st) != 0 || !S_ISDIR(st.st_mode))
-			return pkl_err_set(err, PKL_EINPUT, where, "publish: '%s' is not a directory",
-					   cfg->publish[i]);
-	for (i = 0; i < cfg->n_trust; i++)
-		if (stat(cfg->trust[i], &st) != 0)
-			return pkl_err_set(err, PKL_EINPUT, where, "trust: '%s' does not exist",
-					   cfg->trust[i]);
 	if (!cfg->n_listen) {
 		cfg->listen[0] = strdup("0.0.0.0:80");
 		if (!cfg->listen[0])
