@@ -15,8 +15,10 @@
 #     (fresh: no PKI and no staging directory; converging: tree_sum equal);
 #   - then a plain re-run exits 0 and leaves a complete PKI, consistent as
 #     tests/lib-consistency.sh defines it (settled: no journal left).
-# Two scenarios: a fresh build, and converging an existing PKI (adding one
-# leaf). Set PKL_CRASH_STEPS="rename mkdir" to run a subset of the steps, and
+# Three scenarios: a fresh build; a fresh build into an existing EMPTY
+# directory (mode 0750: it must still be there, with its mode, after a
+# failure; only the syncfs and rename steps); and converging an existing PKI
+# (adding one leaf). Set PKL_CRASH_STEPS="rename mkdir" to run a subset of the steps, and
 # PKL_CRASH_SCENARIOS (t2006 runs the converging scenario through this file).
 . "$TOP/tests/lib-consistency.sh"
 
@@ -47,7 +49,8 @@ complete() { # pki, names...: every entity present and the PKI settled
 inject_one() {
 	_sc=$1 _st=$2 _k=$3
 	rm -rf "$T/w"; mkdir "$T/w"
-	if [ "$_sc" = fresh ]; then _lab=$T/lab1.cfg; _names="root gw"; else
+	if [ "$_sc" = fresh-empty ]; then _lab=$T/lab1.cfg; _names="root gw"; mkdir -m 0750 "$T/w/pki"
+	elif [ "$_sc" = fresh ]; then _lab=$T/lab1.cfg; _names="root gw"; else
 		_lab=$T/lab2.cfg; _names="root gw gw2"; cp -a "$T/base" "$T/w/pki"; fi
 	_before=$(tree_sum "$T/w")
 	FAILPOINT_STEP=$_st FAILPOINT_N=$_k LD_PRELOAD=$T/failpoint.so "$PKILAB" build "$_lab" --pki "$T/w/pki" >"$T/.o" 2>"$T/.e"
@@ -71,18 +74,23 @@ inject_one() {
 
 for sc in ${PKL_CRASH_SCENARIOS:-fresh converge}; do
 	rm -rf "$T/w" "$T/counts"; mkdir "$T/w"
-	if [ "$sc" = fresh ]; then lab=$T/lab1.cfg; else lab=$T/lab2.cfg; cp -a "$T/base" "$T/w/pki"; fi
+	if [ "$sc" = fresh-empty ]; then lab=$T/lab1.cfg; mkdir -m 0750 "$T/w/pki"
+	elif [ "$sc" = fresh ]; then lab=$T/lab1.cfg; else lab=$T/lab2.cfg; cp -a "$T/base" "$T/w/pki"; fi
 	FAILPOINT_COUNT=$T/counts LD_PRELOAD=$T/failpoint.so "$PKILAB" build "$lab" --pki "$T/w/pki" >/dev/null 2>&1
 	check "$sc: counting run succeeds and counts write steps" test -s "$T/counts"
 	total=0
 	while read -r step n; do
-		case " ${PKL_CRASH_STEPS:-$step} " in *" $step "*) ;; *) continue ;; esac
+		steps=${PKL_CRASH_STEPS:-$step}
+		# An existing empty PKI directory: the steps after the placeholder is made.
+		[ "$sc" = fresh-empty ] && steps=${PKL_CRASH_STEPS:-"syncfs rename"}
+		case " $steps " in *" $step "*) ;; *) continue ;; esac
 		k=1
 		while [ "$k" -le "$n" ]; do
 			check "$sc: $step #$k of $n fails -> PKI as before (or complete), re-run completes" inject_one "$sc" "$step" "$k"
 			k=$((k + 1)); total=$((total + 1))
 		done
 	done <"$T/counts"
-	check "$sc: at least 20 write steps were injected" test "$total" -ge 20
+	if [ "$sc" = fresh-empty ]; then check "$sc: at least 3 write steps were injected" test "$total" -ge 3
+	else check "$sc: at least 20 write steps were injected" test "$total" -ge 20; fi
 done
 finish
