@@ -325,7 +325,7 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 		const struct pkl_crl_entry *e = &req->entries[i];
 		if (e->serial_len > sizeof(e->serial) || !reason_ok(e->reason)) {
 			rc = pkl_err_set(err, PKL_EINPUT, NULL, "CRL entry %zu: %s", i,
-				    !reason_ok(e->reason) ? "invalid reason code" : "serial too long");
+					 !reason_ok(e->reason) ? "invalid reason code" : "serial too long");
 			goto out;
 		}
 		if (!time_der(&tc, e->revoked_at, 0) ||
@@ -356,7 +356,7 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 	if (pkl_buf_reserve(der_out, slack + tlv_size(tbs_len) + alg_len + tlv_size(sig_max + 1)) !=
 	    PKL_OK) {
 		rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory for a CRL of %zu entries",
-			    req->n_entries);
+				 req->n_entries);
 		goto out;
 	}
 
