@@ -196,6 +196,7 @@ static void serial_random_16_bytes_top_bit_clear_1_4(void **state)
 		int nonzero = 0;
 		assert_int_equal(pkl_serial_random(s, &err), PKL_OK);
 		assert_true((s[0] & 0x80) == 0);
+		assert_true(s[0] != 0); /* always 16 significant octets */
 		for (int j = 0; j < 16; j++)
 			nonzero |= s[j];
 		assert_true(nonzero);
@@ -206,7 +207,7 @@ static void serial_random_16_bytes_top_bit_clear_1_4(void **state)
 	assert_true(top_seen);
 }
 
-static void serial_in_cert_positive_at_most_16_octets_1_2(void **state)
+static void serial_in_cert_positive_16_octets_1_2(void **state)
 {
 	char seen[50][40];
 
@@ -216,10 +217,10 @@ static void serial_in_cert_positive_at_most_16_octets_1_2(void **state)
 		const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
 		unsigned char *d = NULL;
 		int n = i2d_ASN1_INTEGER(sn, &d);
-		/* 02 LL content: at most 16 content octets, first < 0x80, positive */
-		assert_true(n >= 3);
-		assert_true(d[1] <= 16);
-		assert_true(d[2] < 0x80);
+		/* 02 10 content: exactly 16 content octets, first in 0x01..0x7f, positive */
+		assert_int_equal(n, 18);
+		assert_int_equal(d[1], 16);
+		assert_true(d[2] < 0x80 && d[2] != 0);
 		assert_int_equal(ASN1_STRING_type(sn), V_ASN1_INTEGER);
 		pkl_serial_hex(x, seen[i], sizeof(seen[i]));
 		for (int j = 0; j < i; j++)
@@ -945,7 +946,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(serial_random_16_bytes_top_bit_clear_1_4),
-		cmocka_unit_test(serial_in_cert_positive_at_most_16_octets_1_2),
+		cmocka_unit_test(serial_in_cert_positive_16_octets_1_2),
 		cmocka_unit_test(serial_from_request),
 		cmocka_unit_test(version3_and_signature_verifies),
 		cmocka_unit_test(issuer_dn_der_equals_parent_subject_11),
