@@ -1,0 +1,118 @@
+#!/bin/sh
+# pkilab-cdpd configuration and hardening (issue 4 "Operations",
+# "Hardening"): a libconfig file or flags (flags win); every bad setting is
+# a one-line error naming file:line (exit 2); runtime failures exit 3;
+# privileges are dropped after binding; per-IP and total connection limits.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-cdpd.sh"
+
+chmod 755 "$T"
+mkdir -p "$T/pub/crl" "$T/pub/aia"
+mkca "$T/root" root || exit 1
+cp "$T/root/ca.der" "$T/pub/aia/root.crt"
+mkcrl "$T/root" 1 "$T/pub/crl/root.crl" || exit 1
+chmod -R a+rX "$T/pub"
+
+# --- a configuration file ------------------------------------------------------
+P=$(free_port)
+cat >"$T/cdpd.conf" <<EOF
+# test configuration
+publish = "$T/pub";
+listen = [ "127.0.0.1:$P" ];
+max_age = "20m";
+health_margin = 3600;
+access_log = false;
+log_level = "info";
+per_ip_limit = 64;
+mirror_max_size = "1M";
+EOF
+start_cdpd cfg --config "$T/cdpd.conf"
+check "config file: server answers" wait_http "http://127.0.0.1:$P/healthz"
+hget "http://127.0.0.1:$P/crl/root.crl"
+check "config file: max_age = \"20m\" caps max-age at 1200" contains "$(hdr Cache-Control)" "max-age=1200"
+check "config file: access_log = false: no access lines" not_contains "$(cat "$T/cfg.log")" "access:"
+stop_cdpd cfg
+
+P=$(free_port)
+start_cdpd cfg2 --config "$T/cdpd.conf" --listen "127.0.0.1:$P" --max-age 90s --access-log on
+check "flags win over the file: --listen" wait_http "http://127.0.0.1:$P/healthz"
+hget "http://127.0.0.1:$P/crl/root.crl"
+check "flags win over the file: --max-age 90s" contains "$(hdr Cache-Control)" "max-age=90"
+check "flags win over the file: --access-log on" wait_log cfg2 '"GET /crl/root.crl" 200'
+stop_cdpd cfg2
+
+# --- errors: one line, file:line, exit 2 --------------------------------------
+bad() { # description, expected substring, config text | "" , extra args...
+  _d=$1 _want=$2 _conf=$3; shift 3
+  if [ -n "$_conf" ]; then printf '%s\n' "$_conf" >"$T/bad.conf"; set -- --config "$T/bad.conf" "$@"; fi
+  expect_rc 2 "$_d: exit 2" "$CDPD" "$@"
+  check "$_d: one line" one_line "$ERR"
+  check "$_d: says '$_want'" contains "$ERR" "$_want"
+  check "$_d: prefixed 'pkilab-cdpd: error: '" contains "$ERR" "pkilab-cdpd: error: "
+}
+bad "unknown setting" "bad.conf:2: unknown setting 'max_agee' (did you mean 'max_age')" \
+  "publish = \"$T/pub\";
+max_agee = \"1h\";"
+bad "syntax error" "bad.conf:3: syntax error" "publish = \"$T/pub\";
+listen = [ \"127.0.0.1:1\" "
+bad "wrong type" "bad.conf:1: per_ip_limit: 'x' is not a number" "per_ip_limit = \"x\";"
+bad "wrong type" "bad.conf:1: access_log: '3' is not true or false" "access_log = 3;"
+bad "bad duration" "bad.conf:2: timeout: '5x' is not a duration" "publish = \"$T/pub\";
+timeout = \"5x\";"
+bad "out of range" "bad.conf:1: threads: 0 out of range 1..256" "threads = 0;"
+bad "bad log level" "log_level: 'loud' is not one of" "log_level = \"loud\";"
+bad "publish not a directory" "bad.conf:1: publish: '$T/none' is not a directory" "publish = \"$T/none\";"
+bad "list element line" "bad.conf:3: listen: 'localhost' is not an IPv4 address (names are not resolved)" \
+  "listen = [
+  \"127.0.0.1:80\",
+  \"localhost:80\" ];"
+bad "missing config file" "cannot read the configuration" "" --config "$T/nope.conf"
+bad "bad flag value" "error: --max-age: max_age: 'soon' is not a duration" "" --publish "$T/pub" --max-age soon
+bad "unknown option" "unknown option '--bogus'" "" --publish "$T/pub" --bogus
+bad "missing value" "needs a value" "" --publish
+bad "nothing to serve" "nothing to serve" ""
+bad "mirror without trust" "a mirror needs --trust" "" --mirror http://127.0.0.1:1
+bad "https mirror" "is not an http:// URL" "" --publish "$T/pub" --mirror https://127.0.0.1:1
+bad "bad port" "listen: bad port in '127.0.0.1:99999'" "" --publish "$T/pub" --listen 127.0.0.1:99999
+bad "stray argument" "unexpected argument 'extra'" "" --publish "$T/pub" extra
+expect_rc 0 "--help: exit 0" "$CDPD" --help
+check "--help lists every setting" contains "$OUT" "--per-ip-limit N"
+check "--help lists the routes" contains "$OUT" "/crl/<ca>.crl"
+
+# --- runtime failures: exit 3 -------------------------------------------------
+P=$(free_port)
+start_cdpd holder --publish "$T/pub" --listen "127.0.0.1:$P"
+check "holder answers" wait_http "http://127.0.0.1:$P/healthz"
+expect_rc 3 "port already in use: exit 3" "$CDPD" --publish "$T/pub" --listen "127.0.0.1:$P"
+check "port already in use: names the address" contains "$ERR" "127.0.0.1:$P: cannot bind"
+stop_cdpd holder
+
+# --- privileges ------------------------------------------------------------------
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+  bad "unknown user" "unknown user 'no-such-user-x'" "" --publish "$T/pub" --listen 127.0.0.1:0 --user no-such-user-x
+  P=$(free_port)
+  start_cdpd drop --publish "$T/pub" --listen "127.0.0.1:$P" --user nobody
+  check "--user nobody: still serves" wait_http "http://127.0.0.1:$P/crl/root.crl"
+  uid=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$(cat "$T/drop.pid")/status")
+  check "--user nobody: every uid is nobody's ($uid)" test "$uid" = "$(id -u nobody) $(id -u nobody) $(id -u nobody) $(id -u nobody)"
+  check "--user nobody: logged" grep -q "running as user 'nobody'" "$T/drop.log"
+  stop_cdpd drop
+else
+  echo "# skipped privilege drop checks (not root)"
+fi
+
+# --- connection limits --------------------------------------------------------
+P=$(free_port)
+start_cdpd lim --publish "$T/pub" --listen "127.0.0.1:$P" --per-ip-limit 3 --timeout 30s
+check "limited server answers" wait_http "http://127.0.0.1:$P/healthz"
+perl -MIO::Socket::INET -e 'my @s; for (1..3) { push @s, IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0]) or die } sleep 4' "$P" &
+hold=$!
+sleep 0.5
+r=$(curl -s --max-time 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/crl/root.crl")
+check "per-IP limit 3: a 4th connection from the same address is refused at once ($r)" test "$r" = 000
+wait "$hold"
+sleep 0.3
+hget "http://127.0.0.1:$P/crl/root.crl"
+check "per-IP limit: served again once the others are gone" test "$CODE" = 200
+stop_cdpd lim
+finish
