@@ -101,8 +101,10 @@ int cmd_issue(int argc, char **argv, struct pkl_cli *cli)
 		pkl_err_set(&err, PKL_EINPUT, NULL, "template '%s' is a root: roots come from 'pkilab build'", tmpl);
 		return cli_fail(cli, &err);
 	}
-	if (strlen(name) >= sizeof(e.name) || !*name) {
-		pkl_err_set(&err, PKL_EINPUT, NULL, "bad --name '%s'", name);
+	if (!pkl_lab_name_valid(name)) {
+		pkl_err_set(&err, PKL_EINPUT, "--name",
+			    "bad name '%s': use letters, digits, '.', '-', '_' (max %d); it becomes a file name",
+			    name, PKL_NAME_MAX - 1);
 		return cli_fail(cli, &err);
 	}
 	snprintf(e.name, sizeof(e.name), "%s", name);

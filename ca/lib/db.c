@@ -96,6 +96,10 @@ struct pkl_db *pkl_db_open(const char *path, int create, struct pkl_err *err)
 	 * survives power loss (the files it names were synced before it). */
 	if (exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err))
 		goto fail;
+	/* The schema only when missing: opening must not write (see pki.c). */
+	if (sqlite3_exec(db->h, "SELECT value FROM meta WHERE key = 'schema'", NULL, NULL, NULL) == SQLITE_OK &&
+	    !create)
+		return db;
 	if (exec(db, "BEGIN IMMEDIATE;", err))
 		goto fail;
 	if (exec(db, schema, err)) {

@@ -275,7 +275,7 @@ static void profile_defaults(struct pkl_profile *p)
 	p->crl_lifetime = 7 * 86400;
 }
 
-static int valid_entity_name(const char *s)
+int pkl_lab_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -315,7 +315,7 @@ enum pkl_rc pkl_template_find(const char *name, const char *lab_dir, char *out, 
 	size_t nd = 0;
 	const char *env = getenv("PKILAB_TEMPLATES");
 
-	if (!valid_entity_name(name))
+	if (!pkl_lab_name_valid(name))
 		return pkl_err_set(err, PKL_EINPUT, NULL, "bad template name '%s'", name);
 	if (lab_dir) {
 		snprintf(dirs[nd++], PATH_MAX, "%s", lab_dir);
@@ -568,7 +568,7 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, conf
 	name = get_str_member(e, "name", lab->path, ctx, 1, err, &rc);
 	if (rc != PKL_OK)
 		return rc;
-	if (!valid_entity_name(name))
+	if (!pkl_lab_name_valid(name))
 		return pkl_err_set(err, PKL_EINPUT, where,
 				   "bad name '%s' in %s: use letters, digits, '.', '-', '_' (max %d)", name,
 				   section, PKL_NAME_MAX - 1);
@@ -581,7 +581,7 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, conf
 	{
 		char tpath[PATH_MAX];
 		rc = PKL_EINPUT;
-		if (tmpl_dir[0] && valid_entity_name(tmpl) &&
+		if (tmpl_dir[0] && pkl_lab_name_valid(tmpl) &&
 		    snprintf(tpath, sizeof(tpath), "%s/%s.cfg", tmpl_dir, tmpl) < (int)sizeof(tpath) &&
 		    pkl_file_exists(tpath))
 			rc = PKL_OK;

@@ -50,20 +50,50 @@ static int finish_rename(const char *tmp, const char *final, void *cls)
 	return 0;
 }
 
-/* Deletes temporary files of transactions that never committed. */
-static void remove_strays(const char *dir)
+/* Deletes (or, with dry_run, counts) temporary files of transactions that
+ * never committed. */
+static size_t remove_strays(const char *dir, int dry_run)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	char p[PATH_MAX];
+	size_t n = 0;
 
 	if (!d)
-		return;
+		return 0;
 	while ((e = readdir(d)))
 		if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp-") &&
-		    snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) < (int)sizeof(p))
-			unlink(p);
+		    snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) < (int)sizeof(p)) {
+			n++;
+			if (!dry_run)
+				unlink(p);
+		}
 	closedir(d);
+	return n;
+}
+
+static int count_pending(const char *tmp, const char *final, void *cls)
+{
+	(void)tmp;
+	(void)final;
+	(*(size_t *)cls)++;
+	return 0;
+}
+
+/* Whether an interrupted transaction left anything, looked at without the
+ * write lock: a PKI that needs no recovery is opened without writing a byte
+ * (read-only and failing commands leave pkilab.db exactly as it was). */
+static int needs_recovery(struct pkl_pki *pki)
+{
+	char p[PATH_MAX];
+	size_t n = 0;
+
+	if (pkl_db_pending_each(pki->db, count_pending, &n, NULL) != PKL_OK || n)
+		return 1;
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
+		if (snprintf(p, sizeof(p), "%s/%s", pki->dir, subdirs[i]) < (int)sizeof(p))
+			n += remove_strays(p, 1);
+	return n != 0;
 }
 
 /* Roll forward committed renames, roll back uncommitted temporaries. Runs
@@ -73,6 +103,8 @@ static enum pkl_rc recover(struct pkl_pki *pki, struct pkl_err *err)
 	char p[PATH_MAX];
 	enum pkl_rc rc;
 
+	if (!needs_recovery(pki))
+		return PKL_OK;
 	rc = pkl_db_begin(pki->db, err);
 	if (rc != PKL_OK)
 		return rc;
@@ -82,7 +114,7 @@ static enum pkl_rc recover(struct pkl_pki *pki, struct pkl_err *err)
 	if (rc == PKL_OK) {
 		for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
 			if (snprintf(p, sizeof(p), "%s/%s", pki->dir, subdirs[i]) < (int)sizeof(p))
-				remove_strays(p);
+				remove_strays(p, 0);
 		rc = pkl_db_commit(pki->db, err);
 	}
 	if (rc != PKL_OK)

@@ -5,29 +5,33 @@
 
 #include "pkilab/lab.h"
 
-/* Case-insensitive Levenshtein distance, capped for short words. */
+/* Case-insensitive optimal-string-alignment distance: Levenshtein plus
+ * the transposition of two neighbours ("nmae" -> "name") as one edit. */
 static size_t edit_distance(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b), prev[65], cur[65];
+	size_t la = strlen(a), lb = strlen(b), d[65][65];
 
 	if (la > 64 || lb > 64)
 		return 99;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
 	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
+		d[0][j] = j;
 	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-			size_t best = prev[j - 1] + cost;
-			if (prev[j] + 1 < best)
-				best = prev[j] + 1;
-			if (cur[j - 1] + 1 < best)
-				best = cur[j - 1] + 1;
-			cur[j] = best;
+			int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+			size_t best = d[i - 1][j - 1] + (ca != cb);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) == cb && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
 		}
-		memcpy(prev, cur, (lb + 1) * sizeof(size_t));
 	}
-	return prev[lb];
+	return d[la][lb];
 }
 
 const char *pkl_suggest(const char *word, const char *const *names)

@@ -95,6 +95,10 @@ enum pkl_rc pkl_template_find(const char *name, const char *lab_dir, char *out, 
 void pkl_profile_apply(const struct pkl_profile *prof, const struct pkl_key_spec *key,
 		       struct pkl_cert_req *req, const char **eku_ptrs);
 
+/* Names of entities and templates: letters, digits, '.', '-', '_', at most
+ * PKL_NAME_MAX - 1, not starting with '.' or '-' (they become file names). */
+int pkl_lab_name_valid(const char *name);
+
 /* The closest of `names` to `word` by edit distance (<= 3), or NULL. */
 const char *pkl_suggest(const char *word, const char *const *names);
 
