@@ -210,6 +210,23 @@ static void report(const struct pkl_cli *cli, const struct pkl_lab *lab, const c
 
 static void remove_tree(const char *dir);
 
+/* 1 for an empty directory (or anything that is not a readable directory:
+ * the rename will then fail with the precise reason). */
+static int dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int empty = 1;
+
+	if (!d)
+		return 1;
+	while (empty && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
 /* Staging directories of builds that were killed ("<pki>.new-<pid>-XXXXXX"
  * whose pid is gone) are removed, so a kill -9 leaves no litter for long. */
 static void sweep_dead_staging(const char *pki_dir)
@@ -307,16 +324,12 @@ int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 	snprintf(pki_dir, sizeof(pki_dir), "%s", cli->pki_dir ? cli->pki_dir : lab->pki_dir);
 	snprintf(dbpath, sizeof(dbpath), "%s/pkilab.db", pki_dir);
 	fresh = !pkl_file_exists(dbpath);
-	if (fresh && pkl_file_exists(pki_dir)) {
-		/* Only an empty directory may be built into (rename replaces it). */
-		if (rmdir(pki_dir) != 0 && errno != ENOENT) {
-			pkl_err_set(&err, PKL_EINPUT, pki_dir,
-				    errno == ENOTEMPTY || errno == EEXIST
-					    ? "exists, is not empty and holds no pkilab.db: refusing to build into it"
-					    : "cannot use as PKI directory");
-			goto out;
-		}
-		mkdir(pki_dir, 0755); /* put it back until the rename replaces it */
+	if (fresh && pkl_file_exists(pki_dir) && !dir_is_empty(pki_dir)) {
+		/* Only an empty directory may be built into: rename() replaces it
+		 * atomically, and leaves it untouched when the build fails. */
+		pkl_err_set(&err, PKL_EINPUT, pki_dir,
+			    "exists, is not empty and holds no pkilab.db: refusing to build into it");
+		goto out;
 	}
 
 	items = calloc(lab->n_ents, sizeof(*items));
@@ -370,11 +383,8 @@ int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 	report(cli, lab, pki_dir, items, lab->n_ents, 0);
 out:
 	pkl_pki_close(pki);
-	if (staging[0]) {
+	if (staging[0])
 		remove_tree(staging);
-		if (fresh && pkl_file_exists(pki_dir))
-			rmdir(pki_dir); /* the empty placeholder, if we put one back and it was absent */
-	}
 	for (size_t i = 0; items && i < lab->n_ents; i++) {
 		EVP_PKEY_free(items[i].key);
 		EVP_PKEY_free(items[i].ca_key);
