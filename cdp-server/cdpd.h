@@ -86,9 +86,13 @@ enum cdp_kind { CDP_CRL = 0, CDP_AIA = 1 };
 /* Immutable bytes shared by the snapshots that contain them. */
 struct cdp_blob {
 	atomic_long refs;
+	int fd;      /* a sealed memfd with the same bytes for large bodies (sendfile), or -1 */
 	size_t len;
 	unsigned char data[];
 };
+/* Bodies at least this large are also kept in a memfd so MHD can sendfile()
+ * them: no copy through user space for a 4 MB CRL. */
+#define CDP_SENDFILE_MIN (64 * 1024)
 struct cdp_blob *cdp_blob_new(const void *data, size_t len);
 struct cdp_blob *cdp_blob_ref(struct cdp_blob *b);
 void cdp_blob_unref(struct cdp_blob *b);

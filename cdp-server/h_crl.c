@@ -8,8 +8,10 @@
  * mirror emits the same one). The body is the snapshot's own bytes: the
  * response holds a snapshot reference and drops it when MHD is done.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -78,11 +80,21 @@ int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp
 		status = MHD_HTTP_NOT_MODIFIED;
 		req->bytes = 0;
 	} else {
-		/* The response owns one reference until MHD destroys it. */
-		r = MHD_create_response_from_buffer_with_free_callback_cls(
-			e->body->len, e->body->data, release_snapshot, cdp_snapshot_ref(s));
-		if (!r)
-			cdp_snapshot_release(s);
+		int fd = e->body->fd >= 0 ? fcntl(e->body->fd, F_DUPFD_CLOEXEC, 3) : -1;
+
+		if (fd >= 0) {
+			/* Large bodies: sendfile() from the sealed memfd; MHD closes our
+			 * duplicate, which keeps the bytes alive on its own. */
+			r = MHD_create_response_from_fd_at_offset64(e->body->len, fd, 0);
+			if (!r)
+				close(fd);
+		} else {
+			/* The response owns one reference until MHD destroys it. */
+			r = MHD_create_response_from_buffer_with_free_callback_cls(
+				e->body->len, e->body->data, release_snapshot, cdp_snapshot_ref(s));
+			if (!r)
+				cdp_snapshot_release(s);
+		}
 		status = MHD_HTTP_OK;
 		req->bytes = e->body->len;
 	}
