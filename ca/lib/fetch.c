@@ -175,30 +175,34 @@ enum pkl_rc pkl_fetch_get(const char *url, const struct pkl_fetch_opts *o,
 	c = curl_easy_init();
 	if (!c)
 		goto out;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http");
-	curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			 o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEF_CONNECT_MS);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : DEF_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x.max);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, o->max_redirects > 0 ? 1L : 0L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, o->max_redirects > 0 ? o->max_redirects : 0L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "pkilab-doctor/0.1");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-	/* No compression: a CRL is DER and served with no-transform (#118). */
-	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, NULL);
-	if (resolve)
-		curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
-	if (connect_to)
-		curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
+	/* Every option is checked: a libcurl that silently ignored the protocol,
+	 * size or time limits would let a hostile CDP take doctor anywhere. */
+	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOPROXY, "*") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+			     o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEF_CONNECT_MS) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+			     o->timeout_ms > 0 ? o->timeout_ms : DEF_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x.max) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, o->max_redirects > 0 ? 1L : 0L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_MAXREDIRS,
+			     o->max_redirects > 0 ? o->max_redirects : 0L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_USERAGENT, "pkilab-doctor/0.1") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &x) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HEADERDATA, &x) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err) != CURLE_OK ||
+	    /* No compression: a CRL is DER and served with no-transform (#118). A
+	     * typed NULL: a bare NULL may be a plain 0 through the varargs. */
+	    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, (char *)NULL) != CURLE_OK ||
+	    (resolve && curl_easy_setopt(c, CURLOPT_RESOLVE, resolve) != CURLE_OK) ||
+	    (connect_to && curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to) != CURLE_OK))
+		goto out;
 
 	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
