@@ -38,4 +38,8 @@ check "so the gateway's key is not trusted" contains "$LA" "public key found for
 check "no IKE_SA established on the initiator" not_contains "$LA" 'established between'
 check "no SA listed on the initiator" ipsec_no_sa a
 check "no SA listed on the responder" ipsec_no_sa b
+# pkilab doctor, run where charon runs, reaches the same verdict.
+run ipsec_exec a "$PKILAB" doctor --pki "$IPSEC_PKI" gw
+check "doctor fails the revoked gateway too (exit 1)" test "$RC" = 1
+check "doctor names the cause: cert.revoked" contains "$OUT" "cert.revoked"
 finish

@@ -42,4 +42,8 @@ check "the gateway authenticated with its RSA key" \
 check "initiator: the gateway's status is good (strict)" contains "$LA" 'certificate status is good'
 check "responder: the client's status is good (strict)" contains "$LB" 'certificate status is good'
 check "traffic flows through the tunnel" ipsec_traffic
+# pkilab doctor, run where charon runs (inside a's namespace), agrees.
+run ipsec_exec a "$PKILAB" doctor --pki "$IPSEC_PKI" rras --platform windows --id vpn.example.test
+check "doctor --platform windows passes the gateway (exit 0)" test "$RC" = 0
+check "doctor fetched both CDPs" sh -c 'case "$1" in *"$2/crl/vpn-ca.crl"*"$3/crl/vpn-ca.crl"*) ;; *) exit 1;; esac' x "$OUT" "$IPSEC_CDP1" "$IPSEC_CDP2"
 finish
