@@ -109,6 +109,10 @@ struct cdp_entry {
 	struct pkl_crlinfo info;     /* CRLs only */
 	char source[CDP_SOURCE_MAX]; /* file or URL it came from */
 	pkl_time loaded_at;
+	/* Ready-made MHD responses (200, 304) with the steady-state headers,
+	 * built on first use and shared by every request while this snapshot
+	 * lives; NULL in a fresh snapshot. The one mutable part of a snapshot. */
+	_Atomic(void *) cached[2];
 };
 
 /* Why something on disk or at a peer is not being served. `fatal` problems

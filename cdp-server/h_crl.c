@@ -5,8 +5,11 @@
  * Expires = nextUpdate, Cache-Control: public, no-transform, max-age=N with N
  * no more than the time to nextUpdate and no more than the configured
  * re-publication interval, a strong ETag from a SHA-256 of the bytes (so every
- * mirror emits the same one). The body is the snapshot's own bytes: the
- * response holds a snapshot reference and drops it when MHD is done.
+ * mirror emits the same one). The body is the snapshot's own bytes (or its
+ * memfd for sendfile): a response holds a reference to them until MHD is
+ * done, so a catalog swap never frees bytes in flight. In the steady state
+ * (max-age at its configured cap) the responses are built once per snapshot
+ * and shared: a request costs a lookup and MHD_queue_response.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,11 +19,6 @@
 #include <microhttpd.h>
 
 #include "cdpd.h"
-
-static void release_snapshot(void *cls)
-{
-	cdp_snapshot_release(cls);
-}
 
 /* RFC 9110 §13.2.2: If-None-Match wins; If-Modified-Since only without it. */
 static int not_modified(struct MHD_Connection *conn, const struct cdp_entry *e)
@@ -39,18 +37,42 @@ static int not_modified(struct MHD_Connection *conn, const struct cdp_entry *e)
 	return t >= 0 && e->last_modified <= t;
 }
 
-static void add_cache_headers(struct MHD_Response *r, const struct cdp_ctx *ctx,
-			      const struct cdp_entry *e, pkl_time now)
+static void release_blob(void *cls)
 {
+	cdp_blob_unref(cls);
+}
+
+/* A response for entry e with status 200 or 304 and its caching headers.
+ * A 200's body is the blob's memfd (sendfile) when it has one, else the
+ * blob's bytes, kept alive by a blob reference owned by the response. */
+static struct MHD_Response *build(const struct cdp_ctx *ctx, const struct cdp_entry *e,
+				  int status, int64_t max_age)
+{
+	struct MHD_Response *r = NULL;
 	char cc[96];
-	int64_t max_age = ctx->cfg->max_age;
 
-	if (e->expires) {
-		int64_t left = e->expires - now;
+	if (status == MHD_HTTP_NOT_MODIFIED) {
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	} else {
+		int fd = e->body->fd >= 0 ? fcntl(e->body->fd, F_DUPFD_CLOEXEC, 3) : -1;
 
-		if (left < max_age)
-			max_age = left > 0 ? left : 0;
+		if (fd >= 0) {
+			/* MHD closes our duplicate, which keeps the bytes alive on its own. */
+			r = MHD_create_response_from_fd_at_offset64(e->body->len, fd, 0);
+			if (!r)
+				close(fd);
+		} else {
+			r = MHD_create_response_from_buffer_with_free_callback_cls(
+				e->body->len, e->body->data, release_blob, cdp_blob_ref(e->body));
+			if (!r)
+				cdp_blob_unref(e->body);
+		}
 	}
+	if (!r)
+		return NULL;
+	if (status == MHD_HTTP_OK)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					e->kind == CDP_CRL ? "application/pkix-crl" : "application/pkix-cert");
 	snprintf(cc, sizeof(cc), "public, no-transform, max-age=%lld", (long long)max_age);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, e->etag);
@@ -58,58 +80,66 @@ static void add_cache_headers(struct MHD_Response *r, const struct cdp_ctx *ctx,
 		MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, e->last_modified_http);
 	if (e->expires)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_EXPIRES, e->expires_http);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	(void)ctx;
+	return r;
 }
 
 int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
 		    enum cdp_kind kind, const char *name)
 {
 	struct cdp_snapshot *s = cdp_catalog_acquire(ctx->cat);
-	const struct cdp_entry *e = cdp_snapshot_find(s, kind, name);
+	struct cdp_entry *e = (struct cdp_entry *)cdp_snapshot_find(s, kind, name);
 	struct MHD_Response *r;
 	enum MHD_Result ret;
-	pkl_time now = pkl_time_now();
-	int status;
+	int64_t max_age = ctx->cfg->max_age;
+	int status, slot, cacheable = 1;
 
 	if (!e) {
 		cdp_snapshot_release(s);
 		return cdp_reply_text(conn, req, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
 				      "404 not found\n", 14);
 	}
-	if (not_modified(conn, e)) {
-		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		status = MHD_HTTP_NOT_MODIFIED;
-		req->bytes = 0;
-	} else {
-		int fd = e->body->fd >= 0 ? fcntl(e->body->fd, F_DUPFD_CLOEXEC, 3) : -1;
+	if (e->expires) {
+		int64_t left = e->expires - pkl_time_now();
 
-		if (fd >= 0) {
-			/* Large bodies: sendfile() from the sealed memfd; MHD closes our
-			 * duplicate, which keeps the bytes alive on its own. */
-			r = MHD_create_response_from_fd_at_offset64(e->body->len, fd, 0);
-			if (!r)
-				close(fd);
-		} else {
-			/* The response owns one reference until MHD destroys it. */
-			r = MHD_create_response_from_buffer_with_free_callback_cls(
-				e->body->len, e->body->data, release_snapshot, cdp_snapshot_ref(s));
-			if (!r)
-				cdp_snapshot_release(s);
+		/* Near nextUpdate the max-age shrinks every second: no caching then. */
+		if (left < max_age) {
+			max_age = left > 0 ? left : 0;
+			cacheable = 0;
 		}
-		status = MHD_HTTP_OK;
-		req->bytes = e->body->len;
 	}
-	if (!r) {
-		cdp_snapshot_release(s);
-		return MHD_NO;
-	}
-	if (status == MHD_HTTP_OK)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-					kind == CDP_CRL ? "application/pkix-crl" : "application/pkix-cert");
-	add_cache_headers(r, ctx, e, now);
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	status = not_modified(conn, e) ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK;
+	slot = status == MHD_HTTP_OK ? 0 : 1;
 	req->status = status;
-	ret = MHD_queue_response(conn, (unsigned)status, r);
-	MHD_destroy_response(r);
+	req->bytes = status == MHD_HTTP_OK ? e->body->len : 0;
+	if (cacheable) {
+		r = atomic_load_explicit(&e->cached[slot], memory_order_acquire);
+		if (!r) {
+			void *expected = NULL;
+
+			r = build(ctx, e, status, max_age);
+			if (!r) {
+				cdp_snapshot_release(s);
+				return MHD_NO;
+			}
+			/* Two threads may race to fill the slot: the loser uses the winner's. */
+			if (!atomic_compare_exchange_strong(&e->cached[slot], &expected, (void *)r)) {
+				MHD_destroy_response(r);
+				r = expected;
+			}
+		}
+		/* MHD takes its own reference; the snapshot keeps the cached one. */
+		ret = MHD_queue_response(conn, (unsigned)status, r);
+	} else {
+		r = build(ctx, e, status, max_age);
+		if (!r) {
+			cdp_snapshot_release(s);
+			return MHD_NO;
+		}
+		ret = MHD_queue_response(conn, (unsigned)status, r);
+		MHD_destroy_response(r);
+	}
 	cdp_snapshot_release(s);
 	return ret;
 }

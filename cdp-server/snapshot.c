@@ -28,6 +28,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <microhttpd.h>
+
 #include "cdpd.h"
 #include "pkilab/buf.h"
 #include "pkilab/file.h"
@@ -133,8 +135,15 @@ void cdp_snapshot_release(struct cdp_snapshot *s)
 
 	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	for (i = 0; i < s->n_entries; i++)
+	for (i = 0; i < s->n_entries; i++) {
+		int k;
+
+		/* Responses still queued on connections keep their own references. */
+		for (k = 0; k < 2; k++)
+			if (atomic_load(&s->entries[i].cached[k]))
+				MHD_destroy_response(atomic_load(&s->entries[i].cached[k]));
 		cdp_blob_unref(s->entries[i].body);
+	}
 	free(s->entries);
 	free(s->problems);
 	free(s);
@@ -301,6 +310,10 @@ static void publish(struct cdp_catalog *cat, struct cdp_entry *entries, size_t n
 	s->generation = ++cat->generation;
 	s->built_at = pkl_time_now();
 	qsort(entries, n, sizeof(*entries), entry_cmp);
+	for (i = 0; i < n; i++) {
+		atomic_init(&entries[i].cached[0], NULL); /* copies must not share responses */
+		atomic_init(&entries[i].cached[1], NULL);
+	}
 	s->entries = entries;
 	s->n_entries = n;
 	if (fatal && fatal->n)
