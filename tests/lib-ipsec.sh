@@ -15,7 +15,14 @@
 # kernel for ESP. Either way IKE itself, certificate validation and CRL
 # fetching (the curl fetcher plugin) are exercised unchanged.
 #
-# Every wait is bounded: daemon start ≤ 10 s, SA establishment polled ≤ 20 s.
+# Keys: the lab uses the templates' ECDSA keys when charon has the openssl
+# plugin (libstrongswan-standard-plugins), RSA 2048 otherwise (IPSEC_ECDSA=0
+# forces RSA). Certificates come from pkilab, CRLs are served by pkilab-cdpd
+# (IPSEC_CERTS=pki / IPSEC_CDP=python swap in strongSwan pki / python's
+# http.server to debug the harness apart from pkilab).
+#
+# Every wait is bounded: daemon start ≤ 10 s, SA establishment polled ≤ 20 s,
+# swanctl calls ≤ 25 s, CDP start and re-publication ≤ 10 s / 5 s.
 #
 #   ipsec_init                   requirements (else skip_all), namespaces, veth
 #   ipsec_lab [rras]             write the lab file, build the PKI ($IPSEC_PKI)
@@ -33,7 +40,8 @@
 #   ipsec_child_up P             CHILD_SA "net" INSTALLED in swanctl --list-sas
 #   ipsec_log P                  charon's log of peer P (since the last mark)
 #   ipsec_mark                   remember log positions (a case starts)
-#   ipsec_serve NAME P ADDR PORT CMD...  start a CDP server in P's namespace
+#   ipsec_serve NAME P ADDR PORT CMD...  start a server in P's namespace
+#                                (ADDR PORT document the call; CMD has them)
 #   ipsec_stop_server NAME       stop it (SIGTERM, bounded, then SIGKILL)
 
 IPSEC_NET=10.99.9
