@@ -271,7 +271,7 @@ enum pkl_rc pkl_revoke_crl_scan(const unsigned char *der, size_t len, struct pkl
 				struct pkl_err *err)
 {
 	struct pkl_crl_scan r;
-	const unsigned char *p = der, *end = der + len, *tbs_end, *start;
+	const unsigned char *p = der, *end, *tbs_end, *start;
 	STACK_OF(X509_EXTENSION) *exts = NULL;
 	ASN1_INTEGER *num = NULL;
 	BIGNUM *bn = NULL;
@@ -282,6 +282,7 @@ enum pkl_rc pkl_revoke_crl_scan(const unsigned char *der, size_t len, struct pkl
 	memset(&r, 0, sizeof(r));
 	if (!der || len < 2 || len > (size_t)0x7fffffff)
 		goto bad;
+	end = der + len; /* only now: arithmetic on a NULL der is undefined */
 	/* CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signature } */
 	if (tlv(&p, end, &l, &tag, &cls, &cons) || tag != V_ASN1_SEQUENCE || !cons)
 		goto bad;
@@ -290,12 +291,10 @@ enum pkl_rc pkl_revoke_crl_scan(const unsigned char *der, size_t len, struct pkl
 		goto bad;
 	tbs_end = p + l;
 	/* version INTEGER OPTIONAL */
-	start = p;
 	if (tlv(&p, tbs_end, &l, &tag, &cls, &cons))
 		goto bad;
 	if (cls == V_ASN1_UNIVERSAL && tag == V_ASN1_INTEGER) {
 		p += l;
-		start = p;
 		if (tlv(&p, tbs_end, &l, &tag, &cls, &cons))
 			goto bad;
 	}
@@ -464,9 +463,10 @@ static uint64_t wall_ms(void)
 static int dec_to_bin(const char *dec, unsigned char out[20], size_t *len)
 {
 	BIGNUM *bn = NULL;
-	int ok = 0;
+	int ok = 0, n = BN_dec2bn(&bn, dec);
 
-	if (BN_dec2bn(&bn, dec) != (int)strlen(dec) || BN_num_bytes(bn) > 20)
+	/* n == 0 (an empty or non-decimal string) leaves bn NULL. */
+	if (n <= 0 || (size_t)n != strlen(dec) || BN_num_bytes(bn) > 20)
 		goto out;
 	*len = (size_t)BN_bn2bin(bn, out);
 	if (*len == 0) {
@@ -662,13 +662,14 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int due_only
 	rc = ensure_log_table(h, err);
 	if (rc != PKL_OK)
 		goto out;
-	if (pkl_db_ca_get(db, ca, &cs, &e2) != PKL_OK) {
-		rc = pkl_err_set(err, PKL_EINPUT, NULL, "unknown CA '%s'", ca);
+	/* Its own message: "unknown CA" (input) or a database failure (runtime). */
+	rc = pkl_db_ca_get(db, ca, &cs, err);
+	if (rc != PKL_OK)
 		goto out;
-	}
 	rc = pkl_pki_path(pki, PKL_FILE_CRL, ca, res.path, sizeof(res.path), err);
 	if (rc != PKL_OK)
 		goto out;
+	memset(&pub, 0, sizeof(pub)); /* read only when have_pub, but never garbage */
 	have_pub = pkl_revoke_crl_scan_file(res.path, &pub, &e2) == PKL_OK;
 	n_revoked = query_int(h, "SELECT count(*) FROM certs WHERE issuer_id = ?1 AND id <> ?1 "
 				 "AND status = 1", NULL, cs.cert_id, 0);
@@ -816,7 +817,12 @@ enum pkl_rc pkl_revoke_publish_all(struct pkl_pki *pki, int due_only, pkl_revoke
 			names = nv;
 			cap = nc;
 		}
-		snprintf(names[n++], PKL_NAME_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (!name) { /* a TEXT PRIMARY KEY may still be NULL in SQLite */
+			rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "a CA row without a name");
+			goto out;
+		}
+		snprintf(names[n++], PKL_NAME_MAX, "%s", name);
 	}
 	if (s != SQLITE_DONE) {
 		rc = sql_err(err, h, "cannot list CAs");
