@@ -180,7 +180,6 @@ enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char
 	rc = pkl_crlcheck_parse(der, len, where, info, &crl, err);
 	if (rc != PKL_OK)
 		return rc;
-	rc = PKL_EINPUT;
 	if (!ca) {
 		rc = pkl_err_set(err, PKL_EINPUT, where, "no CA certificate to verify the CRL with");
 		goto out;
