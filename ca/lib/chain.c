@@ -121,13 +121,20 @@ X509 *pkl_chain_parse_issuer(const unsigned char *data, size_t len)
 	return x;
 }
 
-/* Tries every caIssuers URL of cert; returns a new reference or NULL. */
+/* caIssuers URLs tried per certificate. The certificate is the untrusted
+ * input: a thousand URLs that each take the whole fetch deadline would hold
+ * doctor for hours, so the tries are bounded like the CDP URIs are. */
+#define AIA_MAX_TRIES 8
+
+/* Tries the caIssuers URLs of cert (at most AIA_MAX_TRIES); returns a new
+ * reference or NULL. */
 static X509 *fetch_issuer(X509 *cert, const struct pkl_chain_opts *o, char *from, size_t fromlen,
 			  struct pkl_report *r)
 {
 	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(cert, NID_info_access, NULL, NULL);
 	X509 *found = NULL;
 	char label[256];
+	int tries = 0;
 
 	pkl_lint_label(cert, label, sizeof(label));
 	for (int i = 0; aia && !found && i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
@@ -143,6 +150,19 @@ static X509 *fetch_issuer(X509 *cert, const struct pkl_chain_opts *o, char *from
 		if (type != GEN_URI)
 			continue;
 		url = (const char *)ASN1_STRING_get0_data(s);
+		/* A NUL inside the IA5String would make us fetch another URL than the one
+		 * clients see; such a URL is not fetched at all. */
+		if (!url || strlen(url) != (size_t)ASN1_STRING_length(s)) {
+			pkl_report_add(r, PKL_SEV_WARN, "chain.aia_unreachable", label,
+				       "AIA URL of %s contains a NUL byte: not fetched", label);
+			continue;
+		}
+		if (++tries > AIA_MAX_TRIES) {
+			pkl_report_add(r, PKL_SEV_WARN, "chain.aia_unreachable", label,
+				       "more than %d caIssuers URLs in %s: the rest are not tried",
+				       AIA_MAX_TRIES, label);
+			break;
+		}
 		if (pkl_fetch_get(url, o->fetch, &res, NULL) != PKL_OK) {
 			pkl_report_add(r, PKL_SEV_INFO, "chain.aia_unreachable", url,
 				       "AIA URL of %s not fetched (not http://)", label);
@@ -510,7 +530,10 @@ enum pkl_rc pkl_chain_load_input(const char *path, const char *password, X509 **
 		const unsigned char *p = b.data;
 		x = d2i_X509(NULL, &p, (long)b.len);
 		if (x && p == b.data + b.len) {
-			sk_X509_push(all, x);
+			if (!sk_X509_push(all, x)) {
+				rc = pkl_err_set(err, PKL_ERUNTIME, path, "out of memory");
+				goto out;
+			}
 			x = NULL;
 		} else {
 			X509_free(x);
@@ -537,10 +560,19 @@ enum pkl_rc pkl_chain_load_input(const char *path, const char *password, X509 **
 				pkl_err_ssl(err, PKL_EINPUT, path, "cannot read the PKCS#12 file");
 				goto out;
 			}
-			sk_X509_push(all, x);
+			if (!sk_X509_push(all, x)) { /* x still ours: freed at out */
+				rc = pkl_err_set(err, PKL_ERUNTIME, path, "out of memory");
+				goto out;
+			}
 			x = NULL;
-			while (cas && sk_X509_num(cas) > 0)
-				sk_X509_push(all, sk_X509_shift(cas));
+			while (cas && sk_X509_num(cas) > 0) {
+				x = sk_X509_shift(cas);
+				if (!sk_X509_push(all, x)) {
+					rc = pkl_err_set(err, PKL_ERUNTIME, path, "out of memory");
+					goto out;
+				}
+				x = NULL;
+			}
 		}
 	}
 	*leaf = sk_X509_shift(all);
