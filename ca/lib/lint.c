@@ -1016,16 +1016,32 @@ static int reason_of(X509_REVOKED *rev)
 	return reason;
 }
 
+static int cmp_ext_oid(const X509_EXTENSION *const *a, const X509_EXTENSION *const *b)
+{
+	return OBJ_cmp(X509_EXTENSION_get_object((X509_EXTENSION *)*a),
+		       X509_EXTENSION_get_object((X509_EXTENSION *)*b));
+}
+
+/* Whether two extensions share an OID. The CRL comes from an untrusted CDP:
+ * one entry with a million tiny extensions fits in 16 MB, so pairs are not
+ * compared all against all; a sorted copy makes duplicates neighbours. */
 static int dup_extensions(const STACK_OF(X509_EXTENSION) *exts)
 {
-	int n = sk_X509_EXTENSION_num(exts);
+	int n = sk_X509_EXTENSION_num(exts), dup = 0;
+	STACK_OF(X509_EXTENSION) *copy;
 
-	for (int i = 0; i < n; i++)
-		for (int j = i + 1; j < n; j++)
-			if (!OBJ_cmp(X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i)),
-				     X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, j))))
-				return 1;
-	return 0;
+	if (n < 2)
+		return 0;
+	copy = sk_X509_EXTENSION_dup(exts);
+	if (!copy)
+		return 0; /* out of memory: the check is skipped, not failed */
+	(void)sk_X509_EXTENSION_set_cmp_func(copy, cmp_ext_oid);
+	sk_X509_EXTENSION_sort(copy);
+	for (int i = 1; i < n && !dup; i++)
+		dup = !OBJ_cmp(X509_EXTENSION_get_object(sk_X509_EXTENSION_value(copy, i - 1)),
+			       X509_EXTENSION_get_object(sk_X509_EXTENSION_value(copy, i)));
+	sk_X509_EXTENSION_free(copy); /* a shallow copy: the extensions stay the CRL's */
+	return dup;
 }
 
 static int cmp_revoked(const X509_REVOKED *const *a, const X509_REVOKED *const *b)
