@@ -57,7 +57,7 @@ static enum pkl_rc get_password(const char *file, char *pw, size_t len, struct p
 
 	if (file) {
 		struct pkl_buf b = PKL_BUF_INIT;
-		enum pkl_rc rc = pkl_file_read(file, 64 * 1024, &b, err);
+		enum pkl_rc rc = pkl_file_read(file, (size_t)64 * 1024, &b, err);
 		if (rc != PKL_OK) {
 			if (err)
 				err->rc = PKL_EINPUT;

@@ -399,11 +399,14 @@ static enum pkl_rc export_pem(struct pkl_pki *pki, struct chain *c, struct stage
 	X509 *all[MAX_CHAIN + 1];
 	char rel[PATH_MAX], keypath[PATH_MAX];
 	struct pkl_buf key = PKL_BUF_INIT;
-	size_t n_int = c->n_ca ? c->n_ca - 1 : 0; /* intermediates: every CA but the root */
+	/* One count for filling and reading all[]: clang-analyzer re-reads c->n_ca
+	 * after every call and then sees slots it thinks were never filled. */
+	const size_t n_ca = c->n_ca;
+	size_t n_int = n_ca ? n_ca - 1 : 0; /* intermediates: every CA but the root */
 	enum pkl_rc rc;
 
 	all[0] = c->cert;
-	for (size_t i = 0; i < c->n_ca; i++)
+	for (size_t i = 0; i < n_ca; i++)
 		all[i + 1] = c->ca[i];
 	snprintf(rel, sizeof(rel), "%s.pem", c->row.name);
 	if ((rc = put_pem(s, rel, all, 1, err)) != PKL_OK)
@@ -412,9 +415,9 @@ static enum pkl_rc export_pem(struct pkl_pki *pki, struct chain *c, struct stage
 	if ((rc = put_pem(s, rel, all, 1 + n_int, err)) != PKL_OK)
 		return rc;
 	snprintf(rel, sizeof(rel), "%s-fullchain.pem", c->row.name);
-	if ((rc = put_pem(s, rel, all, 1 + c->n_ca, err)) != PKL_OK)
+	if ((rc = put_pem(s, rel, all, 1 + n_ca, err)) != PKL_OK)
 		return rc;
-	if (c->n_ca && (rc = put_pem(s, "ca-bundle.pem", all + 1, c->n_ca, err)) != PKL_OK)
+	if (n_ca && (rc = put_pem(s, "ca-bundle.pem", all + 1, n_ca, err)) != PKL_OK)
 		return rc;
 	/* The key as stored (encrypted stays encrypted); none for CSR-signed certs. */
 	if (c->row.current &&
@@ -711,12 +714,13 @@ enum pkl_rc pkl_export_index(struct pkl_pki *pki, int64_t ca_id, struct pkl_buf 
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *der = sqlite3_column_blob(st, 6);
 		const char *hex = (const char *)sqlite3_column_text(st, 0);
-		X509 *x = d2i_X509(NULL, &der, sqlite3_column_bytes(st, 6));
+		/* A NULL blob (a row without DER) must not reach d2i as a NULL buffer. */
+		X509 *x = der ? d2i_X509(NULL, &der, sqlite3_column_bytes(st, 6)) : NULL;
 		char exp[32], rev[96] = "", subj[1024], serial[48];
 		size_t hl = hex ? strlen(hex) : 0, o = 0;
 		pkl_time not_after = sqlite3_column_int64(st, 1);
 		int revoked = sqlite3_column_int(st, 2) == 1;
-		char status = revoked ? 'R' : not_after < now ? 'E' : 'V';
+		char status = (char)(revoked ? 'R' : not_after < now ? 'E' : 'V');
 
 		if (!x || !hex || hl + 2 > sizeof(serial)) {
 			X509_free(x);
