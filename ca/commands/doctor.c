@@ -269,7 +269,7 @@ static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, cons
 				   "pkilab-cdpd)");
 		goto out;
 	}
-	if (strncasecmp(res.content_type, "application/pkix-crl", 20))
+	if (strncasecmp(res.content_type, "application/pkix-crl", 20) != 0)
 		pkl_finding_fix(pkl_report_add(local, PKL_SEV_WARN, "crl.content_type", url,
 					       "Content-Type '%s' instead of application/pkix-crl",
 					       res.content_type[0] ? res.content_type : "(none)"),

@@ -367,7 +367,7 @@ void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct
 			unsigned char *a = NULL, *b = NULL;
 			int la = i2d_X509_NAME(X509_get_issuer_name(x), &a);
 			int lb = i2d_X509_NAME(X509_get_subject_name(iss), &b);
-			if (la < 0 || la != lb || memcmp(a, b, (size_t)la)) {
+			if (la < 0 || la != lb || memcmp(a, b, (size_t)la) != 0) {
 				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.dn_mismatch", label,
 						   "issuer DN is not byte-identical to the subject of %s", il);
 				pkl_finding_cause(f, "same name, different encoding (string type or "
@@ -634,8 +634,8 @@ enum pkl_rc pkl_chain_load_certs(const char *path, STACK_OF(X509) *out, struct p
 	while ((e = readdir(d)) != NULL) {
 		const char *dot = strrchr(e->d_name, '.');
 		char full[PATH_MAX];
-		if (!dot || (strcmp(dot, ".pem") && strcmp(dot, ".crt") && strcmp(dot, ".cer") &&
-			     strcmp(dot, ".der")))
+		if (!dot || (strcmp(dot, ".pem") != 0 && strcmp(dot, ".crt") != 0 &&
+			     strcmp(dot, ".cer") != 0 && strcmp(dot, ".der") != 0))
 			continue;
 		if (pkl_path_join(full, sizeof(full), NULL, "%s/%s", path, e->d_name) != PKL_OK)
 			continue;

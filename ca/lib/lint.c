@@ -434,7 +434,7 @@ static void l11_l12_l13_ids(struct cert_view *v)
 		unsigned char *a = NULL, *b = NULL;
 		int la = i2d_X509_NAME(X509_get_issuer_name(v->x), &a);
 		int lb = i2d_X509_NAME(X509_get_subject_name(v->o->issuer), &b);
-		if (la < 0 || lb < 0 || la != lb || memcmp(a, b, (size_t)la)) {
+		if (la < 0 || lb < 0 || la != lb || memcmp(a, b, (size_t)la) != 0) {
 			struct pkl_finding *f = pkl_report_add(v->r, PKL_SEV_FAIL, "chain.dn_mismatch",
 				v->label, "issuer DN is not byte-identical to the issuer's subject DN");
 			pkl_finding_cause(f, "same names with other string types or attribute order: "
@@ -626,7 +626,7 @@ static void x1_ku_ike(struct cert_view *v)
 static void x2_eku(struct cert_view *v)
 {
 	size_t before = v->r->n;
-	int win = v->platforms & PKL_PLAT_WINDOWS, apple = v->platforms & PKL_PLAT_APPLE;
+	int win = (v->platforms & PKL_PLAT_WINDOWS) != 0, apple = (v->platforms & PKL_PLAT_APPLE) != 0;
 	struct pkl_finding *f;
 
 	if (v->role == PKL_ROLE_GATEWAY) {
@@ -725,7 +725,7 @@ static int san_has(const GENERAL_NAMES *san, int want, const char *text, const u
 static void x3_identity(struct cert_view *v)
 {
 	size_t before = v->r->n;
-	int win = v->platforms & PKL_PLAT_WINDOWS, apple = v->platforms & PKL_PLAT_APPLE;
+	int win = (v->platforms & PKL_PLAT_WINDOWS) != 0, apple = (v->platforms & PKL_PLAT_APPLE) != 0;
 	struct pkl_finding *f;
 	unsigned char ip[16];
 	int ip_len = 0;
@@ -809,7 +809,7 @@ static void x3_identity(struct cert_view *v)
 			if (*p != ' ' && *p != ',' && *p != '/')
 				b[ib++] = (char)tolower((unsigned char)*p);
 		a[ia] = b[ib] = '\0';
-		if (strcmp(a, b)) {
+		if (strcmp(a, b) != 0) {
 			f = ADD(v, PKL_SEV_FAIL, "san.id_mismatch", "identity DN '%s' is not the subject",
 				v->o->id);
 			pkl_finding_fix(f, "configure the peer with the certificate's subject DN");
@@ -828,7 +828,7 @@ static void x3_identity(struct cert_view *v)
 		} else if (v->role == PKL_ROLE_GATEWAY && win) {
 			char cn[256];
 			pkl_lint_label(v->x, cn, sizeof(cn));
-			if (strncmp(cn, "CN=", 3) || strcasecmp(cn + 3, v->o->id))
+			if (strncmp(cn, "CN=", 3) != 0 || strcasecmp(cn + 3, v->o->id))
 				pkl_finding_fix(ADD(v, PKL_SEV_WARN, "san.cn_mismatch",
 						    "gateway name %s is in the SAN but not the CN", v->o->id),
 						"put the FQDN clients dial also in the CN (#66, #75)");
@@ -854,7 +854,8 @@ static void x5_x6_platform(struct cert_view *v)
 		EVP_PKEY_get_group_name(k, group, sizeof(group), NULL);
 	if ((v->platforms & PKL_PLAT_WINDOWS) &&
 	    (base == EVP_PKEY_ED25519 || base == EVP_PKEY_ED448 ||
-	     (base == EVP_PKEY_EC && strcmp(group, "prime256v1") && strcmp(group, "secp384r1")))) {
+	     (base == EVP_PKEY_EC && strcmp(group, "prime256v1") != 0 &&
+	      strcmp(group, "secp384r1") != 0))) {
 		f = ADD(v, PKL_SEV_FAIL, "key.unsupported_on_platform", "%s key: Windows refuses it",
 			base == EVP_PKEY_EC ? group : base == EVP_PKEY_ED25519 ? "Ed25519" : "Ed448");
 		pkl_finding_cause(f, "Windows IKEv2 accepts only RSA and ECDSA P-256/P-384 "
@@ -1060,7 +1061,7 @@ static void crl_x7(X509_CRL *crl, const struct pkl_crlinfo *info, const char *la
 	int lb = i2d_X509_NAME(X509_get_subject_name(ca), &b);
 	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca);
 
-	if (la < 0 || la != lb || memcmp(a, b, (size_t)la)) {
+	if (la < 0 || la != lb || memcmp(a, b, (size_t)la) != 0) {
 		f = pkl_report_add(r, PKL_SEV_FAIL, "crl.issuer_mismatch", label,
 				   "CRL issuer '%s' is not byte-identical to the CA subject", info->issuer);
 		pkl_finding_cause(f, "the CDP serves another CA's CRL, or the CA was re-created with "
@@ -1072,7 +1073,7 @@ static void crl_x7(X509_CRL *crl, const struct pkl_crlinfo *info, const char *la
 	OPENSSL_free(b);
 	if (ski && info->has_aki &&
 	    (info->aki_len != (size_t)ASN1_STRING_length(ski) ||
-	     memcmp(info->aki, ASN1_STRING_get0_data(ski), info->aki_len))) {
+	     memcmp(info->aki, ASN1_STRING_get0_data(ski), info->aki_len) != 0)) {
 		f = pkl_report_add(r, PKL_SEV_FAIL, "crl.aki_mismatch", label,
 				   "CRL authorityKeyIdentifier differs from the CA's subjectKeyIdentifier");
 		pkl_finding_cause(f, "the CRL was signed by another key than the issuing CA's");
