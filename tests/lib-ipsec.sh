@@ -105,6 +105,10 @@ ipsec_init() {
   echo "# ESP backend: $IPSEC_KERNEL; lab keys: $(ipsec_has_ecdsa && echo 'ECDSA (template defaults)' || echo 'RSA 2048 (charon has no openssl plugin for ECDSA)')"
   mkdir -p "$IPSEC_DIR"
   at_exit ipsec_cleanup
+  # Namespaces and daemons outlive a test killed by a signal unless the EXIT
+  # trap runs: turn HUP and PIPE (output piped to head) into an exit too.
+  trap 'exit 129' HUP
+  trap 'exit 141' PIPE
   ip netns add "$IPSEC_NS_a" || skip_all "ip netns add failed"
   ip netns add "$IPSEC_NS_b" || skip_all "ip netns add failed"
   ip link add pkla netns "$IPSEC_NS_a" type veth peer name pklb netns "$IPSEC_NS_b" ||

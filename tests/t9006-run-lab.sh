@@ -10,6 +10,8 @@ NS=pkl9-$$-run
 ip netns add "$NS" 2>/dev/null || skip_all "network namespaces are not available"
 at_exit 'for p in $(ip netns pids '"$NS"' 2>/dev/null); do kill -9 $p; done; ip netns del '"$NS"
 ip -n "$NS" link set lo up
+trap 'exit 129' HUP   # a killed test still runs its at_exit clean-up
+trap 'exit 141' PIPE
 inns() { ip netns exec "$NS" "$@"; }
 runlab() { inns env BUILD="$BUILD" OUT="$T/out" "$@" timeout 60 sh "$TOP/scripts/run-lab.sh"; }
 

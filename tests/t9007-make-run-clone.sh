@@ -12,6 +12,8 @@ NS=pkl9-$$-clone
 ip netns add "$NS" 2>/dev/null || skip_all "network namespaces are not available"
 at_exit 'for p in $(ip netns pids '"$NS"' 2>/dev/null); do kill -9 $p; done; ip netns del '"$NS"
 ip -n "$NS" link set lo up
+trap 'exit 129' HUP   # a killed test still runs its at_exit clean-up
+trap 'exit 141' PIPE
 
 check "git clone of the committed tree" git clone -q "$TOP" "$T/clone"
 start=$(date +%s)
