@@ -23,6 +23,7 @@
 #include "pkilab/chain.h"
 #include "pkilab/file.h"
 #include "pkilab/lint.h"
+#include "pkilab/name.h"
 
 void pkl_chain_free(struct pkl_chain *c)
 {
@@ -363,22 +364,15 @@ void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct
 					   "re-issue the certificate from the current CA");
 			bad_sig = 1;
 		}
-		{
-			unsigned char *a = NULL, *b = NULL;
-			int la = i2d_X509_NAME(X509_get_issuer_name(x), &a);
-			int lb = i2d_X509_NAME(X509_get_subject_name(iss), &b);
-			if (la < 0 || la != lb || memcmp(a, b, (size_t)la) != 0) {
-				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.dn_mismatch", label,
-						   "issuer DN is not byte-identical to the subject of %s", il);
-				pkl_finding_cause(f, "same name, different encoding (string type or "
-						     "attribute order): RFC 5280 6.1 chaining fails on "
-						     "strict clients");
-				pkl_finding_fix(f, "re-issue the certificate from the CA so the issuer DN "
-						   "is copied byte for byte");
-				bad_name = 1;
-			}
-			OPENSSL_free(a);
-			OPENSSL_free(b);
+		if (!pkl_name_der_equal(X509_get_issuer_name(x), X509_get_subject_name(iss))) {
+			f = pkl_report_add(r, PKL_SEV_FAIL, "chain.dn_mismatch", label,
+					   "issuer DN is not byte-identical to the subject of %s", il);
+			pkl_finding_cause(f, "same name, different encoding (string type or "
+					     "attribute order): RFC 5280 6.1 chaining fails on "
+					     "strict clients");
+			pkl_finding_fix(f, "re-issue the certificate from the CA so the issuer DN "
+					   "is copied byte for byte");
+			bad_name = 1;
 		}
 		if (X509_get0_authority_key_id(x) && X509_get0_subject_key_id(iss) && !aki_matches(iss, x)) {
 			f = pkl_report_add(r, PKL_SEV_FAIL, "chain.aki_mismatch", label,

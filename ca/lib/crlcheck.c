@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "pkilab/crlcheck.h"
+#include "pkilab/name.h"
 
 /* Explains why d2i failed: PEM instead of DER, a short file, or bad bytes.
  * The outer SEQUENCE header tells how long the CRL claims to be. */
@@ -171,8 +172,6 @@ enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char
 {
 	X509_CRL *crl = NULL;
 	EVP_PKEY *pub;
-	const unsigned char *a_der = NULL, *b_der = NULL;
-	size_t a_len = 0, b_len = 0;
 	const ASN1_OCTET_STRING *ski;
 	enum pkl_rc rc;
 	int r;
@@ -185,9 +184,7 @@ enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char
 		goto out;
 	}
 	/* RFC 5280 §6.3.3 (b)/(f): matching is by name, and clients compare bytes. */
-	if (!X509_NAME_get0_der(X509_CRL_get_issuer(crl), &a_der, &a_len) ||
-	    !X509_NAME_get0_der(X509_get_subject_name(ca), &b_der, &b_len) || a_len != b_len ||
-	    memcmp(a_der, b_der, a_len) != 0) {
+	if (!pkl_name_der_equal(X509_CRL_get_issuer(crl), X509_get_subject_name(ca))) {
 		char *dn = X509_NAME_oneline(X509_get_subject_name(ca), NULL, 0);
 
 		rc = pkl_err_set(err, PKL_EINPUT, where,

@@ -24,6 +24,7 @@
 
 #include "pkilab/crlcheck.h"
 #include "pkilab/lint.h"
+#include "pkilab/name.h"
 
 #define APPLE_MAX_DAYS 825
 #define IKE_CHAIN_MAX 3
@@ -430,20 +431,13 @@ static void l11_l12_l13_ids(struct cert_view *v)
 	if (!v->o->issuer)
 		return;
 	before = v->r->n;
-	{
-		unsigned char *a = NULL, *b = NULL;
-		int la = i2d_X509_NAME(X509_get_issuer_name(v->x), &a);
-		int lb = i2d_X509_NAME(X509_get_subject_name(v->o->issuer), &b);
-		if (la < 0 || lb < 0 || la != lb || memcmp(a, b, (size_t)la) != 0) {
-			struct pkl_finding *f = pkl_report_add(v->r, PKL_SEV_FAIL, "chain.dn_mismatch",
-				v->label, "issuer DN is not byte-identical to the issuer's subject DN");
-			pkl_finding_cause(f, "same names with other string types or attribute order: "
-					     "strict clients (RFC 5280 6.1) do not chain them");
-			pkl_finding_fix(f, "re-issue the certificate from the CA so the issuer DN is copied "
-					   "byte for byte");
-		}
-		OPENSSL_free(a);
-		OPENSSL_free(b);
+	if (!pkl_name_der_equal(X509_get_issuer_name(v->x), X509_get_subject_name(v->o->issuer))) {
+		struct pkl_finding *f = pkl_report_add(v->r, PKL_SEV_FAIL, "chain.dn_mismatch",
+			v->label, "issuer DN is not byte-identical to the issuer's subject DN");
+		pkl_finding_cause(f, "same names with other string types or attribute order: "
+				     "strict clients (RFC 5280 6.1) do not chain them");
+		pkl_finding_fix(f, "re-issue the certificate from the CA so the issuer DN is copied "
+				   "byte for byte");
 	}
 	if (v->o->show_ok && v->r->n == before)
 		ADD(v, PKL_SEV_OK, "lint.L13", "issuer DN byte-identical to the issuer's subject");
@@ -1056,12 +1050,9 @@ static void crl_x7(X509_CRL *crl, const struct pkl_crlinfo *info, const char *la
 	size_t before = r->n;
 	X509 *ca = o->issuer;
 	struct pkl_finding *f;
-	unsigned char *a = NULL, *b = NULL;
-	int la = i2d_X509_NAME(X509_CRL_get_issuer(crl), &a);
-	int lb = i2d_X509_NAME(X509_get_subject_name(ca), &b);
 	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca);
 
-	if (la < 0 || la != lb || memcmp(a, b, (size_t)la) != 0) {
+	if (!pkl_name_der_equal(X509_CRL_get_issuer(crl), X509_get_subject_name(ca))) {
 		f = pkl_report_add(r, PKL_SEV_FAIL, "crl.issuer_mismatch", label,
 				   "CRL issuer '%s' is not byte-identical to the CA subject", info->issuer);
 		pkl_finding_cause(f, "the CDP serves another CA's CRL, or the CA was re-created with "
@@ -1069,8 +1060,6 @@ static void crl_x7(X509_CRL *crl, const struct pkl_crlinfo *info, const char *la
 		pkl_finding_fix(f, "publish the CRL of the certificate's issuing CA at this URL "
 				   "(pkilab crl, then copy publish/crl/)");
 	}
-	OPENSSL_free(a);
-	OPENSSL_free(b);
 	if (ski && info->has_aki &&
 	    (info->aki_len != (size_t)ASN1_STRING_length(ski) ||
 	     memcmp(info->aki, ASN1_STRING_get0_data(ski), info->aki_len) != 0)) {

@@ -338,3 +338,14 @@ const char *pkl_name_cn(const X509_NAME *name, char *buf, size_t len)
 	OPENSSL_free(utf8);
 	return buf;
 }
+
+int pkl_name_der_equal(const X509_NAME *a, const X509_NAME *b)
+{
+	const unsigned char *da = NULL, *db = NULL;
+	size_t la = 0, lb = 0;
+
+	/* get0: the cached encoding, no allocation. */
+	if (!a || !b || !X509_NAME_get0_der(a, &da, &la) || !X509_NAME_get0_der(b, &db, &lb))
+		return 0;
+	return la == lb && memcmp(da, db, la) == 0;
+}

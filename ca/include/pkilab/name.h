@@ -22,4 +22,9 @@ char *pkl_name_str(const X509_NAME *name);
 /* The CN's UTF-8 value into buf, or "" if none. */
 const char *pkl_name_cn(const X509_NAME *name, char *buf, size_t len);
 
+/* 1 when both names have the same DER encoding, 0 otherwise (also when one
+ * cannot be encoded). RFC 5280 6.1 chains by name and strict clients compare
+ * the bytes: this is that comparison, not OpenSSL's canonical X509_NAME_cmp. */
+int pkl_name_der_equal(const X509_NAME *a, const X509_NAME *b);
+
 #endif
