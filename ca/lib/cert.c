@@ -308,8 +308,9 @@ const char *pkl_serial_hex(const X509 *cert, char *buf, size_t len)
 
 /* ---- issuance ---------------------------------------------------------- */
 
-/* SHA-1 of the subjectPublicKey BIT STRING value (RFC 5280 §4.2.1.2 method 1). */
-static ASN1_OCTET_STRING *ski_of(X509_PUBKEY *pub)
+/* SHA-1 of the subjectPublicKey BIT STRING value (RFC 5280 §4.2.1.2 method 1).
+ * Also the AKI of a CRL whose CA has no SKI (crl.c). */
+ASN1_OCTET_STRING *pkl_cert_key_id(X509_PUBKEY *pub)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -693,7 +694,7 @@ X509 *pkl_cert_issue(const struct pkl_cert_req *req, X509 *issuer, EVP_PKEY *iss
 	    !X509_set_pubkey(x, req->pubkey))
 		goto ssl_fail;
 
-	ski = ski_of(X509_get_X509_PUBKEY(x));
+	ski = pkl_cert_key_id(X509_get_X509_PUBKEY(x));
 	if (!ski)
 		goto ssl_fail;
 	if (issuer) {
@@ -701,7 +702,7 @@ X509 *pkl_cert_issue(const struct pkl_cert_req *req, X509 *issuer, EVP_PKEY *iss
 		if (!aki_id) {
 			/* An imported issuer without SKI: use the same method 1 value
 			 * a conforming issuer would carry. */
-			issuer_ski = ski_of(X509_get_X509_PUBKEY(issuer));
+			issuer_ski = pkl_cert_key_id(X509_get_X509_PUBKEY(issuer));
 			if (!issuer_ski)
 				goto ssl_fail;
 			aki_id = issuer_ski;

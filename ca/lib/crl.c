@@ -30,6 +30,7 @@
 #include <openssl/params.h>
 #include <openssl/x509v3.h>
 
+#include "pkilab/cert.h"
 #include "pkilab/crl.h"
 #include "pkilab/key.h"
 
@@ -239,24 +240,11 @@ static int reason_ok(int r)
 static ASN1_OCTET_STRING *ca_ski(X509 *ca)
 {
 	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	const unsigned char *pk = NULL;
-	int pklen = 0;
-	ASN1_OCTET_STRING *os;
 
 	if (ski)
 		return ASN1_OCTET_STRING_dup(ski);
 	/* No SKI on the CA: the RFC 5280 method 1 value, as cert.c uses for AKI. */
-	if (!X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL, X509_get_X509_PUBKEY(ca)) || !pk ||
-	    !EVP_Digest(pk, (size_t)pklen, md, &mdlen, EVP_sha1(), NULL))
-		return NULL;
-	os = ASN1_OCTET_STRING_new();
-	if (os && !ASN1_OCTET_STRING_set(os, md, (int)mdlen)) {
-		ASN1_OCTET_STRING_free(os);
-		os = NULL;
-	}
-	return os;
+	return pkl_cert_key_id(X509_get_X509_PUBKEY(ca));
 }
 
 enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_key,

@@ -90,6 +90,10 @@ enum pkl_rc pkl_serial_random(unsigned char out[16], struct pkl_err *err);
 /* Serial as lowercase hex without leading zero bytes, e.g. "3fa1..." */
 const char *pkl_serial_hex(const X509 *cert, char *buf, size_t len);
 
+/* The RFC 5280 4.2.1.2 method 1 key identifier (SHA-1 of the subjectPublicKey
+ * bits) of pub: a new OCTET STRING the caller frees, NULL on failure. */
+ASN1_OCTET_STRING *pkl_cert_key_id(X509_PUBKEY *pub);
+
 /* PEM and DER helpers */
 enum pkl_rc pkl_cert_to_pem(X509 *cert, struct pkl_buf *out, struct pkl_err *err);
 enum pkl_rc pkl_cert_to_der(X509 *cert, struct pkl_buf *out, struct pkl_err *err);
