@@ -55,6 +55,7 @@ make_lab() { # file key n
 }
 
 ms_of() { sed -n 's/.*wall_ms=\([0-9]*\).*/\1/p' "$1"; }
+cpu_of() { sed -n 's/.*cpu_ms=\([0-9]*\).*/\1/p' "$1"; }
 rss_of() { sed -n 's/.*maxrss_kb=\([0-9]*\).*/\1/p' "$1"; }
 rate() { awk -v n="$1" -v ms="$2" 'BEGIN { if (ms <= 0) ms = 1; printf "%.1f", n * 1000 / ms }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) { print "n/a"; exit } printf "%.2f", a / b }'; }
@@ -100,7 +101,7 @@ bench_one() { # label spec n n_easyrsa n_pki kind
 	rc=$?
 	issued=$(sqlite3 "$W/$label-pki/pkilab.db" "select count(*) from certs where name glob 'l[0-9]*'" 2>/dev/null || echo 0)
 	[ "$rc" = 0 ] && [ "$issued" = "$n" ] || { echo "$label: pkilab build failed (rc $rc, $issued of $n issued)"; cat "$W/$label.m"; return 1; }
-	ms=$(ms_of "$W/$label.m") rss=$(rss_of "$W/$label.m")
+	ms=$(ms_of "$W/$label.m") rss=$(rss_of "$W/$label.m") cpu=$(cpu_of "$W/$label.m")
 	# The build issues n leaves + 2 CAs; count the leaves only (the CAs are noise at this size).
 	p=$(rate "$n" "$ms")
 	b=$("$W/bound" "$spec" "$SECS")
@@ -108,11 +109,14 @@ bench_one() { # label spec n n_easyrsa n_pki kind
 	er=$(easyrsa_rate "$6" "$4")
 	sp=$(pki_rate "$6" "$5")
 	echo "$label ($spec, $n leaves):"
-	echo "  pkilab build:        $p leaves/s  ($ms ms wall, peak RSS $rss kB)"
+	pc=$(rate "$n" "$cpu")
+	echo "  pkilab build:        $p leaves/s  ($ms ms wall, $cpu ms CPU = $(ratio "$cpu" "$ms") cores busy, peak RSS $rss kB)"
+	echo "  pkilab per CPU-second: $pc leaves  (holds on a busy machine; load average $(cut -d' ' -f1 /proc/loadavg))"
 	echo "  crypto bound, 1 core: $bl leaves/s  ($b)"
 	echo "  easy-rsa ($4 leaves):  $er leaves/s"
 	echo "  strongSwan pki ($5):   $sp leaves/s"
 	echo "  ratios: pkilab/bound(1 core) = $(ratio "$p" "$bl")  pkilab/easy-rsa = $(ratio "$p" "$er")  pkilab/pki = $(ratio "$p" "$sp")"
+	echo "  pkilab per CPU-second / bound = $(ratio "$pc" "$bl")  (1.0 = no overhead beyond key generation and signing)"
 	echo "  pkilab/bound per core ($ncpu cores) = $(ratio "$p" "$(awk -v b="$bl" -v c="$ncpu" 'BEGIN { print b * c }')")"
 }
 
