@@ -5,13 +5,17 @@
 # held open on the server under test. Prints requests/s, p99 latency,
 # errors and server RSS for each, and the cdpd/nginx ratios (issue 4,
 # "Performance"). Not a test: numbers depend on the machine.
-#   BUILD=build sh scripts/bench/cdpd.sh      BENCH_SECONDS=5 BENCH_IDLE=1000
+#   BUILD=build sh scripts/bench/cdpd.sh      BENCH_SECONDS=5 BENCH_IDLE=1000 BENCH_ROUNDS=3
+#   BENCH_CDPD_ARGS="--threads 4"  extra server flags, for experiments
+# Each scenario runs BENCH_ROUNDS times, alternating the two servers, and the
+# median round is reported: a shared machine's noise hits both alike.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
 CDPD=$top/$BUILD/pkilab-cdpd
 SECS=${BENCH_SECONDS:-5}
 IDLE=${BENCH_IDLE:-1000}
+ROUNDS=${BENCH_ROUNDS:-3}
 for t in wrk nginx openssl perl; do
   command -v "$t" >/dev/null 2>&1 || { echo "bench: skipped: $t not installed"; exit 0; }
 done
@@ -45,7 +49,7 @@ mkcrl 160000 1 "$W/pub/crl/big.crl" || exit 3
 cd "$W" || exit 1
 echo "bench: CRLs: small $(stat -c %s pub/crl/small.crl) B, big $(stat -c %s pub/crl/big.crl) B; $(nproc) CPUs; ${SECS}s per run; $IDLE idle connections"
 
-port() { for _i in $(seq 1 50); do _p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000 )); \
+port() { for _i in $(seq 1 50); do _p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000 )); \
   curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$_p/" || { echo "$_p"; return; }; done; }
 waitup() { for _i in $(seq 1 100); do curl -s -o /dev/null --max-time 1 "$1" && return 0; sleep 0.1; done; return 1; }
 rss_kb() { # pids -> summed VmRSS in KiB
@@ -53,9 +57,9 @@ rss_kb() { # pids -> summed VmRSS in KiB
 }
 
 # --- servers ------------------------------------------------------------------
-PC=$(port); PN=$(port)
+PC=$(port); PN=$(port); while [ "$PN" = "$PC" ]; do PN=$(port); done
 "$CDPD" --publish "$W/pub" --listen "127.0.0.1:$PC" --access-log false --log-level warning \
-  --per-ip-limit 0 --connection-limit 20000 --timeout 300s --max-age 1h >"$W/cdpd.log" 2>&1 &
+  --per-ip-limit 0 --connection-limit 20000 --timeout 300s --max-age 1h ${BENCH_CDPD_ARGS:-} >"$W/cdpd.log" 2>&1 &
 cdpd_pid=$!; pids="$pids $cdpd_pid"
 mkdir -p "$W/nginx/logs" "$W/nginx/tmp"
 cat >"$W/nginx/nginx.conf" <<EOF
@@ -127,18 +131,35 @@ for name in cdpd nginx; do
   for _i in $(seq 1 150); do grep -q "connections open" "$W/idle-$name.log" && break; sleep 0.1; done
   sed "s/^/bench: $name: /" "$W/idle-$name.log"
 done
+rounds=$W/rounds
+: >"$rounds"
 for crl in small big; do
   for c in 50 500; do
-    for name in cdpd nginx; do
-      if [ "$name" = cdpd ]; then P=$PC; sp=$cdpd_pid; else P=$PN; sp=$(nginx_pids); fi
-      wrk -t2 -c"$c" -d"${SECS}s" --latency --timeout 5s "http://127.0.0.1:$P/crl/$crl.crl" >"$W/wrk-$name-$crl-$c.txt" 2>&1
-      # shellcheck disable=SC2046
-      set -- $(parse "$W/wrk-$name-$crl-$c.txt")
-      # shellcheck disable=SC2086
-      echo "$name $crl $c ${1:-0} $(to_ms "${2:-0}") ${3:-0} $(rss_kb $sp)" >>"$results"
+    for round in $(seq 1 "$ROUNDS"); do
+      for name in cdpd nginx; do
+        if [ "$name" = cdpd ]; then P=$PC; sp=$cdpd_pid; else P=$PN; sp=$(nginx_pids); fi
+        wrk -t2 -c"$c" -d"${SECS}s" --latency --timeout 5s "http://127.0.0.1:$P/crl/$crl.crl" >"$W/wrk.txt" 2>&1
+        # shellcheck disable=SC2046
+        set -- $(parse "$W/wrk.txt")
+        # shellcheck disable=SC2086
+        echo "$name $crl $c ${1:-0} $(to_ms "${2:-0}") ${3:-0} $(rss_kb $sp) $round" >>"$rounds"
+      done
     done
   done
 done
+# The median round by requests/s (errors summed over all rounds, RSS the largest).
+for name in cdpd nginx; do
+  for crl in small big; do
+    for c in 50 500; do
+      awk -v n=$name -v crl=$crl -v c=$c '$1 == n && $2 == crl && $3 == c' "$rounds" | sort -k4,4n >"$W/sel"
+      k=$(wc -l <"$W/sel")
+      err=$(awk '{ e += $6 } END { print e + 0 }' "$W/sel")
+      rss=$(awk '{ if ($7 > m) m = $7 } END { print m + 0 }' "$W/sel")
+      sed -n "$(( (k + 1) / 2 ))p" "$W/sel" | awk -v e="$err" -v r="$rss" '{ print $1, $2, $3, $4, $5, e, r }' >>"$results"
+    done
+  done
+done
+echo "bench: median of $ROUNDS rounds per scenario (every round: $(awk '{ printf "%s/%s/%s %.0f  ", $1, $2, $3, $4 }' "$rounds"))" | fold -w 160
 
 echo
 printf '%-6s %-5s %5s %12s %10s %7s %9s\n' server crl conns "req/s" "p99 ms" errors "RSS MiB"
