@@ -22,6 +22,7 @@
 
 #include "../cli/cli.h"
 #include "pkilab/chain.h"
+#include "pkilab/crl.h"
 #include "pkilab/crlcheck.h"
 #include "pkilab/fetch.h"
 #include "pkilab/file.h"
@@ -338,11 +339,9 @@ static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, cons
 			*revoked = 1;
 			snprintf(revinfo, revlen, "revoked %s%s%s (listed by %.200s)", t1,
 				 reason >= 0 ? ", reason " : "",
-				 reason >= 0 ? (reason == 1 ? "keyCompromise" : reason == 2 ? "cACompromise"
-						: reason == 3 ? "affiliationChanged" : reason == 4 ? "superseded"
-						: reason == 5 ? "cessationOfOperation" : reason == 6 ? "certificateHold"
-						: reason == 9 ? "privilegeWithdrawn" : "other")
-					     : "",
+				 reason >= 0 && reason <= 10 ? pkl_reason_name((int)reason)
+				 : reason >= 0		     ? "unknown"
+							     : "",
 				 url);
 		}
 	}

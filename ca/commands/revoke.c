@@ -31,6 +31,7 @@ int cmd_revoke(int argc, char **argv, struct pkl_cli *cli)
 	struct pkl_err err = { 0 };
 	struct pkl_pki *pki = NULL;
 	struct pkl_cert_row row;
+	const char *reason;
 	char t[32];
 
 	status = cli_parse(argc, argv, opts, cli,
@@ -58,14 +59,15 @@ int cmd_revoke(int argc, char **argv, struct pkl_cli *cli)
 		return cli_fail(cli, &err);
 	if (pkl_revoke_cert(pki, &req, &row, &err) != PKL_OK)
 		goto out;
+	/* The canonical spelling, not what was typed ("keycompromise" is accepted). */
+	reason = req.reason == PKL_REASON_NONE ? "none" : pkl_reason_name(req.reason);
 	if (warn)
 		pkl_warn("certificateHold: strongSwan treats a certificate on hold as revoked "
 			 "(it fails the peer like any other reason)");
 	if (cli->json) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", row.name, "serial", row.serial,
 				      "issuer", row.issuer_name, "revoked_at",
-				      pkl_time_fmt(row.revoked_at, t, sizeof(t)), "reason",
-				      req.reason == PKL_REASON_NONE ? "none" : reason_s);
+				      pkl_time_fmt(row.revoked_at, t, sizeof(t)), "reason", reason);
 		char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		if (s)
 			puts(s);
@@ -73,7 +75,7 @@ int cmd_revoke(int argc, char **argv, struct pkl_cli *cli)
 		json_decref(o);
 	} else if (cli->verbose >= 0) {
 		printf("revoked %s (serial %s) of %s%s%s; run 'pkilab crl' to publish it\n", row.name,
-		       row.serial, row.issuer_name, reason_s ? ", reason " : "", reason_s ? reason_s : "");
+		       row.serial, row.issuer_name, reason_s ? ", reason " : "", reason_s ? reason : "");
 	}
 out:
 	pkl_pki_close(pki);

@@ -20,19 +20,10 @@
 #include "pkilab/name.h"
 #include "pkilab/revoke.h"
 
+/* "none" where no reasonCode is recorded (pkl_reason_name says "unspecified"). */
 static const char *reason_name(int r)
 {
-	switch (r) {
-	case 1: return "keyCompromise";
-	case 2: return "cACompromise";
-	case 3: return "affiliationChanged";
-	case 4: return "superseded";
-	case 5: return "cessationOfOperation";
-	case 6: return "certificateHold";
-	case 9: return "privilegeWithdrawn";
-	case 10: return "aACompromise";
-	default: return "none";
-	}
+	return r == PKL_REASON_NONE ? "none" : pkl_reason_name(r);
 }
 
 static json_t *gen_names(const GENERAL_NAMES *gens, int uris_only)

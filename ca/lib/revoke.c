@@ -35,21 +35,7 @@
 
 #define CRL_BACKDATE 300 /* thisUpdate = now - 5 min (standards #52) */
 
-static const struct {
-	const char *name;
-	int code;
-} reasons[] = {
-	{ "keyCompromise", PKL_REASON_KEY_COMPROMISE },
-	{ "cACompromise", PKL_REASON_CA_COMPROMISE },
-	{ "affiliationChanged", PKL_REASON_AFFILIATION_CHANGED },
-	{ "superseded", PKL_REASON_SUPERSEDED },
-	{ "cessationOfOperation", PKL_REASON_CESSATION_OF_OPERATION },
-	{ "certificateHold", PKL_REASON_CERTIFICATE_HOLD },
-	{ "privilegeWithdrawn", PKL_REASON_PRIVILEGE_WITHDRAWN },
-	{ "aACompromise", PKL_REASON_AA_COMPROMISE },
-};
-#define N_REASONS (sizeof(reasons) / sizeof(reasons[0]))
-
+/* For suggestions; the code <-> name table itself is crl.c's. */
 static const char *const reason_names[] = {
 	"keyCompromise",	"cACompromise",	      "affiliationChanged", "superseded",
 	"cessationOfOperation", "certificateHold",    "privilegeWithdrawn", "aACompromise",
@@ -63,15 +49,9 @@ const char *const *pkl_revoke_reason_names(void)
 
 enum pkl_rc pkl_revoke_reason_parse(const char *s, int *out, int *warn, struct pkl_err *err)
 {
+	int code;
+
 	*warn = 0;
-	for (size_t i = 0; i < N_REASONS; i++) {
-		/* Case-insensitive: "keycompromise" is an obvious typo of intent, not another reason. */
-		if (strcasecmp(s, reasons[i].name) == 0) {
-			*out = reasons[i].code;
-			*warn = reasons[i].code == PKL_REASON_CERTIFICATE_HOLD;
-			return PKL_OK;
-		}
-	}
 	if (strcasecmp(s, "unspecified") == 0 || strcmp(s, "0") == 0)
 		return pkl_err_set(err, PKL_EINPUT, "--reason",
 				   "reason 'unspecified' is not used: omit --reason instead (RFC 5280 5.3.1)");
@@ -80,6 +60,14 @@ enum pkl_rc pkl_revoke_reason_parse(const char *s, int *out, int *warn, struct p
 				   "reason 'removeFromCRL' belongs to delta CRLs, which pkilab does not issue");
 	if (strcmp(s, "7") == 0)
 		return pkl_err_set(err, PKL_EINPUT, "--reason", "reason code 7 is unassigned in RFC 5280");
+	/* Case-insensitive: "keycompromise" is an obvious typo of intent, not another
+	 * reason. "none" maps to PKL_REASON_NONE there: not a reason to record. */
+	code = pkl_reason_from_name(s);
+	if (code > 0) {
+		*out = code;
+		*warn = code == PKL_REASON_CERTIFICATE_HOLD;
+		return PKL_OK;
+	}
 	const char *sug = pkl_suggest(s, reason_names);
 	if (sug)
 		return pkl_err_set(err, PKL_EINPUT, "--reason", "unknown reason '%s' (did you mean '%s'?)",
@@ -90,12 +78,10 @@ enum pkl_rc pkl_revoke_reason_parse(const char *s, int *out, int *warn, struct p
 			   s);
 }
 
+/* "none" where no reasonCode is recorded (pkl_reason_name says "unspecified"). */
 static const char *reason_str(int code)
 {
-	for (size_t i = 0; i < N_REASONS; i++)
-		if (reasons[i].code == code)
-			return reasons[i].name;
-	return "none";
+	return code == PKL_REASON_NONE ? "none" : pkl_reason_name(code);
 }
 
 static int is_hex(int c)
