@@ -81,8 +81,12 @@ static enum pkl_rc lint_file(struct lint *l, const char *path, struct pkl_err *e
 	int is_p12 = 0, c;
 	enum pkl_rc rc = pkl_file_read(path, LINT_INPUT_MAX, &b, err);
 
-	if (rc != PKL_OK || !extra)
+	if (rc != PKL_OK)
 		goto out;
+	if (!extra) { /* not a silent "ok": nothing would have been linted */
+		rc = pkl_err_set(err, PKL_ERUNTIME, path, "out of memory");
+		goto out;
+	}
 	c = lint_crl(l, path, &b, err);
 	if (c != 0) {
 		rc = c > 0 ? PKL_OK : PKL_ERUNTIME;
