@@ -23,6 +23,53 @@ void pkl_report_free(struct pkl_report *r)
 	r->oom = 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (the checks jansson applies:
+ * no overlong forms, no surrogates, nothing above U+10FFFF), 0 if none. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* Finding texts quote what certificates, CRLs and CDP servers say, i.e.
+ * untrusted bytes. Control characters would reach the terminal (escape
+ * sequences from a hostile HTTP header) and invalid UTF-8 (also a sequence
+ * cut by a truncating snprintf) makes json_string() fail, so the JSON report
+ * silently lost the text. Both become '?'. */
+static void sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		size_t n;
+		if (*p < 0x20 || *p == 0x7f) {
+			*p++ = '?';
+		} else if (*p < 0x80) {
+			p++;
+		} else if ((n = utf8_len(p)) != 0) {
+			p += n;
+		} else {
+			*p++ = '?';
+		}
+	}
+}
+
 static struct pkl_finding *report_slot(struct pkl_report *r)
 {
 	if (r->n == r->cap) {
@@ -54,6 +101,9 @@ struct pkl_finding *pkl_report_add(struct pkl_report *r, enum pkl_sev sev, const
 	va_start(ap, fmt);
 	vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
 	va_end(ap);
+	sanitize(f->code);
+	sanitize(f->subject);
+	sanitize(f->msg);
 	return f;
 }
 
@@ -66,6 +116,7 @@ void pkl_finding_cause(struct pkl_finding *f, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(f->cause, sizeof(f->cause), fmt, ap);
 	va_end(ap);
+	sanitize(f->cause);
 }
 
 void pkl_finding_fix(struct pkl_finding *f, const char *fmt, ...)
@@ -77,6 +128,7 @@ void pkl_finding_fix(struct pkl_finding *f, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(f->fix, sizeof(f->fix), fmt, ap);
 	va_end(ap);
+	sanitize(f->fix);
 }
 
 void pkl_report_merge(struct pkl_report *dst, const struct pkl_report *src, enum pkl_sev min_sev)
@@ -202,7 +254,7 @@ enum pkl_rc pkl_report_json(const struct pkl_report *r, const char *const *meta,
 			    json_string(pkl_report_worst(r) == PKL_SEV_FAIL ? "fail" : "pass"));
 	if (r->oom)
 		json_object_set_new(root, "incomplete", json_true());
-	/* Messages come from certificate contents: keep them ASCII-safe. */
+	/* Every text went through sanitize(): json_string() cannot have failed on it. */
 	s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (!s || pkl_buf_printf(out, "%s\n", s) != PKL_OK)
 		goto out;
