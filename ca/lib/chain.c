@@ -96,9 +96,13 @@ static int is_anchor(STACK_OF(X509) *anchors, X509 *x)
 X509 *pkl_chain_parse_issuer(const unsigned char *data, size_t len)
 {
 	const unsigned char *p = data;
-	X509 *x = d2i_X509(NULL, &p, (long)len);
+	X509 *x;
 	BIO *b;
 
+	/* An HTTP body of any size: the int of BIO_new_mem_buf bounds it. */
+	if (!data || len == 0 || len > INT_MAX)
+		return NULL;
+	x = d2i_X509(NULL, &p, (long)len);
 	if (x)
 		return x;
 	ERR_clear_error();
