@@ -323,6 +323,12 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 		}
 		list_len += tlv_size(entry_content(e, tc.len));
 	}
+	/* put_hdr writes at most 4 length octets: far below that, not wrapped above. */
+	if (list_len > ((size_t)1 << 31)) {
+		rc = pkl_err_set(err, PKL_EINPUT, NULL, "CRL of %zu entries is larger than 2 GiB",
+				 req->n_entries);
+		goto out;
+	}
 	/* AKI: Extension { 2.5.29.35, OCTET STRING { SEQUENCE { [0] keyid } } } */
 	{
 		size_t kid = (size_t)ASN1_STRING_length(ski);
