@@ -822,7 +822,7 @@ static void x3_identity(struct cert_view *v)
 		} else if (v->role == PKL_ROLE_GATEWAY && win) {
 			char cn[256];
 			pkl_lint_label(v->x, cn, sizeof(cn));
-			if (strncmp(cn, "CN=", 3) != 0 || strcasecmp(cn + 3, v->o->id))
+			if (strncmp(cn, "CN=", 3) != 0 || strcasecmp(cn + 3, v->o->id) != 0)
 				pkl_finding_fix(ADD(v, PKL_SEV_WARN, "san.cn_mismatch",
 						    "gateway name %s is in the SAN but not the CN", v->o->id),
 						"put the FQDN clients dial also in the CN (#66, #75)");

@@ -58,15 +58,12 @@ static void sanitize(char *s)
 
 	while (*p) {
 		size_t n;
-		if (*p < 0x20 || *p == 0x7f) {
-			*p++ = '?';
-		} else if (*p < 0x80) {
+		if (*p >= 0x20 && *p < 0x7f)
 			p++;
-		} else if ((n = utf8_len(p)) != 0) {
+		else if (*p >= 0x80 && (n = utf8_len(p)) != 0)
 			p += n;
-		} else {
+		else
 			*p++ = '?';
-		}
 	}
 }
 
