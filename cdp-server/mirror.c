@@ -26,7 +26,8 @@ struct cdp_mirror {
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards peers, stop, wake */
 	pthread_cond_t cond;
-	int stop, wake;
+	atomic_int stop;      /* also read by libcurl's progress callback, without the lock */
+	int wake;
 	struct cdp_peer_state peers[CDP_LIST_MAX];
 	size_t n_peers;
 };
@@ -51,10 +52,24 @@ static size_t on_data(char *p, size_t sz, size_t nm, void *cls)
 	return n;
 }
 
+/* Aborts a transfer in progress when the server is stopping, so SIGTERM
+ * never waits for a slow peer's mirror_timeout. */
+static int on_progress(void *cls, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	struct cdp_mirror *m = cls;
+
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	return atomic_load(&m->stop) ? 1 : 0;
+}
+
 /* One conditional GET. Returns the HTTP status, or -1 with err filled. */
-static long fetch(CURL *h, const struct cdp_config *cfg, const char *url, const char *etag,
+static long fetch(struct cdp_mirror *m, CURL *h, const char *url, const char *etag,
 		  struct sink *out, char *err, size_t errlen)
 {
+	const struct cdp_config *cfg = m->cfg;
 	struct curl_slist *hdrs = NULL;
 	char ebuf[CURL_ERROR_SIZE] = "", inm[128];
 	long status = -1;
@@ -83,6 +98,9 @@ static long fetch(CURL *h, const struct cdp_config *cfg, const char *url, const 
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "pkilab-cdpd-mirror/0.1");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL); /* DER, byte for byte */
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, m);
 	rc = curl_easy_perform(h);
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -139,7 +157,7 @@ static void pull_peer(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
 		c = cdp_snapshot_find(s, CDP_CRL, a->name);
 		snprintf(url, sizeof(url), "%s/crl/%s.crl", base, a->name);
 		err[0] = '\0';
-		st = fetch(h, cfg, url, c ? c->etag : NULL, sk, err, sizeof(err));
+		st = fetch(m, h, url, c ? c->etag : NULL, sk, err, sizeof(err));
 		if (st < 0) {
 			snprintf(msg, sizeof(msg), "peer unreachable: %s", err);
 			peer_update(m, pi, CDP_PULL_ERROR, 0, msg);
@@ -189,22 +207,18 @@ static void *mirror_main(void *arg)
 		return NULL;
 	}
 	pthread_mutex_lock(&m->lock);
-	while (!m->stop) {
+	while (!atomic_load(&m->stop)) {
 		m->wake = 0;
 		pthread_mutex_unlock(&m->lock);
 		for (i = 0; i < m->n_peers; i++) {
 			pull_peer(m, h, i, &sk);
-			pthread_mutex_lock(&m->lock);
-			if (m->stop) {
-				pthread_mutex_unlock(&m->lock);
+			if (atomic_load(&m->stop))
 				goto out;
-			}
-			pthread_mutex_unlock(&m->lock);
 		}
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += m->cfg->mirror_interval;
 		pthread_mutex_lock(&m->lock);
-		while (!m->stop && !m->wake)
+		while (!atomic_load(&m->stop) && !m->wake)
 			if (pthread_cond_timedwait(&m->cond, &m->lock, &until) != 0)
 				break;
 	}
@@ -262,7 +276,7 @@ void cdp_mirror_stop(struct cdp_mirror *m)
 	if (!m)
 		return;
 	pthread_mutex_lock(&m->lock);
-	m->stop = 1;
+	atomic_store(&m->stop, 1);
 	pthread_cond_signal(&m->cond);
 	pthread_mutex_unlock(&m->lock);
 	pthread_join(m->thread, NULL);

@@ -105,5 +105,16 @@ check "behind a black-holing peer, the good peer's CRL arrives (bounded pulls)" 
 check "... within 5 s" test $(($(date +%s) - t0)) -le 5
 check "the black hole is logged as a timeout" wait_log k "mirror: http://127.0.0.1:$H/crl/.*peer unreachable.*timed out"
 
+# SIGTERM while a pull hangs on the black hole: the transfer is abandoned,
+# the stop does not wait for the 30 s mirror_timeout.
+K2=$(free_port)
+start_cdpd k2 --mirror "http://127.0.0.1:$H" --trust "$T/trust" --listen "127.0.0.1:$K2" --mirror-timeout 30s
+check "k2 answers" wait_http "http://127.0.0.1:$K2/healthz"
+sleep 0.5
+t0=$(date +%s)
+stop_cdpd k2; rc=$?
+check "SIGTERM during a hanging pull: clean exit" test "$rc" = 0
+check "SIGTERM during a hanging pull: within 3 s" test $(($(date +%s) - t0)) -le 3
+
 for s in m s k good evil old; do stop_cdpd $s; check "$s: clean exit" test $? = 0; done
 finish
