@@ -32,6 +32,10 @@ for lab in "$TOP"/examples/*.cfg "$TOP"/examples/broken/*/*.cfg; do
 	[ "$RC" = 0 ] || continue
 	n_labs=$((n_labs + 1))
 	check "$rel: build reports what it issued" contains "$OUT" "issued"
+	# Every entry of the lab is in the PKI: none silently dropped.
+	want=$(grep -c '{ *name *= *"' "$lab")
+	check "$rel: all $want entries of the lab were issued" \
+		test "$(sqlite3 "$pki/pkilab.db" 'select count(*) from certs where current = 1')" = "$want"
 	# shellcheck disable=SC2046
 	[ "$broken" = 0 ] && verify_all "$pki" "$rel"
 	profile_all "$pki" "$lab" "$(lab_layout "$lab")" $(lab_bases "$lab")
