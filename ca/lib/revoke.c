@@ -185,11 +185,10 @@ enum pkl_rc pkl_revoke_cert(struct pkl_pki *pki, const struct pkl_revoke_req *re
 		rc = sql_err(err, h, "cannot record the revocation");
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, at);
-	sqlite3_bind_int(st, 2, req->reason);
-	sqlite3_bind_int64(st, 3, req->invalidity);
-	sqlite3_bind_int64(st, 4, row.id);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (sqlite3_bind_int64(st, 1, at) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 2, req->reason) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, req->invalidity) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, row.id) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
 		rc = sql_err(err, h, "cannot record the revocation");
 		goto out;
 	}
@@ -532,7 +531,11 @@ static enum pkl_rc load_entries(sqlite3 *h, int64_t ca_id, pkl_time this_update,
 			       "WHERE issuer_id = ?1 AND id <> ?1 AND status = 1",
 			       -1, &st, NULL) != SQLITE_OK)
 		return sql_err(err, h, "cannot read revocations");
-	sqlite3_bind_int64(st, 1, ca_id);
+	/* An unbound ?1 would match no row: an empty CRL despite revocations. */
+	if (sqlite3_bind_int64(st, 1, ca_id) != SQLITE_OK) {
+		rc = sql_err(err, h, "cannot read revocations");
+		goto out;
+	}
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *hex = (const char *)sqlite3_column_text(st, 0);
 		int hexlen = sqlite3_column_bytes(st, 0);
@@ -584,21 +587,21 @@ static enum pkl_rc ensure_log_table(sqlite3 *h, struct pkl_err *err)
 	return PKL_OK;
 }
 
-static int64_t query_int(sqlite3 *h, const char *sql, const char *a, int64_t b, int64_t dflt)
+/* The revoked certificates of one CA. A failed count is an error, not 0:
+ * "no revocations" would let `crl --due` skip a CRL that has one to publish. */
+static enum pkl_rc count_revoked(sqlite3 *h, int64_t ca_id, int64_t *out, struct pkl_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int64_t v = dflt;
+	enum pkl_rc rc = PKL_OK;
 
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-		return dflt;
-	if (a)
-		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+	if (sqlite3_prepare_v2(h, "SELECT count(*) FROM certs WHERE issuer_id = ?1 AND id <> ?1 "
+				  "AND status = 1", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, ca_id) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		rc = sql_err(err, h, "cannot count revocations");
 	else
-		sqlite3_bind_int64(st, 1, b);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		v = sqlite3_column_int64(st, 0);
+		*out = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	return v;
+	return rc;
 }
 
 static int64_t log_entries_for(sqlite3 *h, const char *ca, const char *number)
@@ -657,8 +660,9 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int due_only
 		goto out;
 	memset(&pub, 0, sizeof(pub)); /* read only when have_pub, but never garbage */
 	have_pub = pkl_revoke_crl_scan_file(res.path, &pub, &e2) == PKL_OK;
-	n_revoked = query_int(h, "SELECT count(*) FROM certs WHERE issuer_id = ?1 AND id <> ?1 "
-				 "AND status = 1", NULL, cs.cert_id, 0);
+	rc = count_revoked(h, cs.cert_id, &n_revoked, err);
+	if (rc != PKL_OK)
+		goto out;
 	if (due_only && have_pub && pub.number_len && pub.next_update > pub.this_update) {
 		pkl_time half = pub.this_update + (pub.next_update - pub.this_update) / 2;
 		char pubnum[64] = "";
