@@ -184,12 +184,13 @@ int cmd_renew(int argc, char **argv, struct pkl_cli *cli)
 		sqlite3 *h = pkl_db_handle(pki->db);
 		int ok = sqlite3_prepare_v2(h, "UPDATE certs SET status = 1, revoked_at = ?1, reason = ?2, "
 					       "invalidity = 0 WHERE id = ?3 AND status = 0", -1, &st, NULL) == SQLITE_OK;
-		if (ok) {
-			sqlite3_bind_int64(st, 1, ctx.now);
-			sqlite3_bind_int(st, 2, PKL_REASON_SUPERSEDED);
-			sqlite3_bind_int64(st, 3, old.id);
-			ok = sqlite3_step(st) == SQLITE_DONE;
-		}
+		/* Every bind checked: an unbound id matches no row and the old
+		 * certificate would be reported revoked without being so. */
+		if (ok)
+			ok = sqlite3_bind_int64(st, 1, ctx.now) == SQLITE_OK &&
+			     sqlite3_bind_int(st, 2, PKL_REASON_SUPERSEDED) == SQLITE_OK &&
+			     sqlite3_bind_int64(st, 3, old.id) == SQLITE_OK &&
+			     sqlite3_step(st) == SQLITE_DONE;
 		sqlite3_finalize(st);
 		if (!ok) {
 			pkl_err_set(&err, PKL_ERUNTIME, "pkilab.db", "cannot revoke the old certificate: %s",
