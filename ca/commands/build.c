@@ -122,6 +122,7 @@ static enum pkl_rc issue_all(struct pkl_pki *pki, const struct pkl_lab *lab, str
 	txn = pkl_txn_begin(pki, err);
 	if (!txn)
 		return err->rc;
+	ctx.cache = pkl_issue_cache_new(); /* NULL only costs speed */
 	/* The lab's current publication settings apply to what is issued later. */
 	rc = pkl_issue_ctx_save(pki, &ctx, err);
 	for (size_t i = 0; i < n && rc == PKL_OK; i++) {
@@ -144,6 +145,7 @@ static enum pkl_rc issue_all(struct pkl_pki *pki, const struct pkl_lab *lab, str
 		if (rc == PKL_OK)
 			rc = pkl_db_cert_find(pki->db, it->e->name, &it->row, err);
 	}
+	pkl_issue_cache_free(ctx.cache);
 	if (rc != PKL_OK) {
 		pkl_txn_abort(txn);
 		return rc;
@@ -364,6 +366,7 @@ int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 		pki = pkl_pki_open(staging, 1, &err);
 		if (!pki)
 			goto out;
+		pki->staging = 1;
 	}
 	if (issue_all(pki, lab, items, lab->n_ents, &err) != PKL_OK)
 		goto out;

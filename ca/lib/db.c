@@ -13,10 +13,37 @@
 
 #define BUSY_TIMEOUT_MS 30000
 
+/* Statements run once per certificate are prepared once per connection. */
+enum db_stmt { ST_CERT_INSERT, ST_EVENT, ST_PENDING_ADD, ST_PENDING_REMOVE, ST_FIND_NAME, ST_MAX };
+
 struct pkl_db {
 	sqlite3 *h;
+	sqlite3_stmt *stmt[ST_MAX];
 	char path[4096];
 };
+
+/* A prepared statement from the cache, reset and unbound; the caller must
+ * not finalize it. NULL on failure (the error is in db->h). */
+static sqlite3_stmt *cached(struct pkl_db *db, enum db_stmt which, const char *sql)
+{
+	sqlite3_stmt *st = db->stmt[which];
+
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return st;
+	}
+	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+		return NULL;
+	db->stmt[which] = st;
+	return st;
+}
+
+/* Ends the use of a cached statement: releases its read/write locks. */
+static void done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+}
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
@@ -118,6 +145,8 @@ void pkl_db_close(struct pkl_db *db)
 {
 	if (!db)
 		return;
+	for (int i = 0; i < ST_MAX; i++)
+		sqlite3_finalize(db->stmt[i]);
 	sqlite3_close(db->h);
 	free(db);
 }
@@ -183,10 +212,10 @@ enum pkl_rc pkl_db_cert_insert(struct pkl_db *db, struct pkl_cert_row *row,
 	static const char sql[] =
 		"INSERT INTO certs(name, issuer_id, serial, is_ca, current, template, subject, key_spec,"
 		" key_encrypted, not_before, not_after, issued_at, der) VALUES(?,?,?,?,1,?,?,?,?,?,?,?,?)";
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = cached(db, ST_CERT_INSERT, sql);
 	enum pkl_rc rc = PKL_OK;
 
-	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+	if (!st)
 		return db_fail(db, err, "insert certificate");
 	sqlite3_bind_text(st, 1, row->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, row->issuer_id);
@@ -217,7 +246,7 @@ enum pkl_rc pkl_db_cert_insert(struct pkl_db *db, struct pkl_cert_row *row,
 		rc = exec(db, q, err);
 	}
 out:
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
@@ -268,17 +297,17 @@ enum pkl_rc pkl_db_cert_find(struct pkl_db *db, const char *key, struct pkl_cert
 	enum pkl_rc rc;
 	int step;
 
-	if (sqlite3_prepare_v2(db->h, "SELECT " CERT_COLS " WHERE c.name = ? AND c.current = 1", -1, &st,
-			       NULL) != SQLITE_OK)
+	st = cached(db, ST_FIND_NAME, "SELECT " CERT_COLS " WHERE c.name = ? AND c.current = 1");
+	if (!st)
 		return db_fail(db, err, "find certificate");
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
+	if (step == SQLITE_ROW)
 		row_from(st, row);
-		sqlite3_finalize(st);
+	done(st);
+	st = NULL;
+	if (step == SQLITE_ROW)
 		return PKL_OK;
-	}
-	sqlite3_finalize(st);
 	if (looks_like_serial(key) && normalise_serial(key, serial, sizeof(serial))) {
 		if (sqlite3_prepare_v2(db->h, "SELECT " CERT_COLS " WHERE c.serial = ? ORDER BY c.current DESC",
 				       -1, &st, NULL) != SQLITE_OK)
@@ -371,8 +400,8 @@ enum pkl_rc pkl_db_event(struct pkl_db *db, const char *kind, const char *subjec
 	sqlite3_stmt *st = NULL;
 	enum pkl_rc rc = PKL_OK;
 
-	if (sqlite3_prepare_v2(db->h, "INSERT INTO events(at, kind, subject, detail) VALUES(?,?,?,?)", -1,
-			       &st, NULL) != SQLITE_OK)
+	st = cached(db, ST_EVENT, "INSERT INTO events(at, kind, subject, detail) VALUES(?,?,?,?)");
+	if (!st)
 		return db_fail(db, err, "record event");
 	sqlite3_bind_int64(st, 1, pkl_time_now());
 	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
@@ -380,7 +409,7 @@ enum pkl_rc pkl_db_event(struct pkl_db *db, const char *kind, const char *subjec
 	sqlite3_bind_text(st, 4, detail, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(db, err, "record event");
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
@@ -441,14 +470,14 @@ enum pkl_rc pkl_db_pending_add(struct pkl_db *db, const char *tmp, const char *f
 	sqlite3_stmt *st = NULL;
 	enum pkl_rc rc = PKL_OK;
 
-	if (sqlite3_prepare_v2(db->h, "INSERT OR REPLACE INTO pending(tmp, final) VALUES(?,?)", -1, &st,
-			       NULL) != SQLITE_OK)
+	st = cached(db, ST_PENDING_ADD, "INSERT OR REPLACE INTO pending(tmp, final) VALUES(?,?)");
+	if (!st)
 		return db_fail(db, err, "record pending file");
 	sqlite3_bind_text(st, 1, tmp, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, final, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(db, err, "record pending file");
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
@@ -476,12 +505,13 @@ enum pkl_rc pkl_db_pending_remove(struct pkl_db *db, const char *tmp, struct pkl
 	sqlite3_stmt *st = NULL;
 	enum pkl_rc rc = PKL_OK;
 
-	if (sqlite3_prepare_v2(db->h, "DELETE FROM pending WHERE tmp = ?", -1, &st, NULL) != SQLITE_OK)
+	st = cached(db, ST_PENDING_REMOVE, "DELETE FROM pending WHERE tmp = ?");
+	if (!st)
 		return db_fail(db, err, "clear pending file");
 	sqlite3_bind_text(st, 1, tmp, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(db, err, "clear pending file");
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 

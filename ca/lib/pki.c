@@ -283,6 +283,20 @@ enum pkl_rc pkl_txn_put(struct pkl_txn *txn, enum pkl_pki_file kind, const char 
 	s = &txn->files[txn->n];
 	if (pkl_pki_path(txn->pki, kind, name, s->final, sizeof(s->final), err) != PKL_OK)
 		return PKL_EINPUT;
+	if (txn->pki->staging) {
+		/* tmp == final marks a file written in place (abort unlinks it). */
+		int fd = open(s->final, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+		ssize_t n = fd < 0 ? -1 : write(fd, data, len);
+		if (fd < 0 || n != (ssize_t)len || close(fd) != 0) {
+			pkl_err_sys(err, s->final, "cannot write");
+			if (fd >= 0)
+				unlink(s->final);
+			return PKL_ERUNTIME;
+		}
+		snprintf(s->tmp, sizeof(s->tmp), "%s", s->final);
+		txn->n++;
+		return PKL_OK;
+	}
 	/* No fsync here: one syncfs() at commit covers every staged file. */
 	if (pkl_file_write_temp(s->final, data, len, mode, 0, s->tmp, sizeof(s->tmp), err) != PKL_OK)
 		return err ? err->rc : PKL_ERUNTIME;
@@ -342,7 +356,7 @@ enum pkl_rc pkl_txn_commit(struct pkl_txn *txn, struct pkl_err *err)
 	struct pkl_pki *pki = txn->pki;
 	enum pkl_rc rc = PKL_OK;
 
-	for (size_t i = 0; i < txn->n && rc == PKL_OK; i++)
+	for (size_t i = 0; i < txn->n && rc == PKL_OK && !pki->staging; i++)
 		rc = pkl_db_pending_add(pki->db, txn->files[i].tmp, txn->files[i].final, err);
 	if (rc == PKL_OK && txn->n)
 		rc = pkl_file_sync_fs(pki->dir, err);
@@ -351,6 +365,10 @@ enum pkl_rc pkl_txn_commit(struct pkl_txn *txn, struct pkl_err *err)
 	if (rc != PKL_OK) {
 		pkl_txn_abort(txn);
 		return rc;
+	}
+	if (pki->staging) { /* files are in place; the directory rename publishes them */
+		txn_free(txn);
+		return PKL_OK;
 	}
 	/* Committed: the change is durable and can only go forward. Finishing it
 	 * (renames, then clearing the journal) is retried once, as the next

@@ -9,12 +9,22 @@
 #include "lab.h"
 #include "pki.h"
 
+struct pkl_issue_cache;
+
 struct pkl_issue_ctx {
 	char cdp[PKL_MAX_CDP][PKL_URI_MAX]; /* CDP/AIA bases (lab order) */
 	size_t n_cdp;
 	int cdp_point_per_uri;
 	pkl_time now;               /* issue time (CRL thisUpdate is derived from it) */
+	struct pkl_issue_cache *cache; /* NULL, or from pkl_issue_cache_new(): issuers'
+					  rows and chains, for many issues in one
+					  transaction */
 };
+
+/* A cache of issuer rows and chain PEMs, valid within one transaction
+ * (issuers do not change while it is open). Freed with pkl_issue_cache_free. */
+struct pkl_issue_cache *pkl_issue_cache_new(void);
+void pkl_issue_cache_free(struct pkl_issue_cache *cache);
 
 /* The lab's publication settings, as recorded in the PKI by `pkilab build`
  * (so `issue` and `renew` stamp the same CDP/AIA URLs). */

@@ -22,6 +22,9 @@ enum pkl_pki_file { PKL_FILE_KEY, PKL_FILE_CERT, PKL_FILE_CHAIN, PKL_FILE_CRL, P
 struct pkl_pki {
 	char dir[PATH_MAX];
 	struct pkl_db *db;
+	int staging; /* a new PKI in a directory that appears atomically by rename
+			(pkilab build): files are written straight to their names,
+			without temporary names, renames or journal rows */
 };
 
 /* Opens dir/pkilab.db (creating the layout when create). Recovers interrupted
