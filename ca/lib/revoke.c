@@ -638,7 +638,7 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int due_only
 	EVP_PKEY *cakey = NULL;
 	pkl_time now = pkl_time_now();
 	int have_pub;
-	int64_t n_revoked;
+	int64_t n_revoked = 0; /* set by count_revoked (gcc cannot see it through the out parameter) */
 	char number[64], detail[160];
 	enum pkl_rc rc;
 
