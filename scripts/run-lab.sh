@@ -3,7 +3,7 @@
 #
 #   1. builds examples/lab.cfg into a fresh PKI directory (out/pki),
 #   2. starts two pkilab-cdpd instances on the lab's CDP addresses:
-#      127.0.0.1:8081 serves the publish directory, 127.0.0.2:8081 mirrors it,
+#      127.0.0.1:18081 serves the publish directory, 127.0.0.2:18082 mirrors it,
 #   3. checks that both serve every CRL and CA certificate byte for byte,
 #   4. runs `pkilab doctor` on every end-entity certificate (chain, EKU, SAN,
 #      revocation over both CDPs...),
@@ -29,8 +29,8 @@ LAB=${LAB:-$TOP/examples/lab.cfg}
 OUT=${OUT:-$TOP/out}
 PKI=$OUT/pki
 KEEP_RUNNING=${KEEP_RUNNING:-0}
-PRIMARY=127.0.0.1:8081
-MIRROR=127.0.0.2:8081
+PRIMARY=127.0.0.1:18081
+MIRROR=127.0.0.2:18082
 export PKILAB_TEMPLATES="${PKILAB_TEMPLATES:-$TOP/templates}"
 
 passed=0 failed=0 skipped=0

@@ -56,7 +56,7 @@ check "at least 4 example labs (found $n_labs)" test "$n_labs" -ge 4
 W=$T/lab
 doctor_serve "$W/pki-example/publish"
 PORT=$SRV_PORT
-export PKILAB_RESOLVE="127.0.0.1:8081:127.0.0.1:$PORT,127.0.0.2:8081:127.0.0.1:$PORT"
+export PKILAB_RESOLVE="127.0.0.1:18081:127.0.0.1:$PORT,127.0.0.2:18082:127.0.0.1:$PORT"
 cd "$W" || exit 1
 LANG=C.UTF-8 run "$PKILAB" doctor --pki pki-example gw
 check "text: exit 0" test "$RC" -eq 0
@@ -101,7 +101,7 @@ if [ -x "$CDPD" ]; then
   cpid=$!
   at_exit "kill -KILL $cpid 2>/dev/null"
   for _i in $(seq 1 50); do curl -s -f -o /dev/null --max-time 1 "http://127.0.0.1:$CP/crl/root.crl" && break; sleep 0.1; done
-  PKILAB_RESOLVE="127.0.0.1:8081:127.0.0.1:$CP,127.0.0.2:8081:127.0.0.1:$CP" run "$PKILAB" doctor --json --pki pki-example gw
+  PKILAB_RESOLVE="127.0.0.1:18081:127.0.0.1:$CP,127.0.0.2:18082:127.0.0.1:$CP" run "$PKILAB" doctor --json --pki pki-example gw
   check "served by pkilab-cdpd: doctor exit 0" test "$RC" -eq 0
   check "served by pkilab-cdpd: no warning" test "$(printf '%s' "$OUT" | jq '.summary.warn')" -eq 0
   check "served by pkilab-cdpd: 4 valid CRL fetches" test "$(printf '%s' "$OUT" | jq '[.findings[] | select(.code == "crl.valid")] | length')" -eq 4

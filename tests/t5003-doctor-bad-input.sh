@@ -69,7 +69,7 @@ start skew; SKEW=$SP
 
 doctor_with() { # url1-port url2-port extra-args...
   _a=$1 _b=$2; shift 2
-  PKILAB_RESOLVE="127.0.0.1:8081:127.0.0.1:$_a,127.0.0.2:8081:127.0.0.1:$_b" \
+  PKILAB_RESOLVE="127.0.0.1:18081:127.0.0.1:$_a,127.0.0.2:18082:127.0.0.1:$_b" \
     run timeout 60 "$PKILAB" doctor --json --pki "$P" "$@" gw
 }
 codes() { printf '%s' "$OUT" | jq -r '.findings[] | "\(.severity):\(.code)"' | sort -u | tr '\n' ' '; }
@@ -133,7 +133,7 @@ check "--at -30m: crl.not_yet_valid" contains "$(codes)" "fail:crl.not_yet_valid
 check "--at -30m: certificates still valid (backdate)" not_contains "$(codes)" "time.not_yet_valid"
 
 # ---- AIA: the gateway's certificate alone; the VPN CA comes from its AIA URL ---
-PKILAB_RESOLVE="127.0.0.1:8081:127.0.0.1:$GOOD,127.0.0.2:8081:127.0.0.1:$GOOD" \
+PKILAB_RESOLVE="127.0.0.1:18081:127.0.0.1:$GOOD,127.0.0.2:18082:127.0.0.1:$GOOD" \
   run "$PKILAB" doctor --json --trust "$P/certs/root.pem" "$P/certs/gw.pem"
 check "leaf alone + AIA: exit 0 (Windows-style fetch completes the chain)" test "$RC" -eq 0
 check "leaf alone + AIA: chain.issuer_fetched reported" contains "$(codes)" "warn:chain.issuer_fetched"
