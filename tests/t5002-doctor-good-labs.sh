@@ -68,11 +68,18 @@ check "--ascii: [ok] marks" contains "$OUT" "[ok]   chain.trust"
 lines=$(printf '%s\n' "$OUT" | grep -c '^\[')
 run "$PKILAB" doctor --json --pki pki-example gw
 check "--json: valid JSON with verdict pass" test "$(printf '%s' "$OUT" | jq -r .verdict)" = pass
-check "--json: same number of findings as text lines ($lines)" \
-  test "$(printf '%s' "$OUT" | jq '.findings | length')" -eq "$lines"
-check "--json: codes identical to the text report" test \
-  "$(printf '%s' "$OUT" | jq -r '.findings[].code' | tr '\n' ' ')" = \
-  "$("$PKILAB" doctor --ascii --pki pki-example gw | sed -n 's/^\[[a-zA-Z]*\] *\([a-z0-9_.A-Z]*\) .*/\1/p' | tr '\n' ' ')"
+# Text and JSON are compared on offline runs: two online runs on a loaded
+# machine may legitimately differ (a fetch over a budget is a warning).
+offline_text=$("$PKILAB" doctor --ascii --no-fetch --pki pki-example gw)
+offline_json=$("$PKILAB" doctor --json --no-fetch --pki pki-example gw)
+check "--json: same number of findings as text lines (offline)" \
+  test "$(printf '%s' "$offline_json" | jq '.findings | length')" -eq "$(printf '%s\n' "$offline_text" | grep -c '^\[')"
+check "--json: codes identical to the text report (offline)" test \
+  "$(printf '%s' "$offline_json" | jq -r '.findings[].code' | tr '\n' ' ')" = \
+  "$(printf '%s\n' "$offline_text" | sed -n 's/^\[[a-zA-Z]*\] *\([a-z0-9_.A-Z]*\) .*/\1/p' | tr '\n' ' ')"
+check "online and offline reports have the same chain and platform findings" test \
+  "$(printf '%s' "$OUT" | jq -r '.findings[].code' | grep -v '^crl\.\|^time.clock_skew\|^cert.status' | sort | tr '\n' ' ')" = \
+  "$(printf '%s' "$offline_json" | jq -r '.findings[].code' | grep -v '^crl\.\|^time.clock_skew\|^cert.status' | sort | tr '\n' ' ')"
 check "--json: elapsed_ms on CRL fetches" test "$(printf '%s' "$OUT" | jq '[.findings[] | select(.code == "crl.valid") | .elapsed_ms] | length')" -ge 4
 # --at: a year from now the gateway (397 d) is still valid, in 2 years expired
 expect_rc 1 "--at +2y: leaf expired, exit 1" "$PKILAB" doctor --json --no-fetch --pki pki-example gw --at +2y
