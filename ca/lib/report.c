@@ -21,6 +21,8 @@ void pkl_report_free(struct pkl_report *r)
 	r->v = NULL;
 	r->n = r->cap = 0;
 	r->oom = 0;
+	r->dropped = 0;
+	r->dropped_worst = PKL_SEV_OK;
 }
 
 /* Length of the well-formed UTF-8 sequence at p (the checks jansson applies:
@@ -67,8 +69,14 @@ static void sanitize(char *s)
 	}
 }
 
-static struct pkl_finding *report_slot(struct pkl_report *r)
+static struct pkl_finding *report_slot(struct pkl_report *r, enum pkl_sev sev)
 {
+	if (r->n >= PKL_REPORT_MAX) {
+		r->dropped++;
+		if (sev > r->dropped_worst)
+			r->dropped_worst = sev;
+		return NULL;
+	}
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 32;
 		struct pkl_finding *v = realloc(r->v, cap * sizeof(*v));
@@ -87,7 +95,7 @@ static struct pkl_finding *report_slot(struct pkl_report *r)
 struct pkl_finding *pkl_report_add(struct pkl_report *r, enum pkl_sev sev, const char *code,
 				   const char *subject, const char *fmt, ...)
 {
-	struct pkl_finding *f = report_slot(r);
+	struct pkl_finding *f = report_slot(r, sev);
 	va_list ap;
 
 	if (!f)
@@ -133,13 +141,17 @@ void pkl_report_merge(struct pkl_report *dst, const struct pkl_report *src, enum
 	for (size_t i = 0; i < src->n; i++) {
 		if (src->v[i].sev < min_sev)
 			continue;
-		struct pkl_finding *f = report_slot(dst);
-		if (!f)
+		struct pkl_finding *f = report_slot(dst, src->v[i].sev);
+		if (f)
+			*f = src->v[i];
+		else if (dst->oom)
 			return;
-		*f = src->v[i];
 	}
 	if (src->oom)
 		dst->oom = 1;
+	dst->dropped += src->dropped;
+	if (src->dropped_worst > dst->dropped_worst)
+		dst->dropped_worst = src->dropped_worst;
 }
 
 size_t pkl_report_count(const struct pkl_report *r, enum pkl_sev sev)
@@ -153,7 +165,7 @@ size_t pkl_report_count(const struct pkl_report *r, enum pkl_sev sev)
 
 enum pkl_sev pkl_report_worst(const struct pkl_report *r)
 {
-	enum pkl_sev w = PKL_SEV_OK;
+	enum pkl_sev w = r->dropped ? r->dropped_worst : PKL_SEV_OK;
 
 	for (size_t i = 0; i < r->n; i++)
 		if (r->v[i].sev > w)
@@ -209,6 +221,10 @@ enum pkl_rc pkl_report_text(const struct pkl_report *r, int utf8, struct pkl_buf
 				    pkl_report_count(r, PKL_SEV_WARN),
 				    pkl_report_count(r, PKL_SEV_OK) + pkl_report_count(r, PKL_SEV_INFO),
 				    r->oom ? " (out of memory: report incomplete)" : "");
+	if (rc == PKL_OK && r->dropped)
+		rc = pkl_buf_printf(out, "%zu more findings not shown (at most %d are kept), the "
+				    "worst of them: %s\n", r->dropped, PKL_REPORT_MAX,
+				    pkl_sev_name(r->dropped_worst));
 	if (rc != PKL_OK)
 		return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory formatting the report");
 	return PKL_OK;
@@ -249,8 +265,10 @@ enum pkl_rc pkl_report_json(const struct pkl_report *r, const char *const *meta,
 	json_object_set(root, "summary", sum);
 	json_object_set_new(root, "verdict",
 			    json_string(pkl_report_worst(r) == PKL_SEV_FAIL ? "fail" : "pass"));
-	if (r->oom)
+	if (r->oom || r->dropped)
 		json_object_set_new(root, "incomplete", json_true());
+	if (r->dropped)
+		json_object_set_new(root, "dropped", json_integer((json_int_t)r->dropped));
 	/* Every text went through sanitize(): json_string() cannot have failed on it. */
 	s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (!s || pkl_buf_printf(out, "%s\n", s) != PKL_OK)

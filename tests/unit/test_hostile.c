@@ -6,7 +6,9 @@
  *   - a CRL entry with thousands of extensions is linted in bounded time and
  *     its duplicate extensions are still found (L20);
  *   - a certificate with many caIssuers URLs gets at most 8 of them fetched;
- *   - pkl_name_der_equal compares encodings, not canonical forms.
+ *   - pkl_name_der_equal compares encodings, not canonical forms;
+ *   - a report keeps at most PKL_REPORT_MAX findings and still judges the
+ *     dropped ones; L17 names 8 bad SANs and counts the rest.
  * CRLs and certificates are built here with OpenSSL directly.
  */
 #include <stdarg.h>
@@ -290,6 +292,67 @@ static void name_der_equal_is_bytewise(void **state)
 	X509_NAME_free(p);
 }
 
+/* ------------------------------------------------------------ report cap */
+
+static void report_cap_keeps_verdict(void **state)
+{
+	(void)state;
+	struct pkl_report r = PKL_REPORT_INIT, dst = PKL_REPORT_INIT;
+	struct pkl_buf out = PKL_BUF_INIT;
+
+	for (int i = 0; i < PKL_REPORT_MAX + 4999; i++)
+		pkl_report_add(&r, PKL_SEV_OK, "x", "s", "ok %d", i);
+	assert_null(pkl_report_add(&r, PKL_SEV_FAIL, "x", "s", "the one failure"));
+	assert_int_equal(r.n, PKL_REPORT_MAX);
+	assert_int_equal(r.dropped, 5000);
+	assert_false(r.oom);
+	assert_int_equal(pkl_report_worst(&r), PKL_SEV_FAIL);
+	assert_int_equal(pkl_report_text(&r, 0, &out, NULL), PKL_OK);
+	assert_non_null(strstr(pkl_buf_cstr(&out), "5000 more findings not shown"));
+	pkl_buf_free(&out);
+	assert_int_equal(pkl_report_json(&r, NULL, &out, NULL), PKL_OK);
+	assert_non_null(strstr(pkl_buf_cstr(&out), "\"dropped\": 5000"));
+	assert_non_null(strstr(pkl_buf_cstr(&out), "\"verdict\": \"fail\""));
+	pkl_buf_free(&out);
+	/* merging carries the count and the verdict */
+	pkl_report_merge(&dst, &r, PKL_SEV_OK);
+	assert_int_equal(dst.n, PKL_REPORT_MAX);
+	assert_int_equal(dst.dropped, 5000);
+	assert_int_equal(pkl_report_worst(&dst), PKL_SEV_FAIL);
+	pkl_report_free(&dst);
+	pkl_report_free(&r);
+}
+
+static void lint_bad_sans_counted(void **state)
+{
+	(void)state;
+	EVP_PKEY *key = new_key();
+	X509 *x = new_cert(key, "many", NULL);
+	char san[2048] = "";
+	size_t n = 0, named = 0;
+	struct pkl_report r = PKL_REPORT_INIT;
+	struct pkl_lint_opts o = { .platforms = PKL_PLAT_ALL };
+	X509V3_CTX ctx;
+	X509_EXTENSION *e;
+
+	for (int i = 0; i < 50; i++)
+		n += (size_t)snprintf(san + n, sizeof(san) - n, "%sDNS:bad_%d", i ? "," : "", i);
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	e = X509V3_EXT_nconf_nid(NULL, &ctx, NID_subject_alt_name, san);
+	assert_non_null(e);
+	X509_add_ext(x, e, -1);
+	X509_EXTENSION_free(e);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	assert_int_equal(pkl_lint_cert(x, &o, &r, NULL), PKL_OK);
+	for (size_t i = 0; i < r.n; i++)
+		named += !strcmp(r.v[i].code, "lint.L17") && strstr(r.v[i].msg, "is not a valid host name");
+	assert_int_equal(named, 8);
+	assert_true(has_msg(&r, "lint.L17", "42 more malformed subjectAltName entries"));
+	pkl_report_free(&r);
+	X509_free(x);
+	EVP_PKEY_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +362,8 @@ int main(void)
 		cmocka_unit_test(crl_many_extensions_bounded),
 		cmocka_unit_test(aia_tries_bounded),
 		cmocka_unit_test(name_der_equal_is_bytewise),
+		cmocka_unit_test(report_cap_keeps_verdict),
+		cmocka_unit_test(lint_bad_sans_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,18 +32,25 @@ struct pkl_finding {
 	long elapsed_ms;    /* a fetch's duration, -1 when not a fetch */
 };
 
+/* At most this many findings are kept (a finding is about 2.6 KB): a hostile
+ * certificate with a hundred thousand bad SANs must not cost gigabytes. */
+#define PKL_REPORT_MAX 20000
+
 struct pkl_report {
 	struct pkl_finding *v;
 	size_t n, cap;
 	int oom;            /* an add failed: the report is incomplete */
+	size_t dropped;     /* adds beyond PKL_REPORT_MAX: counted, not kept */
+	enum pkl_sev dropped_worst; /* the worst of them, still judged by pkl_report_worst */
 };
 
-#define PKL_REPORT_INIT { NULL, 0, 0, 0 }
+#define PKL_REPORT_INIT { NULL, 0, 0, 0, 0, PKL_SEV_OK }
 
 void pkl_report_free(struct pkl_report *r);
 
 /* Appends a finding and returns it (borrowed, valid until the next add) so the
- * caller can set cause and fix; NULL when out of memory (r->oom is set). */
+ * caller can set cause and fix; NULL when out of memory (r->oom is set) or
+ * beyond PKL_REPORT_MAX (r->dropped counts it). */
 struct pkl_finding *pkl_report_add(struct pkl_report *r, enum pkl_sev sev, const char *code,
 				   const char *subject, const char *fmt, ...) PKL_PRINTF(5, 6);
 /* Sets the cause / fix of f; a NULL f is ignored so calls can chain on add. */
@@ -54,7 +61,8 @@ void pkl_finding_fix(struct pkl_finding *f, const char *fmt, ...) PKL_PRINTF(2, 
 void pkl_report_merge(struct pkl_report *dst, const struct pkl_report *src, enum pkl_sev min_sev);
 
 size_t pkl_report_count(const struct pkl_report *r, enum pkl_sev sev);
-/* The worst severity present (PKL_SEV_OK for an empty report). */
+/* The worst severity present, dropped findings included (PKL_SEV_OK for an
+ * empty report). */
 enum pkl_sev pkl_report_worst(const struct pkl_report *r);
 /* The first finding with this code at or above min_sev, or NULL. */
 const struct pkl_finding *pkl_report_find(const struct pkl_report *r, const char *code,
