@@ -163,6 +163,13 @@ struct cdp_catalog *cdp_catalog_new(const struct cdp_config *cfg);
 void cdp_catalog_free(struct cdp_catalog *cat);
 /* The current snapshot with a reference the caller releases. Never NULL. */
 struct cdp_snapshot *cdp_catalog_acquire(struct cdp_catalog *cat);
+/* The current snapshot, borrowed: valid until this thread's next call (the
+ * thread keeps one reference, dropped at thread exit). No lock and no
+ * reference counting on the request path: a worker re-pins only when the
+ * catalog's generation moved. Responses must hold their own references to
+ * the bytes they send (blob references), never to the pinned snapshot.
+ * NULL only when out of memory. */
+const struct cdp_snapshot *cdp_catalog_pin(struct cdp_catalog *cat);
 /* Re-reads trust and publish directories; swaps in a new snapshot. */
 void cdp_catalog_reload(struct cdp_catalog *cat, const char *why);
 /* A CRL fetched from a peer: judged like a file; swaps on acceptance.

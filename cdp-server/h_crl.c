@@ -88,15 +88,18 @@ static struct MHD_Response *build(const struct cdp_ctx *ctx, const struct cdp_en
 int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
 		    enum cdp_kind kind, const char *name)
 {
-	struct cdp_snapshot *s = cdp_catalog_acquire(ctx->cat);
+	/* Pinned, not referenced: the responses hold references to the bytes. */
+	const struct cdp_snapshot *s = cdp_catalog_pin(ctx->cat);
 	struct cdp_entry *e = (struct cdp_entry *)cdp_snapshot_find(s, kind, name);
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	int64_t max_age = ctx->cfg->max_age;
 	int status, slot, cacheable = 1;
 
+	if (!s)
+		return cdp_reply_text(conn, req, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+				      "503 out of memory\n", 18);
 	if (!e) {
-		cdp_snapshot_release(s);
 		return cdp_reply_text(conn, req, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
 				      "404 not found\n", 14);
 	}
@@ -119,10 +122,8 @@ int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp
 			void *expected = NULL;
 
 			r = build(ctx, e, status, max_age);
-			if (!r) {
-				cdp_snapshot_release(s);
+			if (!r)
 				return MHD_NO;
-			}
 			/* Two threads may race to fill the slot: the loser uses the winner's. */
 			if (!atomic_compare_exchange_strong(&e->cached[slot], &expected, (void *)r)) {
 				MHD_destroy_response(r);
@@ -133,14 +134,11 @@ int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp
 		ret = MHD_queue_response(conn, (unsigned)status, r);
 	} else {
 		r = build(ctx, e, status, max_age);
-		if (!r) {
-			cdp_snapshot_release(s);
+		if (!r)
 			return MHD_NO;
-		}
 		ret = MHD_queue_response(conn, (unsigned)status, r);
 		MHD_destroy_response(r);
 	}
-	cdp_snapshot_release(s);
 	return ret;
 }
 

@@ -218,7 +218,21 @@ struct cdp_catalog {
 	struct problems notes;      /* warnings about peers, kept across reloads */
 	uint64_t generation;
 	atomic_ulong reloads;
+	atomic_ullong published;    /* generation of `cur`, readable without the lock */
+	pthread_key_t pin_key;      /* each worker thread's pinned snapshot */
 };
+
+struct pin {
+	struct cdp_snapshot *s;
+};
+
+static void pin_free(void *p)
+{
+	struct pin *pin = p;
+
+	cdp_snapshot_release(pin->s);
+	free(pin);
+}
 
 static void problem_add(struct problems *p, const char *ca, const char *source, const char *msg,
 			int fatal)
@@ -326,8 +340,28 @@ static void publish(struct cdp_catalog *cat, struct cdp_entry *entries, size_t n
 	pthread_mutex_lock(&cat->cur_lock);
 	old = cat->cur;
 	cat->cur = s;
+	atomic_store_explicit(&cat->published, s->generation, memory_order_release);
 	pthread_mutex_unlock(&cat->cur_lock);
 	cdp_snapshot_release(old);
+}
+
+const struct cdp_snapshot *cdp_catalog_pin(struct cdp_catalog *cat)
+{
+	struct pin *pin = pthread_getspecific(cat->pin_key);
+	unsigned long long g = atomic_load_explicit(&cat->published, memory_order_acquire);
+
+	if (pin && pin->s->generation == g)
+		return pin->s;
+	if (!pin) {
+		pin = calloc(1, sizeof(*pin));
+		if (!pin || pthread_setspecific(cat->pin_key, pin) != 0) {
+			free(pin);
+			return NULL; /* out of memory: the caller answers 503 */
+		}
+	}
+	cdp_snapshot_release(pin->s);
+	pin->s = cdp_catalog_acquire(cat);
+	return pin->s;
 }
 
 struct cdp_snapshot *cdp_catalog_acquire(struct cdp_catalog *cat)
@@ -827,8 +861,14 @@ struct cdp_catalog *cdp_catalog_new(const struct cdp_config *cfg)
 	pthread_mutex_init(&cat->cur_lock, NULL);
 	pthread_mutex_init(&cat->build_lock, NULL);
 	atomic_init(&cat->reloads, 0);
+	atomic_init(&cat->published, 0);
+	if (pthread_key_create(&cat->pin_key, pin_free) != 0) {
+		free(cat);
+		return NULL;
+	}
 	cat->cur = calloc(1, sizeof(*cat->cur));
 	if (!cat->cur) {
+		pthread_key_delete(cat->pin_key);
 		free(cat);
 		return NULL;
 	}
@@ -840,6 +880,17 @@ void cdp_catalog_free(struct cdp_catalog *cat)
 {
 	if (!cat)
 		return;
+	/* Threads that pinned a snapshot have exited by now (their destructor
+	 * released it); a pin of the calling thread is dropped here. */
+	{
+		struct pin *pin = pthread_getspecific(cat->pin_key);
+
+		if (pin) {
+			pthread_setspecific(cat->pin_key, NULL);
+			pin_free(pin);
+		}
+	}
+	pthread_key_delete(cat->pin_key);
 	cdp_snapshot_release(cat->cur);
 	trust_free(cat->cas, cat->n_cas);
 	free(cat->notes.v);
