@@ -86,6 +86,7 @@ int pkl_export_needs_password(enum pkl_export_format f)
 
 struct stage {
 	const char *out_dir;
+	char out_buf[PATH_MAX]; /* --out without trailing slashes: listed paths read "dir/f" */
 	struct {
 		char tmp[PATH_MAX];
 		char final[PATH_MAX];
@@ -96,28 +97,41 @@ struct stage {
 };
 
 /* Creates path and missing parents, remembering what it created so that a
- * failed export can remove exactly that. */
+ * failed export can remove exactly that. One prefix after the other, parents
+ * first: no recursion per component (a deep --out overflowed the stack), and
+ * a trailing or doubled slash names no new directory ("--out new/" failed
+ * with "File exists"). */
 static enum pkl_rc mkdir_track(struct stage *s, const char *path, struct pkl_err *err)
 {
+	char buf[PATH_MAX];
 	struct stat sb;
-	char parent[PATH_MAX], *slash;
+	size_t len;
 
-	if (stat(path, &sb) == 0) {
-		if (S_ISDIR(sb.st_mode))
-			return PKL_OK;
-		return pkl_err_set(err, PKL_EINPUT, path, "output path exists and is not a directory");
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return pkl_err_set(err, PKL_EINPUT, path, "output path too long");
+	len = strlen(buf);
+	while (len > 1 && buf[len - 1] == '/')
+		buf[--len] = '\0';
+	for (char *p = buf + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0'; /* buf is now the prefix up to this component */
+		if (stat(buf, &sb) == 0) {
+			if (!S_ISDIR(sb.st_mode))
+				return pkl_err_set(err, PKL_EINPUT, buf,
+						   "output path exists and is not a directory");
+		} else if (mkdir(buf, 0755) == 0) {
+			if (s->n_dirs < MAX_DIRS)
+				snprintf(s->dirs[s->n_dirs++], PATH_MAX, "%s", buf);
+		} else if (errno != EEXIST) {
+			return pkl_err_sys(err, buf, "cannot create directory");
+		}
+		if (c == '\0')
+			break;
+		*p = c;
 	}
-	snprintf(parent, sizeof(parent), "%s", path);
-	slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		if (mkdir_track(s, parent, err) != PKL_OK)
-			return err ? err->rc : PKL_ERUNTIME;
-	}
-	if (mkdir(path, 0755) != 0)
-		return pkl_err_sys(err, path, "cannot create directory");
-	if (s->n_dirs < MAX_DIRS)
-		snprintf(s->dirs[s->n_dirs++], PATH_MAX, "%s", path);
 	return PKL_OK;
 }
 
@@ -831,11 +845,17 @@ enum pkl_rc pkl_export(struct pkl_pki *pki, const char *name, const struct pkl_e
 	memset(&c, 0, sizeof(c));
 	if (!s)
 		return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
-	s->out_dir = o->out_dir;
 	if (!o->out_dir || !*o->out_dir) {
 		rc = pkl_err_set(err, PKL_EINPUT, "--out", "an output directory is required");
 		goto out;
 	}
+	if (snprintf(s->out_buf, sizeof(s->out_buf), "%s", o->out_dir) >= (int)sizeof(s->out_buf)) {
+		rc = pkl_err_set(err, PKL_EINPUT, "--out", "output path too long");
+		goto out;
+	}
+	for (size_t l = strlen(s->out_buf); l > 1 && s->out_buf[l - 1] == '/'; l--)
+		s->out_buf[l - 1] = '\0';
+	s->out_dir = s->out_buf;
 	if ((rc = chain_load(pki, name, &c, err)) != PKL_OK)
 		goto out;
 	if (pkl_export_needs_password(o->format) && (!o->password || !*o->password)) {
