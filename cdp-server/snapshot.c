@@ -111,16 +111,29 @@ static int entry_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+struct entry_key {
+	enum cdp_kind kind;
+	const char *name;
+};
+
+static int key_cmp(const void *k, const void *e)
+{
+	const struct entry_key *x = k;
+	const struct cdp_entry *y = e;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
 const struct cdp_entry *cdp_snapshot_find(const struct cdp_snapshot *s, enum cdp_kind kind,
 					  const char *name)
 {
-	struct cdp_entry key;
+	struct entry_key key = { kind, name };
 
 	if (!s || !s->n_entries)
 		return NULL;
-	key.kind = kind;
-	snprintf(key.name, sizeof(key.name), "%s", name);
-	return bsearch(&key, s->entries, s->n_entries, sizeof(*s->entries), entry_cmp);
+	return bsearch(&key, s->entries, s->n_entries, sizeof(*s->entries), key_cmp);
 }
 
 struct cdp_snapshot *cdp_snapshot_ref(struct cdp_snapshot *s)
@@ -428,7 +441,6 @@ static void trust_add_file(struct trust_ca **v, size_t *n, const char *path, str
 	struct trust_ca *nv;
 
 	base = base ? base + 1 : path;
-	nl = strcspn(base, ".");
 	/* "root.crt": the name is what precedes the last suffix (names may contain dots). */
 	nl = strrchr(base, '.') ? (size_t)(strrchr(base, '.') - base) : strlen(base);
 	if (!cdp_name_valid(base, nl)) {
@@ -455,7 +467,7 @@ static void trust_add_file(struct trust_ca **v, size_t *n, const char *path, str
 	for (i = 0; i < *n; i++) {
 		if (strcmp((*v)[i].name, name) != 0)
 			continue;
-		if ((*v)[i].der->len != (size_t)dlen || memcmp((*v)[i].der->data, der, (size_t)dlen))
+		if ((*v)[i].der->len != (size_t)dlen || memcmp((*v)[i].der->data, der, (size_t)dlen) != 0)
 			problem_add(pr, name, path,
 				    "a different certificate for this CA name is already trusted (kept the first)",
 				    1);
@@ -681,12 +693,8 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 			struct pkl_crlinfo info;
 			struct pkl_err err = { 0 };
 
-			if (same_ca) {
-				crl = *oc;
-				cdp_blob_ref(crl.body);
-				have = 1;
-			} else if (pkl_crlcheck_verify(oc->body->data, oc->body->len, oc->source,
-						       ca->cert, &info, &err) == PKL_OK) {
+			if (same_ca || pkl_crlcheck_verify(oc->body->data, oc->body->len, oc->source,
+							   ca->cert, &info, &err) == PKL_OK) {
 				crl = *oc;
 				cdp_blob_ref(crl.body);
 				have = 1;
