@@ -41,6 +41,19 @@ check "flags win over the file: --max-age 90s" contains "$(hdr Cache-Control)" "
 check "flags win over the file: --access-log on" wait_log cfg2 '"GET /crl/root.crl" 200'
 stop_cdpd cfg2
 
+# --- several listen addresses, IPv6 -------------------------------------------
+P=$(free_port); P2=$(free_port)
+if ip -6 addr show dev lo 2>/dev/null | grep -q '::1/128'; then
+  start_cdpd multi --publish "$T/pub" --listen "127.0.0.1:$P" --listen "[::1]:$P2"
+  check "two listen addresses: IPv4 answers" wait_http "http://127.0.0.1:$P/healthz"
+  check "two listen addresses: IPv6 [::1] answers" wait_http "http://[::1]:$P2/healthz"
+  hget "http://[::1]:$P2/crl/root.crl"
+  check "IPv6: the CRL" cmp "$T/body" "$T/pub/crl/root.crl"
+  stop_cdpd multi
+else
+  echo "# skipped IPv6 listen checks (no ::1 on lo)"
+fi
+
 # --- errors: one line, file:line, exit 2 --------------------------------------
 bad() { # description, expected substring, config text | "" , extra args...
   _d=$1 _want=$2 _conf=$3; shift 3
