@@ -2,6 +2,7 @@
  * pkilab: global options, the command table, exit codes (DESIGN.md):
  * 0 success, 1 a check found problems, 2 usage/input error, 3 runtime failure.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,15 @@ int main(int argc, char **argv)
 		names[c] = commands[c].name;
 		if (strcmp(argv[i], commands[c].name) == 0) {
 			cli.command = commands[c].name;
-			return commands[c].fn(argc - i, argv + i, &cli);
+			int rc = commands[c].fn(argc - i, argv + i, &cli);
+			/* Results go to stdout: a full disk or a closed pipe must not
+			 * pass for success (3: runtime failure). */
+			if (fflush(stdout) != 0 || ferror(stdout)) {
+				fprintf(stderr, "pkilab: error: cannot write to standard output: %s\n",
+					strerror(errno));
+				return PKL_ERUNTIME;
+			}
+			return rc;
 		}
 	}
 	names[sizeof(commands) / sizeof(commands[0])] = NULL;

@@ -450,7 +450,8 @@ enum pkl_rc pkl_db_ca_get(struct pkl_db *db, const char *name, struct pkl_ca_sta
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, err, "read CA state");
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
 		memset(s, 0, sizeof(*s));
 		text(s->name, sizeof(s->name), st, 0);
 		s->cert_id = sqlite3_column_int64(st, 1);
@@ -458,8 +459,10 @@ enum pkl_rc pkl_db_ca_get(struct pkl_db *db, const char *name, struct pkl_ca_sta
 		text(s->crl_number, sizeof(s->crl_number), st, 3);
 		s->crl_this_update = sqlite3_column_int64(st, 4);
 		s->crl_next_update = sqlite3_column_int64(st, 5);
-	} else
+	} else if (step == SQLITE_DONE)
 		rc = pkl_err_set(err, PKL_EINPUT, NULL, "unknown CA '%s'", name);
+	else
+		rc = db_fail(db, err, "read CA state"); /* busy, I/O: not the user's input */
 	sqlite3_finalize(st);
 	return rc;
 }

@@ -23,13 +23,19 @@ enum pkl_rc pkl_file_read(const char *path, size_t max, struct pkl_buf *out, str
 
 	if (!max)
 		max = FILE_READ_DEFAULT_MAX;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer that never comes
+	 * (lint, doctor --trust/--chain and --password-file take any path). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return pkl_err_sys(err, path, "cannot open");
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (fstat(fd, &st) == 0 &&
+	    (S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
 		close(fd);
-		return pkl_err_set(err, PKL_EINPUT, path, "is a directory, expected a file");
+		return pkl_err_set(err, PKL_EINPUT, path, "is a %s, expected a file",
+				   S_ISDIR(st.st_mode) ? "directory" : "pipe or socket");
 	}
+	/* Regular files and devices: blocking reads again. */
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	for (;;) {
 		if (pkl_buf_reserve(&b, 65536) != PKL_OK) {
 			close(fd);
