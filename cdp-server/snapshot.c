@@ -643,6 +643,19 @@ static void report_orphans(const struct cdp_config *cfg, const struct trust_ca *
 	}
 }
 
+/* A problem the previous snapshot already had is not news: periodic
+ * rescans would otherwise repeat every refusal twice a minute. */
+static int was_reported(const struct cdp_snapshot *old, const struct cdp_problem *p)
+{
+	size_t i;
+
+	for (i = 0; i < old->n_problems; i++)
+		if (strcmp(old->problems[i].source, p->source) == 0 &&
+		    strcmp(old->problems[i].msg, p->msg) == 0)
+			return 1;
+	return 0;
+}
+
 void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 {
 	const struct cdp_config *cfg = cat->cfg;
@@ -715,7 +728,9 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 	}
 	report_orphans(cfg, cas, n_cas, &pr);
 	for (i = 0; i < pr.n; i++)
-		pkl_log(pr.v[i].fatal ? PKL_LOG_ERROR : PKL_LOG_WARN, "%s%s%s%s%s%s", pr.v[i].ca,
+		pkl_log(!was_reported(old, &pr.v[i]) ? pr.v[i].fatal ? PKL_LOG_ERROR : PKL_LOG_WARN
+						     : PKL_LOG_DEBUG,
+			"%s%s%s%s%s%s", pr.v[i].ca,
 			pr.v[i].ca[0] ? ": " : "", pr.v[i].source, pr.v[i].source[0] ? ": " : "",
 			pr.v[i].msg,
 			pr.v[i].fatal && cdp_snapshot_find(old, CDP_CRL, pr.v[i].ca) ?
