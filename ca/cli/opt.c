@@ -26,7 +26,7 @@ static void print_help(const struct pkl_cli *cli, const struct cli_opt *opts, co
 	for (int pass = 0; pass < 2; pass++) {
 		const struct cli_opt *o = pass ? common_opts : opts;
 		size_t n = pass ? N_COMMON : SIZE_MAX;
-		for (size_t i = 0; i < n && o[i].name; i++) {
+		for (size_t i = 0; o && i < n && o[i].name; i++) {
 			char left[64];
 			snprintf(left, sizeof(left), "%s%c%s--%s%s%s", o[i].short_name ? "-" : "",
 				 o[i].short_name ? o[i].short_name : ' ', o[i].short_name ? ", " : " ",

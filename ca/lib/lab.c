@@ -133,8 +133,11 @@ static enum pkl_rc apply_profile_setting(struct pkl_profile *p, const config_set
 	if (!type_ok(s, d->kind))
 		return pkl_err_set(err, PKL_EINPUT, where, "setting '%s' in %s must be %s", name, ctx,
 				   kind_hint(d->kind));
-	if (d->kind == K_STR || d->kind == K_DUR)
+	if (d->kind == K_STR || d->kind == K_DUR) {
 		str = config_setting_get_string(s);
+		if (!str) /* type_ok() said string; never NULL, but say so */
+			str = "";
+	}
 
 	if (!strcmp(name, "description")) {
 		snprintf(p->description, sizeof(p->description), "%s", str);
