@@ -92,8 +92,8 @@ curl -s "http://127.0.0.1:$PC/crl/big.crl" | cmp -s - "$W/pub/crl/big.crl" || { 
 curl -s "http://127.0.0.1:$PN/crl/big.crl" | cmp -s - "$W/pub/crl/big.crl" || { echo "bench: nginx serves wrong bytes"; exit 3; }
 
 # Holds N keep-alive connections open (each made one request first) until killed.
-idle() { # port n
-  perl -MIO::Socket::INET -e '
+idle() { # port n  (exec: the background job's pid is perl's, so it can be killed)
+  exec perl -MIO::Socket::INET -e '
     my ($p, $n) = @ARGV; my @s; my $ok = 0;
     for (1 .. $n) {
       my $c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $p, Timeout => 5) or next;
@@ -101,7 +101,7 @@ idle() { # port n
       while ($b !~ /\r\n\r\n/s) { my $r = sysread($c, $b, 65536, length $b); last unless $r; }
       $ok++ if $b =~ /^HTTP\/1\.1 200/; push @s, $c;
     }
-    print STDERR "idle: $ok/$n connections open\n"; $| = 1; sleep 3600;' "$1" "$2"
+    print STDERR "idle: $ok/$n connections open\n"; $| = 1; sleep 600;' "$1" "$2"
 }
 
 # wrk output -> "req/s p99 errors"
