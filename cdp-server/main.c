@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -58,6 +59,24 @@ static enum pkl_rc drop_privileges(const struct cdp_config *cfg, struct pkl_err 
 	return PKL_OK;
 }
 
+/* Each connection is a descriptor: lift the soft limit towards what the
+ * connection limit needs (the hard limit caps it; a sandbox may forbid it). */
+static void raise_fd_limit(const struct cdp_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->connection_limit * (rlim_t)cfg->n_listen + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		pkl_log(PKL_LOG_DEBUG, "cannot raise the descriptor limit: %s", strerror(errno));
+	if (rl.rlim_cur < want)
+		pkl_log(PKL_LOG_WARN,
+			"descriptor limit %llu is below connection_limit: raise LimitNOFILE / ulimit -n",
+			(unsigned long long)rl.rlim_cur);
+}
+
 int main(int argc, char **argv)
 {
 	struct cdp_config cfg;
@@ -78,6 +97,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	cdp_log_init(cfg.log_level);
+	raise_fd_limit(&cfg);
 	/* Signals are taken synchronously by the control loop; worker threads
 	 * inherit the blocked mask, and a closed client socket must not kill us. */
 	sigemptyset(&mask);
