@@ -97,7 +97,7 @@ static long fetch(struct cdp_mirror *m, CURL *h, const char *url, const char *et
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "pkilab-cdpd-mirror/0.1");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL); /* DER, byte for byte */
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, (char *)NULL); /* DER, byte for byte */
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, m);
@@ -137,7 +137,8 @@ static void peer_update(struct cdp_mirror *m, size_t i, int outcome, int reached
 }
 
 /* Pulls every trusted CA's CRL from one peer. */
-static void pull_peer(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
+/* Returns 1 when the peer could not be reached at all. */
+static int pull_peer(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
 {
 	const struct cdp_config *cfg = m->cfg;
 	const char *base = cfg->mirror[pi];
@@ -192,6 +193,7 @@ static void pull_peer(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
 		}
 	}
 	cdp_snapshot_release(s);
+	return down;
 }
 
 static void *mirror_main(void *arg)
@@ -201,6 +203,7 @@ static void *mirror_main(void *arg)
 	CURL *h = curl_easy_init();
 	struct timespec until;
 	size_t i;
+	long retry = 1; /* seconds; doubles while a peer stays unreachable */
 
 	if (!h) {
 		pkl_log(PKL_LOG_ERROR, "mirror: cannot initialise libcurl: not mirroring");
@@ -210,13 +213,23 @@ static void *mirror_main(void *arg)
 	while (!atomic_load(&m->stop)) {
 		m->wake = 0;
 		pthread_mutex_unlock(&m->lock);
+		int unreachable = 0;
 		for (i = 0; i < m->n_peers; i++) {
-			pull_peer(m, h, i, &sk);
+			unreachable |= pull_peer(m, h, i, &sk);
 			if (atomic_load(&m->stop))
 				goto out;
 		}
+		/* A peer that is down (or not up yet: a mirror started with its
+		 * primary) is asked again after 1, 2, 4 ... s, not a whole interval. */
+		long wait = m->cfg->mirror_interval;
+		if (unreachable && retry < wait) {
+			wait = retry;
+			retry *= 2;
+		} else if (!unreachable) {
+			retry = 1;
+		}
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += m->cfg->mirror_interval;
+		until.tv_sec += wait;
 		pthread_mutex_lock(&m->lock);
 		while (!atomic_load(&m->stop) && !m->wake)
 			if (pthread_cond_timedwait(&m->cond, &m->lock, &until) != 0)
