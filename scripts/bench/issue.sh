@@ -5,6 +5,8 @@
 # same algorithms:
 #   - the in-process crypto bound: key generation + one signature per leaf in
 #     a loop on ONE core (bound.c, linked with $BUILD/libpkilab.a);
+#   - the filesystem bound: the 3 files per leaf the PKI layout requires,
+#     created and synced the same way with no crypto (fsbound.c);
 #   - easy-rsa (batch mode) and strongSwan `pki` issuing a subset of the same
 #     leaves (key + certificate each), scaled to leaves/s.
 # Prints leaves/s, peak RSS (wait4 rusage via measure.c) and the ratios.
@@ -31,6 +33,7 @@ cc $CFLAGS_B -o "$W/measure" "$top/scripts/bench/measure.c" || exit 1
 # shellcheck disable=SC2046
 cc $CFLAGS_B -I"$top/ca/include" -o "$W/bound" "$top/scripts/bench/bound.c" "$LIB" \
 	$(pkg-config --libs libssl libcrypto libconfig sqlite3 libcurl jansson) -lpthread || exit 1
+cc $CFLAGS_B -o "$W/fsbound" "$top/scripts/bench/fsbound.c" || exit 1
 
 ncpu=$(nproc)
 echo "machine: $ncpu core(s), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
@@ -113,6 +116,14 @@ bench_one() { # label spec n n_easyrsa n_pki kind
 	echo "  pkilab build:        $p leaves/s  ($ms ms wall, $cpu ms CPU = $(ratio "$cpu" "$ms") cores busy, peak RSS $rss kB)"
 	echo "  pkilab per CPU-second: $pc leaves  (holds on a busy machine; load average $(cut -d' ' -f1 /proc/loadavg))"
 	echo "  crypto bound, 1 core: $bl leaves/s  ($b)"
+	# The files the layout requires (key, certificate, chain per leaf) created
+	# and synced as pkilab does, without crypto: pkilab cannot beat this.
+	rm -rf "$W/fs-$label"
+	f=$("$W/fsbound" "$W/fs-$label" "$n")
+	fl=$(echo "$f" | sed -n 's/.*leaves_per_s=\([0-9.]*\).*/\1/p')
+	rm -rf "$W/fs-$label"
+	echo "  filesystem bound:     $fl leaves/s  ($f: 3 files per leaf, one syncfs)"
+	echo "  pkilab/filesystem bound = $(ratio "$p" "$fl")  (1.0 = nothing but the layout's files)"
 	echo "  easy-rsa ($4 leaves):  $er leaves/s"
 	echo "  strongSwan pki ($5):   $sp leaves/s"
 	echo "  ratios: pkilab/bound(1 core) = $(ratio "$p" "$bl")  pkilab/easy-rsa = $(ratio "$p" "$er")  pkilab/pki = $(ratio "$p" "$sp")"
