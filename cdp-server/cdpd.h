@@ -8,6 +8,7 @@
  *   server.c    the libmicrohttpd daemons, limits, access log, dispatch
  *   h_*.c       one handler per route
  *   mirror.c    pulls from peers (libcurl), feeding candidates through the same rules
+ *   cacheck.c   whether a CA certificate a peer offers was issued by a trusted CA
  *   watch.c     inotify on the publish directories
  *   cdplog.c    the log sink (one line per event, timestamped)
  *
@@ -146,7 +147,8 @@ enum cdp_verdict {
 	CDP_CONFLICT,  /* same CRL number, different bytes */
 	CDP_STALE,     /* valid but expired while the served one is not */
 	CDP_INVALID,   /* does not parse or verify */
-	CDP_UNKNOWN_CA /* no trusted certificate for that CA name */
+	CDP_UNKNOWN_CA, /* no trusted certificate for that CA name */
+	CDP_UNTRUSTED   /* a CA certificate not issued by a configured trusted CA (or a root) */
 };
 const char *cdp_verdict_name(enum cdp_verdict v);
 
@@ -155,6 +157,17 @@ const char *cdp_verdict_name(enum cdp_verdict v);
 enum cdp_verdict cdp_judge_crl(const struct cdp_entry *cur, const unsigned char *der, size_t len,
 			       X509 *ca, pkl_time now, const char *where, struct pkl_crlinfo *info,
 			       struct pkl_err *err);
+
+/* A CA certificate offered by a peer: DER with no trailing bytes, a CA
+ * (basicConstraints cA, keyUsage keyCertSign), not self-issued, valid at
+ * now, and issued by one of `issuers` (the configured trust set, never a
+ * learned CA): issuer DN byte-equal to its subject, AKI equal to its SKI when
+ * both are present, a signature its key verifies. On CDP_ACCEPT *out gets
+ * the parsed certificate (caller frees); otherwise CDP_INVALID or
+ * CDP_UNTRUSTED with err saying why. */
+enum cdp_verdict cdp_judge_ca(const unsigned char *der, size_t len, X509 *const *issuers,
+			      const char *const *issuer_names, size_t n_issuers, pkl_time now,
+			      const char *where, X509 **out, struct pkl_err *err);
 
 struct cdp_catalog;
 
@@ -177,9 +190,21 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why);
 enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca,
 				       const unsigned char *der, size_t len, const char *source,
 				       struct pkl_err *err);
-/* Records or clears (msg NULL) a warning about a source, e.g. a peer that is down. */
-void cdp_catalog_note(struct cdp_catalog *cat, const char *ca, const char *source,
-		      const char *msg);
+/* A CA certificate fetched from a peer under `name` (mirror mode). Refused
+ * as CDP_CONFLICT when a configured CA has that name with other bytes (a
+ * peer never replaces a configured CA), judged by cdp_judge_ca() otherwise.
+ * A CA learned earlier is replaced only by one with a later notBefore
+ * (CDP_OLDER / CDP_CONFLICT otherwise). An accepted CA is served at
+ * /aia/<name>.crt, its CRLs are accepted like a configured CA's, and it is
+ * kept across reloads for the process lifetime (dropped when a configured CA
+ * takes its name or its issuer is no longer trusted). */
+enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name,
+				      const unsigned char *der, size_t len, const char *source,
+				      struct pkl_err *err);
+/* Records or clears (msg NULL) a warning about a source, e.g. a peer that is
+ * down. Returns 1 when that changed the warnings (news worth a log line). */
+int cdp_catalog_note(struct cdp_catalog *cat, const char *ca, const char *source,
+		     const char *msg);
 unsigned long cdp_catalog_reloads(struct cdp_catalog *cat);
 
 /* ---- routes (routes.c) ---- */

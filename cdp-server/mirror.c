@@ -1,10 +1,17 @@
 /*
- * Mirror mode: pull CRLs from peers and offer them to the catalog, which
- * judges them exactly like files from disk (signature by a trusted CA,
- * no rollback). Only CAs this instance trusts are asked for, so a peer can
- * never add one. Each pull is a conditional GET (If-None-Match with the
- * served ETag), bounded in connection time, total time and size, over plain
- * HTTP without redirects or proxies. A mirror keeps serving what it has when
+ * Mirror mode: pull CA certificates and CRLs from peers and offer them to
+ * the catalog, which judges them exactly like files from disk (signature by
+ * a trusted CA, no rollback).
+ *
+ * Each round, per peer: /crl/<name>.crl for every CA the mirror trusts
+ * (configured or learned); then the CA names the peer serves, read from its
+ * /healthz ("cas"[].name), each /aia/<name>.crt fetched and offered to the
+ * catalog, which learns it only if a configured trusted CA issued it and no
+ * configured CA has that name (cdp_catalog_offer_ca): a peer can add an
+ * intermediate below a trusted root, never a root or a CA of its own; then
+ * the CRL of a CA learned just now. Each pull is a conditional GET (If-None-Match with the served
+ * ETag), bounded in connection time, total time and size, over plain HTTP
+ * without redirects or proxies. A mirror keeps serving what it has when
  * every peer is down.
  */
 #include <stdio.h>
@@ -13,6 +20,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "cdpd.h"
 #include "pkilab/buf.h"
@@ -65,8 +73,15 @@ static int on_progress(void *cls, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	return atomic_load(&m->stop) ? 1 : 0;
 }
 
-/* One conditional GET. Returns the HTTP status, or -1 with err filled. */
-static long fetch(struct cdp_mirror *m, CURL *h, const char *url, const char *etag,
+/* Bounds of CA discovery: the /healthz document, one CA certificate, and
+ * the number of names taken from one peer per round. */
+#define HEALTH_MAX (1L << 20)
+#define CERT_MAX (1L << 20)
+#define NAMES_MAX 256
+
+/* One conditional GET of at most max bytes. Returns the HTTP status, or -1
+ * with err filled. */
+static long fetch(struct cdp_mirror *m, CURL *h, const char *url, const char *etag, long max,
 		  struct sink *out, char *err, size_t errlen)
 {
 	const struct cdp_config *cfg = m->cfg;
@@ -78,7 +93,7 @@ static long fetch(struct cdp_mirror *m, CURL *h, const char *url, const char *et
 	curl_easy_reset(h);
 	out->buf.len = 0;
 	out->too_big = 0;
-	out->max = (size_t)cfg->mirror_max_size;
+	out->max = (size_t)max;
 	if (etag && *etag) {
 		snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
 		hdrs = curl_slist_append(hdrs, inm);
@@ -91,7 +106,7 @@ static long fetch(struct cdp_mirror *m, CURL *h, const char *url, const char *et
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(cfg->mirror_timeout * 1000 < 3000 ? cfg->mirror_timeout * 1000 : 3000));
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg->mirror_timeout * 1000);
-	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->mirror_max_size);
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
@@ -105,7 +120,10 @@ static long fetch(struct cdp_mirror *m, CURL *h, const char *url, const char *et
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	} else if (out->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-		snprintf(err, errlen, "larger than mirror_max_size (%ld bytes)", cfg->mirror_max_size);
+		if (max == cfg->mirror_max_size)
+			snprintf(err, errlen, "larger than mirror_max_size (%ld bytes)", max);
+		else
+			snprintf(err, errlen, "larger than %ld bytes", max);
 	} else {
 		snprintf(err, errlen, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
 	}
@@ -136,9 +154,133 @@ static void peer_update(struct cdp_mirror *m, size_t i, int outcome, int reached
 	pthread_mutex_unlock(&m->lock);
 }
 
-/* Pulls every trusted CA's CRL from one peer. */
-/* Returns 1 when the peer could not be reached at all. */
-static int pull_peer(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
+/* The peer's CA names from its /healthz JSON into names (at most max).
+ * Returns the count, or -1 when the peer could not be reached (msg set). */
+static int discover(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk,
+		    char names[][CDP_NAME_MAX + 1], int max, char *msg, size_t msglen)
+{
+	const char *base = m->cfg->mirror[pi];
+	char url[512], err[CURL_ERROR_SIZE + 64];
+	json_error_t je;
+	json_t *doc, *cas, *o;
+	size_t i;
+	long st;
+	int n = 0;
+
+	snprintf(url, sizeof(url), "%s/healthz", base);
+	err[0] = '\0';
+	st = fetch(m, h, url, NULL, HEALTH_MAX, sk, err, sizeof(err));
+	if (st < 0) {
+		snprintf(msg, msglen, "peer unreachable: %s", err);
+		return -1;
+	}
+	/* 503 is a peer with a problem, and still a list of what it serves. */
+	if (st != 200 && st != 503) {
+		pkl_log(PKL_LOG_DEBUG, "mirror: %s: HTTP %ld: no CA discovery", url, st);
+		return 0;
+	}
+	doc = json_loadb((const char *)sk->buf.data, sk->buf.len, JSON_REJECT_DUPLICATES, &je);
+	cas = doc ? json_object_get(doc, "cas") : NULL;
+	if (!json_is_array(cas)) {
+		snprintf(msg, msglen, "no CA list in its /healthz (%s)", doc ? "no \"cas\" array" : je.text);
+		cdp_catalog_note(m->cat, "", url, msg);
+		msg[0] = '\0';
+		json_decref(doc);
+		return 0;
+	}
+	cdp_catalog_note(m->cat, "", url, NULL);
+	json_array_foreach(cas, i, o) {
+		const char *nm = json_string_value(json_object_get(o, "name"));
+
+		if (n >= max)
+			break;
+		/* An invalid name is never asked for: it could not be a URL path of ours. */
+		if (!nm || !cdp_name_valid(nm, strlen(nm)))
+			continue;
+		snprintf(names[n++], CDP_NAME_MAX + 1, "%s", nm);
+	}
+	json_decref(doc);
+	return n;
+}
+
+/* Fetches the CA certificates a peer serves and offers each to the catalog.
+ * Returns how many were learned, or -1 when the peer could not be reached. */
+static int pull_cas(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
+{
+	const char *base = m->cfg->mirror[pi];
+	char (*names)[CDP_NAME_MAX + 1] = calloc(NAMES_MAX, sizeof(*names));
+	char url[512], err[CURL_ERROR_SIZE + 64], msg[1200];
+	struct cdp_snapshot *s = NULL;
+	int n, k, down = 0, learned = 0;
+
+	if (!names)
+		return 0;
+	msg[0] = '\0';
+	n = discover(m, h, pi, sk, names, NAMES_MAX, msg, sizeof(msg));
+	if (n < 0) {
+		peer_update(m, pi, CDP_PULL_ERROR, 0, msg);
+		cdp_catalog_note(m->cat, "", base, msg);
+		pkl_log(PKL_LOG_WARN, "mirror: %s/healthz: %s", base, msg);
+		down = 1;
+		goto out;
+	}
+	cdp_catalog_note(m->cat, "", base, NULL);
+	s = cdp_catalog_acquire(m->cat);
+	for (k = 0; k < n; k++) {
+		const struct cdp_entry *a = cdp_snapshot_find(s, CDP_AIA, names[k]);
+		struct pkl_err e = { 0 };
+		enum cdp_verdict v;
+		long st;
+
+		snprintf(url, sizeof(url), "%s/aia/%s.crt", base, names[k]);
+		err[0] = '\0';
+		st = fetch(m, h, url, a ? a->etag : NULL, CERT_MAX, sk, err, sizeof(err));
+		if (st < 0) {
+			snprintf(msg, sizeof(msg), "peer unreachable: %s", err);
+			peer_update(m, pi, CDP_PULL_ERROR, 0, msg);
+			cdp_catalog_note(m->cat, "", base, msg);
+			pkl_log(PKL_LOG_WARN, "mirror: %s: %s", url, msg);
+			down = 1;
+			break;
+		}
+		if (st == 304) {
+			peer_update(m, pi, CDP_PULL_NOT_MODIFIED, 1, NULL);
+			cdp_catalog_note(m->cat, names[k], url, NULL);
+			continue;
+		}
+		if (st != 200) {
+			snprintf(msg, sizeof(msg), "HTTP %ld", st);
+			peer_update(m, pi, CDP_PULL_ERROR, 1, msg);
+			if (cdp_catalog_note(m->cat, names[k], url, msg))
+				pkl_log(PKL_LOG_WARN, "mirror: %s: %s", url, msg);
+			continue;
+		}
+		v = cdp_catalog_offer_ca(m->cat, names[k], sk->buf.data, sk->buf.len, url, &e);
+		if (v == CDP_ACCEPT)
+			learned++;
+		if (v == CDP_ACCEPT || v == CDP_SAME) {
+			peer_update(m, pi, v == CDP_ACCEPT ? CDP_PULL_ACCEPTED : CDP_PULL_UNCHANGED, 1,
+				    NULL);
+			cdp_catalog_note(m->cat, names[k], url, NULL);
+			continue;
+		}
+		/* Refused again every round while the peer offers it: logged once
+		 * (and again when the reason changes), always in /healthz. */
+		snprintf(msg, sizeof(msg), "CA certificate refused (%s): %s", cdp_verdict_name(v), e.msg);
+		peer_update(m, pi, CDP_PULL_REJECTED, 1, msg);
+		pkl_log(cdp_catalog_note(m->cat, names[k], url, msg) ? PKL_LOG_WARN : PKL_LOG_DEBUG,
+			"mirror: %s: %s", url, msg);
+	}
+out:
+	cdp_snapshot_release(s);
+	free(names);
+	return down ? -1 : learned;
+}
+
+/* Pulls the CRL of every trusted CA (configured or learned) from one peer;
+ * with missing_only, of those that have none in service. Returns 1 when the
+ * peer could not be reached at all. */
+static int pull_crls(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk, int missing_only)
 {
 	const struct cdp_config *cfg = m->cfg;
 	const char *base = cfg->mirror[pi];
@@ -156,9 +298,11 @@ static int pull_peer(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
 		if (a->kind != CDP_AIA)
 			continue;
 		c = cdp_snapshot_find(s, CDP_CRL, a->name);
+		if (c && missing_only)
+			continue;
 		snprintf(url, sizeof(url), "%s/crl/%s.crl", base, a->name);
 		err[0] = '\0';
-		st = fetch(m, h, url, c ? c->etag : NULL, sk, err, sizeof(err));
+		st = fetch(m, h, url, c ? c->etag : NULL, cfg->mirror_max_size, sk, err, sizeof(err));
 		if (st < 0) {
 			snprintf(msg, sizeof(msg), "peer unreachable: %s", err);
 			peer_update(m, pi, CDP_PULL_ERROR, 0, msg);
@@ -194,6 +338,22 @@ static int pull_peer(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
 	}
 	cdp_snapshot_release(s);
 	return down;
+}
+
+/* One round with one peer: the CRLs of the CAs this instance trusts, then
+ * the CA certificates the peer serves, then the CRL of any CA just learned
+ * (so it is served within the same round). Returns 1 when the peer could
+ * not be reached at all. */
+static int pull_peer(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
+{
+	int learned;
+
+	if (pull_crls(m, h, pi, sk, 0))
+		return 1;
+	learned = pull_cas(m, h, pi, sk);
+	if (learned < 0)
+		return 1;
+	return learned > 0 ? pull_crls(m, h, pi, sk, 1) : 0;
 }
 
 static void *mirror_main(void *arg)

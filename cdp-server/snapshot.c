@@ -12,6 +12,11 @@
  * goes through cdp_judge_crl(): parse, verify against the trusted CA
  * certificate, refuse a lower CRL number (rollback), refuse an expired one
  * while a fresh one is served. The last good CRL stays in service otherwise.
+ *
+ * The CA certificates come from the configured trust set, plus (in mirror
+ * mode) CAs learned from peers: each issued by a configured CA
+ * (cdp_judge_ca), kept in the catalog for the process lifetime and merged
+ * into every rebuilt snapshot.
  */
 #include <dirent.h>
 #include <malloc.h>
@@ -166,7 +171,7 @@ void cdp_snapshot_release(struct cdp_snapshot *s)
 const char *cdp_verdict_name(enum cdp_verdict v)
 {
 	static const char *const names[] = { "accepted", "unchanged", "older", "conflict",
-					     "stale", "invalid", "unknown-ca" };
+					     "stale", "invalid", "unknown-ca", "untrusted" };
 
 	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
@@ -214,6 +219,7 @@ struct trust_ca {
 	X509 *cert;
 	struct cdp_blob *der;
 	char source[CDP_SOURCE_MAX];
+	int learned; /* from a peer, not configured */
 };
 
 struct problems {
@@ -226,8 +232,10 @@ struct cdp_catalog {
 	pthread_mutex_t cur_lock;   /* guards `cur` only: held for a pointer copy and an increment */
 	struct cdp_snapshot *cur;
 	pthread_mutex_t build_lock; /* serialises rebuilds (main thread, mirror thread) */
-	struct trust_ca *cas;
+	struct trust_ca *cas;       /* the configured trust set, then the learned CAs */
 	size_t n_cas;
+	struct trust_ca *learned;   /* CAs learned from peers: survive reloads */
+	size_t n_learned;
 	struct problems notes;      /* warnings about peers, kept across reloads */
 	uint64_t generation;
 	atomic_ulong reloads;
@@ -557,6 +565,87 @@ static const struct trust_ca *trust_find(const struct trust_ca *v, size_t n, con
 	return NULL;
 }
 
+/* The CA certificate itself, served at /aia/<name>.crt (Last-Modified: notBefore). */
+static void make_aia_entry(struct cdp_entry *e, const struct trust_ca *ca)
+{
+	pkl_time nb = 0;
+
+	entry_init(e, CDP_AIA, ca->name, cdp_blob_ref(ca->der), ca->source);
+	entry_set_times(e, 0, 0);
+	if (pkl_time_from_asn1(X509_get0_notBefore(ca->cert), &nb) == PKL_OK)
+		entry_set_times(e, nb, 0);
+}
+
+/* The configured (not learned) CAs of v: the only issuers a learned CA may
+ * have. Arrays the caller frees; 0 with both NULL when out of memory. */
+static size_t configured_issuers(const struct trust_ca *v, size_t n, X509 ***iss,
+				 const char ***names)
+{
+	size_t i, k = 0;
+
+	*iss = calloc(n + 1, sizeof(**iss));
+	*names = calloc(n + 1, sizeof(**names));
+	if (!*iss || !*names) {
+		free(*iss);
+		free(*names);
+		*iss = NULL;
+		*names = NULL;
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		if (!v[i].learned) {
+			(*iss)[k] = v[i].cert;
+			(*names)[k++] = v[i].name;
+		}
+	return k;
+}
+
+/* Appends the learned CAs to the freshly loaded configured set v, judging
+ * each again: one whose name a configured CA now has, or whose issuer is no
+ * longer trusted (or which expired), is forgotten. Called with build_lock. */
+static void merge_learned(struct cdp_catalog *cat, struct trust_ca **v, size_t *n)
+{
+	X509 **iss = NULL;
+	const char **names = NULL;
+	size_t n_conf = configured_issuers(*v, *n, &iss, &names), i, k = 0;
+
+	for (i = 0; i < cat->n_learned; i++) {
+		struct trust_ca *l = &cat->learned[i], *nv;
+		struct pkl_err err = { 0 };
+		X509 *x = NULL;
+		int keep = 0;
+
+		if (trust_find(*v, *n, l->name))
+			pkl_log(PKL_LOG_WARN,
+				"aia '%s': a configured CA certificate now has this name: the one learned from %s is dropped",
+				l->name, l->source);
+		else if (cdp_judge_ca(l->der->data, l->der->len, iss, names, n_conf, pkl_time_now(),
+				      l->source, &x, &err) != CDP_ACCEPT)
+			pkl_log(PKL_LOG_WARN, "aia '%s': the CA certificate learned from %s is dropped: %s",
+				l->name, l->source, err.msg);
+		else
+			keep = 1;
+		X509_free(x);
+		if (!keep) {
+			X509_free(l->cert);
+			cdp_blob_unref(l->der);
+			continue;
+		}
+		cat->learned[k++] = *l;
+		nv = realloc(*v, (*n + 1) * sizeof(**v));
+		if (!nv)
+			continue;
+		*v = nv;
+		nv[*n] = *l;
+		X509_up_ref(nv[*n].cert);
+		cdp_blob_ref(nv[*n].der);
+		(*n)++;
+	}
+	cat->n_learned = k;
+	free(iss);
+	free(names);
+}
+
 static void make_crl_entry(struct cdp_entry *e, const char *name, struct cdp_blob *b,
 			   const struct pkl_crlinfo *info, const char *source)
 {
@@ -670,6 +759,7 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 	atomic_fetch_add(&cat->reloads, 1);
 	old = cdp_catalog_acquire(cat);
 	trust_load(cfg, &cas, &n_cas, &pr);
+	merge_learned(cat, &cas, &n_cas);
 	entries = calloc(2 * n_cas + 1, sizeof(*entries));
 	if (!entries)
 		goto out;
@@ -684,15 +774,7 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 		same_ca = oa && oa->body->len == ca->der->len &&
 			  memcmp(oa->body->data, ca->der->data, ca->der->len) == 0;
 
-		/* The CA certificate itself, served at /aia/<name>.crt. */
-		entry_init(&entries[n], CDP_AIA, ca->name, cdp_blob_ref(ca->der), ca->source);
-		entry_set_times(&entries[n], 0, 0);
-		{
-			pkl_time nb = 0;
-
-			if (pkl_time_from_asn1(X509_get0_notBefore(ca->cert), &nb) == PKL_OK)
-				entry_set_times(&entries[n], nb, 0);
-		}
+		make_aia_entry(&entries[n], ca);
 		if (same_ca)
 			entries[n].loaded_at = oa->loaded_at;
 		else
@@ -837,7 +919,144 @@ out:
 	return v;
 }
 
-void cdp_catalog_note(struct cdp_catalog *cat, const char *ca, const char *source, const char *msg)
+/* Replaces the entry of name in v (owned) with a copy of t holding its own
+ * references, or appends one. Returns 0 when out of memory. */
+static int trust_put(struct trust_ca **v, size_t *n, const struct trust_ca *t)
+{
+	struct trust_ca *nv;
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp((*v)[i].name, t->name) == 0)
+			break;
+	if (i == *n) {
+		nv = realloc(*v, (*n + 1) * sizeof(**v));
+		if (!nv)
+			return 0;
+		*v = nv;
+		(*n)++;
+	} else {
+		X509_free((*v)[i].cert);
+		cdp_blob_unref((*v)[i].der);
+	}
+	(*v)[i] = *t;
+	X509_up_ref((*v)[i].cert);
+	cdp_blob_ref((*v)[i].der);
+	return 1;
+}
+
+enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name,
+				      const unsigned char *der, size_t len, const char *source,
+				      struct pkl_err *err)
+{
+	struct problems fatal = { 0 };
+	struct cdp_snapshot *s;
+	const struct trust_ca *ca;
+	struct trust_ca nt;
+	struct cdp_entry *entries = NULL;
+	X509 **iss = NULL;
+	const char **names = NULL;
+	size_t n_conf, n, i;
+	enum cdp_verdict v = CDP_INVALID;
+	int has_crl = 0;
+
+	memset(&nt, 0, sizeof(nt));
+	pthread_mutex_lock(&cat->build_lock);
+	s = cdp_catalog_acquire(cat);
+	if (!cdp_name_valid(name, strlen(name))) {
+		pkl_err_set(err, PKL_EINPUT, source, "not a valid CA name ([A-Za-z0-9._-]{1,64})");
+		goto out;
+	}
+	ca = trust_find(cat->cas, cat->n_cas, name);
+	if (ca && ca->der->len == len && memcmp(ca->der->data, der, len) == 0) {
+		v = CDP_SAME;
+		goto out;
+	}
+	if (ca && !ca->learned) {
+		pkl_err_set(err, PKL_EINPUT, source,
+			    "a different certificate is configured for '%s' (%s): a peer never replaces a configured CA",
+			    name, ca->source);
+		v = CDP_CONFLICT;
+		goto out;
+	}
+	n_conf = configured_issuers(cat->cas, cat->n_cas, &iss, &names);
+	v = cdp_judge_ca(der, len, iss, names, n_conf, pkl_time_now(), source, &nt.cert, err);
+	if (v != CDP_ACCEPT)
+		goto out;
+	if (ca) {
+		/* A learned CA changes only forwards (a renewed intermediate), so
+		 * two peers with different certificates cannot make it flap. */
+		pkl_time nb_new = 0, nb_old = 0;
+
+		pkl_time_from_asn1(X509_get0_notBefore(nt.cert), &nb_new);
+		pkl_time_from_asn1(X509_get0_notBefore(ca->cert), &nb_old);
+		if (nb_new <= nb_old) {
+			pkl_err_set(err, PKL_EINPUT, source,
+				    "%s than the certificate learned for '%s' from %s: keeping that one",
+				    nb_new < nb_old ? "older (notBefore)" : "not newer (same notBefore)",
+				    name, ca->source);
+			v = nb_new < nb_old ? CDP_OLDER : CDP_CONFLICT;
+			goto out;
+		}
+	}
+	snprintf(nt.name, sizeof(nt.name), "%s", name);
+	snprintf(nt.source, sizeof(nt.source), "%s", source);
+	nt.learned = 1;
+	nt.der = cdp_blob_new(der, len);
+	entries = nt.der ? copy_entries(s, 1, &fatal) : NULL;
+	if (!entries || !trust_put(&cat->learned, &cat->n_learned, &nt) ||
+	    !trust_put(&cat->cas, &cat->n_cas, &nt)) {
+		pkl_err_set(err, PKL_ERUNTIME, source, "out of memory");
+		v = CDP_INVALID;
+		goto out;
+	}
+	n = s->n_entries;
+	for (i = 0; i < n; i++)
+		if (entries[i].kind == CDP_AIA && strcmp(entries[i].name, name) == 0)
+			break;
+	if (i < n)
+		cdp_blob_unref(entries[i].body);
+	else
+		n++;
+	make_aia_entry(&entries[i], &nt);
+	/* A renewed CA: its served CRL stays only if the new key verifies it. */
+	for (i = 0; i < n; i++) {
+		struct pkl_crlinfo info;
+
+		if (entries[i].kind != CDP_CRL || strcmp(entries[i].name, name) != 0)
+			continue;
+		if (pkl_crlcheck_verify(entries[i].body->data, entries[i].body->len,
+					entries[i].source, nt.cert, &info, NULL) == PKL_OK) {
+			has_crl = 1;
+		} else {
+			cdp_blob_unref(entries[i].body);
+			entries[i] = entries[--n];
+		}
+		break;
+	}
+	if (!has_crl)
+		problem_add(&fatal, name, "", "no valid CRL to serve", 1);
+	pkl_log(PKL_LOG_INFO, "aia '%s': learned CA certificate from %s (issued by a trusted CA)",
+		name, source);
+	publish(cat, entries, n, &fatal);
+	entries = NULL;
+out:
+	if (entries) {
+		for (i = 0; i < s->n_entries; i++)
+			cdp_blob_unref(entries[i].body);
+		free(entries);
+	}
+	X509_free(nt.cert);
+	cdp_blob_unref(nt.der);
+	free(iss);
+	free(names);
+	free(fatal.v);
+	cdp_snapshot_release(s);
+	pthread_mutex_unlock(&cat->build_lock);
+	return v;
+}
+
+int cdp_catalog_note(struct cdp_catalog *cat, const char *ca, const char *source, const char *msg)
 {
 	struct problems fatal = { 0 };
 	struct cdp_snapshot *s;
@@ -867,6 +1086,7 @@ void cdp_catalog_note(struct cdp_catalog *cat, const char *ca, const char *sourc
 	}
 	free(fatal.v);
 	pthread_mutex_unlock(&cat->build_lock);
+	return changed;
 }
 
 unsigned long cdp_catalog_reloads(struct cdp_catalog *cat)
@@ -916,6 +1136,7 @@ void cdp_catalog_free(struct cdp_catalog *cat)
 	pthread_key_delete(cat->pin_key);
 	cdp_snapshot_release(cat->cur);
 	trust_free(cat->cas, cat->n_cas);
+	trust_free(cat->learned, cat->n_learned);
 	free(cat->notes.v);
 	pthread_mutex_destroy(&cat->cur_lock);
 	pthread_mutex_destroy(&cat->build_lock);
