@@ -583,8 +583,8 @@ static size_t configured_issuers(const struct trust_ca *v, size_t n, X509 ***iss
 {
 	size_t i, k = 0;
 
-	*iss = calloc(n + 1, sizeof(**iss));
-	*names = calloc(n + 1, sizeof(**names));
+	*iss = calloc(n + 1, sizeof(X509 *));
+	*names = calloc(n + 1, sizeof(const char *));
 	if (!*iss || !*names) {
 		free(*iss);
 		free(*names);
@@ -936,12 +936,20 @@ static int trust_put(struct trust_ca **v, size_t *n, const struct trust_ca *t)
 		*v = nv;
 		(*n)++;
 	} else {
-		X509_free((*v)[i].cert);
-		cdp_blob_unref((*v)[i].der);
+		X509 *old_cert = (*v)[i].cert;
+		struct cdp_blob *old_der = (*v)[i].der;
+
+		/* References first: t may share objects with the entry it replaces. */
+		X509_up_ref(t->cert);
+		cdp_blob_ref(t->der);
+		(*v)[i] = *t;
+		X509_free(old_cert);
+		cdp_blob_unref(old_der);
+		return 1;
 	}
+	X509_up_ref(t->cert);
+	cdp_blob_ref(t->der);
 	(*v)[i] = *t;
-	X509_up_ref((*v)[i].cert);
-	cdp_blob_ref((*v)[i].der);
 	return 1;
 }
 

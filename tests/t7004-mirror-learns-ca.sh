@@ -37,7 +37,9 @@ check "pkilab build: the impostor lab (same names, other keys)" mklab "$T/evil" 
   { name = \"rogue-ca\"; template = \"intermediate-ca\"; issuer = \"root\"; subject = \"C=CH, O=pkilab Test, CN=t7004 Rogue CA\"; },
   { name = \"evil-root\"; template = \"root-ca\"; subject = \"C=CH, O=Evil, CN=t7004 Evil Root\"; }"
 GP=$T/good/pki/publish EP=$T/evil/pki/publish
-[ -f "$GP/aia/vpn-ca.crt" ] && [ -f "$EP/aia/rogue-ca.crt" ] || { cat "$T/good/build.log" "$T/evil/build.log"; finish; exit 1; }
+if [ ! -f "$GP/aia/vpn-ca.crt" ] || [ ! -f "$EP/aia/rogue-ca.crt" ]; then
+  cat "$T/good/build.log" "$T/evil/build.log"; finish; exit 1
+fi
 # The genuine root under another name: signed by the trusted key, but a root.
 cp "$GP/aia/root.crt" "$EP/aia/root-copy.crt"
 check "the impostor's vpn-ca differs from the genuine one" sh -c "! cmp -s '$GP/aia/vpn-ca.crt' '$EP/aia/vpn-ca.crt'"
