@@ -38,6 +38,7 @@ struct cdp_mirror {
 	int wake;
 	struct cdp_peer_state peers[CDP_LIST_MAX];
 	size_t n_peers;
+	size_t ca_cursor[CDP_LIST_MAX]; /* mirror thread only: where CA discovery resumes */
 };
 
 struct sink {
@@ -211,7 +212,8 @@ static int pull_cas(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
 	char (*names)[CDP_NAME_MAX + 1] = calloc(NAMES_MAX, sizeof(*names));
 	char url[512], err[CURL_ERROR_SIZE + 64], msg[1200];
 	struct cdp_snapshot *s = NULL;
-	int n, k, down = 0, learned = 0;
+	struct timespec t0, t1;
+	int n, j, k, start, down = 0, learned = 0;
 
 	if (!names)
 		return 0;
@@ -226,12 +228,26 @@ static int pull_cas(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
 	}
 	cdp_catalog_note(m->cat, "", base, NULL);
 	s = cdp_catalog_acquire(m->cat);
-	for (k = 0; k < n; k++) {
-		const struct cdp_entry *a = cdp_snapshot_find(s, CDP_AIA, names[k]);
+	/* A peer listing many names and answering each slowly must not hold
+	 * the CRL pulls of every peer back: the CA phase gets about one
+	 * mirror_timeout per round, and the next round resumes where it stopped. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	start = n ? (int)(m->ca_cursor[pi] % (size_t)n) : 0;
+	for (j = 0; j < n; j++) {
+		const struct cdp_entry *a;
 		struct pkl_err e = { 0 };
 		enum cdp_verdict v;
 		long st;
 
+		k = (start + j) % n;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (j > 0 && t1.tv_sec - t0.tv_sec >= m->cfg->mirror_timeout) {
+			m->ca_cursor[pi] = (size_t)k;
+			pkl_log(PKL_LOG_DEBUG, "mirror: %s: CA certificates: %d of %d left for the next round",
+				base, n - j, n);
+			break;
+		}
+		a = cdp_snapshot_find(s, CDP_AIA, names[k]);
 		snprintf(url, sizeof(url), "%s/aia/%s.crt", base, names[k]);
 		err[0] = '\0';
 		st = fetch(m, h, url, a ? a->etag : NULL, CERT_MAX, sk, err, sizeof(err));

@@ -129,6 +129,31 @@ check "metrics: accepted pulls counted for the primary" \
   grep -q "pkilab_cdpd_mirror_pulls_total{peer=\"$A\",outcome=\"accepted\"} [1-9]" "$T/body"
 check "metrics: vpn-ca's CRL number exported" grep -q 'pkilab_cdpd_crl_number{ca="vpn-ca"}' "$T/body"
 
+# A peer listing many CA names and answering each slowly (0.6 s, under the
+# 1 s mirror_timeout) does not hold back the peer after it: the CA phase of
+# one peer is bounded by about one mirror_timeout per round.
+S=$(free_port)
+perl -MIO::Socket::INET -e '
+  my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], Listen => 16, ReuseAddr => 1) or die;
+  my $j = "{\"cas\": [" . join(",", map { "{\"name\": \"slow$_\"}" } 1..60) . "]}";
+  alarm 60;
+  while (my $c = $s->accept) {
+    my $req = ""; while (my $l = <$c>) { $req .= $l; last if $l =~ /^\r?\n$/ }
+    if ($req =~ m{^GET /healthz }) { print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($j) . "\r\nConnection: close\r\n\r\n$j" }
+    else { select(undef, undef, undef, 0.6); print $c "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" }
+    close $c;
+  }' "$S" &
+at_exit "kill $! 2>/dev/null"
+K=$(free_port)
+t0=$(date +%s)
+start_cdpd k --mirror "http://127.0.0.1:$S" --mirror "$A" --trust "$T/trust/root.crt" \
+  --listen "127.0.0.1:$K" --mirror-interval 1s --mirror-timeout 1s
+check "behind a slow peer listing 60 CAs, vpn-ca is learned from the next peer" \
+  same_as "http://127.0.0.1:$K/aia/vpn-ca.crt" "$GP/aia/vpn-ca.crt"
+check "... and its CRL served" same_as "http://127.0.0.1:$K/crl/vpn-ca.crl" "$GP/crl/vpn-ca.crl"
+check "... within 6 s (60 x 0.6 s would be 36 s)" test $(($(date +%s) - t0)) -le 6
+stop_cdpd k; check "k: clean exit on SIGTERM" test $? = 0
+
 # The primary goes away; a reload from disk keeps what was learned.
 stop_cdpd a
 kill -HUP "$(cat "$T/m.pid")"
