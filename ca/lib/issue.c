@@ -148,7 +148,7 @@ static enum pkl_rc stage_ca_files(struct pkl_txn *txn, struct pkl_pki *pki,
 	/* An initial, empty, signed CRL, back-dated a few minutes so a relying
 	 * party with a slightly slow clock does not see it as not yet valid. */
 	req.this_update = ctx->now - 300;
-	req.next_update = ctx->now + e->prof.crl_lifetime;
+	req.next_update = req.this_update + e->prof.crl_lifetime; /* as `pkilab crl` does */
 	pkl_crl_number_from_time(ctx->now, req.number);
 	req.number_len = 8;
 	if (rc == PKL_OK)
