@@ -37,8 +37,9 @@ check "#6 root notAfter 2059 (notBefore + 10 y) is GeneralizedTime" test "$(tag_
 check "#6 leaf notAfter 2049-12-31T23:59:59 is still UTCTime" test "$(tag_of "$T/y2050/certs/old.pem" 2)" = "UTCTIME 491231235959Z"
 check "#6 leaf notAfter 2050-01-01T00:00:00 is GeneralizedTime" test "$(tag_of "$T/y2050/certs/new.pem" 2)" = "GENERALIZEDTIME 20500101000000Z"
 check "#49 root CRL thisUpdate (2049) UTCTime" sh -c 'echo "$1" | grep -q "^UTCTIME 4905312355"' _ "$(tag_of "$T/y2050/publish/crl/root.crl" 1)"
-check "#49 root CRL nextUpdate (+400d = 2050-07-06) GeneralizedTime" test "$(tag_of "$T/y2050/publish/crl/root.crl" 2)" = "GENERALIZEDTIME 20500706000000Z"
-check "#49 intermediate CRL nextUpdate (+7d) UTCTime" test "$(tag_of "$T/y2050/publish/crl/ca.crl" 2)" = "UTCTIME 490608000000Z"
+# nextUpdate = thisUpdate (now - 5 min) + crl_lifetime, as for every CRL pkilab signs.
+check "#49 root CRL nextUpdate (thisUpdate + 400d = 2050-07-05T23:55) GeneralizedTime" test "$(tag_of "$T/y2050/publish/crl/root.crl" 2)" = "GENERALIZEDTIME 20500705235500Z"
+check "#49 intermediate CRL nextUpdate (thisUpdate + 7d) UTCTime" test "$(tag_of "$T/y2050/publish/crl/ca.crl" 2)" = "UTCTIME 490607235500Z"
 for n in root ca old new; do
 	check "#6 #7 $n: time types and syntax" c_times "$T/y2050/certs/$n.pem"
 done
