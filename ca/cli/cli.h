@@ -14,6 +14,7 @@ struct pkl_cli {
 	const char *pki_dir;  /* --pki, else $PKILAB_DIR, else NULL (command decides) */
 	int json;             /* --json */
 	int verbose;          /* -v count; -q sets -1 */
+	int output_failed;    /* a result could not be printed: main() exits 3 */
 };
 
 enum cli_opt_type {
@@ -55,6 +56,12 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, struct pkl_cli 
 int cli_fail(const struct pkl_cli *cli, const struct pkl_err *err);
 /* Prints a usage error and returns PKL_EINPUT. */
 int cli_usage_error(const struct pkl_cli *cli, const char *fmt, ...) PKL_PRINTF(2, 3);
+
+/* Prints a jansson value on stdout, indented, keys in insertion order (v
+ * stays the caller's). A value that cannot be printed (NULL from a failed
+ * json_pack, no memory) is an error line and exit status 3, never silence. */
+struct json_t;
+void cli_print_json(struct pkl_cli *cli, struct json_t *v);
 
 /* The PKI directory for commands other than build: --pki, $PKILAB_DIR, ./pki. */
 const char *cli_pki_dir(const struct pkl_cli *cli);

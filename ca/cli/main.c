@@ -83,6 +83,8 @@ int main(int argc, char **argv)
 			int rc = commands[c].fn(argc - i, argv + i, &cli);
 			/* Results go to stdout: a full disk or a closed pipe must not
 			 * pass for success (3: runtime failure). */
+			if (cli.output_failed)
+				return PKL_ERUNTIME;
 			if (fflush(stdout) != 0 || ferror(stdout)) {
 				fprintf(stderr, "pkilab: error: cannot write to standard output: %s\n",
 					strerror(errno));

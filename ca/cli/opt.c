@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "pkilab/lab.h"
 #include "pkilab/log.h"
@@ -197,4 +199,16 @@ int cli_usage_error(const struct pkl_cli *cli, const char *fmt, ...)
 const char *cli_pki_dir(const struct pkl_cli *cli)
 {
 	return cli->pki_dir ? cli->pki_dir : "pki";
+}
+
+void cli_print_json(struct pkl_cli *cli, json_t *v)
+{
+	char *s = v ? json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+	if (!s || puts(s) < 0) {
+		fprintf(stderr, "%s: error: %s: cannot print the JSON result\n", cli->prog,
+			cli->command ? cli->command : "output");
+		cli->output_failed = 1;
+	}
+	free(s);
 }

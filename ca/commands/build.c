@@ -153,7 +153,7 @@ static enum pkl_rc issue_all(struct pkl_pki *pki, const struct pkl_lab *lab, str
 	return pkl_txn_commit(txn, err);
 }
 
-static void report(const struct pkl_cli *cli, const struct pkl_lab *lab, const char *pki_dir,
+static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const char *pki_dir,
 		   struct plan_item *items, size_t n, int dry_run)
 {
 	size_t issued = 0, kept = 0;
@@ -177,10 +177,7 @@ static void report(const struct pkl_cli *cli, const struct pkl_lab *lab, const c
 				json_object_set_new(c, "lab_differs", json_string(it->differs));
 			json_array_append_new(json_object_get(o, it->exists ? "kept" : "issued"), c);
 		}
-		char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (s)
-			puts(s);
-		free(s);
+		cli_print_json(cli, o);
 		json_decref(o);
 		return;
 	}

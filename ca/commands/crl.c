@@ -73,10 +73,7 @@ int cmd_crl(int argc, char **argv, struct pkl_cli *cli)
 		pkl_revoke_publish_all(pki, due, report, &o, &err);
 	}
 	if (o.arr && !err.rc) {
-		char *s = json_dumps(o.arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (s)
-			puts(s);
-		free(s);
+		cli_print_json(cli, o.arr);
 	}
 	json_decref(o.arr);
 	pkl_pki_close(pki);

@@ -150,10 +150,7 @@ int cmd_expiring(int argc, char **argv, struct pkl_cli *cli)
 		}
 	}
 	if (o.arr) {
-		char *s = json_dumps(o.arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (s)
-			puts(s);
-		free(s);
+		cli_print_json(cli, o.arr);
 	}
 out:
 	json_decref(o.arr);

@@ -156,14 +156,11 @@ int cmd_export(int argc, char **argv, struct pkl_cli *cli)
 		goto done;
 	if (cli->json) {
 		json_t *a = json_array();
-		char *save = NULL, *s;
+		char *save = NULL;
 		for (char *l = strtok_r((char *)pkl_buf_cstr(&listing), "\n", &save); l;
 		     l = strtok_r(NULL, "\n", &save))
 			json_array_append_new(a, json_string(l));
-		s = json_dumps(a, JSON_INDENT(2));
-		if (s)
-			puts(s);
-		free(s);
+		cli_print_json(cli, a);
 		json_decref(a);
 	} else if (cli->verbose >= 0 && listing.len) {
 		fwrite(listing.data, 1, listing.len, stdout);

@@ -223,10 +223,7 @@ int cmd_issue(int argc, char **argv, struct pkl_cli *cli)
 	if (cli->json) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "issuer", ca, "serial", serial,
 				      "subject", e.subject, "not_after", pkl_time_fmt(e.not_after, buf, sizeof(buf)));
-		char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (s)
-			puts(s);
-		free(s);
+		cli_print_json(cli, o);
 		json_decref(o);
 	} else if (cli->verbose >= 0) {
 		printf("issued %s (serial %s) by %s, valid until %s\n", name, serial, ca,

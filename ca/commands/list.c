@@ -82,10 +82,7 @@ int cmd_list(int argc, char **argv, struct pkl_cli *cli)
 	if (cli->json)
 		c.arr = json_array();
 	if (pkl_db_cert_each(pki->db, all, one, &c, &err) == PKL_OK && c.arr) {
-		char *s = json_dumps(c.arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (s)
-			puts(s);
-		free(s);
+		cli_print_json(cli, c.arr);
 	}
 	json_decref(c.arr);
 	pkl_pki_close(pki);

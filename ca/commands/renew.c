@@ -217,10 +217,7 @@ int cmd_renew(int argc, char **argv, struct pkl_cli *cli)
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:s}", "name", old.name, "serial", serial,
 				      "old_serial", old.serial, "issuer", iss.name, "new_key", !reuse,
 				      "old_revoked", revoke_old, "not_after", pkl_time_fmt(e.not_after, t1, sizeof(t1)));
-		char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (s)
-			puts(s);
-		free(s);
+		cli_print_json(cli, o);
 		json_decref(o);
 	} else if (cli->verbose >= 0) {
 		printf("renewed %s: serial %s (was %s), %s, valid until %s%s\n", old.name, serial, old.serial,

@@ -68,10 +68,7 @@ int cmd_revoke(int argc, char **argv, struct pkl_cli *cli)
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", row.name, "serial", row.serial,
 				      "issuer", row.issuer_name, "revoked_at",
 				      pkl_time_fmt(row.revoked_at, t, sizeof(t)), "reason", reason);
-		char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (s)
-			puts(s);
-		free(s);
+		cli_print_json(cli, o);
 		json_decref(o);
 	} else if (cli->verbose >= 0) {
 		printf("revoked %s (serial %s) of %s%s%s; run 'pkilab crl' to publish it\n", row.name,

@@ -265,10 +265,7 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 		}
 	}
 	if (cli->json) {
-		char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (s)
-			puts(s);
-		free(s);
+		cli_print_json(cli, o);
 	} else {
 		print_text(o);
 	}
