@@ -519,10 +519,11 @@ static enum pkl_rc parse_lab_group(struct pkl_lab *lab, config_setting_t *g, con
 	return PKL_OK;
 }
 
-/* Templates parsed once per lab load: a lab of 1,000 leaves names the same
- * template 1,000 times. */
+/* Templates resolved and parsed once per lab load: a lab of 1,000 leaves
+ * names the same template 1,000 times. Within one load the search path is
+ * fixed, so the name alone identifies the file. */
 struct tmpl_cache {
-	char path[PATH_MAX];
+	char name[PKL_NAME_MAX];
 	struct pkl_profile prof;
 };
 #define TMPL_CACHE_MAX 32
@@ -532,22 +533,20 @@ struct load_state {
 	size_t n_cache;
 };
 
-static enum pkl_rc template_load_cached(struct load_state *ls, const char *path, const char *name,
-					struct pkl_profile *out, struct pkl_err *err)
+static const struct pkl_profile *template_cached(const struct load_state *ls, const char *name)
 {
-	enum pkl_rc rc;
-
 	for (size_t i = 0; i < ls->n_cache; i++)
-		if (!strcmp(ls->cache[i].path, path)) {
-			*out = ls->cache[i].prof;
-			return PKL_OK;
-		}
-	rc = template_load_path(path, name, out, err);
-	if (rc == PKL_OK && ls->n_cache < TMPL_CACHE_MAX) {
-		snprintf(ls->cache[ls->n_cache].path, PATH_MAX, "%s", path);
-		ls->cache[ls->n_cache++].prof = *out;
-	}
-	return rc;
+		if (!strcmp(ls->cache[i].name, name))
+			return &ls->cache[i].prof;
+	return NULL;
+}
+
+static void template_remember(struct load_state *ls, const char *name, const struct pkl_profile *prof)
+{
+	if (ls->n_cache == TMPL_CACHE_MAX)
+		return;
+	snprintf(ls->cache[ls->n_cache].name, PKL_NAME_MAX, "%s", name);
+	ls->cache[ls->n_cache++].prof = *prof;
 }
 
 static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, config_setting_t *e,
@@ -581,7 +580,10 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, conf
 	tmpl = get_str_member(e, "template", lab->path, ctx, 1, err, &rc);
 	if (rc != PKL_OK)
 		return rc;
-	{
+	const struct pkl_profile *known = template_cached(ls, tmpl);
+	if (known) {
+		out->prof = *known;
+	} else {
 		char tpath[PATH_MAX];
 		rc = PKL_EINPUT;
 		if (tmpl_dir[0] && pkl_lab_name_valid(tmpl) &&
@@ -595,9 +597,10 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, conf
 			return pkl_err_set(err, PKL_EINPUT, loc(ts, lab->path, where, sizeof(where)),
 					   "%s: %s", ctx, sub.msg);
 		}
-		rc = template_load_cached(ls, tpath, tmpl, &out->prof, err);
+		rc = template_load_path(tpath, tmpl, &out->prof, err);
 		if (rc != PKL_OK)
 			return rc;
+		template_remember(ls, tmpl, &out->prof);
 	}
 
 	/* Overrides and entity settings. */
