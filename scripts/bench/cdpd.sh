@@ -7,6 +7,7 @@
 # "Performance"). Not a test: numbers depend on the machine.
 #   BUILD=build sh scripts/bench/cdpd.sh      BENCH_SECONDS=5 BENCH_IDLE=1000 BENCH_ROUNDS=3
 #   BENCH_CDPD_ARGS="--threads 4"  extra server flags, for experiments
+#   BENCH_CRLS="small big" BENCH_CONNS="50 500"  the scenarios to run
 # Each scenario runs BENCH_ROUNDS times, alternating the two servers, and the
 # median round is reported: a shared machine's noise hits both alike.
 set -u
@@ -16,6 +17,8 @@ CDPD=$top/$BUILD/pkilab-cdpd
 SECS=${BENCH_SECONDS:-5}
 IDLE=${BENCH_IDLE:-1000}
 ROUNDS=${BENCH_ROUNDS:-3}
+CRLS=${BENCH_CRLS:-small big}
+CONNS=${BENCH_CONNS:-50 500}
 for t in wrk nginx openssl perl; do
   command -v "$t" >/dev/null 2>&1 || { echo "bench: skipped: $t not installed"; exit 0; }
 done
@@ -133,8 +136,8 @@ for name in cdpd nginx; do
 done
 rounds=$W/rounds
 : >"$rounds"
-for crl in small big; do
-  for c in 50 500; do
+for crl in $CRLS; do
+  for c in $CONNS; do
     for round in $(seq 1 "$ROUNDS"); do
       for name in cdpd nginx; do
         if [ "$name" = cdpd ]; then P=$PC; sp=$cdpd_pid; else P=$PN; sp=$(nginx_pids); fi
@@ -149,8 +152,8 @@ for crl in small big; do
 done
 # The median round by requests/s (errors summed over all rounds, RSS the largest).
 for name in cdpd nginx; do
-  for crl in small big; do
-    for c in 50 500; do
+  for crl in $CRLS; do
+    for c in $CONNS; do
       awk -v n=$name -v crl=$crl -v c=$c '$1 == n && $2 == crl && $3 == c' "$rounds" | sort -k4,4n >"$W/sel"
       k=$(wc -l <"$W/sel")
       err=$(awk '{ e += $6 } END { print e + 0 }' "$W/sel")
@@ -168,8 +171,8 @@ sort -k1,1 -s "$results" | while read -r s crl c rps p99 err rss; do
 done
 echo
 printf '%-5s %5s %14s %14s %12s\n' crl conns "req/s ratio" "p99 ratio" "MB/s cdpd"
-for crl in small big; do
-  for c in 50 500; do
+for crl in $CRLS; do
+  for c in $CONNS; do
     a=$(awk -v crl=$crl -v c=$c '$1 == "cdpd" && $2 == crl && $3 == c' "$results")
     b=$(awk -v crl=$crl -v c=$c '$1 == "nginx" && $2 == crl && $3 == c' "$results")
     size=$(stat -c %s "$W/pub/crl/$crl.crl")
