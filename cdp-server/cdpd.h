@@ -9,6 +9,7 @@
  *   h_*.c       one handler per route
  *   mirror.c    pulls from peers (libcurl), feeding candidates through the same rules
  *   cacheck.c   whether a CA certificate a peer offers was issued by a trusted CA
+ *   state.c     the CRL-number high-water marks kept in state_dir across restarts
  *   watch.c     inotify on the publish directories
  *   cdplog.c    the log sink (one line per event, timestamped)
  *
@@ -48,6 +49,7 @@ struct cdp_config {
 	char *trust[CDP_LIST_MAX];    /* CA certificate files or directories */
 	size_t n_trust;
 	char *user;                   /* drop to this user after binding when root */
+	char *state_dir;              /* CRL-number high-water marks; NULL: kept in memory only */
 	enum pkl_log_level log_level;
 	int access_log;
 	int64_t max_age;              /* Cache-Control cap: the re-publication interval */
@@ -116,6 +118,8 @@ struct cdp_entry {
 	 * built on first use and shared by every request while this snapshot
 	 * lives; NULL in a fresh snapshot. The one mutable part of a snapshot. */
 	_Atomic(void *) cached[2];
+	int learned;                 /* AIA: the CA certificate was learned from a peer
+				      * (source is its URL, loaded_at when), not configured */
 };
 
 /* Why something on disk or at a peer is not being served. `fatal` problems
@@ -203,11 +207,64 @@ enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca,
 enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name,
 				      const unsigned char *der, size_t len, const char *source,
 				      struct pkl_err *err);
+struct cdp_state;
+/* Gives the catalog the high-water marks it enforces and raises (the
+ * catalog owns st from then on). Call before the first cdp_catalog_reload. */
+void cdp_catalog_set_state(struct cdp_catalog *cat, struct cdp_state *st);
 /* Records or clears (msg NULL) a warning about a source, e.g. a peer that is
  * down. Returns 1 when that changed the warnings (news worth a log line). */
 int cdp_catalog_note(struct cdp_catalog *cat, const char *ca, const char *source,
 		     const char *msg);
 unsigned long cdp_catalog_reloads(struct cdp_catalog *cat);
+
+/* ---- rollback protection across restarts (state.c) ---- */
+
+/* The highest CRL number ever accepted per (CA name, CA key), persisted in
+ * <state_dir>/crl-numbers. Not thread-safe: the catalog uses it under its
+ * build lock only, never from a request. */
+#define CDP_STATE_FILE "crl-numbers"
+#define CDP_KEYID_MAX 64 /* hex digits of a key identifier (SHA-1: 40) */
+
+struct cdp_state_mark {
+	char ca[CDP_NAME_MAX + 1];
+	char keyid[CDP_KEYID_MAX + 1];      /* lowercase hex */
+	char number[PKL_CRL_NUMBER_MAX];    /* decimal, no leading zeros */
+};
+
+struct cdp_state {
+	char path[4096];          /* <dir>/crl-numbers ("" for a state that is never saved) */
+	int lock_fd;              /* the directory, flock()ed: one instance per state_dir */
+	struct cdp_state_mark *v; /* sorted by (ca, keyid) when saved */
+	size_t n, cap;
+	int dirty;                /* raised since the last save */
+};
+
+/* An empty state that is never saved (tests, and the parser's target). */
+struct cdp_state *cdp_state_new(void);
+/* Checks that dir is a directory this process can write (PKL_EINPUT
+ * otherwise), locks it against a second instance and loads its file if any:
+ * a corrupt or unreadable file is an error naming the file (and line), never
+ * ignored and never overwritten. Call after the privilege drop. */
+struct cdp_state *cdp_state_open(const char *dir, struct pkl_err *err);
+void cdp_state_free(struct cdp_state *st);
+/* Parses the text of a state file into st (which must be empty); `path`
+ * names it in errors ("PATH:LINE: ..."). */
+enum pkl_rc cdp_state_parse(struct cdp_state *st, const char *text, size_t len,
+			    const char *path, struct pkl_err *err);
+/* The recorded number for (ca, keyid), or NULL. */
+const char *cdp_state_get(const struct cdp_state *st, const char *ca, const char *keyid);
+/* Records number when it is higher than the mark (or the first one); returns
+ * 1 when the mark rose (st becomes dirty), 0 otherwise, -1 out of memory. */
+int cdp_state_raise(struct cdp_state *st, const char *ca, const char *keyid, const char *number);
+/* Writes the file atomically (temp, fsync, rename, fsync dir) when dirty. */
+enum pkl_rc cdp_state_save(struct cdp_state *st, struct pkl_err *err);
+/* The text cdp_state_save writes (into out, appended). */
+struct pkl_buf;
+enum pkl_rc cdp_state_format(struct cdp_state *st, struct pkl_buf *out);
+/* The key identity of a CA certificate: lowercase hex SHA-1 of its
+ * subjectPublicKey (RFC 5280 §4.2.1.2 method 1, what `subjectKeyIdentifier =
+ * hash` writes, so it usually equals the SKI). 0 on failure. */
+int cdp_state_keyid(X509 *ca, char out[CDP_KEYID_MAX + 1]);
 
 /* ---- routes (routes.c) ---- */
 

@@ -40,6 +40,8 @@ static const struct setting settings[] = {
 	{ "trust", T_LIST, OFF(trust), OFF(n_trust), 0, 0, "PATH",
 	  "CA certificate file or directory whose CRLs are accepted (default: each publish dir's aia/)" },
 	{ "user", T_STR, OFF(user), 0, 0, 0, "USER", "drop to this user after binding (when started as root)" },
+	{ "state_dir", T_STR, OFF(state_dir), 0, 0, 0, "DIR",
+	  "keep the highest CRL number accepted per CA here, so rollback protection survives a restart" },
 	{ "log_level", T_LEVEL, OFF(log_level), 0, 0, 0, "LEVEL", "error, warning, info (default), debug" },
 	{ "access_log", T_BOOL, OFF(access_log), 0, 0, 0, "BOOL", "one line per request (default true)" },
 	{ "max_age", T_DURATION, OFF(max_age), 0, 0, 366L * 86400, "DURATION",
@@ -179,6 +181,15 @@ static enum pkl_rc apply(struct cdp_config *cfg, const struct setting *s, const 
 	}
 	case T_STR: {
 		char **p = (char **)(base + s->off);
+
+		if (strcmp(s->name, "state_dir") == 0) {
+			struct stat st;
+
+			/* Writability is checked at start, as the user the server runs as. */
+			if (!*v || stat(v, &st) != 0 || !S_ISDIR(st.st_mode))
+				return pkl_err_set(err, PKL_EINPUT, where, "state_dir: '%s' is not a directory",
+						   v);
+		}
 
 		free(*p);
 		*p = strdup(v);
@@ -533,5 +544,6 @@ void cdp_config_free(struct cdp_config *cfg)
 	for (i = 0; i < cfg->n_trust; i++)
 		free(cfg->trust[i]);
 	free(cfg->user);
+	free(cfg->state_dir);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -35,6 +35,11 @@ int cdp_health_json(struct cdp_ctx *ctx, const struct cdp_snapshot *s, pkl_time 
 		c = cdp_snapshot_find(s, CDP_CRL, a->name);
 		o = json_object();
 		json_object_set_new(o, "name", json_string(a->name));
+		if (a->learned) {
+			json_object_set_new(o, "learned_from", json_string(a->source));
+			json_object_set_new(o, "learned_at",
+					    json_string(pkl_time_fmt(a->loaded_at, t1, sizeof(t1))));
+		}
 		if (!c) {
 			healthy = 0;
 			json_object_set_new(o, "ok", json_false());

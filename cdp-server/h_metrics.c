@@ -1,8 +1,9 @@
 /*
  * GET /metrics: Prometheus text exposition format 0.0.4. Per CA: CRL
- * number, thisUpdate, nextUpdate, seconds left, revoked count, bytes; per
- * route and status: requests; per peer and outcome: mirror pulls; plus
- * health and catalog state, so an alert can fire before a CRL goes stale.
+ * number, thisUpdate, nextUpdate, seconds left, revoked count, bytes, and
+ * whether the CA certificate was learned from a peer; per route and status:
+ * requests; per peer and outcome: mirror pulls; plus health and catalog
+ * state, so an alert can fire before a CRL goes stale.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,13 @@ int cdp_h_metrics(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_r
 	crl_gauge(&b, s, "pkilab_cdpd_crl_seconds_left", "seconds until nextUpdate", 3, now);
 	crl_gauge(&b, s, "pkilab_cdpd_crl_revoked", "revoked certificates listed", 4, now);
 	crl_gauge(&b, s, "pkilab_cdpd_crl_bytes", "DER size of the CRL", 5, now);
+	/* A separate gauge, so the labels of the CRL metrics stay what they were. */
+	pkl_buf_printf(&b, "# HELP pkilab_cdpd_ca_learned 1 when the CA certificate was learned from a peer, 0 when configured\n"
+			   "# TYPE pkilab_cdpd_ca_learned gauge\n");
+	for (i = 0; i < s->n_entries; i++)
+		if (s->entries[i].kind == CDP_AIA)
+			pkl_buf_printf(&b, "pkilab_cdpd_ca_learned{ca=\"%s\"} %d\n", s->entries[i].name,
+				       s->entries[i].learned ? 1 : 0);
 	pkl_buf_printf(&b, "# HELP pkilab_cdpd_requests_total HTTP requests by route and status\n"
 			   "# TYPE pkilab_cdpd_requests_total counter\n");
 	for (r = 0; r < CDP_R_COUNT; r++)

@@ -1,8 +1,9 @@
 /*
  * GET /: the state of the PKI at a glance, in plain HTML that needs no
  * JavaScript (a text browser or `curl` over SSH is enough): per CA the CRL
- * number, age, time left, size, revoked count and where it came from; each
- * peer's state; every problem in words.
+ * number, age, time left, size, revoked count and where it came from, and
+ * whether the CA certificate is configured or was learned from a peer (from
+ * which URL, when); each peer's state; every problem in words.
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,7 +38,7 @@ int cdp_h_status(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_re
 	struct cdp_snapshot *s = cdp_catalog_acquire(ctx->cat);
 	struct pkl_buf b = PKL_BUF_INIT, h = PKL_BUF_INIT;
 	pkl_time now = pkl_time_now();
-	char t1[32], d1[32], d2[32], e1[1400], e2[1400];
+	char t1[32], t2[32], d1[32], d2[32], e1[1400], e2[1400], from[1600];
 	size_t i;
 	int healthy, ret;
 
@@ -49,7 +50,7 @@ int cdp_h_status(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_re
 		       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>pkilab-cdpd</title>\n"
 		       "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
 		       "td,th{border:1px solid #999;padding:.3em .6em;text-align:left}"
-		       ".ok{color:#060}.bad{color:#a00;font-weight:bold}</style></head><body>\n"
+		       ".ok{color:#060}.bad{color:#a00;font-weight:bold}.learned{font-style:italic}</style></head><body>\n"
 		       "<h1>pkilab-cdpd</h1>\n<p>Health: <span class=\"%s\">%s</span> &middot; now %s"
 		       " &middot; catalog generation %llu &middot; <a href=\"/healthz\">/healthz</a>"
 		       " &middot; <a href=\"/metrics\">/metrics</a></p>\n",
@@ -57,18 +58,25 @@ int cdp_h_status(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_re
 		       pkl_time_fmt(now, t1, sizeof(t1)), (unsigned long long)s->generation);
 	pkl_buf_printf(&b, "<h2>Certificate authorities</h2>\n<table>\n<tr><th>CA</th><th>CRL</th>"
 			   "<th>number</th><th>age</th><th>time left</th><th>size</th>"
-			   "<th>revoked</th><th>source</th><th>CA certificate</th></tr>\n");
+			   "<th>revoked</th><th>source</th><th>CA certificate</th><th>CA from</th></tr>\n");
 	for (i = 0; i < s->n_entries; i++) {
 		const struct cdp_entry *a = &s->entries[i], *c;
 
 		if (a->kind != CDP_AIA)
 			continue;
 		c = cdp_snapshot_find(s, CDP_CRL, a->name);
+		/* Where the CA certificate came from: a learned CA was vouched for
+		 * by a configured one, not by the operator, and says so. */
+		if (a->learned)
+			snprintf(from, sizeof(from), "<span class=\"learned\">learned from %s at %s</span>",
+				 esc(a->source, e2, sizeof(e2)), pkl_time_fmt(a->loaded_at, t2, sizeof(t2)));
+		else
+			snprintf(from, sizeof(from), "configured");
 		if (!c) {
 			pkl_buf_printf(&b, "<tr><td>%s</td><td class=\"bad\">none</td><td colspan=\"6\">"
 					   "no valid CRL in service</td><td><a href=\"/aia/%s.crt\">"
-					   "%s.crt</a></td></tr>\n",
-				       a->name, a->name, a->name);
+					   "%s.crt</a></td><td>%s</td></tr>\n",
+				       a->name, a->name, a->name, from);
 			continue;
 		}
 		{
@@ -79,12 +87,13 @@ int cdp_h_status(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_re
 			pkl_buf_printf(&b,
 				       "<tr><td>%s</td><td><a href=\"/crl/%s.crl\">%s.crl</a></td>"
 				       "<td>%s</td><td>%s</td><td class=\"%s\">%s</td><td>%zu B</td>"
-				       "<td>%zu</td><td>%s</td><td><a href=\"/aia/%s.crt\">%s.crt</a></td></tr>\n",
+				       "<td>%zu</td><td>%s</td><td><a href=\"/aia/%s.crt\">%s.crt</a></td>"
+				       "<td>%s</td></tr>\n",
 				       a->name, a->name, a->name, c->info.number,
 				       pkl_duration_fmt(now - c->info.this_update, d1, sizeof(d1)), cls,
 				       left <= 0 ? "EXPIRED" : pkl_duration_fmt(left, d2, sizeof(d2)),
 				       c->body->len, c->info.revoked, esc(c->source, e1, sizeof(e1)),
-				       a->name, a->name);
+				       a->name, a->name, from);
 		}
 	}
 	pkl_buf_printf(&b, "</table>\n");

@@ -6,6 +6,11 @@
  * signals (SIGHUP reload, SIGTERM/SIGINT stop) through a signalfd and
  * publish-directory changes through inotify. Exit codes follow the project's
  * contract: 0 clean stop, 2 bad configuration, 3 runtime failure.
+ *
+ * With state_dir, the CRL-number high-water marks are loaded after the
+ * privilege drop (so the directory is proven usable by the user that will
+ * write it) and before the first catalog build (so nothing below a mark is
+ * ever served, not even for the first second).
  */
 #include <errno.h>
 #include <grp.h>
@@ -77,6 +82,27 @@ static void raise_fd_limit(const struct cdp_config *cfg)
 			(unsigned long long)rl.rlim_cur);
 }
 
+/* The marks of state_dir, handed to the catalog; without state_dir, says
+ * what is lost at a restart. */
+static enum pkl_rc open_state(const struct cdp_config *cfg, struct cdp_catalog *cat,
+			      struct pkl_err *err)
+{
+	struct cdp_state *st;
+
+	if (!cfg->state_dir) {
+		pkl_log(PKL_LOG_INFO,
+			"no state_dir: rollback protection (refusing a lower CRL number) lasts only while the process runs");
+		return PKL_OK;
+	}
+	st = cdp_state_open(cfg->state_dir, err);
+	if (!st)
+		return err->rc;
+	pkl_log(PKL_LOG_INFO, "rollback protection: %zu CRL number high-water mark(s) in %s",
+		st->n, st->path);
+	cdp_catalog_set_state(cat, st);
+	return PKL_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct cdp_config cfg;
@@ -131,6 +157,8 @@ int main(int argc, char **argv)
 	if (!srv)
 		goto failed;
 	if (drop_privileges(&cfg, &err) != PKL_OK)
+		goto failed;
+	if (open_state(&cfg, ctx->cat, &err) != PKL_OK)
 		goto failed;
 	/* Loaded after the drop: the files must be readable by the user we run as. */
 	cdp_catalog_reload(ctx->cat, "start");

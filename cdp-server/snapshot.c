@@ -17,6 +17,11 @@
  * mode) CAs learned from peers: each issued by a configured CA
  * (cdp_judge_ca), kept in the catalog for the process lifetime and merged
  * into every rebuilt snapshot.
+ *
+ * With state_dir, the rollback rule also holds across restarts: a CRL below
+ * the highest number ever accepted for its CA and key (state.c) is refused
+ * even when nothing is served yet, and a rising mark is written to disk
+ * before the snapshot that serves it is published.
  */
 #include <dirent.h>
 #include <malloc.h>
@@ -220,6 +225,7 @@ struct trust_ca {
 	struct cdp_blob *der;
 	char source[CDP_SOURCE_MAX];
 	int learned; /* from a peer, not configured */
+	pkl_time learned_at;
 };
 
 struct problems {
@@ -241,6 +247,7 @@ struct cdp_catalog {
 	atomic_ulong reloads;
 	atomic_ullong published;    /* generation of `cur`, readable without the lock */
 	pthread_key_t pin_key;      /* each worker thread's pinned snapshot */
+	struct cdp_state *state;    /* high-water marks (state_dir), or NULL; under build_lock */
 };
 
 struct pin {
@@ -572,6 +579,9 @@ static void make_aia_entry(struct cdp_entry *e, const struct trust_ca *ca)
 
 	entry_init(e, CDP_AIA, ca->name, cdp_blob_ref(ca->der), ca->source);
 	entry_set_times(e, 0, 0);
+	e->learned = ca->learned;
+	if (ca->learned)
+		e->loaded_at = ca->learned_at;
 	if (pkl_time_from_asn1(X509_get0_notBefore(ca->cert), &nb) == PKL_OK)
 		entry_set_times(e, nb, 0);
 }
@@ -654,10 +664,73 @@ static void make_crl_entry(struct cdp_entry *e, const char *name, struct cdp_blo
 	entry_set_times(e, info->this_update, info->next_update);
 }
 
-/* Judges one CRL file for a CA; cur is updated in place when accepted. */
-static void consider_file(const struct cdp_config *cfg, const struct trust_ca *ca,
-			  const char *path, struct cdp_entry *cur, int *have, struct problems *pr)
+/* The persisted half of the rollback rule (state_dir): a CRL that passed
+ * cdp_judge_crl() is still refused when its number is below the highest this
+ * server ever accepted for that CA name and key, even when nothing is served
+ * (after a restart). Otherwise the mark rises in memory; save_marks() writes
+ * it before the snapshot serving the CRL is published. Under build_lock. */
+static enum cdp_verdict check_mark(struct cdp_catalog *cat, const struct trust_ca *ca,
+				   const struct pkl_crlinfo *info, const char *where,
+				   struct pkl_err *err)
 {
+	char keyid[CDP_KEYID_MAX + 1];
+	const char *mark;
+
+	if (!cat->state)
+		return CDP_ACCEPT;
+	if (!cdp_state_keyid(ca->cert, keyid)) {
+		/* Fail closed: without the key identity there is no mark to honour. */
+		pkl_err_set(err, PKL_ERUNTIME, where, "cannot compute the key identity of CA '%s'",
+			    ca->name);
+		return CDP_INVALID;
+	}
+	mark = cdp_state_get(cat->state, ca->name, keyid);
+	if (mark && pkl_crlcheck_number_cmp(info->number, mark) < 0) {
+		pkl_err_set(err, PKL_EINPUT, where,
+			    "CRL number %s is lower than %s, the highest accepted before for this CA key (%s): rollback refused",
+			    info->number, mark, cat->state->path);
+		return CDP_OLDER;
+	}
+	if (cdp_state_raise(cat->state, ca->name, keyid, info->number) > 0)
+		pkl_log(PKL_LOG_DEBUG, "crl '%s': high-water mark %s for key %s", ca->name,
+			info->number, keyid);
+	return CDP_ACCEPT;
+}
+
+/* Writes risen marks, before the snapshot that serves them is published: a
+ * crash in between must not leave a served number unrecorded. A failed write
+ * (disk full, directory made read-only) does not stop a newer CRL from being
+ * served, which is never a rollback: it is an error in the log and a warning
+ * in /healthz, retried at every rebuild until it succeeds. Under build_lock. */
+static void save_marks(struct cdp_catalog *cat)
+{
+	struct pkl_err err = { 0 };
+	char eb[1600], msg[1700];
+	size_t i;
+	int known = 0;
+
+	if (!cat->state || !cat->state->dirty)
+		return;
+	if (cdp_state_save(cat->state, &err) == PKL_OK) {
+		problem_remove(&cat->notes, cat->state->path);
+		return;
+	}
+	snprintf(msg, sizeof(msg),
+		 "cannot record the CRL number high-water marks (rollback protection after a restart): %s",
+		 pkl_err_str(&err, eb, sizeof(eb)));
+	for (i = 0; i < cat->notes.n; i++)
+		if (strcmp(cat->notes.v[i].source, cat->state->path) == 0)
+			known = strcmp(cat->notes.v[i].msg, msg) == 0;
+	pkl_log(known ? PKL_LOG_DEBUG : PKL_LOG_ERROR, "%s (retried at the next rebuild)", msg);
+	problem_remove(&cat->notes, cat->state->path);
+	problem_add(&cat->notes, "", cat->state->path, msg, 0);
+}
+
+/* Judges one CRL file for a CA; cur is updated in place when accepted. */
+static void consider_file(struct cdp_catalog *cat, const struct trust_ca *ca, const char *path,
+			  struct cdp_entry *cur, int *have, struct problems *pr)
+{
+	const struct cdp_config *cfg = cat->cfg;
 	struct pkl_buf b = PKL_BUF_INIT;
 	struct pkl_err err = { 0 };
 	struct pkl_crlinfo info;
@@ -675,6 +748,8 @@ static void consider_file(const struct cdp_config *cfg, const struct trust_ca *c
 			  &err);
 	if (v == CDP_SAME)
 		goto out;
+	if (v == CDP_ACCEPT)
+		v = check_mark(cat, ca, &info, path, &err);
 	if (v != CDP_ACCEPT) {
 		problem_add(pr, ca->name, path, err.msg, 1);
 		goto out;
@@ -802,7 +877,7 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 		for (j = 0; j < cfg->n_publish; j++)
 			if ((size_t)snprintf(path, sizeof(path), "%s/crl/%s.crl", cfg->publish[j],
 					     ca->name) < sizeof(path))
-				consider_file(cfg, ca, path, &crl, &have, &pr);
+				consider_file(cat, ca, path, &crl, &have, &pr);
 		if (have)
 			entries[n++] = crl;
 		else
@@ -822,6 +897,7 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 	cat->n_cas = n_cas;
 	cas = NULL;
 	n_cas = 0;
+	save_marks(cat);
 	publish(cat, entries, n, &pr);
 	pkl_log(PKL_LOG_DEBUG, "catalog generation %llu built (%s): %zu entries, %zu problems",
 		(unsigned long long)cat->generation, why, n, pr.n);
@@ -879,6 +955,8 @@ enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca_n
 	}
 	cur = cdp_snapshot_find(s, CDP_CRL, ca_name);
 	v = cdp_judge_crl(cur, der, len, ca->cert, pkl_time_now(), source, &info, err);
+	if (v == CDP_ACCEPT)
+		v = check_mark(cat, ca, &info, source, err);
 	if (v != CDP_ACCEPT) {
 		if (v == CDP_SAME)
 			problem_remove(&cat->notes, source);
@@ -909,6 +987,7 @@ enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca_n
 	pkl_log(PKL_LOG_INFO, "crl '%s': CRL number %s from %s%s%s (%zu bytes, %zu revoked)", ca_name,
 		info.number, source, cur ? " replaces " : "", cur ? cur->info.number : "", len,
 		info.revoked);
+	save_marks(cat);
 	publish(cat, entries, n, &fatal);
 out:
 	free(fatal.v);
@@ -1010,6 +1089,7 @@ enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name,
 	snprintf(nt.name, sizeof(nt.name), "%s", name);
 	snprintf(nt.source, sizeof(nt.source), "%s", source);
 	nt.learned = 1;
+	nt.learned_at = pkl_time_now();
 	nt.der = cdp_blob_new(der, len);
 	entries = nt.der ? copy_entries(s, 1, &fatal) : NULL;
 	if (!entries || !trust_put(&cat->learned, &cat->n_learned, &nt) ||
@@ -1097,6 +1177,14 @@ int cdp_catalog_note(struct cdp_catalog *cat, const char *ca, const char *source
 	return changed;
 }
 
+void cdp_catalog_set_state(struct cdp_catalog *cat, struct cdp_state *st)
+{
+	pthread_mutex_lock(&cat->build_lock);
+	cdp_state_free(cat->state);
+	cat->state = st;
+	pthread_mutex_unlock(&cat->build_lock);
+}
+
 unsigned long cdp_catalog_reloads(struct cdp_catalog *cat)
 {
 	return atomic_load(&cat->reloads);
@@ -1145,6 +1233,7 @@ void cdp_catalog_free(struct cdp_catalog *cat)
 	cdp_snapshot_release(cat->cur);
 	trust_free(cat->cas, cat->n_cas);
 	trust_free(cat->learned, cat->n_learned);
+	cdp_state_free(cat->state);
 	free(cat->notes.v);
 	pthread_mutex_destroy(&cat->cur_lock);
 	pthread_mutex_destroy(&cat->build_lock);
