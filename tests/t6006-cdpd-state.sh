@@ -58,6 +58,8 @@ one_error() {
     [ -z "$(printf '%s\n' "$1" | grep -v '^pkilab-cdpd: error: ' | grep -Ev '^[0-9-]{10}T[0-9:.]{12}Z pkilab-cdpd: (info|warning): ')" ] ||
     { echo "not one error line:"; echo "$1"; return 1; }
 }
+# Every server stops cleanly (status 0: under ASan, also no leak).
+stop() { for _s in "$@"; do stop_cdpd "$_s"; check "$_s: clean exit on SIGTERM" test $? = 0; done; }
 ski() { openssl x509 -in "$1" -noout -ext subjectKeyIdentifier | tail -n 1 | tr -d ' :' | tr 'A-F' 'a-f'; }
 n_old=$(crlnum "$T/old.crl")
 
@@ -81,7 +83,7 @@ n_new=$(crlnum "$T/new.crl")
 check "pkilab crl: a newer CRL number ($n_old -> $n_new)" test "$n_new" -gt "$n_old"
 check "the newer CRL is served (inotify)" same_as "$A/crl/vpn-ca.crl" "$T/new.crl"
 check "the mark rose to $n_new" mark_is "$T/s1" vpn-ca "$n_new"
-stop_cdpd a; check "a: clean exit" test $? = 0
+stop a
 
 # --- restart with the older CRL put back -------------------------------------------
 cp "$T/old.crl" "$PUB/crl/vpn-ca.crl"
@@ -103,7 +105,7 @@ check "/healthz: vpn-ca has no CRL in service" \
   sh -c "jq -e '.cas[] | select(.name == \"vpn-ca\" and .ok == false)' '$T/h.json' >/dev/null"
 check "log says why" grep -q "error: vpn-ca: $PUB/crl/vpn-ca.crl: CRL number $n_old is lower than $n_new.*$T/s1/crl-numbers): rollback refused" "$T/a2.log"
 check "the refusal did not touch the state file" test "$(sha256sum "$T/s1/crl-numbers")" = "$sum_s1"
-stop_cdpd a2
+stop a2
 
 # Control: the same restart without state_dir serves the replayed CRL.
 start_cdpd a3 --publish "$PUB" --listen "127.0.0.1:$P"
@@ -111,7 +113,7 @@ check "without state_dir the older CRL IS served after a restart (today's behavi
   same_as "$A/crl/vpn-ca.crl" "$T/old.crl"
 check "without state_dir the log says the protection lasts only while the process runs" \
   grep -q "info: no state_dir: rollback protection (refusing a lower CRL number) lasts only while the process runs" "$T/a3.log"
-stop_cdpd a3
+stop a3
 
 # The newer CRL back: served again, healthy.
 cp "$T/new.crl" "$PUB/crl/vpn-ca.crl"
@@ -146,8 +148,8 @@ check "/healthz: root has no learned_from" \
   sh -c "jq -e '.cas[] | select(.name == \"root\" and (has(\"learned_from\") | not))' '$T/body' >/dev/null"
 hget "$A/"
 check "the primary's status page marks nothing as learned" not_contains "$(cat "$T/body")" "learned from"
-stop_cdpd m; check "m: clean exit" test $? = 0
-stop_cdpd a4
+stop m
+stop a4
 
 # The primary restarts without state with the older CRL, as a peer replaying it would.
 cp "$T/old.crl" "$PUB/crl/vpn-ca.crl"
@@ -169,7 +171,7 @@ check "restarted mirror: /healthz warning names the rollback" \
   sh -c "jq -e '.warnings[] | select(.ca == \"vpn-ca\" and (.message | test(\"rollback refused\")))' '$T/body' >/dev/null"
 check "control: a mirror without state_dir serves the peer's older CRL" \
   same_as "$C/crl/vpn-ca.crl" "$T/old.crl"
-for s in c m2 a5; do stop_cdpd $s; done
+stop c m2 a5
 
 # --- start-up errors --------------------------------------------------------------------
 P2=$(free_port)
@@ -198,7 +200,7 @@ check "holder answers" wait_http "http://127.0.0.1:$P2/healthz"
 expect_rc 2 "a second instance on the same state_dir: exit 2" timeout 10 "$CDPD" --publish "$PUB" --listen "127.0.0.1:$(free_port)" --state-dir "$T/s1"
 check "... one error line" one_error "$ERR"
 check "... naming the directory: in use" contains "$ERR" "pkilab-cdpd: error: $T/s1: state_dir: in use by another pkilab-cdpd (give each instance its own)"
-stop_cdpd holder
+stop holder
 
 # --- the state directory after the privilege drop ----------------------------------------
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
@@ -212,7 +214,14 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
   check "--user nobody with a state_dir of its own: serves" wait_http "http://127.0.0.1:$P2/crl/root.crl"
   check "--user nobody: the state file is written after the drop" mark_is "$T/s4" root "$(crlnum "$PUB/crl/root.crl")"
   check "--user nobody: the state file belongs to nobody" test "$(stat -c %U "$T/s4/crl-numbers")" = nobody
-  stop_cdpd drop
+  stop drop
+  chown root "$T/s4/crl-numbers"; chmod 600 "$T/s4/crl-numbers"
+  sum=$(sha256sum "$T/s4/crl-numbers")
+  expect_rc 2 "--user nobody, state file only root can read: exit 2 (an input to fix, like an unreadable config)" timeout 10 "$CDPD" --publish "$PUB" \
+    --listen "127.0.0.1:$P2" --state-dir "$T/s4" --user nobody
+  check "... one error line" one_error "$ERR"
+  check "... naming the file" contains "$ERR" "pkilab-cdpd: error: $T/s4/crl-numbers: cannot open"
+  check "... left untouched" test "$(sha256sum "$T/s4/crl-numbers")" = "$sum"
 else
   mkdir "$T/s4"; chmod 555 "$T/s4"
   expect_rc 2 "unwritable state_dir: exit 2" timeout 10 "$CDPD" --publish "$PUB" --listen "127.0.0.1:$P2" --state-dir "$T/s4"
@@ -227,7 +236,7 @@ cp "$T/k1/ca.der" "$T/pub2/aia/root.crt"; cp "$T/k1-5.der" "$T/pub2/crl/root.crl
 start_cdpd r1 --publish "$T/pub2" --listen "127.0.0.1:$P2" --state-dir "$T/s5"
 check "old key: CRL 5 served" same_as "http://127.0.0.1:$P2/crl/root.crl" "$T/k1-5.der"
 check "old key: mark 5" mark_is "$T/s5" root 5
-stop_cdpd r1
+stop r1
 cp "$T/k2/ca.der" "$T/pub2/aia/root.crt"; cp "$T/k2-1.der" "$T/pub2/crl/root.crl"
 start_cdpd r2 --publish "$T/pub2" --listen "127.0.0.1:$P2" --state-dir "$T/s5"
 check "re-keyed CA, same name: its CRL number 1 is served" same_as "http://127.0.0.1:$P2/crl/root.crl" "$T/k2-1.der"
@@ -235,13 +244,13 @@ hget "http://127.0.0.1:$P2/healthz"
 check "re-keyed CA: healthy" test "$CODE" = 200
 check "re-keyed CA: a mark of its own beside the old key's" \
   sh -c "grep -q '^root $(ski "$T/k2/ca.pem") 1\$' '$T/s5/crl-numbers' && grep -q '^root $(ski "$T/k1/ca.pem") 5\$' '$T/s5/crl-numbers'"
-stop_cdpd r2
+stop r2
 cp "$T/k1/ca.der" "$T/pub2/aia/root.crt"; cp "$T/k1-3.der" "$T/pub2/crl/root.crl"
 start_cdpd r3 --publish "$T/pub2" --listen "127.0.0.1:$P2" --state-dir "$T/s5"
 check "the old key back with an older CRL (3 < 5): refused" wait_log r3 "CRL number 3 is lower than 5"
 hget "http://127.0.0.1:$P2/crl/root.crl"
 check "... not served (HTTP $CODE)" test "$CODE" = 404
-stop_cdpd r3
+stop r3
 
 # --- the systemd unit ----------------------------------------------------------------------
 U=$TOP/examples/systemd/pkilab-cdpd.service
