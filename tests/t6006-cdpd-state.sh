@@ -244,6 +244,24 @@ hget "http://127.0.0.1:$P2/healthz"
 check "re-keyed CA: healthy" test "$CODE" = 200
 check "re-keyed CA: a mark of its own beside the old key's" \
   sh -c "grep -q '^root $(ski "$T/k2/ca.pem") 1\$' '$T/s5/crl-numbers' && grep -q '^root $(ski "$T/k1/ca.pem") 5\$' '$T/s5/crl-numbers'"
+# The state file cannot be written (its directory gone): a newer CRL is still
+# served, the failure is an error in the log and a /healthz warning (not a
+# failure), and the write is retried at the next rebuild.
+mv "$T/s5" "$T/s5.away"
+mkcrl "$T/k2" 2 "$T/k2-2.der" || exit 1
+cp "$T/k2-2.der" "$T/pub2/crl/.t" && mv "$T/pub2/crl/.t" "$T/pub2/crl/root.crl"
+check "state file not writable: the newer CRL 2 is served anyway" same_as "http://127.0.0.1:$P2/crl/root.crl" "$T/k2-2.der"
+check "... the log says the mark could not be recorded" wait_log r2 "error: cannot record the CRL number high-water marks"
+hget "http://127.0.0.1:$P2/healthz"; cp "$T/body" "$T/h5.json"
+check "... /healthz still 200" test "$CODE" = 200
+check "... /healthz warning names the state file" \
+  sh -c "jq -e '.warnings[] | select(.source == \"$T/s5/crl-numbers\" and (.message | test(\"cannot record\")))' '$T/h5.json' >/dev/null"
+mv "$T/s5.away" "$T/s5"
+kill -HUP "$(cat "$T/r2.pid")"
+mark2() { for _w in $(seq 1 50); do grep -q "^root $(ski "$T/k2/ca.pem") 2\$" "$T/s5/crl-numbers" && return 0; sleep 0.1; done; cat "$T/s5/crl-numbers"; return 1; }
+check "... retried at the next rebuild (SIGHUP): the mark is 2" mark2
+hget "http://127.0.0.1:$P2/healthz"
+check "... and the warning is gone" sh -c "jq -e '.warnings | length == 0' '$T/body' >/dev/null"
 stop r2
 cp "$T/k1/ca.der" "$T/pub2/aia/root.crt"; cp "$T/k1-3.der" "$T/pub2/crl/root.crl"
 start_cdpd r3 --publish "$T/pub2" --listen "127.0.0.1:$P2" --state-dir "$T/s5"
@@ -251,6 +269,9 @@ check "the old key back with an older CRL (3 < 5): refused" wait_log r3 "CRL num
 hget "http://127.0.0.1:$P2/crl/root.crl"
 check "... not served (HTTP $CODE)" test "$CODE" = 404
 stop r3
+
+expect_rc 0 "--help: exit 0" "$CDPD" --help
+check "--help documents --state-dir" contains "$OUT" "--state-dir DIR"
 
 # --- the systemd unit ----------------------------------------------------------------------
 U=$TOP/examples/systemd/pkilab-cdpd.service
