@@ -64,6 +64,7 @@ struct cdp_config {
 	long per_ip_limit;            /* 0: unlimited */
 	long max_request_size;        /* bytes of request line + headers */
 	long backlog;
+	long send_buffer;             /* SO_SNDBUF bytes for every connection, 0: autotuning */
 	char source[512];             /* the config file, "" for flags only */
 };
 

@@ -66,6 +66,8 @@ static const struct setting settings[] = {
 	{ "max_request_size", T_LONG, OFF(max_request_size), 0, 2048, 1L << 20, "BYTES",
 	  "request line + headers (default 8192)" },
 	{ "backlog", T_LONG, OFF(backlog), 0, 16, 65535, "N", "listen backlog (default 4096)" },
+	{ "send_buffer", T_LONG, OFF(send_buffer), 0, 0, 64L << 20, "BYTES",
+	  "socket send buffer per connection, 0 = kernel autotuning (default 128K)" },
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -447,6 +449,7 @@ static void defaults(struct cdp_config *cfg)
 	cfg->per_ip_limit = 512;
 	cfg->max_request_size = 8192;
 	cfg->backlog = 4096;
+	cfg->send_buffer = 128 * 1024;
 }
 
 int cdp_config_parse(struct cdp_config *cfg, int argc, char **argv, struct pkl_err *err)

@@ -232,6 +232,19 @@ struct cdp_server *cdp_server_bind(const struct cdp_config *cfg, struct pkl_err 
 		}
 		srv->fds[i] = fd;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* Accepted sockets inherit the listener's send buffer. A fixed one
+		 * bounds kernel memory per download (500 clients of a 4 MB CRL
+		 * could otherwise queue up to 2 GB, and TCP memory pressure then
+		 * drops segments) and, measured on loopback, serves a 4 MB CRL
+		 * 1.5x faster than autotuned buffers (bench/cdpd.sh). The kernel
+		 * doubles the value; 256 KiB still moves 2.6 MB/s at 100 ms RTT. */
+		if (cfg->send_buffer > 0) {
+			int sb = (int)cfg->send_buffer;
+
+			if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb)) != 0)
+				pkl_log(PKL_LOG_WARN, "%s: cannot set the send buffer: %s",
+					cfg->listen[i], strerror(errno));
+		}
 		if (ss.ss_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 		if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
