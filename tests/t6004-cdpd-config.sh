@@ -128,4 +128,39 @@ sleep 0.3
 hget "http://127.0.0.1:$P/crl/root.crl"
 check "per-IP limit: served again once the others are gone" test "$CODE" = 200
 stop_cdpd lim
+
+# --- send buffer -----------------------------------------------------------------
+# Every accepted connection inherits the listener's SO_SNDBUF (the kernel
+# doubles it); 0 leaves the kernel's autotuning (initial 16 KiB here).
+sndbuf_of() { # port -> the server side's tb (sk_sndbuf) of an established connection
+  perl -MIO::Socket::INET -e '$c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0], Timeout => 3) or exit 1; sleep 2' "$1" &
+  _h=$!
+  sleep 0.5
+  ss -tmnH state established "( sport = :$1 )" 2>/dev/null | tr ',' '\n' | sed -n 's/^tb\([0-9]*\).*/\1/p' | head -1
+  kill "$_h" 2>/dev/null; wait "$_h" 2>/dev/null
+}
+if command -v ss >/dev/null 2>&1; then
+  P=$(free_port)
+  start_cdpd sb --publish "$T/pub" --listen "127.0.0.1:$P" --send-buffer 96K
+  check "--send-buffer 96K: server answers" wait_http "http://127.0.0.1:$P/healthz"
+  tb=$(sndbuf_of "$P")
+  check "--send-buffer 96K: an accepted connection's send buffer is 2 x 96 KiB ($tb)" test "${tb:-0}" = 196608
+  stop_cdpd sb
+  P=$(free_port)
+  start_cdpd sbd --publish "$T/pub" --listen "127.0.0.1:$P"
+  check "default send buffer: server answers" wait_http "http://127.0.0.1:$P/healthz"
+  tb=$(sndbuf_of "$P")
+  check "default send buffer: 2 x 128 KiB ($tb)" test "${tb:-0}" = 262144
+  stop_cdpd sbd
+  P=$(free_port)
+  start_cdpd sb0 --publish "$T/pub" --listen "127.0.0.1:$P" --send-buffer 0
+  check "--send-buffer 0: server answers" wait_http "http://127.0.0.1:$P/healthz"
+  tb=$(sndbuf_of "$P")
+  check "--send-buffer 0: the kernel sizes it ($tb), not 2 x the 128K default" \
+    test "${tb:-0}" -ge "$(awk '{ print $2 }' /proc/sys/net/ipv4/tcp_wmem)" -a "${tb:-0}" != 262144
+  stop_cdpd sb0
+else
+  echo "# skipped send buffer checks (no ss)"
+fi
+bad "send_buffer too large" "bad.conf:1: send_buffer" "send_buffer = \"1G\";"
 finish
