@@ -376,6 +376,6 @@ int cdp_state_keyid(X509 *ca, char out[CDP_KEYID_MAX + 1])
 	if (!ca || !X509_pubkey_digest(ca, EVP_sha1(), md, &len) || len * 2 > CDP_KEYID_MAX)
 		return 0;
 	for (i = 0; i < len; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+		snprintf(out + 2 * (size_t)i, 3, "%02x", md[i]);
 	return 1;
 }
