@@ -5,8 +5,9 @@
  * entry for one CA and key, a last line without its newline, a foreign
  * file), the rule that a mark only rises, the round trip through the file
  * (format -> parse), opening a state directory (missing, locked by a second
- * instance, corrupt file left untouched), and the key identity of a CA
- * certificate (equal to its SKI when that was made with the hash method).
+ * instance, corrupt file left untouched, a failed write retried), and the
+ * key identity of a CA certificate (equal to its SKI when that was made
+ * with the hash method).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -258,11 +259,26 @@ static void open_dir(void **unused)
 	assert_int_equal(cdp_state_raise(st, "root", K1, "3"), 1);
 	assert_int_equal(cdp_state_save(st, &err), PKL_OK);
 	assert_int_equal(st->dirty, 0);
+	/* A failed write keeps the mark dirty, so the next rebuild retries it. */
+	{
+		char saved[sizeof(st->path)];
+
+		memcpy(saved, st->path, sizeof(saved));
+		snprintf(st->path, sizeof(st->path), "%s/gone/crl-numbers", dir);
+		assert_int_equal(cdp_state_raise(st, "root", K1, "4"), 1);
+		assert_int_not_equal(cdp_state_save(st, &err), PKL_OK);
+		assert_int_equal(st->dirty, 1);
+		memcpy(st->path, saved, sizeof(saved));
+		assert_int_equal(cdp_state_save(st, &err), PKL_OK);
+		assert_int_equal(st->dirty, 0);
+		assert_int_equal(cdp_state_raise(st, "root", K1, "3"), 0); /* back down: no write */
+		assert_int_equal(st->dirty, 0);
+	}
 	cdp_state_free(st);
 
 	st = cdp_state_open(dir, &err);
 	assert_non_null(st);
-	assert_string_equal(cdp_state_get(st, "root", K1), "3");
+	assert_string_equal(cdp_state_get(st, "root", K1), "4");
 	cdp_state_free(st);
 
 	/* A corrupt file stops the start and is left exactly as it was. */
