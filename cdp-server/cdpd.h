@@ -59,7 +59,7 @@ struct cdp_config {
 	int64_t mirror_timeout;       /* whole-transfer bound per pull, seconds */
 	long mirror_max_size;         /* bytes */
 	long max_crl_size;            /* bytes read from disk per file */
-	long threads;                 /* MHD worker threads per listen address */
+	long threads;                 /* worker threads (MHD daemons), shared by every listen address */
 	long connection_limit;
 	long per_ip_limit;            /* 0: unlimited */
 	long max_request_size;        /* bytes of request line + headers */
@@ -343,6 +343,7 @@ struct cdp_ctx {
 	const struct cdp_config *cfg;
 	struct cdp_catalog *cat;
 	struct cdp_mirror *mirror; /* NULL when not a mirror */
+	struct cdp_server *server; /* set once the workers run; read by /metrics */
 	struct cdp_stats stats;
 	pkl_time started;
 };
@@ -394,5 +395,7 @@ struct cdp_server *cdp_server_bind(const struct cdp_config *cfg, struct pkl_err 
 /* Starts the MHD daemons on the bound sockets. */
 enum pkl_rc cdp_server_start(struct cdp_server *srv, struct cdp_ctx *ctx, struct pkl_err *err);
 void cdp_server_stop(struct cdp_server *srv);
+/* Open connections of each worker (at most max); the number of workers. */
+size_t cdp_server_worker_conns(const struct cdp_server *srv, long *out, size_t max);
 
 #endif

@@ -58,9 +58,9 @@ static const struct setting settings[] = {
 	  "largest CRL accepted from a peer (default 64 MiB)" },
 	{ "max_crl_size", T_LONG, OFF(max_crl_size), 0, 1024, 1L << 30, "BYTES",
 	  "largest CRL read from disk (default 64 MiB)" },
-	{ "threads", T_LONG, OFF(threads), 0, 1, 256, "N", "worker threads per listen address (default: 4 per CPU, at most 64)" },
+	{ "threads", T_LONG, OFF(threads), 0, 1, 256, "N", "worker threads, shared by every listen address (default: one per CPU, at most 64)" },
 	{ "connection_limit", T_LONG, OFF(connection_limit), 0, 1, 1000000, "N",
-	  "concurrent connections per listen address (default 10000)" },
+	  "concurrent connections, all listen addresses together (default 10000)" },
 	{ "per_ip_limit", T_LONG, OFF(per_ip_limit), 0, 0, 1000000, "N",
 	  "concurrent connections per client address, 0 = unlimited (default 512)" },
 	{ "max_request_size", T_LONG, OFF(max_request_size), 0, 2048, 1L << 20, "BYTES",
@@ -444,7 +444,7 @@ static void defaults(struct cdp_config *cfg)
 	cfg->mirror_timeout = 5;
 	cfg->mirror_max_size = 64L << 20;
 	cfg->max_crl_size = 64L << 20;
-	cfg->threads = 0; /* decided at start: 4 per CPU, at most 64 */
+	cfg->threads = 0; /* decided at start: one per CPU, at most 64 */
 	cfg->connection_limit = 10000;
 	cfg->per_ip_limit = 512;
 	cfg->max_request_size = 8192;

@@ -2,8 +2,9 @@
  * GET /metrics: Prometheus text exposition format 0.0.4. Per CA: CRL
  * number, thisUpdate, nextUpdate, seconds left, revoked count, bytes, and
  * whether the CA certificate was learned from a peer; per route and status:
- * requests; per peer and outcome: mirror pulls; plus health and catalog
- * state, so an alert can fire before a CRL goes stale.
+ * requests; per peer and outcome: mirror pulls; per worker thread: open
+ * connections; plus health and catalog state, so an alert can fire before a
+ * CRL goes stale.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,16 @@ int cdp_h_metrics(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_r
 			       "pkilab_cdpd_start_time_seconds %lld\n",
 			       healthy, fatal, warn, (unsigned long long)s->generation,
 			       cdp_catalog_reloads(ctx->cat), (long long)ctx->started);
+	}
+	if (ctx->server) {
+		long conns[256];
+		size_t w, nw = cdp_server_worker_conns(ctx->server, conns, 256);
+
+		pkl_buf_printf(&b, "# HELP pkilab_cdpd_worker_connections open connections per worker thread\n"
+				   "# TYPE pkilab_cdpd_worker_connections gauge\n");
+		for (w = 0; w < nw; w++)
+			pkl_buf_printf(&b, "pkilab_cdpd_worker_connections{worker=\"%zu\"} %ld\n", w,
+				       conns[w]);
 	}
 	cdp_snapshot_release(s);
 	ret = cdp_reply_text(conn, req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",

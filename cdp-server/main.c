@@ -69,7 +69,7 @@ static enum pkl_rc drop_privileges(const struct cdp_config *cfg, struct pkl_err 
 static void raise_fd_limit(const struct cdp_config *cfg)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)cfg->connection_limit * (rlim_t)cfg->n_listen + 256;
+	rlim_t want = (rlim_t)cfg->connection_limit + 256;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
 		return;
@@ -163,6 +163,7 @@ int main(int argc, char **argv)
 	/* Loaded after the drop: the files must be readable by the user we run as. */
 	cdp_catalog_reload(ctx->cat, "start");
 	wfd = cdp_watch_open(&cfg, -1, &err);
+	ctx->server = srv;
 	if (cdp_server_start(srv, ctx, &err) != PKL_OK)
 		goto failed;
 	ctx->mirror = cdp_mirror_start(&cfg, ctx->cat, &err);
