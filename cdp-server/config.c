@@ -449,7 +449,7 @@ static void defaults(struct cdp_config *cfg)
 	cfg->per_ip_limit = 512;
 	cfg->max_request_size = 8192;
 	cfg->backlog = 4096;
-	cfg->send_buffer = 128 * 1024;
+	cfg->send_buffer = 128L * 1024;
 }
 
 int cdp_config_parse(struct cdp_config *cfg, int argc, char **argv, struct pkl_err *err)

@@ -6,10 +6,10 @@
  *
  * The acceptor hands each new connection to the worker with the fewest.
  * MHD's own thread pool lets whichever worker wakes first accept a burst, so
- * one worker could own 40 of 50 keep-alive clients and serve each of them
- * four times slower than the rest (bench/cdpd.sh: p99 latency). Since the
- * workers are separate daemons, the connection and per-IP limits are kept
- * here, across all of them.
+ * one worker can end up owning most keep-alive clients and serve them slower
+ * than the rest: long-lived CRL fetchers and load balancers' health checks
+ * never move. Since the workers are separate daemons, the connection and
+ * per-IP limits are kept here, across all of them (t6007).
  *
  * Sockets are bound first (cdp_server_bind) so privileges can be dropped
  * before any request is read. Requests are answered on the second call of
@@ -463,7 +463,7 @@ static void *acceptor_main(void *arg)
 				continue;
 			/* A bounded burst per socket keeps every listen address served. */
 			for (burst = 0; burst < 64; burst++) {
-				struct sockaddr_storage ss;
+				struct sockaddr_storage ss = { 0 };
 				socklen_t sl = sizeof(ss);
 				int cfd = accept4(srv->fds[i], (struct sockaddr *)&ss, &sl,
 						  SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -46,6 +46,7 @@ hold "$P" 40 6 >"$T/hold1" &
 h=$!
 check "40 keep-alive clients connected and answered" wait_open "$T/hold1" 40
 counts=$(worker_counts "$P")
+# shellcheck disable=SC2086 # one argument per worker
 set -- $counts
 check "metrics list 4 workers ($counts)" test "$#" = 4
 sum=$(( ${1:-0} + ${2:-0} + ${3:-0} + ${4:-0} ))
@@ -55,11 +56,13 @@ for c in "$@"; do
 done
 kill "$h" 2>/dev/null; wait "$h" 2>/dev/null
 for _i in $(seq 1 30); do
+  # shellcheck disable=SC2046 # one argument per worker
   set -- $(worker_counts "$P")
   [ $(( ${1:-9} + ${2:-9} + ${3:-9} + ${4:-9} )) = 1 ] && break
   sleep 0.1
 done
 counts=$(worker_counts "$P")
+# shellcheck disable=SC2086 # one argument per worker
 set -- $counts
 check "clients gone: only the metrics request is counted, nothing leaked ($counts)" \
   test $(( ${1:-9} + ${2:-9} + ${3:-9} + ${4:-9} )) = 1
