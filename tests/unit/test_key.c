@@ -1,4 +1,5 @@
-/* Unit tests: key specs, generation, PKCS#8 PEM (plain and PBES2/AES-256),
+/* Unit tests: key specs, generation, PKCS#8 PEM (plain and PBES2 with
+ * PBKDF2-HMAC-SHA256 and AES-256; earlier 2,048-iteration keys still load),
  * passphrase errors and the passphrase sources (ca/lib/key.c).
  * Independent check: the openssl CLI reads what we write. */
 #include <stdarg.h>
@@ -176,26 +177,19 @@ static void pem_plain_round_trip(void **state)
 	pkl_buf_wipe(&pem);
 }
 
-/* Encrypted keys are PKCS#8 EncryptedPrivateKeyInfo with PBES2, PBKDF2 and
- * AES-256-CBC, readable by openssl with the passphrase and not without. */
-static void pem_encrypted_pbes2_aes256(void **state)
+/* The PBKDF2 parameters of an encrypted PKCS#8 PEM: iteration count, salt
+ * length and PRF; the salt itself is copied to `salt` (at least 64 bytes). */
+static void pbkdf2_params(const struct pkl_buf *pem, long *iter, int *salt_len,
+			  unsigned char *salt, int *prf_nid, int *cipher_nid)
 {
-	EVP_PKEY *k = gen("ed25519"), *back;
-	struct pkl_buf pem = PKL_BUF_INIT;
-	struct pkl_err err = { 0 };
 	X509_SIG *p8;
 	const X509_ALGOR *alg;
 	const ASN1_OCTET_STRING *digest;
 	PBE2PARAM *pbe2;
+	PBKDF2PARAM *kdf;
 	BIO *bio;
-	char path[PATH_MAX], cmd[PATH_MAX + 128];
 
-	(void)state;
-	assert_non_null(k);
-	assert_int_equal(pkl_key_to_pem(k, "correct horse", &pem, &err), PKL_OK);
-	assert_memory_equal(pem.data, "-----BEGIN ENCRYPTED PRIVATE KEY-----", 37);
-
-	bio = BIO_new_mem_buf(pem.data, (int)pem.len);
+	bio = BIO_new_mem_buf(pem->data, (int)pem->len);
 	p8 = PEM_read_bio_PKCS8(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	assert_non_null(p8);
@@ -204,9 +198,53 @@ static void pem_encrypted_pbes2_aes256(void **state)
 	pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), alg->parameter);
 	assert_non_null(pbe2);
 	assert_int_equal(OBJ_obj2nid(pbe2->keyfunc->algorithm), NID_id_pbkdf2);
-	assert_int_equal(OBJ_obj2nid(pbe2->encryption->algorithm), NID_aes_256_cbc);
+	*cipher_nid = OBJ_obj2nid(pbe2->encryption->algorithm);
+	kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), pbe2->keyfunc->parameter);
+	assert_non_null(kdf);
+	assert_int_equal(kdf->salt->type, V_ASN1_OCTET_STRING);
+	*salt_len = kdf->salt->value.octet_string->length;
+	assert_true(*salt_len <= 64);
+	memcpy(salt, kdf->salt->value.octet_string->data, (size_t)*salt_len);
+	*iter = ASN1_INTEGER_get(kdf->iter);
+	/* an absent PRF means the RFC 8018 default, hmacWithSHA1 */
+	*prf_nid = kdf->prf ? OBJ_obj2nid(kdf->prf->algorithm) : NID_hmacWithSHA1;
+	PBKDF2PARAM_free(kdf);
 	PBE2PARAM_free(pbe2);
 	X509_SIG_free(p8);
+}
+
+/* Encrypted keys are PKCS#8 EncryptedPrivateKeyInfo with PBES2: PBKDF2 with
+ * HMAC-SHA256, PKL_KEY_KDF_ITERATIONS iterations and a fresh 16-byte salt for
+ * every write, then AES-256-CBC; readable by openssl with the passphrase and
+ * not without. */
+static void pem_encrypted_pbes2_aes256(void **state)
+{
+	EVP_PKEY *k = gen("ed25519"), *back;
+	struct pkl_buf pem = PKL_BUF_INIT, pem2 = PKL_BUF_INIT;
+	struct pkl_err err = { 0 };
+	unsigned char salt[64], salt2[64];
+	int salt_len, salt2_len, prf, cipher;
+	long iter;
+	char path[PATH_MAX], cmd[PATH_MAX + 128];
+
+	(void)state;
+	assert_non_null(k);
+	assert_int_equal(pkl_key_to_pem(k, "correct horse", &pem, &err), PKL_OK);
+	assert_memory_equal(pem.data, "-----BEGIN ENCRYPTED PRIVATE KEY-----", 37);
+
+	pbkdf2_params(&pem, &iter, &salt_len, salt, &prf, &cipher);
+	assert_int_equal(cipher, NID_aes_256_cbc);
+	assert_int_equal(prf, NID_hmacWithSHA256);
+	assert_int_equal(iter, PKL_KEY_KDF_ITERATIONS);
+	assert_true(iter >= 600000); /* OWASP 2023 for PBKDF2-HMAC-SHA256 */
+	assert_int_equal(salt_len, 16);
+	/* the same key and passphrase again: a new salt, so another ciphertext */
+	assert_int_equal(pkl_key_to_pem(k, "correct horse", &pem2, &err), PKL_OK);
+	pbkdf2_params(&pem2, &iter, &salt2_len, salt2, &prf, &cipher);
+	assert_int_equal(salt2_len, 16);
+	assert_memory_not_equal(salt, salt2, 16);
+	assert_true(pem.len != pem2.len || memcmp(pem.data, pem2.data, pem.len) != 0);
+	pkl_buf_wipe(&pem2);
 
 	back = pkl_key_from_pem(pem.data, pem.len, "correct horse", "k", &err);
 	assert_non_null(back);
@@ -270,6 +308,91 @@ static void wrong_and_missing_passphrase_messages(void **state)
 	pkl_buf_wipe(&pem);
 }
 
+/* Every key type survives the encrypted round trip, and a wrong passphrase
+ * is refused for each (not mistaken for a damaged file). */
+static void pem_encrypted_round_trip_all_types(void **state)
+{
+	static const char *const specs[] = { "rsa:2048", "ec:P-384" }; /* ed25519: above */
+	struct pkl_err err = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		EVP_PKEY *k = gen(specs[i]), *back;
+		struct pkl_buf pem = PKL_BUF_INIT;
+
+		assert_non_null(k);
+		assert_int_equal(pkl_key_to_pem(k, "pa55 phrase \xc3\xa9", &pem, &err), PKL_OK);
+		back = pkl_key_from_pem(pem.data, pem.len, "pa55 phrase \xc3\xa9", specs[i], &err);
+		assert_non_null(back);
+		assert_int_equal(EVP_PKEY_eq(k, back), 1);
+		EVP_PKEY_free(back);
+		pkl_err_clear(&err);
+		assert_null(pkl_key_from_pem(pem.data, pem.len, "pa55 phrase", specs[i], &err));
+		assert_int_equal(err.rc, PKL_EINPUT);
+		assert_non_null(strstr(err.msg, "wrong passphrase"));
+		pkl_err_clear(&err);
+		EVP_PKEY_free(k);
+		pkl_buf_wipe(&pem);
+	}
+}
+
+/* Keys written before the work factor was raised - OpenSSL's PEM default of
+ * 2,048 PBKDF2 iterations with an 8-byte salt, as PEM_write_bio_PrivateKey
+ * made them - and keys from `openssl genpkey -aes256` still load, and a wrong
+ * passphrase on them keeps its message. */
+static void pem_encrypted_earlier_formats_load(void **state)
+{
+	EVP_PKEY *k = gen("ec:P-256"), *back;
+	struct pkl_buf pem = PKL_BUF_INIT;
+	struct pkl_err err = { 0 };
+	unsigned char salt[64];
+	int salt_len, prf, cipher;
+	long iter;
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	char path[PATH_MAX], cmd[PATH_MAX + 128];
+
+	(void)state;
+	assert_non_null(k);
+	assert_non_null(bio);
+	/* exactly what pkl_key_to_pem wrote before */
+	assert_int_equal(PEM_write_bio_PrivateKey(bio, k, EVP_aes_256_cbc(),
+						  (const unsigned char *)"old", 3, NULL, NULL),
+			 1);
+	n = BIO_get_mem_data(bio, &data);
+	assert_true(n > 0);
+	assert_int_equal(pkl_buf_append(&pem, data, (size_t)n), PKL_OK);
+	BIO_free(bio);
+	pbkdf2_params(&pem, &iter, &salt_len, salt, &prf, &cipher);
+	assert_int_equal(iter, 2048);
+	assert_int_equal(salt_len, 8);
+	back = pkl_key_from_pem(pem.data, pem.len, "old", "old.key", &err);
+	assert_non_null(back);
+	assert_int_equal(EVP_PKEY_eq(k, back), 1);
+	EVP_PKEY_free(back);
+	assert_null(pkl_key_from_pem(pem.data, pem.len, "new", "old.key", &err));
+	assert_string_equal(err.msg, "cannot decrypt key 'old.key': wrong passphrase");
+	pkl_err_clear(&err);
+
+	/* made by the openssl CLI */
+	snprintf(path, sizeof(path), "%s/genpkey.key", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes256 "
+		 "-pass pass:cli -out %s 2>/dev/null",
+		 path);
+	assert_int_equal(system(cmd), 0);
+	back = pkl_key_load(path, "cli", &err);
+	assert_non_null(back);
+	assert_int_equal(EVP_PKEY_get_base_id(back), EVP_PKEY_EC);
+	EVP_PKEY_free(back);
+	assert_null(pkl_key_load(path, "nope", &err));
+	assert_non_null(strstr(err.msg, "wrong passphrase"));
+
+	pkl_buf_wipe(&pem);
+	EVP_PKEY_free(k);
+}
+
 static void passphrase_sources(void **state)
 {
 	struct pkl_err err = { 0 };
@@ -324,6 +447,8 @@ int main(void)
 		cmocka_unit_test(default_md),
 		cmocka_unit_test(pem_plain_round_trip),
 		cmocka_unit_test(pem_encrypted_pbes2_aes256),
+		cmocka_unit_test(pem_encrypted_round_trip_all_types),
+		cmocka_unit_test(pem_encrypted_earlier_formats_load),
 		cmocka_unit_test(wrong_and_missing_passphrase_messages),
 		cmocka_unit_test(passphrase_sources),
 	};
