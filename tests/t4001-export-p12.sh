@@ -33,7 +33,7 @@ expect_rc 0 "export gw --p12-profile modern (password from PKILAB_P12_PASSWORD)"
 info=$(openssl pkcs12 -info -in modern/gw.p12 -passin pass:'correct horse' -nokeys -noout 2>&1)
 check "modern: MAC is HMAC-SHA256 (#93)" contains "$info" "MAC: sha256"
 check "modern: certificate bag PBES2, PBKDF2, AES-256-CBC, PRF hmacWithSHA256 (#93)" contains "$info" "PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC"
-check "modern: key bag PBES2, PBKDF2, AES-256-CBC, PRF hmacWithSHA256" contains "$info" "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256"
+check "modern: key bag PBES2, PBKDF2, AES-256-CBC, 300,000 iterations, PRF hmacWithSHA256" contains "$info" "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 300000, PRF hmacWithSHA256"
 check "modern: no 3DES, no SHA-1 MAC" sh -c 'echo "$1" | grep -qE "TripleDES|MAC: sha1" && exit 1 || exit 0' _ "$info"
 
 # --- NSS pk12util imports both into a fresh database
