@@ -138,6 +138,7 @@ stop_cdpd() { # name -> exit status of the server
 hget() { # url [curl args...]
   _u=$1; shift
   rm -f "$T/body" "$T/hdrs"
+  # shellcheck disable=SC2034 # CODE is read by the tests that source this file
   CODE=$(curl -s --max-time 5 -o "$T/body" -D "$T/hdrs" -w '%{http_code}' "$@" "$_u")
   HDRS=$T/hdrs
 }

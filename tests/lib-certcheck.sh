@@ -31,6 +31,7 @@ name_der_hex() { # pem, issuer|subject
 	_f=$T/.namedir.der
 	cert_der "$1" >"$_f"
 	_n=4; [ "$2" = subject ] && _n=6
+	# shellcheck disable=SC2046 # split on purpose: the row is three numbers (offset hl len)
 	set -- $(tbs_fields "$1" | sed -n "${_n}p")
 	bytes_hex "$_f" "$1" $(($2 + $3))
 }
@@ -198,7 +199,7 @@ c_aia() { # pem issuer bases...
 }
 c_sigalg() { # pem, issuer key spec
 	_a=$(openssl x509 -in "$1" -noout -text -certopt no_pubkey,no_sigdump | awk '/Signature Algorithm:/{ print $3; exit }')
-	case "$2" in ec:P-384) _w=ecdsa-with-SHA384 ;; ec:*) _w=ecdsa-with-SHA256 ;; rsa:*) _w=sha256WithRSAEncryption ;; *) _w=? ;; esac
+	case "$2" in ec:P-384) _w=ecdsa-with-SHA384 ;; ec:*) _w=ecdsa-with-SHA256 ;; rsa:*) _w=sha256WithRSAEncryption ;; *) _w='?' ;; esac
 	echo "signature $_a (issuer key $2, want $_w)"; [ "$_a" = "$_w" ]
 }
 c_key() { # pem, key file, spec: the key matches the certificate and the spec
@@ -237,7 +238,7 @@ profile_all() {
 	check "$_lbl: private/ is 0700 (issue 2 item 5)" c_mode "$_pki/private" 700
 	check "$_lbl: (issuer, serial) has no duplicates in the database (#3)" \
 		test -z "$(sqlite3 "$_pki/pkilab.db" 'select issuer_id, serial from certs group by 1, 2 having count(*) > 1')"
-	while IFS='|' read -r n ca iss tmpl spec at nb; do
+	while IFS='|' read -r n ca iss tmpl spec _; do
 		p=$_pki/certs/$n.pem ip=$_pki/certs/$iss.pem
 		ispec=$(sqlite3 "$_pki/pkilab.db" "select key_spec from certs where current=1 and name='$iss'")
 		check "$_lbl $n: serial positive, <= 16 octets, >= 64 random bits (#1 #2 #4)" c_serial "$p"

@@ -209,6 +209,7 @@ swanctl {
 EOF
   if [ "$_xp" = a ]; then _xremote_id=$IPSEC_REMOTE_ID _xrauth="remote_addrs = $_xother"
   else _xremote_id=%any _xrauth=""; fi
+  # shellcheck disable=SC2154 # _xme is assigned by the eval at the top of this function
   cat >"$_xd/swanctl/swanctl.conf" <<EOF
 connections {
   lab {
@@ -283,6 +284,7 @@ ipsec_need_up() {
     finish; exit 1
   done
 }
+# shellcheck disable=SC2154 # _xm is assigned by the eval
 ipsec_log() { eval "_xm=\${IPSEC_MARK_$1:-0}"; tail -n "+$((_xm + 1))" "$IPSEC_DIR/$1/charon.log"; }
 
 # Forgets every SA and every cached CRL (charon keeps fetched CRLs in memory).
@@ -299,6 +301,7 @@ ipsec_flush() {
 
 ipsec_connect() {
   ipsec_swanctl a --initiate --child net --timeout 20 >"$IPSEC_DIR/initiate.out" 2>&1
+  # shellcheck disable=SC2034 # IPSEC_RC is read by the tests that source this file
   IPSEC_RC=$?
 }
 

@@ -9,7 +9,9 @@
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
+# shellcheck disable=SC2034 # PKILAB and CDPD are for the tests that source this file
 PKILAB=$TOP/$BUILD/pkilab
+# shellcheck disable=SC2034 # see above
 CDPD=$TOP/$BUILD/pkilab-cdpd
 export PKILAB_TEMPLATES="$TOP/templates"
 T=$(mktemp -d "${TMPDIR:-/tmp}/pkl-test.XXXXXX")
