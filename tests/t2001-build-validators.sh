@@ -36,8 +36,8 @@ for lab in "$TOP"/examples/*.cfg "$TOP"/examples/broken/*/*.cfg; do
 	want=$(grep -c '{ *name *= *"' "$lab")
 	check "$rel: all $want entries of the lab were issued" \
 		test "$(sqlite3 "$pki/pkilab.db" 'select count(*) from certs where current = 1')" = "$want"
-	# shellcheck disable=SC2046
 	[ "$broken" = 0 ] && verify_all "$pki" "$rel"
+	# shellcheck disable=SC2046 # split on purpose: lab_bases prints one CDP base per line, one argument each
 	profile_all "$pki" "$lab" "$(lab_layout "$lab")" $(lab_bases "$lab")
 done
 check "at least the three labs of this test's own examples were built" test "$n_labs" -ge 3

@@ -97,7 +97,7 @@ certs = (
 EOF2
 expect_rc 0 "a lab with RSA 2048/3072/4096, P-256/P-384/P-521 and Ed25519 keys builds" "$PKILAB" build "$T/keys.cfg" --pki "$T/keys"
 pki_rows "$T/keys" >"$T/keys.rows"
-while IFS='|' read -r n ca iss tmpl spec at nb; do
+while IFS='|' read -r n ca iss tmpl spec _; do
 	ispec=$(sqlite3 "$T/keys/pkilab.db" "select key_spec from certs where current=1 and name='$iss'")
 	check "§9 $n: $spec key matches its certificate" c_key "$T/keys/certs/$n.pem" "$T/keys/private/$n.key" "$spec"
 	check "§9 $n: signed by a $ispec issuer with the right hash" c_sigalg "$T/keys/certs/$n.pem" "$ispec"

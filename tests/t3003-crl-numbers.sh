@@ -11,7 +11,7 @@ db=$PKI/pkilab.db
 
 # --- 100 consecutive signings: strictly increasing, each equal to the stored counter
 prev=$(crl_number vpn-ca) ok=0 same_as_db=0
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
   "$PKILAB" --pki "$PKI" -q crl --ca vpn-ca || break
   n=$(crl_number vpn-ca)
   [ "$(echo "$n > $prev" | bc)" = 1 ] && ok=$((ok + 1))

@@ -59,7 +59,7 @@ cpid=$!
 at_exit "kill $cpid; sleep 0.3; kill -9 $cpid"
 sw() { STRONGSWAN_CONF=$T/strongswan.conf SWANCTL_DIR=$T/ss timeout 20 swanctl "$@" --uri "unix://$sock"; }
 up=0
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
   [ -S "$sock" ] && sw --stats >/dev/null 2>&1 && { up=1; break; }
   sleep 0.1
 done

@@ -65,7 +65,6 @@ check "text: summary line" contains "$OUT" "0 failed"
 check "text: header names certificate, moment and platforms" contains "$OUT" "pkilab doctor: CN=vpn.example.test (gateway), judged at"
 run "$PKILAB" doctor --ascii --pki pki-example gw
 check "--ascii: [ok] marks" contains "$OUT" "[ok]   chain.trust"
-lines=$(printf '%s\n' "$OUT" | grep -c '^\[')
 run "$PKILAB" doctor --json --pki pki-example gw
 check "--json: valid JSON with verdict pass" test "$(printf '%s' "$OUT" | jq -r .verdict)" = pass
 # Text and JSON are compared on offline runs: two online runs on a loaded
