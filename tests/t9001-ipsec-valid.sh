@@ -9,7 +9,9 @@
 
 ipsec_init
 check "pkilab builds the IKEv2 lab" ipsec_lab
+# shellcheck disable=SC2154 # IPSEC_ADDR_a is set by lib-ipsec.sh
 check "CDP 1 serves publish/ on $IPSEC_ADDR_a" ipsec_cdp_start 1
+# shellcheck disable=SC2154 # IPSEC_ADDR_b is set by lib-ipsec.sh
 check "CDP 2 serves publish/ on $IPSEC_ADDR_b" ipsec_cdp_start 2
 check "both charons start and load their configuration" ipsec_setup gw alice
 ipsec_need_up

@@ -35,6 +35,7 @@ for down in 1 2; do
   ipsec_flush
   ipsec_cdp_start 1 >/dev/null 2>&1; ipsec_cdp_start 2 >/dev/null 2>&1
   ipsec_cdp_stop $down
+  # shellcheck disable=SC2154 # IPSEC_NS_a is set by lib-ipsec.sh
   check "[CDP $down down] $DOWN refuses connections" \
     sh -c "! ip netns exec $IPSEC_NS_a curl -s -o /dev/null --max-time 2 $DOWN/crl/vpn-ca.crl"
   ipsec_mark

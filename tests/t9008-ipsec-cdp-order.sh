@@ -15,6 +15,7 @@ ipsec_init
 first_fetch() { printf '%s\n' "$1" | grep -o "fetching crl from '[^']*/crl/vpn-ca.crl'" | head -1 | cut -d"'" -f2; }
 
 for layout in point-per-uri one-point; do
+  # shellcheck disable=SC2034 # read by ipsec_lab (lib-ipsec.sh)
   IPSEC_LAYOUT=$layout
   check "[$layout] pkilab builds the lab" ipsec_lab
   DP=$(openssl x509 -in "$IPSEC_PKI/certs/gw.pem" -noout -ext crlDistributionPoints 2>&1)

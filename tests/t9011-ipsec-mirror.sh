@@ -14,7 +14,7 @@ ipsec_init
 check "pkilab builds the IKEv2 lab" ipsec_lab
 check "CDP 1 (primary) up" ipsec_cdp_start 1
 TRUST="--trust $IPSEC_PKI/publish/aia/root.crt --trust $IPSEC_PKI/publish/aia/vpn-ca.crt"
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086,SC2154 # $TRUST is two --trust options, split on purpose; IPSEC_ADDR_b is set by lib-ipsec.sh
 ipsec_serve cdp2 b x x "$CDPD" --mirror "$IPSEC_CDP1" $TRUST --mirror-interval 1s --listen "$IPSEC_ADDR_b:8081"
 check "CDP 2 (mirror) serves the primary's CRLs" ipsec_cdp_sync
 check "both charons start" ipsec_setup gw alice
