@@ -23,6 +23,7 @@ for t in wrk nginx openssl perl; do
   command -v "$t" >/dev/null 2>&1 || { echo "bench: skipped: $t not installed"; exit 0; }
 done
 [ -x "$CDPD" ] || { echo "bench: $CDPD not built (make all BUILD=$BUILD)"; exit 2; }
+# shellcheck disable=SC3045 # dash (the sh this runs under) and bash both have ulimit -n
 ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/pkl-bench.XXXXXX")
