@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every unit test program ($BUILD/tests/test_*) and every shell test
 # (tests/tNNNN-*.sh), then prints "N passed, N failed".
-#   PKL_TESTS=glob  only the shell tests whose file name matches (e.g. 't6*')
+#   PKL_TESTS=globs only the shell tests whose file name matches one of the
+#                   space-separated globs (e.g. 't6*' or 't6* t7*')
 #   PKL_UNIT=0      skip unit tests
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,8 +38,14 @@ fi
 for t in "$top"/tests/t[0-9][0-9][0-9][0-9]-*.sh; do
   [ -f "$t" ] || continue
   b=$(basename "$t" .sh)
-  # shellcheck disable=SC2254 # PKL_TESTS is a glob pattern on purpose (e.g. PKL_TESTS='t9*')
-  case "$b" in ${PKL_TESTS:-*}) ;; *) continue ;; esac
+  want=0
+  set -f # the globs are matched against names here, not expanded as files
+  for g in ${PKL_TESTS:-*}; do
+    # shellcheck disable=SC2254 # each word of PKL_TESTS is a glob on purpose
+    case "$b" in $g) want=1 ;; esac
+  done
+  set +f
+  [ "$want" = 1 ] || continue
   run_one "$b" timeout 900 sh "$t"
 done
 echo
