@@ -308,8 +308,9 @@ static void wrong_and_missing_passphrase_messages(void **state)
 	pkl_buf_wipe(&pem);
 }
 
-/* Every key type survives the encrypted round trip, and a wrong passphrase
- * is refused for each (not mistaken for a damaged file). */
+/* Every key type survives the encrypted round trip (a wrong passphrase is
+ * checked once, in wrong_and_missing_passphrase_messages: each attempt costs
+ * two derivations, 0.2 s, 1 s under ASan). */
 static void pem_encrypted_round_trip_all_types(void **state)
 {
 	static const char *const specs[] = { "rsa:2048", "ec:P-384" }; /* ed25519: above */
@@ -326,11 +327,6 @@ static void pem_encrypted_round_trip_all_types(void **state)
 		assert_non_null(back);
 		assert_int_equal(EVP_PKEY_eq(k, back), 1);
 		EVP_PKEY_free(back);
-		pkl_err_clear(&err);
-		assert_null(pkl_key_from_pem(pem.data, pem.len, "pa55 phrase", specs[i], &err));
-		assert_int_equal(err.rc, PKL_EINPUT);
-		assert_non_null(strstr(err.msg, "wrong passphrase"));
-		pkl_err_clear(&err);
 		EVP_PKEY_free(k);
 		pkl_buf_wipe(&pem);
 	}
