@@ -97,7 +97,7 @@ struct cdp_blob {
 /* Bodies at least this large are also kept in a memfd so MHD can sendfile()
  * them: no copy through user space for a 4 MB CRL. */
 #ifndef CDP_SENDFILE_MIN
-#define CDP_SENDFILE_MIN (64 * 1024)
+#define CDP_SENDFILE_MIN ((size_t)64 * 1024)
 #endif
 struct cdp_blob *cdp_blob_new(const void *data, size_t len);
 struct cdp_blob *cdp_blob_ref(struct cdp_blob *b);

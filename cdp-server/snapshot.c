@@ -306,9 +306,9 @@ static void sha256_etag(const unsigned char *d, size_t n, char out[68])
 		mdlen = 0;
 	out[0] = '"';
 	for (i = 0; i < mdlen && i < 32; i++)
-		snprintf(out + 1 + 2 * i, 3, "%02x", md[i]);
-	out[1 + 2 * i] = '"';
-	out[2 + 2 * i] = '\0';
+		snprintf(out + 1 + 2 * (size_t)i, 3, "%02x", md[i]);
+	out[1 + 2 * (size_t)i] = '"';
+	out[2 + 2 * (size_t)i] = '\0';
 }
 
 static void entry_init(struct cdp_entry *e, enum cdp_kind kind, const char *name,

@@ -50,7 +50,7 @@ static enum pkl_rc parse_absolute(const char *s, pkl_time *out)
 	if (y < 1950 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
 	    h > 23 || mi > 59 || sec > 59 || h < 0 || mi < 0 || sec < 0)
 		return PKL_EINPUT;
-	*out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
+	*out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec;
 	return PKL_OK;
 }
 
@@ -82,8 +82,8 @@ enum pkl_rc pkl_duration_parse(const char *s, int allow_negative, int64_t *out, 
 		case 'm': unit = 60; break;
 		case 'h': unit = 3600; break;
 		case 'd': unit = 86400; break;
-		case 'w': unit = 7 * 86400; break;
-		case 'y': unit = 365 * 86400; break;
+		case 'w': unit = 7L * 86400; break;
+		case 'y': unit = 365L * 86400; break;
 		default: goto bad;
 		}
 		total += v * unit;
