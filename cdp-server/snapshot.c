@@ -300,15 +300,15 @@ static void problem_remove(struct problems *p, const char *source)
 static void sha256_etag(const unsigned char *d, size_t n, char out[68])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0, i;
+	unsigned mdlen = 0;
+	size_t o;
 
 	if (!EVP_Digest(d, n, md, &mdlen, EVP_sha256(), NULL))
 		mdlen = 0;
 	out[0] = '"';
-	for (i = 0; i < mdlen && i < 32; i++)
-		snprintf(out + 1 + 2 * (size_t)i, 3, "%02x", md[i]);
-	out[1 + 2 * (size_t)i] = '"';
-	out[2 + 2 * (size_t)i] = '\0';
+	o = 1 + pkl_hex(md, mdlen, out + 1, 65);
+	out[o] = '"';
+	out[o + 1] = '\0';
 }
 
 static void entry_init(struct cdp_entry *e, enum cdp_kind kind, const char *name,

@@ -370,12 +370,11 @@ out:
 int cdp_state_keyid(X509 *ca, char out[CDP_KEYID_MAX + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned len = 0, i;
+	unsigned len = 0;
 
 	out[0] = '\0';
-	if (!ca || !X509_pubkey_digest(ca, EVP_sha1(), md, &len) || len * 2 > CDP_KEYID_MAX)
+	if (!ca || !X509_pubkey_digest(ca, EVP_sha1(), md, &len) || (size_t)len * 2 > CDP_KEYID_MAX)
 		return 0;
-	for (i = 0; i < len; i++)
-		snprintf(out + 2 * (size_t)i, 3, "%02x", md[i]);
+	pkl_hex(md, len, out, CDP_KEYID_MAX + 1);
 	return 1;
 }

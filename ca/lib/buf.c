@@ -72,6 +72,22 @@ void pkl_buf_wipe(struct pkl_buf *b)
 	pkl_buf_free(b);
 }
 
+size_t pkl_hex(const void *data, size_t n, char *out, size_t outlen)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b = data;
+	size_t i, o = 0;
+
+	if (!outlen)
+		return 0;
+	for (i = 0; i < n && o + 2 < outlen; i++) {
+		out[o++] = digits[b[i] >> 4];
+		out[o++] = digits[b[i] & 15];
+	}
+	out[o] = '\0';
+	return o;
+}
+
 void pkl_buf_free(struct pkl_buf *b)
 {
 	free(b->data);

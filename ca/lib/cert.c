@@ -27,6 +27,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "pkilab/buf.h"
 #include "pkilab/cert.h"
 #include "pkilab/file.h"
 #include "pkilab/key.h"
@@ -297,10 +298,8 @@ const char *pkl_serial_hex(const X509 *cert, char *buf, size_t len)
 		i++;
 	if (ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER && o + 1 < len)
 		buf[o++] = '-';
-	for (; i < n && o + 2 < len; i++, o += 2)
-		snprintf(buf + o, 3, "%02x", d[i]);
 	if (o < len)
-		buf[o] = '\0';
+		pkl_hex(d + i, i < n ? (size_t)(n - i) : 0, buf + o, len - o);
 	if (n == 0 && len > 1)
 		snprintf(buf, len, "0");
 	return buf;

@@ -13,6 +13,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include "pkilab/buf.h"
 #include "pkilab/crlcheck.h"
 #include "pkilab/name.h"
 
@@ -158,15 +159,6 @@ out:
 	return rc;
 }
 
-static void hex(const unsigned char *b, size_t n, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-
-	out[0] = '\0';
-	for (i = 0; i < n && o + 3 < outlen; i++)
-		o += (size_t)snprintf(out + o, outlen - o, "%02x", b[i]);
-}
-
 enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char *where,
 				X509 *ca, struct pkl_crlinfo *info, struct pkl_err *err)
 {
@@ -204,8 +196,8 @@ enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char
 		}
 		if ((size_t)ASN1_STRING_length(ski) != info->aki_len ||
 		    memcmp(ASN1_STRING_get0_data(ski), info->aki, info->aki_len) != 0) {
-			hex(info->aki, info->aki_len, h1, sizeof(h1));
-			hex(ASN1_STRING_get0_data(ski), (size_t)ASN1_STRING_length(ski), h2,
+			pkl_hex(info->aki, info->aki_len, h1, sizeof(h1));
+			pkl_hex(ASN1_STRING_get0_data(ski), (size_t)ASN1_STRING_length(ski), h2,
 			    sizeof(h2));
 			rc = pkl_err_set(err, PKL_EINPUT, where,
 					 "wrong issuer key: CRL authority key identifier %s != CA subject key identifier %s",

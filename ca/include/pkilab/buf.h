@@ -24,4 +24,8 @@ const char *pkl_buf_cstr(struct pkl_buf *b);
 void pkl_buf_wipe(struct pkl_buf *b);
 void pkl_buf_free(struct pkl_buf *b);
 
+/* Lowercase hex of n bytes into out, always NUL-terminated; stops at whole
+ * bytes when outlen is short. Returns the number of characters written. */
+size_t pkl_hex(const void *data, size_t n, char *out, size_t outlen);
+
 #endif
