@@ -94,8 +94,9 @@ int main(int argc, char **argv)
 		}
 	}
 	names[sizeof(commands) / sizeof(commands[0])] = NULL;
-	const char *s = pkl_suggest(argv[i], names);
-	fprintf(stderr, "pkilab: error: unknown command '%s'%s%s%s\n", argv[i],
-		s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+	char hint[160];
+
+	fprintf(stderr, "pkilab: error: unknown command '%s'%s\n", argv[i],
+		pkl_suggest_hint(argv[i], names, hint, sizeof(hint)));
 	return PKL_EINPUT;
 }

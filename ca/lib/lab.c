@@ -191,10 +191,11 @@ static enum pkl_rc apply_profile_setting(struct pkl_profile *p, const config_set
 			const char *n = config_setting_get_string_elem(s, i);
 			unsigned bit = pkl_ku_from_name(n);
 			if (!bit) {
-				const char *sug = pkl_suggest(n, pkl_ku_names());
-				return pkl_err_set(err, PKL_EINPUT, where,
-						   "unknown key usage '%s' in %s%s%s%s", n, ctx,
-						   sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+				char hint[160];
+
+				return pkl_err_set(err, PKL_EINPUT, where, "unknown key usage '%s' in %s%s",
+						   n, ctx,
+						   pkl_suggest_hint(n, pkl_ku_names(), hint, sizeof(hint)));
 			}
 			ku |= bit;
 		}
@@ -252,11 +253,7 @@ static void suggest_msg(char *buf, size_t len, const char *word, int with_entity
 		for (size_t i = 0; i < N_ENTITY_DEFS; i++)
 			names[n++] = entity_defs[i].name;
 	names[n] = NULL;
-	const char *s = pkl_suggest(word, names);
-	if (s)
-		snprintf(buf, len, " (did you mean '%s'?)", s);
-	else
-		buf[0] = '\0';
+	pkl_suggest_hint(word, names, buf, len);
 }
 
 /* ---- templates ----------------------------------------------------------- */
@@ -446,10 +443,11 @@ static enum pkl_rc parse_lab_group(struct pkl_lab *lab, config_setting_t *g, con
 		for (int k = 0; lab_group_names[k]; k++)
 			known |= !strcmp(n, lab_group_names[k]);
 		if (!known) {
-			const char *sug = pkl_suggest(n, lab_group_names);
+			char hint[160];
+
 			return pkl_err_set(err, PKL_EINPUT, loc(m, lab->path, where, sizeof(where)),
-					   "unknown setting '%s' in lab%s%s%s", n, sug ? " (did you mean '" : "",
-					   sug ? sug : "", sug ? "'?)" : "");
+					   "unknown setting '%s' in lab%s", n,
+					   pkl_suggest_hint(n, lab_group_names, hint, sizeof(hint)));
 		}
 	}
 	s = get_str_member(g, "name", lab->path, "lab", 0, err, &rc);
@@ -831,10 +829,11 @@ struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, struct pkl_err *err
 		for (int k = 0; top_names[k]; k++)
 			known |= !strcmp(n, top_names[k]);
 		if (!known) {
-			const char *sug = pkl_suggest(n, top_names);
+			char hint[160];
+
 			pkl_err_set(err, PKL_EINPUT, loc(m, path, where, sizeof(where)),
-				    "unknown top-level setting '%s'%s%s%s (a lab file has lab, cas and certs)", n,
-				    sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+				    "unknown top-level setting '%s'%s (a lab file has lab, cas and certs)", n,
+				    pkl_suggest_hint(n, top_names, hint, sizeof(hint)));
 			goto fail;
 		}
 	}

@@ -1,4 +1,5 @@
 /* "did you mean" suggestions for misspelt settings, options and commands. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <ctype.h>
@@ -47,4 +48,17 @@ const char *pkl_suggest(const char *word, const char *const *names)
 		}
 	}
 	return best;
+}
+
+const char *pkl_suggest_hint(const char *word, const char *const *names, char *buf, size_t len)
+{
+	const char *s = pkl_suggest(word, names);
+
+	if (!len)
+		return "";
+	if (s)
+		snprintf(buf, len, " (did you mean '%s'?)", s);
+	else
+		buf[0] = '\0';
+	return buf;
 }

@@ -101,5 +101,9 @@ int pkl_lab_name_valid(const char *name);
 
 /* The closest of `names` to `word` by edit distance (<= 3), or NULL. */
 const char *pkl_suggest(const char *word, const char *const *names);
+/* The same as a message fragment: " (did you mean 'x'?)", or "" when no name
+ * is close. Writes into buf (20 bytes plus the longest name fit) and
+ * returns it, so it can be passed straight to a "%s". */
+const char *pkl_suggest_hint(const char *word, const char *const *names, char *buf, size_t len);
 
 #endif
