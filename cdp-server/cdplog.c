@@ -33,16 +33,16 @@ static void stamp(char out[64])
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-static void sink(enum pkl_log_level level, const char *msg, void *cls)
+/* One line "<time> pkilab-cdpd: <kind>: <msg>\n", cut (keeping its newline)
+ * when too long, written at once. */
+static void emit(const char *kind, const char *msg, size_t len)
 {
-	static const char *const label[] = { "error", "warning", "info", "debug" };
 	char line[2300], ts[64];
 	int n;
 
-	(void)cls;
 	stamp(ts);
-	n = snprintf(line, sizeof(line), "%s pkilab-cdpd: %s: %s\n", ts,
-		     label[(unsigned)level < 4 ? level : 3], msg);
+	n = snprintf(line, sizeof(line), "%s pkilab-cdpd: %s: %.*s\n", ts, kind,
+		     (int)(len < sizeof(line) ? len : sizeof(line)), msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
@@ -50,6 +50,14 @@ static void sink(enum pkl_log_level level, const char *msg, void *cls)
 		line[n - 1] = '\n';
 	}
 	write_all(line, (size_t)n);
+}
+
+static void sink(enum pkl_log_level level, const char *msg, void *cls)
+{
+	static const char *const label[] = { "error", "warning", "info", "debug" };
+
+	(void)cls;
+	emit(label[(unsigned)level < 4 ? level : 3], msg, strlen(msg));
 }
 
 void cdp_log_init(enum pkl_log_level level)
@@ -60,16 +68,5 @@ void cdp_log_init(enum pkl_log_level level)
 
 void cdp_log_access(const char *msg, size_t len)
 {
-	char line[600], ts[64];
-	int n;
-
-	stamp(ts);
-	n = snprintf(line, sizeof(line), "%s pkilab-cdpd: access: %.*s\n", ts, (int)len, msg);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line)) {
-		n = sizeof(line) - 1;
-		line[n - 1] = '\n';
-	}
-	write_all(line, (size_t)n);
+	emit("access", msg, len);
 }
