@@ -375,6 +375,16 @@ static void ip_release(struct cdp_server *srv, const unsigned char key[16])
 	pthread_mutex_unlock(&srv->ip_lock);
 }
 
+/* Takes one connection off a worker's, the server's and (key not NULL) its
+ * address's counts: the inverse of what admit() counted. */
+static void uncount(struct cdp_server *srv, struct worker *w, const unsigned char *key)
+{
+	atomic_fetch_sub_explicit(&w->conns, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&srv->total, 1, memory_order_relaxed);
+	if (key)
+		ip_release(srv, key);
+}
+
 /* Undoes the acceptor's counting when MHD is done with a connection. MHD
  * reports CLOSED only after STARTED, so the socket context marks the
  * connections that were counted and reached a worker. */
@@ -393,13 +403,10 @@ static void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_ct
 	if (*socket_ctx != w)
 		return;
 	*socket_ctx = NULL;
-	atomic_fetch_sub_explicit(&w->conns, 1, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&srv->total, 1, memory_order_relaxed);
-	if (srv->cfg->per_ip_limit > 0) {
-		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		if (ci && ci->client_addr && ip_key(ci->client_addr, key))
-			ip_release(srv, key);
-	}
+	ci = srv->cfg->per_ip_limit > 0 ?
+		     MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) :
+		     NULL;
+	uncount(srv, w, ci && ci->client_addr && ip_key(ci->client_addr, key) ? key : NULL);
 }
 
 /* Admits or refuses one accepted socket and hands it to the least busy
@@ -431,12 +438,8 @@ static void admit(struct cdp_server *srv, int cfd, const struct sockaddr *sa, so
 	atomic_fetch_add_explicit(&best->conns, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&srv->total, 1, memory_order_relaxed);
 	/* On failure MHD has closed the socket and will not report it. */
-	if (MHD_add_connection(best->d, cfd, sa, sl) != MHD_YES) {
-		atomic_fetch_sub_explicit(&best->conns, 1, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&srv->total, 1, memory_order_relaxed);
-		if (counted_ip)
-			ip_release(srv, key);
-	}
+	if (MHD_add_connection(best->d, cfd, sa, sl) != MHD_YES)
+		uncount(srv, best, counted_ip ? key : NULL);
 }
 
 static void *acceptor_main(void *arg)
