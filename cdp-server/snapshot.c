@@ -912,6 +912,22 @@ out:
 }
 
 /* Copies the current snapshot's entries (with blob references) and its fatal problems. */
+/* The slot for (kind, name) in a copy of n entries made with room for one
+ * more: the existing entry, its bytes released for the caller to replace,
+ * or a new one at the end (*n grows). */
+static size_t entry_slot(struct cdp_entry *entries, size_t *n, enum cdp_kind kind,
+			 const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (entries[i].kind == kind && strcmp(entries[i].name, name) == 0) {
+			cdp_blob_unref(entries[i].body);
+			return i;
+		}
+	return (*n)++;
+}
+
 static struct cdp_entry *copy_entries(const struct cdp_snapshot *s, size_t extra,
 				      struct problems *fatal)
 {
@@ -970,13 +986,7 @@ enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca_n
 		goto out;
 	}
 	n = s->n_entries;
-	for (i = 0; i < n; i++)
-		if (entries[i].kind == CDP_CRL && strcmp(entries[i].name, ca_name) == 0)
-			break;
-	if (i < n)
-		cdp_blob_unref(entries[i].body);
-	else
-		n++;
+	i = entry_slot(entries, &n, CDP_CRL, ca_name);
 	make_crl_entry(&entries[i], ca_name, blob, &info, source);
 	/* The CA has a CRL now: drop "no valid CRL" for it. */
 	for (i = 0; i < fatal.n;)
@@ -1099,13 +1109,7 @@ enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name,
 		goto out;
 	}
 	n = s->n_entries;
-	for (i = 0; i < n; i++)
-		if (entries[i].kind == CDP_AIA && strcmp(entries[i].name, name) == 0)
-			break;
-	if (i < n)
-		cdp_blob_unref(entries[i].body);
-	else
-		n++;
+	i = entry_slot(entries, &n, CDP_AIA, name);
 	make_aia_entry(&entries[i], &nt);
 	/* A renewed CA: its served CRL stays only if the new key verifies it. */
 	for (i = 0; i < n; i++) {
