@@ -277,6 +277,14 @@ ipsec_mark() { for _xp in a b; do
 
 # After a failed set-up every later check would fail for the same reason:
 # stop there (finish reports the failures so far and exits non-zero).
+# The start most IKEv2 tests share: CDP 1 and CDP 2 serving, both charons
+# up with the given gateway and client identities (stops the test if not).
+ipsec_start_all() { # gw client
+  check "CDP 1 up" ipsec_cdp_start 1
+  check "CDP 2 up" ipsec_cdp_start 2
+  check "both charons start" ipsec_setup "$1" "$2"
+  ipsec_need_up
+}
 ipsec_need_up() {
   for _xp in a b; do
     ipsec_swanctl "$_xp" --stats >/dev/null 2>&1 && continue

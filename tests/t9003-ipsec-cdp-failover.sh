@@ -15,10 +15,7 @@
 
 ipsec_init
 check "pkilab builds the IKEv2 lab" ipsec_lab
-check "CDP 1 up" ipsec_cdp_start 1
-check "CDP 2 up" ipsec_cdp_start 2
-check "both charons start" ipsec_setup gw alice
-ipsec_need_up
+ipsec_start_all gw alice
 
 # The URL charon asked first for the gateway CA's CRL, in a log.
 first_fetch() { printf '%s\n' "$1" | grep -o "fetching crl from '[^']*/crl/vpn-ca.crl'" | head -1 | cut -d"'" -f2; }

@@ -8,10 +8,7 @@
 
 ipsec_init
 check "pkilab builds the IKEv2 lab" ipsec_lab
-check "CDP 1 up" ipsec_cdp_start 1
-check "CDP 2 up" ipsec_cdp_start 2
-check "both charons start" ipsec_setup gw alice
-ipsec_need_up
+ipsec_start_all gw alice
 ipsec_mark
 ipsec_connect
 check "control: with the CDPs up the CHILD_SA is established" ipsec_child_up a

@@ -27,10 +27,7 @@ check "gateway SAN is the name clients dial (#75)" \
 check "client EKU is clientAuth (#77)" \
   contains "$(openssl x509 -in "$IPSEC_PKI/certs/client1.pem" -noout -ext extendedKeyUsage)" "TLS Web Client Authentication"
 
-check "CDP 1 up" ipsec_cdp_start 1
-check "CDP 2 up" ipsec_cdp_start 2
-check "both charons start" ipsec_setup rras client1
-ipsec_need_up
+ipsec_start_all rras client1
 ipsec_mark
 ipsec_connect
 LA=$(ipsec_log a) LB=$(ipsec_log b)
