@@ -21,28 +21,16 @@
 #include "pkilab/issue.h"
 #include "pkilab/key.h"
 #include "pkilab/revoke.h"
+#include "unit_entity.h"
 
 static char dir[] = "/tmp/pkl-test-revoke-XXXXXX";
 static struct pkl_pki *pki;
 static X509 *root_cert;
 static EVP_PKEY *root_key;
 
-/* An entity with a hand-made profile, so the test needs no template files. */
 static void entity(struct pkl_entity *e, const char *name, const char *issuer, int ca, pkl_time now)
 {
-	memset(e, 0, sizeof(*e));
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	snprintf(e->issuer, sizeof(e->issuer), "%s", issuer);
-	snprintf(e->subject, sizeof(e->subject), "C=CH, O=pkilab unit, CN=%s", name);
-	snprintf(e->where, sizeof(e->where), "unit:%s", name);
-	pkl_key_spec_parse("ec:P-256", &e->prof.key, NULL);
-	e->prof.role = ca ? PKL_ROLE_ROOT : PKL_ROLE_LEAF;
-	e->prof.path_len = -1;
-	e->prof.key_usage = ca ? (PKL_KU_KEY_CERT_SIGN | PKL_KU_CRL_SIGN) : PKL_KU_DIGITAL_SIGNATURE;
-	e->prof.crl_lifetime = 7 * 86400;
-	e->is_ca = ca;
-	e->not_before = now - 3600;
-	e->not_after = now + 86400 * 30;
+	unit_entity(e, name, issuer, ca, now, "C=CH, O=pkilab unit, ");
 }
 
 static int setup(void **state)
