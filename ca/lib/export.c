@@ -482,8 +482,9 @@ static enum pkl_rc export_der(struct chain *c, struct stage *s, struct pkl_err *
 	return PKL_OK;
 }
 
-static enum pkl_rc export_p12(struct pkl_pki *pki, struct chain *c, const struct pkl_export_opts *o,
-			      struct stage *s, struct pkl_err *err)
+/* <name>.<ext>: certificate, private key and chain as PKCS#12, mode 0600. */
+static enum pkl_rc put_p12(struct pkl_pki *pki, struct chain *c, const struct pkl_export_opts *o,
+			   struct stage *s, const char *ext, struct pkl_err *err)
 {
 	EVP_PKEY *key = NULL;
 	struct pkl_buf p12 = PKL_BUF_INIT;
@@ -494,7 +495,7 @@ static enum pkl_rc export_p12(struct pkl_pki *pki, struct chain *c, const struct
 		goto out;
 	if ((rc = p12_of(c, key, o, &p12, err)) != PKL_OK)
 		goto out;
-	snprintf(rel, sizeof(rel), "%s.p12", c->row.name);
+	snprintf(rel, sizeof(rel), "%s.%s", c->row.name, ext);
 	rc = stage_put(s, rel, p12.data, p12.len, 0600, err);
 out:
 	pkl_buf_wipe(&p12);
@@ -502,21 +503,21 @@ out:
 	return rc;
 }
 
+static enum pkl_rc export_p12(struct pkl_pki *pki, struct chain *c, const struct pkl_export_opts *o,
+			      struct stage *s, struct pkl_err *err)
+{
+	return put_p12(pki, c, o, s, "p12", err);
+}
+
 static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
 				  const struct pkl_export_opts *o, struct stage *s, struct pkl_err *err)
 {
-	EVP_PKEY *key = NULL;
-	struct pkl_buf p12 = PKL_BUF_INIT, ps = PKL_BUF_INIT, rd = PKL_BUF_INIT;
+	struct pkl_buf ps = PKL_BUF_INIT, rd = PKL_BUF_INIT;
 	const char *n = c->row.name;
 	char rel[PATH_MAX];
 	enum pkl_rc rc;
 
-	if ((rc = need_key(pki, c, &key, err)) != PKL_OK)
-		goto out;
-	if ((rc = p12_of(c, key, o, &p12, err)) != PKL_OK)
-		goto out;
-	snprintf(rel, sizeof(rel), "%s.pfx", n);
-	if ((rc = stage_put(s, rel, p12.data, p12.len, 0600, err)) != PKL_OK)
+	if ((rc = put_p12(pki, c, o, s, "pfx", err)) != PKL_OK)
 		goto out;
 	snprintf(rel, sizeof(rel), "%s.cer", n);
 	if ((rc = put_der(s, rel, c->cert, err)) != PKL_OK)
@@ -598,10 +599,8 @@ static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
 		       "rejects every client; 2 or deleting the value turns it off again.\n");
 	rc = put_crlf(s, "README.txt", &rd, err);
 out:
-	pkl_buf_wipe(&p12);
 	pkl_buf_free(&ps);
 	pkl_buf_free(&rd);
-	EVP_PKEY_free(key);
 	return rc;
 }
 
