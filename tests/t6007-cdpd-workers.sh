@@ -33,6 +33,9 @@ worker_counts() { # port -> "c0 c1 ..." of pkilab_cdpd_worker_connections
   curl -s --max-time 3 "http://127.0.0.1:$1/metrics" |
     sed -n 's/^pkilab_cdpd_worker_connections{worker="[0-9]*"} //p' | tr '\n' ' '
 }
+crl_code() { # port -> HTTP status of GET /crl/root.crl, 000 when refused
+  curl -s --max-time 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/crl/root.crl"
+}
 wait_open() { # file n -> waits (bounded) for "open n"
   for _i in $(seq 1 50); do grep -q "^open $2\$" "$1" 2>/dev/null && return 0; sleep 0.1; done
   cat "$1"; return 1
@@ -76,12 +79,12 @@ check "per-IP 6 over 4 workers: server answers" wait_http "http://127.0.0.1:$P/h
 hold "$P" 6 4 >"$T/hold2" &
 h=$!
 check "6 clients from 127.0.0.1 connected" wait_open "$T/hold2" 6
-r=$(curl -s --max-time 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/crl/root.crl")
+r=$(crl_code "$P")
 check "a 7th from the same address is refused at once, whatever worker would take it ($r)" test "$r" = 000
 kill "$h" 2>/dev/null; wait "$h" 2>/dev/null
 ok=0
 for _i in $(seq 1 30); do
-  r=$(curl -s --max-time 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/crl/root.crl")
+  r=$(crl_code "$P")
   [ "$r" = 200 ] && { ok=1; break; }
   sleep 0.1
 done
@@ -96,7 +99,7 @@ check "connection limit 5 over 4 workers: server answers" wait_http "http://127.
 hold "$P" 5 4 >"$T/hold3" &
 h=$!
 check "5 clients connected" wait_open "$T/hold3" 5
-r=$(curl -s --max-time 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/crl/root.crl")
+r=$(crl_code "$P")
 check "a 6th connection is refused at once ($r)" test "$r" = 000
 kill "$h" 2>/dev/null; wait "$h" 2>/dev/null
 stop_cdpd lim
