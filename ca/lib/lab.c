@@ -124,7 +124,7 @@ static enum pkl_rc apply_profile_setting(struct pkl_profile *p, const config_set
 	char where[PATH_MAX + 16];
 	enum pkl_rc rc = PKL_OK;
 	struct pkl_err sub = { 0 };
-	const char *str = NULL;
+	const char *str = ""; /* set below for string settings, the only ones that read it */
 
 	loc(s, file, where, sizeof(where));
 	const struct set_def *d = find_def(profile_defs, N_PROFILE_DEFS, name);
@@ -166,7 +166,7 @@ static enum pkl_rc apply_profile_setting(struct pkl_profile *p, const config_set
 		} else if (!strcmp(name, "max_validity"))
 			p->max_validity = v;
 		else if (!strcmp(name, "backdate")) {
-			if (v > 7 * 86400)
+			if (v > 7L * 86400)
 				return pkl_err_set(err, PKL_EINPUT, where,
 						   "backdate in %s is %s: more than 7 days is not a clock-drift allowance",
 						   ctx, str);
@@ -266,13 +266,13 @@ static void profile_defaults(struct pkl_profile *p)
 	p->key.bits = 256;
 	p->key.curve_nid = 0;
 	pkl_key_spec_parse("ec:P-256", &p->key, NULL);
-	p->validity = 365 * 86400;
+	p->validity = 365L * 86400;
 	p->backdate = 3600;
 	p->path_len = -1;
 	p->key_usage = PKL_KU_DIGITAL_SIGNATURE;
 	p->cdp = 1;
 	p->aia = 1;
-	p->crl_lifetime = 7 * 86400;
+	p->crl_lifetime = 7L * 86400;
 }
 
 int pkl_lab_name_valid(const char *s)
