@@ -151,7 +151,12 @@ deb:
 	rm -rf $(BUILD)/deb
 	mkdir -p $(BUILD)/deb/pkilab-$(VERSION)
 	tar -cf - $(DEB_SRC) | tar -xf - -C $(BUILD)/deb/pkilab-$(VERSION)
-	cd $(BUILD)/deb/pkilab-$(VERSION) && dpkg-buildpackage -b -us -uc
+	# This make's command line (BUILD=, CC=, SAN=, ...; make exports it) must
+	# not reach debian/rules: the package is built by dh's compiler and flags.
+	cd $(BUILD)/deb/pkilab-$(VERSION) && \
+	    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u CC -u SAN -u CFLAGS -u LDFLAGS \
+	        -u CPPFLAGS -u PREFIX -u DESTDIR -u BINDIR -u DATADIR -u DOCDIR -u UNITDIR \
+	        -u SYSUSERSDIR -u TMPFILESDIR dpkg-buildpackage -b -us -uc
 	lintian --fail-on error,warning --info $(DEB)
 	@echo "  DEB     $(DEB)"
 
