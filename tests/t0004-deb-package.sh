@@ -84,7 +84,8 @@ sed -e 's|^  pki = .*|  pki = "/var/lib/pkilab/pki";|' \
     -e "s|^  cdp = .*|  cdp = [ \"http://127.0.0.1:$port\" ];|" \
     /usr/share/doc/pkilab/examples/lab.cfg >"$T/lab/lab.cfg"
 chmod 0644 "$T/lab/lab.cfg"
-as_pkilab() { runuser -u pkilab -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/var/lib/pkilab "$@"; }
+# umask 022 as the CRL unit's UMask=: the server reads publish/ as another user.
+as_pkilab() { (umask 022 && runuser -u pkilab -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/var/lib/pkilab "$@"); }
 check "the installed pkilab is the one on a clean PATH" [ "$(as_pkilab sh -c 'command -v pkilab')" = /usr/bin/pkilab ]
 expect_rc 0 "user pkilab builds the example lab into /var/lib/pkilab/pki" \
   as_pkilab sh -c 'cd "$1" && pkilab build lab.cfg' _ "$T/lab"
@@ -98,7 +99,7 @@ crl_cmd=$(sed -n 's/^ExecStart=//p' "$S")
 crl_user=$(sed -n 's/^User=//p' "$S")
 # shellcheck disable=SC2086 # the unit's command line is split as systemd splits it
 expect_rc 0 "pkilab-crl.service's ExecStart runs as User=$crl_user" \
-  runuser -u "$crl_user" -- env -i PATH=/usr/bin:/bin $crl_env $crl_cmd
+  sh -c 'umask "$1"; shift; exec "$@"' _ "$(sed -n 's/^UMask=//p' "$S")" runuser -u "$crl_user" -- env -i PATH=/usr/bin:/bin $crl_env $crl_cmd
 check "... and finds nothing due right after the build" contains "$OUT" "not due"
 
 # pkilab-cdpd.service: under systemd, the unit itself (listening on loopback
