@@ -293,9 +293,9 @@ int pkl_lab_name_valid(const char *s)
  * to any PREFIX or DESTDIR and the tree moves freely. */
 static int exe_parent_dir(char *out, size_t len)
 {
-	ssize_t n = readlink("/proc/self/exe", out, len - 1);
+	ssize_t n = readlink("/proc/self/exe", out, len);
 
-	if (n <= 0)
+	if (n <= 0 || (size_t)n >= len) /* readlink truncates silently */
 		return 0;
 	out[n] = '\0';
 	for (int up = 0; up < 2; up++) {
