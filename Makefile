@@ -4,7 +4,9 @@
 #   make check      the whole suite under ASan+UBSan, in build-san/
 #   make run        install deps, build, run the example lab end to end
 #   make bench      benchmarks under scripts/bench/
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=  (relocatable: pkilab finds its templates
+#                   from its own path, so one build installs to any prefix)
+#   make deb        build/deb/pkilab_<version>_<arch>.deb (dpkg-buildpackage + lintian)
 #   make compdb     compile_commands.json (bear)      make lint   cppcheck + clang-tidy
 # BUILD=dir selects the build directory, so several builds (gcc, clang, sanitizers)
 # can live side by side.
@@ -13,6 +15,16 @@ BUILD    ?= build
 CC       ?= cc
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+BINDIR   ?= $(PREFIX)/bin
+DATADIR  ?= $(PREFIX)/share/pkilab
+DOCDIR   ?= $(PREFIX)/share/doc/pkilab
+# systemd looks in /usr/local/lib/... and /usr/lib/... (systemd.unit(5),
+# sysusers.d(5), tmpfiles.d(5)); Debian 12 keeps units in /lib/systemd/system.
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+# The one version number: debian/changelog's (pkilab --version, the .deb).
+VERSION  := $(shell sed -n '1{s/^pkilab [(]//;s/[)].*//;p;}' debian/changelog)
 SAN      ?=
 V        ?=
 Q        := $(if $(V),,@)
@@ -27,10 +39,12 @@ WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wno-unused-parameter \
            $(if $(findstring clang,$(CC)),,-Wno-format-truncation)
 CFLAGS  ?= -O2 -g
+# PKL_TEMPLATE_DIR is only a fallback: an installed pkilab looks in
+# <its bindir>/../share/pkilab/templates first (ca/lib/lab.c).
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
            -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
-           -DPKL_TEMPLATE_DIR='"$(PREFIX)/share/pkilab/templates"' \
-           $(WARN) $(CFLAGS) $(SAN) -Ica/include $(PKG_CFLAGS) -MMD -MP
+           -DPKL_TEMPLATE_DIR='"$(DATADIR)/templates"' -DPKL_VERSION='"$(VERSION)"' \
+           $(WARN) $(CPPFLAGS) $(CFLAGS) $(SAN) -Ica/include $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 LIBS     = $(PKG_LIBS) -lpthread
 
@@ -47,7 +61,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBPKL   := $(BUILD)/libpkilab.a
 LIBCDP   := $(if $(CDP_OBJ),$(BUILD)/libcdpd.a)
 
-.PHONY: all test check run bench install clean compdb lint deps units fuzz
+.PHONY: all test check run bench install deb clean compdb lint deps units fuzz
 all: $(BUILD)/pkilab $(BUILD)/pkilab-cdpd $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -79,6 +93,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBCDP) $(LIBPKL)
 
 units: $(UNIT_BIN)
 
+# --version prints debian/changelog's version (PKL_VERSION).
+$(BUILD)/ca/cli/main.o: debian/changelog
+
 deps:
 	@sh scripts/install-deps.sh
 
@@ -102,10 +119,46 @@ bench:
 	$(MAKE) all
 	BUILD=$(BUILD) sh scripts/bench/run.sh
 
+# Units name their binaries and documentation under /usr/local (the default
+# PREFIX): install rewrites those paths to where this install puts them.
+UNIT_SED = -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|file:/usr/local/share/doc/pkilab/|file:$(DOCDIR)/|g'
+UNITS    = pkilab-cdpd.service pkilab-crl.service pkilab-crl.timer
+
 install: $(BUILD)/pkilab $(BUILD)/pkilab-cdpd
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pkilab/templates
-	install -m 0755 $(BUILD)/pkilab $(BUILD)/pkilab-cdpd $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 templates/*.cfg $(DESTDIR)$(PREFIX)/share/pkilab/templates/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DOCDIR)/examples \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0755 $(BUILD)/pkilab $(BUILD)/pkilab-cdpd $(DESTDIR)$(BINDIR)/
+	install -m 0644 templates/*.cfg $(DESTDIR)$(DATADIR)/templates/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 examples/lab.cfg examples/cdpd.conf $(DESTDIR)$(DOCDIR)/examples/
+	for u in $(UNITS); do \
+	    sed $(UNIT_SED) examples/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	    mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 examples/systemd/pkilab-sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/pkilab.conf
+	install -m 0644 examples/systemd/pkilab-tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/pkilab.conf
+
+# The Debian package, built from a copy of the sources in $(BUILD)/deb/ so
+# dpkg-buildpackage's output (it writes to ..) and debian/'s build files stay
+# out of the tree; lintian must report no error and no warning that
+# debian/pkilab.lintian-overrides does not justify.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB      := $(BUILD)/deb/pkilab_$(VERSION)_$(DEB_ARCH).deb
+DEB_SRC  := Makefile README.md ca cdp-server templates debian \
+            examples/lab.cfg examples/cdpd.conf examples/systemd
+deb:
+	rm -rf $(BUILD)/deb
+	mkdir -p $(BUILD)/deb/pkilab-$(VERSION)
+	tar -cf - $(DEB_SRC) | tar -xf - -C $(BUILD)/deb/pkilab-$(VERSION)
+	# This make's command line (BUILD=, CC=, SAN=, ...; make exports it) must
+	# not reach debian/rules: the package is built by dh's compiler and flags.
+	cd $(BUILD)/deb/pkilab-$(VERSION) && \
+	    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u CC -u SAN -u CFLAGS -u LDFLAGS \
+	        -u CPPFLAGS -u PREFIX -u DESTDIR -u BINDIR -u DATADIR -u DOCDIR -u UNITDIR \
+	        -u SYSUSERSDIR -u TMPFILESDIR dpkg-buildpackage -b -us -uc
+	lintian --fail-on error,warning --info $(DEB)
+	@echo "  DEB     $(DEB)"
 
 # clang, not cc: with gcc's -Wno-format-truncation in the database clang-tidy
 # stops at "unknown warning option" and analyses nothing.
@@ -118,10 +171,10 @@ compdb:
 lint: compdb
 	cppcheck --project=compile_commands.json --enable=warning,performance,portability \
 	    --inline-suppr --error-exitcode=1 -q --suppress=missingIncludeSystem \
-	    '-DPKL_TEMPLATE_DIR="$(PREFIX)/share/pkilab/templates"'
+	    '-DPKL_TEMPLATE_DIR="$(DATADIR)/templates"' '-DPKL_VERSION="$(VERSION)"'
 	clang-tidy -p . --quiet --checks='-*,bugprone-*,clang-analyzer-*,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-clang-analyzer-security.insecureAPI.*' \
 	    $(LIB_SRC) $(CLI_SRC) $(wildcard cdp-server/*.c)
-	shellcheck -s sh -S warning tests/*.sh scripts/*.sh scripts/bench/*.sh .ci/run
+	shellcheck -s sh -S warning tests/*.sh scripts/*.sh scripts/bench/*.sh .ci/run debian/pkilab.postrm
 
 clean:
 	rm -rf $(BUILD)

@@ -9,9 +9,12 @@ BUILD="build-essential pkg-config clang libssl-dev libmicrohttpd-dev libconfig-d
 TEST="openssl gnutls-bin strongswan-pki strongswan-swanctl strongswan-charon
  libstrongswan-extra-plugins libstrongswan-standard-plugins libcharon-extra-plugins libnss3-tools curl faketime
  iproute2 sqlite3 procps psmisc graphviz jq python3"
+# make deb and its test (t0004), the units' checks (t3007): debhelper, lintian,
+# systemd-analyze / systemd-sysusers / systemd-tmpfiles.
+PACKAGE="debhelper dpkg-dev devscripts fakeroot lintian systemd"
 BENCH="wrk nginx-light easy-rsa hyperfine"
 
-want="$BUILD $TEST"
+want="$BUILD $TEST $PACKAGE"
 case "${1:-}" in
   --bench) want="$want $BENCH" ;;
   --build-only) want="$BUILD" ;;

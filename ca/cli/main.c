@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--version")) {
-			printf("pkilab 0.1\n");
+			printf("pkilab %s\n", PKL_VERSION);
 			return 0;
 		} else {
 			fprintf(stderr, "pkilab: error: unknown option '%s'\n", argv[i]);

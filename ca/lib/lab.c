@@ -287,33 +287,39 @@ int pkl_lab_name_valid(const char *s)
 	return 1;
 }
 
-/* The directory of the running binary's source tree (build/pkilab -> templates/),
- * so a pkilab run from a checkout finds the shipped templates. */
-static int exe_templates_dir(char *out, size_t len)
+/* The directory holding the running binary's directory (<prefix> for
+ * <prefix>/bin/pkilab, the checkout for build/pkilab), from /proc/self/exe:
+ * where the binary is now, not where it was built to go, so one build installs
+ * to any PREFIX or DESTDIR and the tree moves freely. */
+static int exe_parent_dir(char *out, size_t len)
 {
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ssize_t n = readlink("/proc/self/exe", out, len);
 
-	if (n <= 0)
+	if (n <= 0 || (size_t)n >= len) /* readlink truncates silently */
 		return 0;
-	exe[n] = '\0';
-	char *slash = strrchr(exe, '/');
-	if (!slash)
-		return 0;
-	*slash = '\0';
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return 0;
-	*slash = '\0';
-	return snprintf(out, len, "%s/templates", exe) < (int)len;
+	out[n] = '\0';
+	for (int up = 0; up < 2; up++) {
+		char *slash = strrchr(out, '/');
+		if (!slash)
+			return 0;
+		*slash = '\0';
+	}
+	return 1;
 }
 
+/* Where a template is searched, in order: beside the lab file, its
+ * templates/ subdirectory, $PKILAB_TEMPLATES, <prefix>/share/pkilab/templates
+ * relative to the running binary (an install at any prefix), the directory
+ * compiled in (PKL_TEMPLATE_DIR, for a binary copied elsewhere) and
+ * <checkout>/templates (build/pkilab run from the source tree). The error
+ * lists every directory searched, so a wrong install is seen at once. */
 enum pkl_rc pkl_template_find(const char *name, const char *lab_dir, char *out, size_t outlen,
 			      struct pkl_err *err)
 {
-	char dirs[5][PATH_MAX];
-	size_t nd = 0;
+	char dirs[6][PATH_MAX], exe[PATH_MAX], list[sizeof(err->msg)];
+	size_t nd = 0, used = 0;
 	const char *env = getenv("PKILAB_TEMPLATES");
+	int have_exe = exe_parent_dir(exe, sizeof(exe));
 
 	if (!pkl_lab_name_valid(name))
 		return pkl_err_set(err, PKL_EINPUT, NULL, "bad template name '%s'", name);
@@ -323,18 +329,27 @@ enum pkl_rc pkl_template_find(const char *name, const char *lab_dir, char *out, 
 	}
 	if (env && *env)
 		snprintf(dirs[nd++], PATH_MAX, "%s", env);
+	if (have_exe)
+		snprintf(dirs[nd++], PATH_MAX, "%s/share/pkilab/templates", exe);
 	snprintf(dirs[nd++], PATH_MAX, "%s", PKL_TEMPLATE_DIR);
-	if (exe_templates_dir(dirs[nd], PATH_MAX))
-		nd++;
+	if (have_exe)
+		snprintf(dirs[nd++], PATH_MAX, "%s/templates", exe);
+	list[0] = '\0';
 	for (size_t i = 0; i < nd; i++) {
-		if (snprintf(out, outlen, "%s/%s.cfg", dirs[i], name) >= (int)outlen)
+		int seen = 0;
+		for (size_t j = 0; j < i; j++)
+			seen |= !strcmp(dirs[j], dirs[i]);
+		if (seen)
 			continue;
-		if (pkl_file_exists(out))
+		if (snprintf(out, outlen, "%s/%s.cfg", dirs[i], name) < (int)outlen &&
+		    pkl_file_exists(out))
 			return PKL_OK;
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", dirs[i]);
+		/* Truncated: nothing more is appended, so no entry is skipped silently. */
+		used = w >= 0 && (size_t)w < sizeof(list) - used ? used + (size_t)w : sizeof(list) - 1;
 	}
-	return pkl_err_set(err, PKL_EINPUT, NULL,
-			   "template '%s' not found (looked beside the lab file, in $PKILAB_TEMPLATES and in %s)",
-			   name, PKL_TEMPLATE_DIR);
+	return pkl_err_set(err, PKL_EINPUT, NULL, "template '%s' not found (looked in %s)", name,
+			   list);
 }
 
 static enum pkl_rc config_load(config_t *cfg, const char *path, struct pkl_err *err)
@@ -592,8 +607,14 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, conf
 			rc = pkl_template_find(tmpl, lab_dir, tpath, sizeof(tpath), &sub);
 		if (rc != PKL_OK) {
 			config_setting_t *ts = config_setting_get_member(e, "template");
-			return pkl_err_set(err, PKL_EINPUT, loc(ts, lab->path, where, sizeof(where)),
-					   "%s: %s", ctx, sub.msg);
+			const char *looked = strstr(sub.msg, "(looked in ");
+			loc(ts, lab->path, where, sizeof(where));
+			/* The lab's `templates` directory was searched first: listed first. */
+			if (tmpl_dir[0] && looked)
+				return pkl_err_set(err, PKL_EINPUT, where, "%s: %.*s(looked in %s, %s",
+						   ctx, (int)(looked - sub.msg), sub.msg, tmpl_dir,
+						   looked + strlen("(looked in "));
+			return pkl_err_set(err, PKL_EINPUT, where, "%s: %s", ctx, sub.msg);
 		}
 		rc = template_load_path(tpath, tmpl, &out->prof, err);
 		if (rc != PKL_OK)
