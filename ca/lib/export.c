@@ -82,6 +82,22 @@ int pkl_export_needs_password(enum pkl_export_format f)
 	return f == PKL_EXPORT_P12 || f == PKL_EXPORT_WINDOWS;
 }
 
+enum pkl_rc pkl_export_password_check(const char *pw, const char *source, struct pkl_err *err)
+{
+	size_t chars = 0;
+
+	/* Characters, not bytes: a UTF-8 continuation byte (10xxxxxx) adds none. */
+	for (const unsigned char *p = (const unsigned char *)pw; p && *p; p++)
+		if ((*p & 0xC0) != 0x80)
+			chars++;
+	if (chars >= PKL_EXPORT_PASSWORD_MIN)
+		return PKL_OK;
+	return pkl_err_set(err, PKL_EINPUT, source,
+			   "PKCS#12 password too short: at least %d characters are needed, because "
+			   "whoever holds the file can test guesses offline against its MAC",
+			   PKL_EXPORT_PASSWORD_MIN);
+}
+
 /* ---- staging: all files or none ---- */
 
 struct stage {
