@@ -67,6 +67,7 @@ refuses() { # scenario what variable-the-message-names env-assignments...
   check "$_s/setup.sh $_what: changed nothing" [ "$(tree_sum "$T/w")" = "$_before" ]
 }
 
+refuses clock-drift "without PKILAB and no pkilab in PATH" "PKILAB"
 for s in revoked-gateway wrong-key-crl; do
   refuses "$s" "without SERVE" "SERVE" PKILAB="$T/bin/pkilab-stub"
   refuses "$s" "with SERVE=/" "SERVE" PKILAB="$T/bin/pkilab-stub" SERVE=/
