@@ -271,6 +271,21 @@ def rule_registry_key_kept(src, tokens, ps):
             yield f"line {ln}: {text.strip()}"
 
 
+def rule_positional(src, tokens, ps):
+    """PSAvoidUsingPositionalParameters, for the path cmdlets the script uses:
+    Join-Path and Split-Path with named parameters only."""
+    for ln, text in logical_lines(tokens):
+        for m in re.finditer(r"(?i)\b(Join-Path|Split-Path)\s+([^-\s)][^\s)]*)", text):
+            yield f"line {ln}: {m.group(1)} with a positional argument '{m.group(2)}'"
+
+
+def rule_bom(src, tokens, ps):
+    """PSUseBOMForUnicodeEncodedFile: Windows PowerShell 5.1 reads a .ps1
+    without BOM as the ANSI code page, so a script without BOM is ASCII."""
+    if any(ord(ch) > 127 for ch in src) and not src.startswith("\ufeff"):
+        yield "non-ASCII characters without a BOM"
+
+
 def param_block(tokens):
     """Text (strings kept) of the script-level param( ... ) block."""
     src = "".join(t for k, t, _ in tokens if k != "comment")
@@ -308,6 +323,8 @@ RULES = {
     "PSAvoidUsingCmdletAliases": rule_aliases,
     "PSAvoidUsingConvertToSecureStringWithPlainText": rule_plaintext_securestring,
     "admin-check": rule_admin,
+    "PSAvoidUsingPositionalParameters": rule_positional,
+    "PSUseBOMForUnicodeEncodedFile": rule_bom,
     "unattended": rule_unattended,
 }
 
@@ -321,9 +338,9 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     raw = open(sys.argv[1], "rb").read()
-    src = raw.decode("utf-8-sig")
+    src = raw.decode("utf-8")
     try:
-        tokens = tokenize(src.replace("\r\n", "\n"))
+        tokens = tokenize(src.lstrip("\ufeff").replace("\r\n", "\n"))
     except ValueError as e:
         print(f"tokenize: {e}")
         return 1

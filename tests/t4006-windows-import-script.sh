@@ -32,9 +32,12 @@ printf '%s\n' 'gci . | % { $_.Name }' 'ls' >bad-alias.ps1
 printf '%s\n' 'param([string]$Password)' 'Import-PfxCertificate -FilePath a.pfx -CertStoreLocation Cert:\LocalMachine\My -Password $p | Out-Null' >bad-params.ps1
 printf '%s\n' "\$s = 'unterminated" >bad-quote.ps1
 printf 'a\r\nb\nc\r\n' >bad-crlf.ps1
+printf '%s\n' "\$p = Join-Path \$here 'a.cer'" >bad-positional.ps1
+printf '# Stra\303\237e\n' >bad-bom.ps1
 for r in "balanced:bad-balance" "registry-no-force:bad-force" "PSAvoidUsingCmdletAliases:bad-alias" \
          "PSAvoidUsingPlainTextForPassword:bad-params" "no-out-null-imports:bad-params" \
-         "store-param:bad-params" "balanced:bad-quote" "line-ends:bad-crlf"; do
+         "store-param:bad-params" "balanced:bad-quote" "line-ends:bad-crlf" \
+         "PSAvoidUsingPositionalParameters:bad-positional" "PSUseBOMForUnicodeEncodedFile:bad-bom"; do
   run $PS1CHECK "${r#*:}.ps1" "${r%%:*}"
   check "ps1check: rule ${r%%:*} rejects ${r#*:}.ps1 ($OUT)" [ "$RC" = 1 ]
 done

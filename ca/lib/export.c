@@ -574,7 +574,7 @@ static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
 		       ")\n"
 		       "Set-StrictMode -Version 2.0\n"
 		       "$ErrorActionPreference = 'Stop'\n"
-		       "$here = Split-Path -Parent $MyInvocation.MyCommand.Path\n"
+		       "$here = $PSScriptRoot  # the bundle's folder (PowerShell 3.0+)\n"
 		       "\n"
 		       "# Elevation is needed for the machine stores and the RRAS key, not otherwise\n"
 		       "# (no #Requires -RunAsAdministrator: it would refuse -Store CurrentUser too).\n"
@@ -630,25 +630,25 @@ static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
 			       "# usually in the machine store already (Intune trusted certificate profile,\n"
 			       "# GPO); it is then left there: Windows asks the user to confirm every root\n"
 			       "# added to Cert:\\CurrentUser\\Root, which no unattended run can answer.\n"
-			       "$rootCert = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList (Join-Path $here '%s.cer')\n"
+			       "$rootCert = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList (Join-Path -Path $here -ChildPath '%s.cer')\n"
 			       "if ($Store -eq 'CurrentUser' -and (Test-Path -LiteralPath ('Cert:\\LocalMachine\\Root\\' + $rootCert.Thumbprint))) {\n"
 			       "    Write-Output ('{0}  {1}  {2}' -f $rootCert.Thumbprint, 'Cert:\\LocalMachine\\Root (already there)', $rootCert.Subject)\n"
 			       "} else {\n"
-			       "    $imported = Import-Certificate -FilePath (Join-Path $here '%s.cer') -CertStoreLocation \"Cert:\\$Store\\Root\"\n"
+			       "    $imported = Import-Certificate -FilePath (Join-Path -Path $here -ChildPath '%s.cer') -CertStoreLocation \"Cert:\\$Store\\Root\"\n"
 			       "    Write-Imported -Certificate $imported -Location \"Cert:\\$Store\\Root\"\n"
 			       "}\n",
 			       root, root);
 		for (size_t i = c->n_ca - 1; i > 0; i--)
 			pkl_buf_printf(&ps,
 				       "# Intermediate CA -> Intermediate Certification Authorities\n"
-				       "$imported = Import-Certificate -FilePath (Join-Path $here '%s.cer') -CertStoreLocation \"Cert:\\$Store\\CA\"\n"
+				       "$imported = Import-Certificate -FilePath (Join-Path -Path $here -ChildPath '%s.cer') -CertStoreLocation \"Cert:\\$Store\\CA\"\n"
 				       "Write-Imported -Certificate $imported -Location \"Cert:\\$Store\\CA\"\n",
 				       c->ca_row[i - 1].name);
 	}
 	pkl_buf_printf(&ps, "\n"
 		       "# Certificate and private key -> Personal: the machine store for RRAS and\n"
 		       "# machine authentication (IKEv2 only looks there), the user's for a user tunnel.\n"
-		       "$imported = Import-PfxCertificate -FilePath (Join-Path $here '%s.pfx') -CertStoreLocation \"Cert:\\$Store\\My\" -Password $PfxPassword\n"
+		       "$imported = Import-PfxCertificate -FilePath (Join-Path -Path $here -ChildPath '%s.pfx') -CertStoreLocation \"Cert:\\$Store\\My\" -Password $PfxPassword\n"
 		       "Write-Imported -Certificate $imported -Location \"Cert:\\$Store\\My\"\n"
 		       "\n"
 		       "if ($StrongCrlCheck) {\n"
@@ -677,7 +677,7 @@ static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
 		       "# After a revocation Windows keeps a cached CRL until its nextUpdate: see\n"
 		       "# README.txt (certutil -urlcache CRL delete).\n"
 		       "w32tm /query /status\n"
-		       "certutil -verify -urlfetch (Join-Path $here '%s.cer')\n",
+		       "certutil -verify -urlfetch (Join-Path -Path $here -ChildPath '%s.cer')\n",
 		       n, n);
 	if ((rc = put_crlf(s, "import.ps1", &ps, err)) != PKL_OK)
 		goto out;
@@ -691,7 +691,7 @@ static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
 			       : "3DES/SHA-1 (imports on every Windows, including Server 2016)",
 		       n);
 	for (size_t i = 0; i < c->n_ca; i++)
-		pkl_buf_printf(&rd, "%s.cer  %s CA certificate (DER) -> Cert:\\LocalMachine\\%s\n",
+		pkl_buf_printf(&rd, "%s.cer  %s CA certificate (DER) -> Cert:\\<Store>\\%s\n",
 			       c->ca_row[i].name, i + 1 == c->n_ca ? "root" : "intermediate",
 			       i + 1 == c->n_ca ? "Root" : "CA");
 	pkl_buf_printf(&rd,
@@ -723,7 +723,8 @@ static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
 		       "  certutil -urlcache CRL delete\n"
 		       "  certutil -setreg chain\\ChainCacheResyncFiletime @now\n"
 		       "(the first empties the URL cache of CRLs, the second makes the chain engine\n"
-		       "drop what it holds in memory); then certutil -verify -urlfetch NAME.cer.\n");
+		       "drop what it holds in memory); then certutil -verify -urlfetch %s.cer.\n",
+		       n);
 	rc = put_crlf(s, "README.txt", &rd, err);
 out:
 	pkl_buf_free(&ps);
