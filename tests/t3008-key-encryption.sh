@@ -120,7 +120,7 @@ done
 install -m 0600 sub.key.new "$key"
 
 # --- PKCS#12: modern at 300,000 iterations with a SHA-256 MAC, legacy unchanged
-printf 'p12 pass\n' >p12pw
+printf 'p12 pass phrase\n' >p12pw
 t0=$(ms)
 expect_rc 0 "export alice (encrypted key) --p12-profile modern" "$PKILAB" --pki "$PKI" export alice --format p12 --p12-profile modern --out modern --password-file p12pw
 echo "# modern p12 export (key decryption + 3 derivations): $(($(ms) - t0)) ms"
@@ -129,10 +129,10 @@ check "modern: MAC HMAC-SHA256 with 300000 iterations" contains "$info" "MAC: sh
 check "modern: MAC salt of 16 bytes" contains "$info" "MAC length: 32, salt length: 16"
 check "modern: certificate bag PBES2/PBKDF2/AES-256-CBC, 300000, hmacWithSHA256" contains "$info" "PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration 300000, PRF hmacWithSHA256"
 check "modern: key bag PBES2/PBKDF2/AES-256-CBC, 300000, hmacWithSHA256" contains "$info" "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 300000, PRF hmacWithSHA256"
-run pk12util -l modern/alice.p12 -W 'p12 pass'
+run pk12util -l modern/alice.p12 -W 'p12 pass phrase'
 check "NSS pk12util -l reads the modern file" sh -c '[ "$1" = 0 ] && echo "$2" | grep -q "alice.kdf.test"' _ "$RC" "$OUT"
 check "pk12util sees its key bag" contains "$OUT" "Key(shrouded)"
-run certtool --p12-info --inder --infile modern/alice.p12 --password 'p12 pass'
+run certtool --p12-info --inder --infile modern/alice.p12 --password 'p12 pass phrase'
 check "GnuTLS certtool --p12-info reads the modern file, key bag included" sh -c '[ "$1" = 0 ] && [ "$(echo "$2" | grep -c "Friendly name: alice")" = 2 ]' _ "$RC" "$OUT"
 check "certtool: MAC SHA256, 300000 iterations" sh -c 'echo "$1" | grep -A4 "MAC info" | grep -q "MAC: SHA256" && echo "$1" | grep -A4 "MAC info" | grep -q "Iteration count: 300000"' _ "$OUT"
 expect_rc 0 "export alice --p12-profile legacy" "$PKILAB" --pki "$PKI" export alice --format p12 --out legacy --password-file p12pw

@@ -8,7 +8,7 @@
 
 life_lab "$T/lab" || { finish; exit 1; }
 cd "$T" || exit 1
-printf 'pfx-pass\n' >pw
+printf 'pfx-pass-long-enough\n' >pw
 
 expect_rc 0 "export gw --format windows" "$PKILAB" --pki "$PKI" export gw --format windows --out win --password-file pw
 for f in root.cer vpn-ca.cer gw.cer gw.pfx import.ps1 README.txt; do
@@ -16,12 +16,14 @@ for f in root.cer vpn-ca.cer gw.cer gw.pfx import.ps1 README.txt; do
 done
 check "root.cer is DER and is the root" sh -c 'openssl x509 -inform DER -in win/root.cer -noout -subject | grep -q "Lifecycle Root CA"'
 check "vpn-ca.cer is DER and is the intermediate" sh -c 'openssl x509 -inform DER -in win/vpn-ca.cer -noout -subject | grep -q "Lifecycle VPN CA"'
-check "gw.pfx is the 3DES/SHA-1 profile by default (Server 2016, #91)" sh -c 'openssl pkcs12 -info -in win/gw.pfx -passin pass:pfx-pass -noout 2>&1 | grep -q "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC"'
+check "gw.pfx is the 3DES/SHA-1 profile by default (Server 2016, #91)" sh -c 'openssl pkcs12 -info -in win/gw.pfx -passin pass:pfx-pass-long-enough -noout 2>&1 | grep -q "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC"'
 ps=$(cat win/import.ps1)
-check "import.ps1: root -> Cert:\\LocalMachine\\Root (#79)" sh -c 'grep -q "root.cer.*-CertStoreLocation Cert:\\\\LocalMachine\\\\Root" win/import.ps1'
-check "import.ps1: intermediate -> Cert:\\LocalMachine\\CA (#79)" sh -c 'grep -q "vpn-ca.cer.*-CertStoreLocation Cert:\\\\LocalMachine\\\\CA " win/import.ps1'
-check "import.ps1: leaf pfx -> Cert:\\LocalMachine\\My (#79)" sh -c 'grep -q "Import-PfxCertificate.*gw.pfx.*-CertStoreLocation Cert:\\\\LocalMachine\\\\My" win/import.ps1'
-check "import.ps1: no user store (Cert:\\CurrentUser)" not_contains "$ps" "CurrentUser"
+# The store is -Store (LocalMachine by default, CurrentUser for a user tunnel:
+# t4006); the CAs go to its Root and CA stores, the pfx to its My store.
+check "import.ps1: root -> Cert:\\<Store>\\Root (#79)" sh -c 'grep -q "root.cer.*-CertStoreLocation \"Cert:\\\\\$Store\\\\Root\"" win/import.ps1'
+check "import.ps1: intermediate -> Cert:\\<Store>\\CA (#79)" sh -c 'grep -q "vpn-ca.cer.*-CertStoreLocation \"Cert:\\\\\$Store\\\\CA\"" win/import.ps1'
+check "import.ps1: leaf pfx -> Cert:\\<Store>\\My (#79)" sh -c 'grep -q "Import-PfxCertificate.*gw.pfx.*-CertStoreLocation \"Cert:\\\\\$Store\\\\My\"" win/import.ps1'
+check "import.ps1: the store is LocalMachine unless asked otherwise" contains "$ps" "[string]\$Store = 'LocalMachine'"
 check "import.ps1 shows time sync: w32tm /query /status" contains "$ps" "w32tm /query /status"
 check "import.ps1 checks CDP reachability: certutil -verify -urlfetch" contains "$ps" "certutil -verify -urlfetch"
 check "CertAuthFlags = 4 is documented (#82)" contains "$ps" "CertAuthFlags -PropertyType DWord -Value 4"
@@ -36,12 +38,12 @@ opt_in() {
 check "and is opt-in: only inside 'if (\$StrongCrlCheck)'" opt_in
 check "the switch is off by default ([switch], no default value)" contains "$ps" '[switch]$StrongCrlCheck'
 check "root is imported before the intermediate, both before the leaf" sh -c '
-  r=$(grep -n "LocalMachine.Root" win/import.ps1 | head -1 | cut -d: -f1)
-  c=$(grep -n "LocalMachine.CA " win/import.ps1 | head -1 | cut -d: -f1)
-  m=$(grep -n "LocalMachine.My" win/import.ps1 | head -1 | cut -d: -f1)
+  r=$(grep -n "Import-Certificate.*root.cer" win/import.ps1 | head -1 | cut -d: -f1)
+  c=$(grep -n "Import-Certificate.*vpn-ca.cer" win/import.ps1 | head -1 | cut -d: -f1)
+  m=$(grep -n "Import-PfxCertificate.*gw.pfx" win/import.ps1 | head -1 | cut -d: -f1)
   [ "$r" -lt "$c" ] && [ "$c" -lt "$m" ]'
 check "import.ps1 has CRLF line ends (Windows)" sh -c '[ "$(grep -c "$(printf "\r")\$" win/import.ps1)" = "$(wc -l <win/import.ps1)" ]'
-check "the password is read as a SecureString, never written into the script" sh -c 'grep -q "Read-Host -AsSecureString" win/import.ps1 && ! grep -q "pfx-pass" win/import.ps1'
+check "the password is read as a SecureString, never written into the script" sh -c 'grep -q "Read-Host -AsSecureString" win/import.ps1 && ! grep -q "pfx-pass-long-enough" win/import.ps1'
 check "README.txt documents CertAuthFlags as opt-in" grep -q "opt-in" win/README.txt
 if command -v pwsh >/dev/null 2>&1; then
   check "import.ps1 parses in PowerShell" pwsh -NoProfile -Command "\$null = [System.Management.Automation.Language.Parser]::ParseFile('$T/win/import.ps1', [ref]\$null, [ref]\$e); if (\$e) { exit 1 }"

@@ -4,7 +4,8 @@
  *
  * The PKCS#12 password never comes from the command line (it would show in
  * `ps` and shell history): --password-file, $PKILAB_P12_PASSWORD, or a prompt
- * on /dev/tty, in that order.
+ * on /dev/tty, in that order. Each is held to pkl_export_password_check()
+ * (PKL_EXPORT_PASSWORD_MIN characters) before anything is written.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -73,13 +74,13 @@ static enum pkl_rc get_password(const char *file, char *pw, size_t len, struct p
 		memcpy(pw, b.data, l);
 		pw[l] = '\0';
 		pkl_buf_wipe(&b);
-		return PKL_OK;
+		return pkl_export_password_check(pw, file, err);
 	}
 	if (env && *env) {
 		if (strlen(env) >= len)
 			return pkl_err_set(err, PKL_EINPUT, "PKILAB_P12_PASSWORD", "password too long");
 		snprintf(pw, len, "%s", env);
-		return PKL_OK;
+		return pkl_export_password_check(pw, "PKILAB_P12_PASSWORD", err);
 	}
 	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
@@ -95,6 +96,8 @@ static enum pkl_rc get_password(const char *file, char *pw, size_t len, struct p
 		rc = pkl_err_set(err, PKL_EINPUT, NULL, "the two passwords differ");
 	else if (!*pw)
 		rc = pkl_err_set(err, PKL_EINPUT, NULL, "an empty PKCS#12 password is not allowed");
+	else
+		rc = pkl_export_password_check(pw, "the terminal prompt", err);
 	OPENSSL_cleanse(again, sizeof(again));
 	close(fd);
 	return rc;

@@ -45,6 +45,24 @@ enum pkl_rc pkl_export_profile_parse(const char *s, enum pkl_p12_profile *out, s
 /* 1 when the format contains a PKCS#12 file and so needs a password. */
 int pkl_export_needs_password(enum pkl_export_format f);
 
+/* The shortest PKCS#12 password export accepts, in characters. Whoever holds
+ * a .p12/.pfx can test password guesses offline, as fast as the hardware
+ * allows: the MAC key is derived from the password and salt alone (RFC 7292
+ * section 5.1 and appendix B), with 2,048 SHA-1 iterations in the legacy
+ * profile. Nothing rate-limits the attempts, so length is the defence.
+ * NIST SP 800-63B-4 section 3.1.1.2 asks for at least 15 characters of a
+ * password used as the only factor and 8 of one that is part of several; a
+ * PFX password is a transport secret, typed once on the machine the file is
+ * imported on (then the file is deleted), so 12 is the floor here: past the
+ * reach of offline guessing for anything but a dictionary word, and short
+ * enough to type at a console. Longer is better and always accepted. */
+#define PKL_EXPORT_PASSWORD_MIN 12
+
+/* PKL_OK when pw has at least PKL_EXPORT_PASSWORD_MIN characters (UTF-8
+ * code points); else PKL_EINPUT with source (a file path, a variable name)
+ * as the error's place. The password itself never appears in the error. */
+enum pkl_rc pkl_export_password_check(const char *pw, const char *source, struct pkl_err *err);
+
 struct pkl_export_opts {
 	enum pkl_export_format format;
 	enum pkl_p12_profile profile;
