@@ -55,6 +55,8 @@ struct cdp_config {
 	int64_t max_age;              /* Cache-Control cap: the re-publication interval */
 	int64_t health_margin;        /* /healthz fails when a CRL is this close to nextUpdate */
 	int64_t timeout;              /* connection (idle) timeout, seconds */
+	int64_t header_timeout;       /* whole request head, seconds from accept or the last response */
+	long min_send_rate;           /* bytes/s a response must be read at, per `timeout` window; 0: off */
 	int64_t mirror_interval;      /* seconds between pulls */
 	int64_t mirror_timeout;       /* whole-transfer bound per pull, seconds */
 	long mirror_max_size;         /* bytes */
@@ -82,6 +84,10 @@ enum pkl_rc cdp_parse_listen(const char *s, struct sockaddr_storage *ss, unsigne
 void cdp_log_init(enum pkl_log_level level);
 /* One access-log line, written with a single write(2). */
 void cdp_log_access(const char *line, size_t len);
+/* Copies s into out (size > 0, always terminated, cut to fit) with every
+ * byte outside 0x20-0x7e, and '"' and '\\', written as \xHH: a client's
+ * bytes can never end a quoted log field or reach a terminal. */
+void cdp_log_escape(const char *s, char *out, size_t size);
 
 /* ---- the catalog (snapshot.c) ---- */
 
@@ -296,6 +302,36 @@ enum cdp_route_id cdp_route_match(const char *url, size_t len, char name[CDP_NAM
 int cdp_name_valid(const char *s, size_t len);
 const char *cdp_route_label(enum cdp_route_id id);
 
+/* Request syntax (RFC 9110, RFC 9112). A method and a field name are tokens;
+ * a request target is visible ASCII; Host is uri-host [":" port] or empty. */
+int cdp_is_token(const char *s, size_t n);
+int cdp_target_valid(const char *s, size_t n);
+int cdp_host_valid(const char *value);
+/* The key client connections are counted under: an IPv4 address (as
+ * v4-mapped IPv6) or the /64 of an IPv6 address. 0 for other families. */
+struct sockaddr;
+int cdp_client_key(const struct sockaddr *sa, unsigned char key[16]);
+
+/* The checks on a request head as libmicrohttpd 0.9.75 parsed it (in place,
+ * routes.c says how): begin with the request line (target_len: the length of
+ * the raw target as first seen, -1 if unknown; head_size: the head's size),
+ * then every field line in order, then end, which returns why the head must
+ * be refused with 400 (a constant string) or NULL. */
+struct cdp_head {
+	const char *base, *end;      /* the head: [method, method + head_size) */
+	const char *at;              /* where the last string checked ends */
+	int layout;                  /* the request line lies in the head as expected */
+	const char *why;             /* the first problem, or NULL */
+	unsigned hosts, content_lengths, transfer_encodings;
+	unsigned long long content_length;
+};
+void cdp_head_begin(struct cdp_head *h, const char *method, const char *url, long target_len,
+		    const char *version, size_t head_size);
+void cdp_head_field(struct cdp_head *h, const char *name, const char *value);
+const char *cdp_head_end(struct cdp_head *h, int http11);
+/* Whether the head declares a body (RFC 9112 6.3). */
+#define cdp_head_has_body(h) ((h)->transfer_encodings > 0 || (h)->content_length > 0)
+
 /* HTTP-date (IMF-fixdate) both ways; parse returns -1 when malformed. */
 void cdp_http_date(pkl_time t, char out[32]);
 pkl_time cdp_http_date_parse(const char *s);
@@ -354,6 +390,10 @@ struct cdp_req {
 	enum cdp_route_id route;
 	int status;
 	int has_body;
+	int seen;           /* the access handler saw the request (not refused by MHD) */
+	int sending;        /* a response was queued */
+	long target_len;    /* the raw request target's length when MHD first read it */
+	int target_ok;      /* ... and whether it is visible ASCII only */
 	size_t bytes;
 	struct timespec start;
 	char method[16];

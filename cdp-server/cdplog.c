@@ -70,3 +70,24 @@ void cdp_log_access(const char *msg, size_t len)
 {
 	emit("access", msg, len);
 }
+
+void cdp_log_escape(const char *s, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+			if (size - o < 5)
+				break;
+			snprintf(out + o, 5, "\\x%02x", c);
+			o += 4;
+		} else {
+			if (size - o < 2)
+				break;
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+}

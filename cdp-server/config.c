@@ -50,6 +50,10 @@ static const struct setting settings[] = {
 	  "/healthz fails when a CRL's nextUpdate is closer than this (default 1d)" },
 	{ "timeout", T_DURATION, OFF(timeout), 0, 1, 3600, "DURATION",
 	  "idle connection timeout (default 10s)" },
+	{ "header_timeout", T_DURATION, OFF(header_timeout), 0, 1, 3600, "DURATION",
+	  "whole request head, from the connection or the last response (default 10s)" },
+	{ "min_send_rate", T_LONG, OFF(min_send_rate), 0, 0, 1L << 30, "BYTES",
+	  "bytes/s a client must read a response at, over each timeout, 0 = off (default 1K)" },
 	{ "mirror_interval", T_DURATION, OFF(mirror_interval), 0, 1, 86400, "DURATION",
 	  "time between pulls from peers (default 60s)" },
 	{ "mirror_timeout", T_DURATION, OFF(mirror_timeout), 0, 1, 300, "DURATION",
@@ -440,6 +444,8 @@ static void defaults(struct cdp_config *cfg)
 	cfg->max_age = 3600;
 	cfg->health_margin = 86400;
 	cfg->timeout = 10;
+	cfg->header_timeout = 10;
+	cfg->min_send_rate = 1024;
 	cfg->mirror_interval = 60;
 	cfg->mirror_timeout = 5;
 	cfg->mirror_max_size = 64L << 20;

@@ -196,3 +196,39 @@ rawreq() { # host port bytes [delay] [read-timeout]
 mkbigindex() { # dir n
   awk -v n="$2" 'BEGIN { for (i = 1; i <= n; i++) printf "R\t351231235959Z\t250101000000Z,keyCompromise\t%08X%08X\tunknown\t/CN=r%d\n", 4096 + i, i * 7919, i }' >"$1/index.txt"
 }
+
+# Sends raw bytes (escapes as in rawreq) and reads every response until the
+# server closes or TIMEOUT (default 3 s) passes; prints one line
+# "CODES CONNECTION END": the status codes of the responses in order, comma
+# separated ("none" when there were none), the Connection header of the last
+# one ("-" when absent) and "eof" when the server closed the connection,
+# "reset" when it reset it, "open" otherwise. Responses are delimited with
+# their Content-Length, so a request smuggled into the stream shows up as a
+# second code (GET only: a HEAD response carries no body).
+rawhttp() { # host port bytes [timeout]
+  perl -MIO::Socket::INET -e '
+    my ($h, $p, $req, $to) = @ARGV; $to ||= 3;
+    $req =~ s/\\r/\r/g; $req =~ s/\\n/\n/g; $req =~ s/\\0/\0/g; $req =~ s/\\e/\e/g; $req =~ s/\\t/\t/g;
+    my $s = IO::Socket::INET->new(PeerAddr => $h, PeerPort => $p, Timeout => 3) or do { print "refused\n"; exit 0 };
+    $SIG{PIPE} = "IGNORE";
+    print $s $req;
+    my ($buf, $end, $rin) = ("", "open", ""); vec($rin, fileno($s), 1) = 1;
+    my $t0 = time;
+    while (time - $t0 < $to) {
+      next unless select(my $r = $rin, undef, undef, 0.2);
+      my $got = sysread($s, $buf, 65536, length $buf);
+      if (!defined $got) { $end = "reset"; last }
+      if (!$got) { $end = "eof"; last }
+    }
+    my (@codes, $conn);
+    while ($buf =~ s/^HTTP\/1\.\d (\d{3})[^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n//) {
+      my ($code, $hdrs) = ($1, $2);
+      push @codes, $code;
+      $conn = $hdrs =~ /^Connection:\s*([^\r\n]*)/mi ? lc $1 : "-";
+      my $len = $hdrs =~ /^Content-Length:\s*(\d+)/mi ? $1 : 0;
+      substr($buf, 0, $len < length $buf ? $len : length $buf) = "";
+    }
+    push @codes, "garbage" if length $buf;
+    printf "%s %s %s\n", (@codes ? join(",", @codes) : "none"), $conn // "-", $end;
+  ' "$@"
+}
