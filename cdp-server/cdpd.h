@@ -33,6 +33,8 @@
 #include "pkilab/log.h"
 #include "pkilab/ptime.h"
 
+struct pkl_buf;
+
 #define CDP_NAME_MAX 64   /* a CA name in a URL: [A-Za-z0-9._-]{1,64}, no leading dot */
 #define CDP_LIST_MAX 16   /* publish dirs, listen addresses, peers, trust paths */
 #define CDP_SOURCE_MAX 512
@@ -84,6 +86,18 @@ void cdp_log_init(enum pkl_log_level level);
 void cdp_log_access(const char *line, size_t len);
 
 /* ---- the catalog (snapshot.c) ---- */
+
+/* The one way the server reads a file it serves or trusts (publish crl/ and
+ * aia/, trust files and directories, the state file): a regular file only,
+ * opened without blocking (O_NONBLOCK: a FIFO, a tty or /dev/ptmx never
+ * hangs the control loop) and read up to max bytes. With base set (the
+ * directory the file was found in), a symbolic link is followed only when
+ * it resolves inside base; without base (a path an administrator
+ * configured) links are followed. On failure err says why and *absent (when
+ * given) is 1 only when the path does not exist (ENOENT): every other error
+ * (EACCES, ENOTDIR, a device) is a problem, never "no file". */
+enum pkl_rc cdp_file_read(const char *path, const char *base, size_t max, struct pkl_buf *out,
+			  int *absent, struct pkl_err *err);
 
 enum cdp_kind { CDP_CRL = 0, CDP_AIA = 1 };
 
