@@ -440,6 +440,21 @@ static void entry_init(struct cdp_entry *e, enum cdp_kind kind, const char *name
 	e->loaded_at = pkl_time_now();
 }
 
+/* Last-Modified is the CRL's thisUpdate (a certificate's notBefore), moved
+ * forward when that would not be later than the date of the bytes it
+ * replaces: two CRLs signed in the same second, or a newer one with an
+ * earlier thisUpdate, must not share a date, or If-Modified-Since would get
+ * a 304 for bytes the client does not have (RFC 9110 §8.8.2, §13.1.3; HTTP
+ * dates have one-second resolution). floor is the least acceptable date:
+ * the replaced entry's date + 1, or, with nothing known before (at start, or
+ * a name served anew), the next second: a previous process may have sent
+ * any date up to now, and none later (h_crl.c never sends a date later than
+ * its clock), so a restart never reuses a date for other bytes. */
+static pkl_time lm_floor(const struct cdp_entry *pred)
+{
+	return pred && pred->last_modified ? pred->last_modified + 1 : pkl_time_now() + 1;
+}
+
 static void entry_set_times(struct cdp_entry *e, pkl_time lm, pkl_time exp)
 {
 	e->last_modified = lm;
@@ -692,18 +707,19 @@ static const struct trust_ca *trust_find(const struct trust_ca *v, size_t n, con
 	return NULL;
 }
 
-/* The CA certificate itself, served at /aia/<name>.crt (Last-Modified: notBefore). */
-static void make_aia_entry(struct cdp_entry *e, const struct trust_ca *ca)
+/* The CA certificate itself, served at /aia/<name>.crt (Last-Modified:
+ * notBefore, at least floor; see lm_floor). */
+static void make_aia_entry(struct cdp_entry *e, const struct trust_ca *ca, pkl_time floor)
 {
 	pkl_time nb = 0;
 
 	entry_init(e, CDP_AIA, ca->name, cdp_blob_ref(ca->der), ca->source);
-	entry_set_times(e, 0, 0);
 	e->learned = ca->learned;
 	if (ca->learned)
 		e->loaded_at = ca->learned_at;
-	if (pkl_time_from_asn1(X509_get0_notBefore(ca->cert), &nb) == PKL_OK)
-		entry_set_times(e, nb, 0);
+	if (pkl_time_from_asn1(X509_get0_notBefore(ca->cert), &nb) != PKL_OK)
+		nb = 0;
+	entry_set_times(e, nb > floor ? nb : floor, 0);
 }
 
 /* The configured (not learned) CAs of v: the only issuers a learned CA may
@@ -776,12 +792,14 @@ static void merge_learned(struct cdp_catalog *cat, struct trust_ca **v, size_t *
 	free(names);
 }
 
+/* floor: see lm_floor(), computed before e is overwritten. */
 static void make_crl_entry(struct cdp_entry *e, const char *name, struct cdp_blob *b,
-			   const struct pkl_crlinfo *info, const char *source)
+			   const struct pkl_crlinfo *info, const char *source, pkl_time floor)
 {
 	entry_init(e, CDP_CRL, name, b, source);
 	e->info = *info;
-	entry_set_times(e, info->this_update, info->next_update);
+	entry_set_times(e, info->this_update > floor ? info->this_update : floor,
+			info->next_update);
 }
 
 /* The persisted half of the rollback rule (state_dir): a CRL that passed
@@ -895,7 +913,8 @@ static void keep_last_good_cas(struct cdp_catalog *cat, struct trust_ca **v, siz
 
 /* Judges one CRL file for a CA; cur is updated in place when accepted. */
 static void consider_file(struct cdp_catalog *cat, const struct trust_ca *ca, const char *path,
-			  const char *base, struct cdp_entry *cur, int *have, struct problems *pr)
+			  const char *base, struct cdp_entry *cur, int *have, pkl_time floor,
+			  struct problems *pr)
 {
 	const struct cdp_config *cfg = cat->cfg;
 	struct pkl_buf b = PKL_BUF_INIT;
@@ -927,6 +946,8 @@ static void consider_file(struct cdp_catalog *cat, const struct trust_ca *ca, co
 	blob = cdp_blob_new(b.data, b.len);
 	if (!blob)
 		goto out;
+	if (*have)
+		floor = lm_floor(cur);
 	if (*have) {
 		pkl_log(PKL_LOG_INFO, "crl '%s': CRL number %s replaces %s (%s, %zu bytes, %zu revoked)",
 			ca->name, info.number, cur->info.number, path, b.len, info.revoked);
@@ -935,7 +956,7 @@ static void consider_file(struct cdp_catalog *cat, const struct trust_ca *ca, co
 		pkl_log(PKL_LOG_INFO, "crl '%s': serving CRL number %s (%s, %zu bytes, %zu revoked)",
 			ca->name, info.number, path, b.len, info.revoked);
 	}
-	make_crl_entry(cur, ca->name, blob, &info, path);
+	make_crl_entry(cur, ca->name, blob, &info, path, floor);
 	*have = 1;
 out:
 	pkl_buf_free(&b);
@@ -1028,10 +1049,11 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 		same_ca = oa && oa->body->len == ca->der->len &&
 			  memcmp(oa->body->data, ca->der->data, ca->der->len) == 0;
 
-		make_aia_entry(&entries[n], ca);
-		if (same_ca)
+		make_aia_entry(&entries[n], ca, same_ca ? 0 : lm_floor(oa));
+		if (same_ca) {
 			entries[n].loaded_at = oa->loaded_at;
-		else
+			entry_set_times(&entries[n], oa->last_modified, 0);
+		} else
 			pkl_log(PKL_LOG_INFO, "aia '%s': serving CA certificate from %s", ca->name,
 				ca->source);
 		n++;
@@ -1056,7 +1078,8 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 		for (j = 0; j < cfg->n_publish; j++)
 			if ((size_t)snprintf(path, sizeof(path), "%s/crl/%s.crl", cfg->publish[j],
 					     ca->name) < sizeof(path))
-				consider_file(cat, ca, path, cfg->publish[j], &crl, &have, &pr);
+				consider_file(cat, ca, path, cfg->publish[j], &crl, &have,
+					      lm_floor(oc), &pr);
 		if (have)
 			entries[n++] = crl;
 		else
@@ -1171,7 +1194,7 @@ enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca_n
 	}
 	n = s->n_entries;
 	i = entry_slot(entries, &n, CDP_CRL, ca_name);
-	make_crl_entry(&entries[i], ca_name, blob, &info, source);
+	make_crl_entry(&entries[i], ca_name, blob, &info, source, lm_floor(cur));
 	/* The CA has a CRL now: drop "no valid CRL" for it. */
 	for (i = 0; i < fatal.n;)
 		if (strcmp(fatal.v[i].ca, ca_name) == 0 && fatal.v[i].source[0] == '\0')
@@ -1294,7 +1317,7 @@ enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name,
 	}
 	n = s->n_entries;
 	i = entry_slot(entries, &n, CDP_AIA, name);
-	make_aia_entry(&entries[i], &nt);
+	make_aia_entry(&entries[i], &nt, lm_floor(cdp_snapshot_find(s, CDP_AIA, name)));
 	/* A renewed CA: its served CRL stays only if the new key verifies it. */
 	for (i = 0; i < n; i++) {
 		struct pkl_crlinfo info;
