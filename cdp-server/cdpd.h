@@ -144,6 +144,7 @@ struct cdp_problem {
 	char source[CDP_SOURCE_MAX];
 	char msg[512];
 	int fatal;
+	int note;    /* a catalog note (peer trouble, state file), re-added at every publish */
 };
 
 struct cdp_snapshot {

@@ -398,6 +398,7 @@ static void problem_add(struct problems *p, const char *ca, const char *source, 
 	snprintf(x->source, sizeof(x->source), "%s", source ? source : "");
 	snprintf(x->msg, sizeof(x->msg), "%s", msg);
 	x->fatal = fatal;
+	x->note = 0;
 }
 
 static void problem_remove(struct problems *p, const char *source)
@@ -496,6 +497,8 @@ static void publish(struct cdp_catalog *cat, struct cdp_entry *entries, size_t n
 	if (cat->notes.n)
 		memcpy(s->problems + (fatal ? fatal->n : 0), cat->notes.v,
 		       cat->notes.n * sizeof(*s->problems));
+	for (i = fatal ? fatal->n : 0; i < np; i++)
+		s->problems[i].note = 1;
 	s->n_problems = np;
 	pthread_mutex_lock(&cat->cur_lock);
 	old = cat->cur;
@@ -1006,6 +1009,37 @@ static void report_orphans(const struct cdp_config *cfg, const struct trust_ca *
 	}
 }
 
+/* A served CRL that clients are about to reject, or already do, is a
+ * warning (in the log once, and in /healthz, which also answers 503 for it):
+ * "soon" is health_margin, the same bound /healthz fails at, so the log says
+ * why the health check went red. The messages name the date, not the time
+ * left, so a rescan does not turn one warning into a new one every time. */
+#define EXPIRY_TAIL ": publish a new one"
+static void expiry_problems(const struct cdp_config *cfg, const struct cdp_entry *e, size_t n,
+			    pkl_time now, struct problems *pr)
+{
+	char msg[300], t[32], d[32];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct pkl_crlinfo *c = &e[i].info;
+
+		if (e[i].kind != CDP_CRL || !c->next_update)
+			continue;
+		pkl_time_fmt(c->next_update, t, sizeof(t));
+		if (c->next_update <= now)
+			snprintf(msg, sizeof(msg),
+				 "CRL number %s expired at %s: clients reject it" EXPIRY_TAIL, c->number, t);
+		else if (c->next_update - now <= cfg->health_margin)
+			snprintf(msg, sizeof(msg),
+				 "CRL number %s expires at %s, within health_margin (%s)" EXPIRY_TAIL,
+				 c->number, t, pkl_duration_fmt(cfg->health_margin, d, sizeof(d)));
+		else
+			continue;
+		problem_add(pr, e[i].name, e[i].source, msg, 0);
+	}
+}
+
 /* A problem the previous snapshot already had is not news: periodic
  * rescans would otherwise repeat every refusal twice a minute. */
 static int was_reported(const struct cdp_snapshot *old, const struct cdp_problem *p)
@@ -1086,6 +1120,7 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 			problem_add(&pr, ca->name, "", "no valid CRL to serve", 1);
 	}
 	report_orphans(cfg, cas, n_cas, &pr);
+	expiry_problems(cfg, entries, n, pkl_time_now(), &pr);
 	for (i = 0; i < pr.n; i++) {
 		int serving = 0;
 
@@ -1118,7 +1153,6 @@ out:
 	malloc_trim(0);
 }
 
-/* Copies the current snapshot's entries (with blob references) and its fatal problems. */
 /* The slot for (kind, name) in a copy of n entries made with room for one
  * more: the existing entry, its bytes released for the caller to replace,
  * or a new one at the end (*n grows). */
@@ -1135,6 +1169,8 @@ static size_t entry_slot(struct cdp_entry *entries, size_t *n, enum cdp_kind kin
 	return (*n)++;
 }
 
+/* Copies the current snapshot's entries (with blob references) and its
+ * problems found on disk (the catalog's notes are added again by publish). */
 static struct cdp_entry *copy_entries(const struct cdp_snapshot *s, size_t extra,
 				      struct problems *fatal)
 {
@@ -1148,9 +1184,9 @@ static struct cdp_entry *copy_entries(const struct cdp_snapshot *s, size_t extra
 		cdp_blob_ref(e[i].body);
 	}
 	for (i = 0; i < s->n_problems; i++)
-		if (s->problems[i].fatal)
+		if (!s->problems[i].note)
 			problem_add(fatal, s->problems[i].ca, s->problems[i].source,
-				    s->problems[i].msg, 1);
+				    s->problems[i].msg, s->problems[i].fatal);
 	return e;
 }
 
@@ -1204,6 +1240,24 @@ enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca_n
 	pkl_log(PKL_LOG_INFO, "crl '%s': CRL number %s from %s%s%s (%zu bytes, %zu revoked)", ca_name,
 		info.number, source, cur ? " replaces " : "", cur ? cur->info.number : "", len,
 		info.revoked);
+	{
+		struct problems exp = { 0 };
+
+		/* The expiry warnings of the set just built replace the copied ones. */
+		for (i = 0; i < fatal.n;)
+			if (!fatal.v[i].fatal && has_suffix(fatal.v[i].msg, EXPIRY_TAIL))
+				fatal.v[i] = fatal.v[--fatal.n];
+			else
+				i++;
+		expiry_problems(cat->cfg, entries, n, pkl_time_now(), &exp);
+		for (i = 0; i < exp.n; i++) {
+			if (strcmp(exp.v[i].ca, ca_name) == 0)
+				pkl_log(PKL_LOG_WARN, "%s: %s: %s", ca_name, exp.v[i].source,
+					exp.v[i].msg);
+			problem_add(&fatal, exp.v[i].ca, exp.v[i].source, exp.v[i].msg, 0);
+		}
+		free(exp.v);
+	}
 	save_marks(cat);
 	publish(cat, entries, n, &fatal);
 out:
