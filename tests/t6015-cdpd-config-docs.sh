@@ -75,7 +75,7 @@ while IFS="$tab" read -r name def; do
       [ "$row" = "$val" ] || echo "$name: --help default '$val', README '$row'" >>"$T/bad"
       # The example shows the default, or says which it is when it sets another value.
       exv=$(printf '%s\n' "$line" | sed 's/^#* *[a-z_]* = \([^;]*\);.*/\1/' | tr -d '"[] ')
-      case $line in *"# default $val"*) exv=$val ;; esac
+      case $(printf '%s' "$line" | tr -d '"') in *"# default $val"*) exv=$val ;; esac
       [ "$exv" = "$val" ] || echo "$name: --help default '$val', examples/cdpd.conf '$exv'" >>"$T/bad" ;;
   esac
 done <"$T/settings"
