@@ -1132,7 +1132,9 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 			"%s%s%s%s%s%s", pr.v[i].ca,
 			pr.v[i].ca[0] ? ": " : "", pr.v[i].source, pr.v[i].source[0] ? ": " : "",
 			pr.v[i].msg,
-			pr.v[i].fatal && serving ? " (the last good CRL stays in service)" : "");
+			!pr.v[i].fatal || !serving ? "" :
+			strstr(pr.v[i].msg, "last good CA certificate") ? ", and so does its last good CRL" :
+									  " (the last good CRL stays in service)");
 	}
 	trust_free(cat->cas, cat->n_cas);
 	cat->cas = cas;
