@@ -33,13 +33,13 @@ check "server answers" wait_http "$B/healthz"
 gen() { hget "$B/healthz"; sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body"; }
 reload() {
   _g=$(gen); kill -HUP "$(cat "$T/srv.pid")"
-  for _i in $(seq 1 50); do [ "$(gen)" -gt "$_g" ] 2>/dev/null && return 0; sleep 0.1; done
-  echo "no new generation after SIGHUP"; return 1
+  for _i in $(seq 1 300); do [ "$(gen)" -gt "$_g" ] 2>/dev/null && return 0; sleep 0.1; done
+  echo "no new generation within 30 s of SIGHUP"; return 1
 }
 # The Last-Modified of the served CRL once it is $1 (bounded wait: a date is
 # not sent while it would be later than the response's Date).
 lm_of() { # expected-body -> prints the epoch of Last-Modified
-  for _i in $(seq 1 50); do
+  for _i in $(seq 1 300); do
     hget "$B/crl/root.crl"
     if cmp -s "$T/body" "$1" && [ -n "$(hdr Last-Modified)" ]; then date -u -d "$(hdr Last-Modified)" +%s; return 0; fi
     sleep 0.1

@@ -37,7 +37,7 @@ mkcrl "$T/good" 2 "$T/good2.der" "" 3 || exit 1
 cp "$T/good2.der" "$T/pub/crl/good.crl"
 kill -HUP "$(cat "$T/srv.pid")"
 check "reload: the new CRL expiring within health_margin is a warning in the log" \
-  wait_log srv "warning: good: .*good.crl: CRL number 2 expires at .*within health_margin"
+  wait_log srv "warning: good: .*good.crl: CRL number 2 expires at .*within health_margin" 300
 stop_cdpd srv; rc=$?
 check "SIGTERM: exit 0" test "$rc" = 0
 finish
