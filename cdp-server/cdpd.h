@@ -33,9 +33,12 @@
 #include "pkilab/log.h"
 #include "pkilab/ptime.h"
 
+struct pkl_buf;
+
 #define CDP_NAME_MAX 64   /* a CA name in a URL: [A-Za-z0-9._-]{1,64}, no leading dot */
 #define CDP_LIST_MAX 16   /* publish dirs, listen addresses, peers, trust paths */
 #define CDP_SOURCE_MAX 512
+#define CDP_SETTINGS_MAX 32 /* rows of cdp_config.at: at least config.c's settings */
 
 /* ---- configuration (config.c) ---- */
 
@@ -68,12 +71,24 @@ struct cdp_config {
 	long backlog;
 	long send_buffer;             /* SO_SNDBUF bytes for every connection, 0: autotuning */
 	char source[512];             /* the config file, "" for flags only */
+	/* Where each value was set, by setting (config.c's table order) and list
+	 * index: "cdpd.conf:7", "--listen", "" for a default. */
+	char at[CDP_SETTINGS_MAX][CDP_LIST_MAX][160];
 };
 
 /* Defaults, then the config file (--config), then flags: flags win. Returns
  * PKL_OK, PKL_EINPUT with err set, or -1 after --help/--version (printed). */
 int cdp_config_parse(struct cdp_config *cfg, int argc, char **argv, struct pkl_err *err);
 void cdp_config_free(struct cdp_config *cfg);
+/* Where the value idx of setting name was written ("cdpd.conf:7",
+ * "--user"), or NULL for a default or an unknown name. */
+const char *cdp_config_where(const struct cdp_config *cfg, const char *name, size_t idx);
+/* An error found after parsing (binding, the privilege drop, state_dir)
+ * whose `where` is a setting's name or one of its values is rewritten to
+ * name where that value was written and what it was: "cdpd.conf:7:
+ * listen: '192.0.2.1:80': cannot bind: ...". Other errors are left as
+ * they are (a file's own path and line, say). */
+void cdp_config_locate(const struct cdp_config *cfg, struct pkl_err *err);
 /* Splits "ADDR:PORT" / "[v6]:PORT" / ":PORT" / "PORT" into a sockaddr. */
 struct sockaddr_storage;
 enum pkl_rc cdp_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *sslen,
@@ -90,6 +105,18 @@ void cdp_log_access(const char *line, size_t len);
 void cdp_log_escape(const char *s, char *out, size_t size);
 
 /* ---- the catalog (snapshot.c) ---- */
+
+/* The one way the server reads a file it serves or trusts (publish crl/ and
+ * aia/, trust files and directories, the state file): a regular file only,
+ * opened without blocking (O_NONBLOCK: a FIFO, a tty or /dev/ptmx never
+ * hangs the control loop) and read up to max bytes. With base set (the
+ * directory the file was found in), a symbolic link is followed only when
+ * it resolves inside base; without base (a path an administrator
+ * configured) links are followed. On failure err says why and *absent (when
+ * given) is 1 only when the path does not exist (ENOENT): every other error
+ * (EACCES, ENOTDIR, a device) is a problem, never "no file". */
+enum pkl_rc cdp_file_read(const char *path, const char *base, size_t max, struct pkl_buf *out,
+			  int *absent, struct pkl_err *err);
 
 enum cdp_kind { CDP_CRL = 0, CDP_AIA = 1 };
 
@@ -136,6 +163,7 @@ struct cdp_problem {
 	char source[CDP_SOURCE_MAX];
 	char msg[512];
 	int fatal;
+	int note;    /* a catalog note (peer trouble, state file), re-added at every publish */
 };
 
 struct cdp_snapshot {

@@ -27,53 +27,59 @@ struct setting {
 	size_t count_off;    /* T_LIST: offset of the count */
 	long min, max;       /* T_LONG / T_DURATION bounds */
 	const char *arg, *help;
+	const char *def;     /* the default, applied like a value and shown by --help;
+			      * NULL: none, or one --help describes in words */
 };
 
 #define OFF(f) offsetof(struct cdp_config, f)
 static const struct setting settings[] = {
 	{ "publish", T_LIST, OFF(publish), OFF(n_publish), 0, 0, "DIR",
-	  "publish directory to serve (crl/<ca>.crl, aia/<ca>.crt); repeatable" },
+	  "publish directory to serve (crl/<ca>.crl, aia/<ca>.crt); repeatable", NULL },
 	{ "listen", T_LIST, OFF(listen), OFF(n_listen), 0, 0, "ADDR:PORT",
-	  "address to listen on (default 0.0.0.0:80); repeatable; [v6]:port for IPv6" },
+	  "address to listen on; repeatable; [v6]:port for IPv6", "0.0.0.0:80" },
 	{ "mirror", T_LIST, OFF(mirror), OFF(n_mirror), 0, 0, "URL",
-	  "peer to pull CRLs from (http://host:port); repeatable" },
+	  "peer to pull CRLs from (http://host:port); repeatable", NULL },
 	{ "trust", T_LIST, OFF(trust), OFF(n_trust), 0, 0, "PATH",
-	  "CA certificate file or directory whose CRLs are accepted (default: each publish dir's aia/)" },
-	{ "user", T_STR, OFF(user), 0, 0, 0, "USER", "drop to this user after binding (when started as root)" },
+	  "CA certificate file or directory whose CRLs are accepted (default: each publish dir's aia/)",
+	  NULL },
+	{ "user", T_STR, OFF(user), 0, 0, 0, "USER", "drop to this user after binding (when started as root)",
+	  NULL },
 	{ "state_dir", T_STR, OFF(state_dir), 0, 0, 0, "DIR",
-	  "keep the highest CRL number accepted per CA here, so rollback protection survives a restart" },
-	{ "log_level", T_LEVEL, OFF(log_level), 0, 0, 0, "LEVEL", "error, warning, info (default), debug" },
-	{ "access_log", T_BOOL, OFF(access_log), 0, 0, 0, "BOOL", "one line per request (default true)" },
+	  "keep the highest CRL number accepted per CA here, so rollback protection survives a restart",
+	  NULL },
+	{ "log_level", T_LEVEL, OFF(log_level), 0, 0, 0, "LEVEL", "error, warning, info, debug", "info" },
+	{ "access_log", T_BOOL, OFF(access_log), 0, 0, 0, "BOOL", "one line per request", "true" },
 	{ "max_age", T_DURATION, OFF(max_age), 0, 0, 366L * 86400, "DURATION",
-	  "Cache-Control max-age cap: your re-publication interval (default 1h)" },
+	  "Cache-Control max-age cap: your re-publication interval", "1h" },
 	{ "health_margin", T_DURATION, OFF(health_margin), 0, 0, 366L * 86400, "DURATION",
-	  "/healthz fails when a CRL's nextUpdate is closer than this (default 1d)" },
-	{ "timeout", T_DURATION, OFF(timeout), 0, 1, 3600, "DURATION",
-	  "idle connection timeout (default 10s)" },
+	  "/healthz fails, and the log warns, when a CRL's nextUpdate is closer than this", "1d" },
+	{ "timeout", T_DURATION, OFF(timeout), 0, 1, 3600, "DURATION", "idle connection timeout", "10s" },
 	{ "header_timeout", T_DURATION, OFF(header_timeout), 0, 1, 3600, "DURATION",
-	  "whole request head, from the connection or the last response (default 10s)" },
+	  "whole request head, from the connection or the last response", "10s" },
 	{ "min_send_rate", T_LONG, OFF(min_send_rate), 0, 0, 1L << 30, "BYTES",
-	  "bytes/s a client must read a response at, over each timeout, 0 = off (default 1K)" },
+	  "bytes/s a client must read a response at, over each timeout, 0 = off", "1K" },
 	{ "mirror_interval", T_DURATION, OFF(mirror_interval), 0, 1, 86400, "DURATION",
-	  "time between pulls from peers (default 60s)" },
+	  "time between pulls from peers", "60s" },
 	{ "mirror_timeout", T_DURATION, OFF(mirror_timeout), 0, 1, 300, "DURATION",
-	  "bound on one pull, connection included (default 5s)" },
+	  "bound on one pull, connection included", "5s" },
 	{ "mirror_max_size", T_LONG, OFF(mirror_max_size), 0, 1024, 1L << 30, "BYTES",
-	  "largest CRL accepted from a peer (default 64 MiB)" },
+	  "largest CRL accepted from a peer", "64M" },
 	{ "max_crl_size", T_LONG, OFF(max_crl_size), 0, 1024, 1L << 30, "BYTES",
-	  "largest CRL read from disk (default 64 MiB)" },
-	{ "threads", T_LONG, OFF(threads), 0, 1, 256, "N", "worker threads, shared by every listen address (default: one per CPU, at most 64)" },
+	  "largest CRL read from disk", "64M" },
+	{ "threads", T_LONG, OFF(threads), 0, 1, 256, "N",
+	  "worker threads, shared by every listen address (default: one per CPU, at most 64)", NULL },
 	{ "connection_limit", T_LONG, OFF(connection_limit), 0, 1, 1000000, "N",
-	  "concurrent connections, all listen addresses together (default 10000)" },
+	  "concurrent connections, all listen addresses together", "10000" },
 	{ "per_ip_limit", T_LONG, OFF(per_ip_limit), 0, 0, 1000000, "N",
-	  "concurrent connections per client address, 0 = unlimited (default 512)" },
+	  "concurrent connections per client address, 0 = unlimited", "512" },
 	{ "max_request_size", T_LONG, OFF(max_request_size), 0, 2048, 1L << 20, "BYTES",
-	  "request line + headers (default 8192)" },
-	{ "backlog", T_LONG, OFF(backlog), 0, 16, 65535, "N", "listen backlog (default 4096)" },
+	  "request line + headers", "8192" },
+	{ "backlog", T_LONG, OFF(backlog), 0, 16, 65535, "N", "listen backlog", "4096" },
 	{ "send_buffer", T_LONG, OFF(send_buffer), 0, 0, 64L << 20, "BYTES",
-	  "socket send buffer per connection, 0 = kernel autotuning (default 128K)" },
+	  "socket send buffer per connection, 0 = kernel autotuning", "128K" },
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+_Static_assert(N_SETTINGS <= CDP_SETTINGS_MAX, "struct cdp_config's `at` needs more rows");
 
 static const struct setting *setting_find(const char *name)
 {
@@ -122,10 +128,29 @@ bad:
 	return pkl_err_set(err, PKL_EINPUT, where, "%s: '%s' is not a number", name, v);
 }
 
-/* Validates and stores one value. fresh_list: the first value for a list
- * from this source, which replaces what an earlier source set. */
+static enum pkl_rc apply_value(struct cdp_config *cfg, const struct setting *s, const char *v,
+			       const char *where, int fresh_list, struct pkl_err *err);
+
+/* Validates and stores one value, and remembers where it was written
+ * ("cdpd.conf:7", "--listen"; "" for a default) so that a check made after
+ * parsing (the user, state_dir, binding an address) can name it too.
+ * fresh_list: the first value for a list from this source, which replaces
+ * what an earlier source set. */
 static enum pkl_rc apply(struct cdp_config *cfg, const struct setting *s, const char *v,
 			 const char *where, int fresh_list, struct pkl_err *err)
+{
+	size_t i = (size_t)(s - settings), k = 0;
+
+	if (apply_value(cfg, s, v, where, fresh_list, err) != PKL_OK)
+		return err->rc ? err->rc : PKL_EINPUT;
+	if (s->type == T_LIST)
+		k = *(size_t *)((char *)cfg + s->count_off) - 1;
+	snprintf(cfg->at[i][k], sizeof(cfg->at[i][k]), "%s", where);
+	return PKL_OK;
+}
+
+static enum pkl_rc apply_value(struct cdp_config *cfg, const struct setting *s, const char *v,
+			       const char *where, int fresh_list, struct pkl_err *err)
 {
 	char *base = (char *)cfg;
 
@@ -429,33 +454,80 @@ static void usage(FILE *f)
 		for (p = flag + 2; *p && *p != ' '; p++)
 			if (*p == '_')
 				*p = '-';
-		fprintf(f, "      %-27s %s\n", flag, settings[i].help);
+		if (settings[i].def)
+			fprintf(f, "      %-27s %s (default %s)\n", flag, settings[i].help,
+				settings[i].def);
+		else
+			fprintf(f, "      %-27s %s\n", flag, settings[i].help);
 	}
 	fprintf(f, "  -h, %-27s this text\n      %-27s the version\n\n", "--help", "--version");
 	fprintf(f, "Routes: GET|HEAD /crl/<ca>.crl /aia/<ca>.crt /healthz /metrics /\n"
 		"Signals: SIGHUP reloads (the publish dirs are also watched), SIGTERM stops.\n");
 }
 
-static void defaults(struct cdp_config *cfg)
+/* The table's defaults, applied like any value: --help shows the very
+ * strings that set them, so the two cannot disagree. threads stays 0,
+ * decided at start (one per CPU, at most 64). */
+static enum pkl_rc defaults(struct cdp_config *cfg, struct pkl_err *err)
 {
+	size_t i;
+
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->log_level = PKL_LOG_INFO;
-	cfg->access_log = 1;
-	cfg->max_age = 3600;
-	cfg->health_margin = 86400;
-	cfg->timeout = 10;
-	cfg->header_timeout = 10;
-	cfg->min_send_rate = 1024;
-	cfg->mirror_interval = 60;
-	cfg->mirror_timeout = 5;
-	cfg->mirror_max_size = 64L << 20;
-	cfg->max_crl_size = 64L << 20;
-	cfg->threads = 0; /* decided at start: one per CPU, at most 64 */
-	cfg->connection_limit = 10000;
-	cfg->per_ip_limit = 512;
-	cfg->max_request_size = 8192;
-	cfg->backlog = 4096;
-	cfg->send_buffer = 128L * 1024;
+	for (i = 0; i < N_SETTINGS; i++)
+		if (settings[i].def && apply(cfg, &settings[i], settings[i].def, "", 1, err) != PKL_OK)
+			return PKL_ERUNTIME;
+	return PKL_OK;
+}
+
+const char *cdp_config_where(const struct cdp_config *cfg, const char *name, size_t idx)
+{
+	const struct setting *s = setting_find(name);
+
+	if (!s || idx >= CDP_LIST_MAX || !cfg->at[s - settings][idx][0])
+		return NULL;
+	return cfg->at[s - settings][idx];
+}
+
+void cdp_config_locate(const struct cdp_config *cfg, struct pkl_err *err)
+{
+	char msg[sizeof(err->msg)];
+	size_t i, k, nl;
+
+	if (!err || !err->where[0])
+		return;
+	for (i = 0; i < N_SETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		const char *const *vals;
+		size_t n;
+
+		if (s->type == T_LIST) {
+			vals = (const char *const *)((const char *)cfg + s->off);
+			n = *(const size_t *)((const char *)cfg + s->count_off);
+		} else if (s->type == T_STR) {
+			vals = (const char *const *)((const char *)cfg + s->off);
+			n = 1;
+		} else {
+			continue;
+		}
+		for (k = 0; k < n; k++) {
+			int by_name = k == 0 && strcmp(err->where, s->name) == 0;
+			const char *rest = err->msg;
+
+			if (!cfg->at[i][k][0] ||
+			    !(by_name || (vals[k] && strcmp(err->where, vals[k]) == 0)))
+				continue;
+			nl = strlen(s->name);
+			if (strncmp(rest, s->name, nl) == 0 && rest[nl] == ':' && rest[nl + 1] == ' ')
+				rest += nl + 2;
+			if (by_name)
+				snprintf(msg, sizeof(msg), "%s: %s", s->name, rest);
+			else
+				snprintf(msg, sizeof(msg), "%s: '%s': %s", s->name, vals[k], rest);
+			snprintf(err->msg, sizeof(err->msg), "%s", msg);
+			snprintf(err->where, sizeof(err->where), "%s", cfg->at[i][k]);
+			return;
+		}
+	}
 }
 
 int cdp_config_parse(struct cdp_config *cfg, int argc, char **argv, struct pkl_err *err)
@@ -468,7 +540,8 @@ int cdp_config_parse(struct cdp_config *cfg, int argc, char **argv, struct pkl_e
 	size_t i;
 	int c, idx;
 
-	defaults(cfg);
+	if (defaults(cfg, err) != PKL_OK)
+		return PKL_ERUNTIME;
 	for (i = 0; i < N_SETTINGS; i++) {
 		char *p;
 

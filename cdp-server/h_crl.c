@@ -21,7 +21,7 @@
 #include "cdpd.h"
 
 /* RFC 9110 §13.2.2: If-None-Match wins; If-Modified-Since only without it. */
-static int not_modified(struct MHD_Connection *conn, const struct cdp_entry *e)
+static int not_modified(struct MHD_Connection *conn, const struct cdp_entry *e, pkl_time now)
 {
 	const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						      MHD_HTTP_HEADER_IF_NONE_MATCH);
@@ -34,7 +34,11 @@ static int not_modified(struct MHD_Connection *conn, const struct cdp_entry *e)
 	if (!ims || !e->last_modified)
 		return 0;
 	t = cdp_http_date_parse(ims);
-	return t >= 0 && e->last_modified <= t;
+	/* A date later than our clock is no Last-Modified we sent (we never
+	 * send one later than Date): it proves nothing about the client's
+	 * bytes, so it is ignored (RFC 9110 §13.1.3 evaluates against dates the
+	 * origin generated; RFC 2616 §14.25 called such a date invalid). */
+	return t >= 0 && t <= now && e->last_modified <= t;
 }
 
 static void release_blob(void *cls)
@@ -46,13 +50,21 @@ static void release_blob(void *cls)
  * A 200's body is the blob's memfd (sendfile) when it has one, else the
  * blob's bytes, kept alive by a blob reference owned by the response. */
 static struct MHD_Response *build(const struct cdp_ctx *ctx, const struct cdp_entry *e,
-				  int status, int64_t max_age)
+				  int status, int64_t max_age, pkl_time now)
 {
 	struct MHD_Response *r = NULL;
 	char cc[96];
 
 	if (status == MHD_HTTP_NOT_MODIFIED) {
-		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		/* RFC 9110 §8.6: a 304 carries no Content-Length, or the one the
+		 * 200 would have. MHD 0.9.75 always writes the response's size
+		 * and never sends a body with a 304, so the 304 is given the 200's
+		 * bytes (a blob reference, never read): "Content-Length: 0" was
+		 * the length of an empty stand-in. */
+		r = MHD_create_response_from_buffer_with_free_callback_cls(
+			e->body->len, e->body->data, release_blob, cdp_blob_ref(e->body));
+		if (!r)
+			cdp_blob_unref(e->body);
 	} else {
 		int fd = e->body->fd >= 0 ? fcntl(e->body->fd, F_DUPFD_CLOEXEC, 3) : -1;
 
@@ -76,7 +88,9 @@ static struct MHD_Response *build(const struct cdp_ctx *ctx, const struct cdp_en
 	snprintf(cc, sizeof(cc), "public, no-transform, max-age=%lld", (long long)max_age);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, e->etag);
-	if (e->last_modified)
+	/* RFC 9110 §8.8.2.1: never a Last-Modified later than Date (a date
+	 * moved forward past the clock waits for it; see snapshot.c). */
+	if (e->last_modified && e->last_modified <= now)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, e->last_modified_http);
 	if (e->expires)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_EXPIRES, e->expires_http);
@@ -94,6 +108,7 @@ int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	int64_t max_age = ctx->cfg->max_age;
+	pkl_time now = pkl_time_now();
 	int status, slot, cacheable = 1;
 
 	if (!s)
@@ -103,8 +118,11 @@ int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp
 		return cdp_reply_text(conn, req, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
 				      "404 not found\n", 14);
 	}
+	/* Not yet sendable Last-Modified: no shared response without it. */
+	if (e->last_modified > now)
+		cacheable = 0;
 	if (e->expires) {
-		int64_t left = e->expires - pkl_time_now();
+		int64_t left = e->expires - now;
 
 		/* Near nextUpdate the max-age shrinks every second: no caching then. */
 		if (left < max_age) {
@@ -112,7 +130,7 @@ int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp
 			cacheable = 0;
 		}
 	}
-	status = not_modified(conn, e) ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK;
+	status = not_modified(conn, e, now) ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK;
 	slot = status == MHD_HTTP_OK ? 0 : 1;
 	req->status = status;
 	req->bytes = status == MHD_HTTP_OK ? e->body->len : 0;
@@ -121,7 +139,7 @@ int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp
 		if (!r) {
 			void *expected = NULL;
 
-			r = build(ctx, e, status, max_age);
+			r = build(ctx, e, status, max_age, now);
 			if (!r)
 				return MHD_NO;
 			/* Two threads may race to fill the slot: the loser uses the winner's. */
@@ -133,7 +151,7 @@ int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp
 		/* MHD takes its own reference; the snapshot keeps the cached one. */
 		ret = MHD_queue_response(conn, (unsigned)status, r);
 	} else {
-		r = build(ctx, e, status, max_age);
+		r = build(ctx, e, status, max_age, now);
 		if (!r)
 			return MHD_NO;
 		ret = MHD_queue_response(conn, (unsigned)status, r);

@@ -216,6 +216,7 @@ int main(int argc, char **argv)
 	rc = 0;
 	goto out;
 failed:
+	cdp_config_locate(&cfg, &err); /* "cdpd.conf:7: listen: ..." rather than the bare value */
 	rc = fail(&err);
 out:
 	if (ctx)

@@ -24,6 +24,7 @@
  * before the snapshot that serves it is published.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <malloc.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -108,6 +109,119 @@ void cdp_blob_unref(struct cdp_blob *b)
 			close(b->fd);
 		free(b);
 	}
+}
+
+/* ---- reading files ---- */
+
+/* Symbolic links: pkilab writes real files, but administrators link
+ * crl/<ca>.crl to a dated file or to another part of the tree, so a link is
+ * followed when its target stays inside the directory the server was told
+ * to publish (or trust). A link that leads elsewhere is refused: whoever can
+ * write a publish directory must not make the server open /dev/ptmx, a file
+ * on another (possibly hung) mount or a file it is not meant to read. The
+ * object finally opened must be a regular file, whatever the path. Not
+ * covered: a regular file on a hard-mounted network filesystem that stops
+ * answering blocks open(2) or read(2) in the kernel; keep publish
+ * directories on local disks. */
+static int open_regular(const char *path, const char *base, struct stat *st, int *absent,
+			struct pkl_err *err)
+{
+	const int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+	char real[PATH_MAX], rbase[PATH_MAX];
+	int fd = open(path, flags | O_NOFOLLOW);
+
+	if (fd < 0 && errno == ELOOP) {
+		if (!realpath(path, real)) {
+			pkl_err_sys(err, path, "symbolic link to a file that cannot be opened");
+			return -1;
+		}
+		if (base) {
+			size_t bl;
+
+			if (!realpath(base, rbase)) {
+				pkl_err_sys(err, path, "cannot resolve '%s'", base);
+				return -1;
+			}
+			bl = strlen(rbase);
+			if (strncmp(real, rbase, bl) != 0 || (real[bl] != '/' && bl > 1)) {
+				pkl_err_set(err, PKL_EINPUT, path,
+					    "symbolic link leads out of %s (to %s): not read", base, real);
+				return -1;
+			}
+		}
+		fd = open(real, flags | O_NOFOLLOW);
+	}
+	if (fd < 0) {
+		if (absent)
+			*absent = errno == ENOENT;
+		pkl_err_sys(err, path, "cannot open");
+		return -1;
+	}
+	if (fstat(fd, st) != 0) {
+		pkl_err_sys(err, path, "cannot stat");
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		pkl_err_set(err, PKL_EINPUT, path, "not a regular file (%s): not read",
+			    S_ISDIR(st->st_mode)  ? "a directory" :
+			    S_ISFIFO(st->st_mode) ? "a FIFO" :
+			    S_ISCHR(st->st_mode)  ? "a character device" :
+			    S_ISBLK(st->st_mode)  ? "a block device" :
+			    S_ISSOCK(st->st_mode) ? "a socket" : "not a file");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+enum pkl_rc cdp_file_read(const char *path, const char *base, size_t max, struct pkl_buf *out,
+			  int *absent, struct pkl_err *err)
+{
+	struct pkl_buf b = PKL_BUF_INIT;
+	struct stat st;
+	int fd;
+
+	if (absent)
+		*absent = 0;
+	fd = open_regular(path, base, &st, absent, err);
+	if (fd < 0)
+		return err ? err->rc ? err->rc : PKL_EINPUT : PKL_EINPUT;
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return pkl_err_set(err, PKL_EINPUT, path, "larger than %zu bytes: not read", max);
+	}
+	/* The bound holds even if the file grows while it is read. */
+	for (;;) {
+		ssize_t n;
+
+		if (pkl_buf_reserve(&b, 65536) != PKL_OK) {
+			close(fd);
+			pkl_buf_free(&b);
+			return pkl_err_set(err, PKL_ERUNTIME, path, "out of memory");
+		}
+		n = read(fd, b.data + b.len, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pkl_err_sys(err, path, "cannot read");
+			close(fd);
+			pkl_buf_free(&b);
+			return PKL_ERUNTIME;
+		}
+		if (n == 0)
+			break;
+		b.len += (size_t)n;
+		if (b.len > max) {
+			close(fd);
+			pkl_buf_free(&b);
+			return pkl_err_set(err, PKL_EINPUT, path, "larger than %zu bytes: not read", max);
+		}
+	}
+	close(fd);
+	pkl_buf_free(out);
+	*out = b;
+	return PKL_OK;
 }
 
 /* ---- snapshots ---- */
@@ -219,6 +333,9 @@ enum cdp_verdict cdp_judge_crl(const struct cdp_entry *cur, const unsigned char 
 
 /* ---- building ---- */
 
+struct trust_ca;
+static int trust_put(struct trust_ca **v, size_t *n, const struct trust_ca *t);
+
 struct trust_ca {
 	char name[CDP_NAME_MAX + 1];
 	X509 *cert;
@@ -281,6 +398,7 @@ static void problem_add(struct problems *p, const char *ca, const char *source, 
 	snprintf(x->source, sizeof(x->source), "%s", source ? source : "");
 	snprintf(x->msg, sizeof(x->msg), "%s", msg);
 	x->fatal = fatal;
+	x->note = 0;
 }
 
 static void problem_remove(struct problems *p, const char *source)
@@ -321,6 +439,21 @@ static void entry_init(struct cdp_entry *e, enum cdp_kind kind, const char *name
 	sha256_etag(body->data, body->len, e->etag);
 	snprintf(e->source, sizeof(e->source), "%s", source);
 	e->loaded_at = pkl_time_now();
+}
+
+/* Last-Modified is the CRL's thisUpdate (a certificate's notBefore), moved
+ * forward when that would not be later than the date of the bytes it
+ * replaces: two CRLs signed in the same second, or a newer one with an
+ * earlier thisUpdate, must not share a date, or If-Modified-Since would get
+ * a 304 for bytes the client does not have (RFC 9110 §8.8.2, §13.1.3; HTTP
+ * dates have one-second resolution). floor is the least acceptable date:
+ * the replaced entry's date + 1, or, with nothing known before (at start, or
+ * a name served anew), the next second: a previous process may have sent
+ * any date up to now, and none later (h_crl.c never sends a date later than
+ * its clock), so a restart never reuses a date for other bytes. */
+static pkl_time lm_floor(const struct cdp_entry *pred)
+{
+	return pred && pred->last_modified ? pred->last_modified + 1 : pkl_time_now() + 1;
 }
 
 static void entry_set_times(struct cdp_entry *e, pkl_time lm, pkl_time exp)
@@ -364,6 +497,8 @@ static void publish(struct cdp_catalog *cat, struct cdp_entry *entries, size_t n
 	if (cat->notes.n)
 		memcpy(s->problems + (fatal ? fatal->n : 0), cat->notes.v,
 		       cat->notes.n * sizeof(*s->problems));
+	for (i = fatal ? fatal->n : 0; i < np; i++)
+		s->problems[i].note = 1;
 	s->n_problems = np;
 	pthread_mutex_lock(&cat->cur_lock);
 	old = cat->cur;
@@ -442,8 +577,11 @@ static int has_suffix(const char *s, const char *suf)
 	return a > b && strcmp(s + a - b, suf) == 0;
 }
 
-/* Adds one trusted CA certificate file (PEM or DER) named after its file. */
-static void trust_add_file(struct trust_ca **v, size_t *n, const char *path, struct problems *pr)
+/* Adds one trusted CA certificate file (PEM or DER) named after its file;
+ * dir: the directory it was found in (see cdp_file_read), NULL for a file
+ * configured by path. */
+static void trust_add_file(struct trust_ca **v, size_t *n, const char *path, const char *dir,
+			   struct problems *pr)
 {
 	struct pkl_buf b = PKL_BUF_INIT;
 	struct pkl_err err = { 0 };
@@ -465,7 +603,7 @@ static void trust_add_file(struct trust_ca **v, size_t *n, const char *path, str
 	}
 	memcpy(name, base, nl);
 	name[nl] = '\0';
-	if (pkl_file_read(path, 1 << 20, &b, &err) != PKL_OK) {
+	if (cdp_file_read(path, dir, 1 << 20, &b, NULL, &err) != PKL_OK) {
 		problem_add(pr, name, path, pkl_err_str(&err, eb, sizeof(eb)), 1);
 		return;
 	}
@@ -512,8 +650,8 @@ static int name_sort(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static void trust_add_dir(struct trust_ca **v, size_t *n, const char *dir, struct problems *pr,
-			  int missing_ok)
+static void trust_add_dir(struct trust_ca **v, size_t *n, const char *dir, const char *base,
+			  struct problems *pr, int missing_ok)
 {
 	struct dirent **list = NULL;
 	char path[4096], eb[300];
@@ -533,7 +671,7 @@ static void trust_add_dir(struct trust_ca **v, size_t *n, const char *dir, struc
 		if (d[0] != '.' && (has_suffix(d, ".crt") || has_suffix(d, ".pem") ||
 				    has_suffix(d, ".der") || has_suffix(d, ".cer")) &&
 		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, d) < sizeof(path))
-			trust_add_file(v, n, path, pr);
+			trust_add_file(v, n, path, base, pr);
 		free(list[i]);
 	}
 	free(list);
@@ -551,15 +689,15 @@ static void trust_load(const struct cdp_config *cfg, struct trust_ca **v, size_t
 	if (cfg->n_trust) {
 		for (i = 0; i < cfg->n_trust; i++) {
 			if (stat(cfg->trust[i], &st) == 0 && S_ISDIR(st.st_mode))
-				trust_add_dir(v, n, cfg->trust[i], pr, 0);
+				trust_add_dir(v, n, cfg->trust[i], cfg->trust[i], pr, 0);
 			else
-				trust_add_file(v, n, cfg->trust[i], pr);
+				trust_add_file(v, n, cfg->trust[i], NULL, pr);
 		}
 		return;
 	}
 	for (i = 0; i < cfg->n_publish; i++)
 		if ((size_t)snprintf(path, sizeof(path), "%s/aia", cfg->publish[i]) < sizeof(path))
-			trust_add_dir(v, n, path, pr, 1);
+			trust_add_dir(v, n, path, cfg->publish[i], pr, 1);
 }
 
 static const struct trust_ca *trust_find(const struct trust_ca *v, size_t n, const char *name)
@@ -572,18 +710,19 @@ static const struct trust_ca *trust_find(const struct trust_ca *v, size_t n, con
 	return NULL;
 }
 
-/* The CA certificate itself, served at /aia/<name>.crt (Last-Modified: notBefore). */
-static void make_aia_entry(struct cdp_entry *e, const struct trust_ca *ca)
+/* The CA certificate itself, served at /aia/<name>.crt (Last-Modified:
+ * notBefore, at least floor; see lm_floor). */
+static void make_aia_entry(struct cdp_entry *e, const struct trust_ca *ca, pkl_time floor)
 {
 	pkl_time nb = 0;
 
 	entry_init(e, CDP_AIA, ca->name, cdp_blob_ref(ca->der), ca->source);
-	entry_set_times(e, 0, 0);
 	e->learned = ca->learned;
 	if (ca->learned)
 		e->loaded_at = ca->learned_at;
-	if (pkl_time_from_asn1(X509_get0_notBefore(ca->cert), &nb) == PKL_OK)
-		entry_set_times(e, nb, 0);
+	if (pkl_time_from_asn1(X509_get0_notBefore(ca->cert), &nb) != PKL_OK)
+		nb = 0;
+	entry_set_times(e, nb > floor ? nb : floor, 0);
 }
 
 /* The configured (not learned) CAs of v: the only issuers a learned CA may
@@ -656,12 +795,14 @@ static void merge_learned(struct cdp_catalog *cat, struct trust_ca **v, size_t *
 	free(names);
 }
 
+/* floor: see lm_floor(), computed before e is overwritten. */
 static void make_crl_entry(struct cdp_entry *e, const char *name, struct cdp_blob *b,
-			   const struct pkl_crlinfo *info, const char *source)
+			   const struct pkl_crlinfo *info, const char *source, pkl_time floor)
 {
 	entry_init(e, CDP_CRL, name, b, source);
 	e->info = *info;
-	entry_set_times(e, info->this_update, info->next_update);
+	entry_set_times(e, info->this_update > floor ? info->this_update : floor,
+			info->next_update);
 }
 
 /* The persisted half of the rollback rule (state_dir): a CRL that passed
@@ -726,9 +867,57 @@ static void save_marks(struct cdp_catalog *cat)
 	problem_add(&cat->notes, "", cat->state->path, msg, 0);
 }
 
+/* A configured CA certificate that was served and is missing from the set
+ * just loaded (its file truncated, half rewritten, unreadable, replaced by
+ * something that is not a certificate, or deleted) stays in service, as the
+ * last good CRL does when its file goes bad: a glitch of one file must not
+ * take /aia/<ca>.crt and /crl/<ca>.crl offline. A bad file is a fatal
+ * problem (it needs fixing); a deleted one is a warning, and the CA is
+ * retired at the next restart. A CA whose file now holds another valid
+ * certificate is not missing: that certificate replaces it. Called with
+ * build_lock, before merge_learned(). */
+static void keep_last_good_cas(struct cdp_catalog *cat, struct trust_ca **v, size_t *n,
+			       struct problems *pr)
+{
+	const char *kept = ": the last good CA certificate stays in service";
+	size_t i, k;
+
+	for (i = 0; i < cat->n_cas; i++) {
+		const struct trust_ca *o = &cat->cas[i];
+		struct stat st;
+		int found = 0;
+
+		if (o->learned || trust_find(*v, *n, o->name))
+			continue;
+		if (!trust_put(v, n, o))
+			continue;
+		for (k = 0; k < pr->n; k++)
+			if (strcmp(pr->v[k].source, o->source) == 0 && pr->v[k].fatal) {
+				size_t l = strlen(pr->v[k].msg);
+
+				snprintf(pr->v[k].msg + l, sizeof(pr->v[k].msg) - l, "%s", kept);
+				found = 1;
+			}
+		if (found)
+			continue;
+		if (lstat(o->source, &st) != 0 && errno == ENOENT) {
+			problem_add(pr, o->name, o->source,
+				    "the CA certificate file is gone: the last good CA certificate stays in service until a restart",
+				    0);
+		} else {
+			char msg[512];
+
+			/* E.g. its directory could not be listed (reported on its own). */
+			snprintf(msg, sizeof(msg), "the CA certificate file was not loaded%s", kept);
+			problem_add(pr, o->name, o->source, msg, 1);
+		}
+	}
+}
+
 /* Judges one CRL file for a CA; cur is updated in place when accepted. */
 static void consider_file(struct cdp_catalog *cat, const struct trust_ca *ca, const char *path,
-			  struct cdp_entry *cur, int *have, struct problems *pr)
+			  const char *base, struct cdp_entry *cur, int *have, pkl_time floor,
+			  struct problems *pr)
 {
 	const struct cdp_config *cfg = cat->cfg;
 	struct pkl_buf b = PKL_BUF_INIT;
@@ -737,10 +926,13 @@ static void consider_file(struct cdp_catalog *cat, const struct trust_ca *ca, co
 	struct cdp_blob *blob;
 	enum cdp_verdict v;
 	char eb[1600];
+	int absent = 0;
 
-	if (pkl_file_read(path, (size_t)cfg->max_crl_size, &b, &err) != PKL_OK) {
-		if (!pkl_file_exists(path))
-			return; /* no file is no candidate: keep serving the last good one */
+	if (cdp_file_read(path, base, (size_t)cfg->max_crl_size, &b, &absent, &err) != PKL_OK) {
+		/* Only ENOENT is "no candidate" (keep serving the last good one):
+		 * EACCES or ENOTDIR would hide every new CRL behind a green /healthz. */
+		if (absent)
+			return;
 		problem_add(pr, ca->name, path, pkl_err_str(&err, eb, sizeof(eb)), 1);
 		return;
 	}
@@ -757,6 +949,8 @@ static void consider_file(struct cdp_catalog *cat, const struct trust_ca *ca, co
 	blob = cdp_blob_new(b.data, b.len);
 	if (!blob)
 		goto out;
+	if (*have)
+		floor = lm_floor(cur);
 	if (*have) {
 		pkl_log(PKL_LOG_INFO, "crl '%s': CRL number %s replaces %s (%s, %zu bytes, %zu revoked)",
 			ca->name, info.number, cur->info.number, path, b.len, info.revoked);
@@ -765,13 +959,14 @@ static void consider_file(struct cdp_catalog *cat, const struct trust_ca *ca, co
 		pkl_log(PKL_LOG_INFO, "crl '%s': serving CRL number %s (%s, %zu bytes, %zu revoked)",
 			ca->name, info.number, path, b.len, info.revoked);
 	}
-	make_crl_entry(cur, ca->name, blob, &info, path);
+	make_crl_entry(cur, ca->name, blob, &info, path, floor);
 	*have = 1;
 out:
 	pkl_buf_free(&b);
 }
 
-/* CRL files nobody can verify are reported, not served. */
+/* CRL files nobody can verify are reported, not served; so is a crl/ that
+ * exists but cannot be listed. */
 static void report_orphans(const struct cdp_config *cfg, const struct trust_ca *v, size_t n,
 			   struct problems *pr)
 {
@@ -784,6 +979,13 @@ static void report_orphans(const struct cdp_config *cfg, const struct trust_ca *
 		if ((size_t)snprintf(dir, sizeof(dir), "%s/crl", cfg->publish[i]) >= sizeof(dir))
 			continue;
 		k = scandir(dir, &list, NULL, name_sort);
+		if (k < 0 && errno != ENOENT) {
+			char eb[300];
+
+			snprintf(eb, sizeof(eb), "cannot read the directory: %s: new CRLs cannot be seen",
+				 strerror(errno));
+			problem_add(pr, "", dir, eb, 1);
+		}
 		for (j = 0; j < k; j++) {
 			const char *d = list[j]->d_name;
 			size_t nl = strlen(d);
@@ -804,6 +1006,37 @@ static void report_orphans(const struct cdp_config *cfg, const struct trust_ca *
 		}
 		free(list);
 		list = NULL;
+	}
+}
+
+/* A served CRL that clients are about to reject, or already do, is a
+ * warning (in the log once, and in /healthz, which also answers 503 for it):
+ * "soon" is health_margin, the same bound /healthz fails at, so the log says
+ * why the health check went red. The messages name the date, not the time
+ * left, so a rescan does not turn one warning into a new one every time. */
+#define EXPIRY_TAIL ": publish a new one"
+static void expiry_problems(const struct cdp_config *cfg, const struct cdp_entry *e, size_t n,
+			    pkl_time now, struct problems *pr)
+{
+	char msg[300], t[32], d[32];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct pkl_crlinfo *c = &e[i].info;
+
+		if (e[i].kind != CDP_CRL || !c->next_update)
+			continue;
+		pkl_time_fmt(c->next_update, t, sizeof(t));
+		if (c->next_update <= now)
+			snprintf(msg, sizeof(msg),
+				 "CRL number %s expired at %s: clients reject it" EXPIRY_TAIL, c->number, t);
+		else if (c->next_update - now <= cfg->health_margin)
+			snprintf(msg, sizeof(msg),
+				 "CRL number %s expires at %s, within health_margin (%s)" EXPIRY_TAIL,
+				 c->number, t, pkl_duration_fmt(cfg->health_margin, d, sizeof(d)));
+		else
+			continue;
+		problem_add(pr, e[i].name, e[i].source, msg, 0);
 	}
 }
 
@@ -834,6 +1067,7 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 	atomic_fetch_add(&cat->reloads, 1);
 	old = cdp_catalog_acquire(cat);
 	trust_load(cfg, &cas, &n_cas, &pr);
+	keep_last_good_cas(cat, &cas, &n_cas, &pr);
 	merge_learned(cat, &cas, &n_cas);
 	entries = calloc(2 * n_cas + 1, sizeof(*entries));
 	if (!entries)
@@ -849,10 +1083,11 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 		same_ca = oa && oa->body->len == ca->der->len &&
 			  memcmp(oa->body->data, ca->der->data, ca->der->len) == 0;
 
-		make_aia_entry(&entries[n], ca);
-		if (same_ca)
+		make_aia_entry(&entries[n], ca, same_ca ? 0 : lm_floor(oa));
+		if (same_ca) {
 			entries[n].loaded_at = oa->loaded_at;
-		else
+			entry_set_times(&entries[n], oa->last_modified, 0);
+		} else
 			pkl_log(PKL_LOG_INFO, "aia '%s': serving CA certificate from %s", ca->name,
 				ca->source);
 		n++;
@@ -877,21 +1112,30 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 		for (j = 0; j < cfg->n_publish; j++)
 			if ((size_t)snprintf(path, sizeof(path), "%s/crl/%s.crl", cfg->publish[j],
 					     ca->name) < sizeof(path))
-				consider_file(cat, ca, path, &crl, &have, &pr);
+				consider_file(cat, ca, path, cfg->publish[j], &crl, &have,
+					      lm_floor(oc), &pr);
 		if (have)
 			entries[n++] = crl;
 		else
 			problem_add(&pr, ca->name, "", "no valid CRL to serve", 1);
 	}
 	report_orphans(cfg, cas, n_cas, &pr);
-	for (i = 0; i < pr.n; i++)
+	expiry_problems(cfg, entries, n, pkl_time_now(), &pr);
+	for (i = 0; i < pr.n; i++) {
+		int serving = 0;
+
+		/* Say "stays in service" only of a CRL the new snapshot serves. */
+		for (j = 0; j < n && pr.v[i].ca[0]; j++)
+			serving |= entries[j].kind == CDP_CRL && strcmp(entries[j].name, pr.v[i].ca) == 0;
 		pkl_log(!was_reported(old, &pr.v[i]) ? pr.v[i].fatal ? PKL_LOG_ERROR : PKL_LOG_WARN
 						     : PKL_LOG_DEBUG,
 			"%s%s%s%s%s%s", pr.v[i].ca,
 			pr.v[i].ca[0] ? ": " : "", pr.v[i].source, pr.v[i].source[0] ? ": " : "",
 			pr.v[i].msg,
-			pr.v[i].fatal && cdp_snapshot_find(old, CDP_CRL, pr.v[i].ca) ?
-				" (the last good CRL stays in service)" : "");
+			!pr.v[i].fatal || !serving ? "" :
+			strstr(pr.v[i].msg, "last good CA certificate") ? ", and so does its last good CRL" :
+									  " (the last good CRL stays in service)");
+	}
 	trust_free(cat->cas, cat->n_cas);
 	cat->cas = cas;
 	cat->n_cas = n_cas;
@@ -911,7 +1155,6 @@ out:
 	malloc_trim(0);
 }
 
-/* Copies the current snapshot's entries (with blob references) and its fatal problems. */
 /* The slot for (kind, name) in a copy of n entries made with room for one
  * more: the existing entry, its bytes released for the caller to replace,
  * or a new one at the end (*n grows). */
@@ -928,6 +1171,8 @@ static size_t entry_slot(struct cdp_entry *entries, size_t *n, enum cdp_kind kin
 	return (*n)++;
 }
 
+/* Copies the current snapshot's entries (with blob references) and its
+ * problems found on disk (the catalog's notes are added again by publish). */
 static struct cdp_entry *copy_entries(const struct cdp_snapshot *s, size_t extra,
 				      struct problems *fatal)
 {
@@ -941,9 +1186,9 @@ static struct cdp_entry *copy_entries(const struct cdp_snapshot *s, size_t extra
 		cdp_blob_ref(e[i].body);
 	}
 	for (i = 0; i < s->n_problems; i++)
-		if (s->problems[i].fatal)
+		if (!s->problems[i].note)
 			problem_add(fatal, s->problems[i].ca, s->problems[i].source,
-				    s->problems[i].msg, 1);
+				    s->problems[i].msg, s->problems[i].fatal);
 	return e;
 }
 
@@ -987,7 +1232,7 @@ enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca_n
 	}
 	n = s->n_entries;
 	i = entry_slot(entries, &n, CDP_CRL, ca_name);
-	make_crl_entry(&entries[i], ca_name, blob, &info, source);
+	make_crl_entry(&entries[i], ca_name, blob, &info, source, lm_floor(cur));
 	/* The CA has a CRL now: drop "no valid CRL" for it. */
 	for (i = 0; i < fatal.n;)
 		if (strcmp(fatal.v[i].ca, ca_name) == 0 && fatal.v[i].source[0] == '\0')
@@ -997,6 +1242,24 @@ enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca_n
 	pkl_log(PKL_LOG_INFO, "crl '%s': CRL number %s from %s%s%s (%zu bytes, %zu revoked)", ca_name,
 		info.number, source, cur ? " replaces " : "", cur ? cur->info.number : "", len,
 		info.revoked);
+	{
+		struct problems exp = { 0 };
+
+		/* The expiry warnings of the set just built replace the copied ones. */
+		for (i = 0; i < fatal.n;)
+			if (!fatal.v[i].fatal && has_suffix(fatal.v[i].msg, EXPIRY_TAIL))
+				fatal.v[i] = fatal.v[--fatal.n];
+			else
+				i++;
+		expiry_problems(cat->cfg, entries, n, pkl_time_now(), &exp);
+		for (i = 0; i < exp.n; i++) {
+			if (strcmp(exp.v[i].ca, ca_name) == 0)
+				pkl_log(PKL_LOG_WARN, "%s: %s: %s", ca_name, exp.v[i].source,
+					exp.v[i].msg);
+			problem_add(&fatal, exp.v[i].ca, exp.v[i].source, exp.v[i].msg, 0);
+		}
+		free(exp.v);
+	}
 	save_marks(cat);
 	publish(cat, entries, n, &fatal);
 out:
@@ -1110,7 +1373,7 @@ enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name,
 	}
 	n = s->n_entries;
 	i = entry_slot(entries, &n, CDP_AIA, name);
-	make_aia_entry(&entries[i], &nt);
+	make_aia_entry(&entries[i], &nt, lm_floor(cdp_snapshot_find(s, CDP_AIA, name)));
 	/* A renewed CA: its served CRL stays only if the new key verifies it. */
 	for (i = 0; i < n; i++) {
 		struct pkl_crlinfo info;

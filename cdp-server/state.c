@@ -269,8 +269,9 @@ struct cdp_state *cdp_state_open(const char *dir, struct pkl_err *err)
 	}
 	if (lstat(st->path, &sb) != 0 && errno == ENOENT)
 		goto done; /* a first start: the file appears at the first mark */
-	if (pkl_file_read(st->path, FILE_MAX, &b, err) != PKL_OK) {
-		/* pkl_file_read names the file; unreadable is a refusal to start too. */
+	if (cdp_file_read(st->path, dir, FILE_MAX, &b, NULL, err) != PKL_OK) {
+		/* cdp_file_read names the file; unreadable (or not a regular file)
+		 * is a refusal to start too. */
 		if (!err || !err->where[0])
 			pkl_err_set(err, PKL_ERUNTIME, st->path, "cannot read the state file");
 		goto fail;

@@ -97,7 +97,7 @@ P=$(free_port)
 start_cdpd holder --publish "$T/pub" --listen "127.0.0.1:$P"
 check "holder answers" wait_http "http://127.0.0.1:$P/healthz"
 expect_rc 3 "port already in use: exit 3" "$CDPD" --publish "$T/pub" --listen "127.0.0.1:$P"
-check "port already in use: names the address" contains "$ERR" "127.0.0.1:$P: cannot bind"
+check "port already in use: names the address" contains "$ERR" "--listen: listen: '127.0.0.1:$P': cannot bind"
 stop_cdpd holder
 
 # --- privileges ------------------------------------------------------------------

@@ -199,7 +199,7 @@ start_cdpd holder --publish "$PUB" --listen "127.0.0.1:$P2" --state-dir "$T/s1"
 check "holder answers" wait_http "http://127.0.0.1:$P2/healthz"
 expect_rc 2 "a second instance on the same state_dir: exit 2" timeout 10 "$CDPD" --publish "$PUB" --listen "127.0.0.1:$(free_port)" --state-dir "$T/s1"
 check "... one error line" one_error "$ERR"
-check "... naming the directory: in use" contains "$ERR" "pkilab-cdpd: error: $T/s1: state_dir: in use by another pkilab-cdpd (give each instance its own)"
+check "... naming the directory: in use" contains "$ERR" "pkilab-cdpd: error: --state-dir: state_dir: '$T/s1': in use by another pkilab-cdpd (give each instance its own)"
 stop holder
 
 # --- the state directory after the privilege drop ----------------------------------------
@@ -207,7 +207,7 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
   mkdir "$T/s4"   # root's, 0755: nobody cannot write it
   expect_rc 2 "--user nobody, state_dir only root can write: exit 2" timeout 10 "$CDPD" --publish "$PUB" \
     --listen "127.0.0.1:$P2" --state-dir "$T/s4" --user nobody
-  check "... one line naming the directory and the uid" contains "$ERR" "pkilab-cdpd: error: $T/s4: state_dir: not writable by uid $(id -u nobody) (Permission denied)"
+  check "... one line naming the directory and the uid" contains "$ERR" "pkilab-cdpd: error: --state-dir: state_dir: '$T/s4': not writable by uid $(id -u nobody) (Permission denied)"
   check "... one error line" one_error "$ERR"
   chown nobody "$T/s4"
   start_cdpd drop --publish "$PUB" --listen "127.0.0.1:$P2" --state-dir "$T/s4" --user nobody

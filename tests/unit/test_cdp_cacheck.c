@@ -302,12 +302,25 @@ static void test_catalog_learns(void **state)
 	assert_memory_equal(e->body->data, d2, n2);
 	cdp_snapshot_release(s);
 
-	/* The root leaves the trust set: the learned CA goes with it. */
+	/* A deleted trust file keeps its last good CA certificate until a
+	 * restart (a glitch must not take a CA offline), so the learned CA
+	 * stays too. */
 	unlink(p);
 	cdp_catalog_reload(cat, "test");
 	s = cdp_catalog_acquire(cat);
+	assert_non_null(cdp_snapshot_find(s, CDP_AIA, "root"));
+	assert_non_null(cdp_snapshot_find(s, CDP_AIA, "sub"));
+	cdp_snapshot_release(s);
+	/* Another root takes the name: the learned CA loses its issuer and goes. */
+	write_der(p, other_root);
+	cdp_catalog_reload(cat, "test");
+	s = cdp_catalog_acquire(cat);
+	e = cdp_snapshot_find(s, CDP_AIA, "root");
+	assert_non_null(e);
+	assert_memory_equal(e->body->data, d3, n3);
 	assert_null(cdp_snapshot_find(s, CDP_AIA, "sub"));
 	cdp_snapshot_release(s);
+	unlink(p);
 
 	cdp_catalog_free(cat);
 	rmdir(dir);
