@@ -569,7 +569,7 @@ int cdp_config_parse(struct cdp_config *cfg, int argc, char **argv, struct pkl_e
 			usage(stdout);
 			return -1;
 		} else if (c == 'V') {
-			printf("pkilab-cdpd 0.1\n");
+			printf("pkilab-cdpd %s\n", PKL_VERSION);
 			return -1;
 		}
 	}

@@ -111,7 +111,7 @@ static long fetch(struct cdp_mirror *m, CURL *h, const char *url, const char *et
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "pkilab-cdpd-mirror/0.1");
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "pkilab-cdpd-mirror/" PKL_VERSION);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, (char *)NULL); /* DER, byte for byte */
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);

@@ -13,6 +13,8 @@ out=$top/${BUILD:-build-san}/fuzz
 mkdir -p "$out"
 export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
 export PKILAB_TEMPLATES="$top/templates"
+version=$(sed -n '1{s/^pkilab [(]//;s/[)].*//;p;}' "$top/debian/changelog")
+vdef="-DPKL_VERSION=\"$version\"" # one word: the quotes reach the compiler
 cflags="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED -I$top/ca/include -I$top/cdp-server"
 libs="$(pkg-config --libs libssl libcrypto libmicrohttpd libconfig sqlite3 libcurl jansson) -lpthread"
 srcs="$(ls "$top"/ca/lib/*.c) $(ls "$top"/cdp-server/*.c 2>/dev/null | grep -v '/main\.c$')"
@@ -27,7 +29,7 @@ for h in "$top"/tests/fuzz/fuzz_*.c; do
   [ -f "$h" ] || continue
   name=$(basename "$h" .c); name=${name#fuzz_}
   # shellcheck disable=SC2086
-  if ! clang -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $cflags "$h" $srcs -o "$out/fuzz_$name" $libs 2>"$out/$name.build.log"; then
+  if ! clang -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all "$vdef" $cflags "$h" $srcs -o "$out/fuzz_$name" $libs 2>"$out/$name.build.log"; then
     echo "fuzz: $name: build failed"; tail -5 "$out/$name.build.log"; fail=1; continue
   fi
   corpus=$out/corpus-$name; rm -rf "$corpus"; mkdir -p "$corpus"
