@@ -51,22 +51,24 @@ static int finish_rename(const char *tmp, const char *final, void *cls)
 }
 
 /* Deletes (or, with dry_run, counts) temporary files of transactions that
- * never committed. */
+ * never committed. Names are unlinked relative to the opened directory and
+ * never followed: a stray is a file we wrote, and a link or directory with
+ * such a name is unlinked as itself or left alone, never its target. */
 static size_t remove_strays(const char *dir, int dry_run)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	char p[PATH_MAX];
+	struct stat st;
 	size_t n = 0;
 
 	if (!d)
 		return 0;
 	while ((e = readdir(d)))
 		if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp-") &&
-		    snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) < (int)sizeof(p)) {
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
 			n++;
 			if (!dry_run)
-				unlink(p);
+				(void)unlinkat(dirfd(d), e->d_name, 0);
 		}
 	closedir(d);
 	return n;
