@@ -334,6 +334,9 @@ int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 			if (pkl_db_cert_find(pki->db, items[i].e->name, &items[i].row, &none) == PKL_OK) {
 				items[i].exists = 1;
 				note_differences(&items[i]);
+			} else if (pkl_pki_check_unrecorded(pki, items[i].e->name, &err) != PKL_OK) {
+				/* Files without records: never overwritten (CA keys above all). */
+				goto out;
 			}
 		}
 	}

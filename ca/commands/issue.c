@@ -160,6 +160,8 @@ int cmd_issue(int argc, char **argv, struct pkl_cli *cli)
 			    "'%s' already exists (serial %s): use 'pkilab renew %s' to replace it", name, row.serial, name);
 		goto out;
 	}
+	if (pkl_pki_check_unrecorded(pki, name, &err) != PKL_OK)
+		goto out;
 	/* Times: like a lab entry, relative to now. */
 	{
 		int64_t v;

@@ -186,6 +186,28 @@ X509 *pkl_pki_load_cert(struct pkl_pki *pki, const char *name, struct pkl_err *e
 	return x;
 }
 
+enum pkl_rc pkl_pki_check_unrecorded(struct pkl_pki *pki, const char *name, struct pkl_err *err)
+{
+	static const enum pkl_pki_file kinds[] = { PKL_FILE_KEY, PKL_FILE_CERT, PKL_FILE_CHAIN,
+						   PKL_FILE_CRL, PKL_FILE_AIA };
+	struct pkl_cert_row row;
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (pkl_db_cert_find(pki->db, name, &row, NULL) == PKL_OK)
+		return PKL_OK;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (pkl_pki_path(pki, kinds[i], name, path, sizeof(path), err) != PKL_OK)
+			return PKL_EINPUT;
+		if (lstat(path, &st) == 0)
+			return pkl_err_set(err, PKL_EINPUT, path,
+					   "exists but pkilab.db has no record of '%s': refusing to overwrite "
+					   "it (restore the database from a backup, or move the file away)",
+					   name);
+	}
+	return PKL_OK;
+}
+
 EVP_PKEY *pkl_pki_load_key(struct pkl_pki *pki, const char *name, struct pkl_err *err)
 {
 	char path[PATH_MAX];

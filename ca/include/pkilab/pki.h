@@ -40,6 +40,13 @@ enum pkl_rc pkl_pki_path(const struct pkl_pki *pki, enum pkl_pki_file kind, cons
 X509 *pkl_pki_load_cert(struct pkl_pki *pki, const char *name, struct pkl_err *err);
 EVP_PKEY *pkl_pki_load_key(struct pkl_pki *pki, const char *name, struct pkl_err *err);
 
+/* Before a name is issued for the first time: PKL_EINPUT when the database
+ * has no certificate of that name but a file of the layout for it exists
+ * (private/<name>.key, certs/<name>.pem, certs/<name>-chain.pem, the CRL or
+ * AIA file). Such files belong to a PKI whose records are lost (a restored
+ * or replaced pkilab.db); issuing would overwrite them, CA keys included. */
+enum pkl_rc pkl_pki_check_unrecorded(struct pkl_pki *pki, const char *name, struct pkl_err *err);
+
 /* The chain above a certificate (its issuers up to, not including, the root),
  * as PEM appended to out; the certificate itself first when with_self. */
 enum pkl_rc pkl_pki_chain_pem(struct pkl_pki *pki, const char *name, int with_self,
