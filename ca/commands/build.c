@@ -131,7 +131,7 @@ static enum pkl_rc issue_all(struct pkl_pki *pki, const struct pkl_lab *lab, str
 			continue;
 		if (it->e->issuer[0]) {
 			iss = find_item(items, n, it->e->issuer);
-			if (!iss->cert && !(iss->cert = pkl_pki_load_cert(pki, iss->e->name, err))) {
+			if (!iss->cert && !(iss->cert = pkl_pki_load_ca_cert(pki, iss->e->name, err))) {
 				rc = err->rc;
 				break;
 			}

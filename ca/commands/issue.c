@@ -211,7 +211,7 @@ int cmd_issue(int argc, char **argv, struct pkl_cli *cli)
 	}
 	if (!csr && !(key = pkl_key_generate(&e.prof.key, &err)))
 		goto out;
-	if (!(ca_cert = pkl_pki_load_cert(pki, ca, &err)) || !(ca_key = pkl_pki_load_key(pki, ca, &err)))
+	if (!(ca_cert = pkl_pki_load_ca_cert(pki, ca, &err)) || !(ca_key = pkl_pki_load_key(pki, ca, &err)))
 		goto out;
 	if (!(txn = pkl_txn_begin(pki, &err)))
 		goto out;

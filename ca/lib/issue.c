@@ -11,6 +11,7 @@
 #include "pkilab/issue.h"
 #include "pkilab/key.h"
 #include "pkilab/name.h"
+#include "pkilab/revoke.h"
 
 enum pkl_rc pkl_issue_ctx_save(struct pkl_pki *pki, const struct pkl_issue_ctx *ctx, struct pkl_err *err)
 {
@@ -153,6 +154,9 @@ static enum pkl_rc stage_ca_files(struct pkl_txn *txn, struct pkl_pki *pki,
 	req.number_len = 8;
 	if (rc == PKL_OK)
 		rc = pkl_crl_sign(&req, cert, key, &crl, err);
+	/* The check cdpd applies, before the CRL is committed. */
+	if (rc == PKL_OK)
+		rc = pkl_revoke_crl_selfcheck(&crl, cert, e->name, ctx->now, err);
 	if (rc == PKL_OK)
 		rc = pkl_txn_put(txn, PKL_FILE_CRL, e->name, crl.data, crl.len, err);
 	if (rc == PKL_OK) {

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "pkilab/cert.h"
@@ -183,6 +184,82 @@ X509 *pkl_pki_load_cert(struct pkl_pki *pki, const char *name, struct pkl_err *e
 	if (pkl_db_cert_der(pki->db, row.id, &der, err) == PKL_OK)
 		x = pkl_cert_from_der(der.data, der.len, name, err);
 	pkl_buf_free(&der);
+	return x;
+}
+
+X509 *pkl_pki_load_ca_cert(struct pkl_pki *pki, const char *name, struct pkl_err *err)
+{
+	struct pkl_cert_row row, irow;
+	struct pkl_buf der = PKL_BUF_INIT, aia = PKL_BUF_INIT;
+	char path[PATH_MAX];
+	X509 *x = NULL, *issuer = NULL;
+	EVP_PKEY *pub;
+	struct pkl_err sub = { 0 };
+	enum pkl_rc rc;
+
+	if (pkl_db_cert_find(pki->db, name, &row, err) != PKL_OK)
+		return NULL;
+	if (!row.is_ca) {
+		pkl_err_set(err, PKL_EINPUT, name, "'%s' is not a CA", name);
+		return NULL;
+	}
+	rc = pkl_db_cert_der(pki->db, row.id, &der, err);
+	if (rc == PKL_OK && !(x = pkl_cert_from_der(der.data, der.len, name, err)))
+		rc = PKL_ERUNTIME;
+	if (rc != PKL_OK)
+		goto out;
+	/* (1) Its issuer's signature over it. */
+	if (row.issuer_id != row.id) {
+		struct pkl_buf ider = PKL_BUF_INIT;
+		rc = pkl_db_cert_get(pki->db, row.issuer_id, &irow, err);
+		if (rc == PKL_OK)
+			rc = pkl_db_cert_der(pki->db, irow.id, &ider, err);
+		if (rc == PKL_OK && !(issuer = pkl_cert_from_der(ider.data, ider.len, irow.name, &sub)))
+			rc = PKL_ERUNTIME;
+		pkl_buf_free(&ider);
+		if (rc != PKL_OK) {
+			if (sub.msg[0])
+				pkl_err_set(err, PKL_ERUNTIME, "pkilab.db",
+					    "stored certificate of CA '%s' (issuer of '%s') is unreadable: %s",
+					    irow.name, name, sub.msg);
+			goto out;
+		}
+	}
+	pub = X509_get0_pubkey(issuer ? issuer : x);
+	if (!pub || X509_verify(x, pub) != 1) {
+		ERR_clear_error();
+		rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db",
+				 "stored certificate of CA '%s' does not verify with %s key: the database is "
+				 "damaged; refusing to sign with it (restore pkilab.db from a backup)",
+				 name, issuer ? "its issuer's" : "its own");
+		goto out;
+	}
+	/* (2) The published copy. */
+	rc = pkl_pki_path(pki, PKL_FILE_AIA, name, path, sizeof(path), err);
+	if (rc != PKL_OK)
+		goto out;
+	if (pkl_file_read(path, 1u << 20, &aia, &sub) != PKL_OK) {
+		rc = pkl_err_set(err, PKL_ERUNTIME, path,
+				 "cannot check the certificate of CA '%s' against its published copy: %s",
+				 name, sub.msg);
+		goto out;
+	}
+	if (aia.len != der.len || memcmp(aia.data, der.data, der.len) != 0) {
+		rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db",
+				 "stored certificate of CA '%s' differs from publish/aia/%s.crt: the database "
+				 "or the published copy is damaged; refusing to sign with it",
+				 name, name);
+		goto out;
+	}
+	rc = PKL_OK;
+out:
+	pkl_buf_free(&der);
+	pkl_buf_free(&aia);
+	X509_free(issuer);
+	if (rc != PKL_OK) {
+		X509_free(x);
+		return NULL;
+	}
 	return x;
 }
 
