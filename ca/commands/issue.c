@@ -137,8 +137,9 @@ int cmd_issue(int argc, char **argv, struct pkl_cli *cli)
 			snprintf(e.subject, sizeof(e.subject), "%s", dn ? dn : "");
 			free(dn);
 		}
-		struct pkl_key_spec spec;
-		if (pkl_key_spec_of(key, &spec, &err) != PKL_OK) {
+		/* The template's key rules hold for a CSR's key too (checked again,
+		 * with "not a CA's key", where every issue passes: pkl_issue_entity). */
+		if (pkl_key_policy_check(key, NULL, &err) != PKL_OK) {
 			pkl_err_where(&err, csr_path);
 			goto out;
 		}

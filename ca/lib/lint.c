@@ -367,7 +367,8 @@ static void l9_l10_ku(struct cert_view *v)
 		ADD(v, PKL_SEV_OK, "lint.L9", v->ku_present ? "keyUsage critical, minimal DER"
 							    : "no keyUsage extension");
 	before = v->r->n;
-	base = EVP_PKEY_get_base_id(X509_get0_pubkey(v->x));
+	/* NULL for a key OpenSSL cannot decode: no key-type rule applies. */
+	base = X509_get0_pubkey(v->x) ? EVP_PKEY_get_base_id(X509_get0_pubkey(v->x)) : 0;
 	if (v->ku_present) {
 		uint32_t ku = v->ku;
 		if (base == EVP_PKEY_EC && (ku & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT)))

@@ -263,6 +263,63 @@ out:
 	return x;
 }
 
+struct ca_ids {
+	int64_t *v;
+	size_t n, cap;
+	int oom;
+};
+
+static int collect_ca(const struct pkl_cert_row *row, void *cls)
+{
+	struct ca_ids *ids = cls;
+
+	if (!row->is_ca)
+		return 0;
+	if (ids->n == ids->cap) {
+		size_t cap = ids->cap ? ids->cap * 2 : 16;
+		int64_t *v = realloc(ids->v, cap * sizeof(*v));
+		if (!v) {
+			ids->oom = 1;
+			return 1;
+		}
+		ids->v = v;
+		ids->cap = cap;
+	}
+	ids->v[ids->n++] = row->id;
+	return 0;
+}
+
+enum pkl_rc pkl_pki_check_not_ca_key(struct pkl_pki *pki, EVP_PKEY *key, struct pkl_err *err)
+{
+	struct ca_ids ids = { NULL, 0, 0, 0 };
+	enum pkl_rc rc;
+
+	/* Rows first, then their DER: no statement stays open across lookups. */
+	rc = pkl_db_cert_each(pki->db, 1, collect_ca, &ids, err);
+	if (rc == PKL_OK && ids.oom)
+		rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+	for (size_t i = 0; i < ids.n && rc == PKL_OK; i++) {
+		struct pkl_buf der = PKL_BUF_INIT;
+		struct pkl_cert_row row;
+		X509 *x = NULL;
+
+		rc = pkl_db_cert_get(pki->db, ids.v[i], &row, err);
+		if (rc == PKL_OK)
+			rc = pkl_db_cert_der(pki->db, ids.v[i], &der, err);
+		if (rc == PKL_OK && !(x = pkl_cert_from_der(der.data, der.len, row.name, err)))
+			rc = PKL_ERUNTIME;
+		if (rc == PKL_OK && EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1)
+			rc = pkl_err_set(err, PKL_EINPUT, NULL,
+					 "the public key is CA '%s''s own key (serial %s): a certificate "
+					 "for it is refused", row.name, row.serial);
+		ERR_clear_error();
+		X509_free(x);
+		pkl_buf_free(&der);
+	}
+	free(ids.v);
+	return rc;
+}
+
 enum pkl_rc pkl_pki_check_unrecorded(struct pkl_pki *pki, const char *name, struct pkl_err *err)
 {
 	static const enum pkl_pki_file kinds[] = { PKL_FILE_KEY, PKL_FILE_CERT, PKL_FILE_CHAIN,

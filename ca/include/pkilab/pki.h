@@ -50,6 +50,11 @@ EVP_PKEY *pkl_pki_load_key(struct pkl_pki *pki, const char *name, struct pkl_err
  * failing, or the AIA copy missing, is PKL_ERUNTIME naming the CA. */
 X509 *pkl_pki_load_ca_cert(struct pkl_pki *pki, const char *name, struct pkl_err *err);
 
+/* PKL_EINPUT when key's public key is that of a CA certificate in the
+ * database (current or superseded): a certificate for a CA's own key, from
+ * an external CSR, would let whoever asked present it as that CA's key. */
+enum pkl_rc pkl_pki_check_not_ca_key(struct pkl_pki *pki, EVP_PKEY *key, struct pkl_err *err);
+
 /* Before a name is issued for the first time: PKL_EINPUT when the database
  * has no certificate of that name but a file of the layout for it exists
  * (private/<name>.key, certs/<name>.pem, certs/<name>-chain.pem, the CRL or
