@@ -7,7 +7,9 @@
 # byte-equality with publish/aia/<ca>.crt): crl, issue, renew and build
 # refuse with exit 3 and one line naming the CA, and nothing changes. Every
 # CRL pkilab signs also passes cdpd's own check (ca/lib/crlcheck.c) before
-# it is committed: a CA whose keyUsage lacks cRLSign is refused at build.
+# it is committed (a unit test, tests/unit/test_revoke.c crl_selfcheck, shows
+# it refusing); a CA whose keyUsage lacks cRLSign, whose CRLs cdpd would
+# refuse, is not issued at all (lint before commit, lint.L8).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-life.sh"
 
@@ -76,7 +78,7 @@ cas = ( { name = "root"; template = "root-ca"; key = "ec:P-256"; subject = "CN=t
         { name = "sub"; template = "intermediate-ca"; issuer = "root"; key = "ec:P-256"; subject = "CN=t3010 Sub";
           key_usage = [ "keyCertSign", "digitalSignature" ]; } );
 LAB
-expect_rc 3 "build a CA whose keyUsage lacks cRLSign" "$PKILAB" build "$T/nocrlsign.cfg" --pki "$T/nocrl"
+expect_rc 2 "build a CA whose keyUsage lacks cRLSign" "$PKILAB" build "$T/nocrlsign.cfg" --pki "$T/nocrl"
 check "says why (cRLSign)" contains "$ERR" "cRLSign"
 check "no PKI left" test ! -e "$T/nocrl"
 finish

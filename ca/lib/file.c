@@ -318,7 +318,7 @@ static void rm_at(int dfd, const char *name, int depth, struct rm_state *rs)
 		return;
 	}
 	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
 			rm_at(dirfd(d), de->d_name, depth + 1, rs);
 	closedir(d);
 	if (unlinkat(dfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
@@ -404,7 +404,7 @@ enum pkl_rc pkl_file_sweep(const char *dir, int (*match)(const char *name, void 
 	}
 	while ((de = readdir(d))) {
 		struct stat st;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !match(de->d_name, cls))
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 || !match(de->d_name, cls))
 			continue;
 		/* Only a real directory of ours: a link, a file or another user's
 		 * directory with the same name is none of our business. */

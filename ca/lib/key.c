@@ -156,7 +156,7 @@ enum pkl_rc pkl_key_spec_of(EVP_PKEY *key, struct pkl_key_spec *out, struct pkl_
 
 enum pkl_rc pkl_key_policy_check(EVP_PKEY *key, struct pkl_key_spec *out, struct pkl_err *err)
 {
-	struct pkl_key_spec s;
+	struct pkl_key_spec s = { 0, 0, 0 };
 	EVP_PKEY_CTX *ctx;
 	int ok;
 

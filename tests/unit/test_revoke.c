@@ -437,6 +437,31 @@ static void external_key_policy(void **state)
 	EVP_PKEY_free(ok);
 }
 
+/* The check cdpd applies, run on every CRL before commit: a CRL checked
+ * against a certificate other than its issuer's fails it. */
+static void crl_selfcheck(void **state)
+{
+	struct pkl_err err = { 0 };
+	struct pkl_crl_info info;
+	struct pkl_buf der = PKL_BUF_INIT;
+	X509 *leaf;
+
+	(void)state;
+	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_OK);
+	assert_int_equal(pkl_file_read(info.path, 0, &der, &err), PKL_OK);
+	assert_int_equal(pkl_revoke_crl_selfcheck(&der, root_cert, "root.crl", pkl_time_now(), &err), PKL_OK);
+	leaf = pkl_pki_load_cert(pki, "l2", &err);
+	assert_non_null(leaf);
+	assert_int_equal(pkl_revoke_crl_selfcheck(&der, leaf, "root.crl", pkl_time_now(), &err), PKL_ERUNTIME);
+	assert_non_null(strstr(err.msg, "fails the check relying parties apply"));
+	/* Expired at a later clock: cdpd would not serve it either. */
+	assert_int_equal(pkl_revoke_crl_selfcheck(&der, root_cert, "root.crl", info.next_update + 1, &err),
+			 PKL_ERUNTIME);
+	assert_non_null(strstr(err.msg, "expired"));
+	X509_free(leaf);
+	pkl_buf_free(&der);
+}
+
 /* A 0-byte pkilab.db is not a PKI (SQLite would open it as an empty one). */
 static void empty_db_refused(void **state)
 {
@@ -477,6 +502,7 @@ int main(void)
 		cmocka_unit_test(ca_cert_checked_before_signing),
 		cmocka_unit_test(external_key_policy),
 		cmocka_unit_test(empty_db_refused),
+		cmocka_unit_test(crl_selfcheck),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
