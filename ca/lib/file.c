@@ -115,8 +115,8 @@ enum pkl_rc pkl_file_check_replaceable(const char *path, struct pkl_err *err)
 	if (S_ISREG(st.st_mode))
 		return PKL_OK;
 	return pkl_err_set(err, PKL_EINPUT, path,
-			   "is a %s: refusing to replace it (pkilab only replaces regular files; "
-			   "name a regular file, or omit the option to write to stdout)",
+			   "is a %s: refusing to replace it (only regular files are replaced; "
+			   "name a regular file, or a link's target)",
 			   file_kind(st.st_mode));
 }
 
