@@ -131,7 +131,7 @@ static enum pkl_rc issue_all(struct pkl_pki *pki, const struct pkl_lab *lab, str
 			continue;
 		if (it->e->issuer[0]) {
 			iss = find_item(items, n, it->e->issuer);
-			if (!iss->cert && !(iss->cert = pkl_pki_load_cert(pki, iss->e->name, err))) {
+			if (!iss->cert && !(iss->cert = pkl_pki_load_ca_cert(pki, iss->e->name, err))) {
 				rc = err->rc;
 				break;
 			}
@@ -207,8 +207,6 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const char *p
 	printf("build: %zu issued, %zu kept\n", dry_run ? 0 : issued, kept);
 }
 
-static void remove_tree(const char *dir);
-
 /* 1 for an empty directory (or anything that is not a readable directory:
  * the rename will then fail with the precise reason). */
 static int dir_is_empty(const char *dir)
@@ -226,33 +224,43 @@ static int dir_is_empty(const char *dir)
 	return empty;
 }
 
-/* Staging directories of builds that were killed ("<pki>.new-<pid>-XXXXXX"
- * whose pid is gone) are removed, so a kill -9 leaves no litter for long. */
+struct staging_match {
+	char prefix[NAME_MAX + 8]; /* "<pki>.new-" */
+};
+
+/* "<pki>.new-<pid>-XXXXXX" (mkdtemp's six characters) whose pid is gone. */
+static int is_dead_staging(const char *name, void *cls)
+{
+	const struct staging_match *m = cls;
+	size_t plen = strlen(m->prefix);
+	const char *p = name + plen, *dash;
+	char *end;
+	long pid;
+
+	if (strncmp(name, m->prefix, plen) != 0 || *p < '1' || *p > '9')
+		return 0;
+	pid = strtol(p, &end, 10);
+	dash = end;
+	if (*dash != '-' || strlen(dash + 1) != 6 || pid <= 0 || pid > INT_MAX)
+		return 0;
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Staging directories of builds that were killed are removed, so a kill -9
+ * leaves no litter for long. The parent directory may be writable by others
+ * (a shared workspace): pkl_file_sweep only removes real directories this
+ * user owns and never follows a link, so a planted "<pki>.new-0-x -> victim"
+ * costs nothing but its own name. */
 static void sweep_dead_staging(const char *pki_dir)
 {
-	char parent[PATH_MAX], tmp[PATH_MAX], prefix[NAME_MAX + 8], p[PATH_MAX];
-	const char *base;
-	struct dirent *de;
-	DIR *d;
+	char parent[PATH_MAX], tmp[PATH_MAX];
+	struct staging_match m;
 
 	snprintf(tmp, sizeof(tmp), "%s", pki_dir);
 	snprintf(parent, sizeof(parent), "%s", dirname(tmp));
 	snprintf(tmp, sizeof(tmp), "%s", pki_dir);
-	base = basename(tmp);
-	snprintf(prefix, sizeof(prefix), "%s.new-", base);
-	if (!(d = opendir(parent)))
-		return;
-	while ((de = readdir(d))) {
-		long pid;
-		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
-			continue;
-		pid = strtol(de->d_name + strlen(prefix), NULL, 10);
-		if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
-			if (snprintf(p, sizeof(p), "%s/%s", parent, de->d_name) < (int)sizeof(p))
-				remove_tree(p);
-		}
-	}
-	closedir(d);
+	snprintf(m.prefix, sizeof(m.prefix), "%s.new-", basename(tmp));
+	(void)pkl_file_sweep(parent, is_dead_staging, &m, NULL, NULL);
 }
 
 /* Builds a new PKI in "<dir>.new-<pid>-XXXXXX" beside it, so that a failure leaves
@@ -273,28 +281,6 @@ static enum pkl_rc make_staging_dir(const char *pki_dir, char *out, size_t outle
 		return pkl_err_sys(err, parent, "cannot create the PKI directory here");
 	chmod(out, 0755);
 	return PKL_OK;
-}
-
-static void remove_tree(const char *dir)
-{
-	static const char *const sub[] = { "private", "certs", "publish/crl", "publish/aia", "publish", "" };
-	char cmd[PATH_MAX];
-
-	/* Only our own layout lives in a staging directory. */
-	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
-		snprintf(cmd, sizeof(cmd), "%s/%s", dir, sub[i]);
-		DIR *d = opendir(cmd);
-		if (d) {
-			struct dirent *de;
-			while ((de = readdir(d))) {
-				char p[PATH_MAX];
-				if (snprintf(p, sizeof(p), "%s/%s", cmd, de->d_name) < (int)sizeof(p))
-					unlink(p);
-			}
-			closedir(d);
-		}
-		rmdir(cmd);
-	}
 }
 
 int cmd_build(int argc, char **argv, struct pkl_cli *cli)
@@ -348,6 +334,9 @@ int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 			if (pkl_db_cert_find(pki->db, items[i].e->name, &items[i].row, &none) == PKL_OK) {
 				items[i].exists = 1;
 				note_differences(&items[i]);
+			} else if (pkl_pki_check_unrecorded(pki, items[i].e->name, &err) != PKL_OK) {
+				/* Files without records: never overwritten (CA keys above all). */
+				goto out;
 			}
 		}
 	}
@@ -384,7 +373,7 @@ int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 out:
 	pkl_pki_close(pki);
 	if (staging[0])
-		remove_tree(staging);
+		(void)pkl_file_remove_tree(staging, NULL);
 	for (size_t i = 0; items && i < lab->n_ents; i++) {
 		EVP_PKEY_free(items[i].key);
 		EVP_PKEY_free(items[i].ca_key);

@@ -1,10 +1,12 @@
 /*
- * pkilab crl [--ca CA] [--due]
+ * pkilab crl [--ca CA] [--due] [--allow-clock-behind]
  *
  * Signs fresh CRLs into publish/crl/ (all CAs, or one). With --due only the
  * CRLs that passed half of their lifetime or miss a recorded revocation are
  * re-signed, so an hourly timer (examples/systemd/pkilab-crl.timer) keeps
- * every CRL fresh without churning CRL numbers.
+ * every CRL fresh without churning CRL numbers. A clock behind the CRL in
+ * force is refused (exit 2) unless --allow-clock-behind says it was the
+ * earlier clock that was wrong.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,18 +46,21 @@ static void report(const struct pkl_crl_info *i, void *cls)
 int cmd_crl(int argc, char **argv, struct pkl_cli *cli)
 {
 	const char *ca = NULL;
-	int due = 0, npos, status;
+	int due = 0, clock_behind = 0, npos, status;
 	const struct cli_opt opts[] = {
 		{ "ca", 0, CLI_STR, &ca, "CA", "only this CA (default: every CA)" },
 		{ "due", 0, CLI_FLAG, &due, NULL,
 		  "only CRLs past half their lifetime or missing a revocation (for timers)" },
+		{ "allow-clock-behind", 0, CLI_FLAG, &clock_behind, NULL,
+		  "sign even when the clock is behind the current CRL's thisUpdate (refused otherwise)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	struct crl_out o = { cli, NULL };
 	struct pkl_err err = { 0 };
 	struct pkl_pki *pki = NULL;
+	int flags;
 
-	status = cli_parse(argc, argv, opts, cli, "crl [--ca CA] [--due]", &npos);
+	status = cli_parse(argc, argv, opts, cli, "crl [--ca CA] [--due] [--allow-clock-behind]", &npos);
 	if (status)
 		return status < 0 ? 0 : status;
 	if (npos)
@@ -65,12 +70,13 @@ int cmd_crl(int argc, char **argv, struct pkl_cli *cli)
 		return cli_fail(cli, &err);
 	if (cli->json)
 		o.arr = json_array();
+	flags = (due ? PKL_PUBLISH_DUE : 0) | (clock_behind ? PKL_PUBLISH_ALLOW_CLOCK_BEHIND : 0);
 	if (ca) {
 		struct pkl_crl_info info;
-		if (pkl_revoke_publish(pki, ca, due, &info, &err) == PKL_OK)
+		if (pkl_revoke_publish(pki, ca, flags, &info, &err) == PKL_OK)
 			report(&info, &o);
 	} else {
-		pkl_revoke_publish_all(pki, due, report, &o, &err);
+		pkl_revoke_publish_all(pki, flags, report, &o, &err);
 	}
 	if (o.arr && !err.rc) {
 		cli_print_json(cli, o.arr);

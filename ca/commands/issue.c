@@ -137,8 +137,9 @@ int cmd_issue(int argc, char **argv, struct pkl_cli *cli)
 			snprintf(e.subject, sizeof(e.subject), "%s", dn ? dn : "");
 			free(dn);
 		}
-		struct pkl_key_spec spec;
-		if (pkl_key_spec_of(key, &spec, &err) != PKL_OK) {
+		/* The template's key rules hold for a CSR's key too (checked again,
+		 * with "not a CA's key", where every issue passes: pkl_issue_entity). */
+		if (pkl_key_policy_check(key, NULL, &err) != PKL_OK) {
 			pkl_err_where(&err, csr_path);
 			goto out;
 		}
@@ -160,6 +161,8 @@ int cmd_issue(int argc, char **argv, struct pkl_cli *cli)
 			    "'%s' already exists (serial %s): use 'pkilab renew %s' to replace it", name, row.serial, name);
 		goto out;
 	}
+	if (pkl_pki_check_unrecorded(pki, name, &err) != PKL_OK)
+		goto out;
 	/* Times: like a lab entry, relative to now. */
 	{
 		int64_t v;
@@ -209,7 +212,7 @@ int cmd_issue(int argc, char **argv, struct pkl_cli *cli)
 	}
 	if (!csr && !(key = pkl_key_generate(&e.prof.key, &err)))
 		goto out;
-	if (!(ca_cert = pkl_pki_load_cert(pki, ca, &err)) || !(ca_key = pkl_pki_load_key(pki, ca, &err)))
+	if (!(ca_cert = pkl_pki_load_ca_cert(pki, ca, &err)) || !(ca_key = pkl_pki_load_key(pki, ca, &err)))
 		goto out;
 	if (!(txn = pkl_txn_begin(pki, &err)))
 		goto out;

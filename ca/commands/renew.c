@@ -161,7 +161,7 @@ int cmd_renew(int argc, char **argv, struct pkl_cli *cli)
 		goto out;
 	if (!reuse && !(key = pkl_key_generate(&e.prof.key, &err)))
 		goto out;
-	if (!(ca_cert = pkl_pki_load_cert(pki, iss.name, &err)) || !(ca_key = pkl_pki_load_key(pki, iss.name, &err)))
+	if (!(ca_cert = pkl_pki_load_ca_cert(pki, iss.name, &err)) || !(ca_key = pkl_pki_load_key(pki, iss.name, &err)))
 		goto out;
 
 	if (!(txn = pkl_txn_begin(pki, &err)))

@@ -103,6 +103,20 @@ static enum pkl_rc exec(struct pkl_db *db, const char *sql, struct pkl_err *err)
 	return PKL_OK;
 }
 
+/* Whether the database holds pkilab's schema marker (meta.schema). A file
+ * that is not a database at all fails the query too. */
+static int has_schema(struct pkl_db *db)
+{
+	sqlite3_stmt *st = NULL;
+	int ok = 0;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL) ==
+	    SQLITE_OK)
+		ok = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return ok;
+}
+
 struct pkl_db *pkl_db_open(const char *path, int create, struct pkl_err *err)
 {
 	struct pkl_db *db = calloc(1, sizeof(*db));
@@ -119,13 +133,24 @@ struct pkl_db *pkl_db_open(const char *path, int create, struct pkl_err *err)
 		goto fail;
 	}
 	sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
+	/* Only a database that is being created may lack pkilab's schema. An
+	 * existing file without it (truncated to 0 bytes, another program's
+	 * database) is refused before anything is written: quietly creating an
+	 * empty PKI in its place would make `list`, `crl --due` and `expiring`
+	 * report nothing with exit 0, and `build` re-issue the CAs over the keys
+	 * in private/. SQLite treats a 0-byte file as a valid empty database. */
+	if (!create && !has_schema(db)) {
+		pkl_err_set(err, PKL_ERUNTIME, path,
+			    "not a pkilab database (no pkilab schema; empty or foreign file): "
+			    "restore it from a backup");
+		goto fail;
+	}
 	/* WAL: readers never block the writer; synchronous=FULL so a commit
 	 * survives power loss (the files it names were synced before it). */
 	if (exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err))
 		goto fail;
 	/* The schema only when missing: opening must not write (see pki.c). */
-	if (sqlite3_exec(db->h, "SELECT value FROM meta WHERE key = 'schema'", NULL, NULL, NULL) == SQLITE_OK &&
-	    !create)
+	if (!create || has_schema(db))
 		return db;
 	if (exec(db, "BEGIN IMMEDIATE;", err))
 		goto fail;

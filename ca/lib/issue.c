@@ -10,7 +10,9 @@
 #include "pkilab/crl.h"
 #include "pkilab/issue.h"
 #include "pkilab/key.h"
+#include "pkilab/lint.h"
 #include "pkilab/name.h"
+#include "pkilab/revoke.h"
 
 enum pkl_rc pkl_issue_ctx_save(struct pkl_pki *pki, const struct pkl_issue_ctx *ctx, struct pkl_err *err)
 {
@@ -153,6 +155,9 @@ static enum pkl_rc stage_ca_files(struct pkl_txn *txn, struct pkl_pki *pki,
 	req.number_len = 8;
 	if (rc == PKL_OK)
 		rc = pkl_crl_sign(&req, cert, key, &crl, err);
+	/* The check cdpd applies, before the CRL is committed. */
+	if (rc == PKL_OK)
+		rc = pkl_revoke_crl_selfcheck(&crl, cert, e->name, ctx->now, err);
 	if (rc == PKL_OK)
 		rc = pkl_txn_put(txn, PKL_FILE_CRL, e->name, crl.data, crl.len, err);
 	if (rc == PKL_OK) {
@@ -166,6 +171,49 @@ static enum pkl_rc stage_ca_files(struct pkl_txn *txn, struct pkl_pki *pki,
 	}
 	pkl_buf_free(&der);
 	pkl_buf_free(&crl);
+	return rc;
+}
+
+/* Whether a lint failure stops an issue: the RFC 5280 profile checks (L1-L18,
+ * chain.* with the issuer) and key.too_small. The platform checks (a P-521
+ * key for Windows, an EKU a platform wants) stay the lab author's choice:
+ * examples/broken/ issues such certificates on purpose, and `pkilab lint`
+ * and `pkilab doctor` report them. */
+static int lint_blocks(const struct pkl_finding *f)
+{
+	return f->sev == PKL_SEV_FAIL &&
+	       (!strncmp(f->code, "lint.", 5) || !strncmp(f->code, "chain.", 6) ||
+		!strcmp(f->code, "key.too_small"));
+}
+
+/* Every certificate is linted before it is recorded (build, issue, renew):
+ * pkilab must not hand out what its own `pkilab lint` fails. The DER is
+ * parsed back, so the lint sees what a relying party will (and a decoded
+ * public key, which the fast end-entity path in cert.c does not keep). */
+static enum pkl_rc lint_before_commit(const struct pkl_buf *der, X509 *issuer,
+				      const struct pkl_entity *e, struct pkl_err *err)
+{
+	struct pkl_lint_opts o = { 0 };
+	struct pkl_report r = PKL_REPORT_INIT;
+	X509 *cert = pkl_cert_from_der(der->data, der->len, e->name, err);
+	enum pkl_rc rc;
+
+	if (!cert)
+		return err && err->rc ? err->rc : PKL_ERUNTIME;
+
+	o.platforms = PKL_PLAT_ALL;
+	o.role = PKL_ROLE_AUTO;
+	o.issuer = issuer;
+	rc = pkl_lint_cert(cert, &o, &r, err);
+	if (rc == PKL_OK && r.oom)
+		rc = pkl_err_set(err, PKL_ERUNTIME, e->where, "out of memory while linting");
+	for (size_t i = 0; i < r.n && rc == PKL_OK; i++)
+		if (lint_blocks(&r.v[i]))
+			rc = pkl_err_set(err, PKL_EINPUT, e->where,
+					 "the certificate of '%s' would fail %s (%s): not issued", e->name,
+					 r.v[i].code, r.v[i].msg);
+	pkl_report_free(&r);
+	X509_free(cert);
 	return rc;
 }
 
@@ -199,6 +247,12 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 		EVP_PKEY_up_ref(key);
 		if ((rc = pkl_key_spec_of(key, &spec, err)) != PKL_OK)
 			goto out;
+		/* An external key (a CSR's): the key policy, and never a CA's own key. */
+		if (!store_key && ((rc = pkl_key_policy_check(key, &spec, err)) != PKL_OK ||
+				   (rc = pkl_pki_check_not_ca_key(pki, key, err)) != PKL_OK)) {
+			pkl_err_where(err, e->where);
+			goto out;
+		}
 	} else if (!(key = pkl_key_generate(&spec, err))) {
 		goto out;
 	} else {
@@ -238,6 +292,7 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 		goto out;
 	}
 
+
 	/* Record: the database enforces unique (issuer, serial) and one current
 	 * certificate per name. */
 	snprintf(row.name, sizeof(row.name), "%s", e->name);
@@ -256,6 +311,7 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 	row.not_after = e->not_after;
 	row.issued_at = ctx->now;
 	if ((rc = pkl_cert_to_der(cert, &der, err)) != PKL_OK ||
+	    (rc = lint_before_commit(&der, issuer, e, err)) != PKL_OK ||
 	    (rc = pkl_db_cert_insert(pki->db, &row, der.data, der.len, err)) != PKL_OK)
 		goto out;
 

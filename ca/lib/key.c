@@ -151,6 +151,32 @@ enum pkl_rc pkl_key_spec_of(EVP_PKEY *key, struct pkl_key_spec *out, struct pkl_
 	return PKL_OK;
 }
 
+#define KEY_RSA_MIN_BITS 2048
+#define KEY_RSA_MAX_BITS 8192
+
+enum pkl_rc pkl_key_policy_check(EVP_PKEY *key, struct pkl_key_spec *out, struct pkl_err *err)
+{
+	struct pkl_key_spec s = { 0, 0, 0 };
+	EVP_PKEY_CTX *ctx;
+	int ok;
+
+	if (pkl_key_spec_of(key, &s, err) != PKL_OK)
+		return PKL_EINPUT;
+	if (s.type == PKL_KEY_RSA && (s.bits < KEY_RSA_MIN_BITS || s.bits > KEY_RSA_MAX_BITS))
+		return pkl_err_set(err, PKL_EINPUT, NULL,
+				   "RSA key of %d bits: the key policy asks for %d to %d bits "
+				   "(rsa:2048, rsa:3072, rsa:4096), ec:P-256/P-384/P-521 or ed25519",
+				   s.bits, KEY_RSA_MIN_BITS, KEY_RSA_MAX_BITS);
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	ok = ctx && EVP_PKEY_public_check(ctx) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	if (!ok)
+		return pkl_err_ssl(err, PKL_EINPUT, NULL, "the public key fails validation");
+	if (out)
+		*out = s;
+	return PKL_OK;
+}
+
 EVP_PKEY *pkl_key_generate(const struct pkl_key_spec *spec, struct pkl_err *err)
 {
 	EVP_PKEY *key = NULL;

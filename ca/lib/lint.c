@@ -367,7 +367,8 @@ static void l9_l10_ku(struct cert_view *v)
 		ADD(v, PKL_SEV_OK, "lint.L9", v->ku_present ? "keyUsage critical, minimal DER"
 							    : "no keyUsage extension");
 	before = v->r->n;
-	base = EVP_PKEY_get_base_id(X509_get0_pubkey(v->x));
+	/* NULL for a key OpenSSL cannot decode: no key-type rule applies. */
+	base = X509_get0_pubkey(v->x) ? EVP_PKEY_get_base_id(X509_get0_pubkey(v->x)) : 0;
 	if (v->ku_present) {
 		uint32_t ku = v->ku;
 		if (base == EVP_PKEY_EC && (ku & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT)))
@@ -540,6 +541,31 @@ static void l14_to_l16_urls(struct cert_view *v)
 /* Bad entries named one by one per check; the rest are counted in one line. */
 #define BAD_NAMED 8
 
+/* Whether a dNSName is the text of an IPv6 address that is also an iPAddress
+ * entry of the same SAN: the copy Windows needs to match an IP identity
+ * (standards #76; `ip_as_dns` in the templates). IPv4 text passes the host
+ * name characters; IPv6 text has colons. */
+static int ipv6_mirrored(const GENERAL_NAMES *san, const unsigned char *d, int l)
+{
+	unsigned char bin[16];
+	char text[64];
+
+	if (l <= 0 || l >= (int)sizeof(text))
+		return 0;
+	memcpy(text, d, (size_t)l);
+	text[l] = '\0';
+	if (inet_pton(AF_INET6, text, bin) != 1)
+		return 0;
+	for (int i = 0; i < sk_GENERAL_NAME_num(san); i++) {
+		int type;
+		const ASN1_STRING *s = GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(san, i), &type);
+		if (type == GEN_IPADD && ASN1_STRING_length(s) == 16 &&
+		    memcmp(ASN1_STRING_get0_data(s), bin, 16) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void l17_san(struct cert_view *v)
 {
 	size_t before = v->r->n;
@@ -563,7 +589,10 @@ static void l17_san(struct cert_view *v)
 			for (int k = 0; k < l && !bad; k++)
 				bad = !(isalnum(d[k]) || d[k] == '-' || d[k] == '.' || d[k] == '*') ||
 				      (d[k] == '.' && (k == 0 || d[k - 1] == '.'));
-			/* an IP written as dNSName for Windows is digits and dots: allowed (#76) */
+			/* an IP written as dNSName for Windows is allowed (#76): IPv4 is
+			 * digits and dots; IPv6 must mirror an iPAddress entry */
+			if (bad && ipv6_mirrored(v->san, d, l))
+				bad = 0;
 			if (bad && ++n_bad <= BAD_NAMED)
 				ADD(v, PKL_SEV_FAIL, "lint.L17", "dNSName '%.*s' is not a valid host name",
 				    l > 64 ? 64 : l, d);

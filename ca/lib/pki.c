@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "pkilab/cert.h"
@@ -51,22 +52,24 @@ static int finish_rename(const char *tmp, const char *final, void *cls)
 }
 
 /* Deletes (or, with dry_run, counts) temporary files of transactions that
- * never committed. */
+ * never committed. Names are unlinked relative to the opened directory and
+ * never followed: a stray is a file we wrote, and a link or directory with
+ * such a name is unlinked as itself or left alone, never its target. */
 static size_t remove_strays(const char *dir, int dry_run)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	char p[PATH_MAX];
+	struct stat st;
 	size_t n = 0;
 
 	if (!d)
 		return 0;
 	while ((e = readdir(d)))
 		if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp-") &&
-		    snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) < (int)sizeof(p)) {
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
 			n++;
 			if (!dry_run)
-				unlink(p);
+				(void)unlinkat(dirfd(d), e->d_name, 0);
 		}
 	closedir(d);
 	return n;
@@ -182,6 +185,161 @@ X509 *pkl_pki_load_cert(struct pkl_pki *pki, const char *name, struct pkl_err *e
 		x = pkl_cert_from_der(der.data, der.len, name, err);
 	pkl_buf_free(&der);
 	return x;
+}
+
+X509 *pkl_pki_load_ca_cert(struct pkl_pki *pki, const char *name, struct pkl_err *err)
+{
+	struct pkl_cert_row row, irow;
+	struct pkl_buf der = PKL_BUF_INIT, aia = PKL_BUF_INIT;
+	char path[PATH_MAX];
+	X509 *x = NULL, *issuer = NULL;
+	EVP_PKEY *pub;
+	struct pkl_err sub = { 0 };
+	enum pkl_rc rc;
+
+	if (pkl_db_cert_find(pki->db, name, &row, err) != PKL_OK)
+		return NULL;
+	if (!row.is_ca) {
+		pkl_err_set(err, PKL_EINPUT, name, "'%s' is not a CA", name);
+		return NULL;
+	}
+	rc = pkl_db_cert_der(pki->db, row.id, &der, err);
+	if (rc == PKL_OK && !(x = pkl_cert_from_der(der.data, der.len, name, err)))
+		rc = PKL_ERUNTIME;
+	if (rc != PKL_OK)
+		goto out;
+	/* (1) Its issuer's signature over it. */
+	if (row.issuer_id != row.id) {
+		struct pkl_buf ider = PKL_BUF_INIT;
+		rc = pkl_db_cert_get(pki->db, row.issuer_id, &irow, err);
+		if (rc == PKL_OK)
+			rc = pkl_db_cert_der(pki->db, irow.id, &ider, err);
+		if (rc == PKL_OK && !(issuer = pkl_cert_from_der(ider.data, ider.len, irow.name, &sub)))
+			rc = PKL_ERUNTIME;
+		pkl_buf_free(&ider);
+		if (rc != PKL_OK) {
+			if (sub.msg[0])
+				pkl_err_set(err, PKL_ERUNTIME, "pkilab.db",
+					    "stored certificate of CA '%s' (issuer of '%s') is unreadable: %s",
+					    irow.name, name, sub.msg);
+			goto out;
+		}
+	}
+	pub = X509_get0_pubkey(issuer ? issuer : x);
+	if (!pub || X509_verify(x, pub) != 1) {
+		ERR_clear_error();
+		rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db",
+				 "stored certificate of CA '%s' does not verify with %s key: the database is "
+				 "damaged; refusing to sign with it (restore pkilab.db from a backup)",
+				 name, issuer ? "its issuer's" : "its own");
+		goto out;
+	}
+	/* (2) The published copy. */
+	rc = pkl_pki_path(pki, PKL_FILE_AIA, name, path, sizeof(path), err);
+	if (rc != PKL_OK)
+		goto out;
+	if (pkl_file_read(path, 1u << 20, &aia, &sub) != PKL_OK) {
+		rc = pkl_err_set(err, PKL_ERUNTIME, path,
+				 "cannot check the certificate of CA '%s' against its published copy: %s",
+				 name, sub.msg);
+		goto out;
+	}
+	if (aia.len != der.len || memcmp(aia.data, der.data, der.len) != 0) {
+		rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db",
+				 "stored certificate of CA '%s' differs from publish/aia/%s.crt: the database "
+				 "or the published copy is damaged; refusing to sign with it",
+				 name, name);
+		goto out;
+	}
+	rc = PKL_OK;
+out:
+	pkl_buf_free(&der);
+	pkl_buf_free(&aia);
+	X509_free(issuer);
+	if (rc != PKL_OK) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+struct ca_ids {
+	int64_t *v;
+	size_t n, cap;
+	int oom;
+};
+
+static int collect_ca(const struct pkl_cert_row *row, void *cls)
+{
+	struct ca_ids *ids = cls;
+
+	if (!row->is_ca)
+		return 0;
+	if (ids->n == ids->cap) {
+		size_t cap = ids->cap ? ids->cap * 2 : 16;
+		int64_t *v = realloc(ids->v, cap * sizeof(*v));
+		if (!v) {
+			ids->oom = 1;
+			return 1;
+		}
+		ids->v = v;
+		ids->cap = cap;
+	}
+	ids->v[ids->n++] = row->id;
+	return 0;
+}
+
+enum pkl_rc pkl_pki_check_not_ca_key(struct pkl_pki *pki, EVP_PKEY *key, struct pkl_err *err)
+{
+	struct ca_ids ids = { NULL, 0, 0, 0 };
+	enum pkl_rc rc;
+
+	/* Rows first, then their DER: no statement stays open across lookups. */
+	rc = pkl_db_cert_each(pki->db, 1, collect_ca, &ids, err);
+	if (rc == PKL_OK && ids.oom)
+		rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+	for (size_t i = 0; i < ids.n && rc == PKL_OK; i++) {
+		struct pkl_buf der = PKL_BUF_INIT;
+		struct pkl_cert_row row;
+		X509 *x = NULL;
+
+		rc = pkl_db_cert_get(pki->db, ids.v[i], &row, err);
+		if (rc == PKL_OK)
+			rc = pkl_db_cert_der(pki->db, ids.v[i], &der, err);
+		if (rc == PKL_OK && !(x = pkl_cert_from_der(der.data, der.len, row.name, err)))
+			rc = PKL_ERUNTIME;
+		if (rc == PKL_OK && EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1)
+			rc = pkl_err_set(err, PKL_EINPUT, NULL,
+					 "the public key is CA '%s''s own key (serial %s): a certificate "
+					 "for it is refused", row.name, row.serial);
+		ERR_clear_error();
+		X509_free(x);
+		pkl_buf_free(&der);
+	}
+	free(ids.v);
+	return rc;
+}
+
+enum pkl_rc pkl_pki_check_unrecorded(struct pkl_pki *pki, const char *name, struct pkl_err *err)
+{
+	static const enum pkl_pki_file kinds[] = { PKL_FILE_KEY, PKL_FILE_CERT, PKL_FILE_CHAIN,
+						   PKL_FILE_CRL, PKL_FILE_AIA };
+	struct pkl_cert_row row;
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (pkl_db_cert_find(pki->db, name, &row, NULL) == PKL_OK)
+		return PKL_OK;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (pkl_pki_path(pki, kinds[i], name, path, sizeof(path), err) != PKL_OK)
+			return PKL_EINPUT;
+		if (lstat(path, &st) == 0)
+			return pkl_err_set(err, PKL_EINPUT, path,
+					   "exists but pkilab.db has no record of '%s': refusing to overwrite "
+					   "it (restore the database from a backup, or move the file away)",
+					   name);
+	}
+	return PKL_OK;
 }
 
 EVP_PKEY *pkl_pki_load_key(struct pkl_pki *pki, const char *name, struct pkl_err *err)

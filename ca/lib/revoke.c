@@ -30,6 +30,7 @@
 #include <sqlite3.h>
 
 #include "pkilab/cert.h"
+#include "pkilab/crlcheck.h"
 #include "pkilab/file.h"
 #include "pkilab/revoke.h"
 
@@ -620,9 +621,29 @@ static int64_t log_entries_for(sqlite3 *h, const char *ca, const char *number)
 	return v;
 }
 
-enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int due_only,
+/* The check pkilab-cdpd applies before it serves a CRL (cdp-server/snapshot.c):
+ * issuer byte-equal to the CA subject, AKI, cRLSign, signature, CRL number,
+ * then freshness at `now`. Run on every CRL pkilab signs, before it is
+ * committed, so a CRL that relying parties or cdpd would refuse is never
+ * published. */
+enum pkl_rc pkl_revoke_crl_selfcheck(const struct pkl_buf *der, X509 *ca, const char *where,
+				     pkl_time now, struct pkl_err *err)
+{
+	struct pkl_crlinfo ci;
+	struct pkl_err sub = { 0 };
+
+	if (pkl_crlcheck_verify(der->data, der->len, where, ca, &ci, &sub) != PKL_OK ||
+	    pkl_crlcheck_fresh(&ci, now, 0, where, &sub) != PKL_OK)
+		return pkl_err_set(err, PKL_ERUNTIME, where,
+				   "the CRL just signed fails the check relying parties apply (%s): "
+				   "not published", sub.msg);
+	return PKL_OK;
+}
+
+enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int flags,
 			       struct pkl_crl_info *info, struct pkl_err *err)
 {
+	int due_only = (flags & PKL_PUBLISH_DUE) != 0;
 	struct pkl_db *db = pki->db;
 	sqlite3 *h = pkl_db_handle(db);
 	struct pkl_txn *txn = NULL;
@@ -630,7 +651,7 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int due_only
 	struct pkl_crl_scan pub;
 	struct pkl_crl_info res;
 	struct pkl_crl_req req;
-	struct pkl_buf der = PKL_BUF_INIT, cader = PKL_BUF_INIT;
+	struct pkl_buf der = PKL_BUF_INIT;
 	struct entries es = { NULL, 0, 0 };
 	struct pkl_err e2;
 	sqlite3_stmt *st = NULL;
@@ -688,6 +709,24 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int due_only
 	}
 
 	res.this_update = now - CRL_BACKDATE;
+	/* A clock behind the CRL in force would sign one dated before it, with
+	 * every revocationDate clamped back too (RFC 5280 §5.1.2.4: thisUpdate is
+	 * the issue date; a client holding the newer CRL keeps it, and the
+	 * back-dated one looks older than what it replaces). Refused unless the
+	 * operator says the clock was wrong before, not now. */
+	{
+		pkl_time prev = cs.crl_this_update;
+		if (have_pub && pub.this_update > prev)
+			prev = pub.this_update;
+		if (res.this_update < prev && !(flags & PKL_PUBLISH_ALLOW_CLOCK_BEHIND)) {
+			char a[32], b[32];
+			rc = pkl_err_set(err, PKL_EINPUT, ca,
+					 "clock behind the published CRL: the new CRL would have thisUpdate %s, "
+					 "before the current one's %s; fix the clock, or pass --allow-clock-behind",
+					 pkl_time_fmt(res.this_update, a, sizeof(a)), pkl_time_fmt(prev, b, sizeof(b)));
+			goto out;
+		}
+	}
 	if (cs.crl_lifetime <= 0) {
 		rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "CA '%s' has no CRL lifetime", ca);
 		goto out;
@@ -707,10 +746,8 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int due_only
 		rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "bad CRL number '%s'", number);
 		goto out;
 	}
-	rc = pkl_db_cert_der(db, cs.cert_id, &cader, err);
-	if (rc != PKL_OK)
-		goto out;
-	cacert = pkl_cert_from_der(cader.data, cader.len, ca, err);
+	/* Checked against its issuer and publish/aia/ before it signs anything. */
+	cacert = pkl_pki_load_ca_cert(pki, ca, err);
 	if (!cacert) {
 		rc = err && err->rc ? err->rc : PKL_ERUNTIME;
 		goto out;
@@ -726,6 +763,8 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int due_only
 	req.n_entries = es.n;
 	req.md = NULL;
 	rc = pkl_crl_sign(&req, cacert, cakey, &der, err);
+	if (rc == PKL_OK)
+		rc = pkl_revoke_crl_selfcheck(&der, cacert, res.path, now, err);
 	if (rc != PKL_OK)
 		goto out;
 	/* The entries are no longer needed: free them before the file is staged
@@ -777,13 +816,12 @@ out:
 	pkl_txn_abort(txn);
 	free(es.v);
 	pkl_buf_free(&der);
-	pkl_buf_free(&cader);
 	X509_free(cacert);
 	EVP_PKEY_free(cakey);
 	return rc;
 }
 
-enum pkl_rc pkl_revoke_publish_all(struct pkl_pki *pki, int due_only, pkl_revoke_publish_fn fn,
+enum pkl_rc pkl_revoke_publish_all(struct pkl_pki *pki, int flags, pkl_revoke_publish_fn fn,
 				   void *cls, struct pkl_err *err)
 {
 	sqlite3 *h = pkl_db_handle(pki->db);
@@ -822,7 +860,7 @@ enum pkl_rc pkl_revoke_publish_all(struct pkl_pki *pki, int due_only, pkl_revoke
 	st = NULL;
 	for (size_t i = 0; i < n; i++) {
 		struct pkl_crl_info info;
-		rc = pkl_revoke_publish(pki, names[i], due_only, &info, err);
+		rc = pkl_revoke_publish(pki, names[i], flags, &info, err);
 		if (rc != PKL_OK)
 			goto out;
 		if (fn)

@@ -568,6 +568,29 @@ static void report_text_and_json(void **state)
 	pkl_report_free(&r);
 }
 
+/* L17: an IPv6 address written as dNSName is the copy Windows needs (#76)
+ * when it mirrors an iPAddress entry; on its own it is not a host name. */
+static void ipv6_as_dns(void **state)
+{
+	struct fx_ext e[16];
+	struct pkl_report r;
+	X509 *x;
+
+	(void)state;
+	gateway_exts(e, NID_subject_alt_name, "DNS:vpn.unit.test,IP:2001:db8::1,DNS:2001:db8::1");
+	x = leaf_with(e, NULL, -3600, 397 * FX_DAY, 0);
+	r = lint(x, PKL_PLAT_ALL, PKL_ROLE_AUTO, W.ca, NULL);
+	assert_false(has(&r, "lint.L17", PKL_SEV_FAIL));
+	pkl_report_free(&r);
+	X509_free(x);
+	gateway_exts(e, NID_subject_alt_name, "DNS:vpn.unit.test,IP:2001:db8::2,DNS:2001:db8::1");
+	x = leaf_with(e, NULL, -3600, 397 * FX_DAY, 0);
+	r = lint(x, PKL_PLAT_ALL, PKL_ROLE_AUTO, W.ca, NULL);
+	assert_true(has(&r, "lint.L17", PKL_SEV_FAIL));
+	pkl_report_free(&r);
+	X509_free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -583,6 +606,7 @@ int main(void)
 		cmocka_unit_test(chain_lint),
 		cmocka_unit_test(crl_lints),
 		cmocka_unit_test(parsers),
+		cmocka_unit_test(ipv6_as_dns),
 		cmocka_unit_test(report_text_and_json),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

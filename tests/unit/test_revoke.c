@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/x509v3.h>
 #include <sqlite3.h>
 
 #include "pkilab/crlcheck.h"
+#include "pkilab/db.h"
 #include "pkilab/file.h"
 #include "pkilab/issue.h"
 #include "pkilab/key.h"
@@ -342,6 +344,151 @@ static void publish_all(void **state)
 	assert_int_equal(n_published, 1);
 }
 
+/* A clock behind the published CRL's thisUpdate: refused unless allowed. */
+static void clock_behind_refused(void **state)
+{
+	struct pkl_err err = { 0 };
+	struct pkl_crl_info info, again;
+	char behind[32];
+
+	(void)state;
+	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_OK);
+	pkl_time_fmt(info.this_update + 300 - 86400, behind, sizeof(behind));
+	setenv("PKILAB_NOW", behind, 1);
+	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &again, &err), PKL_EINPUT);
+	assert_non_null(strstr(err.msg, "clock behind"));
+	assert_non_null(strstr(err.msg, "--allow-clock-behind"));
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(pkl_revoke_publish(pki, "root", PKL_PUBLISH_ALLOW_CLOCK_BEHIND, &again, &err),
+			 PKL_OK);
+	assert_true(again.this_update < info.this_update);
+	unsetenv("PKILAB_NOW");
+	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &again, &err), PKL_OK);
+}
+
+/* Flips one byte of name's stored DER at off (negative: from the end). */
+static void flip_der(const char *name, long off)
+{
+	sqlite3 *h = pkl_db_handle(pki->db);
+	sqlite3_stmt *st = NULL;
+	unsigned char *d;
+	int n;
+
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT der FROM certs WHERE name = ?1 AND current = 1", -1,
+					    &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_bytes(st, 0);
+	d = malloc((size_t)n);
+	assert_non_null(d);
+	memcpy(d, sqlite3_column_blob(st, 0), (size_t)n);
+	sqlite3_finalize(st);
+	d[off < 0 ? n + off : off] ^= 0x01;
+	assert_int_equal(sqlite3_prepare_v2(h, "UPDATE certs SET der = ?1 WHERE name = ?2 AND current = 1",
+					    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_blob(st, 1, d, n, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	free(d);
+}
+
+/* The stored CA certificate is checked before it signs: its signature, its
+ * published copy. A damaged one is refused and nothing is published. */
+static void ca_cert_checked_before_signing(void **state)
+{
+	struct pkl_err err = { 0 };
+	struct pkl_crl_info info;
+	X509 *x;
+
+	(void)state;
+	x = pkl_pki_load_ca_cert(pki, "root", &err);
+	assert_non_null(x);
+	X509_free(x);
+	assert_null(pkl_pki_load_ca_cert(pki, "l1", &err)); /* not a CA */
+	flip_der("root", -1);
+	assert_null(pkl_pki_load_ca_cert(pki, "root", &err));
+	assert_int_equal(err.rc, PKL_ERUNTIME);
+	assert_non_null(strstr(err.msg, "does not verify with its own key"));
+	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_ERUNTIME);
+	flip_der("root", -1);
+	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_OK);
+}
+
+/* The key policy for external keys, and never a CA's own key. */
+static void external_key_policy(void **state)
+{
+	struct pkl_err err = { 0 };
+	struct pkl_key_spec spec;
+	EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	EVP_PKEY *ok = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+
+	(void)state;
+	assert_non_null(small);
+	assert_non_null(ok);
+	assert_int_equal(pkl_key_policy_check(small, &spec, &err), PKL_EINPUT);
+	assert_non_null(strstr(err.msg, "RSA key of 1024 bits"));
+	assert_int_equal(pkl_key_policy_check(ok, &spec, &err), PKL_OK);
+	assert_int_equal(spec.type, PKL_KEY_EC);
+	assert_int_equal(pkl_pki_check_not_ca_key(pki, ok, &err), PKL_OK);
+	assert_int_equal(pkl_pki_check_not_ca_key(pki, root_key, &err), PKL_EINPUT);
+	assert_non_null(strstr(err.msg, "CA 'root''s own key"));
+	EVP_PKEY_free(small);
+	EVP_PKEY_free(ok);
+}
+
+/* The check cdpd applies, run on every CRL before commit: a CRL checked
+ * against a certificate other than its issuer's fails it. */
+static void crl_selfcheck(void **state)
+{
+	struct pkl_err err = { 0 };
+	struct pkl_crl_info info;
+	struct pkl_buf der = PKL_BUF_INIT;
+	X509 *leaf;
+
+	(void)state;
+	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_OK);
+	assert_int_equal(pkl_file_read(info.path, 0, &der, &err), PKL_OK);
+	assert_int_equal(pkl_revoke_crl_selfcheck(&der, root_cert, "root.crl", pkl_time_now(), &err), PKL_OK);
+	leaf = pkl_pki_load_cert(pki, "l2", &err);
+	assert_non_null(leaf);
+	assert_int_equal(pkl_revoke_crl_selfcheck(&der, leaf, "root.crl", pkl_time_now(), &err), PKL_ERUNTIME);
+	assert_non_null(strstr(err.msg, "fails the check relying parties apply"));
+	/* Expired at a later clock: cdpd would not serve it either. */
+	assert_int_equal(pkl_revoke_crl_selfcheck(&der, root_cert, "root.crl", info.next_update + 1, &err),
+			 PKL_ERUNTIME);
+	assert_non_null(strstr(err.msg, "expired"));
+	X509_free(leaf);
+	pkl_buf_free(&der);
+}
+
+/* A 0-byte pkilab.db is not a PKI (SQLite would open it as an empty one). */
+static void empty_db_refused(void **state)
+{
+	char p[PATH_MAX];
+	struct pkl_err err = { 0 };
+	struct pkl_db *db;
+	FILE *f;
+	struct stat st;
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/empty.db", dir);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_null(pkl_db_open(p, 0, &err));
+	assert_int_equal(err.rc, PKL_ERUNTIME);
+	assert_non_null(strstr(err.msg, "not a pkilab database"));
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	db = pkl_db_open(p, 1, &err); /* being created: the schema is written */
+	assert_non_null(db);
+	pkl_db_close(db);
+	db = pkl_db_open(p, 0, &err);
+	assert_non_null(db);
+	pkl_db_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +498,11 @@ int main(void)
 		cmocka_unit_test(scan),
 		cmocka_unit_test(revoke_and_publish),
 		cmocka_unit_test(publish_all),
+		cmocka_unit_test(clock_behind_refused),
+		cmocka_unit_test(ca_cert_checked_before_signing),
+		cmocka_unit_test(external_key_policy),
+		cmocka_unit_test(empty_db_refused),
+		cmocka_unit_test(crl_selfcheck),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -24,6 +24,15 @@ const char *pkl_key_spec_str(const struct pkl_key_spec *spec, char *buf, size_t 
 /* The spec a key has (to check an external CSR's key against policy). */
 enum pkl_rc pkl_key_spec_of(EVP_PKEY *key, struct pkl_key_spec *out, struct pkl_err *err);
 
+/* The key policy an external key (a CSR's) is held to, the same a template's
+ * `key` setting can name: RSA of 2048 to 8192 bits (below 2048 bits is under
+ * 112-bit security, disallowed by NIST SP 800-131A Rev. 2 §3, refused by
+ * Apple and failed by pkilab's lint key.too_small), ECDSA on P-256, P-384 or
+ * P-521, or Ed25519; and the public key must pass OpenSSL's validation (an
+ * EC point on its curve, a sane RSA modulus and exponent). On success *out
+ * (may be NULL) gets its spec; otherwise PKL_EINPUT saying what is wrong. */
+enum pkl_rc pkl_key_policy_check(EVP_PKEY *key, struct pkl_key_spec *out, struct pkl_err *err);
+
 /* A new key; caller frees with EVP_PKEY_free. */
 EVP_PKEY *pkl_key_generate(const struct pkl_key_spec *spec, struct pkl_err *err);
 

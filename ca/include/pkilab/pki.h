@@ -40,6 +40,28 @@ enum pkl_rc pkl_pki_path(const struct pkl_pki *pki, enum pkl_pki_file kind, cons
 X509 *pkl_pki_load_cert(struct pkl_pki *pki, const char *name, struct pkl_err *err);
 EVP_PKEY *pkl_pki_load_key(struct pkl_pki *pki, const char *name, struct pkl_err *err);
 
+/* Loads the current certificate of the CA `name` for signing, after checking
+ * it: SQLite keeps no page checksums, so one flipped byte in the stored DER
+ * would otherwise be signed into every certificate's issuer and every CRL,
+ * which relying parties and pkilab-cdpd then refuse. The certificate must
+ * (1) verify with its issuer's public key (its own for a root; the issuer's
+ * certificate from the database), and (2) be byte-equal to
+ * publish/aia/<name>.crt, the copy relying parties and cdpd hold. Either
+ * failing, or the AIA copy missing, is PKL_ERUNTIME naming the CA. */
+X509 *pkl_pki_load_ca_cert(struct pkl_pki *pki, const char *name, struct pkl_err *err);
+
+/* PKL_EINPUT when key's public key is that of a CA certificate in the
+ * database (current or superseded): a certificate for a CA's own key, from
+ * an external CSR, would let whoever asked present it as that CA's key. */
+enum pkl_rc pkl_pki_check_not_ca_key(struct pkl_pki *pki, EVP_PKEY *key, struct pkl_err *err);
+
+/* Before a name is issued for the first time: PKL_EINPUT when the database
+ * has no certificate of that name but a file of the layout for it exists
+ * (private/<name>.key, certs/<name>.pem, certs/<name>-chain.pem, the CRL or
+ * AIA file). Such files belong to a PKI whose records are lost (a restored
+ * or replaced pkilab.db); issuing would overwrite them, CA keys included. */
+enum pkl_rc pkl_pki_check_unrecorded(struct pkl_pki *pki, const char *name, struct pkl_err *err);
+
 /* The chain above a certificate (its issuers up to, not including, the root),
  * as PEM appended to out; the certificate itself first when with_self. */
 enum pkl_rc pkl_pki_chain_pem(struct pkl_pki *pki, const char *name, int with_self,

@@ -74,16 +74,31 @@ struct pkl_crl_info {
 	char path[PATH_MAX];   /* publish/crl/<ca>.crl */
 };
 
-/* When due_only: a CRL is due when it is missing or unreadable, when more than
- * half of its lifetime has passed (standards #62), or when revocations were
- * recorded since it was signed. */
-enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int due_only,
+/* pkl_revoke_publish flags. */
+#define PKL_PUBLISH_DUE 1                /* only when due (below) */
+#define PKL_PUBLISH_ALLOW_CLOCK_BEHIND 2 /* sign even when the clock is behind
+					    the thisUpdate of the CRL in force */
+
+/* Signs and publishes the CRL of ca. With PKL_PUBLISH_DUE: a CRL is due when
+ * it is missing or unreadable, when more than half of its lifetime has passed
+ * (standards #62), or when revocations were recorded since it was signed.
+ * Refused (PKL_EINPUT, naming both times) when the new thisUpdate would be
+ * earlier than the current CRL's, unless PKL_PUBLISH_ALLOW_CLOCK_BEHIND.
+ * The CA certificate is checked first (pkl_pki_load_ca_cert) and the signed
+ * CRL passes pkl_revoke_crl_selfcheck before it is committed. */
+enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int flags,
 			       struct pkl_crl_info *info, struct pkl_err *err);
+
+/* The check pkilab-cdpd applies to a CRL before serving it
+ * (pkl_crlcheck_verify against ca, then pkl_crlcheck_fresh at now, no skew):
+ * PKL_ERUNTIME "the CRL just signed fails ..." when it does not pass. */
+enum pkl_rc pkl_revoke_crl_selfcheck(const struct pkl_buf *der, X509 *ca, const char *where,
+				     pkl_time now, struct pkl_err *err);
 
 /* Calls pkl_revoke_publish for every CA (in issue order); fn receives each
  * result. Stops at the first failure. */
 typedef void (*pkl_revoke_publish_fn)(const struct pkl_crl_info *info, void *cls);
-enum pkl_rc pkl_revoke_publish_all(struct pkl_pki *pki, int due_only, pkl_revoke_publish_fn fn,
+enum pkl_rc pkl_revoke_publish_all(struct pkl_pki *pki, int flags, pkl_revoke_publish_fn fn,
 				   void *cls, struct pkl_err *err);
 
 /* The next CRL number from the three sources (decimal strings, "" = none;
