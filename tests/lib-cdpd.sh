@@ -137,6 +137,15 @@ stop_cdpd() { # name -> exit status of the server
   wait "$_p"
 }
 
+# Kills server NAME with SIGKILL and waits until it is gone (its sockets
+# closed): an event to wait for, not a delay to guess.
+kill_cdpd() { # name
+  _p=$(cat "$T/$1.pid")
+  kill -KILL "$_p" 2>/dev/null
+  wait "$_p" 2>/dev/null
+  return 0
+}
+
 hget() { # url [curl args...]
   _u=$1; shift
   rm -f "$T/body" "$T/hdrs"
@@ -170,7 +179,11 @@ PY
 }
 
 # Serves URL the same bytes as FILE (one try; for until_ok).
-served_is() { hget "$1"; cmp -s "$T/body" "$2"; }
+served_is() { hget "$1"; cmp -s "$T/body" "$2" || { echo "$1 serves something else (HTTP $CODE)"; return 1; }; }
+# Polls (bounded by PKL_WAIT) until URL serves exactly FILE.
+same_as() { until_ok served_is "$1" "$2"; }
+# /healthz at BASE mentions a string (one try; for until_ok).
+health_has() { hget "$1/healthz"; grep -q -- "$2" "$T/body" || { cat "$T/body"; return 1; }; }
 
 # Sends raw bytes (perl string escapes allowed: \r\n, \0) to HOST:PORT and
 # prints the response status line (or "closed" / "timeout": READ-TIMEOUT, 30 s
