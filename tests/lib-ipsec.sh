@@ -179,12 +179,15 @@ charon {
   port_nat_t = 4500
   install_routes = no
   install_virtual_ip = no
-  retransmit_tries = 2
-  retransmit_timeout = 1.0
+  # IKE retransmissions (strongSwan docs, "Retransmission"): 2 s, then x1.8
+  # each time, 4 times: a peer gives up after about 45 s. A busy responder
+  # (it fetches CRLs inside IKE_AUTH) must not look like a lost packet.
+  retransmit_tries = 4
+  retransmit_timeout = 2.0
   plugins {
     vici { socket = unix://$_xd/charon.vici }
     revocation { enable_ocsp = no }
-    curl { timeout = 3 }
+    curl { timeout = 10 }
   }
   filelog {
     peer {
@@ -243,7 +246,7 @@ EOF
 
 ipsec_swanctl() { _xp=$1; shift; _xd=$IPSEC_DIR/$_xp
   STRONGSWAN_CONF=$_xd/strongswan.conf SWANCTL_DIR=$_xd/swanctl \
-    timeout 25 swanctl "$@" --uri "unix://$_xd/charon.vici"; }
+    timeout 90 swanctl "$@" --uri "unix://$_xd/charon.vici"; }
 
 # Starts peer P's charon (bounded) and loads its configuration.
 ipsec_start() {
@@ -304,7 +307,7 @@ ipsec_flush() {
 ipsec_no_sas() { [ -z "$(ipsec_swanctl a --list-sas 2>/dev/null)" ] && [ -z "$(ipsec_swanctl b --list-sas 2>/dev/null)" ]; }
 
 ipsec_connect() {
-  ipsec_swanctl a --initiate --child net --timeout 20 >"$IPSEC_DIR/initiate.out" 2>&1
+  ipsec_swanctl a --initiate --child net --timeout 60 >"$IPSEC_DIR/initiate.out" 2>&1
   # shellcheck disable=SC2034 # IPSEC_RC is read by the tests that source this file
   IPSEC_RC=$?
 }
