@@ -47,7 +47,7 @@ refused() { # what, file, reason-in-health
   put "$2"
   check "$1: /healthz reports '$3'" wait_health "$3"
   check "$1: /healthz is 503" test "$CODE" = 503
-  check "$1: the log reports it" grep -q -- "$3" "$T/srv.log"
+  check "$1: the log reports it" wait_log srv "$3"
   hget "$B/crl/root.crl"
   check "$1: the last good CRL (number 2) is still served" cmp "$T/body" "$T/crl2.der"
   check "$1: and it is still CRL number 2 (openssl)" test "$(openssl crl -inform DER -in "$T/body" -noout -crlnumber)" = "crlNumber=0x02"
@@ -90,7 +90,7 @@ put "$T/crl3.der"
 check "good CRL 3: served (after the rename)" wait_served "$T/crl3.der"
 check "good CRL 3: /healthz back to ok" wait_health '"status": "ok"'
 check "good CRL 3: /healthz 200" test "$CODE" = 200
-check "good CRL 3: logged as replacing 2" grep -q "CRL number 3 replaces 2" "$T/srv.log"
+check "good CRL 3: logged as replacing 2" wait_log srv "CRL number 3 replaces 2"
 
 # Health margin: a CRL that expires within the margin makes /healthz fail.
 stop_cdpd srv

@@ -108,7 +108,7 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
   check "--user nobody: still serves" wait_http "http://127.0.0.1:$P/crl/root.crl"
   uid=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$(cat "$T/drop.pid")/status")
   check "--user nobody: every uid is nobody's ($uid)" test "$uid" = "$(id -u nobody) $(id -u nobody) $(id -u nobody) $(id -u nobody)"
-  check "--user nobody: logged" grep -q "running as user 'nobody'" "$T/drop.log"
+  check "--user nobody: logged" wait_log drop "running as user 'nobody'"
   stop_cdpd drop
 else
   echo "# skipped privilege drop checks (not root)"

@@ -107,7 +107,7 @@ start_cdpd two --publish "$T/pub" --listen "127.0.0.1:$P" --listen "127.0.0.2:$P
 check "two listen addresses: the first answers" wait_http "http://127.0.0.1:$P/healthz"
 hget "http://127.0.0.2:$P2/crl/root.crl"
 check "two listen addresses: the second serves the CRL too" test "$CODE" = 200
-check "log names both addresses" grep -q "listening on 127.0.0.2:$P2" "$T/two.log"
+check "log names both addresses" wait_log two "listening on 127.0.0.2:$P2"
 stop_cdpd two
 check "two listen addresses: clean stop (exit 0)" test "$?" = 0
 finish
