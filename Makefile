@@ -110,6 +110,13 @@ check: deps
 	BUILD=build-san PKL_SANITIZED=1 sh tests/run.sh
 	BUILD=build-san sh tests/fuzz/run.sh
 
+# No test may depend on how busy the machine is: the plain suite again, with
+# two CPU-bound stress-ng workers competing for the cores (tests/run.sh).
+.PHONY: check-load
+check-load: deps
+	$(MAKE) all
+	BUILD=$(BUILD) PKL_LOAD=2 sh tests/run.sh
+
 run: deps
 	$(MAKE) all
 	BUILD=$(BUILD) sh scripts/run-lab.sh

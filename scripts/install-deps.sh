@@ -8,7 +8,7 @@ BUILD="build-essential pkg-config clang libssl-dev libmicrohttpd-dev libconfig-d
  libsqlite3-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev"
 TEST="openssl gnutls-bin strongswan-pki strongswan-swanctl strongswan-charon
  libstrongswan-extra-plugins libstrongswan-standard-plugins libcharon-extra-plugins libnss3-tools curl faketime
- iproute2 sqlite3 procps psmisc graphviz jq python3"
+ iproute2 sqlite3 procps psmisc graphviz jq python3 stress-ng shellcheck libclang-rt-14-dev"
 # make deb and its test (t0004), the units' checks (t3007): debhelper, lintian,
 # systemd-analyze / systemd-sysusers / systemd-tmpfiles.
 PACKAGE="debhelper dpkg-dev devscripts fakeroot lintian systemd"

@@ -121,25 +121,36 @@ start_cdpd() { # name args...
   at_exit "kill -KILL $! 2>/dev/null"
 }
 
-# Waits (bounded) until the log of NAME contains a string.
-wait_log() { # name string [tenths]
-  for _i in $(seq 1 "${3:-50}"); do grep -q -- "$2" "$T/$1.log" 2>/dev/null && return 0; sleep 0.1; done
+# Waits (bounded by PKL_WAIT) until the log of NAME contains a string.
+wait_log() { # name string
+  until_ok grep -q -- "$2" "$T/$1.log" && return 0
   echo "log $1 lacks: $2"; tail -n 20 "$T/$1.log"; return 1
 }
 
 stop_cdpd() { # name -> exit status of the server
   _p=$(cat "$T/$1.pid")
   kill -TERM "$_p" 2>/dev/null
-  for _i in $(seq 1 50); do kill -0 "$_p" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$_p" 2>/dev/null; then kill -KILL "$_p"; echo "did not stop within 5 s"; return 99; fi
+  # A generous bound on a hang, not a measure of promptness.
+  if ! until_ok sh -c '! kill -0 "$1" 2>/dev/null' _ "$_p"; then
+    kill -KILL "$_p"; echo "did not stop within $PKL_WAIT s"; return 99
+  fi
   wait "$_p"
+}
+
+# Kills server NAME with SIGKILL and waits until it is gone (its sockets
+# closed): an event to wait for, not a delay to guess.
+kill_cdpd() { # name
+  _p=$(cat "$T/$1.pid")
+  kill -KILL "$_p" 2>/dev/null
+  wait "$_p" 2>/dev/null
+  return 0
 }
 
 hget() { # url [curl args...]
   _u=$1; shift
   rm -f "$T/body" "$T/hdrs"
   # shellcheck disable=SC2034 # CODE is read by the tests that source this file
-  CODE=$(curl -s --max-time 5 -o "$T/body" -D "$T/hdrs" -w '%{http_code}' "$@" "$_u")
+  CODE=$(curl -s --max-time 20 -o "$T/body" -D "$T/hdrs" -w '%{http_code}' "$@" "$_u")
   HDRS=$T/hdrs
 }
 
@@ -167,14 +178,22 @@ else:
 PY
 }
 
+# Serves URL the same bytes as FILE (one try; for until_ok).
+served_is() { hget "$1"; cmp -s "$T/body" "$2" || { echo "$1 serves something else (HTTP $CODE)"; return 1; }; }
+# Polls (bounded by PKL_WAIT) until URL serves exactly FILE.
+same_as() { until_ok served_is "$1" "$2"; }
+# /healthz at BASE mentions a string (one try; for until_ok).
+health_has() { hget "$1/healthz"; grep -q -- "$2" "$T/body" || { cat "$T/body"; return 1; }; }
+
 # Sends raw bytes (perl string escapes allowed: \r\n, \0) to HOST:PORT and
-# prints the response status line (or "closed" / "timeout"). With DELAY (s),
+# prints the response status line (or "closed" / "timeout": READ-TIMEOUT, 30 s
+# by default, bounds a hang). With DELAY (s),
 # the request is sent one byte at a time, DELAY apart: a slow client.
 rawreq() { # host port bytes [delay] [read-timeout]
   perl -MIO::Socket::INET -e '
-    my ($h, $p, $req, $delay, $to) = @ARGV; $to ||= 5;
+    my ($h, $p, $req, $delay, $to) = @ARGV; $to ||= 30;
     $req =~ s/\\r/\r/g; $req =~ s/\\n/\n/g; $req =~ s/\\0/\0/g;
-    my $s = IO::Socket::INET->new(PeerAddr => $h, PeerPort => $p, Timeout => 3) or do { print "refused\n"; exit 0 };
+    my $s = IO::Socket::INET->new(PeerAddr => $h, PeerPort => $p, Timeout => 20) or do { print "refused\n"; exit 0 };
     $SIG{PIPE} = "IGNORE";
     if ($delay) { for my $c (split //, $req) { print $s $c or last; $s->flush; select(undef, undef, undef, $delay) } }
     else { print $s $req; }

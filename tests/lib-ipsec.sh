@@ -71,7 +71,7 @@ ipsec_cleanup() {
     [ -f "$_xpf" ] || continue
     _xp=$(cat "$_xpf")
     kill "$_xp" 2>/dev/null
-    for _xi in $(seq 1 50); do kill -0 "$_xp" 2>/dev/null || break; sleep 0.1; done
+    until_ok sh -c '! kill -0 "$1" 2>/dev/null' _ "$_xp" >/dev/null
     kill -9 "$_xp" 2>/dev/null
     rm -f "$_xpf"
   done
@@ -128,12 +128,12 @@ ipsec_init() {
   ip -n "$IPSEC_NS_a" route add "$IPSEC_INNER.2/32" dev pkla src "$IPSEC_INNER.1"
   ip -n "$IPSEC_NS_b" route add "$IPSEC_INNER.1/32" dev pklb src "$IPSEC_INNER.2"
   # veth links come up asynchronously; IKE must not race them.
-  for _xi in $(seq 1 50); do
-    ip -n "$IPSEC_NS_a" link show pkla | grep -q LOWER_UP &&
-      ip -n "$IPSEC_NS_b" link show pklb | grep -q LOWER_UP && return 0
-    sleep 0.1
-  done
-  echo "# warning: the veth pair is not up after 5 s"
+  until_ok ipsec_veth_up && return 0
+  echo "# warning: the veth pair is not up after $PKL_WAIT s"
+}
+ipsec_veth_up() {
+  ip -n "$IPSEC_NS_a" link show pkla | grep -q LOWER_UP &&
+    ip -n "$IPSEC_NS_b" link show pklb | grep -q LOWER_UP
 }
 
 # Runs a command inside peer P's namespace.
@@ -179,12 +179,15 @@ charon {
   port_nat_t = 4500
   install_routes = no
   install_virtual_ip = no
-  retransmit_tries = 2
-  retransmit_timeout = 1.0
+  # IKE retransmissions (strongSwan docs, "Retransmission"): 2 s, then x1.8
+  # each time, 4 times: a peer gives up after about 45 s. A busy responder
+  # (it fetches CRLs inside IKE_AUTH) must not look like a lost packet.
+  retransmit_tries = 4
+  retransmit_timeout = 2.0
   plugins {
     vici { socket = unix://$_xd/charon.vici }
     revocation { enable_ocsp = no }
-    curl { timeout = 3 }
+    curl { timeout = 10 }
   }
   filelog {
     peer {
@@ -243,7 +246,7 @@ EOF
 
 ipsec_swanctl() { _xp=$1; shift; _xd=$IPSEC_DIR/$_xp
   STRONGSWAN_CONF=$_xd/strongswan.conf SWANCTL_DIR=$_xd/swanctl \
-    timeout 25 swanctl "$@" --uri "unix://$_xd/charon.vici"; }
+    timeout 90 swanctl "$@" --uri "unix://$_xd/charon.vici"; }
 
 # Starts peer P's charon (bounded) and loads its configuration.
 ipsec_start() {
@@ -255,19 +258,16 @@ ipsec_start() {
     'mount -t tmpfs pkl9run /run && exec env STRONGSWAN_CONF="$1" "$2"' \
     sh "$_xd/strongswan.conf" "$IPSEC_CHARON" >"$_xd/charon.stdout" 2>&1 &
   echo $! >"$IPSEC_DIR/charon-$_xp.pid"
-  _xup=0
-  for _xi in $(seq 1 100); do
-    [ -S "$_xd/charon.vici" ] && ipsec_swanctl "$_xp" --stats >/dev/null 2>&1 && { _xup=1; break; }
-    sleep 0.1
-  done
-  if [ $_xup = 0 ]; then
-    echo "# charon of $_xp did not answer on its vici socket within 10 s:"
+  if ! until_ok ipsec_vici_up "$_xp"; then
+    echo "# charon of $_xp did not answer on its vici socket within $PKL_WAIT s:"
     tail -n 15 "$_xd/charon.stdout" "$_xd/charon.log" 2>/dev/null | sed 's/^/#   /'
     return 1
   fi
   ipsec_swanctl "$_xp" --load-all --noprompt >"$_xd/load.out" 2>&1 ||
     { echo "# swanctl --load-all failed for $_xp:"; sed 's/^/#   /' "$_xd/load.out"; return 1; }
 }
+
+ipsec_vici_up() { [ -S "$IPSEC_DIR/$1/charon.vici" ] && ipsec_swanctl "$1" --stats; }
 
 # Stops peer P's charon (SIGTERM, bounded, then SIGKILL).
 ipsec_stop() { ipsec_stop_server "charon-$1"; rm -f "$IPSEC_DIR/$1/charon.vici"; }
@@ -301,24 +301,21 @@ ipsec_flush() {
     ipsec_swanctl "$_xp" --terminate --ike lab --force --timeout 5 >/dev/null 2>&1
     ipsec_swanctl "$_xp" --flush-certs --type x509_crl >/dev/null 2>&1
   done
-  for _xi in $(seq 1 50); do
-    [ -z "$(ipsec_swanctl a --list-sas 2>/dev/null)" ] && [ -z "$(ipsec_swanctl b --list-sas 2>/dev/null)" ] && return 0
-    sleep 0.1
-  done
+  until_ok ipsec_no_sas
+  return 0
 }
+ipsec_no_sas() { [ -z "$(ipsec_swanctl a --list-sas 2>/dev/null)" ] && [ -z "$(ipsec_swanctl b --list-sas 2>/dev/null)" ]; }
 
 ipsec_connect() {
-  ipsec_swanctl a --initiate --child net --timeout 20 >"$IPSEC_DIR/initiate.out" 2>&1
+  ipsec_swanctl a --initiate --child net --timeout 60 >"$IPSEC_DIR/initiate.out" 2>&1
   # shellcheck disable=SC2034 # IPSEC_RC is read by the tests that source this file
   IPSEC_RC=$?
 }
 
-# True when peer P lists CHILD_SA "net" as INSTALLED within 20 s.
+# True when peer P lists CHILD_SA "net" as INSTALLED (polled, bounded by PKL_WAIT).
+ipsec_child_installed() { ipsec_swanctl "$1" --list-sas 2>/dev/null | grep -Eq '^ +net: #[0-9]+, reqid [0-9]+, INSTALLED'; }
 ipsec_child_up() {
-  for _xi in $(seq 1 100); do
-    ipsec_swanctl "$1" --list-sas 2>/dev/null | grep -Eq '^ +net: #[0-9]+, reqid [0-9]+, INSTALLED' && return 0
-    sleep 0.2
-  done
+  until_ok ipsec_child_installed "$1" && return 0
   echo "no INSTALLED CHILD_SA on $1:"; ipsec_swanctl "$1" --list-sas 2>&1 | head -20
   return 1
 }
@@ -342,12 +339,11 @@ ipsec_serve() { # name peer addr port cmd...
 ipsec_stop_server() {
   _xpf=$IPSEC_DIR/$1.pid; [ -f "$_xpf" ] || return 0
   _xpid=$(cat "$_xpf"); kill "$_xpid" 2>/dev/null
-  for _xi in $(seq 1 50); do kill -0 "$_xpid" 2>/dev/null || break; sleep 0.1; done
+  until_ok sh -c '! kill -0 "$1" 2>/dev/null' _ "$_xpid" >/dev/null
   kill -9 "$_xpid" 2>/dev/null; wait "$_xpid" 2>/dev/null; rm -f "$_xpf"
 }
 ipsec_wait_http() { # peer url
-  for _xi in $(seq 1 100); do
-    ipsec_exec "$1" curl -s -o /dev/null --max-time 1 "$2" && return 0; sleep 0.1; done; return 1; }
+  until_ok ipsec_exec "$1" curl -s -o /dev/null --max-time 5 "$2"; }
 
 # ---------------------------------------------------------------------------
 # The certificates: where they come from is this one section. The default is
@@ -473,7 +469,7 @@ ipsec_cdp_start() {
     ipsec_serve "cdp$1" "$_xcp" x x "$CDPD" --publish "$IPSEC_PKI/publish" --listen "$_xad:8081"
   fi
   ipsec_wait_http a "http://$_xad:8081/crl/root.crl" ||
-    { echo "# CDP $1 ($IPSEC_CDP) did not answer on $_xad:8081 within 10 s:"; sed 's/^/#   /' "$IPSEC_DIR/cdp$1.log" | tail -5; return 1; }
+    { echo "# CDP $1 ($IPSEC_CDP) did not answer on $_xad:8081 within $PKL_WAIT s:"; sed 's/^/#   /' "$IPSEC_DIR/cdp$1.log" | tail -5; return 1; }
 }
 ipsec_cdp_stop() { ipsec_stop_server "cdp$1"; }
 
@@ -485,15 +481,15 @@ ipsec_cdp_sync() {
     [ "$IPSEC_CDP" = python ] || kill -HUP "$(cat "$_xpf")" 2>/dev/null
     if [ "$_xci" = 1 ]; then _xu=$IPSEC_CDP1; else _xu=$IPSEC_CDP2; fi
     for _xca in "$IPSEC_PKI"/publish/crl/*.crl; do
-      _xok=0
-      for _xj in $(seq 1 50); do
-        ipsec_exec a curl -s --max-time 1 -o "$IPSEC_DIR/sync.crl" "$_xu/crl/$(basename "$_xca")" &&
-          cmp -s "$IPSEC_DIR/sync.crl" "$_xca" && { _xok=1; break; }
-        sleep 0.1
-      done
-      [ $_xok = 1 ] || { echo "# CDP $_xci does not serve the new $(basename "$_xca") after 5 s"; return 1; }
+      until_ok ipsec_cdp_serves "$_xu" "$_xca" ||
+        { echo "# CDP $_xci does not serve the new $(basename "$_xca") after $PKL_WAIT s"; return 1; }
     done
   done
+}
+
+ipsec_cdp_serves() { # base-url crl-file: one try, from a's namespace
+  ipsec_exec a curl -s --max-time 5 -o "$IPSEC_DIR/sync.crl" "$1/crl/$(basename "$2")" &&
+    cmp -s "$IPSEC_DIR/sync.crl" "$2"
 }
 
 # Peers from the PKI: b is the gateway GW (responder), a the client CLIENT.
@@ -514,10 +510,9 @@ ipsec_traffic() {
   if [ ! -f "$IPSEC_DIR/inner.pid" ]; then
     mkdir -p "$IPSEC_DIR/www"; echo "through the tunnel" >"$IPSEC_DIR/www/hello.txt"
     ipsec_serve inner b x x python3 -m http.server -b "$IPSEC_INNER.2" -d "$IPSEC_DIR/www" 8090
-    for _xi in $(seq 1 50); do
-      ipsec_exec b curl -s -o /dev/null --max-time 1 "http://$IPSEC_INNER.2:8090/" && break; sleep 0.1; done
+    until_ok ipsec_exec b curl -s -o /dev/null --max-time 5 "http://$IPSEC_INNER.2:8090/"
   fi
-  _xo=$(ipsec_exec a curl -s --max-time 5 --interface "$IPSEC_INNER.1" "http://$IPSEC_INNER.2:8090/hello.txt")
+  _xo=$(ipsec_exec a curl -s --max-time 20 --interface "$IPSEC_INNER.1" "http://$IPSEC_INNER.2:8090/hello.txt")
   [ "$_xo" = "through the tunnel" ] || { echo "no answer through the tunnel (got '$_xo')"; return 1; }
   # ESP counters prove the bytes went through the CHILD_SA, not around it.
   ipsec_swanctl b --list-sas | grep -Eq ' in  [0-9a-f]+, +[1-9][0-9]* bytes' ||

@@ -54,8 +54,26 @@ tree_sum() { [ -e "$1" ] || { echo absent; return; }; (cd "$1" && find . -printf
 # which has no /dev/tcp to probe with).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# Every bounded wait in the tests is a generous bound on a failure, never a
+# measure of success: it returns as soon as its condition holds, and a busy
+# machine (make check-load runs the suite beside a CPU hog) only makes it
+# wait longer. PKL_WAIT is that bound in seconds.
+PKL_WAIT=${PKL_WAIT:-60}
+
+# Polls a command every 0.1 s until it succeeds, for at most PKL_WAIT
+# seconds; on a timeout the last attempt's output is shown.
+until_ok() { # command...
+  _pkl_end=$(($(date +%s) + PKL_WAIT))
+  while :; do
+    "$@" >"$T/.until.out" 2>&1 && return 0
+    [ "$(date +%s)" -lt "$_pkl_end" ] || break
+    sleep 0.1
+  done
+  echo "still failing after $PKL_WAIT s: $*"; tail -n 20 "$T/.until.out"; return 1
+}
+
 # Waits (bounded) until a URL answers.
-wait_http() { for _pkl_i in $(seq 1 100); do curl -s -o /dev/null --max-time 1 "$1" && return 0; sleep 0.1; done; return 1; }
+wait_http() { until_ok curl -s -o /dev/null --max-time 5 "$1"; }
 
 skip_all() { echo "# skip: $*"; echo "ok 1 - skipped: $*"; exit 0; }
 finish() { echo "# $_n checks, $_failed failed"; [ "$_n" -gt 0 ] || { echo "no checks ran"; exit 1; }; [ "$_failed" -eq 0 ]; }

@@ -4,6 +4,9 @@
 #   PKL_TESTS=globs only the shell tests whose file name matches one of the
 #                   space-separated globs (e.g. 't6*' or 't6* t7*')
 #   PKL_UNIT=0      skip unit tests
+#   PKL_LOAD=N      run them beside a CPU hog, `stress-ng --cpu N` (make
+#                   check-load): no test may depend on how busy the machine
+#                   is; the hog is stopped when the run ends
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -15,6 +18,17 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIO
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 log=$top/$BUILD/test-logs
 rm -rf "$log"; mkdir -p "$log"
+
+if [ "${PKL_LOAD:-0}" != 0 ]; then
+  command -v stress-ng >/dev/null ||
+    { echo "run.sh: PKL_LOAD needs stress-ng (scripts/install-deps.sh installs it)" >&2; exit 1; }
+  # --timeout bounds the hog even if this script is killed before its trap runs.
+  stress-ng --cpu "$PKL_LOAD" --timeout 3h --quiet >/dev/null 2>&1 &
+  hog=$!
+  trap 'kill "$hog" 2>/dev/null; wait "$hog" 2>/dev/null' EXIT
+  trap 'exit 130' INT TERM HUP
+  echo "# under load: stress-ng --cpu $PKL_LOAD (pid $hog) runs beside every test"
+fi
 
 run_one() { # name, command...
   name=$1; shift

@@ -33,7 +33,8 @@ check "README has the three worked examples (admin, lab, CI)" test "$count" -ge 
 
 for b in "$T"/blocks/*.sh; do
 	name=$(basename "$b" .sh)
-	(cd "$T" && timeout 120 sh -e "$b") >"$T/$name.out" 2>&1
+	# timeout: a bound on a hang, generous for a busy machine
+	(cd "$T" && timeout 600 sh -e "$b") >"$T/$name.out" 2>&1
 	rc=$?
 	check "README example '$name' runs as written (exit 0)" test "$rc" = 0
 	[ "$rc" = 0 ] || tail -20 "$T/$name.out" | sed 's/^/#   /'

@@ -32,8 +32,8 @@ for k in 1 2 3 4; do
   (worker $k) &
   eval "pid$k=$!"
 done
-# Bounded wait: at most 150 s for all four.
-for i in $(seq 1 1500); do
+# Bounded wait (a bound on a hang, generous for a busy machine): at most 600 s.
+for i in $(seq 1 6000); do
   alive=0
   for k in 1 2 3 4; do eval "kill -0 \$pid$k 2>/dev/null" && alive=1; done
   [ "$alive" = 0 ] && break

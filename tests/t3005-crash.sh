@@ -1,5 +1,5 @@
 #!/bin/sh
-# t3005-crash: pkilab killed with SIGKILL at random points, 200 times, while
+# t3005-crash: pkilab killed with SIGKILL at random points, 54 of 60 runs, while
 # issuing, revoking, renewing and signing CRLs; after each kill (and the
 # recovery the next open performs) the database, keys, certificates and CRLs
 # agree with one another (issue 3 item 7).
@@ -83,9 +83,13 @@ sys.exit(1 if bad else 0)
 PYEOF
 
 rnd() { echo $(( $(od -An -N2 -tu2 /dev/urandom) % $1 )); }
-fails=0 killed=0 done_ok=0 n=0
-start=$(date +%s)
-for i in $(seq 1 200); do
+# A fixed number of runs, never a time budget: how busy the machine is
+# changes where the kills land, not how many runs there are or what is
+# asserted. Every 10th run is not killed (a 300 s bound on a hang only):
+# it must complete, whatever the load.
+runs=60
+fails=0 killed=0 done_ok=0 n=0 whole=0 whole_ok=0
+for i in $(seq 1 "$runs"); do
   ms=$(rnd 70)
   case $((i % 5)) in
     0|1) set -- issue --ca vpn-ca --template ipsec-client --name "k$i" --subject "CN=k$i.life.test" --san "k$i.life.test" ;;
@@ -94,8 +98,15 @@ for i in $(seq 1 200); do
     3) set -- crl ;;
     4) set -- renew "$(echo gw alice bob | cut -d' ' -f$(( $(rnd 3) + 1 )))" ;;
   esac
-  timeout -s KILL "0.0$(printf %02d "$ms")" "$PKILAB" --pki "$PKI" -q "$@" >/dev/null 2>&1
-  rc=$?
+  if [ $((i % 10)) = 0 ]; then
+    whole=$((whole + 1))
+    timeout -s KILL 300 "$PKILAB" --pki "$PKI" -q "$@" >"whole.$i" 2>&1
+    rc=$?
+    if [ "$rc" = 0 ]; then whole_ok=$((whole_ok + 1)); else echo "# '$*' not killed, exit $rc:"; sed 's/^/#   /' "whole.$i" | head -5; fi
+  else
+    timeout -s KILL "0.0$(printf %02d "$ms")" "$PKILAB" --pki "$PKI" -q "$@" >/dev/null 2>&1
+    rc=$?
+  fi
   [ "$rc" = 137 ] && killed=$((killed + 1))
   [ "$rc" = 0 ] && done_ok=$((done_ok + 1))
   # The next open recovers (rolls committed renames forward, removes strays).
@@ -107,12 +118,11 @@ for i in $(seq 1 200); do
     echo "# after '$*' killed at ${ms} ms:"; sed 's/^/#   /' "check.$i" | head -5
   fi
   n=$((n + 1))
-  [ $(($(date +%s) - start)) -gt 45 ] && { echo "# time budget reached after $i runs"; break; }
 done
-echo "# $n runs: $killed killed mid-way, $done_ok completed"
-check "200 kills at random points (or the time budget) ran" [ "$n" -ge 100 ]
+echo "# $n runs: $killed killed mid-way, $done_ok completed ($whole_ok of $whole unkilled)"
+check "$runs runs, each followed by a recovering open and the consistency check" [ "$n" = "$runs" ]
 check "many runs were really killed mid-way (SIGKILL, exit 137)" [ "$killed" -ge 20 ]
-check "some runs completed (the kill window covers whole runs too)" [ "$done_ok" -ge 1 ]
+check "every run not killed completed, in the middle of the series ($whole_ok of $whole)" [ "$whole_ok" = "$whole" ]
 check "database and files consistent after every kill" [ "$fails" = 0 ]
 # Finally the PKI still works and its CRLs verify.
 expect_rc 0 "pkilab crl after the crash series" "$PKILAB" --pki "$PKI" crl

@@ -58,12 +58,10 @@ ip netns exec "$NS" unshare -m --propagation private sh -c \
 cpid=$!
 at_exit "kill $cpid; sleep 0.3; kill -9 $cpid"
 sw() { STRONGSWAN_CONF=$T/strongswan.conf SWANCTL_DIR=$T/ss timeout 20 swanctl "$@" --uri "unix://$sock"; }
+vici_up() { [ -S "$sock" ] && sw --stats; }
 up=0
-for _ in $(seq 1 100); do
-  [ -S "$sock" ] && sw --stats >/dev/null 2>&1 && { up=1; break; }
-  sleep 0.1
-done
-check "charon started with a private vici socket (within 10 s)" [ "$up" = 1 ]
+until_ok vici_up && up=1
+check "charon started with a private vici socket" [ "$up" = 1 ]
 [ "$up" = 1 ] || { sed 's/^/#   /' charon.out | tail -20; finish; exit 1; }
 
 expect_rc 0 "swanctl --load-all loads the exported folder" sw --load-all --noprompt

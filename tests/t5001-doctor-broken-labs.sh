@@ -36,7 +36,7 @@ client_crls() { # scenario-dir out.pem
   for c in "$1/pki/certs/gw.pem" "$1/pki/certs/vpn-ca.pem"; do
     for u in $(openssl x509 -in "$c" -noout -ext crlDistributionPoints 2>/dev/null | sed -n 's/^ *URI://p'); do
       # shellcheck disable=SC2046
-      if curl -s -f --max-time 3 $(connect_to) -o "$T/crl.der" "$u" &&
+      if curl -s -f --max-time 20 $(connect_to) -o "$T/crl.der" "$u" &&
          openssl crl -inform DER -in "$T/crl.der" >>"$2" 2>/dev/null; then
         _n=$((_n + 1)); break
       fi

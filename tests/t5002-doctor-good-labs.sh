@@ -106,7 +106,7 @@ if [ -x "$CDPD" ]; then
   "$CDPD" --publish "$W/pki-example/publish" --listen "127.0.0.1:$CP" --access-log false >"$T/cdpd.log" 2>&1 &
   cpid=$!
   at_exit "kill -KILL $cpid 2>/dev/null"
-  for _i in $(seq 1 50); do curl -s -f -o /dev/null --max-time 1 "http://127.0.0.1:$CP/crl/root.crl" && break; sleep 0.1; done
+  until_ok curl -s -f -o /dev/null --max-time 5 "http://127.0.0.1:$CP/crl/root.crl"
   PKILAB_RESOLVE="127.0.0.1:18081:127.0.0.1:$CP,127.0.0.2:18082:127.0.0.1:$CP" run "$PKILAB" doctor --json --pki pki-example gw
   check "served by pkilab-cdpd: doctor exit 0" test "$RC" -eq 0
   check "served by pkilab-cdpd: no warning" test "$(printf '%s' "$OUT" | jq '.summary.warn')" -eq 0

@@ -67,6 +67,10 @@ start html; HTML=$SP
 start 404; NOTFOUND=$SP
 start skew; SKEW=$SP
 
+# A fetch expected to succeed gets a generous --timeout (30 s: a bound on a
+# failure on a busy machine); only the hostile servers below test the
+# deadlines themselves, and a stall is bounded from below (the deadline must
+# pass before doctor reports it). timeout 60 bounds a hang: exit 124.
 doctor_with() { # url1-port url2-port extra-args...
   _a=$1 _b=$2; shift 2
   PKILAB_RESOLVE="127.0.0.1:18081:127.0.0.1:$_a,127.0.0.2:18082:127.0.0.1:$_b" \
@@ -74,61 +78,61 @@ doctor_with() { # url1-port url2-port extra-args...
 }
 codes() { printf '%s' "$OUT" | jq -r '.findings[] | "\(.severity):\(.code)"' | sort -u | tr '\n' ' '; }
 
-doctor_with "$REDIR" "$REDIR" --timeout 3
+doctor_with "$REDIR" "$REDIR" --timeout 30
 check "redirect loop: exit 1" test "$RC" -eq 1
 check "redirect loop: crl.http_status (3xx not followed)" contains "$(codes)" "fail:crl.http_status"
 check "redirect loop: says redirect" contains "$OUT" "redirect not followed"
 
 start=$(date +%s)
 doctor_with "$ENDLESS" "$ENDLESS" --timeout 5
-el=$(( $(date +%s) - start ))
-check "endless body: exit 1 within the deadlines (${el}s)" test "$RC" -eq 1 -a "$el" -le 25
+echo "# endless body: doctor took $(( $(date +%s) - start )) s (a figure, not a check)"
+check "endless body: exit 1, ended by the deadlines (a hang would be timeout's 124)" test "$RC" -eq 1
 check "endless body: crl.unreachable (too large or cut by the deadline)" contains "$(codes)" "fail:crl.unreachable"
 
 start=$(date +%s)
 doctor_with "$STALL" "$STALL" --timeout 2 --strongswan-budget 1500 --windows-budget 3000
-el=$(( $(date +%s) - start ))
-check "stalled CDP: exit 1 after ~4 x 2 s, not a hang (${el}s)" test "$RC" -eq 1 -a "$el" -le 20
+echo "# stalled CDP: doctor took $(( $(date +%s) - start )) s (a figure, not a check)"
+check "stalled CDP: exit 1 after the per-fetch deadlines, not a hang (that would be timeout's 124)" test "$RC" -eq 1
 check "stalled CDP: crl.unreachable" contains "$(codes)" "fail:crl.unreachable"
 check "stalled CDP: timed out message" contains "$OUT" "timed out"
 check "stalled CDP: crl.budget_strongswan (per-URI budget exceeded)" contains "$(codes)" "warn:crl.budget_strongswan"
 check "stalled CDP: crl.budget_windows (cumulative budget exceeded)" contains "$(codes)" "warn:crl.budget_windows"
 
-doctor_with "$HTML" "$HTML" --timeout 3
+doctor_with "$HTML" "$HTML" --timeout 30
 check "HTML page at the CDP: crl.parse" contains "$(codes)" "fail:crl.parse"
 check "HTML page at the CDP: crl.content_type warning" contains "$(codes)" "warn:crl.content_type"
 
-doctor_with "$NOTFOUND" "$NOTFOUND" --timeout 3
+doctor_with "$NOTFOUND" "$NOTFOUND" --timeout 30
 check "404 at the CDP: crl.http_status" contains "$(codes)" "fail:crl.http_status"
 
 # one mirror good, one 404: clients still get a CRL -> warnings, exit 0
-doctor_with "$GOOD" "$NOTFOUND" --timeout 3
+doctor_with "$GOOD" "$NOTFOUND" --timeout 30
 check "one mirror down: exit 0 (a valid CRL from the other)" test "$RC" -eq 0
 check "one mirror down: crl.redundancy_lost" contains "$(codes)" "warn:crl.redundancy_lost"
 check "one mirror down: the broken URI is a warning" contains "$(codes)" "warn:crl.http_status"
 
 # the mirror order does not matter for the verdict
-doctor_with "$NOTFOUND" "$GOOD" --timeout 3
+doctor_with "$NOTFOUND" "$GOOD" --timeout 30
 check "first mirror down, second good: exit 0" test "$RC" -eq 0
 
-doctor_with "$SKEW" "$SKEW" --timeout 3
+doctor_with "$SKEW" "$SKEW" --timeout 30
 check "CDP Date two hours off: time.clock_skew" contains "$(codes)" "warn:time.clock_skew"
 check "clock skew: the skew is named" contains "$OUT" "by -2h"
 
-doctor_with "$GOOD" "$GOOD" --timeout 3
+doctor_with "$GOOD" "$GOOD" --timeout 30
 check "good CDPs: exit 0, no warning" test "$RC" -eq 0 -a "$(printf '%s' "$OUT" | jq '.summary.warn')" -eq 0
 check "good CDPs: clock skew ok" contains "$(codes)" "ok:time.clock_skew"
 
 # another CA's CRL at the VPN CA's URL: issuer mismatch (strongSwan discards it, #47, #102)
 mkdir -p swapped && cp -R "$P/publish/." swapped/ && cp "$P/publish/crl/root.crl" swapped/crl/vpn-ca.crl
 doctor_serve "$W/swapped"; SWAP=$SRV_PORT
-doctor_with "$SWAP" "$SWAP" --timeout 3
+doctor_with "$SWAP" "$SWAP" --timeout 30
 check "root's CRL served as the VPN CA's: crl.issuer_mismatch" contains "$(codes)" "fail:crl.issuer_mismatch"
 check "root's CRL served as the VPN CA's: crl.bad_signature" contains "$(codes)" "fail:crl.bad_signature"
 
 # judged 30 minutes before the build: certificates (backdated 1 h) are valid,
 # the CRLs (thisUpdate backdated 5 min) are not yet (#52)
-doctor_with "$GOOD" "$GOOD" --timeout 3 --at -30m
+doctor_with "$GOOD" "$GOOD" --timeout 30 --at -30m
 check "--at -30m: crl.not_yet_valid" contains "$(codes)" "fail:crl.not_yet_valid"
 check "--at -30m: certificates still valid (backdate)" not_contains "$(codes)" "time.not_yet_valid"
 

@@ -132,17 +132,18 @@ r=$(rawreq 127.0.0.1 "$P" 'GET /crl/root.crl HTTP/1.0\r\n\r\n')
 check "HTTP/1.0 without Host: 200" contains "$r" " 200"
 
 # --- slow and idle clients ---------------------------------------------------
-rawreq 127.0.0.1 "$P" 'GET /crl/root.crl HTTP/1.1\r\nHost: x\r\n\r\n' 0.04 >"$T/slow.out" &
+# The slow client sends about 250 bytes, 40 ms apart (10 s): another client
+# is answered while it is still sending its headers (an order of events,
+# not a speed: the 10 s are only a bound on a failure).
+rawreq 127.0.0.1 "$P" "GET /crl/root.crl HTTP/1.1\\r\\nHost: x\\r\\nX-Slow: $(printf 'a%.0s' $(seq 1 200))\\r\\n\\r\\n" 0.04 >"$T/slow.out" &
 slow=$!
 sleep 0.5
-t0=$(date +%s%N)
 hget "$B/crl/root.crl"
-t1=$(date +%s%N)
-check "a client sending headers a byte at a time does not delay others (200 in < 1 s)" \
-  test "$CODE" = 200 -a $(((t1 - t0) / 1000000)) -lt 1000
+check "a client sending headers a byte at a time does not delay others (200 while it still sends)" \
+  sh -c '[ "$1" = 200 ] && kill -0 "$2" && [ ! -s "$3" ]' _ "$CODE" "$slow" "$T/slow.out"
 wait "$slow"
 check "the slow client (1 byte / 40 ms, under the idle timeout) is still answered" contains "$(cat "$T/slow.out")" " 200"
-r=$(rawreq 127.0.0.1 "$P" 'GET /crl/root.crl HTTP/1.1\r\nHo' 0 6)
+r=$(rawreq 127.0.0.1 "$P" 'GET /crl/root.crl HTTP/1.1\r\nHo')
 check "a stalled client is disconnected by the idle timeout (2 s), not answered ($r)" test "$r" = closed
 
 # --- operations routes -------------------------------------------------------
@@ -167,8 +168,8 @@ check "/: no JavaScript" not_contains "$(cat "$T/body")" "<script"
 
 # --- access log --------------------------------------------------------------
 check "access log: one line per request, with status" wait_log srv '"GET /crl/nope.crl" 404'
-check "access log: hostile bytes escaped, one line" grep -q 'GET /crl/root.crl%00.txt" 404' "$T/srv.log"
-check "access log: HEAD logged" grep -q '"HEAD /crl/root.crl" 200' "$T/srv.log"
+check "access log: hostile bytes escaped, one line" wait_log srv 'GET /crl/root.crl%00.txt" 404'
+check "access log: HEAD logged" wait_log srv '"HEAD /crl/root.crl" 200'
 
 stop_cdpd srv; rc=$?
 check "SIGTERM: clean exit 0" test "$rc" = 0

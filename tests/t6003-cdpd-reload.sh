@@ -22,13 +22,13 @@ P=$(free_port)
 B=http://127.0.0.1:$P
 start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P"
 check "server answers" wait_http "$B/healthz"
-wait_served() { for _w in $(seq 1 50); do hget "$B/$1"; cmp -s "$T/body" "$2" && return 0; sleep 0.1; done; return 1; }
+wait_served() { until_ok served_is "$B/$1" "$2"; }
 check "CRL 1 served" wait_served crl/root.crl "$T/crl1.der"
 
 cp "$T/crl2.der" "$T/pub/crl/.root.crl.tmp-1" && mv "$T/pub/crl/.root.crl.tmp-1" "$T/pub/crl/root.crl"
-check "atomic rename of CRL 2: served within 5 s (inotify)" wait_served crl/root.crl "$T/crl2.der"
+check "atomic rename of CRL 2: served (inotify)" wait_served crl/root.crl "$T/crl2.der"
 cat "$T/crl3.der" >"$T/pub/crl/root.crl"
-check "in-place write of CRL 3: served within 5 s" wait_served crl/root.crl "$T/crl3.der"
+check "in-place write of CRL 3: served" wait_served crl/root.crl "$T/crl3.der"
 
 # A new CA appears: its certificate and CRL are picked up.
 mkca "$T/sub" sub || exit 1
@@ -42,8 +42,10 @@ check "new CA: its certificate is served" wait_served aia/sub.crt "$T/sub/ca.der
 hget "$B/healthz"; g1=$(sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body")
 kill -HUP "$(cat "$T/srv.pid")"
 check "SIGHUP: logged" wait_log srv "SIGHUP: reloading"
-hget "$B/healthz"; g2=$(sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body")
-check "SIGHUP: a new catalog generation ($g1 -> $g2)" test "$g2" -gt "$g1"
+# "reloading" is logged before the new catalog is in place: polled.
+generation_above() { hget "$B/healthz"; g2=$(sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body"); [ "${g2:-0}" -gt "$1" ]; }
+until_ok generation_above "$g1"
+check "SIGHUP: a new catalog generation ($g1 -> $g2)" test "${g2:-0}" -gt "$g1"
 check "SIGHUP: still serving CRL 3" wait_served crl/root.crl "$T/crl3.der"
 check "SIGHUP: still running" kill -0 "$(cat "$T/srv.pid")"
 
@@ -51,21 +53,21 @@ check "SIGHUP: still running" kill -0 "$(cat "$T/srv.pid")"
 # the CRL it started with (the response holds a reference to its snapshot).
 cp "$T/big4.der" "$T/pub/crl/.t" && mv "$T/pub/crl/.t" "$T/pub/crl/root.crl"
 check "big CRL 4 ($(stat -c %s "$T/big4.der") bytes) served" wait_served crl/root.crl "$T/big4.der"
-curl -s --max-time 20 --limit-rate 1M -o "$T/inflight" "$B/crl/root.crl" &
+# The swap waits until the first bytes have arrived (an event, not a delay);
+# at 500 KB/s the transfer then has seconds to run.
+curl -s --max-time 120 --limit-rate 500K -o "$T/inflight" "$B/crl/root.crl" &
 cpid=$!
-sleep 0.7
+check "the big transfer has started" until_ok test -s "$T/inflight"
 cp "$T/crl5.der" "$T/pub/crl/.t" && mv "$T/pub/crl/.t" "$T/pub/crl/root.crl"
 check "swap to CRL 5 during the transfer: new requests get CRL 5" wait_served crl/root.crl "$T/crl5.der"
 wait "$cpid"
 check "the transfer in flight completed with the bytes it started with (CRL 4)" cmp "$T/inflight" "$T/big4.der"
 
 # SIGTERM with a transfer running: a clean, prompt exit.
-curl -s --max-time 20 --limit-rate 200K -o /dev/null -o /dev/null "$B/aia/root.crt" "$B/crl/sub.crl" &
+curl -s --max-time 120 --limit-rate 200K -o /dev/null -o /dev/null "$B/aia/root.crt" "$B/crl/sub.crl" &
 sleep 0.2
-t0=$(date +%s)
 stop_cdpd srv; rc=$?
-check "SIGTERM: exit status 0" test "$rc" = 0
-check "SIGTERM: within 5 s" test $(($(date +%s) - t0)) -le 5
+check "SIGTERM: the server stops (no hang: stop_cdpd allows $PKL_WAIT s), exit status 0" test "$rc" = 0
 check "SIGTERM: 'stopped' logged" grep -q "pkilab-cdpd: info: stopped" "$T/srv.log"
 r=$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "$B/healthz")
 check "after SIGTERM: the port is closed (fails fast, no hang)" test "$r" = 000

@@ -108,7 +108,7 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
   check "--user nobody: still serves" wait_http "http://127.0.0.1:$P/crl/root.crl"
   uid=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$(cat "$T/drop.pid")/status")
   check "--user nobody: every uid is nobody's ($uid)" test "$uid" = "$(id -u nobody) $(id -u nobody) $(id -u nobody) $(id -u nobody)"
-  check "--user nobody: logged" grep -q "running as user 'nobody'" "$T/drop.log"
+  check "--user nobody: logged" wait_log drop "running as user 'nobody'"
   stop_cdpd drop
 else
   echo "# skipped privilege drop checks (not root)"
@@ -118,26 +118,34 @@ fi
 P=$(free_port)
 start_cdpd lim --publish "$T/pub" --listen "127.0.0.1:$P" --per-ip-limit 3 --timeout 30s
 check "limited server answers" wait_http "http://127.0.0.1:$P/healthz"
-perl -MIO::Socket::INET -e 'my @s; for (1..3) { push @s, IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0]) or die } sleep 4' "$P" &
+# Three connections held until killed; "open" once all are up (the server
+# answers each, so it has accepted it: an event, not a delay).
+perl -MIO::Socket::INET -e '$| = 1; my @s; for (1..3) { my $c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0]) or die;
+  print $c "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"; my $b = ""; while ($b !~ /\r\n\r\n/) { sysread($c, $b, 65536, length $b) or die } push @s, $c }
+  print "open\n"; sleep 900' "$P" >"$T/hold.out" &
 hold=$!
-sleep 0.5
-r=$(curl -s --max-time 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/crl/root.crl")
-check "per-IP limit 3: a 4th connection from the same address is refused at once ($r)" test "$r" = 000
-wait "$hold"
-sleep 0.3
-hget "http://127.0.0.1:$P/crl/root.crl"
-check "per-IP limit: served again once the others are gone" test "$CODE" = 200
+check "per-IP limit 3: three connections held" until_ok grep -q open "$T/hold.out"
+r=$(curl -s --max-time 20 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/crl/root.crl")
+check "per-IP limit 3: a 4th connection from the same address is refused ($r)" test "$r" = 000
+kill "$hold"; wait "$hold" 2>/dev/null
+crl_200() { hget "http://127.0.0.1:$P/crl/root.crl"; [ "$CODE" = 200 ]; }
+check "per-IP limit: served again once the others are gone" until_ok crl_200
 stop_cdpd lim
 
 # --- send buffer -----------------------------------------------------------------
 # Every accepted connection inherits the listener's SO_SNDBUF (the kernel
 # doubles it); 0 leaves the kernel's autotuning (initial 16 KiB here).
 sndbuf_of() { # port -> the server side's tb (sk_sndbuf) of an established connection
-  perl -MIO::Socket::INET -e '$c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0], Timeout => 3) or exit 1; sleep 2' "$1" &
+  perl -MIO::Socket::INET -e '$c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0], Timeout => 20) or exit 1; sleep 900' "$1" &
   _h=$!
-  sleep 0.5
-  ss -tmnH state established "( sport = :$1 )" 2>/dev/null | tr ',' '\n' | sed -n 's/^tb\([0-9]*\).*/\1/p' | head -1
+  # polled until the connection is established (bounded), not after a delay
+  until_ok tb_of "$1"
+  cat "$T/tb"
   kill "$_h" 2>/dev/null; wait "$_h" 2>/dev/null
+}
+tb_of() { # port -> $T/tb, fails while there is no established connection
+  ss -tmnH state established "( sport = :$1 )" 2>/dev/null | tr ',' '\n' | sed -n 's/^tb\([0-9]*\).*/\1/p' | head -1 >"$T/tb"
+  [ -s "$T/tb" ]
 }
 if command -v ss >/dev/null 2>&1; then
   P=$(free_port)

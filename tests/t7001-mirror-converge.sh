@@ -27,10 +27,6 @@ check "primary answers" wait_http "$A/healthz"
 check "mirror b answers" wait_http "$B/healthz"
 check "mirror c answers" wait_http "$C/healthz"
 
-same_as() { # url file: polls (bounded) until the URL serves exactly the file
-  for _w in $(seq 1 60); do hget "$1"; cmp -s "$T/body" "$2" && return 0; sleep 0.1; done
-  echo "$1 still serves something else (HTTP $CODE)"; return 1
-}
 check "b mirrors root's CRL 1" same_as "$B/crl/root.crl" "$T/pub/crl/root.crl"
 check "b mirrors sub's CRL 10" same_as "$B/crl/sub.crl" "$T/pub/crl/sub.crl"
 check "c mirrors root's CRL 1" same_as "$C/crl/root.crl" "$T/pub/crl/root.crl"
@@ -47,23 +43,24 @@ mkcrl "$T/root" 2 "$T/crl2.der" || exit 1
 cp "$T/crl2.der" "$T/pub/crl/.t" && mv "$T/pub/crl/.t" "$T/pub/crl/root.crl"
 check "primary serves CRL 2" same_as "$A/crl/root.crl" "$T/crl2.der"
 t0=$(date +%s)
-check "b converges on CRL 2 (within 6 s)" same_as "$B/crl/root.crl" "$T/crl2.der"
-check "c converges on CRL 2 (within 6 s)" same_as "$C/crl/root.crl" "$T/crl2.der"
-echo "# converged in about $(($(date +%s) - t0)) s"
-check "b logged the new CRL with its source" grep -q "crl 'root': CRL number 2 from $A/crl/root.crl replaces 1" "$T/b.log"
-hget "$B/metrics"
-check "b metrics: accepted pulls counted" grep -q "pkilab_cdpd_mirror_pulls_total{peer=\"$A\",outcome=\"accepted\"} [1-9]" "$T/body"
-check "b metrics: conditional requests answered 304" grep -q "pkilab_cdpd_mirror_pulls_total{peer=\"$A\",outcome=\"not_modified\"} [1-9]" "$T/body"
-check "b metrics: CRL number 2" grep -q 'pkilab_cdpd_crl_number{ca="root"} 2' "$T/body"
-check "primary log: mirrors sent If-None-Match (304s seen)" grep -q "\"GET /crl/[a-z]*.crl\" 304" "$T/a.log"
+check "b converges on CRL 2" same_as "$B/crl/root.crl" "$T/crl2.der"
+check "c converges on CRL 2" same_as "$C/crl/root.crl" "$T/crl2.der"
+echo "# converged in about $(($(date +%s) - t0)) s (a figure, not a check)"
+check "b logged the new CRL with its source" wait_log b "crl 'root': CRL number 2 from $A/crl/root.crl replaces 1"
+# Unchanged CRLs are pulled again at each round (1 s apart): the 304s are
+# polled for (bounded), not expected after a guessed delay.
+metrics_has() { hget "$B/metrics"; grep -q -- "$1" "$T/body"; }
+check "b metrics: accepted pulls counted" metrics_has "pkilab_cdpd_mirror_pulls_total{peer=\"$A\",outcome=\"accepted\"} [1-9]"
+check "b metrics: conditional requests answered 304" until_ok metrics_has "pkilab_cdpd_mirror_pulls_total{peer=\"$A\",outcome=\"not_modified\"} [1-9]"
+check "b metrics: CRL number 2" metrics_has 'pkilab_cdpd_crl_number{ca="root"} 2'
+check "primary log: mirrors sent If-None-Match (304s seen)" wait_log a "\"GET /crl/[a-z]*.crl\" 304"
 
 # The primary dies: mirrors keep serving and stay healthy; the peer shows down.
-kill -KILL "$(cat "$T/a.pid")"
-sleep 2.5
-t0=$(date +%s%N)
-r=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$A/crl/root.crl")
-t1=$(date +%s%N)
-check "dead primary refuses at once (< 1 s, not a hang)" test "$r" = 000 -a $(((t1 - t0) / 1000000)) -lt 1000
+kill_cdpd a
+curl -s --max-time 20 -o /dev/null "$A/crl/root.crl"; rc=$?
+check "dead primary refuses the connection (curl exit 7), not a hang (28) ($rc)" test "$rc" = 7
+# The mirrors notice at their next pull round (1 s apart): polled, bounded.
+check "primary killed: b /healthz warns the peer is unreachable" until_ok health_has "$B" "peer unreachable"
 hget "$B/crl/root.crl"
 check "primary killed: b still serves CRL 2" cmp "$T/body" "$T/crl2.der"
 hget "$C/crl/root.crl"
@@ -72,12 +69,11 @@ hget "$C/crl/sub.crl"
 check "primary killed: c still serves sub's CRL" cmp "$T/body" "$T/pub/crl/sub.crl"
 hget "$B/healthz"
 check "primary killed: b /healthz still 200 (it serves good CRLs)" test "$CODE" = 200
-check "primary killed: b /healthz warns the peer is unreachable" contains "$(cat "$T/body")" "peer unreachable"
 hget "$B/"
 check "primary killed: b status page shows the peer DOWN" contains "$(cat "$T/body")" ">DOWN<"
 hget "$B/metrics"
 check "primary killed: b metrics peer_up 0" grep -q "pkilab_cdpd_peer_up{peer=\"$A\"} 0" "$T/body"
-check "primary killed: b logged the failed pulls" grep -q "mirror: $A/crl/.*peer unreachable" "$T/b.log"
+check "primary killed: b logged the failed pulls" wait_log b "mirror: $A/crl/.*peer unreachable"
 
 # The primary comes back with CRL 3: mirrors follow again.
 mkcrl "$T/root" 3 "$T/crl3.der" || exit 1
@@ -86,8 +82,8 @@ start_cdpd a2 --publish "$T/pub" --listen "127.0.0.1:$P"
 check "primary restarted" wait_http "$A/healthz"
 check "b follows the restarted primary to CRL 3" same_as "$B/crl/root.crl" "$T/crl3.der"
 check "c follows to CRL 3" same_as "$C/crl/root.crl" "$T/crl3.der"
-hget "$B/healthz"
-check "b: the peer warning clears" not_contains "$(cat "$T/body")" "peer unreachable"
+health_clear() { hget "$B/healthz"; not_contains "$(cat "$T/body")" "peer unreachable"; }
+check "b: the peer warning clears" until_ok health_clear
 
 for s in a2 b c; do stop_cdpd $s; check "$s: clean exit on SIGTERM" test $? = 0; done
 finish

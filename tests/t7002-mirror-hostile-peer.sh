@@ -54,7 +54,6 @@ start_cdpd m --mirror "$E" --mirror "$O" --mirror "$G" --trust "$T/trust" \
   --listen "127.0.0.1:$M" --mirror-interval 1s --mirror-timeout 2s
 MB=http://127.0.0.1:$M
 check "mirror answers" wait_http "$MB/healthz"
-same_as() { for _w in $(seq 1 60); do hget "$1"; cmp -s "$T/body" "$2" && return 0; sleep 0.1; done; return 1; }
 check "mirror serves the genuine root CRL 2" same_as "$MB/crl/root.crl" "$T/good/crl/root.crl"
 check "mirror serves the genuine sub CRL 10" same_as "$MB/crl/sub.crl" "$T/good/crl/sub.crl"
 sleep 2.2   # two more pull rounds: the hostile peers get every chance
@@ -69,9 +68,9 @@ check "a peer's own CA cannot be injected: /aia/evil.crt 404" test "$CODE" = 404
 hget "$MB/aia/root.crt"
 check "/aia/root.crt is the trusted certificate, not the peer's impostor" cmp "$T/body" "$T/root/ca.der"
 check "the evil peer was never asked for its own CA" not_contains "$(cat "$T/evil.log")" "GET /crl/evil.crl"
-check "log: the impostor root CRL refused for its signature" grep -q "mirror: $E/crl/root.crl: refused (invalid): bad signature" "$T/m.log"
-check "log: the impostor sub CRL refused" grep -q "mirror: $E/crl/sub.crl: refused (invalid)" "$T/m.log"
-check "log: the older CRL refused as a rollback" grep -q "mirror: $O/crl/root.crl: refused (older): CRL number 1 is lower than the served 2" "$T/m.log"
+check "log: the impostor root CRL refused for its signature" wait_log m "mirror: $E/crl/root.crl: refused (invalid): bad signature"
+check "log: the impostor sub CRL refused" wait_log m "mirror: $E/crl/sub.crl: refused (invalid)"
+check "log: the older CRL refused as a rollback" wait_log m "mirror: $O/crl/root.crl: refused (older): CRL number 1 is lower than the served 2"
 hget "$MB/healthz"
 check "mirror healthy: it serves good CRLs (hostile peers are warnings)" test "$CODE" = 200
 check "/healthz lists the refusals as warnings" contains "$(cat "$T/body")" "rollback refused"
@@ -88,33 +87,37 @@ check "a CRL over mirror_max_size is refused" wait_log s "larger than mirror_max
 hget "http://127.0.0.1:$S/crl/big.crl"
 check "the oversized CRL is not served" test "$CODE" = 404
 
-# A black hole (accepts, never answers): pulls are bounded by mirror_timeout
-# and the good peer after it is still reached.
+# A black hole (accepts, never answers, for longer than any wait of the
+# test; it logs each connection): pulls are bounded by mirror_timeout and the
+# good peer after it is still reached.
+blackhole() { # port log
+  perl -MIO::Socket::INET -e '
+    my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], Listen => 64, ReuseAddr => 1) or die;
+    open(my $l, ">>", $ARGV[1]) or die; $l->autoflush(1); print $l "listening\n";
+    my @keep; alarm 900; while (my $c = $s->accept) { print $l "accepted\n"; push @keep, $c }' "$1" "$2" &
+  at_exit "kill $! 2>/dev/null"
+  until_ok grep -q listening "$2"
+}
 H=$(free_port)
-perl -MIO::Socket::INET -e '
-  my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], Listen => 64, ReuseAddr => 1) or die;
-  my @keep; alarm 60; while (my $c = $s->accept) { push @keep, $c }' "$H" &
-at_exit "kill $! 2>/dev/null"
-sleep 0.3
+blackhole "$H" "$T/h.log" || exit 1
 K=$(free_port)
-t0=$(date +%s)
 start_cdpd k --mirror "http://127.0.0.1:$H" --mirror "$G" --trust "$T/trust" --listen "127.0.0.1:$K" \
   --mirror-interval 1s --mirror-timeout 1s
 check "behind a black-holing peer, the good peer's CRL arrives (bounded pulls)" \
   same_as "http://127.0.0.1:$K/crl/root.crl" "$T/good/crl/root.crl"
-check "... within 5 s" test $(($(date +%s) - t0)) -le 5
 check "the black hole is logged as a timeout" wait_log k "mirror: http://127.0.0.1:$H/crl/.*peer unreachable.*timed out"
 
-# SIGTERM while a pull hangs on the black hole: the transfer is abandoned,
-# the stop does not wait for the 30 s mirror_timeout.
+# SIGTERM while a pull hangs on a black hole: the transfer is abandoned, the
+# stop does not wait for the mirror_timeout (300 s, the most allowed: far
+# beyond stop_cdpd's bound, so a stop that waited for it fails).
+H2=$(free_port)
+blackhole "$H2" "$T/h2.log" || exit 1
 K2=$(free_port)
-start_cdpd k2 --mirror "http://127.0.0.1:$H" --trust "$T/trust" --listen "127.0.0.1:$K2" --mirror-timeout 30s
+start_cdpd k2 --mirror "http://127.0.0.1:$H2" --trust "$T/trust" --listen "127.0.0.1:$K2" --mirror-timeout 300s
 check "k2 answers" wait_http "http://127.0.0.1:$K2/healthz"
-sleep 0.5
-t0=$(date +%s)
+check "k2's pull hangs on the black hole (connection accepted)" until_ok grep -q accepted "$T/h2.log"
 stop_cdpd k2; rc=$?
-check "SIGTERM during a hanging pull: clean exit" test "$rc" = 0
-check "SIGTERM during a hanging pull: within 3 s" test $(($(date +%s) - t0)) -le 3
+check "SIGTERM during a hanging pull: clean exit, without waiting for the 300 s mirror_timeout" test "$rc" = 0
 
 for s in m s k good evil old; do stop_cdpd $s; check "$s: clean exit" test $? = 0; done
 finish

@@ -57,10 +57,6 @@ for u in "$A" "$H" "$M"; do check "$u answers" wait_http "$u/healthz"; done
 hget "$H/aia/rogue-ca.crt"
 check "the hostile peer really serves its rogue intermediate" cmp "$T/body" "$EP/aia/rogue-ca.crt"
 
-same_as() { # url file: polls (bounded) until the URL serves exactly the file
-  for _w in $(seq 1 80); do hget "$1"; cmp -s "$T/body" "$2" && return 0; sleep 0.1; done
-  echo "$1 still serves something else (HTTP $CODE)"; return 1
-}
 # Learned: the intermediate below the trusted root, from the primary.
 check "mirror learns vpn-ca: /aia/vpn-ca.crt byte-identical to the primary's" \
   same_as "$M/aia/vpn-ca.crt" "$GP/aia/vpn-ca.crt"
@@ -131,12 +127,14 @@ check "metrics: vpn-ca's CRL number exported" grep -q 'pkilab_cdpd_crl_number{ca
 
 # A peer listing many CA names and answering each slowly (0.6 s, under the
 # 1 s mirror_timeout) does not hold back the peer after it: the CA phase of
-# one peer is bounded by about one mirror_timeout per round.
+# one peer is bounded by about one mirror_timeout per round. 250 names (the
+# most a mirror reads is 256) take 150 s to walk, far beyond the bound of the
+# waits below (PKL_WAIT, 60 s): a mirror that walked them all first fails.
 S=$(free_port)
 perl -MIO::Socket::INET -e '
   my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], Listen => 16, ReuseAddr => 1) or die;
-  my $j = "{\"cas\": [" . join(",", map { "{\"name\": \"slow$_\"}" } 1..60) . "]}";
-  alarm 60;
+  my $j = "{\"cas\": [" . join(",", map { "{\"name\": \"slow$_\"}" } 1..250) . "]}";
+  alarm 900;
   while (my $c = $s->accept) {
     my $req = ""; while (my $l = <$c>) { $req .= $l; last if $l =~ /^\r?\n$/ }
     if ($req =~ m{^GET /healthz }) { print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($j) . "\r\nConnection: close\r\n\r\n$j" }
@@ -145,13 +143,11 @@ perl -MIO::Socket::INET -e '
   }' "$S" &
 at_exit "kill $! 2>/dev/null"
 K=$(free_port)
-t0=$(date +%s)
 start_cdpd k --mirror "http://127.0.0.1:$S" --mirror "$A" --trust "$T/trust/root.crt" \
   --listen "127.0.0.1:$K" --mirror-interval 1s --mirror-timeout 1s
-check "behind a slow peer listing 60 CAs, vpn-ca is learned from the next peer" \
+check "behind a slow peer listing 250 CAs, vpn-ca is learned from the next peer" \
   same_as "http://127.0.0.1:$K/aia/vpn-ca.crt" "$GP/aia/vpn-ca.crt"
 check "... and its CRL served" same_as "http://127.0.0.1:$K/crl/vpn-ca.crl" "$GP/crl/vpn-ca.crl"
-check "... within 6 s (60 x 0.6 s would be 36 s)" test $(($(date +%s) - t0)) -le 6
 stop_cdpd k; check "k: clean exit on SIGTERM" test $? = 0
 
 # The primary goes away; a reload from disk keeps what was learned.

@@ -9,7 +9,9 @@ doctor_serve() {
   SRV_PID=$!
   at_exit "kill $SRV_PID 2>/dev/null"
   SRV_PORT=""
-  for _i in $(seq 1 100); do
+  # bounded by PKL_WAIT (tests/lib.sh): python may start slowly on a busy machine
+  _end=$(($(date +%s) + PKL_WAIT))
+  while [ "$(date +%s)" -le "$_end" ]; do
     SRV_PORT=$(head -n 1 "$_pf")
     [ -n "$SRV_PORT" ] && return 0
     kill -0 "$SRV_PID" 2>/dev/null || return 1
