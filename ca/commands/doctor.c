@@ -83,31 +83,6 @@ static void free_password(char *p)
 	}
 }
 
-/* The lab's roots (self-signed certificates in <pki>/certs) as anchors. */
-static enum pkl_rc lab_anchors(const char *pki, STACK_OF(X509) *anchors, struct pkl_err *err)
-{
-	char dir[4096];
-	STACK_OF(X509) *all = sk_X509_new_null();
-	enum pkl_rc rc;
-
-	if (!all)
-		return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
-	rc = pkl_path_join(dir, sizeof(dir), err, "%s/certs", pki);
-	if (rc == PKL_OK)
-		rc = pkl_chain_load_certs(dir, all, err);
-	while (rc == PKL_OK && sk_X509_num(all) > 0) {
-		X509 *x = sk_X509_shift(all);
-		int dup = 0;
-		for (int i = 0; i < sk_X509_num(anchors); i++)
-			dup |= X509_cmp(sk_X509_value(anchors, i), x) == 0;
-		if (!dup && pkl_lint_self_signed(x) && sk_X509_push(anchors, x))
-			continue;
-		X509_free(x);
-	}
-	sk_X509_pop_free(all, X509_free);
-	return rc;
-}
-
 static enum pkl_rc load_inputs(struct doctor *d, const char *arg, struct pkl_cli *cli,
 			       struct pkl_err *err)
 {
@@ -155,7 +130,7 @@ static enum pkl_rc load_inputs(struct doctor *d, const char *arg, struct pkl_cli
 			return rc;
 	/* Anchors from the lab when none were named: the lab's roots. */
 	if (!d->trust.n && pki) {
-		rc = lab_anchors(pki, d->anchors, err);
+		rc = pkl_doctor_lab_anchors(pki, d->anchors, err);
 		if (rc != PKL_OK && from_lab)
 			return rc;
 	}

@@ -16,6 +16,7 @@
 #include "pkilab/crlcheck.h"
 #include "pkilab/doctor.h"
 #include "pkilab/fetch.h"
+#include "pkilab/file.h"
 #include "pkilab/lint.h"
 #include "pkilab/report.h"
 
@@ -39,6 +40,30 @@ struct doctor {
 	pkl_time skew_date;
 	int skew_seen;
 };
+
+enum pkl_rc pkl_doctor_lab_anchors(const char *pki, STACK_OF(X509) *anchors, struct pkl_err *err)
+{
+	char dir[4096];
+	STACK_OF(X509) *all = sk_X509_new_null();
+	enum pkl_rc rc;
+
+	if (!all)
+		return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+	rc = pkl_path_join(dir, sizeof(dir), err, "%s/certs", pki);
+	if (rc == PKL_OK)
+		rc = pkl_chain_load_certs(dir, all, err);
+	while (rc == PKL_OK && sk_X509_num(all) > 0) {
+		X509 *x = sk_X509_shift(all);
+		int dup = 0;
+		for (int i = 0; i < sk_X509_num(anchors); i++)
+			dup |= X509_cmp(sk_X509_value(anchors, i), x) == 0;
+		if (!dup && pkl_lint_self_signed(x) && sk_X509_push(anchors, x))
+			continue;
+		X509_free(x);
+	}
+	sk_X509_pop_free(all, X509_free);
+	return rc;
+}
 
 /* ---------------------------------------------------------------- revocation */
 

@@ -23,8 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/pem.h>
 
 #include "pkilab/crl.h"
 #include "pkilab/doctor.h"
@@ -149,6 +152,7 @@ static void leaf_not_yet_valid(void **state)
 	has(&r, "time.not_yet_valid", PKL_SEV_FAIL);
 	assert_null(pkl_report_find(&r, "time.expired", PKL_SEV_OK));
 	pkl_report_free(&r);
+	X509_free(leaf);
 }
 
 static void gateway_without_eku(void **state)
@@ -235,6 +239,44 @@ static void bad_options_refused(void **state)
 	assert_int_not_equal(pkl_doctor_run(&o, &r, &e), PKL_OK);
 	assert_int_equal(r.n, 0);
 	pkl_report_free(&r);
+}
+
+static void write_pem(const char *dir, const char *name, X509 *a, X509 *b)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_X509(f, a), 1);
+	if (b)
+		assert_int_equal(PEM_write_X509(f, b), 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The lab's anchors are its self-signed certificates, each once. */
+static void lab_anchors_are_the_roots(void **state)
+{
+	(void)state;
+	char pki[64], certs[96], cmd[160];
+	STACK_OF(X509) *a = sk_X509_new_null();
+	struct pkl_err e = { 0 };
+
+	snprintf(pki, sizeof(pki), "/tmp/pkl-doctor-XXXXXX");
+	assert_non_null(mkdtemp(pki));
+	snprintf(certs, sizeof(certs), "%s/certs", pki);
+	assert_int_equal(mkdir(certs, 0700), 0);
+	assert_int_equal(pkl_doctor_lab_anchors(pki, a, &e), PKL_EINPUT); /* no certificate */
+	write_pem(certs, "root.pem", W.root, NULL);
+	write_pem(certs, "ca-chain.pem", W.ca, W.root);
+	write_pem(certs, "gw.pem", W.leaf, NULL);
+	assert_int_equal(pkl_doctor_lab_anchors(pki, a, &e), PKL_OK);
+	assert_int_equal(sk_X509_num(a), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(a, 0), W.root), 0);
+	sk_X509_pop_free(a, X509_free);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pki);
+	assert_int_equal(system(cmd), 0);
 }
 
 /* ------------------------------------------------------------ served CDPs */
@@ -558,6 +600,7 @@ int main(void)
 		cmocka_unit_test(identity_not_in_san),
 		cmocka_unit_test(missing_issuer_and_untrusted_root),
 		cmocka_unit_test(bad_options_refused),
+		cmocka_unit_test(lab_anchors_are_the_roots),
 		cmocka_unit_test(served_crls_valid),
 		cmocka_unit_test(served_date_far_from_clock_is_skew),
 		cmocka_unit_test(served_crl_lists_the_leaf),

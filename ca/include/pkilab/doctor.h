@@ -65,4 +65,10 @@ struct pkl_doctor_opts {
 enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r,
 			   struct pkl_err *err);
 
+/* The lab's roots as trust anchors: the self-signed certificates of
+ * <pki>/certs, each once, appended to anchors (which must exist). PKL_EINPUT
+ * when the directory holds no certificate. */
+enum pkl_rc pkl_doctor_lab_anchors(const char *pki, STACK_OF(X509) *anchors,
+				   struct pkl_err *err);
+
 #endif
