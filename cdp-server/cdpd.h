@@ -2,6 +2,8 @@
  * pkilab-cdpd internals: the pieces of the CDP/AIA server and how they meet.
  *
  *   config.c    settings from flags and/or a libconfig file (every error names file:line)
+ *   readfile.c  the one reader of files the server serves or trusts
+ *   blob.c      refcounted bodies (CRL and certificate bytes), memfd for sendfile
  *   snapshot.c  the catalog: immutable, refcounted snapshots swapped atomically;
  *               the rules that decide whether a candidate CRL may replace the served one
  *   routes.c    the route table (data) and strict URL matching
@@ -104,7 +106,7 @@ void cdp_log_access(const char *line, size_t len);
  * bytes can never end a quoted log field or reach a terminal. */
 void cdp_log_escape(const char *s, char *out, size_t size);
 
-/* ---- the catalog (snapshot.c) ---- */
+/* ---- reading files (readfile.c) ---- */
 
 /* The one way the server reads a file it serves or trusts (publish crl/ and
  * aia/, trust files and directories, the state file): a regular file only,
@@ -119,6 +121,8 @@ enum pkl_rc cdp_file_read(const char *path, const char *base, size_t max, struct
 			  int *absent, struct pkl_err *err);
 
 enum cdp_kind { CDP_CRL = 0, CDP_AIA = 1 };
+
+/* ---- refcounted bodies (blob.c) ---- */
 
 /* Immutable bytes shared by the snapshots that contain them. */
 struct cdp_blob {
@@ -135,6 +139,8 @@ struct cdp_blob {
 struct cdp_blob *cdp_blob_new(const void *data, size_t len);
 struct cdp_blob *cdp_blob_ref(struct cdp_blob *b);
 void cdp_blob_unref(struct cdp_blob *b);
+
+/* ---- the catalog (snapshot.c) ---- */
 
 struct cdp_entry {
 	enum cdp_kind kind;
