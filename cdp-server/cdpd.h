@@ -7,6 +7,7 @@
  *   snapshot.c  the catalog: immutable, refcounted snapshots swapped atomically;
  *               the rules that decide whether a candidate CRL may replace the served one
  *   routes.c    the route table (data) and strict URL matching
+ *   httpdate.c  HTTP dates and ETags (validators, conditional requests)
  *   server.c    the libmicrohttpd daemons, limits, access log, dispatch
  *   h_*.c       one handler per route
  *   mirror.c    pulls from peers (libcurl), feeding candidates through the same rules
@@ -366,11 +367,17 @@ const char *cdp_head_end(struct cdp_head *h, int http11);
 /* Whether the head declares a body (RFC 9112 6.3). */
 #define cdp_head_has_body(h) ((h)->transfer_encodings > 0 || (h)->content_length > 0)
 
+
+/* ---- HTTP dates and ETags (httpdate.c) ---- */
+
 /* HTTP-date (IMF-fixdate) both ways; parse returns -1 when malformed. */
 void cdp_http_date(pkl_time t, char out[32]);
 pkl_time cdp_http_date_parse(const char *s);
 /* RFC 9110 §13.1.2 weak comparison of an If-None-Match list against etag. */
 int cdp_etag_match(const char *if_none_match, const char *etag);
+/* The strong ETag of n bytes at d: "\"<sha-256 hex>\"", content-derived, so
+ * identical on every mirror. */
+void cdp_etag_sha256(const unsigned char *d, size_t n, char out[68]);
 
 /* ---- mirror (mirror.c) ---- */
 

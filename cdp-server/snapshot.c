@@ -237,20 +237,6 @@ static void problem_remove(struct problems *p, const char *source)
 	}
 }
 
-static void sha256_etag(const unsigned char *d, size_t n, char out[68])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	size_t o;
-
-	if (!EVP_Digest(d, n, md, &mdlen, EVP_sha256(), NULL))
-		mdlen = 0;
-	out[0] = '"';
-	o = 1 + pkl_hex(md, mdlen, out + 1, 65);
-	out[o] = '"';
-	out[o + 1] = '\0';
-}
-
 static void entry_init(struct cdp_entry *e, enum cdp_kind kind, const char *name,
 		       struct cdp_blob *body, const char *source)
 {
@@ -258,7 +244,7 @@ static void entry_init(struct cdp_entry *e, enum cdp_kind kind, const char *name
 	e->kind = kind;
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->body = body;
-	sha256_etag(body->data, body->len, e->etag);
+	cdp_etag_sha256(body->data, body->len, e->etag);
 	snprintf(e->source, sizeof(e->source), "%s", source);
 	e->loaded_at = pkl_time_now();
 }
