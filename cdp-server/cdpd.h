@@ -9,6 +9,8 @@
  *   routes.c    the route table (data) and strict URL matching
  *   httpdate.c  HTTP dates and ETags (validators, conditional requests)
  *   server.c    the libmicrohttpd daemons, limits, access log, dispatch
+ *   serve.c     serving helpers: an entry with its caching headers and
+ *               conditional requests (304), small text replies
  *   h_*.c       one handler per route
  *   mirror.c    pulls from peers (libcurl), feeding candidates through the same rules
  *   cacheck.c   whether a CA certificate a peer offers was issued by a trusted CA
@@ -456,6 +458,8 @@ int cdp_h_metrics(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_r
 int cdp_h_status(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
 		 const char *name, int head);
 
+/* ---- serving helpers (serve.c) ---- */
+
 /* Shared by the CRL and AIA handlers: the entry with every caching header,
  * or 304, or 404. */
 int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
@@ -463,6 +467,11 @@ int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp
 /* Queues a small text response (status, content type, body copied). */
 int cdp_reply_text(struct MHD_Connection *conn, struct cdp_req *req, int status,
 		   const char *ctype, const char *body, size_t len);
+/* cdp_reply_text, plus Connection: close when close is set (MHD 0.9.75 then
+ * closes the connection). Both send Cache-Control: no-store, and Allow on a
+ * 405. */
+int cdp_reply(struct MHD_Connection *conn, struct cdp_req *req, int status, const char *ctype,
+	      const char *body, size_t len, int close);
 
 /* The health verdict (shared by /healthz, /metrics and the status page):
  * fills a JSON document; returns 1 when healthy. */

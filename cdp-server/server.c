@@ -230,35 +230,6 @@ static void conn_cut(struct cdp_server *srv, struct conn *c, int abort)
 
 /* ---- responses ---- */
 
-static int reply(struct MHD_Connection *conn, struct cdp_req *req, int status, const char *ctype,
-		 const char *body, size_t len, int close)
-{
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-
-	r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	/* MHD 0.9.75 closes the connection after a response that says so. */
-	if (close)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-	req->status = status;
-	req->bytes = len;
-	ret = MHD_queue_response(conn, (unsigned)status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-int cdp_reply_text(struct MHD_Connection *conn, struct cdp_req *req, int status,
-		   const char *ctype, const char *body, size_t len)
-{
-	return reply(conn, req, status, ctype, body, len, 0);
-}
-
 static int reply_error(struct MHD_Connection *conn, struct cdp_req *req, int status, int close)
 {
 	char body[128];
@@ -267,7 +238,7 @@ static int reply_error(struct MHD_Connection *conn, struct cdp_req *req, int sta
 			     status == 400 ? "bad request" : "error";
 	int n = snprintf(body, sizeof(body), "%d %s\n", status, reason);
 
-	return reply(conn, req, status, "text/plain; charset=utf-8", body, (size_t)n, close);
+	return cdp_reply(conn, req, status, "text/plain; charset=utf-8", body, (size_t)n, close);
 }
 
 /* ---- requests ---- */
