@@ -11,6 +11,7 @@
  *   server.c    the libmicrohttpd daemons, limits, access log, dispatch
  *   serve.c     serving helpers: an entry with its caching headers and
  *               conditional requests (304), small text replies
+ *   health.c    the health verdict (/healthz, /metrics, the status page)
  *   h_*.c       one handler per route
  *   mirror.c    pulls from peers (libcurl), feeding candidates through the same rules
  *   cacheck.c   whether a CA certificate a peer offers was issued by a trusted CA
@@ -472,6 +473,8 @@ int cdp_reply_text(struct MHD_Connection *conn, struct cdp_req *req, int status,
  * 405. */
 int cdp_reply(struct MHD_Connection *conn, struct cdp_req *req, int status, const char *ctype,
 	      const char *body, size_t len, int close);
+
+/* ---- health (health.c) ---- */
 
 /* The health verdict (shared by /healthz, /metrics and the status page):
  * fills a JSON document; returns 1 when healthy. */
