@@ -14,7 +14,8 @@
  *   health.c    the health verdict (/healthz, /metrics, the status page)
  *   h_*.c       one handler per route
  *   mirror.c    pulls from peers (libcurl), feeding candidates through the same rules
- *   cacheck.c   whether a CA certificate a peer offers was issued by a trusted CA
+ *   judge.c     the rules: whether a candidate CRL may replace the served one, and
+ *               whether a CA certificate a peer offers was issued by a trusted CA
  *   state.c     the CRL-number high-water marks kept in state_dir across restarts
  *   watch.c     inotify on the publish directories
  *   cdplog.c    the log sink (one line per event, timestamped)
@@ -191,6 +192,8 @@ const struct cdp_entry *cdp_snapshot_find(const struct cdp_snapshot *s, enum cdp
 struct cdp_snapshot *cdp_snapshot_ref(struct cdp_snapshot *s);
 void cdp_snapshot_release(struct cdp_snapshot *s);
 
+/* ---- the judges (judge.c) ---- */
+
 enum cdp_verdict {
 	CDP_ACCEPT,    /* newer (or first): serve it */
 	CDP_SAME,      /* byte-identical to what is served */
@@ -219,6 +222,8 @@ enum cdp_verdict cdp_judge_crl(const struct cdp_entry *cur, const unsigned char 
 enum cdp_verdict cdp_judge_ca(const unsigned char *der, size_t len, X509 *const *issuers,
 			      const char *const *issuer_names, size_t n_issuers, pkl_time now,
 			      const char *where, X509 **out, struct pkl_err *err);
+
+/* ---- the catalog ---- */
 
 struct cdp_catalog;
 

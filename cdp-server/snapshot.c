@@ -109,50 +109,6 @@ void cdp_snapshot_release(struct cdp_snapshot *s)
 	free(s);
 }
 
-const char *cdp_verdict_name(enum cdp_verdict v)
-{
-	static const char *const names[] = { "accepted", "unchanged", "older", "conflict",
-					     "stale", "invalid", "unknown-ca", "untrusted" };
-
-	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
-}
-
-enum cdp_verdict cdp_judge_crl(const struct cdp_entry *cur, const unsigned char *der, size_t len,
-			       X509 *ca, pkl_time now, const char *where, struct pkl_crlinfo *info,
-			       struct pkl_err *err)
-{
-	int cmp;
-
-	if (cur && cur->body && cur->body->len == len && memcmp(cur->body->data, der, len) == 0) {
-		*info = cur->info;
-		return CDP_SAME;
-	}
-	if (pkl_crlcheck_verify(der, len, where, ca, info, err) != PKL_OK)
-		return CDP_INVALID;
-	if (!cur)
-		return CDP_ACCEPT;
-	cmp = pkl_crlcheck_number_cmp(info->number, cur->info.number);
-	if (cmp < 0) {
-		pkl_err_set(err, PKL_EINPUT, where,
-			    "CRL number %s is lower than the served %s: rollback refused", info->number,
-			    cur->info.number);
-		return CDP_OLDER;
-	}
-	if (cmp == 0) {
-		pkl_err_set(err, PKL_EINPUT, where,
-			    "CRL number %s is already served with different content: keeping the served one",
-			    info->number);
-		return CDP_CONFLICT;
-	}
-	/* A newer number that is already expired is a publishing accident: do
-	 * not replace a CRL clients can still use with one they cannot. */
-	if (pkl_crlcheck_fresh(info, now, 0, where, err) != PKL_OK &&
-	    pkl_crlcheck_fresh(&cur->info, now, 0, where, NULL) == PKL_OK)
-		return CDP_STALE;
-	pkl_err_clear(err);
-	return CDP_ACCEPT;
-}
-
 /* ---- building ---- */
 
 struct trust_ca;
