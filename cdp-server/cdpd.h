@@ -4,8 +4,11 @@
  *   config.c    settings from flags and/or a libconfig file (every error names file:line)
  *   readfile.c  the one reader of files the server serves or trusts
  *   blob.c      refcounted bodies (CRL and certificate bytes), memfd for sendfile
- *   snapshot.c  the catalog: immutable, refcounted snapshots swapped atomically;
- *               the rules that decide whether a candidate CRL may replace the served one
+ *   snapshot.c  the immutable snapshot a request is answered from: entries, problems
+ *   trust.c     the trust set: configured CA certificates and CAs learned from peers
+ *   catalog.c   the catalog: the current snapshot swapped atomically, the reload
+ *               (trust set, publish dirs), peers' offers, the rollback marks
+ *   catalog.h   the parts snapshot.c, trust.c and catalog.c share
  *   routes.c    the route table (data) and strict URL matching
  *   httpdate.c  HTTP dates and ETags (validators, conditional requests)
  *   server.c    the libmicrohttpd daemons, limits, access log, dispatch
@@ -124,6 +127,11 @@ void cdp_log_escape(const char *s, char *out, size_t size);
  * (EACCES, ENOTDIR, a device) is a problem, never "no file". */
 enum pkl_rc cdp_file_read(const char *path, const char *base, size_t max, struct pkl_buf *out,
 			  int *absent, struct pkl_err *err);
+/* Whether s ends with suf (and is longer). */
+int cdp_has_suffix(const char *s, const char *suf);
+/* scandir(3) order: by name, bytewise. */
+struct dirent;
+int cdp_name_sort(const struct dirent **a, const struct dirent **b);
 
 enum cdp_kind { CDP_CRL = 0, CDP_AIA = 1 };
 
@@ -145,7 +153,7 @@ struct cdp_blob *cdp_blob_new(const void *data, size_t len);
 struct cdp_blob *cdp_blob_ref(struct cdp_blob *b);
 void cdp_blob_unref(struct cdp_blob *b);
 
-/* ---- the catalog (snapshot.c) ---- */
+/* ---- the snapshot (snapshot.c) ---- */
 
 struct cdp_entry {
 	enum cdp_kind kind;
@@ -223,7 +231,7 @@ enum cdp_verdict cdp_judge_ca(const unsigned char *der, size_t len, X509 *const 
 			      const char *const *issuer_names, size_t n_issuers, pkl_time now,
 			      const char *where, X509 **out, struct pkl_err *err);
 
-/* ---- the catalog ---- */
+/* ---- the catalog (catalog.c; learned CAs: trust.c) ---- */
 
 struct cdp_catalog;
 

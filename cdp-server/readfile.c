@@ -126,3 +126,16 @@ enum pkl_rc cdp_file_read(const char *path, const char *base, size_t max, struct
 	*out = b;
 	return PKL_OK;
 }
+
+/* ---- directory scans ---- */
+int cdp_has_suffix(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+
+	return a > b && strcmp(s + a - b, suf) == 0;
+}
+
+int cdp_name_sort(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}

@@ -91,7 +91,7 @@ static struct MHD_Response *build(const struct cdp_ctx *ctx, const struct cdp_en
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, e->etag);
 	/* RFC 9110 §8.8.2.1: never a Last-Modified later than Date (a date
-	 * moved forward past the clock waits for it; see snapshot.c). */
+	 * moved forward past the clock waits for it; see cdp_lm_floor). */
 	if (e->last_modified && e->last_modified <= now)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, e->last_modified_http);
 	if (e->expires)
