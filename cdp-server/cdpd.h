@@ -326,25 +326,69 @@ int cdp_state_keyid(X509 *ca, char out[CDP_KEYID_MAX + 1]);
 
 /* ---- routes (routes.c) ---- */
 
+/* The methods a route answers (struct cdp_route.methods). */
+#define CDP_M_GET  1u
+#define CDP_M_HEAD 2u
+
+/*
+ * The route table: the whole public surface of the server (DESIGN.md,
+ * pkilab-cdpd), one row per route, in match order:
+ *
+ *   X(id, methods, path, suffix, label, handler)
+ *
+ * path is the exact path, or the prefix of a name route whose suffix is set
+ * ("/crl/" NAME ".crl"); methods are checked before the handler runs (405
+ * otherwise, with Allow naming them); label names the route in /metrics;
+ * handler answers it (h_*.c). A new route is one row here plus its handler:
+ * this header makes the route ids and the handlers' prototypes of the rows,
+ * routes.c makes cdp_routes[].
+ */
+#define CDP_ROUTES(X)                                                                          \
+	X(CDP_R_CRL,     CDP_M_GET | CDP_M_HEAD, "/crl/",    ".crl", "crl",     cdp_h_crl)     \
+	X(CDP_R_AIA,     CDP_M_GET | CDP_M_HEAD, "/aia/",    ".crt", "aia",     cdp_h_aia)     \
+	X(CDP_R_HEALTH,  CDP_M_GET | CDP_M_HEAD, "/healthz", NULL,   "healthz", cdp_h_health)  \
+	X(CDP_R_METRICS, CDP_M_GET | CDP_M_HEAD, "/metrics", NULL,   "metrics", cdp_h_metrics) \
+	X(CDP_R_STATUS,  CDP_M_GET | CDP_M_HEAD, "/",        NULL,   "status",  cdp_h_status)
+
+#define CDP_ROUTE_ID(id, methods, path, suffix, label, handler) id,
 enum cdp_route_id {
-	CDP_R_CRL = 0,
-	CDP_R_AIA,
-	CDP_R_HEALTH,
-	CDP_R_METRICS,
-	CDP_R_STATUS,
+	CDP_ROUTES(CDP_ROUTE_ID)  /* 0, 1, ...: the row's index in cdp_routes[] */
 	CDP_R_NONE,  /* 404 */
 	CDP_R_COUNT
 };
+#undef CDP_ROUTE_ID
+
+/* A handler: the MHD_Result of queuing its response. name is the NAME of a
+ * name route ("" otherwise); head is set for HEAD (MHD then sends only the
+ * headers, with the GET Content-Length). */
+struct cdp_ctx;
+struct cdp_req;
+struct MHD_Connection;
+typedef int (*cdp_handler_fn)(struct cdp_ctx *ctx, struct MHD_Connection *conn,
+			      struct cdp_req *req, const char *name, int head);
+#define CDP_ROUTE_HANDLER(id, methods, path, suffix, label, handler)                   \
+	int handler(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req, \
+		    const char *name, int head);
+CDP_ROUTES(CDP_ROUTE_HANDLER)
+#undef CDP_ROUTE_HANDLER
 
 struct cdp_route {
 	enum cdp_route_id id;
-	const char *path;    /* exact path, or the prefix when suffix is set */
-	const char *suffix;  /* "/crl/" + NAME + ".crl" */
-	const char *label;   /* metrics label */
+	unsigned methods;       /* CDP_M_* */
+	const char *path;       /* exact path, or the prefix when suffix is set */
+	const char *suffix;     /* "/crl/" + NAME + ".crl" */
+	const char *label;      /* metrics label */
+	cdp_handler_fn handler;
 };
 
-extern const struct cdp_route cdp_routes[];
+extern const struct cdp_route cdp_routes[]; /* indexed by enum cdp_route_id */
 extern const size_t cdp_n_routes;
+/* The row of a route id, or NULL for CDP_R_NONE. */
+const struct cdp_route *cdp_route_get(enum cdp_route_id id);
+/* The CDP_M_* bit of a method name; 0 for any other method. */
+unsigned cdp_method_bit(const char *method);
+/* The Allow value of a route's methods ("GET, HEAD"; "" for none). */
+void cdp_route_allow(enum cdp_route_id id, char out[32]);
 
 /* Matches a raw (undecoded) request path. On a name route, name receives
  * the NAME. Anything that is not exactly a route is CDP_R_NONE. */
@@ -457,20 +501,7 @@ struct cdp_req {
 	char url[200];
 };
 
-struct MHD_Connection;
-typedef int (*cdp_handler_fn)(struct cdp_ctx *ctx, struct MHD_Connection *conn,
-			      struct cdp_req *req, const char *name, int head);
-/* Each returns the MHD_Result of queuing its response. */
-int cdp_h_crl(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-	      const char *name, int head);
-int cdp_h_aia(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-	      const char *name, int head);
-int cdp_h_health(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-		 const char *name, int head);
-int cdp_h_metrics(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-		  const char *name, int head);
-int cdp_h_status(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-		 const char *name, int head);
+/* The handlers (h_*.c) are declared with the route table (CDP_ROUTES). */
 
 /* ---- serving helpers (serve.c) ---- */
 

@@ -5,25 +5,24 @@
  * Paths are matched raw: the server installs an unescape callback that does
  * nothing, so "%2e%2e", "%2f" or "%00" arrive here as '%' characters, which no
  * name may contain. A name is looked up in the in-memory catalog, never
- * joined onto a filesystem path. This file has no dependencies beyond libc so
- * the fuzz harness can compile it alone.
+ * joined onto a filesystem path.
  */
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 
 #include "cdpd.h"
 
-/* The whole public surface of the server (DESIGN.md, pkilab-cdpd). */
-const struct cdp_route cdp_routes[] = {
-	{ CDP_R_CRL, "/crl/", ".crl", "crl" },
-	{ CDP_R_AIA, "/aia/", ".crt", "aia" },
-	{ CDP_R_HEALTH, "/healthz", NULL, "healthz" },
-	{ CDP_R_METRICS, "/metrics", NULL, "metrics" },
-	{ CDP_R_STATUS, "/", NULL, "status" },
-};
+/* The rows of CDP_ROUTES (cdpd.h), in its order: cdp_routes[id] is route id's. */
+#define CDP_ROUTE_ROW(id, methods, path, suffix, label, handler) \
+	{ id, methods, path, suffix, label, handler },
+const struct cdp_route cdp_routes[] = { CDP_ROUTES(CDP_ROUTE_ROW) };
+#undef CDP_ROUTE_ROW
+_Static_assert(sizeof(cdp_routes) / sizeof(cdp_routes[0]) == CDP_R_NONE,
+	       "one row per route id");
 const size_t cdp_n_routes = sizeof(cdp_routes) / sizeof(cdp_routes[0]);
 
 int cdp_name_valid(const char *s, size_t len)
@@ -70,6 +69,37 @@ enum cdp_route_id cdp_route_match(const char *url, size_t len, char name[CDP_NAM
 		return r->id;
 	}
 	return CDP_R_NONE;
+}
+
+const struct cdp_route *cdp_route_get(enum cdp_route_id id)
+{
+	return (unsigned)id < cdp_n_routes ? &cdp_routes[id] : NULL;
+}
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} method_names[] = { { CDP_M_GET, "GET" }, { CDP_M_HEAD, "HEAD" } };
+
+unsigned cdp_method_bit(const char *method)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++)
+		if (strcmp(method, method_names[i].name) == 0)
+			return method_names[i].bit;
+	return 0;
+}
+
+void cdp_route_allow(enum cdp_route_id id, char out[32])
+{
+	const struct cdp_route *r = cdp_route_get(id);
+	size_t i, o = 0;
+
+	out[0] = '\0';
+	for (i = 0; r && i < sizeof(method_names) / sizeof(method_names[0]); i++)
+		if (r->methods & method_names[i].bit)
+			o += (size_t)snprintf(out + o, 32 - o, "%s%s", o ? ", " : "", method_names[i].name);
 }
 
 const char *cdp_route_label(enum cdp_route_id id)

@@ -173,8 +173,12 @@ int cdp_reply(struct MHD_Connection *conn, struct cdp_req *req, int status, cons
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+		char allow[32];
+
+		cdp_route_allow(req->route, allow);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	}
 	/* MHD 0.9.75 closes the connection after a response that says so. */
 	if (close)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
