@@ -22,6 +22,8 @@
 #include "catalog.h"
 #include "pkilab/buf.h"
 
+/* ---- the current snapshot ---- */
+
 struct pin {
 	struct cdp_snapshot *s;
 };
@@ -106,6 +108,8 @@ struct cdp_snapshot *cdp_catalog_acquire(struct cdp_catalog *cat)
 	return s;
 }
 
+/* ---- rollback marks across restarts (state.c) ---- */
+
 /* The persisted half of the rollback rule (state_dir): a CRL that passed
  * cdp_judge_crl() is still refused when its number is below the highest this
  * server ever accepted for that CA name and key, even when nothing is served
@@ -167,6 +171,8 @@ static void save_marks(struct cdp_catalog *cat)
 	cdp_problem_remove(&cat->notes, cat->state->path);
 	cdp_problem_add(&cat->notes, "", cat->state->path, msg, 0);
 }
+
+/* ---- the reload ---- */
 
 /* Judges one CRL file for a CA; cur is updated in place when accepted. */
 static void consider_file(struct cdp_catalog *cat, const struct cdp_trust_ca *ca, const char *path,
@@ -409,6 +415,8 @@ out:
 	malloc_trim(0);
 }
 
+/* ---- peers: offered CRLs, notes ---- */
+
 enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca_name,
 				       const unsigned char *der, size_t len, const char *source,
 				       struct pkl_err *err)
@@ -520,6 +528,8 @@ int cdp_catalog_note(struct cdp_catalog *cat, const char *ca, const char *source
 	pthread_mutex_unlock(&cat->build_lock);
 	return changed;
 }
+
+/* ---- lifetime ---- */
 
 void cdp_catalog_set_state(struct cdp_catalog *cat, struct cdp_state *st)
 {

@@ -79,6 +79,8 @@ void cdp_snapshot_release(struct cdp_snapshot *s)
 	free(s);
 }
 
+/* ---- problems ---- */
+
 void cdp_problem_add(struct cdp_problems *p, const char *ca, const char *source, const char *msg,
 		     int fatal)
 {
@@ -114,6 +116,8 @@ void cdp_problem_remove(struct cdp_problems *p, const char *source)
 		}
 	}
 }
+
+/* ---- entries ---- */
 
 static void entry_init(struct cdp_entry *e, enum cdp_kind kind, const char *name,
 		       struct cdp_blob *body, const char *source)

@@ -20,6 +20,8 @@
 #include "catalog.h"
 #include "pkilab/buf.h"
 
+/* ---- loading the configured CAs ---- */
+
 static X509 *load_cert(const unsigned char *d, size_t n)
 {
 	const unsigned char *p = d;
@@ -181,6 +183,8 @@ const struct cdp_trust_ca *cdp_trust_find(const struct cdp_trust_ca *v, size_t n
 	return NULL;
 }
 
+/* ---- changing the set ---- */
+
 /* Replaces the entry of name in v (owned) with a copy of t holding its own
  * references, or appends one. Returns 0 when out of memory. */
 static int trust_put(struct cdp_trust_ca **v, size_t *n, const struct cdp_trust_ca *t)
@@ -215,29 +219,7 @@ static int trust_put(struct cdp_trust_ca **v, size_t *n, const struct cdp_trust_
 	return 1;
 }
 
-/* The configured (not learned) CAs of v: the only issuers a learned CA may
- * have. Arrays the caller frees; 0 with both NULL when out of memory. */
-static size_t configured_issuers(const struct cdp_trust_ca *v, size_t n, X509 ***iss,
-				 const char ***names)
-{
-	size_t i, k = 0;
-
-	*iss = calloc(n + 1, sizeof(X509 *));
-	*names = calloc(n + 1, sizeof(const char *));
-	if (!*iss || !*names) {
-		free(*iss);
-		free(*names);
-		*iss = NULL;
-		*names = NULL;
-		return 0;
-	}
-	for (i = 0; i < n; i++)
-		if (!v[i].learned) {
-			(*iss)[k] = v[i].cert;
-			(*names)[k++] = v[i].name;
-		}
-	return k;
-}
+/* ---- the last good CAs ---- */
 
 /* A configured CA certificate that was served and is missing from the set
  * just loaded (its file truncated, half rewritten, unreadable, replaced by
@@ -284,6 +266,32 @@ void cdp_keep_last_good_cas(struct cdp_catalog *cat, struct cdp_trust_ca **v, si
 			cdp_problem_add(pr, o->name, o->source, msg, 1);
 		}
 	}
+}
+
+/* ---- learned CAs ---- */
+
+/* The configured (not learned) CAs of v: the only issuers a learned CA may
+ * have. Arrays the caller frees; 0 with both NULL when out of memory. */
+static size_t configured_issuers(const struct cdp_trust_ca *v, size_t n, X509 ***iss,
+				 const char ***names)
+{
+	size_t i, k = 0;
+
+	*iss = calloc(n + 1, sizeof(X509 *));
+	*names = calloc(n + 1, sizeof(const char *));
+	if (!*iss || !*names) {
+		free(*iss);
+		free(*names);
+		*iss = NULL;
+		*names = NULL;
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		if (!v[i].learned) {
+			(*iss)[k] = v[i].cert;
+			(*names)[k++] = v[i].name;
+		}
+	return k;
 }
 
 /* Appends the learned CAs to the freshly loaded configured set v, judging
