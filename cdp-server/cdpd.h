@@ -2,13 +2,23 @@
  * pkilab-cdpd internals: the pieces of the CDP/AIA server and how they meet.
  *
  *   config.c    settings from flags and/or a libconfig file (every error names file:line)
- *   snapshot.c  the catalog: immutable, refcounted snapshots swapped atomically;
- *               the rules that decide whether a candidate CRL may replace the served one
+ *   readfile.c  the one reader of files the server serves or trusts
+ *   blob.c      refcounted bodies (CRL and certificate bytes), memfd for sendfile
+ *   snapshot.c  the immutable snapshot a request is answered from: entries, problems
+ *   trust.c     the trust set: configured CA certificates and CAs learned from peers
+ *   catalog.c   the catalog: the current snapshot swapped atomically, the reload
+ *               (trust set, publish dirs), peers' offers, the rollback marks
+ *   catalog.h   the parts snapshot.c, trust.c and catalog.c share
  *   routes.c    the route table (data) and strict URL matching
+ *   httpdate.c  HTTP dates and ETags (validators, conditional requests)
  *   server.c    the libmicrohttpd daemons, limits, access log, dispatch
+ *   serve.c     serving helpers: an entry with its caching headers and
+ *               conditional requests (304), small text replies
+ *   health.c    the health verdict (/healthz, /metrics, the status page)
  *   h_*.c       one handler per route
  *   mirror.c    pulls from peers (libcurl), feeding candidates through the same rules
- *   cacheck.c   whether a CA certificate a peer offers was issued by a trusted CA
+ *   judge.c     the rules: whether a candidate CRL may replace the served one, and
+ *               whether a CA certificate a peer offers was issued by a trusted CA
  *   state.c     the CRL-number high-water marks kept in state_dir across restarts
  *   watch.c     inotify on the publish directories
  *   cdplog.c    the log sink (one line per event, timestamped)
@@ -104,7 +114,7 @@ void cdp_log_access(const char *line, size_t len);
  * bytes can never end a quoted log field or reach a terminal. */
 void cdp_log_escape(const char *s, char *out, size_t size);
 
-/* ---- the catalog (snapshot.c) ---- */
+/* ---- reading files (readfile.c) ---- */
 
 /* The one way the server reads a file it serves or trusts (publish crl/ and
  * aia/, trust files and directories, the state file): a regular file only,
@@ -117,8 +127,15 @@ void cdp_log_escape(const char *s, char *out, size_t size);
  * (EACCES, ENOTDIR, a device) is a problem, never "no file". */
 enum pkl_rc cdp_file_read(const char *path, const char *base, size_t max, struct pkl_buf *out,
 			  int *absent, struct pkl_err *err);
+/* Whether s ends with suf (and is longer). */
+int cdp_has_suffix(const char *s, const char *suf);
+/* scandir(3) order: by name, bytewise. */
+struct dirent;
+int cdp_name_sort(const struct dirent **a, const struct dirent **b);
 
 enum cdp_kind { CDP_CRL = 0, CDP_AIA = 1 };
+
+/* ---- refcounted bodies (blob.c) ---- */
 
 /* Immutable bytes shared by the snapshots that contain them. */
 struct cdp_blob {
@@ -135,6 +152,8 @@ struct cdp_blob {
 struct cdp_blob *cdp_blob_new(const void *data, size_t len);
 struct cdp_blob *cdp_blob_ref(struct cdp_blob *b);
 void cdp_blob_unref(struct cdp_blob *b);
+
+/* ---- the snapshot (snapshot.c) ---- */
 
 struct cdp_entry {
 	enum cdp_kind kind;
@@ -181,6 +200,8 @@ const struct cdp_entry *cdp_snapshot_find(const struct cdp_snapshot *s, enum cdp
 struct cdp_snapshot *cdp_snapshot_ref(struct cdp_snapshot *s);
 void cdp_snapshot_release(struct cdp_snapshot *s);
 
+/* ---- the judges (judge.c) ---- */
+
 enum cdp_verdict {
 	CDP_ACCEPT,    /* newer (or first): serve it */
 	CDP_SAME,      /* byte-identical to what is served */
@@ -209,6 +230,8 @@ enum cdp_verdict cdp_judge_crl(const struct cdp_entry *cur, const unsigned char 
 enum cdp_verdict cdp_judge_ca(const unsigned char *der, size_t len, X509 *const *issuers,
 			      const char *const *issuer_names, size_t n_issuers, pkl_time now,
 			      const char *where, X509 **out, struct pkl_err *err);
+
+/* ---- the catalog (catalog.c; learned CAs: trust.c) ---- */
 
 struct cdp_catalog;
 
@@ -303,25 +326,69 @@ int cdp_state_keyid(X509 *ca, char out[CDP_KEYID_MAX + 1]);
 
 /* ---- routes (routes.c) ---- */
 
+/* The methods a route answers (struct cdp_route.methods). */
+#define CDP_M_GET  1u
+#define CDP_M_HEAD 2u
+
+/*
+ * The route table: the whole public surface of the server (DESIGN.md,
+ * pkilab-cdpd), one row per route, in match order:
+ *
+ *   X(id, methods, path, suffix, label, handler)
+ *
+ * path is the exact path, or the prefix of a name route whose suffix is set
+ * ("/crl/" NAME ".crl"); methods are checked before the handler runs (405
+ * otherwise, with Allow naming them); label names the route in /metrics;
+ * handler answers it (h_*.c). A new route is one row here plus its handler:
+ * this header makes the route ids and the handlers' prototypes of the rows,
+ * routes.c makes cdp_routes[].
+ */
+#define CDP_ROUTES(X)                                                                          \
+	X(CDP_R_CRL,     CDP_M_GET | CDP_M_HEAD, "/crl/",    ".crl", "crl",     cdp_h_crl)     \
+	X(CDP_R_AIA,     CDP_M_GET | CDP_M_HEAD, "/aia/",    ".crt", "aia",     cdp_h_aia)     \
+	X(CDP_R_HEALTH,  CDP_M_GET | CDP_M_HEAD, "/healthz", NULL,   "healthz", cdp_h_health)  \
+	X(CDP_R_METRICS, CDP_M_GET | CDP_M_HEAD, "/metrics", NULL,   "metrics", cdp_h_metrics) \
+	X(CDP_R_STATUS,  CDP_M_GET | CDP_M_HEAD, "/",        NULL,   "status",  cdp_h_status)
+
+#define CDP_ROUTE_ID(id, methods, path, suffix, label, handler) id,
 enum cdp_route_id {
-	CDP_R_CRL = 0,
-	CDP_R_AIA,
-	CDP_R_HEALTH,
-	CDP_R_METRICS,
-	CDP_R_STATUS,
+	CDP_ROUTES(CDP_ROUTE_ID)  /* 0, 1, ...: the row's index in cdp_routes[] */
 	CDP_R_NONE,  /* 404 */
 	CDP_R_COUNT
 };
+#undef CDP_ROUTE_ID
+
+/* A handler: the MHD_Result of queuing its response. name is the NAME of a
+ * name route ("" otherwise); head is set for HEAD (MHD then sends only the
+ * headers, with the GET Content-Length). */
+struct cdp_ctx;
+struct cdp_req;
+struct MHD_Connection;
+typedef int (*cdp_handler_fn)(struct cdp_ctx *ctx, struct MHD_Connection *conn,
+			      struct cdp_req *req, const char *name, int head);
+#define CDP_ROUTE_HANDLER(id, methods, path, suffix, label, handler)                   \
+	int handler(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req, \
+		    const char *name, int head);
+CDP_ROUTES(CDP_ROUTE_HANDLER)
+#undef CDP_ROUTE_HANDLER
 
 struct cdp_route {
 	enum cdp_route_id id;
-	const char *path;    /* exact path, or the prefix when suffix is set */
-	const char *suffix;  /* "/crl/" + NAME + ".crl" */
-	const char *label;   /* metrics label */
+	unsigned methods;       /* CDP_M_* */
+	const char *path;       /* exact path, or the prefix when suffix is set */
+	const char *suffix;     /* "/crl/" + NAME + ".crl" */
+	const char *label;      /* metrics label */
+	cdp_handler_fn handler;
 };
 
-extern const struct cdp_route cdp_routes[];
+extern const struct cdp_route cdp_routes[]; /* indexed by enum cdp_route_id */
 extern const size_t cdp_n_routes;
+/* The row of a route id, or NULL for CDP_R_NONE. */
+const struct cdp_route *cdp_route_get(enum cdp_route_id id);
+/* The CDP_M_* bit of a method name; 0 for any other method. */
+unsigned cdp_method_bit(const char *method);
+/* The Allow value of a route's methods ("GET, HEAD"; "" for none). */
+void cdp_route_allow(enum cdp_route_id id, char out[32]);
 
 /* Matches a raw (undecoded) request path. On a name route, name receives
  * the NAME. Anything that is not exactly a route is CDP_R_NONE. */
@@ -360,11 +427,17 @@ const char *cdp_head_end(struct cdp_head *h, int http11);
 /* Whether the head declares a body (RFC 9112 6.3). */
 #define cdp_head_has_body(h) ((h)->transfer_encodings > 0 || (h)->content_length > 0)
 
+
+/* ---- HTTP dates and ETags (httpdate.c) ---- */
+
 /* HTTP-date (IMF-fixdate) both ways; parse returns -1 when malformed. */
 void cdp_http_date(pkl_time t, char out[32]);
 pkl_time cdp_http_date_parse(const char *s);
 /* RFC 9110 §13.1.2 weak comparison of an If-None-Match list against etag. */
 int cdp_etag_match(const char *if_none_match, const char *etag);
+/* The strong ETag of n bytes at d: "\"<sha-256 hex>\"", content-derived, so
+ * identical on every mirror. */
+void cdp_etag_sha256(const unsigned char *d, size_t n, char out[68]);
 
 /* ---- mirror (mirror.c) ---- */
 
@@ -428,20 +501,9 @@ struct cdp_req {
 	char url[200];
 };
 
-struct MHD_Connection;
-typedef int (*cdp_handler_fn)(struct cdp_ctx *ctx, struct MHD_Connection *conn,
-			      struct cdp_req *req, const char *name, int head);
-/* Each returns the MHD_Result of queuing its response. */
-int cdp_h_crl(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-	      const char *name, int head);
-int cdp_h_aia(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-	      const char *name, int head);
-int cdp_h_health(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-		 const char *name, int head);
-int cdp_h_metrics(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-		  const char *name, int head);
-int cdp_h_status(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-		 const char *name, int head);
+/* The handlers (h_*.c) are declared with the route table (CDP_ROUTES). */
+
+/* ---- serving helpers (serve.c) ---- */
 
 /* Shared by the CRL and AIA handlers: the entry with every caching header,
  * or 304, or 404. */
@@ -450,6 +512,13 @@ int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp
 /* Queues a small text response (status, content type, body copied). */
 int cdp_reply_text(struct MHD_Connection *conn, struct cdp_req *req, int status,
 		   const char *ctype, const char *body, size_t len);
+/* cdp_reply_text, plus Connection: close when close is set (MHD 0.9.75 then
+ * closes the connection). Both send Cache-Control: no-store, and Allow on a
+ * 405. */
+int cdp_reply(struct MHD_Connection *conn, struct cdp_req *req, int status, const char *ctype,
+	      const char *body, size_t len, int close);
+
+/* ---- health (health.c) ---- */
 
 /* The health verdict (shared by /healthz, /metrics and the status page):
  * fills a JSON document; returns 1 when healthy. */

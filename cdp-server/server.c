@@ -130,14 +130,6 @@ int cdp_status_slot(int status)
 	return 7; /* anything else */
 }
 
-static const cdp_handler_fn handlers[CDP_R_COUNT] = {
-	[CDP_R_CRL] = cdp_h_crl,
-	[CDP_R_AIA] = cdp_h_aia,
-	[CDP_R_HEALTH] = cdp_h_health,
-	[CDP_R_METRICS] = cdp_h_metrics,
-	[CDP_R_STATUS] = cdp_h_status,
-};
-
 /* ---- connection phases ---- */
 
 static int64_t now_ms(void)
@@ -230,35 +222,6 @@ static void conn_cut(struct cdp_server *srv, struct conn *c, int abort)
 
 /* ---- responses ---- */
 
-static int reply(struct MHD_Connection *conn, struct cdp_req *req, int status, const char *ctype,
-		 const char *body, size_t len, int close)
-{
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-
-	r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	/* MHD 0.9.75 closes the connection after a response that says so. */
-	if (close)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-	req->status = status;
-	req->bytes = len;
-	ret = MHD_queue_response(conn, (unsigned)status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-int cdp_reply_text(struct MHD_Connection *conn, struct cdp_req *req, int status,
-		   const char *ctype, const char *body, size_t len)
-{
-	return reply(conn, req, status, ctype, body, len, 0);
-}
-
 static int reply_error(struct MHD_Connection *conn, struct cdp_req *req, int status, int close)
 {
 	char body[128];
@@ -267,7 +230,7 @@ static int reply_error(struct MHD_Connection *conn, struct cdp_req *req, int sta
 			     status == 400 ? "bad request" : "error";
 	int n = snprintf(body, sizeof(body), "%d %s\n", status, reason);
 
-	return reply(conn, req, status, "text/plain; charset=utf-8", body, (size_t)n, close);
+	return cdp_reply(conn, req, status, "text/plain; charset=utf-8", body, (size_t)n, close);
 }
 
 /* ---- requests ---- */
@@ -356,8 +319,9 @@ static enum MHD_Result request_head(struct MHD_Connection *conn, struct cdp_req 
 				    const char *url, const char *method, const char *version)
 {
 	char name[CDP_NAME_MAX + 1];
+	const struct cdp_route *r;
 	const char *why;
-	int body = 0, get_or_head;
+	int body = 0;
 
 	req->seen = 1;
 	snprintf(req->method, sizeof(req->method), "%s", method);
@@ -376,15 +340,15 @@ static enum MHD_Result request_head(struct MHD_Connection *conn, struct cdp_req 
 	}
 	if (!body)
 		return MHD_YES; /* answered on the next call */
-	/* GET and HEAD carry no body (RFC 9110 §9.3.1, §9.3.2); every other
-	 * method is refused anyway: answer now rather than read the body. */
+	/* The methods routes answer, GET and HEAD, carry no body (RFC 9110
+	 * §9.3.1, §9.3.2); every other method is refused anyway: answer now
+	 * rather than read the body. */
 	req->has_body = 1;
-	get_or_head = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-		      strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	r = cdp_route_get(req->route);
 	return reply_error(conn, req,
-			   req->route == CDP_R_NONE ? MHD_HTTP_NOT_FOUND :
-			   get_or_head		    ? MHD_HTTP_BAD_REQUEST :
-						      MHD_HTTP_METHOD_NOT_ALLOWED,
+			   !r				     ? MHD_HTTP_NOT_FOUND :
+			   r->methods & cdp_method_bit(method) ? MHD_HTTP_BAD_REQUEST :
+								 MHD_HTTP_METHOD_NOT_ALLOWED,
 			   1);
 }
 
@@ -396,8 +360,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 	struct cdp_ctx *ctx = cls;
 	struct cdp_req *req = *req_cls;
 	char name[CDP_NAME_MAX + 1];
+	const struct cdp_route *r;
 	enum MHD_Result ret;
-	int head, get;
 
 	(void)upload_data;
 	if (!req) {
@@ -417,16 +381,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		return MHD_YES; /* answered at the head */
 	} else {
 		req->route = cdp_route_match(url, strlen(url), name);
-		head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-		get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
-		if (req->route == CDP_R_NONE)
+		r = cdp_route_get(req->route);
+		if (!r)
 			ret = reply_error(conn, req, MHD_HTTP_NOT_FOUND, 0);
-		else if (!head && !get)
+		else if (!(r->methods & cdp_method_bit(method)))
 			ret = reply_error(conn, req, MHD_HTTP_METHOD_NOT_ALLOWED, 0);
 		else if (req->has_body)
 			ret = reply_error(conn, req, MHD_HTTP_BAD_REQUEST, 1);
 		else
-			ret = handlers[req->route](ctx, conn, req, name, head);
+			ret = r->handler(ctx, conn, req, name,
+					 strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
 	}
 	if (req->status && !req->sending) {
 		req->sending = 1;

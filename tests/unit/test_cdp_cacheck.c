@@ -1,5 +1,5 @@
 /*
- * Unit tests for cdp-server/cacheck.c and the catalog's learned CAs: which
+ * Unit tests for cdp_judge_ca (judge.c) and the catalog's learned CAs: which
  * CA certificates a mirror may learn from a peer (issue 4 item 3: "a peer can
  * never inject a new CA"). Accepted: an intermediate a configured CA issued.
  * Refused: a root (even the trusted one renamed), an impostor with the

@@ -1,6 +1,6 @@
 /*
- * Unit tests for cdp-server/snapshot.c: the judging rules every candidate
- * CRL goes through (accept, unchanged, rollback, conflict, stale, invalid),
+ * Unit tests for cdp_judge_crl (judge.c) and the catalog (catalog.c,
+ * snapshot.c): the judging rules every candidate CRL goes through (accept, unchanged, rollback, conflict, stale, invalid),
  * the catalog built from a publish directory, peers' offers, and snapshot
  * lifetime: a snapshot taken before a swap keeps its bytes until released
  * (run under ASan by `make check`, which would flag a premature free).

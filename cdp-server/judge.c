@@ -1,7 +1,16 @@
 /*
- * Judging a CA certificate offered by a peer (mirror mode, issue 4 item 3).
+ * The judges: the one rule for every candidate CRL, read from a publish
+ * directory or pulled from a peer (cdp_judge_crl), and the one for a CA
+ * certificate a peer offers (cdp_judge_ca). The catalog applies their
+ * verdicts; the rollback marks kept across restarts (state.c) are the
+ * catalog's half of the CRL rule.
  *
- * A mirror may learn a CA certificate from a peer only when that certificate
+ * A candidate CRL is parsed and verified against the trusted CA
+ * certificate; a lower CRL number is refused (rollback), so is the same
+ * number with other bytes, and an expired one while a fresh one is served.
+ * The last good CRL stays in service otherwise.
+ *
+ * In mirror mode, a mirror may learn a CA certificate from a peer only when that certificate
  * is a CA issued directly by one of the CA certificates the mirror was
  * configured to trust: the peer can add an intermediate below a trusted root,
  * never a new root, never a CA of its own and never one chained through
@@ -22,6 +31,54 @@
 
 #include "cdpd.h"
 #include "pkilab/name.h"
+
+/* ---- CRLs ---- */
+
+const char *cdp_verdict_name(enum cdp_verdict v)
+{
+	static const char *const names[] = { "accepted", "unchanged", "older", "conflict",
+					     "stale", "invalid", "unknown-ca", "untrusted" };
+
+	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
+}
+
+enum cdp_verdict cdp_judge_crl(const struct cdp_entry *cur, const unsigned char *der, size_t len,
+			       X509 *ca, pkl_time now, const char *where, struct pkl_crlinfo *info,
+			       struct pkl_err *err)
+{
+	int cmp;
+
+	if (cur && cur->body && cur->body->len == len && memcmp(cur->body->data, der, len) == 0) {
+		*info = cur->info;
+		return CDP_SAME;
+	}
+	if (pkl_crlcheck_verify(der, len, where, ca, info, err) != PKL_OK)
+		return CDP_INVALID;
+	if (!cur)
+		return CDP_ACCEPT;
+	cmp = pkl_crlcheck_number_cmp(info->number, cur->info.number);
+	if (cmp < 0) {
+		pkl_err_set(err, PKL_EINPUT, where,
+			    "CRL number %s is lower than the served %s: rollback refused", info->number,
+			    cur->info.number);
+		return CDP_OLDER;
+	}
+	if (cmp == 0) {
+		pkl_err_set(err, PKL_EINPUT, where,
+			    "CRL number %s is already served with different content: keeping the served one",
+			    info->number);
+		return CDP_CONFLICT;
+	}
+	/* A newer number that is already expired is a publishing accident: do
+	 * not replace a CRL clients can still use with one they cannot. */
+	if (pkl_crlcheck_fresh(info, now, 0, where, err) != PKL_OK &&
+	    pkl_crlcheck_fresh(&cur->info, now, 0, where, NULL) == PKL_OK)
+		return CDP_STALE;
+	pkl_err_clear(err);
+	return CDP_ACCEPT;
+}
+
+/* ---- CA certificates ---- */
 
 /* basicConstraints cA TRUE and keyUsage keyCertSign (both present). */
 static int is_ca(X509 *x)
