@@ -802,8 +802,3 @@ enum pkl_rc pkl_db_meta_get(struct pkl_db *db, const char *key, char *out, size_
 	sqlite3_finalize(st);
 	return PKL_OK;
 }
-
-struct sqlite3 *pkl_db_handle(struct pkl_db *db)
-{
-	return db->h;
-}

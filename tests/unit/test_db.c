@@ -370,6 +370,121 @@ static void newer_version_refused(void **state)
 	assert_non_null(strstr(err.msg, "unreadable schema version"));
 }
 
+/* ---- the verbs that replaced SQL in revoke.c, export.c and renew.c ---- */
+
+struct seen {
+	char serials[8][48];
+	int reasons[8];
+	size_t der_len[8];
+	int n, stop_after;
+};
+
+static int seen_one(const struct pkl_db_issued *c, void *cls)
+{
+	struct seen *s = cls;
+
+	snprintf(s->serials[s->n], sizeof(s->serials[0]), "%s%s", c->serial,
+		 c->status == PKL_STATUS_REVOKED ? "R" : "");
+	s->reasons[s->n] = c->reason;
+	s->der_len[s->n] = c->der_len;
+	s->n++;
+	return s->stop_after && s->n == s->stop_after;
+}
+
+static int seen_name(const char *name, void *cls)
+{
+	struct seen *s = cls;
+
+	snprintf(s->serials[s->n++], sizeof(s->serials[0]), "%s", name);
+	return 0;
+}
+
+static void revocations_and_crl_log(void **state)
+{
+	char p[PATH_MAX];
+	struct pkl_err err = { 0 };
+	struct pkl_cert_row root, a, b, c, got;
+	struct pkl_ca_state cs = { .name = "root2", .crl_lifetime = 600 };
+	struct seen s;
+	struct pkl_db *d;
+	const unsigned char der[] = { 0x30, 0x00 };
+	int64_t n;
+	int revoked = -1;
+
+	(void)state;
+	db_path(p, sizeof(p), "verbs.db");
+	d = pkl_db_open(p, 1, &err);
+	assert_non_null(d);
+	row_init(&root, "root2", 0, "01", 1);
+	assert_int_equal(pkl_db_cert_insert(d, &root, der, sizeof(der), &err), PKL_OK);
+	row_init(&a, "a", root.id, "0a", 0);
+	row_init(&b, "b", root.id, "0b", 0);
+	row_init(&c, "c", root.id, "0c", 0);
+	assert_int_equal(pkl_db_cert_insert(d, &a, der, sizeof(der), &err), PKL_OK);
+	assert_int_equal(pkl_db_cert_insert(d, &b, der, sizeof(der), &err), PKL_OK);
+	assert_int_equal(pkl_db_cert_insert(d, &c, der, sizeof(der), &err), PKL_OK);
+
+	assert_int_equal(pkl_db_cert_revoke(d, b.id, 50, 1, 40, &revoked, &err), PKL_OK);
+	assert_int_equal(revoked, 1);
+	assert_int_equal(pkl_db_cert_get(d, b.id, &got, &err), PKL_OK);
+	assert_int_equal(got.status, PKL_STATUS_REVOKED);
+	assert_int_equal(got.revoked_at, 50);
+	assert_int_equal(got.reason, 1);
+	assert_int_equal(got.invalidity, 40);
+	/* Already revoked: reported, and the first record is kept. */
+	assert_int_equal(pkl_db_cert_revoke(d, b.id, 60, 4, 0, &revoked, &err), PKL_OK);
+	assert_int_equal(revoked, 0);
+	assert_int_equal(pkl_db_cert_get(d, b.id, &got, &err), PKL_OK);
+	assert_int_equal(got.reason, 1);
+	assert_int_equal(pkl_db_cert_revoke(d, c.id, 70, -1, 0, NULL, &err), PKL_OK);
+
+	assert_int_equal(pkl_db_revoked_count(d, root.id, &n, &err), PKL_OK);
+	assert_int_equal(n, 2);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(pkl_db_revoked_each(d, root.id, seen_one, &s, &err), PKL_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.serials[0], "0bR");
+	assert_int_equal(s.reasons[0], 1);
+	assert_string_equal(s.serials[1], "0cR");
+	assert_int_equal(s.der_len[1], 0); /* no DER for a CRL */
+	/* index.txt: everything the CA signed, itself excluded, in issue order, with DER. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(pkl_db_issued_each(d, root.id, seen_one, &s, &err), PKL_OK);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.serials[0], "0a");
+	assert_int_equal(s.reasons[0], -1);
+	assert_int_equal(s.der_len[0], sizeof(der));
+	assert_string_equal(s.serials[2], "0cR");
+	memset(&s, 0, sizeof(s));
+	s.stop_after = 1;
+	assert_int_equal(pkl_db_issued_each(d, root.id, seen_one, &s, &err), PKL_OK);
+	assert_int_equal(s.n, 1);
+
+	cs.cert_id = root.id;
+	assert_int_equal(pkl_db_ca_put(d, &cs, &err), PKL_OK);
+	snprintf(cs.name, sizeof(cs.name), "sub");
+	cs.cert_id = a.id;
+	assert_int_equal(pkl_db_ca_put(d, &cs, &err), PKL_OK);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(pkl_db_ca_each(d, seen_name, &s, &err), PKL_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.serials[0], "root2");
+	assert_string_equal(s.serials[1], "sub");
+
+	assert_int_equal(pkl_db_crl_log_entries(d, "root2", "7", &n, &err), PKL_OK);
+	assert_int_equal(n, -1); /* never logged */
+	{
+		struct pkl_db_crl_log l1 = { "root2", "7", 10, 20, 1, 11 }, l2 = { "root2", "7", 10, 20, 2, 12 };
+		assert_int_equal(pkl_db_crl_log_add(d, &l1, &err), PKL_OK);
+		assert_int_equal(pkl_db_crl_log_add(d, &l2, &err), PKL_OK);
+	}
+	assert_int_equal(pkl_db_crl_log_entries(d, "root2", "7", &n, &err), PKL_OK);
+	assert_int_equal(n, 2); /* the latest row */
+	assert_int_equal(pkl_db_crl_log_entries(d, "sub", "7", &n, &err), PKL_OK);
+	assert_int_equal(n, -1);
+	pkl_db_close(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +495,7 @@ int main(void)
 		cmocka_unit_test(upgrade_v1_with_crl_log),
 		cmocka_unit_test(upgrade_is_one_transaction),
 		cmocka_unit_test(newer_version_refused),
+		cmocka_unit_test(revocations_and_crl_log),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -162,7 +162,4 @@ enum pkl_rc pkl_db_meta_put(struct pkl_db *db, const char *key, const char *valu
 enum pkl_rc pkl_db_meta_get(struct pkl_db *db, const char *key, char *out, size_t outlen,
 			    struct pkl_err *err);
 
-/* The raw handle, for library modules that keep their own tables (revocations, CRLs). */
-struct sqlite3 *pkl_db_handle(struct pkl_db *db);
-
 #endif
