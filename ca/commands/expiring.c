@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "../cli/cli.h"
 #include "pkilab/revoke.h"

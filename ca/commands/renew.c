@@ -16,7 +16,6 @@
 
 #include <jansson.h>
 #include <openssl/x509v3.h>
-#include <sqlite3.h>
 
 #include "../cli/cli.h"
 #include "pkilab/cert.h"
@@ -179,25 +178,9 @@ int cmd_renew(int argc, char **argv, struct pkl_cli *cli)
 	}
 	if (pkl_db_cert_retire(pki->db, old.id, &err) != PKL_OK)
 		goto abort;
-	if (revoke_old && old.status != PKL_STATUS_REVOKED) {
-		sqlite3_stmt *st = NULL;
-		sqlite3 *h = pkl_db_handle(pki->db);
-		int ok = sqlite3_prepare_v2(h, "UPDATE certs SET status = 1, revoked_at = ?1, reason = ?2, "
-					       "invalidity = 0 WHERE id = ?3 AND status = 0", -1, &st, NULL) == SQLITE_OK;
-		/* Every bind checked: an unbound id matches no row and the old
-		 * certificate would be reported revoked without being so. */
-		if (ok)
-			ok = sqlite3_bind_int64(st, 1, ctx.now) == SQLITE_OK &&
-			     sqlite3_bind_int(st, 2, PKL_REASON_SUPERSEDED) == SQLITE_OK &&
-			     sqlite3_bind_int64(st, 3, old.id) == SQLITE_OK &&
-			     sqlite3_step(st) == SQLITE_DONE;
-		sqlite3_finalize(st);
-		if (!ok) {
-			pkl_err_set(&err, PKL_ERUNTIME, "pkilab.db", "cannot revoke the old certificate: %s",
-				    sqlite3_errmsg(h));
-			goto abort;
-		}
-	}
+	if (revoke_old && old.status != PKL_STATUS_REVOKED &&
+	    pkl_db_cert_revoke(pki->db, old.id, ctx.now, PKL_REASON_SUPERSEDED, 0, NULL, &err) != PKL_OK)
+		goto abort;
 	if (pkl_issue_entity(txn, pki, &ctx, &e, ca_cert, ca_key, key, 1, &cert, NULL, &err) != PKL_OK)
 		goto abort;
 	pkl_serial_hex(cert, serial, sizeof(serial));

@@ -1,7 +1,13 @@
 /*
- * The CA database (SQLite in WAL mode). Schema, transactions and the
- * certificate inventory; other modules keep their own tables through
- * pkl_db_handle().
+ * The CA database (SQLite in WAL mode): the one place that holds SQL. The
+ * schema, its version and the steps that upgrade an older pkilab.db,
+ * transactions, the certificate inventory, revocations, CA state and the
+ * log of signed CRLs. No other module sees SQLite.
+ *
+ * Schema versions (meta.schema):
+ *   1  certs, cas, events, pending, meta; crl_log was created lazily by the
+ *      first `pkilab crl`, so a version-1 database may lack it.
+ *   2  crl_log is part of the schema.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +18,13 @@
 #include "pkilab/db.h"
 
 #define BUSY_TIMEOUT_MS 30000
+
+/* One row per CRL signed by `pkilab crl`: lets `crl --due` tell whether a
+ * revocation happened since the published CRL was signed. */
+#define CRL_LOG_DDL                                                                                \
+	"CREATE TABLE IF NOT EXISTS crl_log(id INTEGER PRIMARY KEY, ca TEXT NOT NULL,"             \
+	" number TEXT NOT NULL, this_update INTEGER, next_update INTEGER, n_entries INTEGER,"      \
+	" signed_at INTEGER)"
 
 /* Statements run once per certificate are prepared once per connection. */
 enum db_stmt { ST_CERT_INSERT, ST_EVENT, ST_PENDING_ADD, ST_PENDING_REMOVE, ST_FIND_NAME, ST_MAX };
@@ -45,6 +58,8 @@ static void done(sqlite3_stmt *st)
 	sqlite3_reset(st);
 }
 
+/* The current layout, written in one transaction when a database is created.
+ * A change here is a new PKL_DB_SCHEMA with a step in migrations[]. */
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
 	"CREATE TABLE IF NOT EXISTS certs("
@@ -79,7 +94,15 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
 	"  kind TEXT NOT NULL, subject TEXT, detail TEXT);"
 	"CREATE TABLE IF NOT EXISTS pending(tmp TEXT PRIMARY KEY, final TEXT NOT NULL);"
-	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '1');";
+	CRL_LOG_DDL ";"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '0');"; /* set by upgrade() */
+
+/* migrations[v] turns a version-v database into version v + 1. Each step is
+ * idempotent, and all steps up to PKL_DB_SCHEMA run in one transaction with
+ * the version update, so an interrupted upgrade leaves the old version. */
+static const char *const migrations[PKL_DB_SCHEMA] = {
+	[1] = CRL_LOG_DDL ";", /* may exist already: the same DDL, created lazily */
+};
 
 static enum pkl_rc db_fail(struct pkl_db *db, struct pkl_err *err, const char *what)
 {
@@ -103,24 +126,77 @@ static enum pkl_rc exec(struct pkl_db *db, const char *sql, struct pkl_err *err)
 	return PKL_OK;
 }
 
-/* Whether the database holds pkilab's schema marker (meta.schema). A file
- * that is not a database at all fails the query too. */
-static int has_schema(struct pkl_db *db)
+/* The schema version in meta.schema: 0 when there is none (no meta table,
+ * no row, or a file that is not a database at all), -1 when the value is
+ * not a version number. */
+static long schema_version(struct pkl_db *db)
 {
 	sqlite3_stmt *st = NULL;
-	int ok = 0;
+	long v = 0;
 
 	if (sqlite3_prepare_v2(db->h, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL) ==
-	    SQLITE_OK)
-		ok = sqlite3_step(st) == SQLITE_ROW;
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		const char *s = (const char *)sqlite3_column_text(st, 0);
+		char *end = NULL;
+
+		v = s ? strtol(s, &end, 10) : -1;
+		if (!s || end == s || *end || v < 1 || v > 1000000)
+			v = -1;
+	}
 	sqlite3_finalize(st);
-	return ok;
+	return v;
+}
+
+/* Refuses a version this binary cannot read: a newer pkilab's database must
+ * not be written with an older layout in mind. */
+static enum pkl_rc version_check(struct pkl_db *db, long v, struct pkl_err *err)
+{
+	if (v < 0)
+		return pkl_err_set(err, PKL_ERUNTIME, db->path,
+				   "unreadable schema version in table meta: restore it from a backup");
+	if (v > PKL_DB_SCHEMA)
+		return pkl_err_set(err, PKL_ERUNTIME, db->path,
+				   "schema version %ld is newer than this pkilab's (%d): use the pkilab "
+				   "that wrote it, or a newer one", v, PKL_DB_SCHEMA);
+	return PKL_OK;
+}
+
+/* Creates the schema (v == 0) or upgrades it to PKL_DB_SCHEMA, in one
+ * transaction. The version is read again under the write lock: another
+ * process may have done it meanwhile. */
+static enum pkl_rc upgrade(struct pkl_db *db, int create, struct pkl_err *err)
+{
+	enum pkl_rc rc;
+	long v;
+	char q[96];
+
+	if ((rc = exec(db, "BEGIN IMMEDIATE;", err)) != PKL_OK)
+		return rc;
+	v = schema_version(db);
+	rc = version_check(db, v, err);
+	if (rc == PKL_OK && v == 0)
+		rc = create ? exec(db, schema, err)
+			    : pkl_err_set(err, PKL_ERUNTIME, db->path, "not a pkilab database (no pkilab schema)");
+	for (; rc == PKL_OK && v > 0 && v < PKL_DB_SCHEMA; v++)
+		if (migrations[v])
+			rc = exec(db, migrations[v], err);
+	if (rc == PKL_OK) {
+		snprintf(q, sizeof(q), "UPDATE meta SET value = '%d' WHERE key = 'schema';", PKL_DB_SCHEMA);
+		rc = exec(db, q, err);
+	}
+	if (rc == PKL_OK)
+		rc = exec(db, "COMMIT;", err);
+	if (rc != PKL_OK && !sqlite3_get_autocommit(db->h))
+		exec(db, "ROLLBACK;", NULL);
+	return rc;
 }
 
 struct pkl_db *pkl_db_open(const char *path, int create, struct pkl_err *err)
 {
 	struct pkl_db *db = calloc(1, sizeof(*db));
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+	long v;
 
 	if (!db) {
 		pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
@@ -133,32 +209,30 @@ struct pkl_db *pkl_db_open(const char *path, int create, struct pkl_err *err)
 		goto fail;
 	}
 	sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
+	v = schema_version(db);
 	/* Only a database that is being created may lack pkilab's schema. An
 	 * existing file without it (truncated to 0 bytes, another program's
 	 * database) is refused before anything is written: quietly creating an
 	 * empty PKI in its place would make `list`, `crl --due` and `expiring`
 	 * report nothing with exit 0, and `build` re-issue the CAs over the keys
 	 * in private/. SQLite treats a 0-byte file as a valid empty database. */
-	if (!create && !has_schema(db)) {
+	if (!create && v == 0) {
 		pkl_err_set(err, PKL_ERUNTIME, path,
 			    "not a pkilab database (no pkilab schema; empty or foreign file): "
 			    "restore it from a backup");
 		goto fail;
 	}
+	/* A newer layout is refused before anything is written, WAL mode included. */
+	if (version_check(db, v, err) != PKL_OK)
+		goto fail;
 	/* WAL: readers never block the writer; synchronous=FULL so a commit
 	 * survives power loss (the files it names were synced before it). */
 	if (exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err))
 		goto fail;
-	/* The schema only when missing: opening must not write (see pki.c). */
-	if (!create || has_schema(db))
+	/* Opening writes only to create or upgrade the schema (see pki.c). */
+	if (v == PKL_DB_SCHEMA)
 		return db;
-	if (exec(db, "BEGIN IMMEDIATE;", err))
-		goto fail;
-	if (exec(db, schema, err)) {
-		exec(db, "ROLLBACK;", NULL);
-		goto fail;
-	}
-	if (exec(db, "COMMIT;", err))
+	if (upgrade(db, create, err) != PKL_OK)
 		goto fail;
 	return db;
 fail:
@@ -174,11 +248,6 @@ void pkl_db_close(struct pkl_db *db)
 		sqlite3_finalize(db->stmt[i]);
 	sqlite3_close(db->h);
 	free(db);
-}
-
-struct sqlite3 *pkl_db_handle(struct pkl_db *db)
-{
-	return db->h;
 }
 
 enum pkl_rc pkl_db_begin(struct pkl_db *db, struct pkl_err *err)
@@ -419,6 +488,101 @@ enum pkl_rc pkl_db_cert_retire(struct pkl_db *db, int64_t id, struct pkl_err *er
 	return exec(db, q, err);
 }
 
+enum pkl_rc pkl_db_cert_revoke(struct pkl_db *db, int64_t id, pkl_time at, int reason,
+			       pkl_time invalidity, int *revoked, struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+
+	/* Every bind checked: an unbound id matches no row and the certificate
+	 * would be reported revoked without being so. */
+	if (sqlite3_prepare_v2(db->h,
+			       "UPDATE certs SET status = 1, revoked_at = ?1, reason = ?2, "
+			       "invalidity = ?3 WHERE id = ?4 AND status = 0",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, at) != SQLITE_OK || sqlite3_bind_int(st, 2, reason) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, invalidity) != SQLITE_OK || sqlite3_bind_int64(st, 4, id) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(db, err, "cannot record the revocation");
+	else if (revoked)
+		*revoked = sqlite3_changes(db->h) == 1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The walk behind pkl_db_revoked_each / pkl_db_issued_each. */
+static enum pkl_rc issued_walk(struct pkl_db *db, int64_t ca_id, int with_der, pkl_db_issued_fn fn,
+			       void *cls, struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct pkl_db_issued c;
+	enum pkl_rc rc = PKL_OK;
+	int step;
+
+	if (sqlite3_prepare_v2(db->h,
+			       with_der ? "SELECT serial, not_after, status, revoked_at, reason, invalidity, der "
+					  "FROM certs WHERE issuer_id = ?1 AND id <> ?1 ORDER BY id"
+					: "SELECT serial, not_after, status, revoked_at, reason, invalidity "
+					  "FROM certs WHERE issuer_id = ?1 AND id <> ?1 AND status = 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "cannot read certificates");
+	/* An unbound ?1 would match no row: an empty CRL despite revocations. */
+	if (sqlite3_bind_int64(st, 1, ca_id) != SQLITE_OK) {
+		rc = db_fail(db, err, "cannot read certificates");
+		goto out;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&c, 0, sizeof(c));
+		c.serial = (const char *)sqlite3_column_text(st, 0);
+		c.serial_len = (size_t)sqlite3_column_bytes(st, 0);
+		c.not_after = sqlite3_column_int64(st, 1);
+		c.status = sqlite3_column_int(st, 2) == 1 ? PKL_STATUS_REVOKED : PKL_STATUS_VALID;
+		c.revoked_at = sqlite3_column_int64(st, 3);
+		c.reason = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 4);
+		c.invalidity = sqlite3_column_int64(st, 5);
+		if (with_der) {
+			c.der = sqlite3_column_blob(st, 6);
+			c.der_len = (size_t)sqlite3_column_bytes(st, 6);
+		}
+		if (fn(&c, cls))
+			goto out;
+	}
+	if (step != SQLITE_DONE)
+		rc = db_fail(db, err, "cannot read certificates");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum pkl_rc pkl_db_revoked_each(struct pkl_db *db, int64_t ca_id, pkl_db_issued_fn fn, void *cls,
+				struct pkl_err *err)
+{
+	return issued_walk(db, ca_id, 0, fn, cls, err);
+}
+
+enum pkl_rc pkl_db_issued_each(struct pkl_db *db, int64_t ca_id, pkl_db_issued_fn fn, void *cls,
+			       struct pkl_err *err)
+{
+	return issued_walk(db, ca_id, 1, fn, cls, err);
+}
+
+/* A failed count is an error, not 0: "no revocations" would let `crl --due`
+ * skip a CRL that has one to publish. */
+enum pkl_rc pkl_db_revoked_count(struct pkl_db *db, int64_t ca_id, int64_t *out, struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT count(*) FROM certs WHERE issuer_id = ?1 AND id <> ?1 "
+				      "AND status = 1", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, ca_id) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		rc = db_fail(db, err, "cannot count revocations");
+	else
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 enum pkl_rc pkl_db_event(struct pkl_db *db, const char *kind, const char *subject,
 			 const char *detail, struct pkl_err *err)
 {
@@ -488,6 +652,71 @@ enum pkl_rc pkl_db_ca_get(struct pkl_db *db, const char *name, struct pkl_ca_sta
 		rc = pkl_err_set(err, PKL_EINPUT, NULL, "unknown CA '%s'", name);
 	else
 		rc = db_fail(db, err, "read CA state"); /* busy, I/O: not the user's input */
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum pkl_rc pkl_db_ca_each(struct pkl_db *db, pkl_db_name_fn fn, void *cls, struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+	int step;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT name FROM cas ORDER BY cert_id", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "cannot list CAs");
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (!name) { /* a TEXT PRIMARY KEY may still be NULL in SQLite */
+			rc = pkl_err_set(err, PKL_ERUNTIME, db->path, "a CA row without a name");
+			goto out;
+		}
+		if (fn(name, cls))
+			goto out;
+	}
+	if (step != SQLITE_DONE)
+		rc = db_fail(db, err, "cannot list CAs");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum pkl_rc pkl_db_crl_log_add(struct pkl_db *db, const struct pkl_db_crl_log *e, struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+
+	if (sqlite3_prepare_v2(db->h,
+			       "INSERT INTO crl_log(ca, number, this_update, next_update, n_entries, "
+			       "signed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, e->ca, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, e->number, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, e->this_update) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, e->next_update) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 5, e->n_entries) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 6, e->signed_at) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(db, err, "cannot log the CRL");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum pkl_rc pkl_db_crl_log_entries(struct pkl_db *db, const char *ca, const char *number,
+				   int64_t *out, struct pkl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum pkl_rc rc = PKL_OK;
+	int step = SQLITE_ERROR;
+
+	*out = -1;
+	if (sqlite3_prepare_v2(db->h, "SELECT n_entries FROM crl_log WHERE ca = ?1 AND number = ?2 "
+				      "ORDER BY id DESC LIMIT 1", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, ca, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC) == SQLITE_OK)
+		step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (step != SQLITE_DONE)
+		rc = db_fail(db, err, "cannot read the CRL log");
 	sqlite3_finalize(st);
 	return rc;
 }

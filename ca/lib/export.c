@@ -23,7 +23,6 @@
 #include <openssl/err.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509v3.h>
-#include <sqlite3.h>
 
 #include "pkilab/cert.h"
 #include "pkilab/crl.h"
@@ -856,62 +855,56 @@ static void ossl_revinfo(pkl_time at, int reason, pkl_time invalidity, char *out
 	}
 }
 
+struct index_walk {
+	struct pkl_buf *out;
+	pkl_time now;
+	struct pkl_err *err;
+	enum pkl_rc rc;
+};
+
+/* One index.txt line per certificate the CA signed. */
+static int index_line(const struct pkl_db_issued *c, void *cls)
+{
+	struct index_walk *w = cls;
+	const unsigned char *der = c->der;
+	const char *hex = c->serial;
+	/* A NULL blob (a row without DER) must not reach d2i as a NULL buffer. */
+	X509 *x = der ? d2i_X509(NULL, &der, (long)c->der_len) : NULL;
+	char exp[32], rev[96] = "", subj[1024], serial[48];
+	size_t hl = hex ? strlen(hex) : 0, o = 0;
+	int revoked = c->status == PKL_STATUS_REVOKED;
+	char status = (char)(revoked ? 'R' : c->not_after < w->now ? 'E' : 'V');
+
+	if (!x || !hex || hl + 2 > sizeof(serial)) {
+		X509_free(x);
+		w->rc = pkl_err_set(w->err, PKL_ERUNTIME, "pkilab.db", "unreadable certificate row");
+		return 1;
+	}
+	/* openssl writes serials as upper-case hex with an even digit count. */
+	if (hl & 1)
+		serial[o++] = '0';
+	for (size_t i = 0; i < hl; i++)
+		serial[o++] = (char)(hex[i] >= 'a' && hex[i] <= 'f' ? hex[i] - 32 : hex[i]);
+	serial[o] = '\0';
+	X509_NAME_oneline(X509_get_subject_name(x), subj, sizeof(subj));
+	X509_free(x);
+	ossl_date(c->not_after, 0, exp, sizeof(exp));
+	if (revoked)
+		ossl_revinfo(c->revoked_at, c->reason, c->invalidity, rev, sizeof(rev));
+	if (pkl_buf_printf(w->out, "%c\t%s\t%s\t%s\tunknown\t%s\n", status, exp, rev, serial, subj)) {
+		w->rc = pkl_err_set(w->err, PKL_ERUNTIME, NULL, "out of memory");
+		return 1;
+	}
+	return 0;
+}
+
 enum pkl_rc pkl_export_index(struct pkl_pki *pki, int64_t ca_id, struct pkl_buf *out,
 			     struct pkl_err *err)
 {
-	sqlite3 *h = pkl_db_handle(pki->db);
-	sqlite3_stmt *st = NULL;
-	pkl_time now = pkl_time_now();
-	enum pkl_rc rc = PKL_OK;
-	int step;
+	struct index_walk w = { out, pkl_time_now(), err, PKL_OK };
+	enum pkl_rc rc = pkl_db_issued_each(pki->db, ca_id, index_line, &w, err);
 
-	if (sqlite3_prepare_v2(h,
-			       "SELECT serial, not_after, status, revoked_at, reason, invalidity, der "
-			       "FROM certs WHERE issuer_id = ?1 AND id <> ?1 ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK)
-		return pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "cannot read certificates: %s",
-				   sqlite3_errmsg(h));
-	sqlite3_bind_int64(st, 1, ca_id);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *der = sqlite3_column_blob(st, 6);
-		const char *hex = (const char *)sqlite3_column_text(st, 0);
-		/* A NULL blob (a row without DER) must not reach d2i as a NULL buffer. */
-		X509 *x = der ? d2i_X509(NULL, &der, sqlite3_column_bytes(st, 6)) : NULL;
-		char exp[32], rev[96] = "", subj[1024], serial[48];
-		size_t hl = hex ? strlen(hex) : 0, o = 0;
-		pkl_time not_after = sqlite3_column_int64(st, 1);
-		int revoked = sqlite3_column_int(st, 2) == 1;
-		char status = (char)(revoked ? 'R' : not_after < now ? 'E' : 'V');
-
-		if (!x || !hex || hl + 2 > sizeof(serial)) {
-			X509_free(x);
-			rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "unreadable certificate row");
-			goto out;
-		}
-		/* openssl writes serials as upper-case hex with an even digit count. */
-		if (hl & 1)
-			serial[o++] = '0';
-		for (size_t i = 0; i < hl; i++)
-			serial[o++] = (char)(hex[i] >= 'a' && hex[i] <= 'f' ? hex[i] - 32 : hex[i]);
-		serial[o] = '\0';
-		X509_NAME_oneline(X509_get_subject_name(x), subj, sizeof(subj));
-		X509_free(x);
-		ossl_date(not_after, 0, exp, sizeof(exp));
-		if (revoked)
-			ossl_revinfo(sqlite3_column_int64(st, 3),
-				     sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 4),
-				     sqlite3_column_int64(st, 5), rev, sizeof(rev));
-		if (pkl_buf_printf(out, "%c\t%s\t%s\t%s\tunknown\t%s\n", status, exp, rev, serial, subj)) {
-			rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
-			goto out;
-		}
-	}
-	if (step != SQLITE_DONE)
-		rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "cannot read certificates: %s",
-				 sqlite3_errmsg(h));
-out:
-	sqlite3_finalize(st);
-	return rc;
+	return rc != PKL_OK ? rc : w.rc;
 }
 
 static enum pkl_rc export_index(struct pkl_pki *pki, struct chain *c, struct stage *s,

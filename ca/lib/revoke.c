@@ -3,10 +3,10 @@
  *
  * Revocations live in the `certs` table (status, revoked_at, reason,
  * invalidity), so one UPDATE in one transaction records them. Publishing
- * reads the revoked rows of one CA straight from SQLite into a flat array
+ * walks the revoked rows of one CA (pkl_db_revoked_each) into a flat array
  * (no OpenSSL object per entry), hands it to pkl_crl_sign, and stages the DER
- * through a pkl_txn together with the `cas` row and a `crl_log` row of our
- * own, so the file in publish/ and the database always agree.
+ * through a pkl_txn together with the `cas` row and a `crl_log` row, so the
+ * file in publish/ and the database always agree. The SQL is db.c's.
  *
  * The published CRL is read back with a small DER walker that skips the
  * revokedCertificates SEQUENCE without decoding it: reading the number of a
@@ -27,7 +27,6 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-#include <sqlite3.h>
 
 #include "pkilab/cert.h"
 #include "pkilab/crlcheck.h"
@@ -127,22 +126,15 @@ enum pkl_rc pkl_revoke_check_ref(const char *ref, struct pkl_err *err)
 	return PKL_OK;
 }
 
-static enum pkl_rc sql_err(struct pkl_err *err, sqlite3 *h, const char *what)
-{
-	return pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "%s: %s", what, sqlite3_errmsg(h));
-}
-
 enum pkl_rc pkl_revoke_cert(struct pkl_pki *pki, const struct pkl_revoke_req *req,
 			    struct pkl_cert_row *out, struct pkl_err *err)
 {
 	struct pkl_db *db = pki->db;
-	sqlite3 *h = pkl_db_handle(db);
-	sqlite3_stmt *st = NULL;
 	struct pkl_cert_row row;
 	enum pkl_rc rc;
 	pkl_time at = req->at ? req->at : pkl_time_now();
 	char t1[32], detail[256];
-	int began = 0;
+	int began = 0, revoked = 0;
 
 	rc = pkl_revoke_check_ref(req->ref, err);
 	if (rc != PKL_OK)
@@ -179,21 +171,10 @@ enum pkl_rc pkl_revoke_cert(struct pkl_pki *pki, const struct pkl_revoke_req *re
 				 "signed; pass --ca-cert to confirm", row.name);
 		goto out;
 	}
-	if (sqlite3_prepare_v2(h,
-			       "UPDATE certs SET status = 1, revoked_at = ?1, reason = ?2, "
-			       "invalidity = ?3 WHERE id = ?4 AND status = 0",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = sql_err(err, h, "cannot record the revocation");
+	rc = pkl_db_cert_revoke(db, row.id, at, req->reason, req->invalidity, &revoked, err);
+	if (rc != PKL_OK)
 		goto out;
-	}
-	if (sqlite3_bind_int64(st, 1, at) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 2, req->reason) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, req->invalidity) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 4, row.id) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
-		rc = sql_err(err, h, "cannot record the revocation");
-		goto out;
-	}
-	if (sqlite3_changes(h) != 1) {
+	if (!revoked) {
 		rc = pkl_err_set(err, PKL_EINPUT, NULL, "certificate '%s' is already revoked", row.name);
 		goto out;
 	}
@@ -212,7 +193,6 @@ enum pkl_rc pkl_revoke_cert(struct pkl_pki *pki, const struct pkl_revoke_req *re
 	if (out)
 		*out = row;
 out:
-	sqlite3_finalize(st);
 	if (began)
 		pkl_db_rollback(db);
 	return rc;
@@ -520,105 +500,56 @@ struct entries {
 	size_t n, cap;
 };
 
-static enum pkl_rc load_entries(sqlite3 *h, int64_t ca_id, pkl_time this_update,
+/* The walk's state: the array, and the error that stopped it. */
+struct load {
+	struct entries *es;
+	pkl_time this_update;
+	struct pkl_err *err;
+	enum pkl_rc rc;
+};
+
+static int load_one(const struct pkl_db_issued *c, void *cls)
+{
+	struct load *l = cls;
+	struct entries *es = l->es;
+	struct pkl_crl_entry *e;
+
+	if (es->n == es->cap) {
+		size_t cap = es->cap ? es->cap * 2 : 1024;
+		void *nv = realloc(es->v, cap * sizeof(*es->v));
+		if (!nv) {
+			l->rc = pkl_err_set(l->err, PKL_ERUNTIME, NULL, "out of memory");
+			return 1;
+		}
+		es->v = nv;
+		es->cap = cap;
+	}
+	e = &es->v[es->n];
+	if (!c->serial || serial_from_hex(c->serial, c->serial_len, e) != 0) {
+		l->rc = pkl_err_set(l->err, PKL_ERUNTIME, "pkilab.db", "malformed serial '%s' in certs",
+				    c->serial ? c->serial : "");
+		return 1;
+	}
+	e->revoked_at = c->revoked_at;
+	/* revocationDate <= thisUpdate (standards #53): a revocation recorded during
+	 * the back-dating window is dated at thisUpdate. */
+	if (e->revoked_at > l->this_update)
+		e->revoked_at = l->this_update;
+	e->reason = c->reason < 0 ? PKL_REASON_NONE : c->reason;
+	if (e->reason == 0 || e->reason == 7 || e->reason < -1 || e->reason > 10)
+		e->reason = PKL_REASON_NONE;
+	e->invalidity = c->invalidity;
+	es->n++;
+	return 0;
+}
+
+static enum pkl_rc load_entries(struct pkl_db *db, int64_t ca_id, pkl_time this_update,
 				struct entries *es, struct pkl_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	enum pkl_rc rc = PKL_OK;
-	int s;
+	struct load l = { es, this_update, err, PKL_OK };
+	enum pkl_rc rc = pkl_db_revoked_each(db, ca_id, load_one, &l, err);
 
-	if (sqlite3_prepare_v2(h,
-			       "SELECT serial, revoked_at, reason, invalidity FROM certs "
-			       "WHERE issuer_id = ?1 AND id <> ?1 AND status = 1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return sql_err(err, h, "cannot read revocations");
-	/* An unbound ?1 would match no row: an empty CRL despite revocations. */
-	if (sqlite3_bind_int64(st, 1, ca_id) != SQLITE_OK) {
-		rc = sql_err(err, h, "cannot read revocations");
-		goto out;
-	}
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *hex = (const char *)sqlite3_column_text(st, 0);
-		int hexlen = sqlite3_column_bytes(st, 0);
-		struct pkl_crl_entry *e;
-
-		if (es->n == es->cap) {
-			size_t cap = es->cap ? es->cap * 2 : 1024;
-			void *nv = realloc(es->v, cap * sizeof(*es->v));
-			if (!nv) {
-				rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
-				goto out;
-			}
-			es->v = nv;
-			es->cap = cap;
-		}
-		e = &es->v[es->n];
-		if (!hex || serial_from_hex(hex, (size_t)hexlen, e) != 0) {
-			rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "malformed serial '%s' in certs",
-					 hex ? hex : "");
-			goto out;
-		}
-		e->revoked_at = sqlite3_column_int64(st, 1);
-		/* revocationDate <= thisUpdate (standards #53): a revocation recorded during
-		 * the back-dating window is dated at thisUpdate. */
-		if (e->revoked_at > this_update)
-			e->revoked_at = this_update;
-		e->reason = sqlite3_column_type(st, 2) == SQLITE_NULL ? PKL_REASON_NONE
-								       : sqlite3_column_int(st, 2);
-		if (e->reason == 0 || e->reason == 7 || e->reason < -1 || e->reason > 10)
-			e->reason = PKL_REASON_NONE;
-		e->invalidity = sqlite3_column_int64(st, 3);
-		es->n++;
-	}
-	if (s != SQLITE_DONE)
-		rc = sql_err(err, h, "cannot read revocations");
-out:
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static enum pkl_rc ensure_log_table(sqlite3 *h, struct pkl_err *err)
-{
-	if (sqlite3_exec(h,
-			 "CREATE TABLE IF NOT EXISTS crl_log(id INTEGER PRIMARY KEY, ca TEXT NOT NULL, "
-			 "number TEXT NOT NULL, this_update INTEGER, next_update INTEGER, "
-			 "n_entries INTEGER, signed_at INTEGER)",
-			 NULL, NULL, NULL) != SQLITE_OK)
-		return sql_err(err, h, "cannot create table crl_log");
-	return PKL_OK;
-}
-
-/* The revoked certificates of one CA. A failed count is an error, not 0:
- * "no revocations" would let `crl --due` skip a CRL that has one to publish. */
-static enum pkl_rc count_revoked(sqlite3 *h, int64_t ca_id, int64_t *out, struct pkl_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	enum pkl_rc rc = PKL_OK;
-
-	if (sqlite3_prepare_v2(h, "SELECT count(*) FROM certs WHERE issuer_id = ?1 AND id <> ?1 "
-				  "AND status = 1", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 1, ca_id) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
-		rc = sql_err(err, h, "cannot count revocations");
-	else
-		*out = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int64_t log_entries_for(sqlite3 *h, const char *ca, const char *number)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v = -1;
-
-	if (sqlite3_prepare_v2(h, "SELECT n_entries FROM crl_log WHERE ca = ?1 AND number = ?2 "
-				  "ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, ca, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, number, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
+	return rc != PKL_OK ? rc : l.rc;
 }
 
 /* The check pkilab-cdpd applies before it serves a CRL (cdp-server/snapshot.c):
@@ -645,7 +576,6 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int flags,
 {
 	int due_only = (flags & PKL_PUBLISH_DUE) != 0;
 	struct pkl_db *db = pki->db;
-	sqlite3 *h = pkl_db_handle(db);
 	struct pkl_txn *txn = NULL;
 	struct pkl_ca_state cs;
 	struct pkl_crl_scan pub;
@@ -654,12 +584,11 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int flags,
 	struct pkl_buf der = PKL_BUF_INIT;
 	struct entries es = { NULL, 0, 0 };
 	struct pkl_err e2;
-	sqlite3_stmt *st = NULL;
 	X509 *cacert = NULL;
 	EVP_PKEY *cakey = NULL;
 	pkl_time now = pkl_time_now();
 	int have_pub;
-	int64_t n_revoked = 0; /* set by count_revoked (gcc cannot see it through the out parameter) */
+	int64_t n_revoked = 0; /* set by pkl_db_revoked_count (gcc cannot see it through the out parameter) */
 	char number[64], detail[160];
 	enum pkl_rc rc;
 
@@ -669,9 +598,6 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int flags,
 	txn = pkl_txn_begin(pki, err);
 	if (!txn)
 		return err && err->rc ? err->rc : PKL_ERUNTIME;
-	rc = ensure_log_table(h, err);
-	if (rc != PKL_OK)
-		goto out;
 	/* Its own message: "unknown CA" (input) or a database failure (runtime). */
 	rc = pkl_db_ca_get(db, ca, &cs, err);
 	if (rc != PKL_OK)
@@ -681,16 +607,18 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int flags,
 		goto out;
 	memset(&pub, 0, sizeof(pub)); /* read only when have_pub, but never garbage */
 	have_pub = pkl_revoke_crl_scan_file(res.path, &pub, &e2) == PKL_OK;
-	rc = count_revoked(h, cs.cert_id, &n_revoked, err);
+	rc = pkl_db_revoked_count(db, cs.cert_id, &n_revoked, err);
 	if (rc != PKL_OK)
 		goto out;
 	if (due_only && have_pub && pub.number_len && pub.next_update > pub.this_update) {
 		pkl_time half = pub.this_update + (pub.next_update - pub.this_update) / 2;
 		char pubnum[64] = "";
-		int64_t logged;
+		int64_t logged = -1;
 
 		bin_to_dec(pub.number, pub.number_len, pubnum, sizeof(pubnum));
-		logged = log_entries_for(h, ca, pubnum);
+		rc = pkl_db_crl_log_entries(db, ca, pubnum, &logged, err);
+		if (rc != PKL_OK)
+			goto out;
 		/* Not due: young enough and no revocation since it was signed (an unknown
 		 * count — a CRL signed by `build` — is judged by whether any exist). */
 		if (now < half && (logged >= 0 ? logged == n_revoked : n_revoked == 0)) {
@@ -735,7 +663,7 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int flags,
 	/* nextUpdate never goes backwards between consecutive CRLs (standards #51). */
 	if (have_pub && pub.next_update > res.next_update)
 		res.next_update = pub.next_update;
-	rc = load_entries(h, cs.cert_id, res.this_update, &es, err);
+	rc = load_entries(db, cs.cert_id, res.this_update, &es, err);
 	if (rc != PKL_OK)
 		goto out;
 	rc = pkl_revoke_next_number(cs.crl_number, have_pub ? pub.number : NULL,
@@ -780,22 +708,12 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int flags,
 	rc = pkl_db_ca_put(db, &cs, err);
 	if (rc != PKL_OK)
 		goto out;
-	if (sqlite3_prepare_v2(h,
-			       "INSERT INTO crl_log(ca, number, this_update, next_update, n_entries, "
-			       "signed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = sql_err(err, h, "cannot log the CRL");
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, ca, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, number, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, res.this_update);
-	sqlite3_bind_int64(st, 4, res.next_update);
-	sqlite3_bind_int64(st, 5, (int64_t)es.n);
-	sqlite3_bind_int64(st, 6, now);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		rc = sql_err(err, h, "cannot log the CRL");
-		goto out;
+	{
+		const struct pkl_db_crl_log log = { ca, number, res.this_update, res.next_update,
+						    (int64_t)es.n, now };
+		rc = pkl_db_crl_log_add(db, &log, err);
+		if (rc != PKL_OK)
+			goto out;
 	}
 	snprintf(detail, sizeof(detail), "number %s, %zu entries", number, es.n);
 	rc = pkl_db_event(db, "crl", ca, detail, err);
@@ -812,7 +730,6 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int flags,
 	if (info)
 		*info = res;
 out:
-	sqlite3_finalize(st);
 	pkl_txn_abort(txn);
 	free(es.v);
 	pkl_buf_free(&der);
@@ -821,53 +738,47 @@ out:
 	return rc;
 }
 
+/* CA names collected before any is published: each publication is its own
+ * transaction, which must not start while the list is being read. */
+struct names {
+	char (*v)[PKL_NAME_MAX];
+	size_t n, cap;
+	int oom;
+};
+
+static int add_name(const char *name, void *cls)
+{
+	struct names *ns = cls;
+
+	if (ns->n == ns->cap) {
+		size_t nc = ns->cap ? ns->cap * 2 : 16;
+		void *nv = realloc(ns->v, nc * sizeof(*ns->v));
+		if (!nv) {
+			ns->oom = 1;
+			return 1;
+		}
+		ns->v = nv;
+		ns->cap = nc;
+	}
+	snprintf(ns->v[ns->n++], PKL_NAME_MAX, "%s", name);
+	return 0;
+}
+
 enum pkl_rc pkl_revoke_publish_all(struct pkl_pki *pki, int flags, pkl_revoke_publish_fn fn,
 				   void *cls, struct pkl_err *err)
 {
-	sqlite3 *h = pkl_db_handle(pki->db);
-	sqlite3_stmt *st = NULL;
-	char (*names)[PKL_NAME_MAX] = NULL;
-	size_t n = 0, cap = 0;
-	enum pkl_rc rc = PKL_OK;
-	int s;
+	struct names ns = { NULL, 0, 0, 0 };
+	enum pkl_rc rc;
 
-	/* Collect the names first: each publication is its own transaction. */
-	if (sqlite3_prepare_v2(h, "SELECT name FROM cas ORDER BY cert_id", -1, &st, NULL) != SQLITE_OK)
-		return sql_err(err, h, "cannot list CAs");
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			void *nv = realloc(names, nc * sizeof(*names));
-			if (!nv) {
-				rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
-				goto out;
-			}
-			names = nv;
-			cap = nc;
-		}
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		if (!name) { /* a TEXT PRIMARY KEY may still be NULL in SQLite */
-			rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db", "a CA row without a name");
-			goto out;
-		}
-		snprintf(names[n++], PKL_NAME_MAX, "%s", name);
-	}
-	if (s != SQLITE_DONE) {
-		rc = sql_err(err, h, "cannot list CAs");
-		goto out;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	for (size_t i = 0; i < n; i++) {
+	rc = pkl_db_ca_each(pki->db, add_name, &ns, err);
+	if (rc == PKL_OK && ns.oom)
+		rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+	for (size_t i = 0; rc == PKL_OK && i < ns.n; i++) {
 		struct pkl_crl_info info;
-		rc = pkl_revoke_publish(pki, names[i], flags, &info, err);
-		if (rc != PKL_OK)
-			goto out;
-		if (fn)
+		rc = pkl_revoke_publish(pki, ns.v[i], flags, &info, err);
+		if (rc == PKL_OK && fn)
 			fn(&info, cls);
 	}
-out:
-	sqlite3_finalize(st);
-	free(names);
+	free(ns.v);
 	return rc;
 }

@@ -5,6 +5,8 @@
  *
  * Concurrency: writers take BEGIN IMMEDIATE with a busy timeout, so several
  * pkilab processes serialise instead of failing; (issuer, serial) is UNIQUE.
+ *
+ * All SQL lives in db.c: callers use the verbs below, never SQLite itself.
  */
 #ifndef PKILAB_DB_H
 #define PKILAB_DB_H
@@ -38,6 +40,14 @@ struct pkl_cert_row {
 	pkl_time invalidity;          /* 0 none */
 };
 
+/* The schema version this build reads and writes (meta.schema). */
+#define PKL_DB_SCHEMA 2
+
+/* Opens path. Without create, a file without pkilab's schema is refused
+ * (PKL_ERUNTIME, nothing written); with create, the schema is written into
+ * a new or empty database. An older schema version is upgraded to
+ * PKL_DB_SCHEMA in one transaction; a newer one is refused (PKL_ERUNTIME)
+ * before anything is written. */
 struct pkl_db *pkl_db_open(const char *path, int create, struct pkl_err *err);
 void pkl_db_close(struct pkl_db *db);
 
@@ -69,6 +79,38 @@ enum pkl_rc pkl_db_cert_each(struct pkl_db *db, int all, pkl_db_cert_fn fn, void
 /* Marks the current certificate of name as superseded (current = 0). */
 enum pkl_rc pkl_db_cert_retire(struct pkl_db *db, int64_t id, struct pkl_err *err);
 
+/* Records the revocation of certificate id (reason: enum pkl_reason,
+ * invalidity 0 for none) if it is not revoked yet. *revoked (may be NULL):
+ * 1 if this call revoked it, 0 if it already was (the row is unchanged). */
+enum pkl_rc pkl_db_cert_revoke(struct pkl_db *db, int64_t id, pkl_time at, int reason,
+			       pkl_time invalidity, int *revoked, struct pkl_err *err);
+
+/* One certificate issued by a CA, as the CRL and index.txt need it. The
+ * pointers are valid only during the callback; serial may be NULL in a
+ * damaged row, der is NULL unless asked for (or when the row has none). */
+struct pkl_db_issued {
+	const char *serial;           /* lowercase hex as stored */
+	size_t serial_len;
+	pkl_time not_after;
+	enum pkl_cert_status status;
+	pkl_time revoked_at;
+	int reason;                   /* -1 when none recorded */
+	pkl_time invalidity;
+	const unsigned char *der;
+	size_t der_len;
+};
+typedef int (*pkl_db_issued_fn)(const struct pkl_db_issued *c, void *cls);
+/* Calls fn for every certificate the CA certificate ca_id signed, itself
+ * excluded: revoked ones only (no DER, for a CRL) or all of them in issue
+ * order with their DER (for index.txt). fn returning non-zero stops the walk
+ * (PKL_OK). */
+enum pkl_rc pkl_db_revoked_each(struct pkl_db *db, int64_t ca_id, pkl_db_issued_fn fn, void *cls,
+				struct pkl_err *err);
+enum pkl_rc pkl_db_issued_each(struct pkl_db *db, int64_t ca_id, pkl_db_issued_fn fn, void *cls,
+			       struct pkl_err *err);
+/* The number of revoked certificates ca_id signed. */
+enum pkl_rc pkl_db_revoked_count(struct pkl_db *db, int64_t ca_id, int64_t *out, struct pkl_err *err);
+
 /* Appends to the audit trail. */
 enum pkl_rc pkl_db_event(struct pkl_db *db, const char *kind, const char *subject,
 			 const char *detail, struct pkl_err *err);
@@ -84,6 +126,25 @@ struct pkl_ca_state {
 enum pkl_rc pkl_db_ca_put(struct pkl_db *db, const struct pkl_ca_state *st, struct pkl_err *err);
 enum pkl_rc pkl_db_ca_get(struct pkl_db *db, const char *name, struct pkl_ca_state *st,
 			  struct pkl_err *err);
+/* Calls fn with every CA's name, in the order their certificates were
+ * issued; fn returning non-zero stops the walk. The walk holds a read
+ * statement: start no transaction from fn. */
+typedef int (*pkl_db_name_fn)(const char *name, void *cls);
+enum pkl_rc pkl_db_ca_each(struct pkl_db *db, pkl_db_name_fn fn, void *cls, struct pkl_err *err);
+
+/* The log of signed CRLs (one row per `pkilab crl` signature). */
+struct pkl_db_crl_log {
+	const char *ca;
+	const char *number;           /* decimal */
+	pkl_time this_update, next_update;
+	int64_t n_entries;
+	pkl_time signed_at;
+};
+enum pkl_rc pkl_db_crl_log_add(struct pkl_db *db, const struct pkl_db_crl_log *e, struct pkl_err *err);
+/* The entry count logged for CRL number of ca (the latest such row), or -1
+ * when that CRL was not logged (e.g. signed by `build`). */
+enum pkl_rc pkl_db_crl_log_entries(struct pkl_db *db, const char *ca, const char *number,
+				   int64_t *out, struct pkl_err *err);
 
 /* Pending file renames written in the same transaction as the rows that
  * need them (see pki.h). */
@@ -100,8 +161,5 @@ enum pkl_rc pkl_db_pending_remove(struct pkl_db *db, const char *tmp, struct pkl
 enum pkl_rc pkl_db_meta_put(struct pkl_db *db, const char *key, const char *value, struct pkl_err *err);
 enum pkl_rc pkl_db_meta_get(struct pkl_db *db, const char *key, char *out, size_t outlen,
 			    struct pkl_err *err);
-
-/* The raw handle, for library modules that keep their own tables (revocations, CRLs). */
-struct sqlite3 *pkl_db_handle(struct pkl_db *db);
 
 #endif
