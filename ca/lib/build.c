@@ -48,7 +48,7 @@ static int dir_is_empty(const char *dir)
 	if (!d)
 		return 1;
 	while (empty && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
 			empty = 0;
 	closedir(d);
 	return empty;
@@ -62,11 +62,11 @@ static void note_differences(struct pkl_build_item *it)
 	size_t n = 0;
 
 	it->differs[0] = '\0';
-	if (strcmp(it->row.subject, e->subject))
+	if (strcmp(it->row.subject, e->subject) != 0)
 		n += (size_t)snprintf(it->differs + n, sizeof(it->differs) - n, "subject ");
-	if (strcmp(it->row.template_name, e->prof.template_name) && n < sizeof(it->differs))
+	if (strcmp(it->row.template_name, e->prof.template_name) != 0 && n < sizeof(it->differs))
 		n += (size_t)snprintf(it->differs + n, sizeof(it->differs) - n, "template ");
-	if (strcmp(it->row.issuer_name, e->issuer[0] ? e->issuer : e->name) && n < sizeof(it->differs))
+	if (strcmp(it->row.issuer_name, e->issuer[0] ? e->issuer : e->name) != 0 && n < sizeof(it->differs))
 		snprintf(it->differs + n, sizeof(it->differs) - n, "issuer ");
 }
 
