@@ -82,6 +82,7 @@ int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 	struct pkl_err err = { 0 };
 	struct pkl_lab *lab = NULL;
 	struct pkl_build_plan *plan = NULL;
+	struct pkl_build_opts bopts = { 0 };
 
 	status = cli_parse(argc, argv, opts, cli, "build LAB.cfg [--pki DIR] [--dry-run] [--json]", &npos);
 	if (status)
@@ -92,7 +93,9 @@ int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 	lab = pkl_lab_load(argv[1], pkl_time_now(), &err);
 	if (!lab)
 		return cli_fail(cli, &err);
-	plan = pkl_build_plan_new(lab, &(struct pkl_build_opts){ .pki_dir = cli->pki_dir }, &err);
+	bopts.pki_dir = cli->pki_dir; /* --pki; NULL: the lab's */
+	/* The plan alone is the dry run; applying it writes the PKI. */
+	plan = pkl_build_plan_new(lab, &bopts, &err);
 	if (plan && (dry_run || pkl_build_apply(plan, &err) == PKL_OK))
 		report(cli, lab, plan, dry_run);
 	pkl_build_plan_free(plan);
