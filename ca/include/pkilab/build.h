@@ -1,0 +1,71 @@
+/*
+ * Building the PKI a lab describes (`pkilab build`), in two steps:
+ *
+ *   plan   compares the lab with the PKI: every entry is either kept (it is
+ *          recorded already; what the lab now says differently is noted, never
+ *          re-issued: `pkilab renew` replaces a certificate) or to be issued.
+ *          Planning writes nothing, so a plan alone is a dry run.
+ *   apply  issues the planned entries all-or-nothing: keys are generated
+ *          first (keygen.h), then everything is issued in one transaction.
+ *          A new PKI is built in a staging directory "<dir>.new-<pid>-XXXXXX"
+ *          beside it and renamed into place, so a failure or a kill leaves no
+ *          PKI at all and success appears at once; staging directories of
+ *          killed builds are swept. An existing PKI changes in a single
+ *          transaction (pki.h).
+ *
+ * The library prints nothing: the command walks the items to report.
+ */
+#ifndef PKILAB_BUILD_H
+#define PKILAB_BUILD_H
+
+#include <stddef.h>
+
+#include "db.h"
+#include "lab.h"
+
+enum pkl_build_action {
+	PKL_BUILD_ISSUE = 1, /* not in the PKI: issued by pkl_build_apply */
+	PKL_BUILD_KEEP,      /* already in the PKI: left as it is */
+};
+
+struct pkl_build_item {
+	const struct pkl_entity *e;   /* the lab entry (borrowed from the lab) */
+	enum pkl_build_action action;
+	struct pkl_cert_row row;      /* KEEP: the PKI's record; ISSUE: zero until
+					 applied, then the new record */
+	char differs[128];            /* KEEP: what the lab says differently, as
+					 "subject template issuer " words; "" none */
+};
+
+struct pkl_build_opts {
+	const char *pki_dir;  /* NULL: the lab's `pki` directory */
+	size_t keygen_threads; /* 0: one per online CPU (keygen.h) */
+};
+
+struct pkl_build_plan;
+
+/* Plans building lab into the PKI directory. PKL_EINPUT when the directory
+ * exists, is not empty and holds no pkilab.db (only an empty directory is
+ * replaced by the rename), and when a lab entry has no record but files of
+ * the layout (pkl_pki_check_unrecorded: never overwritten). lab must outlive
+ * the plan. Free with pkl_build_plan_free. */
+struct pkl_build_plan *pkl_build_plan_new(const struct pkl_lab *lab, const struct pkl_build_opts *opts,
+					  struct pkl_err *err);
+void pkl_build_plan_free(struct pkl_build_plan *plan);
+
+/* The PKI directory the plan builds (opts->pki_dir or the lab's). */
+const char *pkl_build_plan_pki_dir(const struct pkl_build_plan *plan);
+/* 1 when the plan creates a new PKI (no pkilab.db yet). */
+int pkl_build_plan_fresh(const struct pkl_build_plan *plan);
+/* The items, one per lab entry, in lab order (issuers first). */
+size_t pkl_build_plan_count(const struct pkl_build_plan *plan);
+const struct pkl_build_item *pkl_build_plan_item(const struct pkl_build_plan *plan, size_t i);
+/* How many items are planned for action. */
+size_t pkl_build_plan_n(const struct pkl_build_plan *plan, enum pkl_build_action action);
+
+/* Issues every ISSUE item (see the top of this file); on success their rows
+ * hold the new records. Once per plan (PKL_EINPUT on a second call). On
+ * failure nothing is changed: no new PKI, or the existing one as it was. */
+enum pkl_rc pkl_build_apply(struct pkl_build_plan *plan, struct pkl_err *err);
+
+#endif

@@ -1,0 +1,525 @@
+/*
+ * Unit tests of building a lab's PKI (ca/lib/build.c) and of the key
+ * generation pool it uses (ca/lib/keygen.c), on small labs with their own
+ * templates written to a private directory: a plan alone writes nothing; a
+ * fresh PKI appears by one rename and leaves no staging directory, also when
+ * that rename fails; a re-plan keeps everything; a lab that grows plans
+ * exactly what it added; a changed entry is kept and noted; a directory that
+ * is not ours, or files without records, are refused; dead builds' staging
+ * directories are swept, links named like them are not followed; the pool
+ * gives every job its own key and reports the first failure.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pkilab/build.h"
+#include "pkilab/file.h"
+#include "pkilab/keygen.h"
+
+static char dir[] = "/tmp/pkl-test-build-XXXXXX";
+static int seq;
+
+static const char root_tmpl[] =
+	"role = \"root\";\nkey = \"ec:P-256\";\nvalidity = \"10y\";\nbackdate = \"1h\";\npath_len = -1;\n"
+	"key_usage = [ \"keyCertSign\", \"cRLSign\" ];\nextended_key_usage = [ ];\ncdp = false;\naia = false;\n"
+	"crl_lifetime = \"180d\";\n";
+static const char int_tmpl[] =
+	"role = \"intermediate\";\nkey = \"ec:P-256\";\nvalidity = \"5y\";\nbackdate = \"1h\";\npath_len = 0;\n"
+	"key_usage = [ \"keyCertSign\", \"cRLSign\" ];\nextended_key_usage = [ ];\ncrl_lifetime = \"7d\";\n";
+static const char gw_tmpl[] =
+	"role = \"end-entity\";\nkey = \"ec:P-256\";\nvalidity = \"397d\";\nmax_validity = \"825d\";\n"
+	"backdate = \"1h\";\nkey_usage = [ \"digitalSignature\" ];\nrsa_key_encipherment = true;\n"
+	"extended_key_usage = [ \"serverAuth\", \"ikeIntermediate\", \"ipsecIKE\" ];\nsan_required = true;\n"
+	"ip_as_dns = true;\n";
+
+#define LAB_HEAD "lab = { name = \"unit\"; cdp = [ \"http://127.0.0.1:18081\" ]; };\n"
+#define CAS                                                                                          \
+	"cas = ( { name = \"root\"; template = \"t-root\"; subject = \"CN=Unit Root\"; },\n"         \
+	"        { name = \"ca\"; template = \"t-int\"; issuer = \"root\"; subject = \"CN=Unit CA\"; } );\n"
+#define GW(n) "{ name = \"" n "\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=" n ".test\"; san = [ \"" n ".test\" ]; }"
+#define LAB2 LAB_HEAD CAS "certs = ( " GW("gw1") ", " GW("gw2") " );\n"
+#define LAB3 LAB_HEAD CAS "certs = ( " GW("gw1") ", " GW("gw2") ", " GW("gw3") " );\n"
+
+static void write_file(const char *name, const char *text)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	char p[PATH_MAX];
+
+	(void)state;
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(p, sizeof(p), "%s/templates", dir);
+	if (mkdir(p, 0755) != 0)
+		return -1;
+	write_file("templates/t-root.cfg", root_tmpl);
+	write_file("templates/t-int.cfg", int_tmpl);
+	write_file("templates/t-gw.cfg", gw_tmpl);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static struct pkl_lab *load(const char *text)
+{
+	struct pkl_err err = { 0 };
+	struct pkl_lab *lab;
+	char p[PATH_MAX];
+
+	write_file("lab.cfg", text);
+	snprintf(p, sizeof(p), "%s/lab.cfg", dir);
+	lab = pkl_lab_load(p, pkl_time_now(), &err);
+	if (!lab)
+		print_error("lab: %s: %s\n", err.where, err.msg);
+	assert_non_null(lab);
+	return lab;
+}
+
+/* A new PKI directory name per test (not created). */
+static void new_pki_dir(char *out, size_t len)
+{
+	snprintf(out, len, "%s/pki%d", dir, ++seq);
+}
+
+static struct pkl_build_plan *plan_ok(const struct pkl_lab *lab, const char *pki_dir)
+{
+	struct pkl_build_opts opts = { .pki_dir = pki_dir };
+	struct pkl_err err = { 0 };
+	struct pkl_build_plan *plan = pkl_build_plan_new(lab, &opts, &err);
+
+	if (!plan)
+		print_error("plan: %s: %s\n", err.where, err.msg);
+	assert_non_null(plan);
+	return plan;
+}
+
+static void apply_ok(struct pkl_build_plan *plan)
+{
+	struct pkl_err err = { 0 };
+	enum pkl_rc rc = pkl_build_apply(plan, &err);
+
+	if (rc != PKL_OK)
+		print_error("apply: %s: %s\n", err.where, err.msg);
+	assert_int_equal(rc, PKL_OK);
+}
+
+/* Builds lab into pki_dir (fresh or not). */
+static void build(const char *lab_text, const char *pki_dir)
+{
+	struct pkl_lab *lab = load(lab_text);
+	struct pkl_build_plan *plan = plan_ok(lab, pki_dir);
+
+	apply_ok(plan);
+	pkl_build_plan_free(plan);
+	pkl_lab_free(lab);
+}
+
+/* Entries of the test directory whose name starts with "<basename of pki_dir>.new-". */
+static size_t count_staging(const char *pki_dir)
+{
+	const char *b = strrchr(pki_dir, '/') + 1;
+	char prefix[NAME_MAX + 8];
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	snprintf(prefix, sizeof(prefix), "%s.new-", b);
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix)))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int has_file(const char *pki_dir, const char *rel)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", pki_dir, rel);
+	return pkl_file_exists(p);
+}
+
+static void fresh_plan_issues_everything_and_writes_nothing(void **state)
+{
+	struct pkl_lab *lab;
+	struct pkl_build_plan *plan;
+	char pki[PATH_MAX];
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	lab = load(LAB2);
+	plan = plan_ok(lab, pki);
+	assert_string_equal(pkl_build_plan_pki_dir(plan), pki);
+	assert_int_equal(pkl_build_plan_fresh(plan), 1);
+	assert_int_equal(pkl_build_plan_count(plan), 4);
+	assert_int_equal(pkl_build_plan_n(plan, PKL_BUILD_ISSUE), 4);
+	assert_int_equal(pkl_build_plan_n(plan, PKL_BUILD_KEEP), 0);
+	for (size_t i = 0; i < 4; i++) {
+		const struct pkl_build_item *it = pkl_build_plan_item(plan, i);
+		assert_int_equal(it->action, PKL_BUILD_ISSUE);
+		assert_ptr_equal(it->e, &lab->ents[i]);
+		assert_string_equal(it->row.serial, ""); /* nothing recorded yet */
+		assert_string_equal(it->differs, "");
+	}
+	assert_null(pkl_build_plan_item(plan, 4));
+	/* The plan is the dry run: nothing exists, not even the directory. */
+	assert_false(pkl_file_exists(pki));
+	assert_int_equal(count_staging(pki), 0);
+	pkl_build_plan_free(plan);
+	assert_false(pkl_file_exists(pki));
+	pkl_lab_free(lab);
+}
+
+static void dry_run_of_an_existing_pki_writes_nothing(void **state)
+{
+	struct pkl_lab *lab;
+	struct pkl_build_plan *plan;
+	char pki[PATH_MAX], db[PATH_MAX + 16];
+	struct pkl_buf before = PKL_BUF_INIT, after = PKL_BUF_INIT;
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	build(LAB2, pki);
+	snprintf(db, sizeof(db), "%s/pkilab.db", pki);
+	assert_int_equal(pkl_file_read(db, 0, &before, NULL), PKL_OK);
+	lab = load(LAB3);
+	plan = plan_ok(lab, pki);
+	assert_int_equal(pkl_build_plan_n(plan, PKL_BUILD_ISSUE), 1);
+	pkl_build_plan_free(plan);
+	assert_false(has_file(pki, "certs/gw3.pem"));
+	assert_false(has_file(pki, "private/gw3.key"));
+	assert_int_equal(pkl_file_read(db, 0, &after, NULL), PKL_OK);
+	assert_int_equal(before.len, after.len);
+	assert_memory_equal(before.data, after.data, before.len);
+	pkl_buf_free(&before);
+	pkl_buf_free(&after);
+	pkl_lab_free(lab);
+}
+
+static void apply_then_replan_keeps_everything(void **state)
+{
+	struct pkl_lab *lab;
+	struct pkl_build_plan *plan;
+	char pki[PATH_MAX], serials[4][41];
+	struct pkl_err err = { 0 };
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	lab = load(LAB2);
+	plan = plan_ok(lab, pki);
+	apply_ok(plan);
+	for (size_t i = 0; i < 4; i++) {
+		const struct pkl_build_item *it = pkl_build_plan_item(plan, i);
+		/* Still "issue" (that is what was done), now with its record. */
+		assert_int_equal(it->action, PKL_BUILD_ISSUE);
+		assert_string_equal(it->row.name, it->e->name);
+		assert_string_equal(it->row.subject, it->e->subject);
+		assert_true(strlen(it->row.serial) > 0);
+		snprintf(serials[i], sizeof(serials[i]), "%s", it->row.serial);
+	}
+	/* Once only. */
+	assert_int_equal(pkl_build_apply(plan, &err), PKL_EINPUT);
+	pkl_build_plan_free(plan);
+
+	assert_true(has_file(pki, "pkilab.db"));
+	assert_true(has_file(pki, "private/root.key"));
+	assert_true(has_file(pki, "publish/crl/ca.crl"));
+	assert_true(has_file(pki, "publish/aia/ca.crt"));
+	assert_true(has_file(pki, "certs/gw2-chain.pem"));
+	assert_int_equal(count_staging(pki), 0);
+
+	plan = plan_ok(lab, pki);
+	assert_int_equal(pkl_build_plan_fresh(plan), 0);
+	assert_int_equal(pkl_build_plan_n(plan, PKL_BUILD_KEEP), 4);
+	assert_int_equal(pkl_build_plan_n(plan, PKL_BUILD_ISSUE), 0);
+	for (size_t i = 0; i < 4; i++) {
+		const struct pkl_build_item *it = pkl_build_plan_item(plan, i);
+		assert_int_equal(it->action, PKL_BUILD_KEEP);
+		assert_string_equal(it->row.serial, serials[i]);
+		assert_string_equal(it->differs, "");
+	}
+	/* Applying a plan with nothing to issue changes no record. */
+	apply_ok(plan);
+	for (size_t i = 0; i < 4; i++)
+		assert_string_equal(pkl_build_plan_item(plan, i)->row.serial, serials[i]);
+	pkl_build_plan_free(plan);
+	pkl_lab_free(lab);
+}
+
+static void added_leaf_plans_exactly_one_issue(void **state)
+{
+	struct pkl_lab *lab;
+	struct pkl_build_plan *plan;
+	const struct pkl_build_item *it;
+	char pki[PATH_MAX];
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	build(LAB2, pki);
+	lab = load(LAB3);
+	plan = plan_ok(lab, pki);
+	assert_int_equal(pkl_build_plan_count(plan), 5);
+	assert_int_equal(pkl_build_plan_n(plan, PKL_BUILD_ISSUE), 1);
+	assert_int_equal(pkl_build_plan_n(plan, PKL_BUILD_KEEP), 4);
+	for (size_t i = 0; i < 5; i++) {
+		it = pkl_build_plan_item(plan, i);
+		assert_int_equal(it->action, strcmp(it->e->name, "gw3") ? PKL_BUILD_KEEP : PKL_BUILD_ISSUE);
+	}
+	apply_ok(plan);
+	for (size_t i = 0; i < 5; i++) {
+		it = pkl_build_plan_item(plan, i);
+		if (!strcmp(it->e->name, "gw3")) {
+			assert_string_equal(it->row.issuer_name, "ca");
+			assert_true(strlen(it->row.serial) > 0);
+		}
+	}
+	pkl_build_plan_free(plan);
+	assert_true(has_file(pki, "private/gw3.key"));
+	assert_true(has_file(pki, "certs/gw3.pem"));
+	assert_true(has_file(pki, "certs/gw3-chain.pem"));
+	/* And then it converges. */
+	plan = plan_ok(lab, pki);
+	assert_int_equal(pkl_build_plan_n(plan, PKL_BUILD_KEEP), 5);
+	pkl_build_plan_free(plan);
+	pkl_lab_free(lab);
+}
+
+static void changed_entry_is_kept_and_noted(void **state)
+{
+	struct pkl_lab *lab;
+	struct pkl_build_plan *plan;
+	char pki[PATH_MAX];
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	build(LAB2, pki);
+	lab = load(LAB_HEAD CAS "certs = ( " GW("gw1") ",\n"
+		   "  { name = \"gw2\"; template = \"t-gw\"; issuer = \"root\"; subject = \"CN=other.test\"; san = [ \"o.test\" ]; } );\n");
+	plan = plan_ok(lab, pki);
+	assert_int_equal(pkl_build_plan_n(plan, PKL_BUILD_KEEP), 4);
+	for (size_t i = 0; i < 4; i++) {
+		const struct pkl_build_item *it = pkl_build_plan_item(plan, i);
+		assert_string_equal(it->differs, strcmp(it->e->name, "gw2") ? "" : "subject issuer ");
+	}
+	pkl_build_plan_free(plan);
+	pkl_lab_free(lab);
+}
+
+static void nonempty_foreign_directory_is_refused(void **state)
+{
+	struct pkl_lab *lab;
+	struct pkl_build_opts opts = { 0 };
+	struct pkl_err err = { 0 };
+	char pki[PATH_MAX], keep[PATH_MAX + 16];
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	assert_int_equal(mkdir(pki, 0755), 0);
+	snprintf(keep, sizeof(keep), "%s/notes.txt", pki);
+	assert_int_equal(pkl_file_write_atomic(keep, "mine\n", 5, 0644, NULL), PKL_OK);
+	lab = load(LAB2);
+	opts.pki_dir = pki;
+	assert_null(pkl_build_plan_new(lab, &opts, &err));
+	assert_int_equal(err.rc, PKL_EINPUT);
+	assert_string_equal(err.where, pki);
+	assert_non_null(strstr(err.msg, "not empty"));
+	assert_true(pkl_file_exists(keep));
+	assert_false(has_file(pki, "pkilab.db"));
+	pkl_lab_free(lab);
+
+	/* An empty directory is replaced. */
+	new_pki_dir(pki, sizeof(pki));
+	assert_int_equal(mkdir(pki, 0755), 0);
+	build(LAB2, pki);
+	assert_true(has_file(pki, "certs/gw1.pem"));
+}
+
+static void files_without_records_are_refused(void **state)
+{
+	struct pkl_lab *lab;
+	struct pkl_build_opts opts = { 0 };
+	struct pkl_err err = { 0 };
+	char pki[PATH_MAX], planted[PATH_MAX + 32];
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	build(LAB2, pki);
+	snprintf(planted, sizeof(planted), "%s/private/gw3.key", pki);
+	assert_int_equal(pkl_file_write_atomic(planted, "old key\n", 8, 0600, NULL), PKL_OK);
+	lab = load(LAB3);
+	opts.pki_dir = pki;
+	assert_null(pkl_build_plan_new(lab, &opts, &err));
+	assert_int_equal(err.rc, PKL_EINPUT);
+	assert_false(has_file(pki, "certs/gw3.pem"));
+	pkl_lab_free(lab);
+}
+
+/* The final rename of a fresh build fails (the directory filled up after the
+ * plan): nothing is left, neither in the directory nor beside it. */
+static void failed_rename_leaves_no_pki_and_no_staging(void **state)
+{
+	struct pkl_lab *lab;
+	struct pkl_build_plan *plan;
+	struct pkl_err err = { 0 };
+	char pki[PATH_MAX], keep[PATH_MAX + 16];
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	lab = load(LAB2);
+	plan = plan_ok(lab, pki);
+	assert_int_equal(mkdir(pki, 0755), 0);
+	snprintf(keep, sizeof(keep), "%s/notes.txt", pki);
+	assert_int_equal(pkl_file_write_atomic(keep, "mine\n", 5, 0644, NULL), PKL_OK);
+	assert_int_equal(pkl_build_apply(plan, &err), PKL_ERUNTIME);
+	assert_string_equal(err.where, pki);
+	assert_non_null(strstr(err.msg, "cannot move the new PKI into place"));
+	pkl_build_plan_free(plan);
+	assert_true(pkl_file_exists(keep));
+	assert_false(has_file(pki, "pkilab.db"));
+	assert_false(has_file(pki, "private"));
+	assert_int_equal(count_staging(pki), 0);
+	pkl_lab_free(lab);
+}
+
+/* A process id that is not running: a child that has exited and been reaped. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+static void dead_staging_is_swept_links_are_not_followed(void **state)
+{
+	char pki[PATH_MAX], dead[PATH_MAX + 32], link[PATH_MAX + 32], live[PATH_MAX + 32];
+	char victim[PATH_MAX + 16], victim_file[PATH_MAX + 32];
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	snprintf(victim, sizeof(victim), "%s/victim%d", dir, seq);
+	assert_int_equal(mkdir(victim, 0755), 0);
+	snprintf(victim_file, sizeof(victim_file), "%s/keep.txt", victim);
+	assert_int_equal(pkl_file_write_atomic(victim_file, "x\n", 2, 0644, NULL), PKL_OK);
+	snprintf(dead, sizeof(dead), "%s.new-%ld-aaaaaa", pki, (long)dead_pid());
+	assert_int_equal(mkdir(dead, 0755), 0);
+	snprintf(link, sizeof(link), "%s.new-%ld-bbbbbb", pki, (long)dead_pid());
+	assert_int_equal(symlink(victim, link), 0);
+	/* Our own pid is alive: that directory belongs to a running build. */
+	snprintf(live, sizeof(live), "%s.new-%ld-cccccc", pki, (long)getpid());
+	assert_int_equal(mkdir(live, 0755), 0);
+
+	build(LAB2, pki);
+	assert_false(pkl_file_exists(dead));
+	assert_true(pkl_file_exists(live));
+	assert_int_equal(access(victim_file, F_OK), 0);
+	struct stat st;
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(count_staging(pki), 2); /* the link and the live one */
+}
+
+static void keygen_pool_gives_every_job_its_own_key(void **state)
+{
+	enum { N = 12 };
+	struct pkl_key_spec ec = { 0 }, ed = { 0 };
+	struct pkl_keygen_job jobs[N];
+	size_t threads[] = { 1, 4, 0 };
+
+	(void)state;
+	assert_int_equal(pkl_key_spec_parse("ec:P-256", &ec, NULL), PKL_OK);
+	assert_int_equal(pkl_key_spec_parse("ed25519", &ed, NULL), PKL_OK);
+	for (size_t t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
+		memset(jobs, 0, sizeof(jobs));
+		for (size_t i = 0; i < N; i++)
+			jobs[i].spec = i == 5 ? NULL : i % 3 == 0 ? &ed : &ec;
+		assert_int_equal(pkl_keygen_run(jobs, N, threads[t], NULL), PKL_OK);
+		for (size_t i = 0; i < N; i++) {
+			if (!jobs[i].spec) {
+				assert_null(jobs[i].key);
+				continue;
+			}
+			assert_non_null(jobs[i].key);
+			assert_true(EVP_PKEY_is_a(jobs[i].key, i % 3 == 0 ? "ED25519" : "EC"));
+			for (size_t j = 0; j < i; j++)
+				if (jobs[j].key)
+					assert_int_not_equal(EVP_PKEY_eq(jobs[i].key, jobs[j].key), 1);
+		}
+		for (size_t i = 0; i < N; i++)
+			EVP_PKEY_free(jobs[i].key);
+	}
+}
+
+static void keygen_pool_reports_the_first_failure(void **state)
+{
+	struct pkl_key_spec ec = { 0 }, bad = { .type = PKL_KEY_RSA, .bits = 1024 };
+	struct pkl_keygen_job jobs[6];
+	size_t failed = 99;
+
+	(void)state;
+	assert_int_equal(pkl_key_spec_parse("ec:P-256", &ec, NULL), PKL_OK);
+	memset(jobs, 0, sizeof(jobs));
+	for (size_t i = 0; i < 6; i++)
+		jobs[i].spec = i == 2 || i == 4 ? &bad : &ec;
+	assert_int_equal(pkl_keygen_run(jobs, 6, 3, &failed), PKL_EINPUT);
+	assert_int_equal(failed, 2);
+	assert_non_null(strstr(jobs[2].err.msg, "1024"));
+	for (size_t i = 0; i < 6; i++) {
+		if (jobs[i].spec == &ec)
+			assert_non_null(jobs[i].key); /* the others still done, for the caller to free */
+		else
+			assert_null(jobs[i].key);
+		EVP_PKEY_free(jobs[i].key);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(fresh_plan_issues_everything_and_writes_nothing),
+		cmocka_unit_test(dry_run_of_an_existing_pki_writes_nothing),
+		cmocka_unit_test(apply_then_replan_keeps_everything),
+		cmocka_unit_test(added_leaf_plans_exactly_one_issue),
+		cmocka_unit_test(changed_entry_is_kept_and_noted),
+		cmocka_unit_test(nonempty_foreign_directory_is_refused),
+		cmocka_unit_test(files_without_records_are_refused),
+		cmocka_unit_test(failed_rename_leaves_no_pki_and_no_staging),
+		cmocka_unit_test(dead_staging_is_swept_links_are_not_followed),
+		cmocka_unit_test(keygen_pool_gives_every_job_its_own_key),
+		cmocka_unit_test(keygen_pool_reports_the_first_failure),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
