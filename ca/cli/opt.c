@@ -117,7 +117,7 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, struct pkl_cli 
 				typed = argv[optind - 2];
 			if (!strncmp(typed, "--", 2)) {
 				size_t tl = strcspn(typed + 2, "=");
-				if (tl != strlen(o->name) || strncmp(typed + 2, o->name, tl))
+				if (tl != strlen(o->name) || strncmp(typed + 2, o->name, tl) != 0)
 					return cli_usage_error(cli, "unknown option '%.*s' (did you mean '--%s'?)",
 							       (int)(tl + 2), typed, o->name);
 			}

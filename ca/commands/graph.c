@@ -169,7 +169,7 @@ int cmd_graph(int argc, char **argv, struct pkl_cli *cli)
 		return status < 0 ? 0 : status;
 	if (npos)
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[1]);
-	if (format && strcmp(format, "dot") && strcmp(format, "svg"))
+	if (format && strcmp(format, "dot") != 0 && strcmp(format, "svg") != 0)
 		return cli_usage_error(cli, "unknown format '%s' (dot or svg)", format);
 	svg = format ? !strcmp(format, "svg") : out_path && ends_with(out_path, ".svg") && !cli->json;
 	if (svg && cli->json)

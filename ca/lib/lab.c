@@ -491,7 +491,7 @@ static enum pkl_rc parse_lab_group(struct pkl_lab *lab, config_setting_t *g, con
 	if (s) {
 		if (!strcmp(s, "point-per-uri"))
 			lab->cdp_point_per_uri = 1;
-		else if (strcmp(s, "one-point"))
+		else if (strcmp(s, "one-point") != 0)
 			return pkl_err_set(err, PKL_EINPUT,
 					   loc(config_setting_get_member(g, "cdp_layout"), lab->path, where, sizeof(where)),
 					   "cdp_layout '%s': expected \"one-point\" or \"point-per-uri\"", s);
@@ -735,7 +735,7 @@ static enum pkl_rc resolve_hierarchy(struct pkl_lab *lab, struct pkl_err *err)
 		if (find_index(lab->ents, i, e->name) >= 0)
 			return pkl_err_set(err, PKL_EINPUT, e->where, "name '%s' is used twice", e->name);
 		if (e->prof.role == PKL_ROLE_ROOT) {
-			if (e->issuer[0] && strcmp(e->issuer, e->name))
+			if (e->issuer[0] && strcmp(e->issuer, e->name) != 0)
 				return pkl_err_set(err, PKL_EINPUT, e->where,
 						   "%s.%s uses root template '%s' but names issuer '%s': a root is self-signed",
 						   sec, e->name, e->prof.template_name, e->issuer);

@@ -103,7 +103,7 @@ bad:
 
 enum pkl_rc pkl_time_parse(const char *s, pkl_time now, pkl_time *out, struct pkl_err *err)
 {
-	int64_t d;
+	int64_t d = 0;
 
 	if (strcmp(s, "now") == 0) {
 		*out = now;
@@ -169,6 +169,6 @@ enum pkl_rc pkl_time_from_asn1(const struct asn1_string_st *t, pkl_time *out)
 	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
 		return PKL_EINPUT;
 	*out = days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday) * 86400 +
-	       tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+	       (int64_t)tm.tm_hour * 3600 + (int64_t)tm.tm_min * 60 + tm.tm_sec;
 	return PKL_OK;
 }
