@@ -452,6 +452,24 @@ enum { CDP_PULL_ACCEPTED, CDP_PULL_NOT_MODIFIED, CDP_PULL_UNCHANGED, CDP_PULL_RE
        CDP_PULL_ERROR };
 extern const char *const cdp_pull_outcomes[5];
 
+/* ---- reloader thread (reloader.c) ---- */
+
+/* Runs cdp_catalog_reload() on its own thread, on request, so the control
+ * loop stays responsive while a reload blocks in the kernel (a hung mount). */
+struct cdp_reloader;
+struct cdp_reloader *cdp_reloader_start(struct cdp_catalog *cat, struct pkl_err *err);
+/* Asks for a reload (why: a static string). Requests made while one runs
+ * coalesce into one more reload; the last reason wins. Never blocks on I/O. */
+void cdp_reloader_request(struct cdp_reloader *r, const char *why);
+/* Readable (poll) when a reload completed; cdp_reloader_done() re-arms it. */
+int cdp_reloader_fd(const struct cdp_reloader *r);
+/* The number of reloads completed so far. */
+unsigned long cdp_reloader_done(struct cdp_reloader *r);
+/* Stops the thread, waiting at most `seconds` for a reload in progress.
+ * 0: stopped and freed. -1: a reload is still blocked; r and the catalog it
+ * uses must stay allocated (the caller exits without freeing them). */
+int cdp_reloader_stop(struct cdp_reloader *r, int seconds);
+
 struct cdp_mirror;
 struct cdp_mirror *cdp_mirror_start(const struct cdp_config *cfg, struct cdp_catalog *cat,
 				    struct pkl_err *err);

@@ -4,8 +4,11 @@
  * main() reads the settings, loads the catalog, binds, drops privileges,
  * starts the HTTP daemons and the mirror thread, then runs the control loop:
  * signals (SIGHUP reload, SIGTERM/SIGINT stop) through a signalfd and
- * publish-directory changes through inotify. Exit codes follow the project's
- * contract: 0 clean stop, 2 bad configuration, 3 runtime failure.
+ * publish-directory changes through inotify. The loop only asks for reloads:
+ * they run on the reloader thread (reloader.c), so a file that blocks in the
+ * kernel (a hung network mount) never stops the loop from reading SIGTERM.
+ * Exit codes follow the project's contract: 0 clean stop, 2 bad
+ * configuration, 3 runtime failure.
  *
  * With state_dir, the CRL-number high-water marks are loaded after the
  * privilege drop (so the directory is proven usable by the user that will
@@ -103,12 +106,53 @@ static enum pkl_rc open_state(const struct cdp_config *cfg, struct cdp_catalog *
 	return PKL_OK;
 }
 
+/* Logs and handles the signals read from sfd during the start; returns 0
+ * when asked to stop. A SIGHUP asks for one more reload. */
+static int start_signals(int sfd, struct cdp_reloader *rl)
+{
+	struct signalfd_siginfo si;
+	int running = 1;
+
+	while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			pkl_log(PKL_LOG_INFO, "SIGHUP: reloading");
+			cdp_reloader_request(rl, "SIGHUP");
+		} else {
+			pkl_log(PKL_LOG_INFO, "%s: stopping",
+				si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			running = 0;
+		}
+	}
+	return running;
+}
+
+/* Waits until the first reload completed (nothing is served before it),
+ * reading signals meanwhile: SIGTERM stops a start blocked on a hung file.
+ * Returns 1 when done, 0 when asked to stop, -1 on a poll error. */
+static int wait_first_reload(int sfd, struct cdp_reloader *rl)
+{
+	for (;;) {
+		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { cdp_reloader_fd(rl), POLLIN, 0 } };
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if ((pfd[0].revents & POLLIN) && !start_signals(sfd, rl))
+			return 0;
+		if ((pfd[1].revents & POLLIN) && cdp_reloader_done(rl) > 0)
+			return 1;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct cdp_config cfg;
 	struct pkl_err err = { 0 };
 	struct cdp_ctx *ctx = NULL;
 	struct cdp_server *srv = NULL;
+	struct cdp_reloader *rl = NULL;
 	sigset_t mask;
 	int rc, sfd = -1, wfd = -1, pending = 0, running = 1;
 
@@ -161,7 +205,22 @@ int main(int argc, char **argv)
 	if (open_state(&cfg, ctx->cat, &err) != PKL_OK)
 		goto failed;
 	/* Loaded after the drop: the files must be readable by the user we run as. */
-	cdp_catalog_reload(ctx->cat, "start");
+	rl = cdp_reloader_start(ctx->cat, &err);
+	if (!rl)
+		goto failed;
+	cdp_reloader_request(rl, "start");
+	running = wait_first_reload(sfd, rl);
+	if (running < 0) {
+		pkl_err_sys(&err, "", "poll");
+		goto failed;
+	}
+	if (!running) {
+		rc = 0;
+		goto out;
+	}
+	/* The watches are (re-)armed on this thread after each reload request:
+	 * inotify_add_watch(2) resolves the directories, so a publish directory
+	 * that itself hangs can still stall the loop there (files in it cannot). */
 	wfd = cdp_watch_open(&cfg, -1, &err);
 	ctx->server = srv;
 	if (cdp_server_start(srv, ctx, &err) != PKL_OK)
@@ -183,14 +242,14 @@ int main(int argc, char **argv)
 			/* Quiet for 150 ms after a change: rebuild once, re-arm the watches
 			 * (crl/ or aia/ may have been created or replaced). */
 			pending = 0;
-			cdp_catalog_reload(ctx->cat, "publish directory changed");
+			cdp_reloader_request(rl, "publish directory changed");
 			wfd = cdp_watch_open(&cfg, wfd, &err);
 			continue;
 		}
 		if (n == 0) {
 			/* A rescan now and then covers what inotify cannot see (NFS,
 			 * a directory replaced wholesale); unchanged files cost a memcmp. */
-			cdp_catalog_reload(ctx->cat, "periodic rescan");
+			cdp_reloader_request(rl, "periodic rescan");
 			wfd = cdp_watch_open(&cfg, wfd, &err);
 			continue;
 		}
@@ -202,7 +261,7 @@ int main(int argc, char **argv)
 			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
 					pkl_log(PKL_LOG_INFO, "SIGHUP: reloading");
-					cdp_catalog_reload(ctx->cat, "SIGHUP");
+					cdp_reloader_request(rl, "SIGHUP");
 					wfd = cdp_watch_open(&cfg, wfd, &err);
 					cdp_mirror_wake(ctx->mirror);
 				} else {
@@ -219,6 +278,18 @@ failed:
 	cdp_config_locate(&cfg, &err); /* "cdpd.conf:7: listen: ..." rather than the bare value */
 	rc = fail(&err);
 out:
+	if (cdp_reloader_stop(rl, 5) != 0) {
+		/* A reload is blocked in the kernel (a file on a hung mount). Its
+		 * thread still uses the catalog and the settings: both are left
+		 * allocated (a deliberate leak, on this path only), and the process
+		 * ends with _exit(2) so that no atexit teardown (OpenSSL, libcurl)
+		 * runs under that thread; the mirror may be waiting for the same
+		 * build lock, so it is not joined either. */
+		pkl_log(PKL_LOG_WARN,
+			"a catalog reload is still blocked reading the publish directory (a hung mount?): exiting without waiting for it");
+		fflush(NULL);
+		_exit(rc);
+	}
 	if (ctx)
 		cdp_mirror_stop(ctx->mirror);
 	cdp_server_stop(srv);

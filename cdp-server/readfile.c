@@ -22,10 +22,11 @@
  * to publish (or trust). A link that leads elsewhere is refused: whoever can
  * write a publish directory must not make the server open /dev/ptmx, a file
  * on another (possibly hung) mount or a file it is not meant to read. The
- * object finally opened must be a regular file, whatever the path. Not
- * covered: a regular file on a hard-mounted network filesystem that stops
- * answering blocks open(2) or read(2) in the kernel; keep publish
- * directories on local disks. */
+ * object finally opened must be a regular file, whatever the path. A
+ * regular file on a hard-mounted network filesystem that stops answering
+ * still blocks open(2) or read(2) in the kernel (nfs(5), "hard"): that is
+ * why reloads run on the reloader thread (reloader.c), where such a hang
+ * delays the next snapshot but not the control loop or SIGTERM. */
 static int open_regular(const char *path, const char *base, struct stat *st, int *absent,
 			struct pkl_err *err)
 {
