@@ -34,4 +34,24 @@ check "the forced CRL is dated by the (behind) clock" \
   sh -c 'openssl crl -inform DER -in "$1" -noout -lastupdate | grep -q "$2"' _ "$PKI/publish/crl/vpn-ca.crl" "$(date -u -d "$behind" '+%b %e')"
 check "and lists alice" sh -c 'openssl crl -inform DER -in "$1" -noout -text | grep -q "Serial Number"' _ "$PKI/publish/crl/vpn-ca.crl"
 expect_rc 0 "with the clock right again, crl signs normally" "$PKILAB" --pki "$PKI" crl --ca vpn-ca
+
+# Not a clock behind: another `pkilab crl` commits a newer CRL while this one
+# waits for the database's write lock (t3004 met it under load). Stand-in for
+# the other signer: a transaction held for 3 s that then records a CRL dated
+# at its own commit time (thisUpdate = now - 5 min, as pkilab dates them).
+# The waiting `crl` must read its clock after it gets the lock and sign.
+python3 - "$db" "$T/locked" <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(3)
+c.execute("UPDATE cas SET crl_this_update = ? WHERE name = 'vpn-ca'", (int(time.time()) - 300,))
+c.execute("COMMIT")
+PY
+holder=$!
+check "the stand-in signer holds the write lock" until_ok test -e "$T/locked"
+expect_rc 0 "crl waiting for the lock while a newer CRL is committed: signs, not 'clock behind'" \
+  "$PKILAB" --pki "$PKI" crl --ca vpn-ca
+wait "$holder"
 finish

@@ -586,7 +586,7 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int flags,
 	struct pkl_err e2;
 	X509 *cacert = NULL;
 	EVP_PKEY *cakey = NULL;
-	pkl_time now = pkl_time_now();
+	pkl_time now;
 	int have_pub;
 	int64_t n_revoked = 0; /* set by pkl_db_revoked_count (gcc cannot see it through the out parameter) */
 	char number[64], detail[160];
@@ -598,6 +598,10 @@ enum pkl_rc pkl_revoke_publish(struct pkl_pki *pki, const char *ca, int flags,
 	txn = pkl_txn_begin(pki, err);
 	if (!txn)
 		return err && err->rc ? err->rc : PKL_ERUNTIME;
+	/* The clock is read once the write lock is held: a CRL another process
+	 * committed while this one waited is then never dated after "now", which
+	 * the clock-behind refusal below would take for a clock going back. */
+	now = pkl_time_now();
 	/* Its own message: "unknown CA" (input) or a database failure (runtime). */
 	rc = pkl_db_ca_get(db, ca, &cs, err);
 	if (rc != PKL_OK)
