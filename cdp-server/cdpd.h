@@ -331,8 +331,9 @@ int cdp_state_keyid(X509 *ca, char out[CDP_KEYID_MAX + 1]);
 #define CDP_M_HEAD 2u
 
 /*
- * The route table: the whole public surface of the server (DESIGN.md,
- * pkilab-cdpd), one row per route, in match order:
+ * The route table: the whole public surface of the server (README.md,
+ * "`pkilab-cdpd`: the CDP/AIA server", Routes), one row per route, in match
+ * order:
  *
  *   X(id, methods, path, suffix, label, handler)
  *

@@ -1,6 +1,6 @@
 /*
  * GET|HEAD /aia/<ca>.crt: the DER certificate of a CA the server trusts
- * (standards.md #111: application/pkix-cert): a configured one, or in mirror
+ * (RFC 5280 §4.2.2.1: application/pkix-cert): a configured one, or in mirror
  * mode one learned from a peer because a configured CA issued it
  * (cdp_catalog_offer_ca). Nothing else is ever served, so neither a file
  * dropped into a publish directory under an explicit --trust nor a peer can

@@ -3,7 +3,8 @@
  * /aia/) with its caching headers and conditional requests, and small text
  * replies.
  *
- * Caching headers follow standards.md #114/#115: Last-Modified = thisUpdate,
+ * Caching headers (docs/crl-publication.md, "HTTP caching", after the
+ * RFC 5019 §6 model for OCSP): Last-Modified = thisUpdate,
  * Expires = nextUpdate, Cache-Control: public, no-transform, max-age=N with N
  * no more than the time to nextUpdate and no more than the configured
  * re-publication interval, a strong ETag from a SHA-256 of the bytes (so every

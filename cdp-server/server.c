@@ -690,8 +690,9 @@ static int evict_oldest_head(struct cdp_server *srv)
 
 /* Admits or refuses one accepted socket and hands it to the least busy
  * worker. Refused sockets are closed at once: a client at a limit must fail
- * fast, not wait for a timeout (issue 4, "fail fast"). At the connection
- * limit, a connection waiting for its request head makes way first. */
+ * fast, not wait for a timeout (docs/crl-publication.md, "Failing fast").
+ * At the connection limit, a connection waiting for its request head makes
+ * way first. */
 static void admit(struct cdp_server *srv, int cfd, const struct sockaddr *sa, socklen_t sl)
 {
 	const struct cdp_config *cfg = srv->cfg;

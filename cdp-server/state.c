@@ -9,7 +9,7 @@
  * a CA re-keyed under the same name (a new key whose CRLs start over at 1) is
  * not locked out, while a CA certificate merely renewed on the same key keeps
  * its mark (the old key still verifies the old CRLs, so they must stay
- * refused). Standards #56: CRL numbers strictly increase per issuer.
+ * refused). RFC 5280 §5.2.3: CRL numbers strictly increase per issuer.
  *
  * One file for every CA, not one per CA: a lab has a handful of CAs and a
  * mark rises at most once per re-publication, so rewriting a few hundred

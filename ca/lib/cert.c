@@ -5,7 +5,7 @@
  * pkl_cert_issue builds every extension as an OpenSSL structure and adds it
  * with X509_add1_ext_i2d: no configuration strings are parsed (X509V3_EXT_conf
  * is slow and would make our profile depend on OpenSSL's mini-language).
- * The profile is the one of standards.md §1 and §10: v3, 16-byte CSPRNG
+ * The profile is the one docs/profile.md explains: v3, 16-byte CSPRNG
  * serials, issuer DN copied as DER from the issuer's subject, UTCTime up to
  * 2049 and GeneralizedTime from 2050, SKI (method 1) on every certificate,
  * AKI keyIdentifier only, basicConstraints only on CAs, a minimal keyUsage
@@ -137,7 +137,7 @@ const char *const *pkl_eku_names(void)
 
 /* RFC 1034 preferred name syntax (letters, digits, hyphens; labels of 1..63
  * characters not starting or ending with a hyphen), at most 253 characters,
- * no empty labels (standards #43). A leading "*." wildcard label is
+ * no empty labels (RFC 5280 §4.2.1.6). A leading "*." wildcard label is
  * accepted. The last label may not be all digits, so that a mistyped IPv4
  * address ("192.0.2.300") is not silently taken for a DNS name. */
 static const char *dns_name_problem(const char *s)
@@ -274,7 +274,8 @@ enum pkl_rc pkl_serial_random(unsigned char out[16], struct pkl_err *err)
 
 	/* Top bit cleared: a positive INTEGER without a 0x00 pad. A zero first
 	 * byte is drawn again (1 in 128), so every serial has exactly 16
-	 * significant octets and the value is uniform over that range (#1-#4). */
+	 * significant octets and the value is uniform over that range (RFC 5280
+	 * §4.1.2.2; CA/B BR §7.1 asks at least 64 random bits). */
 	do {
 		if (RAND_bytes(b, sizeof(b)) != 1)
 			return pkl_err_ssl(err, PKL_ERUNTIME, NULL, "random number generator failed");
@@ -437,7 +438,8 @@ static GENERAL_NAMES *uri_names(const char *const *uris, size_t n)
 	return names;
 }
 
-/* A DistributionPoint with a fullName (and nothing else: standards #35). */
+/* A DistributionPoint with a fullName and nothing else: no reasons, no
+ * cRLIssuer (RFC 5280 §4.2.1.13; Windows skips points that have either). */
 static DIST_POINT *dist_point(const char *const *uris, size_t n)
 {
 	DIST_POINT *dp = DIST_POINT_new();
@@ -529,7 +531,8 @@ static int add_san(X509 *x, const struct pkl_cert_req *req)
 		if (!gns_push(names, gn))
 			goto out;
 		/* Windows matches an IP-address gateway only against a dNSName
-		 * holding the address text (standards #76). */
+		 * holding the address text (strongSwan documentation, "Windows
+		 * certificate requirements"). */
 		if (s->type == PKL_SAN_IP && req->ip_as_dns) {
 			char txt[64];
 			if (!inet_ntop(s->ip_len == 4 ? AF_INET : AF_INET6, s->ip, txt, sizeof(txt)))
@@ -538,7 +541,7 @@ static int add_san(X509 *x, const struct pkl_cert_req *req)
 				goto out;
 		}
 	}
-	/* Critical only when the subject is empty (standards #15). */
+	/* Critical only when the subject is empty (RFC 5280 §4.2.1.6). */
 	crit = X509_NAME_entry_count(req->subject) == 0;
 	ok = X509_add1_ext_i2d(x, NID_subject_alt_name, names, crit, X509V3_ADD_APPEND) == 1;
 out:
@@ -579,7 +582,8 @@ static int add_ku(X509 *x, unsigned ku)
 	if (!bs)
 		return 0;
 	/* ASN1_BIT_STRING_set_bit clears the "bits left" flag, so the encoder
-	 * trims trailing zero bits and bytes: a minimal DER (standards #22). */
+	 * trims trailing zero bits and bytes: a minimal DER (RFC 5280 §4.2.1.3,
+	 * ITU-T X.690 §11.2.2). */
 	for (int bit = 0; bit < 9; bit++)
 		if ((ku & (1u << bit)) && !ASN1_BIT_STRING_set_bit(bs, bit, 1))
 			goto out;
@@ -633,7 +637,7 @@ static enum pkl_rc set_serial(X509 *x, const unsigned char *b, size_t len, struc
 	}
 	if (len == 0)
 		return pkl_err_set(err, PKL_EINPUT, NULL, "serial number must not be zero");
-	/* <= 20 content octets including the 0x00 pad a high bit needs (standards #2) */
+	/* <= 20 content octets including the 0x00 pad a high bit needs (RFC 5280 §4.1.2.2) */
 	if (len + ((b[0] & 0x80) ? 1 : 0) > 20)
 		return pkl_err_set(err, PKL_EINPUT, NULL, "serial number longer than 20 octets");
 	if (!ASN1_STRING_set(sn, b, (int)len))
@@ -679,11 +683,12 @@ X509 *pkl_cert_issue(const struct pkl_cert_req *req, X509 *issuer, EVP_PKEY *iss
 			goto out;
 	}
 	/* X509_set_*_name copy the cached DER encoding, so the issuer field is
-	 * byte-identical to the issuer's subject (standards #11). */
+	 * byte-identical to the issuer's subject (RFC 5280 §4.1.2.6, §6.1). */
 	if (!X509_set_subject_name(x, req->subject) ||
 	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : req->subject))
 		goto ssl_fail;
-	/* ASN1_TIME_set picks UTCTime for 1950..2049, GeneralizedTime after (#6). */
+	/* ASN1_TIME_set picks UTCTime for 1950..2049, GeneralizedTime after
+	 * (RFC 5280 §4.1.2.5). */
 	if (!ASN1_TIME_set(X509_getm_notBefore(x), (time_t)req->not_before) ||
 	    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)req->not_after))
 		goto ssl_fail;
@@ -707,7 +712,7 @@ X509 *pkl_cert_issue(const struct pkl_cert_req *req, X509 *issuer, EVP_PKEY *iss
 			aki_id = issuer_ski;
 		}
 	} else {
-		aki_id = ski; /* self-signed: AKI = own SKI (standards #31) */
+		aki_id = ski; /* self-signed: AKI = own SKI (docs/profile.md, root CA) */
 	}
 
 	if (req->is_ca && !add_bc(x, req->path_len))

@@ -284,7 +284,7 @@ enum pkl_rc pkl_export_p12(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain, con
 			   struct pkl_err *err)
 {
 	/* Legacy: 3DES for both bags (never RC2-40, which OpenSSL 3 cannot read
-	 * without the legacy provider, standards #92) and an HMAC-SHA1 MAC, with
+	 * without the legacy provider, migration_guide(7)) and an HMAC-SHA1 MAC, with
 	 * OpenSSL's 2,048 iterations: kept as Windows Server 2016 and Apple import
 	 * it. Modern: PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) and an HMAC-SHA256
 	 * MAC, each key derivation - key bag, certificate bag, MAC - at

@@ -138,7 +138,7 @@ static void date(pkl_time t, char *buf, size_t len)
 
 /* Reads and judges publish/crl/<ca>.crl: present, valid for this CA, fresh.
  * Past half its lifetime is a warning: a new CRL must reach every CDP (and
- * every client's cache) before the old one expires (standards.md #117). */
+ * every client's cache) before the old one expires (docs/crl-publication.md). */
 static void crl_state(struct pkl_pki *pki, struct g_node *ca, pkl_time now)
 {
 	struct g_crl *g = &ca->crl;

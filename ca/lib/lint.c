@@ -1,5 +1,5 @@
 /*
- * Certificate and CRL lints (see pkilab/lint.h and standards.md §8).
+ * Certificate and CRL lints (see pkilab/lint.h and docs/lint.md).
  *
  * Each check is a small function that looks at one aspect and adds findings;
  * lint_cert() runs them in L/X order and, with show_ok, adds an ok line for
@@ -29,7 +29,7 @@
 #define APPLE_MAX_DAYS 825
 #define IKE_CHAIN_MAX 3
 #define URI_HINT 80
-#define IKE_CHAIN_BYTES 4096 /* beyond this IKE_AUTH needs fragmentation (RFC 7383, #72) */
+#define IKE_CHAIN_BYTES 4096 /* beyond this IKE_AUTH needs fragmentation (RFC 7383) */
 
 /* Everything the checks need about one certificate, decoded once. */
 struct cert_view {
@@ -543,7 +543,7 @@ static void l14_to_l16_urls(struct cert_view *v)
 
 /* Whether a dNSName is the text of an IPv6 address that is also an iPAddress
  * entry of the same SAN: the copy Windows needs to match an IP identity
- * (standards #76; `ip_as_dns` in the templates). IPv4 text passes the host
+ * (docs/lint.md, L17; `ip_as_dns` in the templates). IPv4 text passes the host
  * name characters; IPv6 text has colons. */
 static int ipv6_mirrored(const GENERAL_NAMES *san, const unsigned char *d, int l)
 {
@@ -589,7 +589,7 @@ static void l17_san(struct cert_view *v)
 			for (int k = 0; k < l && !bad; k++)
 				bad = !(isalnum(d[k]) || d[k] == '-' || d[k] == '.' || d[k] == '*') ||
 				      (d[k] == '.' && (k == 0 || d[k - 1] == '.'));
-			/* an IP written as dNSName for Windows is allowed (#76): IPv4 is
+			/* an IP written as dNSName for Windows is allowed (L17): IPv4 is
 			 * digits and dots; IPv6 must mirror an iPAddress entry */
 			if (bad && ipv6_mirrored(v->san, d, l))
 				bad = 0;
@@ -1103,7 +1103,7 @@ static void crl_x7(X509_CRL *crl, const struct pkl_crlinfo *info, const char *la
 		pkl_finding_cause(f, "the CRL was signed by another key than the issuing CA's");
 		pkl_finding_fix(f, "sign the CRL with the issuing CA's key (pkilab crl) and publish it");
 	}
-	/* IDP, when present, must name the URIs of the CDP (X7, #60). */
+	/* IDP, when present, must name the URIs of the CDP (X7, RFC 5280 §5.2.5). */
 	ISSUING_DIST_POINT *idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, NULL, NULL);
 	if (idp && o->n_cdp) {
 		int found = 0;
@@ -1229,7 +1229,7 @@ enum pkl_rc pkl_lint_crl(const unsigned char *der, size_t len, const char *label
 			       info.revoked);
 	if (o->issuer)
 		crl_x7(crl, &info, label, o, r);
-	/* X8: re-signed before half its lifetime (#62) */
+	/* X8: re-signed before half its lifetime (docs/crl-publication.md) */
 	if (o->now && info.next_update > info.this_update) {
 		pkl_time half = info.this_update + (info.next_update - info.this_update) / 2;
 		if (o->now >= half && o->now < info.next_update)

@@ -4,8 +4,9 @@
  *
  * The order written is the order encoded (most significant first), because
  * that is how lab files are written and how chains must match byte for
- * byte (standards #11). String types are fixed per attribute so that the
- * same text always gives the same DER: countryName PrintableString (#13),
+ * byte (RFC 5280 §4.1.2.6, §6.1). String types are fixed per attribute so
+ * that the same text always gives the same DER: countryName PrintableString
+ * (RFC 5280 Appendix A.1),
  * serialNumber PrintableString (X.520), emailAddress and domainComponent
  * IA5String (PKCS#9, RFC 4519), everything else UTF8String.
  */

@@ -3,8 +3,8 @@
 # off), same CRLs, same machine, same run: a 1 KB and a 4 MB CRL, driven by
 # wrk at 50 and 500 connections while 1,000 idle keep-alive connections are
 # held open on the server under test. Prints requests/s, p99 latency,
-# errors and server RSS for each, and the cdpd/nginx ratios (issue 4,
-# "Performance"). Not a test: numbers depend on the machine.
+# errors and server RSS for each, and the cdpd/nginx ratios (the figures of
+# README's "How fast"). Not a test: numbers depend on the machine.
 #   BUILD=build sh scripts/bench/cdpd.sh      BENCH_SECONDS=5 BENCH_IDLE=1000 BENCH_ROUNDS=3
 #   BENCH_CDPD_ARGS="--threads 4"  extra server flags, for experiments
 #   BENCH_CRLS="small big" BENCH_CONNS="50 500"  the scenarios to run

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Issuance benchmark (issue 2, "Performance"): `pkilab build` of a lab of
+# Issuance benchmark: `pkilab build` of a lab of
 # 1,000 ECDSA P-256 leaves and one of 200 RSA-2048 leaves (fresh builds, with
 # durability: the build's own fsync/syncfs), and in the same run, for the
 # same algorithms:

@@ -57,7 +57,7 @@ struct pkl_cert_req {
 	EVP_PKEY *pubkey; /* the subject's key (only its public half is used) */
 	const struct pkl_san *sans;
 	size_t n_sans;
-	int ip_as_dns;    /* write each IP SAN also as a dNSName (Windows, standards #76) */
+	int ip_as_dns;    /* write each IP SAN also as a dNSName (Windows; docs/profile.md) */
 	pkl_time not_before, not_after;
 	int is_ca;
 	int path_len;     /* -1: no pathLenConstraint */
@@ -85,7 +85,7 @@ struct pkl_cert_req {
 X509 *pkl_cert_issue(const struct pkl_cert_req *req, X509 *issuer, EVP_PKEY *issuer_key,
 		     struct pkl_err *err);
 
-/* 16 CSPRNG bytes, top bit cleared, never all-zero (standards #1-#4). */
+/* 16 CSPRNG bytes, top bit cleared, never all-zero (RFC 5280 §4.1.2.2, CA/B BR §7.1). */
 enum pkl_rc pkl_serial_random(unsigned char out[16], struct pkl_err *err);
 /* Serial as lowercase hex without leading zero bytes, e.g. "3fa1..." */
 const char *pkl_serial_hex(const X509 *cert, char *buf, size_t len);

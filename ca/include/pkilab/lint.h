@@ -1,5 +1,5 @@
 /*
- * Standards and platform lints over certificates and CRLs (standards.md §8):
+ * Standards and platform lints over certificates and CRLs (docs/lint.md):
  * L1-L20 (RFC 5280 profile, names after zlint/pkilint) and the IPsec checks
  * X1-X9 that no general linter has (RFC 4945, Windows, strongSwan, Apple).
  *
