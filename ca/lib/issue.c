@@ -273,8 +273,8 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 	pkl_profile_apply(&e->prof, &spec, &req, eku);
 	/* Leaves point at their issuer's CRL and certificate, intermediates at the
 	 * root's: the URL names the issuing CA. Relying parties check revocation of
-	 * every certificate below the anchor (RFC 5280 section 6.3; strongSwan does
-	 * for intermediates too), and Windows fetches a missing issuer through AIA
+	 * every certificate below the anchor (RFC 5280 section 6.1.3 (a)(3);
+	 * strongSwan does for intermediates too), and Windows fetches a missing issuer through AIA
 	 * caIssuers (RFC 5280 section 4.2.2.1; Microsoft, "How Certificate
 	 * Revocation Works"). */
 	if (issuer) {
