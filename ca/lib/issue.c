@@ -1,13 +1,18 @@
 /*
- * One entity into a PKI (see pkilab/issue.h). Builds the issuance request
- * from the resolved profile, signs, records and stages files, all inside the
- * caller's transaction so that nothing is visible unless everything is.
+ * Issuance (see pkilab/issue.h): the policy every certificate passes, one
+ * entity into a PKI (builds the issuance request from the resolved profile,
+ * signs, records and stages files, all inside the caller's transaction so
+ * that nothing is visible unless everything is), and the `pkilab issue` verb.
+ * Renewing is lib/renew.c.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/pem.h>
+
 #include "pkilab/crl.h"
+#include "pkilab/file.h"
 #include "pkilab/issue.h"
 #include "pkilab/key.h"
 #include "pkilab/lint.h"
@@ -267,7 +272,11 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 	req.not_after = e->not_after;
 	pkl_profile_apply(&e->prof, &spec, &req, eku);
 	/* Leaves point at their issuer's CRL and certificate, intermediates at the
-	 * root's (standards #38, #41): the URL names the issuing CA. */
+	 * root's: the URL names the issuing CA. Relying parties check revocation of
+	 * every certificate below the anchor (RFC 5280 section 6.1.3 (a)(3);
+	 * strongSwan does for intermediates too), and Windows fetches a missing issuer through AIA
+	 * caIssuers (RFC 5280 section 4.2.2.1; Microsoft, "How Certificate
+	 * Revocation Works"). */
 	if (issuer) {
 		for (size_t i = 0; i < ctx->n_cdp; i++) {
 			snprintf(cdp[i], sizeof(cdp[i]), "%s/crl/%s.crl", ctx->cdp[i], e->issuer);
@@ -365,5 +374,223 @@ out:
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	X509_NAME_free(subject);
+	return rc;
+}
+
+enum pkl_rc pkl_issue_check_policy(const struct pkl_entity *e, pkl_time issuer_not_after,
+				   const struct pkl_issue_words *w, struct pkl_err *err)
+{
+	char a[32], b[32];
+
+	if (e->prof.role == PKL_ROLE_LEAF && e->prof.san_required && e->n_sans == 0)
+		return pkl_err_set(err, PKL_EINPUT, w->where,
+				   "%s has no 'san' but template '%s' requires one (IKE peers match the identity "
+				   "against the SAN): %s", w->label, e->prof.template_name, w->san_fix);
+	if (e->prof.max_validity && e->not_after - e->not_before > e->prof.max_validity)
+		return pkl_err_set(err, PKL_EINPUT, w->validity_where,
+				   "validity of %s is %s, more than the template's max_validity %s", w->label,
+				   pkl_duration_fmt(e->not_after - e->not_before, a, sizeof(a)),
+				   pkl_duration_fmt(e->prof.max_validity, b, sizeof(b)));
+	if (e->issuer[0] && e->not_after > issuer_not_after && !e->prof.outlive_issuer)
+		return pkl_err_set(err, PKL_EINPUT, w->where, "%s would outlive its issuer '%s' (notAfter %s > %s): %s",
+				   e->name, e->issuer, pkl_time_fmt(e->not_after, a, sizeof(a)),
+				   pkl_time_fmt(issuer_not_after, b, sizeof(b)), w->outlive_fix);
+	return PKL_OK;
+}
+
+/* The code of the error a function returning NULL recorded. */
+static enum pkl_rc failed(const struct pkl_err *err)
+{
+	return err && err->rc ? err->rc : PKL_ERUNTIME;
+}
+
+/* pkl_err_where, returning rc. */
+static enum pkl_rc located(struct pkl_err *err, enum pkl_rc rc, const char *where)
+{
+	pkl_err_where(err, where);
+	return rc;
+}
+
+enum pkl_rc pkl_issue_times(struct pkl_entity *e, pkl_time now, const char *validity, const char *not_before,
+			    const char *not_after, struct pkl_err *err)
+{
+	enum pkl_rc rc;
+	int64_t v;
+	pkl_time t;
+
+	if (validity) {
+		if (pkl_duration_parse(validity, 0, &v, err) != PKL_OK || v <= 0)
+			return pkl_err_set(err, PKL_EINPUT, "--validity", "bad validity '%s'", validity);
+		e->prof.validity = v;
+	}
+	e->not_before = now - e->prof.backdate;
+	e->not_after = e->not_before + e->prof.validity;
+	if (not_before) {
+		if ((rc = pkl_time_parse(not_before, now, &t, err)) != PKL_OK)
+			return located(err, rc, "--not-before");
+		e->not_before = t;
+		e->not_after = t + e->prof.validity;
+	}
+	if (not_after) {
+		if ((rc = pkl_time_parse(not_after, now, &t, err)) != PKL_OK)
+			return located(err, rc, "--not-after");
+		e->not_after = t;
+	}
+	if (e->not_after <= e->not_before)
+		return pkl_err_set(err, PKL_EINPUT, NULL, "notAfter must be after notBefore");
+	return PKL_OK;
+}
+
+/* A PKCS#10 request (PEM or DER) whose signature verifies with the key it
+ * carries: proof of possession (RFC 2986 section 3). */
+static enum pkl_rc load_csr(const char *path, X509_REQ **out, struct pkl_err *err)
+{
+	struct pkl_buf b = PKL_BUF_INIT;
+	X509_REQ *req = NULL;
+	enum pkl_rc rc;
+	BIO *bio;
+
+	if ((rc = pkl_file_read(path, 1u << 20, &b, err)) != PKL_OK)
+		return rc;
+	bio = BIO_new_mem_buf(b.data, (int)b.len);
+	if (bio)
+		req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+	if (!req) {
+		const unsigned char *p = b.data;
+		req = d2i_X509_REQ(NULL, &p, (long)b.len);
+	}
+	BIO_free(bio);
+	pkl_buf_free(&b);
+	if (!req)
+		return pkl_err_ssl(err, PKL_EINPUT, path, "not a PKCS#10 certificate request (PEM or DER)");
+	EVP_PKEY *pub = X509_REQ_get0_pubkey(req);
+	if (!pub || X509_REQ_verify(req, pub) != 1) {
+		X509_REQ_free(req);
+		return pkl_err_ssl(err, PKL_EINPUT, path, "certificate request signature does not verify");
+	}
+	*out = req;
+	return PKL_OK;
+}
+
+static const struct pkl_issue_words issue_words_cli = {
+	.where = NULL,
+	.validity_where = "--validity",
+	.label = NULL, /* the name: set per call */
+	.san_fix = "add --san",
+	.outlive_fix = "shorten --validity or pass --outlive-issuer",
+};
+
+/* The entity `pkilab issue` asks for, before the PKI is opened: template,
+ * name, SANs and, with a request, its key (checked) and subject. */
+static enum pkl_rc issue_entity_of(const struct pkl_issue_opts *o, struct pkl_entity *e, X509_REQ **csr,
+				   EVP_PKEY **key, struct pkl_err *err)
+{
+	enum pkl_rc rc;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->where, sizeof(e->where), "--template %s", o->template_name);
+	if ((rc = pkl_template_load(o->template_name, NULL, &e->prof, err)) != PKL_OK)
+		return rc;
+	if (e->prof.role == PKL_ROLE_ROOT)
+		return pkl_err_set(err, PKL_EINPUT, NULL, "template '%s' is a root: roots come from 'pkilab build'",
+				   o->template_name);
+	if (!pkl_lab_name_valid(o->name))
+		return pkl_err_set(err, PKL_EINPUT, "--name",
+				   "bad name '%s': use letters, digits, '.', '-', '_' (max %d); it becomes a file name",
+				   o->name, PKL_NAME_MAX - 1);
+	snprintf(e->name, sizeof(e->name), "%s", o->name);
+	snprintf(e->issuer, sizeof(e->issuer), "%s", o->ca);
+	snprintf(e->where, sizeof(e->where), "%s", o->name);
+	e->is_ca = e->prof.role != PKL_ROLE_LEAF;
+	e->prof.outlive_issuer |= o->outlive_issuer;
+	for (size_t i = 0; i < o->n_sans; i++) {
+		if (i >= PKL_MAX_SANS)
+			return pkl_err_set(err, PKL_EINPUT, "--san", "at most %d SAN entries", PKL_MAX_SANS);
+		if ((rc = pkl_san_parse(o->sans[i], &e->sans[e->n_sans++], err)) != PKL_OK)
+			return located(err, rc, "--san");
+	}
+	if (o->csr_path) {
+		if ((rc = load_csr(o->csr_path, csr, err)) != PKL_OK)
+			return rc;
+		*key = X509_REQ_get_pubkey(*csr);
+		if (!o->subject) {
+			char *dn = pkl_name_str(X509_REQ_get_subject_name(*csr));
+			snprintf(e->subject, sizeof(e->subject), "%s", dn ? dn : "");
+			free(dn);
+		}
+		/* The template's key rules hold for a request's key too (checked again,
+		 * with "not a CA's key", where every issue passes: pkl_issue_entity). */
+		if ((rc = pkl_key_policy_check(*key, NULL, err)) != PKL_OK)
+			return located(err, rc, o->csr_path);
+	}
+	if (o->subject)
+		snprintf(e->subject, sizeof(e->subject), "%s", o->subject);
+	return PKL_OK;
+}
+
+enum pkl_rc pkl_issue(const char *pki_dir, const struct pkl_issue_opts *o, struct pkl_issue_result *out,
+		      struct pkl_err *err)
+{
+	struct pkl_issue_words words = issue_words_cli;
+	struct pkl_pki *pki = NULL;
+	struct pkl_txn *txn = NULL;
+	struct pkl_entity e;
+	struct pkl_issue_ctx ctx;
+	struct pkl_cert_row ca_row, row;
+	X509_REQ *csr = NULL;
+	X509 *ca_cert = NULL, *cert = NULL;
+	EVP_PKEY *ca_key = NULL, *key = NULL;
+	enum pkl_rc rc;
+
+	if ((rc = issue_entity_of(o, &e, &csr, &key, err)) != PKL_OK)
+		goto out;
+	if (!(pki = pkl_pki_open(pki_dir, 0, err))) {
+		rc = failed(err);
+		goto out;
+	}
+	if ((rc = pkl_issue_ctx_load(pki, &ctx, err)) != PKL_OK ||
+	    (rc = pkl_db_cert_find(pki->db, o->ca, &ca_row, err)) != PKL_OK)
+		goto out;
+	if (!ca_row.is_ca) {
+		rc = pkl_err_set(err, PKL_EINPUT, "--ca", "'%s' is not a CA", o->ca);
+		goto out;
+	}
+	if (pkl_db_cert_find(pki->db, o->name, &row, NULL) == PKL_OK) {
+		rc = pkl_err_set(err, PKL_EINPUT, "--name",
+				 "'%s' already exists (serial %s): use 'pkilab renew %s' to replace it", o->name,
+				 row.serial, o->name);
+		goto out;
+	}
+	words.label = e.name;
+	if ((rc = pkl_pki_check_unrecorded(pki, o->name, err)) != PKL_OK ||
+	    (rc = pkl_issue_times(&e, ctx.now, o->validity, o->not_before, o->not_after, err)) != PKL_OK ||
+	    (rc = pkl_issue_check_policy(&e, ca_row.not_after, &words, err)) != PKL_OK)
+		goto out;
+	if ((!csr && !(key = pkl_key_generate(&e.prof.key, err))) ||
+	    !(ca_cert = pkl_pki_load_ca_cert(pki, o->ca, err)) || !(ca_key = pkl_pki_load_key(pki, o->ca, err)) ||
+	    !(txn = pkl_txn_begin(pki, err))) {
+		rc = failed(err);
+		goto out;
+	}
+	if ((rc = pkl_issue_entity(txn, pki, &ctx, &e, ca_cert, ca_key, key, csr ? 0 : 1, &cert, NULL, err)) !=
+	    PKL_OK) {
+		pkl_txn_abort(txn);
+		goto out;
+	}
+	if ((rc = pkl_txn_commit(txn, err)) != PKL_OK)
+		goto out;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", e.name);
+	snprintf(out->issuer, sizeof(out->issuer), "%s", e.issuer);
+	snprintf(out->subject, sizeof(out->subject), "%s", e.subject);
+	pkl_serial_hex(cert, out->serial, sizeof(out->serial));
+	out->not_after = e.not_after;
+out:
+	X509_REQ_free(csr);
+	X509_free(ca_cert);
+	X509_free(cert);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(key);
+	pkl_pki_close(pki);
 	return rc;
 }

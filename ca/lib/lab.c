@@ -18,6 +18,7 @@
 #include <libconfig.h>
 
 #include "pkilab/file.h"
+#include "pkilab/issue.h"
 #include "pkilab/lab.h"
 #include "pkilab/name.h"
 
@@ -725,7 +726,6 @@ static enum pkl_rc resolve_hierarchy(struct pkl_lab *lab, struct pkl_err *err)
 {
 	size_t n = lab->n_ents;
 	struct pkl_entity *sorted = NULL;
-	char a[32], b[32], d1[32], d2[32];
 
 	for (size_t i = 0; i < n; i++) {
 		struct pkl_entity *e = &lab->ents[i];
@@ -755,16 +755,6 @@ static enum pkl_rc resolve_hierarchy(struct pkl_lab *lab, struct pkl_err *err)
 		if (e->prof.role == PKL_ROLE_LEAF && e->prof.path_len >= 0)
 			return pkl_err_set(err, PKL_EINPUT, e->where,
 					   "path_len on end-entity certs.%s: only CAs have a path length", e->name);
-		if (e->prof.role == PKL_ROLE_LEAF && e->prof.san_required && e->n_sans == 0)
-			return pkl_err_set(err, PKL_EINPUT, e->where,
-					   "certs.%s has no 'san' but template '%s' requires one (IKE peers match "
-					   "the identity against the SAN): san = [ \"vpn.example.com\" ]",
-					   e->name, e->prof.template_name);
-		if (e->prof.max_validity && e->not_after - e->not_before > e->prof.max_validity)
-			return pkl_err_set(err, PKL_EINPUT, e->where,
-					   "validity of %s.%s is %s, more than the template's max_validity %s",
-					   sec, e->name, pkl_duration_fmt(e->not_after - e->not_before, d1, sizeof(d1)),
-					   pkl_duration_fmt(e->prof.max_validity, d2, sizeof(d2)));
 	}
 	/* Depth by walking issuers; a walk longer than n is a cycle. */
 	for (size_t i = 0; i < n; i++) {
@@ -780,18 +770,25 @@ static enum pkl_rc resolve_hierarchy(struct pkl_lab *lab, struct pkl_err *err)
 		if (lab->ents[i].is_ca && depth == 0 && lab->ents[i].prof.role != PKL_ROLE_ROOT)
 			return pkl_err_set(err, PKL_EINPUT, lab->ents[i].where, "%s has no issuer", lab->ents[i].name);
 	}
-	/* Validity nesting and path lengths. */
+	/* The issuance policy (lib/issue.c, as for `pkilab issue` and `renew`:
+	 * SAN, max_validity, validity nesting) and path lengths. */
 	for (size_t i = 0; i < n; i++) {
 		const struct pkl_entity *e = &lab->ents[i];
 		if (!e->issuer[0])
 			continue;
 		const struct pkl_entity *iss = &lab->ents[find_index(lab->ents, n, e->issuer)];
-		if (e->not_after > iss->not_after && !e->prof.outlive_issuer)
-			return pkl_err_set(err, PKL_EINPUT, e->where,
-					   "%s would outlive its issuer '%s' (notAfter %s > %s): shorten its "
-					   "validity, or set outlive_issuer = true to build this on purpose",
-					   e->name, iss->name, pkl_time_fmt(e->not_after, a, sizeof(a)),
-					   pkl_time_fmt(iss->not_after, b, sizeof(b)));
+		char label[PKL_NAME_MAX + 8];
+		const struct pkl_issue_words w = {
+			.where = e->where,
+			.validity_where = e->where,
+			.label = label,
+			.san_fix = "san = [ \"vpn.example.com\" ]",
+			.outlive_fix = "shorten its validity, or set outlive_issuer = true to build this on purpose",
+		};
+		snprintf(label, sizeof(label), "%s.%s", e->is_ca ? "cas" : "certs", e->name);
+		enum pkl_rc rc = pkl_issue_check_policy(e, iss->not_after, &w, err);
+		if (rc != PKL_OK)
+			return rc;
 		/* Every CA above e must allow the number of CAs between it and e. */
 		size_t cas_below = e->is_ca ? 1 : 0;
 		const struct pkl_entity *up = iss;
