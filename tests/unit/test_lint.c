@@ -9,9 +9,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
 #include <openssl/asn1.h>
+#include <openssl/pem.h>
 
 #include "pkilab/lint.h"
+#include "pkilab/lint_file.h"
 #include "doctor_fixtures.h"
 
 struct world {
@@ -591,6 +597,87 @@ static void ipv6_as_dns(void **state)
 	X509_free(x);
 }
 
+/* ------------------------------------------------------------ lint files */
+
+static char *write_tmp(const char *dir, const char *name, int (*put)(BIO *, void *), void *obj,
+		       void *obj2, void *obj3)
+{
+	static char path[3][512];
+	static int k;
+	char *p = path[k++ % 3];
+	BIO *b;
+
+	snprintf(p, 512, "%s/%s", dir, name);
+	b = BIO_new_file(p, "wb");
+	assert_non_null(b);
+	assert_true(put(b, obj) > 0);
+	if (obj2)
+		assert_true(put(b, obj2) > 0);
+	if (obj3)
+		assert_true(put(b, obj3) > 0);
+	BIO_free(b);
+	return p;
+}
+
+static int put_pem_cert(BIO *b, void *x) { return PEM_write_bio_X509(b, x); }
+static int put_pem_crl(BIO *b, void *c) { return PEM_write_bio_X509_CRL(b, c); }
+static int put_der_crl(BIO *b, void *c) { return i2d_X509_CRL_bio(b, c); }
+static int put_junk(BIO *b, void *s) { return BIO_puts(b, s); }
+
+/* pkl_lint_files tells the file types apart by content: a PEM bundle runs
+ * the chain lints, a CRL (PEM or DER) the CRL lints with --issuer's X7, and
+ * an unreadable file stops the run naming its path. */
+static void lint_files_by_content(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pkl-lintfile-XXXXXX";
+	X509 *x = leaf_with(FX_GATEWAY, NULL, -3600, 397 * FX_DAY, 0);
+	X509_CRL *crl = mk_crl(W.ca, W.ck, -300, 7 * FX_DAY, 1, 1, 0, 0, -1);
+	struct pkl_report r = PKL_REPORT_INIT;
+	struct pkl_err err = { 0 };
+	struct pkl_lint_file_opts o = { .at = (pkl_time)time(NULL) };
+
+	assert_non_null(mkdtemp(dir));
+	const char *bundle = write_tmp(dir, "bundle.pem", put_pem_cert, x, W.ca, W.root);
+	assert_int_equal(pkl_lint_files(&bundle, 1, &o, &r, &err), PKL_OK);
+	assert_true(has(&r, "lint.L12", PKL_SEV_OK));
+	assert_true(has(&r, "lint.X4", PKL_SEV_OK));
+	assert_null(pkl_report_find(&r, "lint.L19", PKL_SEV_OK));
+	pkl_report_free(&r);
+
+	const char *ca = write_tmp(dir, "ca.pem", put_pem_cert, W.ca, NULL, NULL);
+	char ca_path[512];
+	snprintf(ca_path, sizeof(ca_path), "%s", ca);
+	o.issuer_file = ca_path;
+	const char *crls[] = { write_tmp(dir, "a.crl.pem", put_pem_crl, crl, NULL, NULL),
+			       write_tmp(dir, "b.crl", put_der_crl, crl, NULL, NULL) };
+	assert_int_equal(pkl_lint_files(crls, 2, &o, &r, &err), PKL_OK);
+	assert_true(has(&r, "lint.L19", PKL_SEV_OK));
+	assert_true(has(&r, "lint.X7", PKL_SEV_OK));
+	assert_int_equal(pkl_report_worst(&r), PKL_SEV_OK);
+	pkl_report_free(&r);
+
+	const char *junk = write_tmp(dir, "junk.bin", put_junk, "not a certificate", NULL, NULL);
+	assert_int_not_equal(pkl_lint_files(&junk, 1, &o, &r, &err), PKL_OK);
+	assert_non_null(strstr(err.where, "junk.bin"));
+	pkl_report_free(&r);
+
+	o.issuer_file = "/nonexistent/ca.pem";
+	assert_int_not_equal(pkl_lint_files(crls, 1, &o, &r, &err), PKL_OK);
+	assert_int_equal(r.n, 0);
+	pkl_report_free(&r);
+
+	const char *files[] = { "bundle.pem", "ca.pem", "a.crl.pem", "b.crl", "junk.bin" };
+	for (size_t i = 0; i < 5; i++) {
+		char p[600];
+		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+	X509_CRL_free(crl);
+	X509_free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -608,6 +695,7 @@ int main(void)
 		cmocka_unit_test(parsers),
 		cmocka_unit_test(ipv6_as_dns),
 		cmocka_unit_test(report_text_and_json),
+		cmocka_unit_test(lint_files_by_content),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
