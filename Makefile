@@ -132,11 +132,12 @@ UNIT_SED = -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|file:/usr/local/share/doc/p
 UNITS    = pkilab-cdpd.service pkilab-crl.service pkilab-crl.timer
 
 install: $(BUILD)/pkilab $(BUILD)/pkilab-cdpd
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DOCDIR)/examples \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/docs \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0755 $(BUILD)/pkilab $(BUILD)/pkilab-cdpd $(DESTDIR)$(BINDIR)/
 	install -m 0644 templates/*.cfg $(DESTDIR)$(DATADIR)/templates/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
 	install -m 0644 examples/lab.cfg examples/cdpd.conf $(DESTDIR)$(DOCDIR)/examples/
 	for u in $(UNITS); do \
 	    sed $(UNIT_SED) examples/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u.tmp && \
@@ -152,7 +153,7 @@ install: $(BUILD)/pkilab $(BUILD)/pkilab-cdpd
 # debian/pkilab.lintian-overrides does not justify.
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 DEB      := $(BUILD)/deb/pkilab_$(VERSION)_$(DEB_ARCH).deb
-DEB_SRC  := Makefile README.md ca cdp-server templates debian \
+DEB_SRC  := Makefile README.md docs ca cdp-server templates debian \
             examples/lab.cfg examples/cdpd.conf examples/systemd
 deb:
 	rm -rf $(BUILD)/deb
