@@ -14,19 +14,17 @@
 
 int cmd_lint(int argc, char **argv, struct pkl_cli *cli)
 {
-	struct {
-		const char *platform, *role, *at_str;
-		int ascii;
-	} l = { 0 };
+	const char *platform = NULL, *role = NULL, *at_str = NULL;
+	int ascii = 0;
 	struct pkl_lint_file_opts lo = { 0 };
 	struct pkl_report rep = { 0 };
 	const struct cli_opt opts[] = {
 		{ "issuer", 0, CLI_STR, &lo.issuer_file, "FILE", "the issuing CA certificate (chain lints L12/L13, CRL X7)" },
 		{ "id", 0, CLI_STR, &lo.id, "IDENTITY", "IKE identity to find in the SAN (X3)" },
-		{ "platform", 0, CLI_STR, &l.platform, "LIST", "windows, strongswan, apple or all (default all)" },
-		{ "role", 0, CLI_STR, &l.role, "ROLE", "gateway or client (default: from the EKU)" },
-		{ "at", 0, CLI_STR, &l.at_str, "TIME", "judge CRL freshness (X8) as of TIME" },
-		{ "ascii", 0, CLI_FLAG, &l.ascii, NULL, "[ok]/[FAIL]/[warn] marks instead of symbols" },
+		{ "platform", 0, CLI_STR, &platform, "LIST", "windows, strongswan, apple or all (default all)" },
+		{ "role", 0, CLI_STR, &role, "ROLE", "gateway or client (default: from the EKU)" },
+		{ "at", 0, CLI_STR, &at_str, "TIME", "judge CRL freshness (X8) as of TIME" },
+		{ "ascii", 0, CLI_FLAG, &ascii, NULL, "[ok]/[FAIL]/[warn] marks instead of symbols" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	struct pkl_err err = { 0 };
@@ -38,13 +36,12 @@ int cmd_lint(int argc, char **argv, struct pkl_cli *cli)
 		return rc < 0 ? 0 : rc;
 	if (npos < 1)
 		return cli_usage_error(cli, "expected a certificate, CRL or PKCS#12 file");
-	lo.platforms = PKL_PLAT_ALL;
-	if (l.platform && pkl_lint_platforms_parse(l.platform, &lo.platforms, &err) != PKL_OK)
+	if (platform && pkl_lint_platforms_parse(platform, &lo.platforms, &err) != PKL_OK)
 		return cli_fail(cli, &err);
-	if (l.role && pkl_lint_role_parse(l.role, &lo.role, &err) != PKL_OK)
+	if (role && pkl_lint_role_parse(role, &lo.role, &err) != PKL_OK)
 		return cli_fail(cli, &err);
 	lo.at = pkl_time_now();
-	if (l.at_str && pkl_time_parse(l.at_str, pkl_time_now(), &lo.at, &err) != PKL_OK)
+	if (at_str && pkl_time_parse(at_str, lo.at, &lo.at, &err) != PKL_OK)
 		return cli_fail(cli, &err);
 	if (pkl_lint_files((const char *const *)argv + 1, (size_t)npos, &lo, &rep, &err) != PKL_OK) {
 		rc = cli_fail(cli, &err);
@@ -54,7 +51,7 @@ int cmd_lint(int argc, char **argv, struct pkl_cli *cli)
 		const char *meta[] = { "command", "lint", NULL };
 		rc = pkl_report_json(&rep, meta, &out, &err);
 	} else {
-		rc = pkl_report_text(&rep, !l.ascii && pkl_report_locale_utf8(), &out, &err);
+		rc = pkl_report_text(&rep, !ascii && pkl_report_locale_utf8(), &out, &err);
 	}
 	if (rc != PKL_OK) {
 		rc = cli_fail(cli, &err);

@@ -4,8 +4,6 @@
  * objects to the lints of lint.c, so the command only parses options and
  * prints the report.
  */
-#include <string.h>
-
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
@@ -17,32 +15,20 @@
 
 #define LINT_INPUT_MAX ((size_t)64 << 20)
 
-static int is_pem_crl(const struct pkl_buf *b)
-{
-	const char *tag = "-----BEGIN X509 CRL-----";
-	size_t tl = strlen(tag);
-
-	for (size_t i = 0; i + tl <= b->len; i++)
-		if (!memcmp(b->data + i, tag, tl))
-			return 1;
-	return 0;
-}
-
-/* b as a CRL (a PEM CRL is converted to DER first): 0 when b holds no CRL,
- * 1 when it was linted, -1 when linting failed (err set). */
+/* b as a CRL, PEM (found among other PEM blocks, as before) or DER: 0 when
+ * b holds no CRL, 1 when it was linted, -1 when linting failed (err set).
+ * The lints read DER, so a PEM CRL is re-encoded. */
 static int lint_crl(const char *path, const struct pkl_buf *b, X509 *issuer, pkl_time at,
 		    struct pkl_report *r, struct pkl_err *err)
 {
+	BIO *bio = BIO_new_mem_buf(b->data, (int)b->len);
+	X509_CRL *crl = bio ? PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL) : NULL;
 	unsigned char *der = NULL;
 	int len = 0, ok;
-	X509_CRL *crl = NULL;
 
-	if (is_pem_crl(b)) {
-		BIO *bio = BIO_new_mem_buf(b->data, (int)b->len);
-		crl = bio ? PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL) : NULL;
-		BIO_free(bio);
-		if (crl)
-			len = i2d_X509_CRL(crl, &der);
+	BIO_free(bio);
+	if (crl) {
+		len = i2d_X509_CRL(crl, &der);
 	} else {
 		const unsigned char *p = b->data;
 		crl = d2i_X509_CRL(NULL, &p, (long)b->len);
@@ -51,10 +37,7 @@ static int lint_crl(const char *path, const struct pkl_buf *b, X509 *issuer, pkl
 	if (!crl)
 		return 0;
 	struct pkl_lint_crl_opts o = { .issuer = issuer, .now = at, .show_ok = 1 };
-	if (der)
-		ok = pkl_lint_crl(der, (size_t)len, path, &o, r, err) == PKL_OK;
-	else
-		ok = pkl_lint_crl(b->data, b->len, path, &o, r, err) == PKL_OK;
+	ok = pkl_lint_crl(der ? der : b->data, der ? (size_t)len : b->len, path, &o, r, err) == PKL_OK;
 	OPENSSL_free(der);
 	X509_CRL_free(crl);
 	return ok ? 1 : -1;

@@ -599,24 +599,18 @@ static void ipv6_as_dns(void **state)
 
 /* ------------------------------------------------------------ lint files */
 
-static char *write_tmp(const char *dir, const char *name, int (*put)(BIO *, void *), void *obj,
-		       void *obj2, void *obj3)
+/* Writes objs[0..n) with put into dir/name; out receives the path. */
+static void write_tmp(char out[512], const char *dir, const char *name, int (*put)(BIO *, void *),
+		      void *const *objs, size_t n)
 {
-	static char path[3][512];
-	static int k;
-	char *p = path[k++ % 3];
 	BIO *b;
 
-	snprintf(p, 512, "%s/%s", dir, name);
-	b = BIO_new_file(p, "wb");
+	snprintf(out, 512, "%s/%s", dir, name);
+	b = BIO_new_file(out, "wb");
 	assert_non_null(b);
-	assert_true(put(b, obj) > 0);
-	if (obj2)
-		assert_true(put(b, obj2) > 0);
-	if (obj3)
-		assert_true(put(b, obj3) > 0);
+	for (size_t i = 0; i < n; i++)
+		assert_true(put(b, objs[i]) > 0);
 	BIO_free(b);
-	return p;
 }
 
 static int put_pem_cert(BIO *b, void *x) { return PEM_write_bio_X509(b, x); }
@@ -637,28 +631,34 @@ static void lint_files_by_content(void **state)
 	struct pkl_err err = { 0 };
 	struct pkl_lint_file_opts o = { .at = (pkl_time)time(NULL) };
 
+	char bundle[512], ca[512], pem_crl[512], der_crl[512], junk[512];
+	void *chain[] = { x, W.ca, W.root }, *one_ca[] = { W.ca }, *one_crl[] = { crl };
+	void *text[] = { "not a certificate" };
+
 	assert_non_null(mkdtemp(dir));
-	const char *bundle = write_tmp(dir, "bundle.pem", put_pem_cert, x, W.ca, W.root);
-	assert_int_equal(pkl_lint_files(&bundle, 1, &o, &r, &err), PKL_OK);
+	write_tmp(bundle, dir, "bundle.pem", put_pem_cert, chain, 3);
+	write_tmp(ca, dir, "ca.pem", put_pem_cert, one_ca, 1);
+	write_tmp(pem_crl, dir, "a.crl.pem", put_pem_crl, one_crl, 1);
+	write_tmp(der_crl, dir, "b.crl", put_der_crl, one_crl, 1);
+	write_tmp(junk, dir, "junk.bin", put_junk, text, 1);
+
+	const char *bundles[] = { bundle };
+	assert_int_equal(pkl_lint_files(bundles, 1, &o, &r, &err), PKL_OK);
 	assert_true(has(&r, "lint.L12", PKL_SEV_OK));
 	assert_true(has(&r, "lint.X4", PKL_SEV_OK));
 	assert_null(pkl_report_find(&r, "lint.L19", PKL_SEV_OK));
 	pkl_report_free(&r);
 
-	const char *ca = write_tmp(dir, "ca.pem", put_pem_cert, W.ca, NULL, NULL);
-	char ca_path[512];
-	snprintf(ca_path, sizeof(ca_path), "%s", ca);
-	o.issuer_file = ca_path;
-	const char *crls[] = { write_tmp(dir, "a.crl.pem", put_pem_crl, crl, NULL, NULL),
-			       write_tmp(dir, "b.crl", put_der_crl, crl, NULL, NULL) };
+	o.issuer_file = ca;
+	const char *crls[] = { pem_crl, der_crl };
 	assert_int_equal(pkl_lint_files(crls, 2, &o, &r, &err), PKL_OK);
 	assert_true(has(&r, "lint.L19", PKL_SEV_OK));
 	assert_true(has(&r, "lint.X7", PKL_SEV_OK));
 	assert_int_equal(pkl_report_worst(&r), PKL_SEV_OK);
 	pkl_report_free(&r);
 
-	const char *junk = write_tmp(dir, "junk.bin", put_junk, "not a certificate", NULL, NULL);
-	assert_int_not_equal(pkl_lint_files(&junk, 1, &o, &r, &err), PKL_OK);
+	const char *junks[] = { junk };
+	assert_int_not_equal(pkl_lint_files(junks, 1, &o, &r, &err), PKL_OK);
 	assert_non_null(strstr(err.where, "junk.bin"));
 	pkl_report_free(&r);
 
@@ -667,12 +667,9 @@ static void lint_files_by_content(void **state)
 	assert_int_equal(r.n, 0);
 	pkl_report_free(&r);
 
-	const char *files[] = { "bundle.pem", "ca.pem", "a.crl.pem", "b.crl", "junk.bin" };
-	for (size_t i = 0; i < 5; i++) {
-		char p[600];
-		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
-		unlink(p);
-	}
+	const char *written[] = { bundle, ca, pem_crl, der_crl, junk };
+	for (size_t i = 0; i < 5; i++)
+		unlink(written[i]);
 	rmdir(dir);
 	X509_CRL_free(crl);
 	X509_free(x);
