@@ -2,7 +2,7 @@
  * standards.md §1 (item numbers in the test names and comments), SAN
  * syntax, KU/EKU vocabulary, serials and encoding helpers. Independent
  * check: `openssl verify` on the chain written to a temporary directory.
- * Also prints the issuance rate for P-256 leaves. */
+ * The issuance rate is measured by scripts/bench/cert.sh, not here. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -891,57 +891,6 @@ static void san_parse_syntax_43_44(void **state)
 	san_bad(long_name, "longer than 253");
 }
 
-/* ---- speed -------------------------------------------------------------- */
-
-static double now_s(clockid_t clk)
-{
-	struct timespec t;
-
-	clock_gettime(clk, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* 1,000 P-256 leaves, each with its own key (generated beforehand: pure
- * issuance is measured). The lead's benchmark expects > 10,000/s. The bound
- * is on CPU time, so that other jobs on a shared machine do not make it
- * flaky; it is skipped under sanitizers. */
-static void issuance_rate_p256(void **state)
-{
-	enum { N = 1000 };
-	EVP_PKEY **keys = calloc(N, sizeof(*keys));
-	struct pkl_san sans[2];
-	struct pkl_cert_req r;
-	struct pkl_err err = { 0 };
-	double t, cpu, rate;
-
-	(void)state;
-	assert_non_null(keys);
-	for (int i = 0; i < N; i++)
-		assert_non_null(keys[i] = gen("ec:P-256"));
-	assert_int_equal(pkl_san_parse("vpn.example.test", &sans[0], &err), PKL_OK);
-	assert_int_equal(pkl_san_parse("192.0.2.10", &sans[1], &err), PKL_OK);
-	leaf_req(&r, sans, 2);
-	t = now_s(CLOCK_MONOTONIC);
-	cpu = now_s(CLOCK_PROCESS_CPUTIME_ID);
-	for (int i = 0; i < N; i++) {
-		X509 *x;
-		r.pubkey = keys[i];
-		x = pkl_cert_issue(&r, inter, int_key, &err);
-		assert_non_null(x);
-		X509_free(x);
-	}
-	cpu = now_s(CLOCK_PROCESS_CPUTIME_ID) - cpu;
-	t = now_s(CLOCK_MONOTONIC) - t;
-	rate = N / cpu;
-	print_message("issued %d P-256 leaves: %.0f leaves/s of CPU time (%.0f/s wall clock)\n",
-		      N, rate, N / t);
-	if (!getenv("PKL_SANITIZED"))
-		assert_true(rate > 10000);
-	for (int i = 0; i < N; i++)
-		EVP_PKEY_free(keys[i]);
-	free(keys);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -968,7 +917,6 @@ int main(void)
 		cmocka_unit_test(pem_der_load_round_trip),
 		cmocka_unit_test(ku_and_eku_names),
 		cmocka_unit_test(san_parse_syntax_43_44),
-		cmocka_unit_test(issuance_rate_p256),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
