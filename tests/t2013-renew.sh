@@ -22,7 +22,7 @@ expect_rc 0 "renew gw" "$PKILAB" --pki "$PKI" renew gw
 check "it reports old and new serial" sh -c 'echo "$1" | grep -q "renewed gw: serial .* (was .*), new key"' _ "$OUT"
 check "a new serial" [ "$(ser "$C/gw.pem")" != "$(ser gw-old.pem)" ]
 check "the same subject" [ "$(openssl x509 -in "$C/gw.pem" -noout -subject)" = "$(openssl x509 -in gw-old.pem -noout -subject)" ]
-check "the same SANs (DNS, IP, and the IP as dNSName, #76)" [ "$(san "$C/gw.pem")" = "$(san gw-old.pem)" ]
+check "the same SANs (DNS, IP, and the IP as dNSName, strongSwan Windows requirements)" [ "$(san "$C/gw.pem")" = "$(san gw-old.pem)" ]
 check "... which are not empty" [ "$(san gw-old.pem)" = "DNS:vpn.life.test,IPAddress:192.0.2.10,DNS:192.0.2.10" ]
 check "the same EKU (template ipsec-gateway)" [ "$(eku "$C/gw.pem")" = "$(eku gw-old.pem)" ]
 check "the same issuer" [ "$(openssl x509 -in "$C/gw.pem" -noout -issuer)" = "$(openssl x509 -in gw-old.pem -noout -issuer)" ]

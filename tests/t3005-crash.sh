@@ -2,7 +2,7 @@
 # t3005-crash: pkilab killed with SIGKILL at random points (until 40 kills), while
 # issuing, revoking, renewing and signing CRLs; after each kill (and the
 # recovery the next open performs) the database, keys, certificates and CRLs
-# agree with one another (issue 3 item 7).
+# agree with one another.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-life.sh"
 command -v python3 >/dev/null || skip_all "python3 is needed for the consistency checker"
