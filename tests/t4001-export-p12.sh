@@ -1,6 +1,6 @@
 #!/bin/sh
-# t4001-export-p12: PKCS#12 export in both profiles (docs/profile.md
-# docs/profile.md): the algorithms inside as `openssl pkcs12 -info` reports
+# t4001-export-p12: PKCS#12 export in both profiles (docs/profile.md,
+# "PKCS#12 exports"): the algorithms inside as `openssl pkcs12 -info` reports
 # them, import into an NSS database with pk12util, passwords never from argv,
 # and every bad input a one-line error with nothing written.
 . "$(dirname "$0")/lib.sh"
