@@ -5,9 +5,9 @@
 #
 #   pki_rows PKI        name|is_ca|issuer|template|key_spec|issued_at|not_before  (current certs)
 #   verify_all PKI LAB  openssl verify -x509_strict, certtool --verify-chain, pki --verify
-#   profile_all PKI LAB every extension of standards.md §1/§10 (item numbers in titles)
+#   profile_all PKI LAB every extension of docs/profile.md (the source of each rule in its title)
 #
-# Conventions of the PKI directory come from DESIGN.md; nothing here reads the
+# Conventions of the PKI directory are the ones README.md describes; nothing here reads the
 # product's code or calls it.
 
 pki_rows() {
@@ -99,7 +99,7 @@ verify_all() { # pki, label
 	pki_rows "$1" >"$T/.rows"
 	while IFS='|' read -r _name _ca _iss _tmpl _spec _at _nb; do
 		[ "$_name" = "$_iss" ] && continue
-		check "$2 $_name: openssl verify -x509_strict -purpose $(purpose_of "$_tmpl") (RFC 5280 §6, standards §10)" \
+		check "$2 $_name: openssl verify -x509_strict -purpose $(purpose_of "$_tmpl") (RFC 5280 §6, docs/profile.md)" \
 			v_openssl "$1" "$_name" "$_tmpl"
 		check "$2 $_name: GnuTLS certtool --verify-chain" v_certtool "$1" "$_name"
 		check "$2 $_name: strongSwan pki --verify says 'certificate trusted'" v_strongswan "$1" "$_name"
@@ -122,7 +122,7 @@ eku_text() {
 
 # ---- profile --------------------------------------------------------------------------
 
-c_serial() { # pem: positive, <= 16 content octets, >= 64 bits of randomness (#1, #2, #4)
+c_serial() { # pem: positive, <= 16 content octets, >= 64 bits of randomness (RFC 5280 §4.1.2.2)
 	_l=$(openssl asn1parse -in "$1" | awk '/d=2 .*INTEGER/{ print; exit }')
 	_len=$(echo "$_l" | sed 's/.*l= *\([0-9]*\) prim.*/\1/')
 	_hex=$(echo "$_l" | sed 's/.*INTEGER *://')
@@ -141,7 +141,7 @@ c_dn_equal() { # child-pem parent-pem
 	echo "issuer  $_i"; echo "subject $_s"
 	[ -n "$_i" ] && [ "$_i" = "$_s" ]
 }
-c_times() { # pem: UTCTime iff year < 2050 (#6), seconds and Z present (#7)
+c_times() { # pem: UTCTime iff year < 2050 (RFC 5280 §4.1.2.5), seconds and Z present (RFC 5280 §4.1.2.5)
 	openssl asn1parse -in "$1" | awk '/d=3 .*(UTCTIME|GENERALIZEDTIME)/' | head -n 2 >"$T/.t"
 	cat "$T/.t"
 	[ "$(wc -l <"$T/.t")" = 2 ] || return 1
@@ -168,7 +168,7 @@ c_ku() { # pem, expected value text
 c_int_ku() { c_ku "$1" "Certificate Sign, CRL Sign" && c_no_ext "$1" "Extended Key Usage"; }
 c_eku() { _v=$(ext_value "$1" "X509v3 Extended Key Usage"); echo "EKU '$_v' want '$2'"; [ "$_v" = "$2" ]; }
 c_no_ext() { ! ext_text "$1" | grep -F "$2"; }
-c_san_ip_dns() { # pem: every IP SAN also as DNS (Windows, #76)
+c_san_ip_dns() { # pem: every IP SAN also as DNS (Windows, strongSwan Windows requirements)
 	_v=$(ext_value "$1" "X509v3 Subject Alternative Name")
 	echo "SAN: $_v"
 	_ips=$(echo "$_v" | tr ',' '\n' | sed -n 's/^ *IP Address://p')
@@ -214,14 +214,14 @@ c_key() { # pem, key file, spec: the key matches the certificate and the spec
 	esac || { echo "$_t" | grep -A2 "Public Key Algorithm"; return 1; }
 }
 c_mode() { _m=$(stat -c %a "$1"); echo "$1 mode $_m want $2"; [ "$_m" = "$2" ]; }
-c_crl() { # crl-der, ca-pem: v2, verifies, empty, number, AKI = CA SKI, nextUpdate (#46, #50, #54, #55, #56)
+c_crl() { # crl-der, ca-pem: v2, verifies, empty, number, AKI = CA SKI, nextUpdate (RFC 5280 §5.1.2.1; RFC 5280 §5.1.2.5; RFC 5280 §5.1.2.6; RFC 5280 §5.2.1; RFC 5280 §5.2.3)
 	openssl crl -inform DER -in "$1" -noout -text -CAfile "$2" -verify >"$T/.crl" 2>&1
 	cat "$T/.crl" | grep -v '^  *[0-9a-f][0-9a-f]:'
 	grep -q "verify OK" "$T/.crl" && grep -q "Version 2 (0x1)" "$T/.crl" &&
 		grep -q "No Revoked Certificates." "$T/.crl" && grep -q "X509v3 CRL Number:" "$T/.crl" &&
 		grep -q "Next Update: [A-Z]" "$T/.crl" &&
 		[ "$(awk '/Authority Key Identifier/{ getline; sub(/^ +/, ""); sub(/^keyid:/, ""); print }' "$T/.crl")" = "$(ski_of "$2")" ] &&
-		# revokedCertificates absent, not an empty SEQUENCE (#54): the TBS is version, sigalg,
+		# revokedCertificates absent, not an empty SEQUENCE (RFC 5280 §5.1.2.6): the TBS is version, sigalg,
 		# issuer, thisUpdate, nextUpdate, [0] extensions, nothing else.
 		[ "$(openssl asn1parse -inform DER -in "$1" | awk '/d=1 /{ n++ } n == 1 && /:d=2 /' | wc -l)" = 6 ]
 }
@@ -229,78 +229,78 @@ c_aia_der() { # publish/aia/<ca>.crt is the DER of certs/<ca>.pem
 	cert_der "$2" >"$T/.aia"; cmp "$1" "$T/.aia" && openssl x509 -inform DER -in "$1" -noout
 }
 
-# profile_all PKI LAB LAYOUT BASES...: every standards §1/§10 setting of every
+# profile_all PKI LAB LAYOUT BASES...: every docs/profile.md setting of every
 # certificate; EKU, cdp and aia follow the lab entry's overrides when it has them.
 profile_all() {
 	_pki=$1 _lab=$2 _layout=$3; shift 3
 	_lbl=${_lab#"$TOP"/}
 	pki_rows "$_pki" >"$T/.prows"
-	check "$_lbl: private/ is 0700 (issue 2 item 5)" c_mode "$_pki/private" 700
-	check "$_lbl: (issuer, serial) has no duplicates in the database (#3)" \
+	check "$_lbl: private/ is 0700 (keys in a 0700 directory)" c_mode "$_pki/private" 700
+	check "$_lbl: (issuer, serial) has no duplicates in the database (RFC 5280 §4.1.2.2)" \
 		test -z "$(sqlite3 "$_pki/pkilab.db" 'select issuer_id, serial from certs group by 1, 2 having count(*) > 1')"
 	while IFS='|' read -r n ca iss tmpl spec _; do
 		p=$_pki/certs/$n.pem ip=$_pki/certs/$iss.pem
 		ispec=$(sqlite3 "$_pki/pkilab.db" "select key_spec from certs where current=1 and name='$iss'")
-		check "$_lbl $n: serial positive, <= 16 octets, >= 64 random bits (#1 #2 #4)" c_serial "$p"
-		check "$_lbl $n: SKI present, 160-bit method 1 (#27 #28 #29)" c_ski "$p"
-		check "$_lbl $n: time types UTCTime < 2050 <= GeneralizedTime (#6 #7)" c_times "$p"
+		check "$_lbl $n: serial positive, <= 16 octets, >= 64 random bits (RFC 5280 §4.1.2.2)" c_serial "$p"
+		check "$_lbl $n: SKI present, 160-bit method 1 (RFC 5280 §4.2.1.2)" c_ski "$p"
+		check "$_lbl $n: time types UTCTime < 2050 <= GeneralizedTime (RFC 5280 §4.1.2.5)" c_times "$p"
 		check "$_lbl $n: signature SHA-256, SHA-384 for a P-384 issuer (§9)" c_sigalg "$p" "$ispec"
 		check "$_lbl $n: key matches the certificate and the spec $spec (§9)" c_key "$p" "$_pki/private/$n.key" "$spec"
 		check "$_lbl $n: key file 0600 (item 5)" c_mode "$_pki/private/$n.key" 600
 		check "$_lbl $n: chain file = certificate + intermediates, no root (DESIGN)" c_chain "$_pki" "$n"
 		if [ "$n" = "$iss" ]; then
-			check "$_lbl $n: root basicConstraints critical CA:TRUE, no pathLen (#16 #17)" c_ca_bc "$p" ""
-			check "$_lbl $n: root keyUsage critical keyCertSign+cRLSign (#19)" c_ku "$p" "Certificate Sign, CRL Sign"
-			check "$_lbl $n: root self-issued: issuer DN = subject DN bytes (#11)" c_dn_equal "$p" "$p"
-			check "$_lbl $n: root has no CDP, no AIA, no EKU (#23 #38)" c_no_ext "$p" "CRL Distribution Points\|Authority Information Access\|Extended Key Usage"
+			check "$_lbl $n: root basicConstraints critical CA:TRUE, no pathLen (RFC 5280 §4.2.1.9)" c_ca_bc "$p" ""
+			check "$_lbl $n: root keyUsage critical keyCertSign+cRLSign (RFC 5280 §4.2.1.3)" c_ku "$p" "Certificate Sign, CRL Sign"
+			check "$_lbl $n: root self-issued: issuer DN = subject DN bytes (RFC 5280 §4.1.2.4)" c_dn_equal "$p" "$p"
+			check "$_lbl $n: root has no CDP, no AIA, no EKU (docs/profile.md; RFC 5280 §4.2.1.13)" c_no_ext "$p" "CRL Distribution Points\|Authority Information Access\|Extended Key Usage"
 		else
-			check "$_lbl $n: AKI keyIdentifier = SKI of $iss, non-critical (#30)" c_aki "$p" "$ip"
-			check "$_lbl $n: issuer DN DER byte-equal to subject DN DER of $iss (#11)" c_dn_equal "$p" "$ip"
+			check "$_lbl $n: AKI keyIdentifier = SKI of $iss, non-critical (RFC 5280 §4.2.1.1)" c_aki "$p" "$ip"
+			check "$_lbl $n: issuer DN DER byte-equal to subject DN DER of $iss (RFC 5280 §4.1.2.4)" c_dn_equal "$p" "$ip"
 			if [ "$(entry_setting "$_lab" "$n" cdp)" = false ]; then
 				check "$_lbl $n: no CDP (cdp = false in the lab)" c_no_ext "$p" "CRL Distribution Points"
 			else
-				check "$_lbl $n: CDP $_layout -> $iss's CRL, bases in lab order (#33 #34 #38)" c_cdp "$p" "$iss" "$_layout" "$@"
+				check "$_lbl $n: CDP $_layout -> $iss's CRL, bases in lab order (RFC 5280 §4.2.1.13)" c_cdp "$p" "$iss" "$_layout" "$@"
 			fi
 			if [ "$(entry_setting "$_lab" "$n" aia)" = false ]; then
 				check "$_lbl $n: no AIA (aia = false in the lab)" c_no_ext "$p" "Authority Information Access"
 			else
-				check "$_lbl $n: AIA caIssuers -> $iss's certificate, bases in lab order (#40 #41)" c_aia "$p" "$iss" "$@"
+				check "$_lbl $n: AIA caIssuers -> $iss's certificate, bases in lab order (RFC 5280 §4.2.2.1)" c_aia "$p" "$iss" "$@"
 			fi
 		fi
 		if [ "$ca" = 1 ]; then
-			check "$_lbl $n: initial CRL v2, signed, empty, CRL number, AKI, nextUpdate (#46 #50 #54 #55 #56)" \
+			check "$_lbl $n: initial CRL v2, signed, empty, CRL number, AKI, nextUpdate (RFC 5280 §5.1.2.1; RFC 5280 §5.1.2.5; RFC 5280 §5.1.2.6; RFC 5280 §5.2.1; RFC 5280 §5.2.3)" \
 				c_crl "$_pki/publish/crl/$n.crl" "$p"
-			check "$_lbl $n: publish/aia/$n.crt is the DER certificate (#40)" c_aia_der "$_pki/publish/aia/$n.crt" "$p"
+			check "$_lbl $n: publish/aia/$n.crt is the DER certificate (RFC 5280 §4.2.2.1)" c_aia_der "$_pki/publish/aia/$n.crt" "$p"
 			if [ "$n" != "$iss" ]; then
-				check "$_lbl $n: intermediate basicConstraints critical CA:TRUE pathlen:0 (#16 #17)" c_ca_bc "$p" 0
-				check "$_lbl $n: intermediate keyUsage critical keyCertSign+cRLSign, no EKU (#19 #24)" c_int_ku "$p"
+				check "$_lbl $n: intermediate basicConstraints critical CA:TRUE pathlen:0 (RFC 5280 §4.2.1.9)" c_ca_bc "$p" 0
+				check "$_lbl $n: intermediate keyUsage critical keyCertSign+cRLSign, no EKU (RFC 5280 §4.2.1.3; docs/profile.md)" c_int_ku "$p"
 			fi
 		fi
 		case "$tmpl" in
 		ipsec-gateway)
 			case "$spec" in
-			rsa:*) check "$_lbl $n: RSA gateway KU critical digitalSignature+keyEncipherment (#20 #21)" c_ku "$p" "Digital Signature, Key Encipherment" ;;
-			*) check "$_lbl $n: EC gateway KU critical digitalSignature only (#20 #21)" c_ku "$p" "Digital Signature" ;;
+			rsa:*) check "$_lbl $n: RSA gateway KU critical digitalSignature+keyEncipherment (RFC 4945 §5.1.3.2; RFC 8813 §3)" c_ku "$p" "Digital Signature, Key Encipherment" ;;
+			*) check "$_lbl $n: EC gateway KU critical digitalSignature only (RFC 4945 §5.1.3.2; RFC 8813 §3)" c_ku "$p" "Digital Signature" ;;
 			esac
 			_ov=$(entry_setting "$_lab" "$n" extended_key_usage)
 			if [ -n "$_ov" ]; then
 				check "$_lbl $n: gateway EKU as the lab overrides it: $_ov" c_eku "$p" "$(eku_text "$_ov")"
 			else
-				check "$_lbl $n: gateway EKU serverAuth + ikeIntermediate 1.3.6.1.5.5.8.2.2 + ipsecIKE (#67 #73 #74)" \
+				check "$_lbl $n: gateway EKU serverAuth + ikeIntermediate 1.3.6.1.5.5.8.2.2 + ipsecIKE (RFC 4945 §5.1.3.12; strongSwan Windows requirements; MS AOVPN certificates)" \
 					c_eku "$p" "TLS Web Server Authentication, 1.3.6.1.5.5.8.2.2, ipsec Internet Key Exchange"
 			fi
 			if ext_value "$p" "Subject Alternative Name" | grep -q "IP Address"; then
-				check "$_lbl $n: IP SAN present as iPAddress and as dNSName (#76)" c_san_ip_dns "$p"
+				check "$_lbl $n: IP SAN present as iPAddress and as dNSName (strongSwan Windows requirements)" c_san_ip_dns "$p"
 			fi
-			check "$_lbl $n: not a CA (no CA:TRUE, no keyCertSign) (#18)" c_no_ext "$p" "CA:TRUE\|Certificate Sign"
+			check "$_lbl $n: not a CA (no CA:TRUE, no keyCertSign) (RFC 5280 §4.2.1.9)" c_no_ext "$p" "CA:TRUE\|Certificate Sign"
 			;;
 		ipsec-client)
-			check "$_lbl $n: client KU critical digitalSignature (#20)" c_ku "$p" "Digital Signature"
+			check "$_lbl $n: client KU critical digitalSignature (RFC 4945 §5.1.3.2)" c_ku "$p" "Digital Signature"
 			_ov=$(entry_setting "$_lab" "$n" extended_key_usage)
 			if [ -n "$_ov" ]; then
 				check "$_lbl $n: client EKU as the lab overrides it: $_ov" c_eku "$p" "$(eku_text "$_ov")"
 			else
-				check "$_lbl $n: client EKU clientAuth + ipsecIKE (#77 #67)" c_eku "$p" "TLS Web Client Authentication, ipsec Internet Key Exchange"
+				check "$_lbl $n: client EKU clientAuth + ipsecIKE (strongSwan Windows requirements; RFC 4945 §5.1.3.12)" c_eku "$p" "TLS Web Client Authentication, ipsec Internet Key Exchange"
 			fi
 			;;
 		esac

@@ -1,8 +1,9 @@
-# Helpers for the lifecycle tests (t3xxx revoke & CRL, t4xxx export), sourced
-# after tests/lib.sh. A small, fast ECDSA P-256 lab: root -> vpn-ca -> gw,
+# Helpers for the lifecycle tests (t2013 renew, t3xxx revoke & CRL, t4xxx
+# export, t8001/t8002 show, list, expiring), sourced after tests/lib.sh. A small, fast ECDSA P-256 lab: root -> vpn-ca -> gw,
 # alice, bob, so every test starts from the same hierarchy in well under a
 # second.
 #   life_lab DIR        writes DIR/lab.cfg and builds DIR/pki (sets $PKI)
+#   life_history        renewals and revocations on $PKI (see below)
 #   crl_pem CA OUT      the published CRL of CA as PEM
 #   crl_number CA       its CRLNumber, decimal
 export PKILAB_TEMPLATES="$TOP/templates"
@@ -42,6 +43,20 @@ life_build() {
     sqlite3 "$1/pki/pkilab.db" "SELECT serial FROM certs" | grep -q '^0' || return 0
   done
   return 0
+}
+
+# The history the show/list/expiring tests read, made with the commands
+# t2013-renew checks: gw renewed with a new key then with the same key, alice
+# renewed for 30 days with the old one revoked as superseded and vpn-ca's CRL
+# republished (7 days), bob revoked for keyCompromise then renewed with a new
+# key. Five current certificates; the first failing command is shown.
+life_history() {
+  for _c in "renew gw" "renew gw --reuse-key" "renew alice --revoke-old --validity 30d" \
+      "crl --ca vpn-ca" "revoke bob --reason keyCompromise" "renew bob"; do
+    # shellcheck disable=SC2086 # each entry is a command line, split on purpose
+    "$PKILAB" --pki "$PKI" $_c >"$T/.history.out" 2>&1 ||
+      { echo "pkilab $_c failed:"; cat "$T/.history.out"; return 1; }
+  done
 }
 
 crl_pem() { openssl crl -inform DER -in "$PKI/publish/crl/$1.crl" -out "$2"; }

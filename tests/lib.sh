@@ -1,7 +1,7 @@
 # Shell test library, sourced by tests/tNNNN-*.sh. Its own variables start
 # with _pkl_ (or are the documented T, OUT, ERR, RC, TOP, BUILD, PKILAB, CDPD).
 #   . "$(dirname "$0")/lib.sh"
-#   check "what is proven (standards #NN)" <command...>   passes if the command exits 0
+#   check "what is proven (its source)" <command...>   passes if the command exits 0
 #   expect_rc N <command...>     runs it, asserts the exit code, output in $OUT / $ERR
 #   finish                        prints the count and exits non-zero on any failure
 # Every test gets a private temp dir $T removed at exit, and PATH-independent

@@ -2,7 +2,7 @@
 # README's worked examples cannot drift: every ```sh block preceded by a
 # `<!-- readme-test: NAME expect: A | B -->` marker is run as written, in a
 # scratch directory holding a copy of examples/, with the built binaries on
-# PATH; the block must exit 0 and its output contain A, B, ... (issue 6 item 4).
+# PATH; the block must exit 0 and its output contain A, B, ... .
 . "$(dirname "$0")/lib.sh"
 
 for port in 127.0.0.1:8081 127.0.0.2:8081; do

@@ -4,7 +4,7 @@
 # install put beside it (<bindir>/../share/pkilab/templates, from
 # /proc/self/exe), whatever PREFIX the tree was built with, and builds the
 # example lab from the installed files only. A missing template names every
-# directory searched, the lab file's own directory first (issue 13 item 2).
+# directory searched, the lab file's own directory first.
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$PKILAB" ] || { echo "no $PKILAB: run make first"; exit 1; }

@@ -5,7 +5,7 @@
 # builds from the installed files only (as the unit's user), the CRL unit's
 # command line runs, the cdpd unit serves the CRL over loopback, and
 # `dpkg --purge` leaves none of the package's files but keeps the PKI
-# (issue 13 item 1). Needs root; a missing Debian tool fails the test.
+# Needs root; a missing Debian tool fails the test.
 # The machine is left as found: package purged, PKI, state and user removed
 # (trap), even on failure.
 . "$(dirname "$0")/lib.sh"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # t1001-lab-errors: malformed lab files and templates are refused before
-# anything is written (issue 2, "How it is proven", third item).
+# anything is written.
 #
 # Every case is a lab file (and sometimes a template beside it) with ONE
 # fault. The faulty line carries the marker comment "#!"; the test derives the

@@ -1,7 +1,7 @@
 #!/bin/sh
 # t2001-build-validators: every certificate `pkilab build` makes from the
 # shipped example labs passes three independent validators and carries the
-# standards.md §1/§10 profile (issue 2, "How it is proven", second item).
+# profile of docs/profile.md.
 #
 # Labs: every examples/*.cfg, and every examples/broken/*/*.cfg (broken on
 # purpose: those must build, but are only checked for structure, since their
@@ -11,8 +11,8 @@
 #   validators: openssl verify -x509_strict -purpose sslserver|sslclient
 #               -CAfile root -untrusted chain; certtool --verify-chain;
 #               strongSwan pki --verify ("certificate trusted")
-#   profile:    tests/lib-certcheck.sh profile_all (standards item numbers in
-#               every check title)
+#   profile:    tests/lib-certcheck.sh profile_all (the RFC section or
+#               docs/profile.md in every check title)
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/lib-certcheck.sh"
 

@@ -2,13 +2,13 @@
 # t2002-build-profile: settings that the example labs do not exercise, with
 # the clock fixed by PKILAB_NOW so every time is checked to the second:
 #   - UTCTime through 2049 and GeneralizedTime from 2050, in certificates and
-#     CRLs (standards #6, #7, #49), for a lab built "in" 2049;
-#   - notBefore = now - the template's backdate, overridden per entry (#9);
+#     CRLs (RFC 5280 §4.1.2.5; RFC 5280 §5.1.2.4), for a lab built "in" 2049;
+#   - notBefore = now - the template's backdate, overridden per entry (docs/profile.md);
 #     absolute and relative not_before / not_after;
-#   - every key algorithm of issue 2 item 4: RSA 2048/3072/4096, ECDSA
+#   - every key algorithm the templates allow: RSA 2048/3072/4096, ECDSA
 #     P-256/P-384 (+ P-521 and Ed25519, allowed), SHA-256 signatures and
 #     SHA-384 under a P-384 issuer (§9), each leaf verified by openssl;
-#   - serial uniqueness per CA enforced by the database itself (#3).
+#   - serial uniqueness per CA enforced by the database itself (RFC 5280 §4.1.2.2).
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/lib-certcheck.sh"
 
@@ -32,16 +32,16 @@ tag_of() { # pem|crl-der field-index (1 = notBefore/thisUpdate, 2 = notAfter/nex
 	# shellcheck disable=SC2086
 	openssl asn1parse $_i -in "$1" | grep -E 'UTCTIME|GENERALIZEDTIME' | sed -n "${2}p" | sed 's/.*prim: *\([A-Z]*\) *:\(.*\)/\1 \2/' | tr -s ' '
 }
-check "#6 root notBefore 2049-05-31T23:00 is UTCTime" test "$(tag_of "$T/y2050/certs/root.pem" 1)" = "UTCTIME 490531230000Z"
-check "#6 root notAfter 2059 (notBefore + 10 y) is GeneralizedTime" test "$(tag_of "$T/y2050/certs/root.pem" 2)" = "GENERALIZEDTIME 20590529230000Z"
-check "#6 leaf notAfter 2049-12-31T23:59:59 is still UTCTime" test "$(tag_of "$T/y2050/certs/old.pem" 2)" = "UTCTIME 491231235959Z"
-check "#6 leaf notAfter 2050-01-01T00:00:00 is GeneralizedTime" test "$(tag_of "$T/y2050/certs/new.pem" 2)" = "GENERALIZEDTIME 20500101000000Z"
-check "#49 root CRL thisUpdate (2049) UTCTime" sh -c 'echo "$1" | grep -q "^UTCTIME 4905312355"' _ "$(tag_of "$T/y2050/publish/crl/root.crl" 1)"
+check "RFC 5280 §4.1.2.5 root notBefore 2049-05-31T23:00 is UTCTime" test "$(tag_of "$T/y2050/certs/root.pem" 1)" = "UTCTIME 490531230000Z"
+check "RFC 5280 §4.1.2.5 root notAfter 2059 (notBefore + 10 y) is GeneralizedTime" test "$(tag_of "$T/y2050/certs/root.pem" 2)" = "GENERALIZEDTIME 20590529230000Z"
+check "RFC 5280 §4.1.2.5 leaf notAfter 2049-12-31T23:59:59 is still UTCTime" test "$(tag_of "$T/y2050/certs/old.pem" 2)" = "UTCTIME 491231235959Z"
+check "RFC 5280 §4.1.2.5 leaf notAfter 2050-01-01T00:00:00 is GeneralizedTime" test "$(tag_of "$T/y2050/certs/new.pem" 2)" = "GENERALIZEDTIME 20500101000000Z"
+check "RFC 5280 §5.1.2.4 root CRL thisUpdate (2049) UTCTime" sh -c 'echo "$1" | grep -q "^UTCTIME 4905312355"' _ "$(tag_of "$T/y2050/publish/crl/root.crl" 1)"
 # nextUpdate = thisUpdate (now - 5 min) + crl_lifetime, as for every CRL pkilab signs.
-check "#49 root CRL nextUpdate (thisUpdate + 400d = 2050-07-05T23:55) GeneralizedTime" test "$(tag_of "$T/y2050/publish/crl/root.crl" 2)" = "GENERALIZEDTIME 20500705235500Z"
-check "#49 intermediate CRL nextUpdate (thisUpdate + 7d) UTCTime" test "$(tag_of "$T/y2050/publish/crl/ca.crl" 2)" = "UTCTIME 490607235500Z"
+check "RFC 5280 §5.1.2.4 root CRL nextUpdate (thisUpdate + 400d = 2050-07-05T23:55) GeneralizedTime" test "$(tag_of "$T/y2050/publish/crl/root.crl" 2)" = "GENERALIZEDTIME 20500705235500Z"
+check "RFC 5280 §5.1.2.4 intermediate CRL nextUpdate (thisUpdate + 7d) UTCTime" test "$(tag_of "$T/y2050/publish/crl/ca.crl" 2)" = "UTCTIME 490607235500Z"
 for n in root ca old new; do
-	check "#6 #7 $n: time types and syntax" c_times "$T/y2050/certs/$n.pem"
+	check "RFC 5280 §4.1.2.5 $n: time types and syntax" c_times "$T/y2050/certs/$n.pem"
 done
 check "2050 leaf verifies at 2049-07-01 (openssl -attime)" sh -c 'openssl verify -x509_strict -attime 2508796800 -CAfile "$1/certs/root.pem" -untrusted "$1/certs/new-chain.pem" "$1/certs/new.pem"' _ "$T/y2050"
 
@@ -64,9 +64,9 @@ certs = (
 EOF2
 PKILAB_NOW="2026-03-01T12:00:00Z" expect_rc 0 "a lab with backdate overrides and absolute/relative times builds" "$PKILAB" build "$T/times.cfg" --pki "$T/times"
 dates() { openssl x509 -in "$T/times/certs/$1.pem" -noout -startdate -enddate | tr '\n' ' ' | tr -s ' ' | sed 's/ $//'; }
-check "#9 root notBefore = now - template backdate 1h" test "$(dates root | cut -d' ' -f1-5)" = "notBefore=Mar 1 11:00:00 2026 GMT"
-check "#9 intermediate backdate = 0s: notBefore = now" test "$(dates ca | cut -d' ' -f1-5)" = "notBefore=Mar 1 12:00:00 2026 GMT"
-check "#9 gateway backdate = 30m: notBefore = now - 30m, notAfter = notBefore + 397d" \
+check "docs/profile.md root notBefore = now - template backdate 1h" test "$(dates root | cut -d' ' -f1-5)" = "notBefore=Mar 1 11:00:00 2026 GMT"
+check "docs/profile.md intermediate backdate = 0s: notBefore = now" test "$(dates ca | cut -d' ' -f1-5)" = "notBefore=Mar 1 12:00:00 2026 GMT"
+check "docs/profile.md gateway backdate = 30m: notBefore = now - 30m, notAfter = notBefore + 397d" \
 	test "$(dates gw)" = "notBefore=Mar 1 11:30:00 2026 GMT notAfter=Apr 2 11:30:00 2027 GMT"
 check "absolute not_before / not_after taken as written" \
 	test "$(dates abs)" = "notBefore=Feb 1 08:00:00 2026 GMT notAfter=Apr 1 08:00:00 2026 GMT"
@@ -104,16 +104,16 @@ while IFS='|' read -r n ca iss tmpl spec _; do
 	[ "$n" = "$iss" ] && continue
 	check "$n: openssl verify -x509_strict -purpose $(purpose_of "$tmpl")" v_openssl "$T/keys" "$n" "$tmpl"
 done <"$T/keys.rows"
-check "#21 RSA-4096 gateway has keyEncipherment, P-384 gateway has not" \
+check "RFC 8813 §3 RSA-4096 gateway has keyEncipherment, P-384 gateway has not" \
 	sh -c '[ "$1" = "Digital Signature, Key Encipherment" ] && [ "$2" = "Digital Signature" ]' _ \
 	"$(ext_value "$T/keys/certs/gw-rsa4096.pem" "X509v3 Key Usage")" "$(ext_value "$T/keys/certs/gw-p384.pem" "X509v3 Key Usage")"
-check "#44 #76 IPv6 SAN: 16-octet iPAddress and also a dNSName" sh -c 'echo "$1" | grep -q "IP Address:2001:DB8:0:0:0:0:0:1" && echo "$1" | grep -q "DNS:2001:db8::1"' _ \
+check "RFC 5280 §4.2.1.6; strongSwan Windows requirements IPv6 SAN: 16-octet iPAddress and also a dNSName" sh -c 'echo "$1" | grep -q "IP Address:2001:DB8:0:0:0:0:0:1" && echo "$1" | grep -q "DNS:2001:db8::1"' _ \
 	"$(ext_value "$T/keys/certs/gw-p256.pem" "X509v3 Subject Alternative Name")"
 
-# ---- serial uniqueness is the database's rule (#3) ------------------------------------------------------
+# ---- serial uniqueness is the database's rule (RFC 5280 §4.1.2.2) ------------------------------------------------------
 cp "$T/keys/pkilab.db" "$T/dup.db"
 run sqlite3 "$T/dup.db" "insert into certs(name, issuer_id, serial, is_ca, current, subject, not_before, not_after, issued_at, der)
 	select name || '-dup', issuer_id, serial, is_ca, 0, subject, not_before, not_after, issued_at, der from certs where name = 'gw-p256'"
-check "#3 the database refuses a second certificate with the same (issuer, serial)" sh -c '[ "$1" != 0 ] && echo "$2" | grep -qi unique' _ "$RC" "$ERR"
-check "#3 serials are all distinct across the lab" test "$(sqlite3 "$T/keys/pkilab.db" 'select count(distinct serial) = count(*) from certs')" = 1
+check "RFC 5280 §4.1.2.2 the database refuses a second certificate with the same (issuer, serial)" sh -c '[ "$1" != 0 ] && echo "$2" | grep -qi unique' _ "$RC" "$ERR"
+check "RFC 5280 §4.1.2.2 serials are all distinct across the lab" test "$(sqlite3 "$T/keys/pkilab.db" 'select count(distinct serial) = count(*) from certs')" = 1
 finish

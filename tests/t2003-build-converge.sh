@@ -1,5 +1,5 @@
 #!/bin/sh
-# t2003-build-converge: re-running `pkilab build` converges (issue 2 item 5).
+# t2003-build-converge: re-running `pkilab build` converges.
 #   - a second run issues nothing and leaves every file of the layout
 #     byte-identical, and the certificate rows unchanged;
 #   - adding a leaf issues only it; adding an intermediate and a leaf below
@@ -50,7 +50,7 @@ rows | head -n 4 >"$T/rows3"
 check "existing rows untouched" cmp "$T/rows1" "$T/rows3"
 check "bob has key, certificate and chain" test -s "$P/private/bob.key" -a -s "$P/certs/bob.pem" -a -s "$P/certs/bob-chain.pem"
 check "bob verifies (openssl -x509_strict -purpose sslclient)" v_openssl "$P" bob ipsec-client
-check "bob AKI = vpn-ca SKI (#30)" c_aki "$P/certs/bob.pem" "$P/certs/vpn-ca.pem"
+check "bob AKI = vpn-ca SKI (RFC 5280 §4.2.1.1)" c_aki "$P/certs/bob.pem" "$P/certs/vpn-ca.pem"
 
 # Add an intermediate and a leaf below it (root has no pathLen: allowed).
 files_sum >"$T/files4"
@@ -60,10 +60,10 @@ expect_rc 0 "build after adding intermediate 'lab-ca' and its leaf 'carol'" "$PK
 check "2 issued, 5 kept" contains "$OUT" "build: 2 issued, 5 kept"
 files_sum | grep -v '/lab-ca\|/carol' >"$T/files5"
 check "files of the 5 existing entities byte-identical" cmp "$T/files4" "$T/files5"
-check "the new CA has its initial CRL and AIA file (#46 #54 #55)" c_crl "$P/publish/crl/lab-ca.crl" "$P/certs/lab-ca.pem"
+check "the new CA has its initial CRL and AIA file (RFC 5280 §5.1.2.1; RFC 5280 §5.1.2.6; RFC 5280 §5.2.1)" c_crl "$P/publish/crl/lab-ca.crl" "$P/certs/lab-ca.pem"
 check "carol verifies through lab-ca (openssl)" v_openssl "$P" carol ipsec-gateway
 check "carol verifies through lab-ca (strongSwan)" v_strongswan "$P" carol
-check "carol's CDP points at lab-ca's CRL on both bases (#38)" c_cdp "$P/certs/carol.pem" lab-ca one-point http://127.0.0.1:18081 http://127.0.0.2:18082
+check "carol's CDP points at lab-ca's CRL on both bases (RFC 5280 §4.2.1.13)" c_cdp "$P/certs/carol.pem" lab-ca one-point http://127.0.0.1:18081 http://127.0.0.2:18082
 
 # A changed entry is reported, not re-issued.
 files_sum >"$T/files6"; rows >"$T/rows6"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# t2004-issue-csr: `pkilab issue` (issue 2 item 6).
+# t2004-issue-csr: `pkilab issue` (a certificate for a CSR).
 #   - with a key generated here: key, certificate, chain written, validators
 #     accept it, the template's profile is applied;
 #   - with --csr (made by `openssl req`, the way a Windows admin brings a
@@ -54,11 +54,11 @@ check "win: the certificate carries the CSR's public key" \
 	sh -c 'test "$(openssl x509 -in "$1" -noout -pubkey)" = "$(openssl pkey -in "$2" -pubout)"' _ "$P/certs/win.pem" "$T/csr.key"
 check "win: no private key written for a CSR" test ! -e "$P/private/win.key"
 check "win: subject taken from the CSR" sh -c 'openssl x509 -in "$1" -noout -subject | grep -q "CN *= *win.t2004.test"' _ "$P/certs/win.pem"
-check "win: requested CA:TRUE not copied (#18)" c_no_ext "$P/certs/win.pem" "CA:TRUE\|Certificate Sign\|CRL Sign"
+check "win: requested CA:TRUE not copied (RFC 5280 §4.2.1.9)" c_no_ext "$P/certs/win.pem" "CA:TRUE\|Certificate Sign\|CRL Sign"
 check "win: requested codeSigning not copied: template EKU" c_eku "$P/certs/win.pem" "TLS Web Server Authentication, 1.3.6.1.5.5.8.2.2, ipsec Internet Key Exchange"
-check "win: requested SAN not copied: --san used, IP also as DNS (#76)" \
+check "win: requested SAN not copied: --san used, IP also as DNS (strongSwan Windows requirements)" \
 	test "$(ext_value "$P/certs/win.pem" "X509v3 Subject Alternative Name")" = "DNS:win.t2004.test, IP Address:192.0.2.44, DNS:192.0.2.44"
-check "win: EC gateway KU digitalSignature only (#21)" c_ku "$P/certs/win.pem" "Digital Signature"
+check "win: EC gateway KU digitalSignature only (RFC 8813 §3)" c_ku "$P/certs/win.pem" "Digital Signature"
 check "win: openssl verify -purpose sslserver" v_openssl "$P" win ipsec-gateway
 check "win: strongSwan pki --verify" v_strongswan "$P" win
 
@@ -66,7 +66,7 @@ check "win: strongSwan pki --verify" v_strongswan "$P" win
 openssl req -new -newkey rsa:2048 -nodes -keyout "$T/rsa.key" -subj "/CN=rsa.t2004.test" -outform DER -out "$T/rsa.der" 2>/dev/null
 expect_rc 0 "issue a gateway for a DER RSA CSR" "$PKILAB" issue --ca vpn-ca --template ipsec-gateway --name rsagw \
 	--csr "$T/rsa.der" --san rsa.t2004.test
-check "rsagw: RSA gateway gets keyEncipherment (#21)" c_ku "$P/certs/rsagw.pem" "Digital Signature, Key Encipherment"
+check "rsagw: RSA gateway gets keyEncipherment (RFC 8813 §3)" c_ku "$P/certs/rsagw.pem" "Digital Signature, Key Encipherment"
 
 # ---- refusals: exit 2, one line, PKI unchanged ----------------------------------------------------------
 head -c 600 /dev/urandom >"$T/garbage.csr"

@@ -1,7 +1,6 @@
 #!/bin/sh
 # t2007-build-kill: `kill -9` in the middle of a build leaves the database
-# and the files consistent, and a re-run completes (issue 2, "How it is
-# proven", fourth item).
+# and the files consistent, and a re-run completes.
 #
 # Consistency is defined in tests/lib-consistency.sh (J1-J4: every recorded
 # certificate has its key, certificate and chain files -- in place, or named

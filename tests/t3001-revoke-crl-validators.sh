@@ -2,8 +2,8 @@
 # t3001-revoke-crl-validators: after `pkilab revoke` and `pkilab crl`, three
 # independent validators (OpenSSL, GnuTLS certtool, strongSwan pki) reject the
 # revoked certificate for the stated reason and still accept the others, and
-# every published CRL has the RFC 5280 profile (issue 3, "How it is proven",
-# first item; standards #46-#59).
+# every published CRL has the RFC 5280 profile (RFC 5280 §5.1-5.3,
+# docs/profile.md "CRLs").
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-life.sh"
 
@@ -30,7 +30,7 @@ cat "$C/bob.pem" "$C/vpn-ca.pem" "$C/root.pem" >bob-full.pem
 
 # --- OpenSSL
 run openssl verify -crl_check_all -CAfile "$C/root.pem" -untrusted "$C/vpn-ca.pem" -CRLfile crls.pem "$C/alice.pem"
-check "openssl verify -crl_check_all rejects alice: certificate revoked (#97)" sh -c '[ "$1" != 0 ] && echo "$2" | grep -q "certificate revoked"' _ "$RC" "$OUT$ERR"
+check "openssl verify -crl_check_all rejects alice: certificate revoked (strongSwan swanctl.conf revocation)" sh -c '[ "$1" != 0 ] && echo "$2" | grep -q "certificate revoked"' _ "$RC" "$OUT$ERR"
 check "openssl verify -crl_check_all accepts gw" openssl verify -crl_check_all -CAfile "$C/root.pem" -untrusted "$C/vpn-ca.pem" -CRLfile crls.pem "$C/gw.pem"
 run openssl verify -crl_check_all -CAfile "$C/root.pem" -untrusted "$C/vpn-ca.pem" -CRLfile crls.pem "$C/bob.pem"
 check "openssl verify rejects bob (revoked by serial)" sh -c '[ "$1" != 0 ]' _ "$RC"
@@ -38,19 +38,19 @@ check "openssl crl -verify accepts the root CRL" openssl crl -in root.crl -CAfil
 check "openssl crl -verify accepts the vpn-ca CRL" openssl crl -in vpn-ca.crl -CAfile "$C/vpn-ca.pem" -verify -noout
 text=$(openssl crl -in vpn-ca.crl -noout -text)
 alice_serial=$(openssl x509 -in "$C/alice.pem" -noout -serial | sed 's/.*=//')
-check "alice's entry carries reason Key Compromise (#58)" sh -c 'echo "$1" | grep -A6 "$2" | grep -q "Key Compromise"' _ "$text" "$alice_serial"
-check "alice's entry carries an invalidity date (#59)" sh -c 'echo "$1" | grep -A8 "$2" | grep -q "Invalidity Date"' _ "$text" "$alice_serial"
+check "alice's entry carries reason Key Compromise (RFC 5280 §5.3.1)" sh -c 'echo "$1" | grep -A6 "$2" | grep -q "Key Compromise"' _ "$text" "$alice_serial"
+check "alice's entry carries an invalidity date (RFC 5280 §5.3.2)" sh -c 'echo "$1" | grep -A8 "$2" | grep -q "Invalidity Date"' _ "$text" "$alice_serial"
 check "bob's entry carries reason Superseded" sh -c 'echo "$1" | grep -q "Superseded"' _ "$text"
-check "CRL is version 2 (#46)" contains "$text" "Version 2"
-check "the root CRL has no revokedCertificates field (#54)" contains "$(openssl crl -in root.crl -noout -text)" "No Revoked Certificates"
-# AKI == CA SKI (#55), issuer byte-equal to the CA subject (#47)
+check "CRL is version 2 (RFC 5280 §5.1.2.1)" contains "$text" "Version 2"
+check "the root CRL has no revokedCertificates field (RFC 5280 §5.1.2.6)" contains "$(openssl crl -in root.crl -noout -text)" "No Revoked Certificates"
+# AKI == CA SKI (RFC 5280 §5.2.1), issuer byte-equal to the CA subject (RFC 5280 §5.1.2.3)
 ski=$(openssl x509 -in "$C/vpn-ca.pem" -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' ')
 aki=$(echo "$text" | grep -A1 "Authority Key Identifier" | tail -1 | tr -d ' ' | sed 's/^keyid://')
-check "CRL AKI keyIdentifier equals the CA's SKI (#55)" sh -c '[ -n "$1" ] && [ "$1" = "$2" ]' _ "$ski" "$aki"
+check "CRL AKI keyIdentifier equals the CA's SKI (RFC 5280 §5.2.1)" sh -c '[ -n "$1" ] && [ "$1" = "$2" ]' _ "$ski" "$aki"
 # Issuer DER: openssl asn1parse gives offsets; compare the Name encodings.
 ca_subj_der=$(openssl x509 -in "$C/vpn-ca.pem" -noout -subject -nameopt RFC2253)
 crl_iss=$(openssl crl -in vpn-ca.crl -noout -issuer -nameopt RFC2253)
-check "CRL issuer equals the CA subject (#47)" sh -c '[ "${1#subject=}" = "${2#issuer=}" ]' _ "$ca_subj_der" "$crl_iss"
+check "CRL issuer equals the CA subject (RFC 5280 §5.1.2.3)" sh -c '[ "${1#subject=}" = "${2#issuer=}" ]' _ "$ca_subj_der" "$crl_iss"
 # The subject Name of the certificate: the 4th SEQUENCE at depth 2 of the
 # TBSCertificate (signature, issuer, validity, subject); its DER bytes must
 # occur verbatim in the CRL.
@@ -63,13 +63,13 @@ name_hex() {
 }
 subj_hex=$(name_hex "$C/vpn-ca.pem")
 crl_hex=$(openssl crl -in vpn-ca.crl -outform DER | od -An -v -tx1 | tr -d ' \n')
-check "CRL issuer DER is byte-equal to the CA subject DER (#47)" sh -c '[ ${#1} -gt 40 ] && case "$2" in *"$1"*) exit 0 ;; esac; exit 1' _ "$subj_hex" "$crl_hex"
-# thisUpdate back-dated (#52), nextUpdate present (#50) and = thisUpdate + 7d
+check "CRL issuer DER is byte-equal to the CA subject DER (RFC 5280 §5.1.2.3)" sh -c '[ ${#1} -gt 40 ] && case "$2" in *"$1"*) exit 0 ;; esac; exit 1' _ "$subj_hex" "$crl_hex"
+# thisUpdate back-dated (docs/profile.md), nextUpdate present (RFC 5280 §5.1.2.5) and = thisUpdate + 7d
 lu=$(date -u -d "$(openssl crl -in vpn-ca.crl -noout -lastupdate | sed 's/.*=//')" +%s)
 nu=$(date -u -d "$(openssl crl -in vpn-ca.crl -noout -nextupdate | sed 's/.*=//')" +%s)
 now=$(date -u +%s)
-check "thisUpdate is back-dated about 5 minutes (#52)" sh -c '[ $(($2 - $1)) -ge 240 ] && [ $(($2 - $1)) -le 400 ]' _ "$lu" "$now"
-check "nextUpdate is thisUpdate + the 7-day lifetime of intermediate-ca (#50)" sh -c '[ $(($2 - $1)) -ge 604800 ] && [ $(($2 - $1)) -le 605200 ]' _ "$lu" "$nu"
+check "thisUpdate is back-dated about 5 minutes (docs/profile.md)" sh -c '[ $(($2 - $1)) -ge 240 ] && [ $(($2 - $1)) -le 400 ]' _ "$lu" "$now"
+check "nextUpdate is thisUpdate + the 7-day lifetime of intermediate-ca (RFC 5280 §5.1.2.5)" sh -c '[ $(($2 - $1)) -ge 604800 ] && [ $(($2 - $1)) -le 605200 ]' _ "$lu" "$nu"
 rlu=$(date -u -d "$(openssl crl -in root.crl -noout -lastupdate | sed 's/.*=//')" +%s)
 rnu=$(date -u -d "$(openssl crl -in root.crl -noout -nextupdate | sed 's/.*=//')" +%s)
 check "root CRL lifetime is the template's 180 days" sh -c '[ $(($2 - $1)) -ge 15552000 ] && [ $(($2 - $1)) -le 15552400 ]' _ "$rlu" "$rnu"

@@ -1,7 +1,6 @@
 #!/bin/sh
 # t3002-revoke-errors: bad input to `pkilab revoke` is one line on stderr,
-# exit status 2, and no change on disk (issue 3, "Bad input"; item 1:
-# reasons by RFC 5280 name, no unspecified, no 7, certificateHold with a
+# exit status 2, and no change on disk (reasons by RFC 5280 name, no unspecified, no 7, certificateHold with a
 # warning, revoking twice is an error and not a second entry).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-life.sh"
@@ -19,7 +18,7 @@ bad() { # description, expected message part, args...
 }
 
 bad "unknown reason" "unknown reason 'keyCompromized' (did you mean 'keyCompromise'?)" alice --reason keyCompromized
-bad "reason unspecified (RFC 5280 5.3.1: omit it instead, #58)" "'unspecified' is not used" alice --reason unspecified
+bad "reason unspecified (RFC 5280 §5.3.1: omit it instead)" "'unspecified' is not used" alice --reason unspecified
 bad "reason code 7" "code 7 is unassigned" alice --reason 7
 bad "reason removeFromCRL (delta CRLs only)" "removeFromCRL" alice --reason removeFromCRL
 bad "serial in bad syntax (0x + non-hex)" "malformed serial '0xZZ12'" 0xZZ12
@@ -51,7 +50,7 @@ check "PKI files unchanged by the refused attempt" [ "$(tree_sum "$PKI")" = "$af
 
 # certificateHold: accepted, with the strongSwan warning.
 expect_rc 0 "certificateHold is accepted" "$PKILAB" --pki "$PKI" revoke bob --reason certificateHold
-check "with a warning that strongSwan treats it as revoked (#58, #97)" contains "$ERR" "strongSwan treats a certificate on hold as revoked"
+check "with a warning that strongSwan treats it as revoked (RFC 5280 §5.3.1; strongSwan swanctl.conf revocation)" contains "$ERR" "strongSwan treats a certificate on hold as revoked"
 expect_rc 0 "pkilab crl" "$PKILAB" --pki "$PKI" crl --ca vpn-ca
 check "the CRL entry says Certificate Hold" contains "$(openssl crl -inform DER -in "$PKI/publish/crl/vpn-ca.crl" -noout -text)" "Certificate Hold"
 # --json output

@@ -2,7 +2,7 @@
 # t3003-crl-numbers: CRL numbers strictly increase across 100 consecutive
 # signings and across a restore of the database from an older backup, and
 # `pkilab crl --due` re-signs only the CRLs past half their lifetime
-# (issue 3 item 2; standards #56, #51, #62).
+# (RFC 5280 §5.2.3; docs/crl-publication.md).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-life.sh"
 
@@ -18,7 +18,7 @@ for _ in $(seq 1 100); do
   [ "$(sqlite3 "$db" "SELECT crl_number FROM cas WHERE name='vpn-ca'")" = "$n" ] && same_as_db=$((same_as_db + 1))
   prev=$n
 done
-check "100 consecutive CRLs: each number greater than the one before (#56)" [ "$ok" = 100 ]
+check "100 consecutive CRLs: each number greater than the one before (RFC 5280 §5.2.3)" [ "$ok" = 100 ]
 check "the database counter always equals the published number" [ "$same_as_db" = 100 ]
 check "100 signings logged in crl_log" [ "$(sqlite3 "$db" "SELECT count(*) FROM crl_log WHERE ca='vpn-ca'")" = 100 ]
 
@@ -56,7 +56,7 @@ check "publish/ untouched" [ "$(tree_sum "$PKI/publish")" = "$sum0" ]
 # 4 days later: the 7-day intermediate CRL is past half-life, the 180-day root CRL is not.
 later=$(date -u -d "@$(($(date +%s) + 4 * 86400))" +%Y-%m-%dT%H:%M:%SZ)
 expect_rc 0 "crl --due four days later" env PKILAB_NOW="$later" "$PKILAB" --pki "$PKI" crl --due
-check "vpn-ca re-signed (past half of 7 days, #62)" sh -c 'echo "$1" | grep -q "^vpn-ca: signed"' _ "$OUT"
+check "vpn-ca re-signed (past half of 7 days, docs/crl-publication.md)" sh -c 'echo "$1" | grep -q "^vpn-ca: signed"' _ "$OUT"
 check "root not due (4 of 180 days)" sh -c 'echo "$1" | grep -q "^root: not due"' _ "$OUT"
 nu=$(date -u -d "$(openssl crl -inform DER -in "$PKI/publish/crl/vpn-ca.crl" -noout -nextupdate | sed 's/.*=//')" +%s)
 check "the new vpn-ca CRL runs 7 days from four days later" [ "$nu" -gt $(($(date +%s) + 10 * 86400)) ]
@@ -72,18 +72,18 @@ check "root still not due" sh -c 'echo "$1" | grep -q "^root: not due"' _ "$OUT"
 rm -f "$PKI/publish/crl/root.crl"
 expect_rc 0 "crl --due with root.crl missing" "$PKILAB" --pki "$PKI" crl --due
 check "root re-signed because its CRL is missing" sh -c 'echo "$1" | grep -q "^root: signed"' _ "$OUT"
-# nextUpdate never goes backwards (#51): back at the real time the vpn-ca CRL keeps the later one.
+# nextUpdate never goes backwards (docs/crl-publication.md): back at the real time the vpn-ca CRL keeps the later one.
 # The clock is now behind the CRL signed "four days later": forced (t3009 covers the refusal).
 expect_rc 0 "crl --ca vpn-ca at the real time (--allow-clock-behind)" "$PKILAB" --pki "$PKI" crl --ca vpn-ca --allow-clock-behind
 nu2=$(date -u -d "$(openssl crl -inform DER -in "$PKI/publish/crl/vpn-ca.crl" -noout -nextupdate | sed 's/.*=//')" +%s)
-check "nextUpdate did not go backwards (#51)" [ "$nu2" -ge "$nu" ]
+check "nextUpdate did not go backwards (docs/crl-publication.md)" [ "$nu2" -ge "$nu" ]
 # --json
 expect_rc 0 "crl --json" "$PKILAB" --pki "$PKI" --json crl --ca vpn-ca --allow-clock-behind
 check "--json: one object with number, entries, next_update" sh -c 'echo "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d[0][\"ca\"]==\"vpn-ca\" and d[0][\"entries\"]==1 and d[0][\"signed\"]"' _ "$OUT"
 expect_rc 2 "crl --ca for an unknown CA: exit 2" "$PKILAB" --pki "$PKI" crl --ca nosuch
 check "one-line error" one_line "$ERR"
 check "naming the CA" contains "$ERR" "unknown CA 'nosuch'"
-# --- an encrypted CA key: a missing or wrong passphrase is one line, nothing changes (issue 3 item 6)
+# --- an encrypted CA key: a missing or wrong passphrase is one line, nothing changes
 mkdir -p "$T/enc"
 sed '/name = "vpn-ca"/s/key = "ec:P-256";/key = "ec:P-256"; encrypt_key = true;/' "$T/lab/lab.cfg" >"$T/enc/lab.cfg"
 expect_rc 0 "build a lab whose vpn-ca key is encrypted" env PKILAB_KEY_PASSPHRASE=ca-secret "$PKILAB" build "$T/enc/lab.cfg"

@@ -2,7 +2,7 @@
 # t3004-concurrency: 4 pkilab processes x 250 mixed issue/revoke operations
 # (plus a CRL signing every 25th step) against one PKI at once; afterwards
 # every operation is present exactly once, no serial is reused, and the CRL
-# lists exactly the revoked certificates (issue 3 item 7).
+# lists exactly the revoked certificates.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-life.sh"
 
@@ -57,7 +57,7 @@ check "500 revocations, each recorded once" [ "$(q "SELECT count(*) FROM certs W
 check "500 revoke events, one per certificate" [ "$(q "SELECT count(*) || '/' || count(DISTINCT subject) FROM events WHERE kind = 'revoke'")" = "500/500" ]
 check "500 issue events for them" [ "$(q "SELECT count(*) FROM events WHERE kind = 'issue' AND subject LIKE 'w%'")" = 500 ]
 check "40 concurrent CRL signings logged, numbers all distinct" [ "$(q "SELECT count(*) || '/' || count(DISTINCT number) FROM crl_log WHERE ca = 'vpn-ca'")" = "40/40" ]
-check "CRL numbers increase in commit order (#56)" sh -c '
+check "CRL numbers increase in commit order (RFC 5280 §5.2.3)" sh -c '
   sqlite3 "$1" "SELECT number FROM crl_log WHERE ca = '"'vpn-ca'"' ORDER BY id" >nums
   prev=0; while read -r n; do [ "$(echo "$n > $prev" | bc)" = 1 ] || exit 1; prev=$n; done <nums' _ "$db"
 check "no temporary files and no pending renames left" sh -c '[ -z "$(find "$1" -name ".*tmp-*")" ] && [ "$(sqlite3 "$1/pkilab.db" "SELECT count(*) FROM pending")" = 0 ]' _ "$PKI"

@@ -1,11 +1,11 @@
 #!/bin/sh
 # t3007-systemd-units: examples/systemd/pkilab-crl.{service,timer} are valid
 # units that run `pkilab crl --due` hourly, and that exact command line keeps
-# a PKI's CRLs fresh (issue 3 item 2; standards #62). All three units pass
+# a PKI's CRLs fresh (docs/crl-publication.md). All three units pass
 # systemd-analyze verify, document themselves with installed files, keep the
 # server's optional paths optional and its configuration errors unretried,
 # run as a user and in a directory that sysusers.d/tmpfiles.d create, and
-# stay at or below README's exposure figures (issue 13 item 3).
+# stay at or below README's exposure figures.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-life.sh"
 
@@ -20,7 +20,7 @@ check "the service is a oneshot running 'pkilab crl --due'" sh -c 'grep -q "^Typ
 check "the service names the PKI through PKILAB_DIR" grep -q '^Environment=PKILAB_DIR=' "$S"
 check "the service has no network (CRL signing needs none)" grep -q '^PrivateNetwork=yes$' "$S"
 
-# systemd-analyze verify, man pages checked too (issue 13 item 3). The units
+# systemd-analyze verify, man pages checked too. The units
 # name their installed binaries; those of this build stand in for them.
 command -v systemd-analyze >/dev/null 2>&1 || { echo "not ok - systemd-analyze is missing (apt-get install systemd)"; finish; exit 1; }
 C=$TOP/examples/systemd/pkilab-cdpd.service

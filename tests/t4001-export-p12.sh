@@ -1,6 +1,6 @@
 #!/bin/sh
-# t4001-export-p12: PKCS#12 export in both profiles (issue 3 item 5;
-# standards #91-#93): the algorithms inside as `openssl pkcs12 -info` reports
+# t4001-export-p12: PKCS#12 export in both profiles (docs/profile.md,
+# "PKCS#12 exports"): the algorithms inside as `openssl pkcs12 -info` reports
 # them, import into an NSS database with pk12util, passwords never from argv,
 # and every bad input a one-line error with nothing written.
 . "$(dirname "$0")/lib.sh"
@@ -15,9 +15,9 @@ pkisum=$(tree_sum "$PKI")
 expect_rc 0 "export gw --format p12 (default profile)" "$PKILAB" --pki "$PKI" export gw --format p12 --out legacy --password-file pw
 check "it lists the file it wrote" contains "$OUT" "legacy/gw.p12"
 info=$(openssl pkcs12 -info -in legacy/gw.p12 -passin pass:'correct horse' -nokeys -noout 2>&1)
-check "legacy: MAC is HMAC-SHA1 (#91)" contains "$info" "MAC: sha1"
-check "legacy: certificate bag encrypted with PBE-SHA1-3DES (#91, #92: not RC2)" contains "$info" "PKCS7 Encrypted data: pbeWithSHA1And3-KeyTripleDES-CBC"
-check "legacy: key bag encrypted with PBE-SHA1-3DES (#91)" contains "$info" "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC"
+check "legacy: MAC is HMAC-SHA1 (docs/profile.md)" contains "$info" "MAC: sha1"
+check "legacy: certificate bag encrypted with PBE-SHA1-3DES (docs/profile.md: not RC2)" contains "$info" "PKCS7 Encrypted data: pbeWithSHA1And3-KeyTripleDES-CBC"
+check "legacy: key bag encrypted with PBE-SHA1-3DES (docs/profile.md)" contains "$info" "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC"
 check "legacy: no RC2, no AES inside" sh -c 'echo "$1" | grep -qiE "rc2|aes" && exit 1 || exit 0' _ "$info"
 check "legacy: three certificate bags (gw, vpn-ca, root)" [ "$(echo "$info" | grep -c "Certificate bag")" = 3 ]
 check "file mode 0600" [ "$(stat -c %a legacy/gw.p12)" = 600 ]
@@ -31,8 +31,8 @@ check "a wrong password does not open it (the check can fail)" [ "$RC" != 0 ]
 expect_rc 0 "export gw --p12-profile modern (password from PKILAB_P12_PASSWORD)" \
   env PKILAB_P12_PASSWORD='correct horse' "$PKILAB" --pki "$PKI" export gw --format p12 --p12-profile modern --out modern
 info=$(openssl pkcs12 -info -in modern/gw.p12 -passin pass:'correct horse' -nokeys -noout 2>&1)
-check "modern: MAC is HMAC-SHA256 (#93)" contains "$info" "MAC: sha256"
-check "modern: certificate bag PBES2, PBKDF2, AES-256-CBC, PRF hmacWithSHA256 (#93)" contains "$info" "PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC"
+check "modern: MAC is HMAC-SHA256 (docs/profile.md)" contains "$info" "MAC: sha256"
+check "modern: certificate bag PBES2, PBKDF2, AES-256-CBC, PRF hmacWithSHA256 (docs/profile.md)" contains "$info" "PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC"
 check "modern: key bag PBES2, PBKDF2, AES-256-CBC, 300,000 iterations, PRF hmacWithSHA256" contains "$info" "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 300000, PRF hmacWithSHA256"
 check "modern: no 3DES, no SHA-1 MAC" sh -c 'echo "$1" | grep -qE "TripleDES|MAC: sha1" && exit 1 || exit 0' _ "$info"
 
@@ -79,7 +79,7 @@ check "and leaves no other file behind (all or nothing)" [ "$(find win -type f |
 check "no temporary files left" [ -z "$(find . -name '.*tmp-*')" ]
 check "the PKI is unchanged by all exports" [ "$(tree_sum "$PKI")" = "$pkisum" ]
 
-# --- keys at rest: an encrypted key needs its passphrase (issue 3 item 6)
+# --- keys at rest: an encrypted key needs its passphrase
 mkdir -p enc
 sed '/name = "alice"/s/key = "ec:P-256";/key = "ec:P-256"; encrypt_key = true;/' "$T/lab/lab.cfg" >enc/lab.cfg
 expect_rc 0 "build a lab whose alice key is stored encrypted" env PKILAB_KEY_PASSPHRASE=s3cret "$PKILAB" build enc/lab.cfg

@@ -2,7 +2,7 @@
 # t4002-export-windows-pem-der: the `windows` folder (DER .cer per CA, the
 # leaf as .pfx, an import script for the machine stores with time and CDP
 # checks and CertAuthFlags as an opt-in), and the pem/der bundles
-# (issue 3 item 5; standards #79, #82, #91).
+# (Windows certificate stores; MS AOVPN revocation; docs/profile.md).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-life.sh"
 
@@ -16,17 +16,17 @@ for f in root.cer vpn-ca.cer gw.cer gw.pfx import.ps1 README.txt; do
 done
 check "root.cer is DER and is the root" sh -c 'openssl x509 -inform DER -in win/root.cer -noout -subject | grep -q "Lifecycle Root CA"'
 check "vpn-ca.cer is DER and is the intermediate" sh -c 'openssl x509 -inform DER -in win/vpn-ca.cer -noout -subject | grep -q "Lifecycle VPN CA"'
-check "gw.pfx is the 3DES/SHA-1 profile by default (Server 2016, #91)" sh -c 'openssl pkcs12 -info -in win/gw.pfx -passin pass:pfx-pass-long-enough -noout 2>&1 | grep -q "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC"'
+check "gw.pfx is the 3DES/SHA-1 profile by default (Server 2016, docs/profile.md)" sh -c 'openssl pkcs12 -info -in win/gw.pfx -passin pass:pfx-pass-long-enough -noout 2>&1 | grep -q "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC"'
 ps=$(cat win/import.ps1)
 # The store is -Store (LocalMachine by default, CurrentUser for a user tunnel:
 # t4006); the CAs go to its Root and CA stores, the pfx to its My store.
-check "import.ps1: root -> Cert:\\<Store>\\Root (#79)" sh -c 'grep -q "root.cer.*-CertStoreLocation \"Cert:\\\\\$Store\\\\Root\"" win/import.ps1'
-check "import.ps1: intermediate -> Cert:\\<Store>\\CA (#79)" sh -c 'grep -q "vpn-ca.cer.*-CertStoreLocation \"Cert:\\\\\$Store\\\\CA\"" win/import.ps1'
-check "import.ps1: leaf pfx -> Cert:\\<Store>\\My (#79)" sh -c 'grep -q "Import-PfxCertificate.*gw.pfx.*-CertStoreLocation \"Cert:\\\\\$Store\\\\My\"" win/import.ps1'
+check "import.ps1: root -> Cert:\\<Store>\\Root (Windows certificate stores)" sh -c 'grep -q "root.cer.*-CertStoreLocation \"Cert:\\\\\$Store\\\\Root\"" win/import.ps1'
+check "import.ps1: intermediate -> Cert:\\<Store>\\CA (Windows certificate stores)" sh -c 'grep -q "vpn-ca.cer.*-CertStoreLocation \"Cert:\\\\\$Store\\\\CA\"" win/import.ps1'
+check "import.ps1: leaf pfx -> Cert:\\<Store>\\My (Windows certificate stores)" sh -c 'grep -q "Import-PfxCertificate.*gw.pfx.*-CertStoreLocation \"Cert:\\\\\$Store\\\\My\"" win/import.ps1'
 check "import.ps1: the store is LocalMachine unless asked otherwise" contains "$ps" "[string]\$Store = 'LocalMachine'"
 check "import.ps1 shows time sync: w32tm /query /status" contains "$ps" "w32tm /query /status"
 check "import.ps1 checks CDP reachability: certutil -verify -urlfetch" contains "$ps" "certutil -verify -urlfetch"
-check "CertAuthFlags = 4 is documented (#82)" contains "$ps" "CertAuthFlags -PropertyType DWord -Value 4"
+check "CertAuthFlags = 4 is documented (MS AOVPN revocation)" contains "$ps" "CertAuthFlags -PropertyType DWord -Value 4"
 # Every registry write sits inside the if block of the -StrongCrlCheck switch.
 opt_in() {
   tr -d '\r' <win/import.ps1 | awk '

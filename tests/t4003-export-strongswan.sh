@@ -2,8 +2,8 @@
 # t4003-export-strongswan: the swanctl layout from `pkilab export --format
 # strongswan` loads with `swanctl --load-all` into a charon started for this
 # test (own network and mount namespace, own strongswan.conf and vici socket;
-# bounded waits; everything removed at exit) — issue 3 item 5,
-# standards #96, #103.
+# bounded waits; everything removed at exit) — the settings from
+# strongSwan swanctl.conf revocation; strongSwan swanctl.conf send_cert.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-life.sh"
 
@@ -26,10 +26,10 @@ done
 check "private/gw.pem is mode 0600" [ "$(stat -c %a ss/private/gw.pem)" = 600 ]
 check "private/gw.pem is PKCS#8 and matches the certificate" sh -c 'grep -q "BEGIN PRIVATE KEY" ss/private/gw.pem && [ "$(openssl pkey -in ss/private/gw.pem -pubout)" = "$(openssl x509 -in ss/x509/gw.pem -noout -pubkey)" ]'
 conf=$(cat ss/swanctl.conf)
-check "swanctl.conf: revocation = strict (#96)" contains "$conf" "revocation = strict"
-check "swanctl.conf: send_cert = always (#103)" contains "$conf" "send_cert = always"
+check "swanctl.conf: revocation = strict (strongSwan swanctl.conf revocation)" contains "$conf" "revocation = strict"
+check "swanctl.conf: send_cert = always (strongSwan swanctl.conf send_cert)" contains "$conf" "send_cert = always"
 check "swanctl.conf: local certs = gw.pem" contains "$conf" "certs = gw.pem"
-check "swanctl.conf: local id = the first SAN (vpn.life.test, #65)" contains "$conf" "id = vpn.life.test"
+check "swanctl.conf: local id = the first SAN (vpn.life.test, RFC 4945 §3.1)" contains "$conf" "id = vpn.life.test"
 check "swanctl.conf: the root as trust anchor of the peer" contains "$conf" "cacerts = root.pem"
 
 # --- a private charon

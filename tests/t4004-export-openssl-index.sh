@@ -1,7 +1,7 @@
 #!/bin/sh
 # t4004-export-openssl-index: the index.txt from `pkilab export --format
 # openssl-index` is read by `openssl ca -gencrl` (same serials, same reasons
-# as pkilab's own CRL) and by `openssl ocsp` (issue 3 item 5).
+# as pkilab's own CRL) and by `openssl ocsp`.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-life.sh"
 

@@ -1,6 +1,5 @@
 #!/bin/sh
-# pkilab doctor on every broken lab of examples/broken/ (issue 5, "How it is
-# proven"): each scenario is built, its CRLs are served from a local HTTP
+# pkilab doctor on every broken lab of examples/broken/ (README.md "Broken labs"): each scenario is built, its CRLs are served from a local HTTP
 # server (tests/doctor/httpd.py on a free loopback port; lab host names are
 # mapped with $PKILAB_RESOLVE, never looked up in DNS), its setup.sh breaks
 # what the scenario needs, and doctor must

@@ -1,6 +1,6 @@
 #!/bin/sh
-# pkilab doctor on the good example labs (issue 5: "the good labs report no
-# failures"): every certificate of examples/*.cfg, its CRLs served from a
+# pkilab doctor on the good example labs (they report no
+# failures): every certificate of examples/*.cfg, its CRLs served from a
 # local server, must pass (exit 0, no failure in --json) - and openssl verify
 # -crl_check_all must agree. Also the report's shape: one line per check with
 # a mark, text and --json carrying the same codes, --ascii marks, exit codes.
@@ -83,7 +83,7 @@ check "--json: elapsed_ms on CRL fetches" test "$(printf '%s' "$OUT" | jq '[.fin
 # --at: a year from now the gateway (397 d) is still valid, in 2 years expired
 expect_rc 1 "--at +2y: leaf expired, exit 1" "$PKILAB" doctor --json --no-fetch --pki pki-example gw --at +2y
 check "--at +2y: time.expired reported" contains "$OUT" '"time.expired"'
-# --id: the IP identity is both iPAddress and dNSName (ip_as_dns, #76)
+# --id: the IP identity is both iPAddress and dNSName (ip_as_dns, strongSwan Windows requirements)
 expect_rc 0 "--id 192.0.2.10 passes on all platforms (IP also as dNSName)" "$PKILAB" doctor --no-fetch --pki pki-example --id 192.0.2.10 gw
 expect_rc 1 "--id vpn.wrong.test fails" "$PKILAB" doctor --no-fetch --json --pki pki-example --id vpn.wrong.test gw
 check "--id mismatch is san.id_mismatch" contains "$OUT" '"san.id_mismatch"'

@@ -1,11 +1,10 @@
 #!/bin/sh
-# pkilab doctor on bad input and hostile CDP servers (issue 5, "How it is
-# proven": garbage files, a PEM with no certificate, a PKCS#12 with a wrong
+# pkilab doctor on bad input and hostile CDP servers (garbage files, a PEM with no certificate, a PKCS#12 with a wrong
 # password, a URL that redirects forever, a CDP that sends an endless body or
 # stalls - each a bounded, clear finding or error, never a hang or a crash).
 # Also: redundancy lost, revocation budgets (Windows 20 s cumulative,
-# strongSwan 10 s per URI; standards #88, #99), clock skew against the CDP's
-# Date header, and the intermediate fetched from AIA (#41).
+# strongSwan 10 s per URI; docs/crl-publication.md), clock skew against the CDP's
+# Date header, and the intermediate fetched from AIA (RFC 5280 §4.2.2.1).
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/doctor/lib.sh"
 
@@ -50,7 +49,7 @@ expect_rc 2 "PKCS#12 without a password: exit 2" "$PKILAB" doctor --no-fetch gw.
 check "no password: tells how to give one" contains "$ERR" "--password-file"
 expect_rc 0 "PKCS#12 with the right password: chain from the bag, passes" \
   "$PKILAB" doctor --no-fetch --trust "$P/certs/root.pem" --password-file right.pass gw.p12
-check "PKCS#12 (OpenSSL 3 default AES/SHA-256): p12.modern_profile warning (X9, #91)" contains "$OUT" "p12.modern_profile"
+check "PKCS#12 (OpenSSL 3 default AES/SHA-256): p12.modern_profile warning (X9, docs/profile.md)" contains "$OUT" "p12.modern_profile"
 expect_rc 0 "PKCS#12 password from the environment" \
   env P12PW=s3cret "$PKILAB" doctor --no-fetch --trust "$P/certs/root.pem" --password-env P12PW gw.p12
 openssl x509 -in "$P/certs/gw.pem" -outform DER -out gw.der
@@ -123,7 +122,7 @@ doctor_with "$GOOD" "$GOOD" --timeout 30
 check "good CDPs: exit 0, no warning" test "$RC" -eq 0 -a "$(printf '%s' "$OUT" | jq '.summary.warn')" -eq 0
 check "good CDPs: clock skew ok" contains "$(codes)" "ok:time.clock_skew"
 
-# another CA's CRL at the VPN CA's URL: issuer mismatch (strongSwan discards it, #47, #102)
+# another CA's CRL at the VPN CA's URL: issuer mismatch (strongSwan discards it, RFC 5280 §5.1.2.3; RFC 5280 §6.3.3)
 mkdir -p swapped && cp -R "$P/publish/." swapped/ && cp "$P/publish/crl/root.crl" swapped/crl/vpn-ca.crl
 doctor_serve "$W/swapped"; SWAP=$SRV_PORT
 doctor_with "$SWAP" "$SWAP" --timeout 30
@@ -131,7 +130,7 @@ check "root's CRL served as the VPN CA's: crl.issuer_mismatch" contains "$(codes
 check "root's CRL served as the VPN CA's: crl.bad_signature" contains "$(codes)" "fail:crl.bad_signature"
 
 # judged 30 minutes before the build: certificates (backdated 1 h) are valid,
-# the CRLs (thisUpdate backdated 5 min) are not yet (#52)
+# the CRLs (thisUpdate backdated 5 min) are not yet (docs/profile.md)
 doctor_with "$GOOD" "$GOOD" --timeout 30 --at -30m
 check "--at -30m: crl.not_yet_valid" contains "$(codes)" "fail:crl.not_yet_valid"
 check "--at -30m: certificates still valid (backdate)" not_contains "$(codes)" "time.not_yet_valid"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# pkilab lint (standards.md §8, L1-L20 and X1-X9) on certificates, CRLs and
+# pkilab lint (docs/lint.md: L1-L20 and X1-X9) on certificates, CRLs and
 # PKCS#12 files made by pkilab and, independently, by the openssl CLI with
 # known defects: the right code fires, clean files pass, a line per check,
 # exit 0/1/2.
@@ -52,7 +52,7 @@ check "serial 7: lint.L2 low-entropy warning (BR 7.1)" contains "$OUT" "[warn] l
 mkleaf https-cdp P-256 "keyUsage=critical,digitalSignature" "subjectAltName=DNS:h.test" \
   "extendedKeyUsage=serverAuth,1.3.6.1.5.5.8.2.2" "crlDistributionPoints=URI:https://cdp.test/ca.crl"
 run "$PKILAB" lint --ascii https-cdp.pem
-check "https CDP: lint.L15 fails (#36, #113)" contains "$OUT" "[FAIL] lint.L15"
+check "https CDP: lint.L15 fails (docs/crl-publication.md)" contains "$OUT" "[FAIL] lint.L15"
 mkleaf p521 P-521 "keyUsage=critical,digitalSignature" "subjectAltName=DNS:p.test" "extendedKeyUsage=serverAuth,1.3.6.1.5.5.8.2.2"
 expect_rc 1 "P-521 for Windows: exit 1" "$PKILAB" lint --platform windows p521.pem
 check "P-521 for Windows: key.unsupported_on_platform" contains "$OUT" "key.unsupported_on_platform"
@@ -66,13 +66,13 @@ run "$PKILAB" lint --ascii ec-keyenc.pem
 check "ECDSA key with keyEncipherment: lint.L10 fails (RFC 8813)" contains "$OUT" "[FAIL] lint.L10"
 mkleaf ipsan P-256 "keyUsage=critical,digitalSignature" "subjectAltName=DNS:i.test,IP:192.0.2.7" "extendedKeyUsage=serverAuth,1.3.6.1.5.5.8.2.2"
 expect_rc 1 "IP identity only as iPAddress, Windows: exit 1" "$PKILAB" lint --platform windows --id 192.0.2.7 ipsan.pem
-check "IP identity: san.ip_not_dns (#76)" contains "$OUT" "san.ip_not_dns"
+check "IP identity: san.ip_not_dns (strongSwan Windows requirements)" contains "$OUT" "san.ip_not_dns"
 expect_rc 1 "identity not in SAN: exit 1" "$PKILAB" lint --id other.test ipsan.pem
 check "identity not in SAN: san.id_mismatch" contains "$OUT" "san.id_mismatch"
 mkleaf long P-256 "keyUsage=critical,digitalSignature" "subjectAltName=DNS:l.test" "extendedKeyUsage=serverAuth,1.3.6.1.5.5.8.2.2"
 openssl x509 -req -in long.csr -CA ca.pem -CAkey ca.key -set_serial 0x7a1b2c3d4e5f60718293a4b5c6d7e8f9 -days 900 -extfile long.ext -out long.pem 2>/dev/null
 expect_rc 1 "900-day leaf for Apple: exit 1" "$PKILAB" lint --platform apple long.pem
-check "900-day leaf: validity.apple_825 (#105)" contains "$OUT" "validity.apple_825"
+check "900-day leaf: validity.apple_825 (Apple 103769)" contains "$OUT" "validity.apple_825"
 
 # a CRL made by `openssl ca` without crl_extensions: no CRLNumber, no AKI (L19)
 cat >ca.cnf <<EOF
@@ -96,7 +96,7 @@ openssl pkcs12 -export -in ipsan.pem -inkey ipsan.key -passout pass:x -out moder
 openssl pkcs12 -export -in ipsan.pem -inkey ipsan.key -passout pass:x -macalg sha1 \
   -certpbe PBE-SHA1-3DES -keypbe PBE-SHA1-3DES -out legacy.p12 2>/dev/null
 expect_rc 0 "PKCS#12 (AES/SHA-256): a warning, not a failure" "$PKILAB" lint --platform windows modern.p12
-check "PKCS#12 AES/SHA-256 for Windows: p12.modern_profile warning (#91, #108)" contains "$OUT" "p12.modern_profile"
+check "PKCS#12 AES/SHA-256 for Windows: p12.modern_profile warning (docs/profile.md)" contains "$OUT" "p12.modern_profile"
 expect_rc 0 "PKCS#12 3DES/SHA-1: X9 ok" "$PKILAB" lint --platform windows legacy.p12
 check "PKCS#12 3DES/SHA-1: lint.X9 ok" contains "$OUT" "lint.X9"
 check "PKCS#12 3DES/SHA-1: no warning" not_contains "$OUT" "p12.modern_profile"

@@ -1,7 +1,7 @@
 #!/bin/sh
-# pkilab-cdpd serving: every header and status of DESIGN.md's routes, with
+# pkilab-cdpd serving: every header and status of cdpd's routes (cdp-server/routes.c), with
 # curl as the client and openssl as the independent source of truth
-# (standards.md §7 items 111-118; issue 4 "Serving").
+# (RFC 2585 §3-4, RFC 9110, docs/crl-publication.md "HTTP caching").
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-cdpd.sh"
 
@@ -27,41 +27,41 @@ check "server answers" wait_http "$B/healthz"
 # least the second after the start: see t6014); wait for it, bounded.
 for _i in $(seq 1 100); do hget "$B/crl/root.crl"; [ -n "$(hdr Last-Modified)" ] && break; sleep 0.1; done
 check "GET crl: 200" test "$CODE" = 200
-check "GET crl: body is the published DER, byte for byte (#112)" cmp "$T/body" "$T/pub/crl/root.crl"
+check "GET crl: body is the published DER, byte for byte (RFC 5280 §4.2.1.13)" cmp "$T/body" "$T/pub/crl/root.crl"
 check "GET crl: body parses as a DER CRL (openssl)" openssl crl -inform DER -in "$T/body" -noout
-check "GET crl: Content-Type application/pkix-crl (#111)" test "$(hdr Content-Type)" = "application/pkix-crl"
+check "GET crl: Content-Type application/pkix-crl (RFC 2585 §3-4)" test "$(hdr Content-Type)" = "application/pkix-crl"
 lu=$(openssl crl -inform DER -in "$T/pub/crl/root.crl" -noout -lastupdate | sed 's/^lastUpdate=//')
 nu=$(openssl crl -inform DER -in "$T/pub/crl/root.crl" -noout -nextupdate | sed 's/^nextUpdate=//')
 lm=$(hdr Last-Modified)
-check "GET crl: Last-Modified = thisUpdate, or the server's start when later, never after Date (#114, RFC 9110 8.8.2)" \
+check "GET crl: Last-Modified = thisUpdate, or the server's start when later, never after Date (docs/crl-publication.md, RFC 9110 8.8.2)" \
   test "$(date -u -d "$lm" +%s)" -ge "$(date -u -d "$lu" +%s)" -a "$(date -u -d "$lm" +%s)" -le "$(date -u -d "$(hdr Date)" +%s)"
-check "GET crl: Expires = nextUpdate (#114)" test "$(hdr Expires)" = "$(date -u -d "$nu" '+%a, %d %b %Y %H:%M:%S GMT')"
+check "GET crl: Expires = nextUpdate (docs/crl-publication.md)" test "$(hdr Expires)" = "$(date -u -d "$nu" '+%a, %d %b %Y %H:%M:%S GMT')"
 sha=$(sha256sum "$T/pub/crl/root.crl" | cut -d' ' -f1)
-check "GET crl: strong ETag = SHA-256 of the content, same on every mirror (#114)" test "$(hdr ETag)" = "\"$sha\""
+check "GET crl: strong ETag = SHA-256 of the content, same on every mirror (docs/crl-publication.md)" test "$(hdr ETag)" = "\"$sha\""
 cc=$(hdr Cache-Control)
-check "GET crl: Cache-Control public, no-transform, max-age (#114, #118)" contains "$cc" "public, no-transform, max-age="
+check "GET crl: Cache-Control public, no-transform, max-age (docs/crl-publication.md; RFC 9110 §9.3.2)" contains "$cc" "public, no-transform, max-age="
 ma=$(echo "$cc" | sed 's/.*max-age=//')
 check "GET crl: max-age capped by the re-publication interval (--max-age 1d = 86400)" test "$ma" = 86400
-check "GET crl: Date header present (#115)" test -n "$(hdr Date)"
+check "GET crl: Date header present (RFC 9110 §6.6.1)" test -n "$(hdr Date)"
 dd=$(date -u -d "$(hdr Date)" +%s) now=$(date -u +%s)
 check "GET crl: Date is now (within 5 s)" test $((now - dd)) -le 5 -a $((dd - now)) -le 5
 check "GET crl: keep-alive kept (no Connection: close)" not_contains "$(cat "$HDRS")" "Connection: close"
-check "GET crl: no redirect, plain 200 (#113)" test -z "$(hdr Location)"
+check "GET crl: no redirect, plain 200 (docs/crl-publication.md)" test -z "$(hdr Location)"
 
 hget "$B/crl/short.crl"
 ma=$(hdr Cache-Control | sed 's/.*max-age=//')
-check "max-age <= seconds to nextUpdate (1 h CRL, 1 d cap) (#114)" test "$ma" -le 3600 -a "$ma" -gt 3500
+check "max-age <= seconds to nextUpdate (1 h CRL, 1 d cap) (docs/crl-publication.md)" test "$ma" -le 3600 -a "$ma" -gt 3500
 
 # --- AIA ---------------------------------------------------------------------
 hget "$B/aia/root.crt"
 check "GET aia: 200 with the CA certificate DER" cmp "$T/body" "$T/root/ca.der"
-check "GET aia: Content-Type application/pkix-cert (#111)" test "$(hdr Content-Type)" = "application/pkix-cert"
+check "GET aia: Content-Type application/pkix-cert (RFC 2585 §3-4)" test "$(hdr Content-Type)" = "application/pkix-cert"
 check "GET aia: parses as a DER certificate (openssl)" openssl x509 -inform DER -in "$T/body" -noout
 check "GET aia: ETag present" test -n "$(hdr ETag)"
 
 # --- HEAD --------------------------------------------------------------------
 CODE=$(curl -s --max-time 5 -I -o "$T/hdrs" -w '%{http_code}' "$B/crl/root.crl"); HDRS=$T/hdrs
-check "HEAD crl: 200 (#118)" test "$CODE" = 200
+check "HEAD crl: 200 (RFC 9110 §9.3.2)" test "$CODE" = 200
 check "HEAD crl: Content-Length of the GET body" test "$(hdr Content-Length)" = "$(stat -c %s "$T/pub/crl/root.crl")"
 check "HEAD crl: same ETag as GET" test "$(hdr ETag)" = "\"$sha\""
 n=$(curl -s --max-time 5 -X HEAD "$B/crl/root.crl" 2>/dev/null | wc -c)
@@ -70,7 +70,7 @@ check "HEAD crl: no body bytes" test "$n" = 0
 # --- conditional requests ----------------------------------------------------
 etag="\"$sha\""
 hget "$B/crl/root.crl" -H "If-None-Match: $etag"
-check "If-None-Match = ETag: 304 (#114)" test "$CODE" = 304
+check "If-None-Match = ETag: 304 (docs/crl-publication.md)" test "$CODE" = 304
 check "304 has no body" test ! -s "$T/body"
 check "304 repeats ETag and Cache-Control" test "$(hdr ETag)" = "$etag" -a -n "$(hdr Cache-Control)"
 hget "$B/crl/root.crl" -H "If-None-Match: \"x\", W/$etag"
@@ -91,7 +91,7 @@ check "malformed If-Modified-Since ignored: 200" test "$CODE" = 200
 # --- methods -----------------------------------------------------------------
 for m in POST PUT DELETE OPTIONS PATCH TRACE FOO; do
   hget "$B/crl/root.crl" -X "$m"
-  check "$m: 405 (#118)" test "$CODE" = 405
+  check "$m: 405 (RFC 9110 §9.3.2)" test "$CODE" = 405
   check "$m: Allow: GET, HEAD" test "$(hdr Allow)" = "GET, HEAD"
 done
 hget "$B/crl/root.crl" --data-binary 'x=1' -X GET

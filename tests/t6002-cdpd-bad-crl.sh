@@ -1,6 +1,6 @@
 #!/bin/sh
-# pkilab-cdpd never serves a bad CRL (issue 4 "Never a bad CRL"; standards
-# §7 #117): a corrupt, truncated, PEM, older, wrongly signed, wrong-issuer or
+# pkilab-cdpd never serves a bad CRL (docs/crl-publication.md
+# "Mirrors serve the same bytes"): a corrupt, truncated, PEM, older, wrongly signed, wrong-issuer or
 # expired replacement is refused, the last good CRL stays in service, and
 # /healthz (503) and the log say why. A good newer CRL is then taken.
 . "$(dirname "$0")/lib.sh"
@@ -38,7 +38,7 @@ check "server answers" wait_http "$B/healthz"
 hget "$B/healthz"
 check "good CRL 2: /healthz 200" test "$CODE" = 200
 
-# Atomic replacement, as any publisher should do it (#117).
+# Atomic replacement, as any publisher should do it (docs/crl-publication.md).
 put() { cp "$1" "$T/pub/crl/.tmp" && mv "$T/pub/crl/.tmp" "$T/pub/crl/root.crl"; }
 # Waits (bounded) until /healthz mentions a string.
 wait_health() { until_ok health_has "$B" "$1"; }

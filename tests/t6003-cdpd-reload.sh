@@ -2,7 +2,7 @@
 # pkilab-cdpd reloads: on publish-directory change (atomic rename and
 # in-place write), on SIGHUP, for a new CA; a response in flight keeps the
 # bytes it started with while the catalog is swapped; SIGTERM stops cleanly
-# even with a transfer running (issue 4 "Never a bad CRL", "Reload").
+# even with a transfer running.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-cdpd.sh"
 

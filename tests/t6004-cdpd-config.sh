@@ -1,6 +1,5 @@
 #!/bin/sh
-# pkilab-cdpd configuration and hardening (issue 4 "Operations",
-# "Hardening"): a libconfig file or flags (flags win); every bad setting is
+# pkilab-cdpd configuration and hardening: a libconfig file or flags (flags win); every bad setting is
 # a one-line error naming file:line (exit 2); runtime failures exit 3;
 # privileges are dropped after binding; per-IP and total connection limits.
 . "$(dirname "$0")/lib.sh"

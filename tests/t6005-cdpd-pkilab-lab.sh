@@ -1,10 +1,10 @@
 #!/bin/sh
-# pkilab-cdpd serving a lab built by `pkilab build` (DESIGN.md "URLs"): every
+# pkilab-cdpd serving a lab built by `pkilab build` (README.md: publish/crl and publish/aia behind the lab's CDP bases): every
 # CDP and AIA URI written into the certificates resolves, on the primary and
 # on a mirror, to the published DER that openssl verifies against the
 # issuing CA; a revocation published with `pkilab crl` reaches both within
 # seconds; with the primary killed, vfychain and pki --verify --online see
-# the revocation through the second URI (issue 4; standards #87, #98, #117).
+# the revocation through the second URI (docs/crl-publication.md).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-cdpd.sh"
 

@@ -1,6 +1,5 @@
 #!/bin/sh
-# pkilab-cdpd rollback protection across restarts (issue 4, "Never a bad
-# CRL"; standards #56: CRL numbers strictly increase per issuer, and "all
+# pkilab-cdpd rollback protection across restarts (RFC 5280 §5.2.3: CRL numbers strictly increase per issuer, and "all
 # redundant signers/mirrors must share one sequence", so a mirror must not
 # step back either). With state_dir the server keeps the highest CRL number
 # it ever accepted per CA and CA key, and after a restart refuses an older,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# pkilab-cdpd's acceptor and workers (issue 4 "Hardening", "Performance"):
+# pkilab-cdpd's acceptor and workers:
 # each new connection goes to the worker thread with the fewest, so no
 # worker serves a crowd while another idles; the connection and per-IP
 # limits hold across all workers; refused connections fail at once; the

@@ -1,9 +1,9 @@
 #!/bin/sh
-# Redundancy (issue 4; standards §7 #117): a primary on 127.0.0.1 and two
+# Redundancy (docs/crl-publication.md): a primary on 127.0.0.1 and two
 # mirrors on 127.0.0.2 and 127.0.0.3 (the second chained through the first).
 # Mirrors converge on a new CRL with byte-identical bodies and the same ETag;
 # with the primary killed they keep serving, stay healthy, and report the peer
-# as down; the dead address refuses at once (fail fast, #88/#117); a restarted
+# as down; the dead address refuses at once (fail fast, docs/crl-publication.md); a restarted
 # primary is followed again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-cdpd.sh"
@@ -34,7 +34,7 @@ check "b serves the trusted CA certificate (DER) at /aia/" same_as "$B/aia/root.
 hget "$A/crl/root.crl"; ea=$(hdr ETag)
 hget "$B/crl/root.crl"; eb=$(hdr ETag)
 hget "$C/crl/root.crl"; ec=$(hdr ETag)
-check "every instance emits the same ETag (#114, X8)" test -n "$ea" -a "$ea" = "$eb" -a "$eb" = "$ec"
+check "every instance emits the same ETag (docs/crl-publication.md, X8)" test -n "$ea" -a "$ea" = "$eb" -a "$eb" = "$ec"
 hget "$B/healthz"
 check "mirror b healthy once converged" test "$CODE" = 200
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# A peer cannot inject a CA or roll a CRL back (issue 4 "Redundancy"): a
+# A peer cannot inject a CA or roll a CRL back: a
 # mirror accepts from peers only what it would accept from disk, validated
 # against the CA certificates it was configured to trust. Hostile peers here:
 # one serving an impostor root's CRL (same name and key id, other key), an

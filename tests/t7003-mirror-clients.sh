@@ -1,6 +1,6 @@
 #!/bin/sh
 # Real revocation clients get the CRL through the second CDP URL when the
-# first one is dead (issue 4 "Redundancy"; standards #87, #88, #98, #117):
+# first one is dead (docs/crl-publication.md):
 # certificates list the primary (127.0.0.1) first and a mirror (127.0.0.2)
 # second; the primary is killed. NSS `vfychain` (libpkix, its own HTTP
 # fetching) and strongSwan `pki --verify --online` (curl plugin) must still
@@ -71,7 +71,7 @@ for leaf in good good1; do
   check "pki --online ($leaf): not revoked" grep -q "certificate not revoked" "$T/pki.out"
 done
 pkiv "$T/good.pem"
-check "pki --online: the dead primary was tried first (two DistributionPoints, #98)" \
+check "pki --online: the dead primary was tried first (two DistributionPoints, docs/crl-publication.md)" \
   grep -q "fetching crl from '$A/crl/root.crl'" "$T/pki.out"
 for leaf in revoked revoked1; do
   pkiv "$T/$leaf.pem"

@@ -1,8 +1,7 @@
 #!/bin/sh
-# A mirror pulls CA certificates as well as CRLs (issue 4 item 3, "pulls CRLs
-# and CA certificates from one or more peers ... validated against CA
-# certificates it was configured to trust — a peer can never inject a new
-# CA"; standards §7 #111, #117). Two pkilab labs with the same CA names:
+# A mirror pulls CA certificates as well as CRLs (validated
+# against the CA certificates it was configured to trust: a peer can never
+# inject a new CA; RFC 2585 §3-4; docs/crl-publication.md). Two pkilab labs with the same CA names:
 # the genuine one served by a primary on 127.0.0.1, an impostor (same names
 # and subjects, other keys, plus a rogue intermediate, a root of its own and
 # a renamed copy of the genuine root) served by a hostile peer on 127.0.0.2.
@@ -60,10 +59,10 @@ check "the hostile peer really serves its rogue intermediate" cmp "$T/body" "$EP
 # Learned: the intermediate below the trusted root, from the primary.
 check "mirror learns vpn-ca: /aia/vpn-ca.crt byte-identical to the primary's" \
   same_as "$M/aia/vpn-ca.crt" "$GP/aia/vpn-ca.crt"
-check "... served as application/pkix-cert (#111)" test "$(hdr Content-Type)" = application/pkix-cert
+check "... served as application/pkix-cert (RFC 2585 §3-4)" test "$(hdr Content-Type)" = application/pkix-cert
 hget "$A/aia/vpn-ca.crt"; ea=$(hdr ETag)
 hget "$M/aia/vpn-ca.crt"; em=$(hdr ETag)
-check "... with the primary's ETag (#114)" test -n "$ea" -a "$ea" = "$em"
+check "... with the primary's ETag (docs/crl-publication.md)" test -n "$ea" -a "$ea" = "$em"
 openssl x509 -inform DER -in "$T/body" -out "$T/learned.pem"
 check "openssl: the learned certificate chains to the trusted root" \
   openssl verify -x509_strict -CAfile "$T/root.pem" "$T/learned.pem"

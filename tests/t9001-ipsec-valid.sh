@@ -2,7 +2,7 @@
 # IKEv2 with pkilab certificates: two strongSwan charons in two network
 # namespaces authenticate each other with certificates from `pkilab build`,
 # under `revocation = strict`, fetching the CRLs over HTTP from two
-# pkilab-cdpd instances (standards.md §10: gateway/client profiles; #38/#41
+# pkilab-cdpd instances (docs/profile.md: gateway/client profiles; RFC 5280 §4.2.1.13; RFC 5280 §4.2.2.1
 # CDP/AIA on every non-root certificate; §7 CDP serving), and carry traffic.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-ipsec.sh"
@@ -25,8 +25,8 @@ LA=$(ipsec_log a) LB=$(ipsec_log b)
 # Which of the two URIs charon asks first is its business (t9003); one of them.
 fetched() { printf '%s\n' "$1" | grep -Eq "fetching crl from '($IPSEC_CDP1|$IPSEC_CDP2)/crl/$2.crl'" ||
   { echo "no fetch of $2.crl from a lab CDP"; return 1; }; }
-check "initiator fetched the gateway CA's CRL from a lab CDP (#38)" fetched "$LA" vpn-ca
-check "initiator checked the intermediate against the root's CRL (#38)" fetched "$LA" root
+check "initiator fetched the gateway CA's CRL from a lab CDP (RFC 5280 §4.2.1.13)" fetched "$LA" vpn-ca
+check "initiator checked the intermediate against the root's CRL (RFC 5280 §4.2.1.13)" fetched "$LA" root
 check "responder fetched the client CA's CRL too" fetched "$LB" vpn-ca
 check "initiator: the gateway's status is good" \
   contains "$LA" 'certificate status is good'

@@ -2,7 +2,7 @@
 # IKEv2 with a revoked gateway certificate: after `pkilab revoke gw` and
 # `pkilab crl`, the CDPs serve the new CRL and the initiator, with
 # `revocation = strict`, refuses the gateway with a revocation error
-# (standards.md #38 CDP; #97: a revoked certificate fails whatever the policy).
+# (RFC 5280 §4.2.1.13 CDP; strongSwan swanctl.conf revocation: a revoked certificate fails whatever the policy).
 # The same peers connect first, so the failure is the revocation's alone.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-ipsec.sh"

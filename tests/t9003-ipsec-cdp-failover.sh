@@ -1,7 +1,7 @@
 #!/bin/sh
 # CDP redundancy under strict revocation: every certificate names both CDPs
-# (one DistributionPoint, two URIs: standards.md #34); with either CDP
-# stopped, charon falls through to the other URI (#98: each CDP URI in turn)
+# (one DistributionPoint, two URIs: RFC 5280 §4.2.1.13); with either CDP
+# stopped, charon falls through to the other URI (docs/crl-publication.md: each CDP URI in turn)
 # and the IKEv2 SA is established.
 #
 # Order: strongSwan 5.9 reads the URIs of one DistributionPoint last to first

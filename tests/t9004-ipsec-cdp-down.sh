@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every CDP down under `revocation = strict`: no CRL can be fetched, so the
 # status of the peer's certificate is unknown and authentication fails
-# (standards.md #96: strict "fails if no revocation information is
+# (strongSwan swanctl.conf revocation: strict "fails if no revocation information is
 # available"). Control: the same peers connect while the CDPs are up.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-ipsec.sh"

@@ -2,8 +2,8 @@
 # The Windows RRAS / Always On VPN profile (examples/windows-rras.cfg: RSA
 # 2048, gateway EKU serverAuth + ikeIntermediate only, client EKU clientAuth)
 # built by pkilab and used by real IKEv2 peers under strict revocation
-# (standards.md #73 serverAuth, #74 ikeIntermediate, #75 name in the SAN,
-# #20/#21 keyUsage for RSA, #77 client EKU).
+# (strongSwan Windows requirements serverAuth, MS AOVPN certificates ikeIntermediate, RFC 4945 §3.1 name in the SAN,
+# RFC 4945 §5.1.3.2; RFC 8813 §3 keyUsage for RSA, strongSwan Windows requirements client EKU).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-ipsec.sh"
 
@@ -14,17 +14,17 @@ TXT=$(openssl x509 -in "$GW" -noout -text 2>&1)
 check "gateway key is RSA 2048 (openssl x509)" contains "$TXT" "Public-Key: (2048 bit)"
 check "gateway signed with SHA-256" contains "$TXT" "sha256WithRSAEncryption"
 EKU=$(openssl x509 -in "$GW" -noout -ext extendedKeyUsage 2>&1)
-check "gateway EKU has serverAuth (#73)" contains "$EKU" "TLS Web Server Authentication"
-check "gateway EKU has ikeIntermediate 1.3.6.1.5.5.8.2.2 (#74)" \
+check "gateway EKU has serverAuth (strongSwan Windows requirements)" contains "$EKU" "TLS Web Server Authentication"
+check "gateway EKU has ikeIntermediate 1.3.6.1.5.5.8.2.2 (MS AOVPN certificates)" \
   sh -c 'case "$1" in *1.3.6.1.5.5.8.2.2*|*"IKE Intermediate"*) ;; *) echo "$1"; exit 1;; esac' x "$EKU"
 check "gateway EKU has nothing else (the RRAS template)" \
   test "$(printf '%s\n' "$EKU" | tail -n +2 | tr ',' '\n' | grep -c .)" = 2
 KU=$(openssl x509 -in "$GW" -noout -ext keyUsage 2>&1)
-check "gateway keyUsage digitalSignature + keyEncipherment (#20, #21)" \
+check "gateway keyUsage digitalSignature + keyEncipherment (RFC 4945 §5.1.3.2; RFC 8813 §3)" \
   contains "$KU" "Digital Signature, Key Encipherment"
-check "gateway SAN is the name clients dial (#75)" \
+check "gateway SAN is the name clients dial (RFC 4945 §3.1)" \
   contains "$(openssl x509 -in "$GW" -noout -ext subjectAltName)" "DNS:vpn.example.test"
-check "client EKU is clientAuth (#77)" \
+check "client EKU is clientAuth (strongSwan Windows requirements)" \
   contains "$(openssl x509 -in "$IPSEC_PKI/certs/client1.pem" -noout -ext extendedKeyUsage)" "TLS Web Client Authentication"
 
 ipsec_start_all rras client1

@@ -1,8 +1,8 @@
 #!/bin/sh
 # In which order does charon try a certificate's CDP URIs? The lab lists its
-# CDP bases in priority order (DESIGN.md); this test shows what reaches
-# strongSwan 5.9 with each cdp_layout (standards.md #34: one DistributionPoint
-# with several URIs, or one point per URI; #98: each URI in turn):
+# CDP bases in priority order (docs/crl-publication.md "What every certificate names"); this test shows what reaches
+# strongSwan 5.9 with each cdp_layout (RFC 5280 §4.2.1.13: one DistributionPoint
+# with several URIs, or one point per URI; docs/crl-publication.md: each URI in turn):
 #  - "point-per-uri": charon asks the first base first: the lab's order holds;
 #  - "one-point" (the default): strongSwan's add_cdps() reads the URIs of a
 #    point last to first, so charon asks the LAST base first. Reported, not

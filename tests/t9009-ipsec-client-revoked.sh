@@ -2,7 +2,7 @@
 # The other direction: the CLIENT's certificate revoked. The gateway (the
 # responder, strict revocation) fetches the CA's CRL, finds the client's
 # serial and refuses it; the client is told AUTHENTICATION_FAILED
-# (standards.md #97: revoked fails whatever the policy; #82 is the Windows
+# (strongSwan swanctl.conf revocation: revoked fails whatever the policy; MS AOVPN revocation is the Windows
 # RRAS equivalent, CertAuthFlags = 4).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-ipsec.sh"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The intermediate CA revoked on the ROOT's CRL: every certificate below it
 # fails, although the CA's own CRL is fine. charon checks the status of
-# every certificate in the path except the anchor (standards.md #38: the
+# every certificate in the path except the anchor (RFC 5280 §4.2.1.13: the
 # intermediate's CDP points at the root's CRL).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-ipsec.sh"

@@ -3,8 +3,8 @@
 # serves the publish directory, CDP 2 only mirrors CDP 1 over HTTP (it has
 # no files of its own). After `pkilab revoke gw` + `pkilab crl` the mirror
 # pulls the new CRL, CDP 1 is stopped, and charon (strict) gets the
-# revocation from the mirror alone (standards.md #117: every mirror serves
-# the byte-identical CRL; DESIGN.md: mirrors accept only what they would
+# revocation from the mirror alone (docs/crl-publication.md: every mirror serves
+# the byte-identical CRL; docs/crl-publication.md: mirrors accept only what they would
 # accept from disk).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-ipsec.sh"

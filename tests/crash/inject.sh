@@ -1,8 +1,7 @@
 # Sourced by t2005 (fresh) and t2006 (converge) after tests/lib.sh.
 # Failure injection for the crash tests: a failure injected at every write step of a
-# build leaves the PKI exactly as it was, and a re-run completes (issue 2
-# item 5 "a build that fails for any reason leaves the PKI directory exactly
-# as it was", and "How it is proven", fourth item).
+# build leaves the PKI exactly as it was, and a re-run completes (a build
+# that fails for any reason leaves the PKI directory exactly as it was).
 #
 # A test-only LD_PRELOAD shim (tests/crash/failpoint.c, compiled here with cc)
 # counts the calls of each write step of a successful build -- write (fds > 2),
@@ -36,7 +35,7 @@ sed 's/^certs = ( \(.*\) );$/certs = ( \1, { name = "gw2"; template = "ipsec-cli
 grep -q gw2 "$T/lab2.cfg" || { echo "lab2 not made"; exit 1; }
 expect_rc 0 "the base PKI for the converging scenario builds" "$PKILAB" build "$T/lab1.cfg" --pki "$T/base"
 
-complete() { # pki, names...: every entity present and the PKI settled
+pki_complete() { # pki, names...: every entity present and the PKI settled
 	_p=$1; shift
 	for _e in "$@"; do
 		[ "$(sqlite3 "$_p/pkilab.db" "select count(*) from certs where current = 1 and name = '$_e'")" = 1 ] ||
@@ -57,7 +56,7 @@ inject_one() {
 	_rc=$?
 	if [ "$_rc" = 0 ]; then
 		echo "tolerated (exit 0)"
-		complete "$T/w/pki" $_names || return 1
+		pki_complete "$T/w/pki" $_names || return 1
 	else
 		[ "$_rc" = 3 ] || { echo "exit $_rc, wanted 3 (runtime failure): $(cat "$T/.e")"; return 1; }
 		[ "$(wc -l <"$T/.e")" = 1 ] && grep -q '^pkilab: error: ' "$T/.e" || { echo "not one error line:"; cat "$T/.e"; return 1; }
@@ -69,7 +68,7 @@ inject_one() {
 		}
 	fi
 	"$PKILAB" build "$_lab" --pki "$T/w/pki" >"$T/.o" 2>"$T/.e" || { echo "re-run failed: $(cat "$T/.e")"; return 1; }
-	complete "$T/w/pki" $_names
+	pki_complete "$T/w/pki" $_names
 }
 
 for sc in ${PKL_CRASH_SCENARIOS:-fresh converge}; do

@@ -1,7 +1,7 @@
 /*
  * Unit tests for the DOT writer (ca/lib/graph.c): escaping of user text into
  * quoted DOT strings, and a well-formed graph for an empty PKI. The shell
- * test t8500-graph.sh covers real labs, read back with Graphviz itself.
+ * test t8003-graph.sh covers real labs, read back with Graphviz itself.
  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 #!/bin/sh
-# t3008-key-encryption: keys at rest (encrypt_key = true) are PKCS#8 PBES2 with
+# t2012-key-encryption: keys at rest (encrypt_key = true) are PKCS#8 PBES2 with
 # PBKDF2-HMAC-SHA256, 600,000 iterations, a 16-byte salt and AES-256-CBC, as
 # the openssl CLI sees them; openssl decrypts them with the passphrase; a
 # wrong passphrase is one line and exit 2 with nothing changed; keys in the

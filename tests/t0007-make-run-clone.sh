@@ -1,6 +1,5 @@
 #!/bin/sh
-# `make run` from a fresh clone (issue 6: "make run passes from a fresh
-# clone in a test that runs it"): only committed files, dependencies
+# `make run` from a fresh clone: only committed files, dependencies
 # checked by scripts/install-deps.sh, a build from nothing, then the example
 # lab end to end (scripts/run-lab.sh). In a private network namespace, so the
 # lab's fixed CDP ports on 127.0.0.1/127.0.0.2 cannot collide with the host.

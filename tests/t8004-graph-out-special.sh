@@ -1,5 +1,5 @@
 #!/bin/sh
-# t8501-graph-out-special: `pkilab graph --out PATH` (and every other atomic
+# t8004-graph-out-special: `pkilab graph --out PATH` (and every other atomic
 # write: they share pkl_file_write_atomic) replaces only a regular file.
 # rename() over the path would turn /dev/null (as root), a FIFO a reader is
 # waiting on, or a planted symbolic link into a regular file holding the DOT
@@ -9,8 +9,8 @@
 export PKILAB_TEMPLATES="$TOP/templates"
 
 cat >"$T/lab.cfg" <<'LAB'
-lab = { name = "t8501"; pki = "pki"; cdp = [ "http://127.0.0.1:18081" ]; };
-cas = ( { name = "root"; template = "root-ca"; key = "ec:P-256"; subject = "CN=t8501 Root"; } );
+lab = { name = "t8004"; pki = "pki"; cdp = [ "http://127.0.0.1:18081" ]; };
+cas = ( { name = "root"; template = "root-ca"; key = "ec:P-256"; subject = "CN=t8004 Root"; } );
 LAB
 P=$T/pki
 expect_rc 0 "build" "$PKILAB" build "$T/lab.cfg" --pki "$P"

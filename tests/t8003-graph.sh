@@ -3,7 +3,7 @@
 # tools (gvpr queries the parsed graph, dot -Tsvg renders it), so the test
 # never trusts our text. States come from the database and publish/ only:
 # validity, revocation (and whether the published CRL lists it), CRL health
-# (standards.md #117: re-publish before half the CRL's lifetime).
+# (docs/crl-publication.md: re-publish before half the CRL's lifetime).
 . "$(dirname "$0")/lib.sh"
 command -v dot >/dev/null && command -v gvpr >/dev/null || skip_all "graphviz (dot, gvpr) is not installed"
 
@@ -80,7 +80,7 @@ expect_rc 2 "--json with SVG is a usage error" "$PKILAB" graph --pki "$P" --json
 
 # Time: --at and --margin (no clock games needed).
 "$PKILAB" graph --pki "$P" --at +5d >"$T/t5.dot"
-check "CRL past half its 7-day lifetime: amber (#117)" has_line "$(query "$T/t5.dot")" "vpn-ca crl warn"
+check "CRL past half its 7-day lifetime: amber (docs/crl-publication.md)" has_line "$(query "$T/t5.dot")" "vpn-ca crl warn"
 check "root CRL (180 d) still healthy at +5d" has_line "$(query "$T/t5.dot")" "root crl ok"
 "$PKILAB" graph --pki "$P" --at +10d >"$T/t10.dot"
 check "CRL past nextUpdate: red" has_line "$(query "$T/t10.dot")" "vpn-ca crl bad"
