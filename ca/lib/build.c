@@ -16,6 +16,7 @@
 
 #include "pkilab/build.h"
 #include "pkilab/file.h"
+#include "pkilab/fileset.h"
 #include "pkilab/issue.h"
 #include "pkilab/keygen.h"
 
@@ -247,78 +248,25 @@ static enum pkl_rc issue_all(struct pkl_build_plan *plan, struct pkl_pki *pki, s
 	return pkl_txn_commit(txn, err);
 }
 
-struct staging_match {
-	char prefix[NAME_MAX + 8]; /* "<pki>.new-" */
-};
-
-/* "<pki>.new-<pid>-XXXXXX" (mkdtemp's six characters) whose pid is gone. */
-static int is_dead_staging(const char *name, void *cls)
-{
-	const struct staging_match *m = cls;
-	size_t plen = strlen(m->prefix);
-	const char *p = name + plen, *dash;
-	char *end;
-	long pid;
-
-	if (strncmp(name, m->prefix, plen) != 0 || *p < '1' || *p > '9')
-		return 0;
-	pid = strtol(p, &end, 10);
-	dash = end;
-	if (*dash != '-' || strlen(dash + 1) != 6 || pid <= 0 || pid > INT_MAX)
-		return 0;
-	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-}
-
-/* Staging directories of builds that were killed are removed, so a kill -9
- * leaves no litter for long. The parent directory may be writable by others
- * (a shared workspace): pkl_file_sweep only removes real directories this
- * user owns and never follows a link, so a planted "<pki>.new-0-x -> victim"
- * costs nothing but its own name. */
-static void sweep_dead_staging(const char *pki_dir)
-{
-	char parent[PATH_MAX], tmp[PATH_MAX];
-	struct staging_match m;
-
-	snprintf(tmp, sizeof(tmp), "%s", pki_dir);
-	snprintf(parent, sizeof(parent), "%s", dirname(tmp));
-	snprintf(tmp, sizeof(tmp), "%s", pki_dir);
-	snprintf(m.prefix, sizeof(m.prefix), "%s.new-", basename(tmp));
-	(void)pkl_file_sweep(parent, is_dead_staging, &m, NULL, NULL);
-}
-
-/* Builds a new PKI in "<dir>.new-<pid>-XXXXXX" beside it, so that a failure leaves
- * nothing behind and success appears at once (rename over an empty or
- * missing directory). */
-static enum pkl_rc make_staging_dir(const char *pki_dir, char *out, size_t outlen, struct pkl_err *err)
-{
-	char parent[PATH_MAX], tmp[PATH_MAX];
-
-	snprintf(tmp, sizeof(tmp), "%s", pki_dir);
-	snprintf(parent, sizeof(parent), "%s", dirname(tmp));
-	if (pkl_file_mkdirs(parent, 0755, err) != PKL_OK)
-		return err->rc;
-	sweep_dead_staging(pki_dir);
-	if (pkl_path_join(out, outlen, err, "%s.new-%ld-XXXXXX", pki_dir, (long)getpid()) != PKL_OK)
-		return PKL_EINPUT;
-	if (!mkdtemp(out))
-		return pkl_err_sys(err, parent, "cannot create the PKI directory here");
-	chmod(out, 0755);
-	return PKL_OK;
-}
-
-/* A new PKI: issued into the staging directory, which then replaces the
- * (missing or empty) PKI directory in one rename. */
+/* A new PKI: issued into a staging directory "<dir>.new-<pid>-XXXXXX" beside
+ * it (a pkl_fileset entry), which then replaces the (missing or empty) PKI
+ * directory in one rename, so that a failure leaves nothing behind and
+ * success appears at once. */
 static enum pkl_rc apply_fresh(struct pkl_build_plan *plan, struct pkl_err *err)
 {
-	char staging[PATH_MAX] = "", parent[PATH_MAX], tmp[PATH_MAX];
+	char staging[PATH_MAX], parent[PATH_MAX], tmp[PATH_MAX];
+	struct pkl_fileset *fs = NULL;
 	struct pkl_pki *pki = NULL;
 	enum pkl_rc rc;
 
-	rc = make_staging_dir(plan->pki_dir, staging, sizeof(staging), err);
-	if (rc != PKL_OK) {
-		staging[0] = '\0';
+	snprintf(tmp, sizeof(tmp), "%s", plan->pki_dir);
+	snprintf(parent, sizeof(parent), "%s", dirname(tmp));
+	fs = pkl_fileset_begin(parent, 0, err);
+	if (!fs)
+		return err->rc;
+	rc = pkl_fileset_add_dir(fs, plan->pki_dir, staging, sizeof(staging), err);
+	if (rc != PKL_OK)
 		goto out;
-	}
 	pki = pkl_pki_open(staging, 1, err);
 	if (!pki) {
 		rc = err->rc;
@@ -330,18 +278,10 @@ static enum pkl_rc apply_fresh(struct pkl_build_plan *plan, struct pkl_err *err)
 		goto out;
 	pkl_pki_close(pki);
 	pki = NULL;
-	if (rename(staging, plan->pki_dir) != 0) {
-		rc = pkl_err_sys(err, plan->pki_dir, "cannot move the new PKI into place");
-		goto out;
-	}
-	staging[0] = '\0';
-	snprintf(tmp, sizeof(tmp), "%s", plan->pki_dir);
-	snprintf(parent, sizeof(parent), "%s", dirname(tmp));
-	pkl_file_sync_dir(parent, NULL);
+	rc = pkl_fileset_commit(fs, NULL, err);
 out:
 	pkl_pki_close(pki);
-	if (staging[0])
-		(void)pkl_file_remove_tree(staging, NULL);
+	pkl_fileset_free(fs);
 	return rc;
 }
 

@@ -28,11 +28,11 @@
 #include "pkilab/crl.h"
 #include "pkilab/export.h"
 #include "pkilab/file.h"
+#include "pkilab/fileset.h"
 #include "pkilab/key.h"
 #include "pkilab/name.h"
 
 #define MAX_FILES 48
-#define MAX_DIRS 8
 #define MAX_CHAIN 8
 
 static const struct {
@@ -97,119 +97,26 @@ enum pkl_rc pkl_export_password_check(const char *pw, const char *source, struct
 			   PKL_EXPORT_PASSWORD_MIN);
 }
 
-/* ---- staging: all files or none ---- */
+/* ---- staging: all files or none, through a pkl_fileset ---- */
 
 struct stage {
 	const char *out_dir;
 	char out_buf[PATH_MAX]; /* --out without trailing slashes: listed paths read "dir/f" */
-	struct {
-		char tmp[PATH_MAX];
-		char final[PATH_MAX];
-	} f[MAX_FILES];
+	struct pkl_fileset *fs;
 	size_t n;
-	char dirs[MAX_DIRS][PATH_MAX]; /* created by us, parents first */
-	size_t n_dirs;
 };
-
-/* Creates path and missing parents, remembering what it created so that a
- * failed export can remove exactly that. One prefix after the other, parents
- * first: no recursion per component (a deep --out overflowed the stack), and
- * a trailing or doubled slash names no new directory ("--out new/" failed
- * with "File exists"). */
-static enum pkl_rc mkdir_track(struct stage *s, const char *path, struct pkl_err *err)
-{
-	char buf[PATH_MAX];
-	struct stat sb;
-	size_t len;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return pkl_err_set(err, PKL_EINPUT, path, "output path too long");
-	len = strlen(buf);
-	while (len > 1 && buf[len - 1] == '/')
-		buf[--len] = '\0';
-	for (char *p = buf + 1;; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0'; /* buf is now the prefix up to this component */
-		if (stat(buf, &sb) == 0) {
-			if (!S_ISDIR(sb.st_mode))
-				return pkl_err_set(err, PKL_EINPUT, buf,
-						   "output path exists and is not a directory");
-		} else if (mkdir(buf, 0755) == 0) {
-			if (s->n_dirs < MAX_DIRS)
-				snprintf(s->dirs[s->n_dirs++], PATH_MAX, "%s", buf);
-		} else if (errno != EEXIST) {
-			return pkl_err_sys(err, buf, "cannot create directory");
-		}
-		if (c == '\0')
-			break;
-		*p = c;
-	}
-	return PKL_OK;
-}
 
 static enum pkl_rc stage_put(struct stage *s, const char *rel, const void *data, size_t len,
 			     mode_t mode, struct pkl_err *err)
 {
-	char dir[PATH_MAX], *slash;
 	enum pkl_rc rc;
 
 	if (s->n >= MAX_FILES)
 		return pkl_err_set(err, PKL_ERUNTIME, NULL, "too many files in one export");
-	rc = pkl_path_join(s->f[s->n].final, PATH_MAX, err, "%s/%s", s->out_dir, rel);
-	if (rc != PKL_OK)
-		return rc;
-	snprintf(dir, sizeof(dir), "%s", s->f[s->n].final);
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-		if ((rc = mkdir_track(s, dir, err)) != PKL_OK)
-			return rc;
-	}
-	rc = pkl_file_write_temp(s->f[s->n].final, data, len, mode, 1, s->f[s->n].tmp, PATH_MAX, err);
-	if (rc != PKL_OK)
-		return rc == PKL_OK ? PKL_ERUNTIME : rc;
-	s->n++;
-	return PKL_OK;
-}
-
-static void stage_abort(struct stage *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		unlink(s->f[i].tmp);
-	s->n = 0;
-	for (size_t i = s->n_dirs; i > 0; i--)
-		rmdir(s->dirs[i - 1]);
-	s->n_dirs = 0;
-}
-
-static enum pkl_rc stage_commit(struct stage *s, struct pkl_buf *listing, struct pkl_err *err)
-{
-	struct stat sb;
-
-	/* The one rename failure we can foresee (a directory in the way) is
-	 * checked for every file before the first rename, so it changes nothing. */
-	for (size_t i = 0; i < s->n; i++)
-		if (lstat(s->f[i].final, &sb) == 0 && S_ISDIR(sb.st_mode))
-			return pkl_err_set(err, PKL_EINPUT, s->f[i].final,
-					   "is a directory: cannot write the exported file there");
-	for (size_t i = 0; i < s->n; i++) {
-		if (rename(s->f[i].tmp, s->f[i].final) != 0) {
-			enum pkl_rc rc = pkl_err_sys(err, s->f[i].final, "cannot rename into place");
-			/* The ones before are in place already: remove only what is left. */
-			for (size_t j = i; j < s->n; j++)
-				unlink(s->f[j].tmp);
-			return rc;
-		}
-		if (listing)
-			pkl_buf_printf(listing, "%s\n", s->f[i].final);
-	}
-	pkl_file_sync_dir(s->out_dir, NULL);
-	s->n = 0;
-	s->n_dirs = 0;
-	return PKL_OK;
+	rc = pkl_fileset_add(s->fs, rel, data, len, mode, err);
+	if (rc == PKL_OK)
+		s->n++;
+	return rc;
 }
 
 /* ---- the certificate and the CAs above it ---- */
@@ -979,6 +886,7 @@ enum pkl_rc pkl_export(struct pkl_pki *pki, const char *name, const struct pkl_e
 		       struct pkl_buf *listing, struct pkl_err *err)
 {
 	struct stage *s = calloc(1, sizeof(*s));
+	char jpath[PATH_MAX];
 	struct chain c;
 	enum pkl_rc rc;
 
@@ -996,6 +904,14 @@ enum pkl_rc pkl_export(struct pkl_pki *pki, const char *name, const struct pkl_e
 	for (size_t l = strlen(s->out_buf); l > 1 && s->out_buf[l - 1] == '/'; l--)
 		s->out_buf[l - 1] = '\0';
 	s->out_dir = s->out_buf;
+	/* A crash in an earlier export's renames: finish them first. */
+	if (snprintf(jpath, sizeof(jpath), "%s/%s", s->out_dir, PKL_FILESET_JOURNAL) < (int)sizeof(jpath) &&
+	    pkl_file_exists(jpath) && (rc = pkl_fileset_recover(s->out_dir, err)) != PKL_OK)
+		goto out;
+	if (!(s->fs = pkl_fileset_begin(s->out_dir, PKL_FILESET_MKDIRS, err))) {
+		rc = err ? err->rc : PKL_ERUNTIME;
+		goto out;
+	}
 	if ((rc = chain_load(pki, name, &c, err)) != PKL_OK)
 		goto out;
 	if (pkl_export_needs_password(o->format) && (!o->password || !*o->password)) {
@@ -1012,10 +928,9 @@ enum pkl_rc pkl_export(struct pkl_pki *pki, const char *name, const struct pkl_e
 	default: rc = pkl_err_set(err, PKL_EINPUT, NULL, "bad export format");
 	}
 	if (rc == PKL_OK)
-		rc = stage_commit(s, listing, err);
+		rc = pkl_fileset_commit(s->fs, listing, err);
 out:
-	if (rc != PKL_OK)
-		stage_abort(s);
+	pkl_fileset_free(s->fs);
 	chain_free(&c);
 	free(s);
 	return rc;

@@ -24,6 +24,7 @@
 
 #include "pkilab/cert.h"
 #include "pkilab/file.h"
+#include "pkilab/fileset.h"
 #include "pkilab/key.h"
 #include "pkilab/pki.h"
 
@@ -45,34 +46,9 @@ enum pkl_rc pkl_pki_path(const struct pkl_pki *pki, enum pkl_pki_file kind, cons
 static int finish_rename(const char *tmp, const char *final, void *cls)
 {
 	(void)cls;
-	/* Already renamed before the crash: nothing to do. */
-	if (rename(tmp, final) != 0 && errno != ENOENT)
-		return 0;
+	/* Best effort, as before: a rename that fails stays for the next open. */
+	(void)pkl_fileset_roll_forward(tmp, final, NULL);
 	return 0;
-}
-
-/* Deletes (or, with dry_run, counts) temporary files of transactions that
- * never committed. Names are unlinked relative to the opened directory and
- * never followed: a stray is a file we wrote, and a link or directory with
- * such a name is unlinked as itself or left alone, never its target. */
-static size_t remove_strays(const char *dir, int dry_run)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	struct stat st;
-	size_t n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp-") &&
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
-			n++;
-			if (!dry_run)
-				(void)unlinkat(dirfd(d), e->d_name, 0);
-		}
-	closedir(d);
-	return n;
 }
 
 static int count_pending(const char *tmp, const char *final, void *cls)
@@ -95,7 +71,7 @@ static int needs_recovery(struct pkl_pki *pki)
 		return 1;
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
 		if (snprintf(p, sizeof(p), "%s/%s", pki->dir, subdirs[i]) < (int)sizeof(p))
-			n += remove_strays(p, 1);
+			n += pkl_fileset_sweep(p, 1);
 	return n != 0;
 }
 
@@ -117,7 +93,7 @@ static enum pkl_rc recover(struct pkl_pki *pki, struct pkl_err *err)
 	if (rc == PKL_OK) {
 		for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
 			if (snprintf(p, sizeof(p), "%s/%s", pki->dir, subdirs[i]) < (int)sizeof(p))
-				remove_strays(p, 0);
+				pkl_fileset_sweep(p, 0);
 		rc = pkl_db_commit(pki->db, err);
 	}
 	if (rc != PKL_OK)
@@ -397,14 +373,10 @@ enum pkl_rc pkl_pki_chain_pem(struct pkl_pki *pki, const char *name, int with_se
 
 /* ---- transactions --------------------------------------------------------- */
 
-struct staged {
-	char tmp[PATH_MAX];
-	char final[PATH_MAX];
-};
-
 struct pkl_txn {
 	struct pkl_pki *pki;
-	struct staged *files;
+	struct pkl_fileset *fs; /* the files, journalled in table `pending` */
+	char (*inplace)[PATH_MAX]; /* staging mode: files written at their names */
 	size_t n, cap;
 };
 
@@ -417,54 +389,65 @@ struct pkl_txn *pkl_txn_begin(struct pkl_pki *pki, struct pkl_err *err)
 		return NULL;
 	}
 	txn->pki = pki;
+	if (!pki->staging &&
+	    !(txn->fs = pkl_fileset_begin(pki->dir, PKL_FILESET_BATCH_SYNC | PKL_FILESET_EXTERNAL_JOURNAL, err))) {
+		free(txn);
+		return NULL;
+	}
 	if (pkl_db_begin(pki->db, err) != PKL_OK) {
+		pkl_fileset_free(txn->fs);
 		free(txn);
 		return NULL;
 	}
 	return txn;
 }
 
-enum pkl_rc pkl_txn_put(struct pkl_txn *txn, enum pkl_pki_file kind, const char *name,
-			const void *data, size_t len, struct pkl_err *err)
+/* Staging mode: the directory itself appears by one rename (pkilab build,
+ * through a pkl_fileset), so files go straight to their names. */
+static enum pkl_rc put_in_place(struct pkl_txn *txn, const char *path, const void *data, size_t len,
+				mode_t mode, struct pkl_err *err)
 {
-	struct staged *s;
-	mode_t mode = kind == PKL_FILE_KEY ? 0600 : 0644;
+	int fd;
+	ssize_t n;
 
 	if (txn->n == txn->cap) {
 		size_t cap = txn->cap ? txn->cap * 2 : 16;
-		struct staged *f = realloc(txn->files, cap * sizeof(*f));
+		char (*f)[PATH_MAX] = realloc(txn->inplace, cap * sizeof(*f));
 		if (!f)
 			return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
-		txn->files = f;
+		txn->inplace = f;
 		txn->cap = cap;
 	}
-	s = &txn->files[txn->n];
-	if (pkl_pki_path(txn->pki, kind, name, s->final, sizeof(s->final), err) != PKL_OK)
-		return PKL_EINPUT;
-	if (txn->pki->staging) {
-		/* tmp == final marks a file written in place (abort unlinks it). */
-		int fd = open(s->final, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-		ssize_t n = fd < 0 ? -1 : write(fd, data, len);
-		if (fd < 0 || n != (ssize_t)len || close(fd) != 0) {
-			pkl_err_sys(err, s->final, "cannot write");
-			if (fd >= 0)
-				unlink(s->final);
-			return PKL_ERUNTIME;
-		}
-		snprintf(s->tmp, sizeof(s->tmp), "%s", s->final);
-		txn->n++;
-		return PKL_OK;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	n = fd < 0 ? -1 : write(fd, data, len);
+	if (fd < 0 || n != (ssize_t)len || close(fd) != 0) {
+		pkl_err_sys(err, path, "cannot write");
+		if (fd >= 0)
+			unlink(path);
+		return PKL_ERUNTIME;
 	}
-	/* No fsync here: one syncfs() at commit covers every staged file. */
-	if (pkl_file_write_temp(s->final, data, len, mode, 0, s->tmp, sizeof(s->tmp), err) != PKL_OK)
-		return err ? err->rc : PKL_ERUNTIME;
-	txn->n++;
+	snprintf(txn->inplace[txn->n++], PATH_MAX, "%s", path);
 	return PKL_OK;
+}
+
+enum pkl_rc pkl_txn_put(struct pkl_txn *txn, enum pkl_pki_file kind, const char *name,
+			const void *data, size_t len, struct pkl_err *err)
+{
+	mode_t mode = kind == PKL_FILE_KEY ? 0600 : 0644;
+	char final[PATH_MAX];
+
+	if (pkl_pki_path(txn->pki, kind, name, final, sizeof(final), err) != PKL_OK)
+		return PKL_EINPUT;
+	if (txn->pki->staging)
+		return put_in_place(txn, final, data, len, mode, err);
+	/* No fsync here: one syncfs() at commit covers every staged file. */
+	return pkl_fileset_add(txn->fs, final + strlen(txn->pki->dir) + 1, data, len, mode, err);
 }
 
 static void txn_free(struct pkl_txn *txn)
 {
-	free(txn->files);
+	pkl_fileset_free(txn->fs);
+	free(txn->inplace);
 	free(txn);
 }
 
@@ -473,9 +456,30 @@ void pkl_txn_abort(struct pkl_txn *txn)
 	if (!txn)
 		return;
 	for (size_t i = 0; i < txn->n; i++)
-		unlink(txn->files[i].tmp);
+		unlink(txn->inplace[i]);
+	pkl_fileset_abort(txn->fs);
 	pkl_db_rollback(txn->pki->db);
 	txn_free(txn);
+}
+
+struct journal {
+	struct pkl_db *db;
+	struct pkl_err *err;
+};
+
+static int journal_add(const char *tmp, const char *final, void *cls)
+{
+	struct journal *j = cls;
+
+	return pkl_db_pending_add(j->db, tmp, final, j->err) != PKL_OK;
+}
+
+static int journal_remove(const char *tmp, const char *final, void *cls)
+{
+	struct journal *f = cls;
+
+	(void)final;
+	return pkl_db_pending_remove(f->db, tmp, f->err) != PKL_OK;
 }
 
 /* Renames every staged file into place and clears the journal. Idempotent:
@@ -483,23 +487,17 @@ void pkl_txn_abort(struct pkl_txn *txn)
 static enum pkl_rc finish_committed(struct pkl_txn *txn, struct pkl_err *err)
 {
 	struct pkl_pki *pki = txn->pki;
-	enum pkl_rc rc = PKL_OK;
-	char d[PATH_MAX];
+	struct journal f = { pki->db, err };
+	enum pkl_rc rc;
 
-	for (size_t i = 0; i < txn->n; i++)
-		/* ENOENT: already renamed, by us or by a concurrent pkl_pki_open(). */
-		if (rename(txn->files[i].tmp, txn->files[i].final) != 0 && errno != ENOENT && rc == PKL_OK)
-			rc = pkl_err_sys(err, txn->files[i].final, "cannot rename into place");
-	if (rc != PKL_OK || !txn->n)
-		return rc == PKL_OK ? PKL_OK : PKL_ERUNTIME;
-	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
-		if (snprintf(d, sizeof(d), "%s/%s", pki->dir, subdirs[i]) < (int)sizeof(d))
-			pkl_file_sync_dir(d, NULL);
+	rc = pkl_fileset_publish(txn->fs, NULL, err);
+	if (rc != PKL_OK)
+		return PKL_ERUNTIME;
 	/* Only our own entries: another process may have committed in between
 	 * and not renamed yet. */
 	rc = pkl_db_begin(pki->db, err);
-	for (size_t i = 0; i < txn->n && rc == PKL_OK; i++)
-		rc = pkl_db_pending_remove(pki->db, txn->files[i].tmp, err);
+	if (rc == PKL_OK && pkl_fileset_each(txn->fs, journal_remove, &f))
+		rc = PKL_ERUNTIME;
 	if (rc == PKL_OK)
 		rc = pkl_db_commit(pki->db, err);
 	if (rc != PKL_OK) {
@@ -512,21 +510,30 @@ static enum pkl_rc finish_committed(struct pkl_txn *txn, struct pkl_err *err)
 enum pkl_rc pkl_txn_commit(struct pkl_txn *txn, struct pkl_err *err)
 {
 	struct pkl_pki *pki = txn->pki;
+	struct journal j = { pki->db, err };
 	enum pkl_rc rc = PKL_OK;
 
-	for (size_t i = 0; i < txn->n && rc == PKL_OK && !pki->staging; i++)
-		rc = pkl_db_pending_add(pki->db, txn->files[i].tmp, txn->files[i].final, err);
-	if (rc == PKL_OK && txn->n)
-		rc = pkl_file_sync_fs(pki->dir, err);
+	if (pki->staging) { /* files are in place; the directory rename publishes them */
+		if (txn->n)
+			rc = pkl_file_sync_fs(pki->dir, err);
+		if (rc == PKL_OK)
+			rc = pkl_db_commit(pki->db, err);
+		if (rc != PKL_OK) {
+			pkl_txn_abort(txn);
+			return rc;
+		}
+		txn_free(txn);
+		return PKL_OK;
+	}
+	if (pkl_fileset_each(txn->fs, journal_add, &j))
+		rc = err ? err->rc : PKL_ERUNTIME;
+	if (rc == PKL_OK)
+		rc = pkl_fileset_prepare(txn->fs, err);
 	if (rc == PKL_OK)
 		rc = pkl_db_commit(pki->db, err);
 	if (rc != PKL_OK) {
 		pkl_txn_abort(txn);
 		return rc;
-	}
-	if (pki->staging) { /* files are in place; the directory rename publishes them */
-		txn_free(txn);
-		return PKL_OK;
 	}
 	/* Committed: the change is durable and can only go forward. Finishing it
 	 * (renames, then clearing the journal) is retried once, as the next
