@@ -30,6 +30,7 @@
 #include <curl/curl.h>
 
 #include "cdpd.h"
+#include "pkilab/env.h"
 
 static int fail(const struct pkl_err *err)
 {
@@ -165,6 +166,18 @@ int main(int argc, char **argv)
 		rc = fail(&err);
 		cdp_config_free(&cfg);
 		return rc;
+	}
+	{
+		/* The environment is read once, here (pkilab/env.h). */
+		pkl_time now;
+		int now_set;
+
+		if (pkl_env_read_now(getenv, &now_set, &now, &err) != PKL_OK) {
+			rc = fail(&err);
+			cdp_config_free(&cfg);
+			return rc;
+		}
+		pkl_time_set_now(now_set ? &now : NULL);
 	}
 	cdp_log_init(cfg.log_level);
 	raise_fd_limit(&cfg);

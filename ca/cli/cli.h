@@ -6,6 +6,7 @@
 #define PKILAB_CLI_H
 
 #include <stdio.h>
+#include "pkilab/env.h"
 #include "pkilab/err.h"
 
 struct pkl_cli {
@@ -15,6 +16,7 @@ struct pkl_cli {
 	int json;             /* --json */
 	int verbose;          /* -v count; -q sets -1 */
 	int output_failed;    /* a result could not be printed: main() exits 3 */
+	struct pkl_env env;   /* the environment, read once by main() */
 };
 
 enum cli_opt_type {

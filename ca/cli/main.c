@@ -42,9 +42,13 @@ int main(int argc, char **argv)
 	const char *names[sizeof(commands) / sizeof(commands[0]) + 1];
 	int i;
 
-	cli.pki_dir = getenv("PKILAB_DIR");
-	if (cli.pki_dir && !*cli.pki_dir)
-		cli.pki_dir = NULL;
+	/* The environment is read once, here; a malformed value is refused
+	 * before any command runs (pkilab/env.h). */
+	struct pkl_err err = { 0 };
+	if (pkl_env_read(&cli.env, getenv, &err) != PKL_OK)
+		return cli_fail(&cli, &err);
+	pkl_env_apply(&cli.env);
+	cli.pki_dir = cli.env.pki_dir;
 	/* Global options may precede the command; commands accept them too. */
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--pki") && i + 1 < argc)

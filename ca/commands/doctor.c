@@ -28,6 +28,7 @@
 #include "pkilab/file.h"
 #include "pkilab/lint.h"
 #include "pkilab/report.h"
+#include "pkilab/secret.h"
 
 struct doctor {
 	/* options */
@@ -49,38 +50,26 @@ struct doctor {
 	struct pkl_report rep;
 };
 
+/* --password-file, else --password-env VAR (pkilab/secret.h); no prompt. */
 static char *read_password(struct doctor *d, struct pkl_err *err)
 {
-	if (d->password_file) {
-		struct pkl_buf b = PKL_BUF_INIT;
-		char *p;
-		if (pkl_file_read(d->password_file, 4096, &b, err) != PKL_OK)
-			return NULL;
-		const char *s = b.data ? pkl_buf_cstr(&b) : "";
-		p = OPENSSL_strndup(s, strcspn(s, "\r\n"));
-		pkl_buf_wipe(&b);
-		if (!p)
-			pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
-		return p;
-	}
-	if (d->password_env) {
-		const char *v = getenv(d->password_env);
-		if (!v) {
+	struct pkl_secret_src src = { .file = d->password_file, .file_max = 4096 };
+	char *p = NULL;
+
+	if (!d->password_file && d->password_env) {
+		/* VAR is named on the command line, so it is read here, at the edge. */
+		src.value = getenv(d->password_env);
+		if (!src.value) {
 			pkl_err_set(err, PKL_EINPUT, NULL, "environment variable '%s' is not set",
 				    d->password_env);
 			return NULL;
 		}
-		return OPENSSL_strdup(v);
+		if (!*src.value)
+			return strdup("");
 	}
-	return NULL;
-}
-
-static void free_password(char *p)
-{
-	if (p) {
-		OPENSSL_cleanse(p, strlen(p));
-		OPENSSL_free(p);
-	}
+	if (pkl_secret_read(&src, &p, NULL, err) != PKL_OK)
+		return NULL;
+	return p;
 }
 
 static enum pkl_rc load_inputs(struct doctor *d, const char *arg, struct pkl_cli *cli,
@@ -98,7 +87,7 @@ static enum pkl_rc load_inputs(struct doctor *d, const char *arg, struct pkl_cli
 		if (!pw && (d->password_file || d->password_env))
 			return err->rc;
 		rc = pkl_chain_load_input(arg, pw, &d->leaf, d->pool, &d->is_p12, err);
-		free_password(pw);
+		pkl_secret_free(pw);
 		if (rc != PKL_OK)
 			return rc;
 		/* X9 judges the bag's protection profile (pkl_doctor_run); unreadable: not judged */

@@ -7,12 +7,9 @@
  * on /dev/tty, in that order. Each is held to pkl_export_password_check()
  * (PKL_EXPORT_PASSWORD_MIN characters) before anything is written.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -22,85 +19,59 @@
 #include "pkilab/file.h"
 #include "pkilab/log.h"
 #include "pkilab/revoke.h"
+#include "pkilab/secret.h"
 
 #define PW_MAX 1024
 
-static int read_tty_line(int fd, const char *prompt, char *out, size_t len)
+/* Fills pw from the first source that is set (pkilab/secret.h). */
+static enum pkl_rc get_password(const char *file, const char *env, char *pw, size_t len,
+				struct pkl_err *err)
 {
-	struct termios old, quiet;
-	size_t n = 0;
-	int echo_off;
-	char c;
+	struct pkl_secret_src src = { .file = file, .value = env, .prompt = "PKCS#12 password: ",
+				      .confirm = 1, .prompt_max = PW_MAX - 1 };
+	enum pkl_secret_from from;
+	enum pkl_rc rc;
+	char *s = NULL;
 
-	if (write(fd, prompt, strlen(prompt)) < 0)
-		return -1;
-	echo_off = tcgetattr(fd, &old) == 0;
-	if (echo_off) {
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(fd, TCSAFLUSH, &quiet);
+	rc = pkl_secret_read(&src, &s, &from, err);
+	if (rc != PKL_OK) {
+		if (file && err)
+			err->rc = PKL_EINPUT;
+		return file ? PKL_EINPUT : rc;
 	}
-	while (read(fd, &c, 1) == 1 && c != '\n')
-		if (n + 1 < len)
-			out[n++] = c;
-	out[n] = '\0';
-	if (echo_off)
-		tcsetattr(fd, TCSAFLUSH, &old);
-	if (write(fd, "\n", 1) < 0)
-		return -1;
-	return 0;
-}
-
-/* Fills pw from the first source that is set. */
-static enum pkl_rc get_password(const char *file, char *pw, size_t len, struct pkl_err *err)
-{
-	const char *env = getenv("PKILAB_P12_PASSWORD");
-
-	if (file) {
-		struct pkl_buf b = PKL_BUF_INIT;
-		enum pkl_rc rc = pkl_file_read(file, (size_t)64 * 1024, &b, err);
-		if (rc != PKL_OK) {
-			if (err)
-				err->rc = PKL_EINPUT;
-			return PKL_EINPUT;
-		}
-		size_t l = strcspn(pkl_buf_cstr(&b), "\r\n");
-		if (l == 0 || l >= len) {
-			pkl_buf_wipe(&b);
+	switch (from) {
+	case PKL_SECRET_FILE:
+		if (!*s || strlen(s) >= len) {
+			pkl_secret_free(s);
 			return pkl_err_set(err, PKL_EINPUT, file,
 					   "the first line of the password file must hold the password (1-%zu characters)",
 					   len - 1);
 		}
-		memcpy(pw, b.data, l);
-		pw[l] = '\0';
-		pkl_buf_wipe(&b);
-		return pkl_export_password_check(pw, file, err);
-	}
-	if (env && *env) {
-		if (strlen(env) >= len)
+		break;
+	case PKL_SECRET_VALUE:
+		if (strlen(s) >= len) {
+			pkl_secret_free(s);
 			return pkl_err_set(err, PKL_EINPUT, "PKILAB_P12_PASSWORD", "password too long");
-		snprintf(pw, len, "%s", env);
-		return pkl_export_password_check(pw, "PKILAB_P12_PASSWORD", err);
-	}
-	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
+		}
+		break;
+	case PKL_SECRET_PROMPT:
+		if (!*s) {
+			pkl_secret_free(s);
+			return pkl_err_set(err, PKL_EINPUT, NULL, "an empty PKCS#12 password is not allowed");
+		}
+		break;
+	case PKL_SECRET_NONE:
+	default:
 		return pkl_err_set(err, PKL_EINPUT, NULL,
 				   "a PKCS#12 password is needed: use --password-file FILE or set "
 				   "PKILAB_P12_PASSWORD (no terminal to prompt on)");
-	char again[PW_MAX];
-	enum pkl_rc rc = PKL_OK;
-	if (read_tty_line(fd, "PKCS#12 password: ", pw, len) != 0 ||
-	    read_tty_line(fd, "again: ", again, sizeof(again)) != 0)
-		rc = pkl_err_set(err, PKL_EINPUT, NULL, "cannot read the password from the terminal");
-	else if (strcmp(pw, again) != 0)
-		rc = pkl_err_set(err, PKL_EINPUT, NULL, "the two passwords differ");
-	else if (!*pw)
-		rc = pkl_err_set(err, PKL_EINPUT, NULL, "an empty PKCS#12 password is not allowed");
-	else
-		rc = pkl_export_password_check(pw, "the terminal prompt", err);
-	OPENSSL_cleanse(again, sizeof(again));
-	close(fd);
-	return rc;
+	}
+	snprintf(pw, len, "%s", s);
+	pkl_secret_free(s);
+	return pkl_export_password_check(pw, from == PKL_SECRET_FILE    ? file
+					     : from == PKL_SECRET_VALUE ? "PKILAB_P12_PASSWORD"
+									: "the terminal prompt",
+					 err);
 }
 
 int cmd_export(int argc, char **argv, struct pkl_cli *cli)
@@ -151,7 +122,7 @@ int cmd_export(int argc, char **argv, struct pkl_cli *cli)
 			pkl_warn("'%s' (serial %s) has expired", r.name, r.serial);
 	}
 	if (pkl_export_needs_password(eo.format)) {
-		if (get_password(pwfile, pw, sizeof(pw), &err) != PKL_OK)
+		if (get_password(pwfile, cli->env.p12_password, pw, sizeof(pw), &err) != PKL_OK)
 			goto done;
 		eo.password = pw;
 	}

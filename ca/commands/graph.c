@@ -40,9 +40,9 @@ static int ends_with(const char *s, const char *suffix)
 /* Runs `dot -Tsvg FILE` on the DOT text and collects its output, bounded by
  * DOT_DEADLINE_S. The DOT goes through a temporary file so that only one
  * pipe is in play and dot can never block us writing its input. */
-static enum pkl_rc render_svg(const struct pkl_buf *dot, struct pkl_buf *svg, struct pkl_err *err)
+static enum pkl_rc render_svg(const struct pkl_buf *dot, const char *tmpdir, struct pkl_buf *svg,
+			      struct pkl_err *err)
 {
-	const char *tmpdir = getenv("TMPDIR");
 	char in[4096];
 	int fd = -1, pipefd[2] = { -1, -1 }, status, started = 0;
 	posix_spawn_file_actions_t fa;
@@ -191,7 +191,7 @@ int cmd_graph(int argc, char **argv, struct pkl_cli *cli)
 	if ((cli->json ? pkl_graph_json(pki, &go, &dot, &err) : pkl_graph_dot(pki, &go, &dot, &err)) != PKL_OK)
 		goto fail;
 	if (svg) {
-		if (render_svg(&dot, &svgbuf, &err) != PKL_OK)
+		if (render_svg(&dot, cli->env.tmpdir, &svgbuf, &err) != PKL_OK)
 			goto fail;
 		result = &svgbuf;
 	}

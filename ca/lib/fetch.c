@@ -24,9 +24,17 @@ struct xfer {
 	size_t max;
 };
 
+/* The default resolve list (PKILAB_RESOLVE, set once at start by pkl_env_apply). */
+static const char *default_resolve;
+
+void pkl_fetch_set_resolve(const char *list)
+{
+	default_resolve = list;
+}
+
 void pkl_fetch_opts_init(struct pkl_fetch_opts *o, char *storage, size_t storage_len)
 {
-	const char *env = getenv("PKILAB_RESOLVE");
+	const char *env = default_resolve;
 
 	memset(o, 0, sizeof(*o));
 	if (!env || !*env || !storage || storage_len == 0)

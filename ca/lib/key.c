@@ -33,6 +33,7 @@
 
 #include "pkilab/file.h"
 #include "pkilab/key.h"
+#include "pkilab/secret.h"
 #include "pkilab/lab.h"
 
 struct key_name {
@@ -371,45 +372,33 @@ const EVP_MD *pkl_key_default_md(EVP_PKEY *key)
 	}
 }
 
+/* Set once at start (pkl_env_apply); borrowed. */
+static const char *passphrase_value, *passphrase_file;
+
+void pkl_key_passphrase_set_source(const char *value, const char *file)
+{
+	passphrase_value = value;
+	passphrase_file = file;
+}
+
 char *pkl_key_passphrase_get(struct pkl_err *err)
 {
-	const char *file = getenv("PKILAB_KEY_PASSPHRASE_FILE");
-	const char *env = getenv("PKILAB_KEY_PASSPHRASE");
-	struct pkl_buf b = PKL_BUF_INIT;
+	struct pkl_secret_src src = { .file = passphrase_file, .value = passphrase_value };
+	enum pkl_secret_from from;
 	char *p = NULL;
-	size_t n;
 
 	pkl_err_clear(err);
-	if (file && *file) {
-		if (pkl_file_read(file, 65536, &b, err) != PKL_OK)
-			return NULL;
-		for (n = 0; n < b.len && b.data[n] != '\n' && b.data[n] != '\r'; n++)
-			;
-		if (n == 0) {
-			pkl_buf_wipe(&b);
-			pkl_err_set(err, PKL_EINPUT, file, "passphrase file has an empty first line");
-			return NULL;
-		}
-		p = malloc(n + 1);
-		if (p) {
-			memcpy(p, b.data, n);
-			p[n] = '\0';
-		}
-		pkl_buf_wipe(&b);
-	} else if (env && *env) {
-		p = strdup(env);
-	} else {
+	if (pkl_secret_read(&src, &p, &from, err) != PKL_OK)
+		return NULL;
+	if (p && from == PKL_SECRET_FILE && !*p) {
+		pkl_secret_free(p);
+		pkl_err_set(err, PKL_EINPUT, passphrase_file, "passphrase file has an empty first line");
 		return NULL;
 	}
-	if (!p)
-		pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
 	return p;
 }
 
 void pkl_key_passphrase_free(char *p)
 {
-	if (!p)
-		return;
-	OPENSSL_cleanse(p, strlen(p));
-	free(p);
+	pkl_secret_free(p);
 }

@@ -152,13 +152,25 @@ const char *pkl_duration_fmt(int64_t secs, char *buf, size_t len)
 	return buf;
 }
 
+/* Set once at start (pkl_env_apply), before any thread reads it. */
+static pkl_time fixed_now;
+static int fixed_now_set;
+
+void pkl_time_set_now(const pkl_time *fixed)
+{
+	fixed_now_set = fixed != NULL;
+	fixed_now = fixed ? *fixed : 0;
+}
+
+enum pkl_rc pkl_time_parse_absolute(const char *s, pkl_time *out)
+{
+	return parse_absolute(s, out);
+}
+
 pkl_time pkl_time_now(void)
 {
-	const char *fixed = getenv("PKILAB_NOW");
-	pkl_time t;
-
-	if (fixed && *fixed && parse_absolute(fixed, &t) == PKL_OK)
-		return t;
+	if (fixed_now_set)
+		return fixed_now;
 	return (pkl_time)time(NULL);
 }
 

@@ -284,15 +284,15 @@ out:
 	return rc;
 }
 
+/* Set once at start from the locale variables (pkl_env_read, pkl_env_apply). */
+static int locale_utf8;
+
+void pkl_report_set_utf8(int utf8)
+{
+	locale_utf8 = utf8 != 0;
+}
+
 int pkl_report_locale_utf8(void)
 {
-	const char *vars[] = { "LC_ALL", "LC_CTYPE", "LANG" };
-
-	for (size_t i = 0; i < 3; i++) {
-		const char *v = getenv(vars[i]);
-		if (v && *v)
-			return strstr(v, "UTF-8") || strstr(v, "utf8") || strstr(v, "UTF8") ||
-			       strstr(v, "utf-8");
-	}
-	return 0;
+	return locale_utf8;
 }

@@ -237,11 +237,11 @@ static void resolve_syntax_and_env(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(pkl_fetch_opts_resolve(&o, bad[i], &err), PKL_EINPUT);
 	assert_int_equal(o.n_resolve, 4);
-	setenv("PKILAB_RESOLVE", "a.test:80:127.0.0.1, b.test:80:127.0.0.2:81,junk", 1);
+	pkl_fetch_set_resolve("a.test:80:127.0.0.1, b.test:80:127.0.0.2:81,junk");
 	pkl_fetch_opts_init(&o, storage, sizeof(storage));
 	assert_int_equal(o.n_resolve, 2);
 	assert_string_equal(o.resolve[1], "b.test:80:127.0.0.2:81");
-	unsetenv("PKILAB_RESOLVE");
+	pkl_fetch_set_resolve(NULL);
 }
 
 static void only_http(void **state)

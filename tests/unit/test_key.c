@@ -396,13 +396,12 @@ static void passphrase_sources(void **state)
 	char *p;
 
 	(void)state;
-	unsetenv("PKILAB_KEY_PASSPHRASE_FILE");
-	unsetenv("PKILAB_KEY_PASSPHRASE");
+	pkl_key_passphrase_set_source(NULL, NULL);
 	p = pkl_key_passphrase_get(&err);
 	assert_null(p);
 	assert_int_equal(err.rc, PKL_OK);
 
-	setenv("PKILAB_KEY_PASSPHRASE", "from env", 1);
+	pkl_key_passphrase_set_source("from env", NULL);
 	p = pkl_key_passphrase_get(&err);
 	assert_non_null(p);
 	assert_string_equal(p, "from env");
@@ -411,7 +410,7 @@ static void passphrase_sources(void **state)
 	/* the file wins over the variable; only its first line counts */
 	snprintf(path, sizeof(path), "%s/pass", dir);
 	write_file(path, "first line\r\nsecond\n", 19);
-	setenv("PKILAB_KEY_PASSPHRASE_FILE", path, 1);
+	pkl_key_passphrase_set_source("from env", path);
 	p = pkl_key_passphrase_get(&err);
 	assert_non_null(p);
 	assert_string_equal(p, "first line");
@@ -424,13 +423,12 @@ static void passphrase_sources(void **state)
 	assert_non_null(strstr(err.msg, "empty first line"));
 
 	snprintf(path, sizeof(path), "%s/nonexistent", dir);
-	setenv("PKILAB_KEY_PASSPHRASE_FILE", path, 1);
+	pkl_key_passphrase_set_source("from env", path);
 	p = pkl_key_passphrase_get(&err);
 	assert_null(p);
 	assert_int_equal(err.rc, PKL_EINPUT);
 
-	unsetenv("PKILAB_KEY_PASSPHRASE_FILE");
-	unsetenv("PKILAB_KEY_PASSPHRASE");
+	pkl_key_passphrase_set_source(NULL, NULL);
 	pkl_key_passphrase_free(NULL);
 }
 

@@ -95,9 +95,12 @@ static void formatting_and_asn1(void **state)
 	assert_int_equal(pkl_time_from_asn1(a, &t), PKL_OK);
 	assert_int_equal(t, 2524608000);
 	ASN1_TIME_free(a);
-	setenv("PKILAB_NOW", "2030-06-01T12:00:00Z", 1);
+	assert_int_equal(pkl_time_parse_absolute("2030-06-01T12:00:00Z", &t), PKL_OK);
+	pkl_time_set_now(&t);
 	assert_int_equal(pkl_time_now(), 1906545600); /* date -u -d 2030-06-01T12:00:00Z +%s */
-	unsetenv("PKILAB_NOW");
+	pkl_time_set_now(NULL);
+	assert_int_not_equal(pkl_time_now(), 1906545600);
+	assert_int_equal(pkl_time_parse_absolute("30d", &t), PKL_EINPUT);
 }
 
 int main(void)

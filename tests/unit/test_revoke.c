@@ -368,11 +368,13 @@ static void clock_behind_refused(void **state)
 	struct pkl_err err = { 0 };
 	struct pkl_crl_info info, again;
 	char behind[32];
+	pkl_time now;
 
 	(void)state;
 	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_OK);
 	pkl_time_fmt(info.this_update + 300 - 86400, behind, sizeof(behind));
-	setenv("PKILAB_NOW", behind, 1);
+	assert_int_equal(pkl_time_parse_absolute(behind, &now), PKL_OK);
+	pkl_time_set_now(&now);
 	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &again, &err), PKL_EINPUT);
 	assert_non_null(strstr(err.msg, "clock behind"));
 	assert_non_null(strstr(err.msg, "--allow-clock-behind"));
@@ -380,7 +382,7 @@ static void clock_behind_refused(void **state)
 	assert_int_equal(pkl_revoke_publish(pki, "root", PKL_PUBLISH_ALLOW_CLOCK_BEHIND, &again, &err),
 			 PKL_OK);
 	assert_true(again.this_update < info.this_update);
-	unsetenv("PKILAB_NOW");
+	pkl_time_set_now(NULL);
 	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &again, &err), PKL_OK);
 }
 

@@ -44,10 +44,13 @@ struct pkl_fetch_result {
 	struct pkl_buf body;     /* owned */
 };
 
-/* Fills opts with the defaults and the entries of $PKILAB_RESOLVE (comma or
- * space separated). The strings of the environment variable are copied into
+/* Fills opts with the defaults and the entries of the default resolve list
+ * (pkl_fetch_set_resolve; comma or space separated). The list is copied into
  * storage (size storage_len); entries beyond PKL_FETCH_MAX_RESOLVE are dropped. */
 void pkl_fetch_opts_init(struct pkl_fetch_opts *o, char *storage, size_t storage_len);
+/* Sets the default resolve list (borrowed; NULL: none). main() passes
+ * PKILAB_RESOLVE through pkl_env_apply, which has checked every entry. */
+void pkl_fetch_set_resolve(const char *list);
 
 /* Adds one "HOST:PORT:ADDR[:PORT2]" entry (borrowed); PKL_EINPUT if malformed. */
 enum pkl_rc pkl_fetch_opts_resolve(struct pkl_fetch_opts *o, const char *entry,

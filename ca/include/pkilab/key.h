@@ -66,9 +66,12 @@ EVP_PKEY *pkl_key_load(const char *path, const char *passphrase, struct pkl_err 
  * NULL for Ed25519 (pure EdDSA), SHA-256 otherwise. */
 const EVP_MD *pkl_key_default_md(EVP_PKEY *key);
 
-/* The passphrase for encrypted keys, from $PKILAB_KEY_PASSPHRASE_FILE (a file
- * whose first line is used) or $PKILAB_KEY_PASSPHRASE. Returns NULL when
- * neither is set. The returned string is owned by the caller and must be
+/* The passphrase source for encrypted keys: a file whose first line is used
+ * (PKILAB_KEY_PASSPHRASE_FILE) or a value (PKILAB_KEY_PASSPHRASE), both
+ * borrowed, NULL for none; main() sets them through pkl_env_apply. */
+void pkl_key_passphrase_set_source(const char *value, const char *file);
+/* The passphrase for encrypted keys, from the file if set, else the value.
+ * Returns NULL when neither is set. The returned string is owned by the caller and must be
  * released with pkl_key_passphrase_free (wipes it). */
 char *pkl_key_passphrase_get(struct pkl_err *err);
 void pkl_key_passphrase_free(char *p);

@@ -21,8 +21,13 @@ enum pkl_rc pkl_duration_parse(const char *s, int allow_negative, int64_t *out, 
 const char *pkl_time_fmt(pkl_time t, char *buf, size_t len);
 /* "3d 4h", "-12m": for reports. */
 const char *pkl_duration_fmt(int64_t secs, char *buf, size_t len);
-/* The current time; PKILAB_NOW (an absolute time) overrides it for tests and fixtures. */
+/* The current time, or the one fixed by pkl_time_set_now (PKILAB_NOW, read by
+ * the programs' main through pkl_env_read, for tests and fixtures). */
 pkl_time pkl_time_now(void);
+/* Fixes the current time (NULL: the system clock again). Call before threads. */
+void pkl_time_set_now(const pkl_time *fixed);
+/* An absolute time only ("2026-01-01T00:00:00Z", "2026-01-01"); PKL_EINPUT otherwise. */
+enum pkl_rc pkl_time_parse_absolute(const char *s, pkl_time *out);
 
 /* Converts from OpenSSL's ASN1_TIME; returns PKL_EINPUT if unparsable. */
 struct asn1_string_st;

@@ -82,7 +82,9 @@ enum pkl_rc pkl_report_text(const struct pkl_report *r, int utf8, struct pkl_buf
 enum pkl_rc pkl_report_json(const struct pkl_report *r, const char *const *meta,
 			    struct pkl_buf *out, struct pkl_err *err);
 
-/* Whether the environment's locale asks for UTF-8 (LC_ALL, LC_CTYPE, LANG). */
+/* Whether the locale asks for UTF-8, as set by pkl_report_set_utf8 (main()
+ * passes LC_ALL, LC_CTYPE, LANG through pkl_env_read); 0 until set. */
 int pkl_report_locale_utf8(void);
+void pkl_report_set_utf8(int utf8);
 
 #endif
