@@ -411,31 +411,31 @@ static enum pkl_rc located(struct pkl_err *err, enum pkl_rc rc, const char *wher
 	return rc;
 }
 
+void pkl_issue_window(struct pkl_entity *e, pkl_time now, const pkl_time *not_before, const pkl_time *not_after)
+{
+	/* validity is the whole window, from the back-dated notBefore, so that a
+	 * template's validity can equal its max_validity (Apple's 825 days). */
+	e->not_before = not_before ? *not_before : now - e->prof.backdate;
+	e->not_after = not_after ? *not_after : e->not_before + e->prof.validity;
+}
+
 enum pkl_rc pkl_issue_times(struct pkl_entity *e, pkl_time now, const char *validity, const char *not_before,
 			    const char *not_after, struct pkl_err *err)
 {
 	enum pkl_rc rc;
 	int64_t v;
-	pkl_time t;
+	pkl_time nb = 0, na = 0;
 
 	if (validity) {
 		if (pkl_duration_parse(validity, 0, &v, err) != PKL_OK || v <= 0)
 			return pkl_err_set(err, PKL_EINPUT, "--validity", "bad validity '%s'", validity);
 		e->prof.validity = v;
 	}
-	e->not_before = now - e->prof.backdate;
-	e->not_after = e->not_before + e->prof.validity;
-	if (not_before) {
-		if ((rc = pkl_time_parse(not_before, now, &t, err)) != PKL_OK)
-			return located(err, rc, "--not-before");
-		e->not_before = t;
-		e->not_after = t + e->prof.validity;
-	}
-	if (not_after) {
-		if ((rc = pkl_time_parse(not_after, now, &t, err)) != PKL_OK)
-			return located(err, rc, "--not-after");
-		e->not_after = t;
-	}
+	if (not_before && (rc = pkl_time_parse(not_before, now, &nb, err)) != PKL_OK)
+		return located(err, rc, "--not-before");
+	if (not_after && (rc = pkl_time_parse(not_after, now, &na, err)) != PKL_OK)
+		return located(err, rc, "--not-after");
+	pkl_issue_window(e, now, not_before ? &nb : NULL, not_after ? &na : NULL);
 	if (e->not_after <= e->not_before)
 		return pkl_err_set(err, PKL_EINPUT, NULL, "notAfter must be after notBefore");
 	return PKL_OK;
@@ -489,7 +489,7 @@ static enum pkl_rc issue_entity_of(const struct pkl_issue_opts *o, struct pkl_en
 
 	memset(e, 0, sizeof(*e));
 	snprintf(e->where, sizeof(e->where), "--template %s", o->template_name);
-	if ((rc = pkl_template_load(o->template_name, NULL, &e->prof, err)) != PKL_OK)
+	if ((rc = pkl_template_load(o->template_name, NULL, o->templates_dir, &e->prof, err)) != PKL_OK)
 		return rc;
 	if (e->prof.role == PKL_ROLE_ROOT)
 		return pkl_err_set(err, PKL_EINPUT, NULL, "template '%s' is a root: roots come from 'pkilab build'",

@@ -9,6 +9,8 @@
  * the file and line of the setting at fault.
  */
 #include <ctype.h>
+#include <limits.h>
+#include <stddef.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -28,37 +30,119 @@
 
 /* ---- settings vocabulary ---------------------------------------------- */
 
+/* One table per scope (a template or an entry's overrides, a lab entry, the
+ * lab group, the file's top level), in the manner of cdp-server/config.c:
+ * each row gives the name, the type, where the value goes (profile settings)
+ * and the accepted range. The tables drive parsing, the unknown-setting error
+ * with its suggestion, and the documentation check (pkl_lab_setting_name). */
 enum set_kind { K_STR, K_BOOL, K_INT, K_DUR, K_LIST };
+
+/* A setting with its own syntax (role, key, usages): writes *p or refuses. */
+typedef enum pkl_rc (*set_parse_fn)(struct pkl_profile *p, const config_setting_t *s, const char *str,
+				    const char *ctx, const char *where, struct pkl_err *err);
 
 struct set_def {
 	const char *name;
 	enum set_kind kind;
+	size_t off;            /* profile settings: the field in struct pkl_profile */
+	size_t size;           /* K_STR: the field's size */
+	long long min, max;    /* K_INT, K_DUR: accepted range, inclusive */
+	const char *range;     /* out of range: "must ..." after the context, or the reason after "is V: " */
+	set_parse_fn parse;    /* non-NULL: the setting's own syntax */
+	const char *help;
 };
+
+#define NO_FIELD 0
+#define NO_MIN LLONG_MIN
+#define NO_MAX LLONG_MAX
+#define FIELD(f) offsetof(struct pkl_profile, f), sizeof(((struct pkl_profile *)0)->f)
+
+static enum pkl_rc parse_role(struct pkl_profile *p, const config_setting_t *s, const char *str,
+			      const char *ctx, const char *where, struct pkl_err *err);
+static enum pkl_rc parse_key(struct pkl_profile *p, const config_setting_t *s, const char *str,
+			     const char *ctx, const char *where, struct pkl_err *err);
+static enum pkl_rc parse_ku(struct pkl_profile *p, const config_setting_t *s, const char *str,
+			    const char *ctx, const char *where, struct pkl_err *err);
+static enum pkl_rc parse_eku(struct pkl_profile *p, const config_setting_t *s, const char *str,
+			     const char *ctx, const char *where, struct pkl_err *err);
 
 /* Profile settings: allowed in templates and, as overrides, in lab entries. */
 static const struct set_def profile_defs[] = {
-	{ "description", K_STR },   { "role", K_STR },
-	{ "key", K_STR },           { "validity", K_DUR },
-	{ "max_validity", K_DUR },  { "backdate", K_DUR },
-	{ "path_len", K_INT },      { "key_usage", K_LIST },
-	{ "rsa_key_encipherment", K_BOOL }, { "extended_key_usage", K_LIST },
-	{ "san_required", K_BOOL }, { "ip_as_dns", K_BOOL },
-	{ "cdp", K_BOOL },          { "aia", K_BOOL },
-	{ "crl_lifetime", K_DUR },  { "encrypt_key", K_BOOL },
-	{ "outlive_issuer", K_BOOL },
+	{ "description", K_STR, FIELD(description), 0, 0, NULL, NULL, "what the template is for" },
+	{ "role", K_STR, FIELD(role), 0, 0, NULL, parse_role, "root, intermediate or end-entity" },
+	{ "key", K_STR, FIELD(key), 0, 0, NULL, parse_key, "key type and size: rsa:2048, ec:P-256, ..." },
+	{ "validity", K_DUR, FIELD(validity), 1, NO_MAX, "must be positive",
+	  NULL, "validity window from the back-dated notBefore" },
+	{ "max_validity", K_DUR, FIELD(max_validity), NO_MIN, NO_MAX, NULL, NULL, "longest validity allowed" },
+	{ "backdate", K_DUR, FIELD(backdate), NO_MIN, 7LL * 86400,
+	  "more than 7 days is not a clock-drift allowance", NULL, "notBefore = issue time - backdate" },
+	{ "path_len", K_INT, FIELD(path_len), -1, 16, "expected -1 (none) or 0..16", NULL,
+	  "pathLenConstraint of a CA" },
+	{ "key_usage", K_LIST, FIELD(key_usage), 0, 0, NULL, parse_ku, "key usage names" },
+	{ "rsa_key_encipherment", K_BOOL, FIELD(rsa_key_encipherment), 0, 0, NULL, NULL,
+	  "add keyEncipherment when the key is RSA" },
+	{ "extended_key_usage", K_LIST, FIELD(eku), 0, 0, NULL, parse_eku, "EKU names or dotted OIDs" },
+	{ "san_required", K_BOOL, FIELD(san_required), 0, 0, NULL, NULL, "a SAN is mandatory" },
+	{ "ip_as_dns", K_BOOL, FIELD(ip_as_dns), 0, 0, NULL, NULL, "IP SANs also written as dNSName" },
+	{ "cdp", K_BOOL, FIELD(cdp), 0, 0, NULL, NULL, "include CRL distribution points" },
+	{ "aia", K_BOOL, FIELD(aia), 0, 0, NULL, NULL, "include AIA caIssuers" },
+	{ "crl_lifetime", K_DUR, FIELD(crl_lifetime), 60, NO_MAX, "must be at least 1m", NULL,
+	  "CAs: nextUpdate - thisUpdate of their CRLs" },
+	{ "encrypt_key", K_BOOL, FIELD(encrypt_key), 0, 0, NULL, NULL, "store the private key encrypted" },
+	{ "outlive_issuer", K_BOOL, FIELD(outlive_issuer), 0, 0, NULL, NULL,
+	  "allow notAfter beyond the issuer's" },
 };
 #define N_PROFILE_DEFS (sizeof(profile_defs) / sizeof(profile_defs[0]))
 
-/* Settings only a lab entry has. */
+/* Settings only a lab entry has (parse_entity reads them). */
 static const struct set_def entity_defs[] = {
-	{ "name", K_STR },    { "template", K_STR }, { "issuer", K_STR },
-	{ "subject", K_STR }, { "san", K_LIST },     { "not_before", K_STR },
-	{ "not_after", K_STR },
+	{ "name", K_STR, NO_FIELD, 0, 0, 0, NULL, NULL, "the entity's name in the PKI" },
+	{ "template", K_STR, NO_FIELD, 0, 0, 0, NULL, NULL, "the template it starts from" },
+	{ "issuer", K_STR, NO_FIELD, 0, 0, 0, NULL, NULL, "a CA of the lab; none for a root" },
+	{ "subject", K_STR, NO_FIELD, 0, 0, 0, NULL, NULL, "the subject DN" },
+	{ "san", K_LIST, NO_FIELD, 0, 0, 0, NULL, NULL, "subjectAltName entries" },
+	{ "not_before", K_STR, NO_FIELD, 0, 0, 0, NULL, NULL, "absolute or relative time" },
+	{ "not_after", K_STR, NO_FIELD, 0, 0, 0, NULL, NULL, "absolute or relative time" },
 };
 #define N_ENTITY_DEFS (sizeof(entity_defs) / sizeof(entity_defs[0]))
 
-static const char *const lab_group_names[] = { "name", "pki", "cdp", "cdp_layout", "templates", NULL };
-static const char *const top_names[] = { "lab", "cas", "certs", NULL };
+/* The lab group (parse_lab_group reads them). */
+static const struct set_def lab_defs[] = {
+	{ "name", K_STR, NO_FIELD, 0, 0, 0, NULL, NULL, "the lab's name" },
+	{ "pki", K_STR, NO_FIELD, 0, 0, 0, NULL, NULL, "the PKI directory, relative to the lab file" },
+	{ "cdp", K_LIST, NO_FIELD, 0, 0, 0, NULL, NULL, "CDP/AIA base URLs, in priority order" },
+	{ "cdp_layout", K_STR, NO_FIELD, 0, 0, 0, NULL, NULL, "one-point or point-per-uri" },
+	{ "templates", K_STR, NO_FIELD, 0, 0, 0, NULL, NULL, "a directory searched first for templates" },
+};
+#define N_LAB_DEFS (sizeof(lab_defs) / sizeof(lab_defs[0]))
+
+/* The top level of a lab file. */
+static const struct set_def top_defs[] = {
+	{ "lab", K_LIST, NO_FIELD, 0, 0, 0, NULL, NULL, "the lab group" },
+	{ "cas", K_LIST, NO_FIELD, 0, 0, 0, NULL, NULL, "the CAs" },
+	{ "certs", K_LIST, NO_FIELD, 0, 0, 0, NULL, NULL, "the end-entity certificates" },
+};
+#define N_TOP_DEFS (sizeof(top_defs) / sizeof(top_defs[0]))
+
+static const struct set_def *scope_defs(enum pkl_lab_scope scope, size_t *n)
+{
+	switch (scope) {
+	case PKL_LAB_SCOPE_PROFILE: *n = N_PROFILE_DEFS; return profile_defs;
+	case PKL_LAB_SCOPE_ENTRY: *n = N_ENTITY_DEFS; return entity_defs;
+	case PKL_LAB_SCOPE_LAB: *n = N_LAB_DEFS; return lab_defs;
+	case PKL_LAB_SCOPE_TOP: *n = N_TOP_DEFS; return top_defs;
+	}
+	*n = 0;
+	return NULL;
+}
+
+const char *pkl_lab_setting_name(enum pkl_lab_scope scope, size_t i)
+{
+	size_t n;
+	const struct set_def *defs = scope_defs(scope, &n);
+
+	return i < n ? defs[i].name : NULL;
+}
 
 static const struct set_def *find_def(const struct set_def *defs, size_t n, const char *name)
 {
@@ -66,6 +150,21 @@ static const struct set_def *find_def(const struct set_def *defs, size_t n, cons
 		if (!strcmp(defs[i].name, name))
 			return &defs[i];
 	return NULL;
+}
+
+/* " (did you mean 'x'?)" against the names of one or two tables, or "". */
+static const char *suggest_in(const char *word, const struct set_def *a, size_t na, const struct set_def *b,
+			      size_t nb, char *buf, size_t len)
+{
+	const char *names[N_PROFILE_DEFS + N_ENTITY_DEFS + 1];
+	size_t k = 0;
+
+	for (size_t i = 0; i < na && k < N_PROFILE_DEFS + N_ENTITY_DEFS; i++)
+		names[k++] = a[i].name;
+	for (size_t i = 0; i < nb && k < N_PROFILE_DEFS + N_ENTITY_DEFS; i++)
+		names[k++] = b[i].name;
+	names[k] = NULL;
+	return pkl_suggest_hint(word, names, buf, len);
 }
 
 /* "file:line" of a setting (libconfig tracks both). */
@@ -118,19 +217,105 @@ static int type_ok(const config_setting_t *s, enum set_kind k)
 
 /* ---- profile settings --------------------------------------------------- */
 
+static enum pkl_rc parse_role(struct pkl_profile *p, const config_setting_t *s, const char *str,
+			      const char *ctx, const char *where, struct pkl_err *err)
+{
+	if (!strcmp(str, "root"))
+		p->role = PKL_ROLE_ROOT;
+	else if (!strcmp(str, "intermediate"))
+		p->role = PKL_ROLE_INTERMEDIATE;
+	else if (!strcmp(str, "end-entity") || !strcmp(str, "leaf"))
+		p->role = PKL_ROLE_LEAF;
+	else
+		return pkl_err_set(err, PKL_EINPUT, where,
+				   "role '%s' in %s: expected \"root\", \"intermediate\" or \"end-entity\"", str, ctx);
+	return PKL_OK;
+}
+
+static enum pkl_rc parse_key(struct pkl_profile *p, const config_setting_t *s, const char *str,
+			     const char *ctx, const char *where, struct pkl_err *err)
+{
+	struct pkl_err sub = { 0 };
+
+	if (pkl_key_spec_parse(str, &p->key, &sub) != PKL_OK)
+		return pkl_err_set(err, PKL_EINPUT, where, "key in %s: %s", ctx, sub.msg);
+	return PKL_OK;
+}
+
+static enum pkl_rc parse_ku(struct pkl_profile *p, const config_setting_t *s, const char *str,
+			    const char *ctx, const char *where, struct pkl_err *err)
+{
+	unsigned ku = 0;
+
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const char *n = config_setting_get_string_elem(s, i);
+		unsigned bit = pkl_ku_from_name(n);
+		if (!bit) {
+			char hint[160];
+
+			return pkl_err_set(err, PKL_EINPUT, where, "unknown key usage '%s' in %s%s", n, ctx,
+					   pkl_suggest_hint(n, pkl_ku_names(), hint, sizeof(hint)));
+		}
+		ku |= bit;
+	}
+	p->key_usage = ku;
+	return PKL_OK;
+}
+
+static enum pkl_rc parse_eku(struct pkl_profile *p, const config_setting_t *s, const char *str,
+			     const char *ctx, const char *where, struct pkl_err *err)
+{
+	int n = config_setting_length(s);
+
+	if (n > PKL_MAX_EKU)
+		return pkl_err_set(err, PKL_EINPUT, where, "too many extended key usages in %s (max %d)", ctx,
+				   PKL_MAX_EKU);
+	p->n_eku = 0;
+	for (int i = 0; i < n; i++) {
+		const char *e = config_setting_get_string_elem(s, i);
+		const char *oid = pkl_eku_oid(e);
+		if (!oid) {
+			const char *sug = pkl_suggest(e, pkl_eku_names());
+			return pkl_err_set(err, PKL_EINPUT, where, "unknown extended key usage '%s' in %s%s%s%s", e,
+					   ctx, sug ? " (did you mean '" : " (use a name like 'serverAuth' or a dotted OID",
+					   sug ? sug : "", sug ? "'?)" : ")");
+		}
+		for (size_t j = 0; j < p->n_eku; j++)
+			if (!strcmp(p->eku[j], oid))
+				return pkl_err_set(err, PKL_EINPUT, where, "extended key usage '%s' listed twice in %s",
+						   e, ctx);
+		snprintf(p->eku[p->n_eku++], sizeof(p->eku[0]), "%s", oid);
+	}
+	return PKL_OK;
+}
+
+/* A value outside [min, max]: "NAME in CTX must ..." or "NAME in CTX is V: why". */
+static enum pkl_rc out_of_range(const struct set_def *d, const char *value, const char *ctx, const char *where,
+				struct pkl_err *err)
+{
+	if (!strncmp(d->range, "must ", 5))
+		return pkl_err_set(err, PKL_EINPUT, where, "%s in %s %s", d->name, ctx, d->range);
+	return pkl_err_set(err, PKL_EINPUT, where, "%s in %s is %s: %s", d->name, ctx, value, d->range);
+}
+
+/* Applies one profile setting through its table row; PKL_EINPUT without a
+ * message when the name is not a profile setting (the caller decides). */
 static enum pkl_rc apply_profile_setting(struct pkl_profile *p, const config_setting_t *s,
 					 const char *ctx, const char *file, struct pkl_err *err)
 {
 	const char *name = config_setting_name(s);
-	char where[PATH_MAX + 16];
-	enum pkl_rc rc = PKL_OK;
+	const struct set_def *d = find_def(profile_defs, N_PROFILE_DEFS, name);
+	char where[PATH_MAX + 16], num[32];
+	unsigned char *field = (unsigned char *)p;
 	struct pkl_err sub = { 0 };
 	const char *str = ""; /* set below for string settings, the only ones that read it */
+	long long v;
+	int64_t dur;
+	int b;
 
-	loc(s, file, where, sizeof(where));
-	const struct set_def *d = find_def(profile_defs, N_PROFILE_DEFS, name);
 	if (!d)
-		return PKL_EINPUT; /* caller decides (entity setting or unknown) */
+		return PKL_EINPUT;
+	loc(s, file, where, sizeof(where));
 	if (!type_ok(s, d->kind))
 		return pkl_err_set(err, PKL_EINPUT, where, "setting '%s' in %s must be %s", name, ctx,
 				   kind_hint(d->kind));
@@ -139,122 +324,36 @@ static enum pkl_rc apply_profile_setting(struct pkl_profile *p, const config_set
 		if (!str) /* type_ok() said string; never NULL, but say so */
 			str = "";
 	}
-
-	if (!strcmp(name, "description")) {
-		snprintf(p->description, sizeof(p->description), "%s", str);
-	} else if (!strcmp(name, "role")) {
-		if (!strcmp(str, "root"))
-			p->role = PKL_ROLE_ROOT;
-		else if (!strcmp(str, "intermediate"))
-			p->role = PKL_ROLE_INTERMEDIATE;
-		else if (!strcmp(str, "end-entity") || !strcmp(str, "leaf"))
-			p->role = PKL_ROLE_LEAF;
-		else
-			return pkl_err_set(err, PKL_EINPUT, where,
-					   "role '%s' in %s: expected \"root\", \"intermediate\" or \"end-entity\"",
-					   str, ctx);
-	} else if (!strcmp(name, "key")) {
-		if (pkl_key_spec_parse(str, &p->key, &sub) != PKL_OK)
-			return pkl_err_set(err, PKL_EINPUT, where, "key in %s: %s", ctx, sub.msg);
-	} else if (d->kind == K_DUR) {
-		int64_t v;
-		if (pkl_duration_parse(str, 0, &v, &sub) != PKL_OK)
+	if (d->parse)
+		return d->parse(p, s, str, ctx, where, err);
+	field += d->off;
+	switch (d->kind) {
+	case K_STR:
+		snprintf((char *)field, d->size, "%s", str);
+		break;
+	case K_BOOL:
+		b = config_setting_get_bool(s);
+		memcpy(field, &b, sizeof(b));
+		break;
+	case K_INT:
+		v = config_setting_type(s) == CONFIG_TYPE_INT ? config_setting_get_int(s) : config_setting_get_int64(s);
+		snprintf(num, sizeof(num), "%lld", v);
+		if (v < d->min || v > d->max)
+			return out_of_range(d, num, ctx, where, err);
+		b = (int)v;
+		memcpy(field, &b, sizeof(b));
+		break;
+	case K_DUR:
+		if (pkl_duration_parse(str, 0, &dur, &sub) != PKL_OK)
 			return pkl_err_set(err, PKL_EINPUT, where, "%s in %s: %s", name, ctx, sub.msg);
-		if (!strcmp(name, "validity")) {
-			if (v <= 0)
-				return pkl_err_set(err, PKL_EINPUT, where, "validity in %s must be positive", ctx);
-			p->validity = v;
-		} else if (!strcmp(name, "max_validity"))
-			p->max_validity = v;
-		else if (!strcmp(name, "backdate")) {
-			if (v > 7L * 86400)
-				return pkl_err_set(err, PKL_EINPUT, where,
-						   "backdate in %s is %s: more than 7 days is not a clock-drift allowance",
-						   ctx, str);
-			p->backdate = v;
-		} else if (!strcmp(name, "crl_lifetime")) {
-			if (v < 60)
-				return pkl_err_set(err, PKL_EINPUT, where,
-						   "crl_lifetime in %s must be at least 1m", ctx);
-			p->crl_lifetime = v;
-		}
-	} else if (!strcmp(name, "path_len")) {
-		long long v = config_setting_get_int64(s);
-		if (config_setting_type(s) == CONFIG_TYPE_INT)
-			v = config_setting_get_int(s);
-		if (v < -1 || v > 16)
-			return pkl_err_set(err, PKL_EINPUT, where,
-					   "path_len in %s is %lld: expected -1 (none) or 0..16", ctx, v);
-		p->path_len = (int)v;
-	} else if (!strcmp(name, "key_usage")) {
-		unsigned ku = 0;
-		for (int i = 0; i < config_setting_length(s); i++) {
-			const char *n = config_setting_get_string_elem(s, i);
-			unsigned bit = pkl_ku_from_name(n);
-			if (!bit) {
-				char hint[160];
-
-				return pkl_err_set(err, PKL_EINPUT, where, "unknown key usage '%s' in %s%s",
-						   n, ctx,
-						   pkl_suggest_hint(n, pkl_ku_names(), hint, sizeof(hint)));
-			}
-			ku |= bit;
-		}
-		p->key_usage = ku;
-	} else if (!strcmp(name, "extended_key_usage")) {
-		int n = config_setting_length(s);
-		if (n > PKL_MAX_EKU)
-			return pkl_err_set(err, PKL_EINPUT, where, "too many extended key usages in %s (max %d)",
-					   ctx, PKL_MAX_EKU);
-		p->n_eku = 0;
-		for (int i = 0; i < n; i++) {
-			const char *e = config_setting_get_string_elem(s, i);
-			const char *oid = pkl_eku_oid(e);
-			if (!oid) {
-				const char *sug = pkl_suggest(e, pkl_eku_names());
-				return pkl_err_set(err, PKL_EINPUT, where,
-						   "unknown extended key usage '%s' in %s%s%s%s", e, ctx,
-						   sug ? " (did you mean '" : " (use a name like 'serverAuth' or a dotted OID",
-						   sug ? sug : "", sug ? "'?)" : ")");
-			}
-			for (size_t j = 0; j < p->n_eku; j++)
-				if (!strcmp(p->eku[j], oid))
-					return pkl_err_set(err, PKL_EINPUT, where,
-							   "extended key usage '%s' listed twice in %s", e, ctx);
-			snprintf(p->eku[p->n_eku++], sizeof(p->eku[0]), "%s", oid);
-		}
-	} else {
-		int v = config_setting_get_bool(s);
-		if (!strcmp(name, "rsa_key_encipherment"))
-			p->rsa_key_encipherment = v;
-		else if (!strcmp(name, "san_required"))
-			p->san_required = v;
-		else if (!strcmp(name, "ip_as_dns"))
-			p->ip_as_dns = v;
-		else if (!strcmp(name, "cdp"))
-			p->cdp = v;
-		else if (!strcmp(name, "aia"))
-			p->aia = v;
-		else if (!strcmp(name, "encrypt_key"))
-			p->encrypt_key = v;
-		else if (!strcmp(name, "outlive_issuer"))
-			p->outlive_issuer = v;
+		if (dur < d->min || dur > d->max)
+			return out_of_range(d, str, ctx, where, err);
+		memcpy(field, &dur, sizeof(dur));
+		break;
+	case K_LIST: /* every list has its own syntax (d->parse) */
+		break;
 	}
-	return rc;
-}
-
-static void suggest_msg(char *buf, size_t len, const char *word, int with_entity)
-{
-	const char *names[N_PROFILE_DEFS + N_ENTITY_DEFS + 1];
-	size_t n = 0;
-
-	for (size_t i = 0; i < N_PROFILE_DEFS; i++)
-		names[n++] = profile_defs[i].name;
-	if (with_entity)
-		for (size_t i = 0; i < N_ENTITY_DEFS; i++)
-			names[n++] = entity_defs[i].name;
-	names[n] = NULL;
-	pkl_suggest_hint(word, names, buf, len);
+	return PKL_OK;
 }
 
 /* ---- templates ----------------------------------------------------------- */
@@ -308,49 +407,71 @@ static int exe_parent_dir(char *out, size_t len)
 	return 1;
 }
 
-/* Where a template is searched, in order: beside the lab file, its
- * templates/ subdirectory, $PKILAB_TEMPLATES, <prefix>/share/pkilab/templates
- * relative to the running binary (an install at any prefix), the directory
- * compiled in (PKL_TEMPLATE_DIR, for a binary copied elsewhere) and
- * <checkout>/templates (build/pkilab run from the source tree). The error
- * lists every directory searched, so a wrong install is seen at once. */
-enum pkl_rc pkl_template_find(const char *name, const char *lab_dir, char *out, size_t outlen,
+/* Appends the directory a + b unless it is listed from dedup_from on. */
+static void dirs_add(struct pkl_template_dirs *d, size_t dedup_from, const char *a, const char *b)
+{
+	char dir[PATH_MAX];
+
+	if (d->n == PKL_TEMPLATE_DIRS_MAX ||
+	    snprintf(dir, sizeof(dir), "%s%s", a, b) >= (int)sizeof(dir))
+		return;
+	for (size_t i = dedup_from; i < d->n; i++)
+		if (!strcmp(d->dir[i], dir))
+			return;
+	snprintf(d->dir[d->n++], PATH_MAX, "%s", dir);
+}
+
+/* The search list, in order: the lab's `templates` setting, beside the lab
+ * file, its templates/ subdirectory, templates_dir (the caller's, from
+ * $PKILAB_TEMPLATES), <prefix>/share/pkilab/templates relative to the running
+ * binary (an install at any prefix), the directory compiled in
+ * (PKL_TEMPLATE_DIR, for a binary copied elsewhere) and <checkout>/templates
+ * (build/pkilab run from the source tree). */
+void pkl_template_dirs_init(struct pkl_template_dirs *d, const char *lab_templates, const char *lab_dir,
+			    const char *templates_dir)
+{
+	char exe[PATH_MAX];
+	int have_exe = exe_parent_dir(exe, sizeof(exe));
+	size_t from;
+
+	memset(d, 0, sizeof(*d));
+	/* The lab's own directory is listed as given, even when a later entry
+	 * names it again: the not-found error shows the search as it ran. */
+	if (lab_templates && lab_templates[0])
+		dirs_add(d, 0, lab_templates, "");
+	from = d->n;
+	if (lab_dir) {
+		dirs_add(d, from, lab_dir, "");
+		dirs_add(d, from, lab_dir, "/templates");
+	}
+	if (templates_dir && templates_dir[0])
+		dirs_add(d, from, templates_dir, "");
+	if (have_exe)
+		dirs_add(d, from, exe, "/share/pkilab/templates");
+	dirs_add(d, from, PKL_TEMPLATE_DIR, "");
+	if (have_exe)
+		dirs_add(d, from, exe, "/templates");
+}
+
+/* The first <dir>/<name>.cfg that exists; the error lists every directory
+ * searched, so a wrong install is seen at once. */
+enum pkl_rc pkl_template_find(const char *name, const struct pkl_template_dirs *dirs, char *out, size_t outlen,
 			      struct pkl_err *err)
 {
-	char dirs[6][PATH_MAX], exe[PATH_MAX], list[sizeof(err->msg)];
-	size_t nd = 0, used = 0;
-	const char *env = getenv("PKILAB_TEMPLATES");
-	int have_exe = exe_parent_dir(exe, sizeof(exe));
+	char list[sizeof(err->msg)];
+	size_t used = 0;
 
 	if (!pkl_lab_name_valid(name))
 		return pkl_err_set(err, PKL_EINPUT, NULL, "bad template name '%s'", name);
-	if (lab_dir) {
-		snprintf(dirs[nd++], PATH_MAX, "%s", lab_dir);
-		snprintf(dirs[nd++], PATH_MAX, "%s/templates", lab_dir);
-	}
-	if (env && *env)
-		snprintf(dirs[nd++], PATH_MAX, "%s", env);
-	if (have_exe)
-		snprintf(dirs[nd++], PATH_MAX, "%s/share/pkilab/templates", exe);
-	snprintf(dirs[nd++], PATH_MAX, "%s", PKL_TEMPLATE_DIR);
-	if (have_exe)
-		snprintf(dirs[nd++], PATH_MAX, "%s/templates", exe);
 	list[0] = '\0';
-	for (size_t i = 0; i < nd; i++) {
-		int seen = 0;
-		for (size_t j = 0; j < i; j++)
-			seen |= !strcmp(dirs[j], dirs[i]);
-		if (seen)
-			continue;
-		if (snprintf(out, outlen, "%s/%s.cfg", dirs[i], name) < (int)outlen &&
-		    pkl_file_exists(out))
+	for (size_t i = 0; i < dirs->n; i++) {
+		if (snprintf(out, outlen, "%s/%s.cfg", dirs->dir[i], name) < (int)outlen && pkl_file_exists(out))
 			return PKL_OK;
-		int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", dirs[i]);
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", dirs->dir[i]);
 		/* Truncated: nothing more is appended, so no entry is skipped silently. */
 		used = w >= 0 && (size_t)w < sizeof(list) - used ? used + (size_t)w : sizeof(list) - 1;
 	}
-	return pkl_err_set(err, PKL_EINPUT, NULL, "template '%s' not found (looked in %s)", name,
-			   list);
+	return pkl_err_set(err, PKL_EINPUT, NULL, "template '%s' not found (looked in %s)", name, list);
 }
 
 static enum pkl_rc config_load(config_t *cfg, const char *path, struct pkl_err *err)
@@ -393,7 +514,7 @@ static enum pkl_rc template_load_path(const char *path, const char *name, struct
 	for (int i = 0; i < config_setting_length(root); i++) {
 		config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
 		if (!find_def(profile_defs, N_PROFILE_DEFS, config_setting_name(s))) {
-			suggest_msg(sug, sizeof(sug), config_setting_name(s), 0);
+			suggest_in(config_setting_name(s), profile_defs, N_PROFILE_DEFS, NULL, 0, sug, sizeof(sug));
 			pkl_err_set(err, PKL_EINPUT, loc(s, path, where, sizeof(where)),
 				    "unknown setting '%s' in %s%s", config_setting_name(s), ctx, sug);
 			config_destroy(&cfg);
@@ -409,11 +530,18 @@ static enum pkl_rc template_load_path(const char *path, const char *name, struct
 	return PKL_OK;
 }
 
-enum pkl_rc pkl_template_load(const char *name, const char *lab_dir, struct pkl_profile *out,
-			      struct pkl_err *err)
+enum pkl_rc pkl_template_load(const char *name, const char *lab_dir, const char *templates_dir,
+			      struct pkl_profile *out, struct pkl_err *err)
 {
+	struct pkl_template_dirs *dirs = malloc(sizeof(*dirs));
 	char path[PATH_MAX];
-	enum pkl_rc rc = pkl_template_find(name, lab_dir, path, sizeof(path), err);
+	enum pkl_rc rc;
+
+	if (!dirs)
+		return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+	pkl_template_dirs_init(dirs, NULL, lab_dir, templates_dir);
+	rc = pkl_template_find(name, dirs, path, sizeof(path), err);
+	free(dirs);
 
 	if (rc != PKL_OK)
 		return rc;
@@ -455,15 +583,12 @@ static enum pkl_rc parse_lab_group(struct pkl_lab *lab, config_setting_t *g, con
 	for (int i = 0; i < config_setting_length(g); i++) {
 		config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
 		const char *n = config_setting_name(m);
-		int known = 0;
-		for (int k = 0; lab_group_names[k]; k++)
-			known |= !strcmp(n, lab_group_names[k]);
-		if (!known) {
+		if (!find_def(lab_defs, N_LAB_DEFS, n)) {
 			char hint[160];
 
 			return pkl_err_set(err, PKL_EINPUT, loc(m, lab->path, where, sizeof(where)),
 					   "unknown setting '%s' in lab%s", n,
-					   pkl_suggest_hint(n, lab_group_names, hint, sizeof(hint)));
+					   suggest_in(n, lab_defs, N_LAB_DEFS, NULL, 0, hint, sizeof(hint)));
 		}
 	}
 	s = get_str_member(g, "name", lab->path, "lab", 0, err, &rc);
@@ -545,6 +670,7 @@ struct tmpl_cache {
 struct load_state {
 	struct tmpl_cache cache[TMPL_CACHE_MAX];
 	size_t n_cache;
+	struct pkl_template_dirs dirs;
 };
 
 static const struct pkl_profile *template_cached(const struct load_state *ls, const char *name)
@@ -564,8 +690,7 @@ static void template_remember(struct load_state *ls, const char *name, const str
 }
 
 static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, config_setting_t *e,
-				const char *section, int index, const char *lab_dir,
-				const char *tmpl_dir, struct pkl_entity *out, struct pkl_err *err)
+				const char *section, int index, struct pkl_entity *out, struct pkl_err *err)
 {
 	char where[PATH_MAX + 16], ctx[PKL_NAME_MAX + 32], sug[96];
 	const char *name, *tmpl, *s;
@@ -599,24 +724,10 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, conf
 		out->prof = *known;
 	} else {
 		char tpath[PATH_MAX];
-		rc = PKL_EINPUT;
-		if (tmpl_dir[0] && pkl_lab_name_valid(tmpl) &&
-		    snprintf(tpath, sizeof(tpath), "%s/%s.cfg", tmpl_dir, tmpl) < (int)sizeof(tpath) &&
-		    pkl_file_exists(tpath))
-			rc = PKL_OK;
-		if (rc != PKL_OK)
-			rc = pkl_template_find(tmpl, lab_dir, tpath, sizeof(tpath), &sub);
-		if (rc != PKL_OK) {
-			config_setting_t *ts = config_setting_get_member(e, "template");
-			const char *looked = strstr(sub.msg, "(looked in ");
-			loc(ts, lab->path, where, sizeof(where));
-			/* The lab's `templates` directory was searched first: listed first. */
-			if (tmpl_dir[0] && looked)
-				return pkl_err_set(err, PKL_EINPUT, where, "%s: %.*s(looked in %s, %s",
-						   ctx, (int)(looked - sub.msg), sub.msg, tmpl_dir,
-						   looked + strlen("(looked in "));
-			return pkl_err_set(err, PKL_EINPUT, where, "%s: %s", ctx, sub.msg);
-		}
+		if (pkl_template_find(tmpl, &ls->dirs, tpath, sizeof(tpath), &sub) != PKL_OK)
+			return pkl_err_set(err, PKL_EINPUT,
+					   loc(config_setting_get_member(e, "template"), lab->path, where, sizeof(where)),
+					   "%s: %s", ctx, sub.msg);
 		rc = template_load_path(tpath, tmpl, &out->prof, err);
 		if (rc != PKL_OK)
 			return rc;
@@ -637,7 +748,7 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, conf
 			continue;
 		}
 		if (!find_def(profile_defs, N_PROFILE_DEFS, n)) {
-			suggest_msg(sug, sizeof(sug), n, 1);
+			suggest_in(n, profile_defs, N_PROFILE_DEFS, entity_defs, N_ENTITY_DEFS, sug, sizeof(sug));
 			return pkl_err_set(err, PKL_EINPUT, where, "unknown setting '%s' in %s%s", n, ctx, sug);
 		}
 		rc = apply_profile_setting(&out->prof, m, ctx, lab->path, err);
@@ -695,10 +806,7 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, conf
 					   "not_after of %s: %s", ctx, sub.msg);
 		has_na = 1;
 	}
-	/* validity is the whole window, from the back-dated notBefore, so that a
-	 * template's validity can equal its max_validity (Apple's 825 days). */
-	out->not_before = has_nb ? nb : lab->now - out->prof.backdate;
-	out->not_after = has_na ? na : out->not_before + out->prof.validity;
+	pkl_issue_window(out, lab->now, has_nb ? &nb : NULL, has_na ? &na : NULL);
 	if (out->not_after <= out->not_before)
 		return pkl_err_set(err, PKL_EINPUT, out->where, "%s: notAfter must be after notBefore", ctx);
 	out->is_ca = out->prof.role != PKL_ROLE_LEAF;
@@ -818,7 +926,7 @@ static enum pkl_rc resolve_hierarchy(struct pkl_lab *lab, struct pkl_err *err)
 	return PKL_OK;
 }
 
-struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, struct pkl_err *err)
+struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, const char *templates_dir, struct pkl_err *err)
 {
 	struct pkl_lab *lab = NULL;
 	struct load_state *ls = NULL;
@@ -843,15 +951,12 @@ struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, struct pkl_err *err
 	for (int i = 0; i < config_setting_length(root); i++) {
 		config_setting_t *m = config_setting_get_elem(root, (unsigned)i);
 		const char *n = config_setting_name(m);
-		int known = 0;
-		for (int k = 0; top_names[k]; k++)
-			known |= !strcmp(n, top_names[k]);
-		if (!known) {
+		if (!find_def(top_defs, N_TOP_DEFS, n)) {
 			char hint[160];
 
 			pkl_err_set(err, PKL_EINPUT, loc(m, path, where, sizeof(where)),
 				    "unknown top-level setting '%s'%s (a lab file has lab, cas and certs)", n,
-				    pkl_suggest_hint(n, top_names, hint, sizeof(hint)));
+				    suggest_in(n, top_defs, N_TOP_DEFS, NULL, 0, hint, sizeof(hint)));
 			goto fail;
 		}
 	}
@@ -886,13 +991,14 @@ struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, struct pkl_err *err
 		pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
 		goto fail;
 	}
+	pkl_template_dirs_init(&ls->dirs, tmpl_dir, lab_dir, templates_dir);
 	for (int sec = 0; sec < 2; sec++) {
 		const char *secname = sec ? "certs" : "cas";
 		config_setting_t *l = config_lookup(&cfg, secname);
 		for (int i = 0; l && i < config_setting_length(l); i++) {
 			struct pkl_entity *e = &lab->ents[lab->n_ents];
 			rc = parse_entity(lab, ls, config_setting_get_elem(l, (unsigned)i), secname, i,
-					  lab_dir, tmpl_dir, e, err);
+					  e, err);
 			if (rc != PKL_OK)
 				goto fail;
 			if (sec == 0 && !e->is_ca) {

@@ -98,8 +98,8 @@ static enum pkl_rc renewable(struct pkl_pki *pki, const struct pkl_renew_opts *o
 /* The entity to issue: the old one's name, issuer, subject and SANs, its
  * template's profile with the key type the old certificate recorded (the lab
  * may have overridden the template's). */
-static enum pkl_rc entity_of(struct pkl_pki *pki, const struct pkl_cert_row *old, struct pkl_entity *e,
-			     struct pkl_err *err)
+static enum pkl_rc entity_of(struct pkl_pki *pki, const struct pkl_cert_row *old, const char *templates_dir,
+			     struct pkl_entity *e, struct pkl_err *err)
 {
 	struct pkl_buf der = PKL_BUF_INIT;
 	struct pkl_key_spec spec;
@@ -108,7 +108,7 @@ static enum pkl_rc entity_of(struct pkl_pki *pki, const struct pkl_cert_row *old
 
 	memset(e, 0, sizeof(*e));
 	snprintf(e->where, sizeof(e->where), "%s (template %s)", old->name, old->template_name);
-	if ((rc = pkl_template_load(old->template_name, NULL, &e->prof, err)) != PKL_OK)
+	if ((rc = pkl_template_load(old->template_name, NULL, templates_dir, &e->prof, err)) != PKL_OK)
 		return rc;
 	snprintf(e->name, sizeof(e->name), "%s", old->name);
 	snprintf(e->issuer, sizeof(e->issuer), "%s", old->issuer_name);
@@ -177,7 +177,7 @@ enum pkl_rc pkl_renew(const char *pki_dir, const struct pkl_renew_opts *o, struc
 	if (!(pki = pkl_pki_open(pki_dir, 0, err)))
 		return failed(err);
 	if ((rc = pkl_issue_ctx_load(pki, &ctx, err)) != PKL_OK || (rc = renewable(pki, o, &old, err)) != PKL_OK ||
-	    (rc = entity_of(pki, &old, &e, err)) != PKL_OK ||
+	    (rc = entity_of(pki, &old, o->templates_dir, &e, err)) != PKL_OK ||
 	    (rc = pkl_issue_times(&e, ctx.now, o->validity, NULL, NULL, err)) != PKL_OK ||
 	    (rc = pkl_db_cert_find(pki->db, old.issuer_name, &iss, err)) != PKL_OK)
 		goto out;

@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
 		abort();
-	lab = pkl_lab_load(path, 1800000000, &err);
+	lab = pkl_lab_load(path, 1800000000, NULL, &err);
 	if (!lab && (err.rc == PKL_OK || !err.msg[0]))
 		abort(); /* a failure must say why */
 	pkl_lab_free(lab);

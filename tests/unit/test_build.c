@@ -96,7 +96,7 @@ static struct pkl_lab *load(const char *text)
 
 	write_file("lab.cfg", text);
 	snprintf(p, sizeof(p), "%s/lab.cfg", dir);
-	lab = pkl_lab_load(p, pkl_time_now(), &err);
+	lab = pkl_lab_load(p, pkl_time_now(), NULL, &err);
 	if (!lab)
 		print_error("lab: %s: %s\n", err.where, err.msg);
 	assert_non_null(lab);

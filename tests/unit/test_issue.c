@@ -31,6 +31,7 @@
 
 static char dir[] = "/tmp/pkl-test-issue-XXXXXX";
 static char pki_dir[PATH_MAX];
+static char tmpl_dir[PATH_MAX]; /* issue and renew load templates by name from here */
 
 static const char root_tmpl[] =
 	"role = \"root\";\nkey = \"ec:P-256\";\nvalidity = \"10y\";\nbackdate = \"1h\";\npath_len = -1;\n"
@@ -92,7 +93,7 @@ static int setup(void **state)
 	if (mkdir(p, 0755) != 0)
 		return -1;
 	/* issue and renew load templates by name, without a lab file beside them. */
-	setenv("PKILAB_TEMPLATES", p, 1);
+	snprintf(tmpl_dir, sizeof(tmpl_dir), "%s", p);
 	write_file("templates/t-root.cfg", root_tmpl);
 	write_file("templates/t-int.cfg", int_tmpl);
 	write_file("templates/t-gw.cfg", gw_tmpl);
@@ -101,7 +102,7 @@ static int setup(void **state)
 	snprintf(p, sizeof(p), "%s/lab.cfg", dir);
 	snprintf(pki_dir, sizeof(pki_dir), "%s/pki", dir);
 	opts.pki_dir = pki_dir;
-	if ((lab = pkl_lab_load(p, pkl_time_now(), &err)) && (plan = pkl_build_plan_new(lab, &opts, &err)) &&
+	if ((lab = pkl_lab_load(p, pkl_time_now(), NULL, &err)) && (plan = pkl_build_plan_new(lab, &opts, &err)) &&
 	    pkl_build_apply(plan, &err) == PKL_OK)
 		ok = 1;
 	else
@@ -128,7 +129,7 @@ static void gw_entity(struct pkl_entity *e, int64_t days)
 	struct pkl_err err = { 0 };
 
 	memset(e, 0, sizeof(*e));
-	assert_int_equal(pkl_template_load("t-gw", NULL, &e->prof, &err), PKL_OK);
+	assert_int_equal(pkl_template_load("t-gw", NULL, tmpl_dir, &e->prof, &err), PKL_OK);
 	snprintf(e->name, sizeof(e->name), "gw");
 	snprintf(e->issuer, sizeof(e->issuer), "ca");
 	assert_int_equal(pkl_san_parse("gw.test", &e->sans[e->n_sans++], &err), PKL_OK);
@@ -247,7 +248,8 @@ static void issue_ok(struct pkl_issue_opts *o, struct pkl_issue_result *r)
 static void issue_gw(const char *name, const char *const *sans, size_t n_sans, struct pkl_issue_result *r)
 {
 	char subject[128];
-	struct pkl_issue_opts o = { .ca = "ca", .template_name = "t-gw", .name = name, .subject = subject,
+	struct pkl_issue_opts o = { .templates_dir = tmpl_dir,
+				    .ca = "ca", .template_name = "t-gw", .name = name, .subject = subject,
 				    .sans = sans, .n_sans = n_sans };
 
 	snprintf(subject, sizeof(subject), "CN=%s.test", name);
@@ -280,7 +282,8 @@ static void test_issue_verb(void **state)
 static void test_issue_verb_policy(void **state)
 {
 	static const char *const san[] = { "x.test" };
-	struct pkl_issue_opts o = { .ca = "ca", .template_name = "t-gw", .name = "toolong", .subject = "CN=x",
+	struct pkl_issue_opts o = { .templates_dir = tmpl_dir,
+				    .ca = "ca", .template_name = "t-gw", .name = "toolong", .subject = "CN=x",
 				    .sans = san, .n_sans = 1, .validity = "826d" };
 	struct pkl_issue_result r;
 	struct pkl_err err = { 0 };
@@ -308,7 +311,8 @@ static void test_issue_verb_policy(void **state)
 	assert_false(exists("nosan"));
 
 	/* Beyond the CA's 5 years: refused, then issued with outlive_issuer. */
-	struct pkl_issue_opts c = { .ca = "ca", .template_name = "t-client", .name = "late", .subject = "CN=late",
+	struct pkl_issue_opts c = { .templates_dir = tmpl_dir,
+				    .ca = "ca", .template_name = "t-client", .name = "late", .subject = "CN=late",
 				    .validity = "6y" };
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(pkl_issue(pki_dir, &c, &r, &err), PKL_EINPUT);
@@ -370,7 +374,7 @@ static void renew_ok(const struct pkl_renew_opts *o, struct pkl_renew_result *r)
 static void test_renew_new_key_keeps_subject_and_sans(void **state)
 {
 	static const char *const sans[] = { "rn1.test", "IP:192.0.2.7", "2001:db8::7", "email:ops@rn1.test" };
-	struct pkl_renew_opts o = { .ref = "rn1" };
+	struct pkl_renew_opts o = { .templates_dir = tmpl_dir, .ref = "rn1" };
 	struct pkl_issue_result ir;
 	struct pkl_renew_result r;
 	struct pkl_cert_row before, now, old;
@@ -421,7 +425,7 @@ static void test_renew_new_key_keeps_subject_and_sans(void **state)
 static void test_renew_reuse_key(void **state)
 {
 	static const char *const sans[] = { "rn2.test" };
-	struct pkl_renew_opts o = { .ref = "rn2", .reuse_key = 1 };
+	struct pkl_renew_opts o = { .templates_dir = tmpl_dir, .ref = "rn2", .reuse_key = 1 };
 	struct pkl_issue_result ir;
 	struct pkl_renew_result r;
 	struct pkl_cert_row before, now;
@@ -444,7 +448,7 @@ static void test_renew_reuse_key(void **state)
 static void test_renew_revoke_old(void **state)
 {
 	static const char *const sans[] = { "rn3.test" };
-	struct pkl_renew_opts o = { .ref = "rn3", .revoke_old = 1 };
+	struct pkl_renew_opts o = { .templates_dir = tmpl_dir, .ref = "rn3", .revoke_old = 1 };
 	struct pkl_issue_result ir;
 	struct pkl_renew_result r;
 	struct pkl_cert_row before, now, old;
@@ -466,7 +470,7 @@ static void test_renew_revoke_old(void **state)
 
 	/* The superseded serial is refused as a renew target. */
 	struct pkl_err err = { 0 };
-	struct pkl_renew_opts again = { .ref = ref };
+	struct pkl_renew_opts again = { .templates_dir = tmpl_dir, .ref = ref };
 	assert_int_equal(pkl_renew(pki_dir, &again, &r, &err), PKL_EINPUT);
 	assert_non_null(strstr(err.msg, "superseded"));
 }
@@ -477,7 +481,7 @@ static void test_renew_revoke_old(void **state)
 static void test_renew_policy(void **state)
 {
 	static const char *const sans[] = { "rn4.test" };
-	struct pkl_renew_opts o = { .ref = "rn4", .validity = "826d" };
+	struct pkl_renew_opts o = { .templates_dir = tmpl_dir, .ref = "rn4", .validity = "826d" };
 	struct pkl_issue_result ir;
 	struct pkl_renew_result r;
 	struct pkl_cert_row before, now;
@@ -500,8 +504,9 @@ static void test_renew_policy(void **state)
 	assert_int_equal(now.not_before, now.issued_at - 3600);
 
 	/* Beyond the issuer: the renew command's fix. */
-	struct pkl_issue_opts c = { .ca = "ca", .template_name = "t-client", .name = "rn5", .subject = "CN=rn5" };
-	struct pkl_renew_opts o5 = { .ref = "rn5", .validity = "6y" };
+	struct pkl_issue_opts c = { .templates_dir = tmpl_dir,
+				    .ca = "ca", .template_name = "t-client", .name = "rn5", .subject = "CN=rn5" };
+	struct pkl_renew_opts o5 = { .templates_dir = tmpl_dir, .ref = "rn5", .validity = "6y" };
 	issue_ok(&c, &ir);
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(pkl_renew(pki_dir, &o5, &r, &err), PKL_EINPUT);

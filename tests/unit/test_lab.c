@@ -81,7 +81,7 @@ static struct pkl_lab *load(const char *text, struct pkl_err *err)
 	write_file("lab.cfg", text);
 	snprintf(p, sizeof(p), "%s/lab.cfg", dir);
 	memset(err, 0, sizeof(*err));
-	return pkl_lab_load(p, NOW, err);
+	return pkl_lab_load(p, NOW, NULL, err);
 }
 
 #define ROOT "{ name = \"root\"; template = \"t-root\"; subject = \"CN=Root\"; }"
@@ -311,18 +311,18 @@ static void templates_load_and_report_their_own_errors(void **state)
 	char want[PATH_MAX + 32];
 
 	(void)state;
-	assert_int_equal(pkl_template_load("t-gw", dir, &p, &err), PKL_OK);
+	assert_int_equal(pkl_template_load("t-gw", dir, NULL, &p, &err), PKL_OK);
 	assert_int_equal(p.role, PKL_ROLE_LEAF);
 	assert_int_equal(p.validity, 397 * 86400);
 	assert_int_equal(p.san_required, 1);
 	assert_int_equal(p.key_usage, PKL_KU_DIGITAL_SIGNATURE);
 	write_file("templates/t-bad.cfg", "role = \"end-entity\";\nbackdat = \"1h\";\n");
-	assert_int_equal(pkl_template_load("t-bad", dir, &p, &err), PKL_EINPUT);
+	assert_int_equal(pkl_template_load("t-bad", dir, NULL, &p, &err), PKL_EINPUT);
 	snprintf(want, sizeof(want), "%s/templates/t-bad.cfg:2", dir);
 	assert_string_equal(err.where, want);
 	assert_non_null(strstr(err.msg, "(did you mean 'backdate'?)"));
-	assert_int_equal(pkl_template_load("no-such-template", dir, &p, &err), PKL_EINPUT);
-	assert_int_equal(pkl_template_load("../escape", dir, &p, &err), PKL_EINPUT);
+	assert_int_equal(pkl_template_load("no-such-template", dir, NULL, &p, &err), PKL_EINPUT);
+	assert_int_equal(pkl_template_load("../escape", dir, NULL, &p, &err), PKL_EINPUT);
 }
 
 int main(void)

@@ -71,6 +71,12 @@ struct pkl_issue_words {
 enum pkl_rc pkl_issue_check_policy(const struct pkl_entity *e, pkl_time issuer_not_after,
 				   const struct pkl_issue_words *w, struct pkl_err *err);
 
+/* notBefore and notAfter of e, for a lab entry and for issue and renew
+ * alike: notBefore = *not_before, or now - the profile's backdate; notAfter =
+ * *not_after, or notBefore + the profile's validity. NULL: not given. The
+ * caller refuses notAfter <= notBefore in its own words. */
+void pkl_issue_window(struct pkl_entity *e, pkl_time now, const pkl_time *not_before, const pkl_time *not_after);
+
 /* notBefore and notAfter of e from its profile, relative to now, as a lab
  * entry's are (lab.c): notBefore = now - backdate, unless not_before (an
  * absolute or relative time, as typed) is given; notAfter = notBefore +
@@ -93,6 +99,7 @@ struct pkl_issue_opts {
 	size_t n_sans;
 	const char *csr_path;      /* NULL: generate a key (from the template) */
 	const char *validity;      /* NULL: the template's */
+	const char *templates_dir; /* searched for the template (pkl_template_dirs_init); NULL: none */
 	const char *not_before;    /* NULL: now - backdate */
 	const char *not_after;     /* NULL: notBefore + validity */
 	int outlive_issuer;        /* allow notAfter beyond the issuer's */
@@ -119,6 +126,7 @@ struct pkl_renew_opts {
 	int reuse_key;       /* keep the current private key (default: a new one) */
 	int revoke_old;      /* revoke the old certificate as superseded */
 	const char *validity; /* NULL: the template's */
+	const char *templates_dir; /* searched for the template (pkl_template_dirs_init); NULL: none */
 };
 
 struct pkl_renew_result {

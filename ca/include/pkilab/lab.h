@@ -74,20 +74,47 @@ struct pkl_lab {
 	size_t n_ents;
 };
 
-/* Loads and validates a lab file. Templates are looked up beside the lab
- * file, in its `templates` directory setting, in $PKILAB_TEMPLATES, then in
- * the installed directory. Caller frees with pkl_lab_free. */
-struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, struct pkl_err *err);
+/* Loads and validates a lab file. Templates are looked up in the search list
+ * of pkl_template_dirs_init (lab_templates: the lab's `templates` setting;
+ * templates_dir: the caller's extra directory, NULL for none). Caller frees
+ * with pkl_lab_free. */
+struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, const char *templates_dir, struct pkl_err *err);
 void pkl_lab_free(struct pkl_lab *lab);
 const struct pkl_entity *pkl_lab_find(const struct pkl_lab *lab, const char *name);
 
-/* Loads one template by name (same search path; lab_dir may be NULL). */
-enum pkl_rc pkl_template_load(const char *name, const char *lab_dir, struct pkl_profile *out,
+/* Where templates are searched, in order, as data: the not-found error lists
+ * exactly these directories. */
+#define PKL_TEMPLATE_DIRS_MAX 8
+struct pkl_template_dirs {
+	char dir[PKL_TEMPLATE_DIRS_MAX][PATH_MAX];
+	size_t n;
+};
+
+/* Fills the search list: lab_templates (the lab's `templates` setting, or
+ * NULL), lab_dir and lab_dir/templates (lab_dir may be NULL), templates_dir
+ * (NULL: none), <prefix>/share/pkilab/templates beside the running binary,
+ * the directory compiled in, <checkout>/templates. Repeats are dropped. */
+void pkl_template_dirs_init(struct pkl_template_dirs *d, const char *lab_templates, const char *lab_dir,
+			    const char *templates_dir);
+
+/* Loads one template by name from the search list of (lab_dir, templates_dir). */
+enum pkl_rc pkl_template_load(const char *name, const char *lab_dir, const char *templates_dir,
+			      struct pkl_profile *out, struct pkl_err *err);
+
+/* The first <dir>/<name>.cfg of dirs that exists; PKL_EINPUT naming every
+ * directory searched if none does. */
+enum pkl_rc pkl_template_find(const char *name, const struct pkl_template_dirs *dirs, char *out, size_t outlen,
 			      struct pkl_err *err);
 
-/* Resolves the full path of a template file; PKL_EINPUT if not found. */
-enum pkl_rc pkl_template_find(const char *name, const char *lab_dir, char *out, size_t outlen,
-			      struct pkl_err *err);
+/* The settings of each scope, from the tables that drive parsing: name i of
+ * the scope, NULL past the last (the documentation check walks them). */
+enum pkl_lab_scope {
+	PKL_LAB_SCOPE_PROFILE, /* a template, or an entry's overrides */
+	PKL_LAB_SCOPE_ENTRY,   /* only a lab entry (name, template, issuer, ...) */
+	PKL_LAB_SCOPE_LAB,     /* the lab group */
+	PKL_LAB_SCOPE_TOP,     /* the top level of a lab file */
+};
+const char *pkl_lab_setting_name(enum pkl_lab_scope scope, size_t i);
 
 /* Builds the issuance request fields that derive from a profile: KU (with
  * keyEncipherment for RSA when asked), EKU list, CA flags. Pointers in req
