@@ -11,7 +11,12 @@
  *   catalog.h   the parts snapshot.c, trust.c and catalog.c share
  *   routes.c    the route table (data) and strict URL matching
  *   httpdate.c  HTTP dates and ETags (validators, conditional requests)
- *   server.c    the libmicrohttpd daemons, limits, access log, dispatch
+ *   server.c    the listening sockets, the acceptor and the libmicrohttpd daemons
+ *   conns.c     each connection's phase, the connection limit and its eviction
+ *   iplimit.c   open connections per client address (per_ip_limit)
+ *   sweeper.c   the header deadline and the minimum send rate
+ *   request.c   a request from its head (framing, routing) to its access-log line
+ *   server.h    the parts the five files above share
  *   serve.c     serving helpers: an entry with its caching headers and
  *               conditional requests (304), small text replies
  *   health.c    the health verdict (/healthz, /metrics, the status page)
@@ -487,7 +492,7 @@ int cdp_watch_open(const struct cdp_config *cfg, int fd, struct pkl_err *err);
 /* Drains pending events; returns 1 if any concerned the catalog. */
 int cdp_watch_drain(int fd);
 
-/* ---- server (server.c) and handlers ---- */
+/* ---- server (server.c, request.c) and handlers ---- */
 
 struct cdp_stats {
 	atomic_ulong req[CDP_R_COUNT][8]; /* by route and status slot (cdp_status_slot) */

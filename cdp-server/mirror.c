@@ -155,6 +155,15 @@ static void peer_update(struct cdp_mirror *m, size_t i, int outcome, int reached
 	pthread_mutex_unlock(&m->lock);
 }
 
+/* Peer pi could not be reached at url: its state, a note the status page
+ * and /healthz show, and a warning. */
+static void peer_down(struct cdp_mirror *m, size_t pi, const char *url, const char *msg)
+{
+	peer_update(m, pi, CDP_PULL_ERROR, 0, msg);
+	cdp_catalog_note(m->cat, "", m->cfg->mirror[pi], msg);
+	pkl_log(PKL_LOG_WARN, "mirror: %s: %s", url, msg);
+}
+
 /* The peer's CA names from its /healthz JSON into names (at most max).
  * Returns the count, or -1 when the peer could not be reached (msg set). */
 static int discover(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk,
@@ -220,9 +229,8 @@ static int pull_cas(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
 	msg[0] = '\0';
 	n = discover(m, h, pi, sk, names, NAMES_MAX, msg, sizeof(msg));
 	if (n < 0) {
-		peer_update(m, pi, CDP_PULL_ERROR, 0, msg);
-		cdp_catalog_note(m->cat, "", base, msg);
-		pkl_log(PKL_LOG_WARN, "mirror: %s/healthz: %s", base, msg);
+		snprintf(url, sizeof(url), "%s/healthz", base);
+		peer_down(m, pi, url, msg);
 		down = 1;
 		goto out;
 	}
@@ -253,9 +261,7 @@ static int pull_cas(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
 		st = fetch(m, h, url, a ? a->etag : NULL, CERT_MAX, sk, err, sizeof(err));
 		if (st < 0) {
 			snprintf(msg, sizeof(msg), "peer unreachable: %s", err);
-			peer_update(m, pi, CDP_PULL_ERROR, 0, msg);
-			cdp_catalog_note(m->cat, "", base, msg);
-			pkl_log(PKL_LOG_WARN, "mirror: %s: %s", url, msg);
+			peer_down(m, pi, url, msg);
 			down = 1;
 			break;
 		}
@@ -321,9 +327,7 @@ static int pull_crls(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk, 
 		st = fetch(m, h, url, c ? c->etag : NULL, cfg->mirror_max_size, sk, err, sizeof(err));
 		if (st < 0) {
 			snprintf(msg, sizeof(msg), "peer unreachable: %s", err);
-			peer_update(m, pi, CDP_PULL_ERROR, 0, msg);
-			cdp_catalog_note(m->cat, "", base, msg);
-			pkl_log(PKL_LOG_WARN, "mirror: %s: %s", url, msg);
+			peer_down(m, pi, url, msg);
 			down = 1; /* no point asking a dead peer for the next CA */
 			continue;
 		}
