@@ -91,8 +91,7 @@ int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 	if (npos != 1)
 		return cli_usage_error(cli, "expected one lab file: pkilab build LAB.cfg");
 
-	lab = pkl_lab_load(argv[1], pkl_time_now(), getenv("PKILAB_TEMPLATES") /* TODO(lead): from cli env */,
-			   &err);
+	lab = pkl_lab_load(argv[1], pkl_time_now(), cli->env.templates, &err);
 	if (!lab)
 		return cli_fail(cli, &err);
 	bopts.pki_dir = cli->pki_dir; /* --pki; NULL: the lab's */

@@ -49,7 +49,7 @@ int cmd_issue(int argc, char **argv, struct pkl_cli *cli)
 		return cli_usage_error(cli, "--subject is required (or --csr to take the request's)");
 	o.sans = sans.v;
 	o.n_sans = sans.n;
-	o.templates_dir = getenv("PKILAB_TEMPLATES"); /* TODO(lead): from cli env */
+	o.templates_dir = cli->env.templates;
 
 	if (pkl_issue(cli_pki_dir(cli), &o, &r, &err) != PKL_OK)
 		return cli_fail(cli, &err);

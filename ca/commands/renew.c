@@ -35,7 +35,7 @@ int cmd_renew(int argc, char **argv, struct pkl_cli *cli)
 	if (npos != 1)
 		return cli_usage_error(cli, "which certificate? (one NAME)");
 	o.ref = argv[1];
-	o.templates_dir = getenv("PKILAB_TEMPLATES"); /* TODO(lead): from cli env */
+	o.templates_dir = cli->env.templates;
 
 	if (pkl_renew(cli_pki_dir(cli), &o, &r, &err) != PKL_OK)
 		return cli_fail(cli, &err);
