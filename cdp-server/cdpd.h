@@ -43,7 +43,7 @@
 
 #include <openssl/x509.h>
 
-#include "pkilab/crlcheck.h"
+#include "pkilab/crl_read.h"
 #include "pkilab/err.h"
 #include "pkilab/log.h"
 #include "pkilab/ptime.h"

@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "../cli/cli.h"
-#include "pkilab/revoke.h"
+#include "pkilab/crl_publish.h"
 
 struct crl_out {
 	struct pkl_cli *cli;
@@ -73,10 +73,10 @@ int cmd_crl(int argc, char **argv, struct pkl_cli *cli)
 	flags = (due ? PKL_PUBLISH_DUE : 0) | (clock_behind ? PKL_PUBLISH_ALLOW_CLOCK_BEHIND : 0);
 	if (ca) {
 		struct pkl_crl_info info;
-		if (pkl_revoke_publish(pki, ca, flags, &info, &err) == PKL_OK)
+		if (pkl_crl_publish(pki, ca, flags, &info, &err) == PKL_OK)
 			report(&info, &o);
 	} else {
-		pkl_revoke_publish_all(pki, flags, report, &o, &err);
+		pkl_crl_publish_all(pki, flags, report, &o, &err);
 	}
 	if (o.arr && !err.rc) {
 		cli_print_json(cli, o.arr);

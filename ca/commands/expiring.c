@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "../cli/cli.h"
+#include "pkilab/crl_read.h"
 #include "pkilab/revoke.h"
 
 struct rows {
@@ -132,12 +133,12 @@ int cmd_expiring(int argc, char **argv, struct pkl_cli *cli)
 	for (size_t i = 0; i < rs.n; i++) {
 		const struct pkl_cert_row *r = &rs.v[i];
 		struct pkl_ca_state cs;
-		struct pkl_crl_scan sc;
+		struct pkl_crl_tbs sc;
 		if (!r->is_ca || r->status == PKL_STATUS_REVOKED ||
 		    pkl_db_ca_get(pki->db, r->name, &cs, NULL) != PKL_OK ||
 		    pkl_pki_path(pki, PKL_FILE_CRL, r->name, path, sizeof(path), NULL) != PKL_OK)
 			continue;
-		if (pkl_revoke_crl_scan_file(path, &sc, NULL) != PKL_OK) {
+		if (pkl_crl_walk_file(path, &sc, NULL) != PKL_OK) {
 			snprintf(detail, sizeof(detail), "CRL %s is missing or unreadable: run 'pkilab crl --ca %s'",
 				 path, r->name);
 			item(&o, "crl", r->name, 0, detail);

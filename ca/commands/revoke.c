@@ -60,7 +60,7 @@ int cmd_revoke(int argc, char **argv, struct pkl_cli *cli)
 	if (pkl_revoke_cert(pki, &req, &row, &err) != PKL_OK)
 		goto out;
 	/* The canonical spelling, not what was typed ("keycompromise" is accepted). */
-	reason = req.reason == PKL_REASON_NONE ? "none" : pkl_reason_name(req.reason);
+	reason = pkl_reason_label(req.reason);
 	if (warn)
 		pkl_warn("certificateHold: strongSwan treats a certificate on hold as revoked "
 			 "(it fails the peer like any other reason)");

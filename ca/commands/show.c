@@ -17,14 +17,9 @@
 
 #include "../cli/cli.h"
 #include "pkilab/cert.h"
+#include "pkilab/crl_read.h"
 #include "pkilab/name.h"
 #include "pkilab/revoke.h"
-
-/* "none" where no reasonCode is recorded (pkl_reason_name says "unspecified"). */
-static const char *reason_name(int r)
-{
-	return r == PKL_REASON_NONE ? "none" : pkl_reason_name(r);
-}
 
 static json_t *gen_names(const GENERAL_NAMES *gens, int uris_only)
 {
@@ -237,7 +232,7 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 									    : "valid"));
 	if (r.status == PKL_STATUS_REVOKED) {
 		json_object_set_new(o, "revoked_at", json_string(pkl_time_fmt(r.revoked_at, t, sizeof(t))));
-		json_object_set_new(o, "reason", json_string(reason_name(r.reason)));
+		json_object_set_new(o, "reason", json_string(pkl_reason_label(r.reason)));
 		if (r.invalidity)
 			json_object_set_new(o, "invalidity_date",
 					    json_string(pkl_time_fmt(r.invalidity, t, sizeof(t))));
@@ -245,7 +240,7 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 	cert_details(o, x);
 	if (r.is_ca) {
 		struct pkl_ca_state cs;
-		struct pkl_crl_scan sc;
+		struct pkl_crl_tbs sc;
 		char path[PATH_MAX];
 		if (pkl_db_ca_get(pki->db, r.name, &cs, NULL) == PKL_OK && cs.cert_id == r.id) {
 			json_t *c = json_object();
@@ -257,7 +252,7 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 			if (pkl_pki_path(pki, PKL_FILE_CRL, r.name, path, sizeof(path), NULL) == PKL_OK) {
 				json_object_set_new(c, "path", json_string(path));
 				json_object_set_new(c, "published",
-						    json_string(pkl_revoke_crl_scan_file(path, &sc, NULL) == PKL_OK
+						    json_string(pkl_crl_walk_file(path, &sc, NULL) == PKL_OK
 									? (sc.next_update > now ? "fresh" : "expired")
 									: "missing or unreadable"));
 			}

@@ -1,5 +1,5 @@
 /*
- * CRL signing (standards.md §2, items 46-59).
+ * CRL signing, and the table of CRL reasons (RFC 5280 §5.1, §5.3.1).
  *
  * A CRL with a million entries must sign in well under a second and in
  * little memory, so no X509_REVOKED object is ever built: the TBSCertList is
@@ -7,9 +7,9 @@
  * computed first (every entry's size is known from its fields), so each
  * byte is written once; the only copy is a final memmove of a few bytes'
  * worth of header slack. The fixed parts come from OpenSSL: the issuer Name
- * as its cached DER (byte-equal to the CA's subject, #47), and the
+ * as its cached DER (byte-equal to the CA's subject, RFC 5280 §5.1.2.3), and the
  * AlgorithmIdentifier as the signature provider reports it for the key and
- * digest actually used (so TBS and outer algorithm always match, #48).
+ * digest actually used (so TBS and outer algorithm always match, §5.1.1.2).
  *
  * Layout (RFC 5280 §5.1):
  *   CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, BIT STRING }
@@ -34,42 +34,57 @@
 #include "pkilab/crl.h"
 #include "pkilab/key.h"
 
-/* ---- reason names ------------------------------------------------------ */
+/* ---- reason table (RFC 5280 §5.3.1) ------------------------------------ */
 
-static const struct {
-	int code;
-	const char *name;
-} reasons[] = {
-	{ PKL_REASON_KEY_COMPROMISE, "keyCompromise" },
-	{ PKL_REASON_CA_COMPROMISE, "cACompromise" },
-	{ PKL_REASON_AFFILIATION_CHANGED, "affiliationChanged" },
-	{ PKL_REASON_SUPERSEDED, "superseded" },
-	{ PKL_REASON_CESSATION_OF_OPERATION, "cessationOfOperation" },
-	{ PKL_REASON_CERTIFICATE_HOLD, "certificateHold" },
-	{ PKL_REASON_PRIVILEGE_WITHDRAWN, "privilegeWithdrawn" },
-	{ PKL_REASON_AA_COMPROMISE, "aACompromise" },
+/* The one table of CRL reasons: code, the RFC 5280 §5.3.1 name, which is
+ * also the name `pkilab revoke --reason` takes and every listing prints.
+ * unspecified (0) is never written (a reasonCode is omitted instead, RFC
+ * 5280 §5.3.1), removeFromCRL (8) belongs to delta CRLs and 7 is
+ * unassigned, so none of the three is here; "none" labels a revocation
+ * recorded without a reason. */
+static const int reason_codes[] = {
+	PKL_REASON_KEY_COMPROMISE,	   PKL_REASON_CA_COMPROMISE,  PKL_REASON_AFFILIATION_CHANGED,
+	PKL_REASON_SUPERSEDED,		   PKL_REASON_CESSATION_OF_OPERATION, PKL_REASON_CERTIFICATE_HOLD,
+	PKL_REASON_PRIVILEGE_WITHDRAWN, PKL_REASON_AA_COMPROMISE,
 };
-#define N_REASONS (sizeof(reasons) / sizeof(reasons[0]))
+#define N_REASONS (sizeof(reason_codes) / sizeof(reason_codes[0]))
+static const char *const reason_names[N_REASONS + 1] = {
+	"keyCompromise",	"cACompromise",	   "affiliationChanged", "superseded",
+	"cessationOfOperation", "certificateHold", "privilegeWithdrawn", "aACompromise",
+	NULL,
+};
+#define REASON_UNSPECIFIED "unspecified" /* code 0 and no reasonCode */
+#define REASON_NONE_LABEL "none"         /* no reason recorded */
 
 int pkl_reason_from_name(const char *name)
 {
-	/* "unspecified" means no reasonCode extension at all (standards #58). */
-	if (strcasecmp(name, "unspecified") == 0 || strcasecmp(name, "none") == 0)
+	/* "unspecified" means no reasonCode extension at all (RFC 5280 §5.3.1). */
+	if (strcasecmp(name, REASON_UNSPECIFIED) == 0 || strcasecmp(name, REASON_NONE_LABEL) == 0)
 		return PKL_REASON_NONE;
 	for (size_t i = 0; i < N_REASONS; i++)
-		if (strcasecmp(name, reasons[i].name) == 0)
-			return reasons[i].code;
+		if (strcasecmp(name, reason_names[i]) == 0)
+			return reason_codes[i];
 	return -2;
 }
 
 const char *pkl_reason_name(int reason)
 {
 	if (reason == PKL_REASON_NONE || reason == 0)
-		return "unspecified";
+		return REASON_UNSPECIFIED;
 	for (size_t i = 0; i < N_REASONS; i++)
-		if (reasons[i].code == reason)
-			return reasons[i].name;
+		if (reason_codes[i] == reason)
+			return reason_names[i];
 	return "unknown";
+}
+
+const char *pkl_reason_label(int reason)
+{
+	return reason == PKL_REASON_NONE ? REASON_NONE_LABEL : pkl_reason_name(reason);
+}
+
+const char *const *pkl_reason_names(void)
+{
+	return reason_names;
 }
 
 /* ---- a tiny DER writer ------------------------------------------------- */
@@ -145,7 +160,7 @@ static unsigned char *put_int(unsigned char *p, const unsigned char *b, size_t l
 }
 
 /* Time per RFC 5280: UTCTime for 1950..2049, GeneralizedTime otherwise
- * (standards #49), or GeneralizedTime always (invalidityDate, #59). */
+ * (§5.1.2.4), or GeneralizedTime always (invalidityDate, §5.3.2). */
 struct tcache {
 	pkl_time t;
 	int gen_only;
@@ -214,7 +229,7 @@ static const unsigned char inval_ext_head[] = { 0x30, 0x18, 0x06, 0x03, 0x55, 0x
 
 static int has_reason(const struct pkl_crl_entry *e)
 {
-	return e->reason > 0; /* -1 none; 0 unspecified is omitted too (standards #58) */
+	return e->reason > 0; /* -1 none; 0 unspecified is omitted too (RFC 5280 §5.3.1) */
 }
 
 /* Content length of the entry SEQUENCE, given its revocationDate length. */
@@ -270,7 +285,7 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 	if (req->number_len > sizeof(req->number))
 		return pkl_err_set(err, PKL_EINPUT, NULL, "CRL number longer than 20 octets");
 	crlnum_len = int_content(req->number, req->number_len, &ns, &npad);
-	if (crlnum_len > 20) /* standards #56 */
+	if (crlnum_len > 20) /* RFC 5280 §5.2.3 */
 		return pkl_err_set(err, PKL_EINPUT, NULL, "CRL number longer than 20 octets");
 	if (X509_check_private_key(ca, ca_key) != 1)
 		return pkl_err_ssl(err, PKL_EINPUT, NULL, "the CA key does not match the CA certificate");
@@ -357,12 +372,12 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 	/* Pass 2: write the TBSCertList after the slack. */
 	tbs = der_out->data + base + slack;
 	p = put_hdr(tbs, 0x30, tbs_len);
-	p = put(p, "\x02\x01\x01", 3); /* version v2 (#46) */
+	p = put(p, "\x02\x01\x01", 3); /* version v2 (§5.1.2.1) */
 	p = put(p, alg, alg_len);
 	p = put(p, name_der, name_len);
 	p = put(p, this_tc.der, this_tc.len);
-	p = put(p, next_tc.der, next_tc.len); /* always present (#50) */
-	if (req->n_entries) { /* absent, not empty, when there are none (#54) */
+	p = put(p, next_tc.der, next_tc.len); /* always present (§5.1.2.5) */
+	if (req->n_entries) { /* absent, not empty, when there are none (§5.1.2.6) */
 		p = put_hdr(p, 0x30, list_len);
 		for (size_t i = 0; i < req->n_entries; i++) {
 			const struct pkl_crl_entry *e = &req->entries[i];
@@ -391,7 +406,7 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 	{
 		size_t kid = (size_t)ASN1_STRING_length(ski);
 		size_t val = tlv_size(tlv_size(kid));
-		p = put_hdr(p, 0x30, 5 + tlv_size(val)); /* non-critical: no BOOLEAN (#55) */
+		p = put_hdr(p, 0x30, 5 + tlv_size(val)); /* non-critical: no BOOLEAN (§5.2.1) */
 		p = put(p, "\x06\x03\x55\x1d\x23", 5);
 		p = put_hdr(p, 0x04, val);
 		p = put_hdr(p, 0x30, tlv_size(kid));
@@ -400,7 +415,7 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 	}
 	{
 		size_t ilen = int_content(req->number, req->number_len, &ns, &npad);
-		p = put_hdr(p, 0x30, 5 + tlv_size(tlv_size(ilen))); /* non-critical (#56) */
+		p = put_hdr(p, 0x30, 5 + tlv_size(tlv_size(ilen))); /* non-critical (§5.2.3) */
 		p = put(p, "\x06\x03\x55\x1d\x14", 5);
 		p = put_hdr(p, 0x04, tlv_size(ilen));
 		p = put_int(p, req->number, req->number_len);

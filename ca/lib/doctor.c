@@ -13,7 +13,7 @@
 
 #include "pkilab/chain.h"
 #include "pkilab/crl.h"
-#include "pkilab/crlcheck.h"
+#include "pkilab/crl_read.h"
 #include "pkilab/doctor.h"
 #include "pkilab/fetch.h"
 #include "pkilab/file.h"

@@ -17,7 +17,7 @@
 
 #include "pkilab/cert.h"
 #include "pkilab/crl.h"
-#include "pkilab/crlcheck.h"
+#include "pkilab/crl_read.h"
 #include "pkilab/db.h"
 #include "pkilab/file.h"
 #include "pkilab/graph.h"

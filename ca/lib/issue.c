@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 
 #include "pkilab/crl.h"
+#include "pkilab/crl_publish.h"
 #include "pkilab/file.h"
 #include "pkilab/issue.h"
 #include "pkilab/key.h"
@@ -116,62 +117,27 @@ static enum pkl_rc issuer_info(struct pkl_pki *pki, const struct pkl_issue_ctx *
 	return PKL_OK;
 }
 
-void pkl_crl_number_from_time(pkl_time now_s, unsigned char out[8])
-{
-	struct timespec ts;
-	uint64_t ms = (uint64_t)now_s * 1000;
-
-	/* Sub-second part from the real clock so two CRLs in one second differ. */
-	if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
-		ms += (uint64_t)ts.tv_nsec / 1000000;
-	for (int i = 7; i >= 0; i--) {
-		out[i] = (unsigned char)(ms & 0xff);
-		ms >>= 8;
-	}
-	out[0] &= 0x7f;
-}
-
-static void number_to_decimal(const unsigned char *n, size_t len, char *out, size_t outlen)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < len && i < 8; i++)
-		v = (v << 8) | n[i];
-	snprintf(out, outlen, "%llu", (unsigned long long)v);
-}
-
 static enum pkl_rc stage_ca_files(struct pkl_txn *txn, struct pkl_pki *pki,
 				  const struct pkl_issue_ctx *ctx, const struct pkl_entity *e,
 				  int64_t cert_id, X509 *cert, EVP_PKEY *key, struct pkl_err *err)
 {
 	struct pkl_buf der = PKL_BUF_INIT, crl = PKL_BUF_INIT;
-	struct pkl_crl_req req = { 0 };
 	struct pkl_ca_state st = { 0 };
 	enum pkl_rc rc;
 
 	rc = pkl_cert_to_der(cert, &der, err);
 	if (rc == PKL_OK)
 		rc = pkl_txn_put(txn, PKL_FILE_AIA, e->name, der.data, der.len, err);
-	/* An initial, empty, signed CRL, back-dated a few minutes so a relying
-	 * party with a slightly slow clock does not see it as not yet valid. */
-	req.this_update = ctx->now - 300;
-	req.next_update = req.this_update + e->prof.crl_lifetime; /* as `pkilab crl` does */
-	pkl_crl_number_from_time(ctx->now, req.number);
-	req.number_len = 8;
+	/* An initial, empty, signed CRL (crl_publish.c numbers and checks it). */
 	if (rc == PKL_OK)
-		rc = pkl_crl_sign(&req, cert, key, &crl, err);
-	/* The check cdpd applies, before the CRL is committed. */
-	if (rc == PKL_OK)
-		rc = pkl_revoke_crl_selfcheck(&crl, cert, e->name, ctx->now, err);
+		rc = pkl_crl_publish_first(cert, key, ctx->now, e->prof.crl_lifetime, e->name, &crl,
+					   &st, err);
 	if (rc == PKL_OK)
 		rc = pkl_txn_put(txn, PKL_FILE_CRL, e->name, crl.data, crl.len, err);
 	if (rc == PKL_OK) {
 		snprintf(st.name, sizeof(st.name), "%s", e->name);
 		st.cert_id = cert_id;
 		st.crl_lifetime = e->prof.crl_lifetime;
-		number_to_decimal(req.number, req.number_len, st.crl_number, sizeof(st.crl_number));
-		st.crl_this_update = req.this_update;
-		st.crl_next_update = req.next_update;
 		rc = pkl_db_ca_put(pki->db, &st, err);
 	}
 	pkl_buf_free(&der);

@@ -22,7 +22,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509v3.h>
 
-#include "pkilab/crlcheck.h"
+#include "pkilab/crl_read.h"
 #include "pkilab/lint.h"
 #include "pkilab/name.h"
 
@@ -1002,39 +1002,18 @@ void pkl_lint_chain(X509 *const *certs, size_t n, int show_ok, struct pkl_report
 
 /* ---------------------------------------------------------------- CRLs */
 
-/* Walks the TBSCertList to find whether revokedCertificates is present but
- * empty and whether the version field is present; OpenSSL hides both. */
+/* Whether the version field is present and whether revokedCertificates is
+ * present but empty: OpenSSL hides both, crl_read.c's walker sees them. */
 static void crl_der_shape(const unsigned char *der, size_t len, int *has_version, int *empty_list)
 {
-	const unsigned char *p = der, *end;
-	long l;
-	int tag, cls, ret, times = 0, first = 1;
+	struct pkl_crl_tbs t;
 
 	*has_version = 0;
 	*empty_list = 0;
-	ret = ASN1_get_object(&p, &l, &tag, &cls, (long)len); /* CertificateList */
-	if (ret & 0x80)
+	if (pkl_crl_walk(der, len, &t, NULL) != PKL_OK)
 		return;
-	ret = ASN1_get_object(&p, &l, &tag, &cls, (long)(der + len - p)); /* TBSCertList */
-	if ((ret & 0x80) || tag != V_ASN1_SEQUENCE)
-		return;
-	end = p + l;
-	while (p < end) {
-		ret = ASN1_get_object(&p, &l, &tag, &cls, (long)(end - p));
-		if (ret & 0x80)
-			return;
-		if (first && cls == V_ASN1_UNIVERSAL && tag == V_ASN1_INTEGER)
-			*has_version = 1;
-		first = 0;
-		if (cls == V_ASN1_UNIVERSAL && (tag == V_ASN1_UTCTIME || tag == V_ASN1_GENERALIZEDTIME))
-			times++;
-		else if (times > 0 && cls == V_ASN1_UNIVERSAL && tag == V_ASN1_SEQUENCE) {
-			if (l == 0)
-				*empty_list = 1;
-			return;
-		}
-		p += l;
-	}
+	*has_version = t.has_version;
+	*empty_list = t.has_list && !t.has_entries;
 }
 
 static int reason_of(X509_REVOKED *rev)

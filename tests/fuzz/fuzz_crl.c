@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness over CRL loading (ca/lib/crlcheck.c), the code every
+ * libFuzzer harness over CRL loading (ca/lib/crl_read.c), the code every
  * byte from a publish directory or a peer goes through before it can be
  * served: parse and verify against a fixed CA must never crash, leak or
  * accept what does not verify. Number comparison is fuzzed alongside.
@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "pkilab/crlcheck.h"
+#include "pkilab/crl_read.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

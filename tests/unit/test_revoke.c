@@ -17,7 +17,8 @@
 #include <openssl/x509v3.h>
 #include <sqlite3.h>
 
-#include "pkilab/crlcheck.h"
+#include "pkilab/crl_publish.h"
+#include "pkilab/crl_read.h"
 #include "pkilab/db.h"
 #include "pkilab/file.h"
 #include "pkilab/issue.h"
@@ -102,7 +103,7 @@ static void reasons(void **state)
 		assert_int_equal(pkl_revoke_reason_parse(bad[i], &code, &warn, &err), PKL_EINPUT);
 	pkl_revoke_reason_parse("superseeded", &code, &warn, &err);
 	assert_non_null(strstr(err.msg, "did you mean 'superseded'"));
-	assert_non_null(pkl_revoke_reason_names());
+	assert_non_null(pkl_reason_names());
 }
 
 static void refs(void **state)
@@ -134,25 +135,25 @@ static void numbers(void **state)
 
 	(void)state;
 	/* Nothing stored, nothing published: the clock in milliseconds. */
-	assert_int_equal(pkl_revoke_next_number("", NULL, 0, 1000, out, sizeof(out), &err), PKL_OK);
+	assert_int_equal(pkl_crl_next_number("", NULL, 0, 1000, out, sizeof(out), &err), PKL_OK);
 	assert_string_equal(out, "1000");
 	/* The stored counter wins when ahead of the clock. */
-	assert_int_equal(pkl_revoke_next_number("5000", NULL, 0, 1000, out, sizeof(out), &err), PKL_OK);
+	assert_int_equal(pkl_crl_next_number("5000", NULL, 0, 1000, out, sizeof(out), &err), PKL_OK);
 	assert_string_equal(out, "5001");
 	/* The published CRL wins over an older (restored) counter. */
-	assert_int_equal(pkl_revoke_next_number("5000", pub, sizeof(pub), 1000, out, sizeof(out), &err), PKL_OK);
+	assert_int_equal(pkl_crl_next_number("5000", pub, sizeof(pub), 1000, out, sizeof(out), &err), PKL_OK);
 	assert_string_equal(out, "10001");
 	/* And the clock over both. */
-	assert_int_equal(pkl_revoke_next_number("5000", pub, sizeof(pub), 99999, out, sizeof(out), &err), PKL_OK);
+	assert_int_equal(pkl_crl_next_number("5000", pub, sizeof(pub), 99999, out, sizeof(out), &err), PKL_OK);
 	assert_string_equal(out, "99999");
 	/* Beyond uint64: big numbers keep working. */
-	assert_int_equal(pkl_revoke_next_number("18446744073709551615", NULL, 0, 1, out, sizeof(out), &err), PKL_OK);
+	assert_int_equal(pkl_crl_next_number("18446744073709551615", NULL, 0, 1, out, sizeof(out), &err), PKL_OK);
 	assert_string_equal(out, "18446744073709551616");
-	assert_int_equal(pkl_revoke_next_number("12x", NULL, 0, 1, out, sizeof(out), &err), PKL_ERUNTIME);
+	assert_int_equal(pkl_crl_next_number("12x", NULL, 0, 1, out, sizeof(out), &err), PKL_ERUNTIME);
 	/* 2^159 - 1 published: the next would need 21 octets (RFC 5280 5.2.3). */
 	memset(huge, 0xff, sizeof(huge));
 	huge[0] = 0x7f;
-	assert_int_equal(pkl_revoke_next_number("", huge, sizeof(huge), 1, out, sizeof(out), &err), PKL_ERUNTIME);
+	assert_int_equal(pkl_crl_next_number("", huge, sizeof(huge), 1, out, sizeof(out), &err), PKL_ERUNTIME);
 	assert_non_null(strstr(err.msg, "20 octets"));
 }
 
@@ -160,7 +161,7 @@ static void scan(void **state)
 {
 	struct pkl_crl_entry ents[2];
 	struct pkl_crl_req req;
-	struct pkl_crl_scan sc;
+	struct pkl_crl_tbs sc;
 	struct pkl_buf der = PKL_BUF_INIT;
 	struct pkl_err err = { 0 };
 
@@ -185,7 +186,7 @@ static void scan(void **state)
 	req.entries = ents;
 	req.n_entries = 2;
 	assert_int_equal(pkl_crl_sign(&req, root_cert, root_key, &der, &err), PKL_OK);
-	assert_int_equal(pkl_revoke_crl_scan(der.data, der.len, &sc, &err), PKL_OK);
+	assert_int_equal(pkl_crl_walk(der.data, der.len, &sc, &err), PKL_OK);
 	assert_int_equal(sc.this_update, req.this_update);
 	assert_int_equal(sc.next_update, req.next_update);
 	assert_int_equal(sc.number_len, 3);
@@ -193,16 +194,16 @@ static void scan(void **state)
 	assert_true(sc.has_entries);
 	/* Every truncation is refused, never read past the end. */
 	for (size_t l = 0; l < der.len; l++)
-		assert_int_equal(pkl_revoke_crl_scan(der.data, l, &sc, NULL), PKL_EINPUT);
+		assert_int_equal(pkl_crl_walk(der.data, l, &sc, NULL), PKL_EINPUT);
 	/* Empty CRL: no revokedCertificates. */
 	der.len = 0;
 	req.n_entries = 0;
 	assert_int_equal(pkl_crl_sign(&req, root_cert, root_key, &der, &err), PKL_OK);
-	assert_int_equal(pkl_revoke_crl_scan(der.data, der.len, &sc, &err), PKL_OK);
+	assert_int_equal(pkl_crl_walk(der.data, der.len, &sc, &err), PKL_OK);
 	assert_false(sc.has_entries);
 	/* Garbage */
 	der.data[0] = 0x31;
-	assert_int_equal(pkl_revoke_crl_scan(der.data, der.len, &sc, &err), PKL_EINPUT);
+	assert_int_equal(pkl_crl_walk(der.data, der.len, &sc, &err), PKL_EINPUT);
 	pkl_buf_free(&der);
 }
 
@@ -271,7 +272,7 @@ static void revoke_and_publish(void **state)
 
 	/* Bracket the call with the clock, so a slow machine cannot fail it. */
 	before_sign = pkl_time_now();
-	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_OK);
+	assert_int_equal(pkl_crl_publish(pki, "root", 0, &info, &err), PKL_OK);
 	after_sign = pkl_time_now();
 	assert_true(info.signed_now);
 	assert_int_equal(info.n_entries, 2);
@@ -323,13 +324,13 @@ static void revoke_and_publish(void **state)
 	pkl_buf_free(&der);
 
 	/* --due right after: not due, same number. */
-	assert_int_equal(pkl_revoke_publish(pki, "root", 1, &info2, &err), PKL_OK);
+	assert_int_equal(pkl_crl_publish(pki, "root", 1, &info2, &err), PKL_OK);
 	assert_false(info2.signed_now);
 	assert_string_equal(info2.number, info.number);
 	/* A new revocation makes it due. */
 	req.ref = "l4";
 	assert_int_equal(pkl_revoke_cert(pki, &req, NULL, &err), PKL_OK);
-	assert_int_equal(pkl_revoke_publish(pki, "root", 1, &info2, &err), PKL_OK);
+	assert_int_equal(pkl_crl_publish(pki, "root", 1, &info2, &err), PKL_OK);
 	assert_true(info2.signed_now);
 	assert_int_equal(info2.n_entries, 3);
 	assert_int_equal(pkl_crlcheck_number_cmp(info2.number, info.number) > 0, 1);
@@ -340,10 +341,10 @@ static void revoke_and_publish(void **state)
 		assert_int_equal(sqlite3_exec(h, "UPDATE cas SET crl_number = '1'", NULL, NULL, NULL), SQLITE_OK);
 		sqlite3_close(h);
 	}
-	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_OK);
+	assert_int_equal(pkl_crl_publish(pki, "root", 0, &info, &err), PKL_OK);
 	assert_true(pkl_crlcheck_number_cmp(info.number, info2.number) > 0);
 
-	assert_int_equal(pkl_revoke_publish(pki, "nosuch", 0, &info, &err), PKL_EINPUT);
+	assert_int_equal(pkl_crl_publish(pki, "nosuch", 0, &info, &err), PKL_EINPUT);
 	assert_non_null(strstr(err.msg, "unknown CA 'nosuch'"));
 	assert_int_equal(count("SELECT count(*) FROM pending"), 0);
 }
@@ -361,7 +362,7 @@ static void publish_all(void **state)
 	struct pkl_err err = { 0 };
 
 	(void)state;
-	assert_int_equal(pkl_revoke_publish_all(pki, 0, on_publish, NULL, &err), PKL_OK);
+	assert_int_equal(pkl_crl_publish_all(pki, 0, on_publish, NULL, &err), PKL_OK);
 	assert_int_equal(n_published, 1);
 }
 
@@ -374,19 +375,19 @@ static void clock_behind_refused(void **state)
 	pkl_time now;
 
 	(void)state;
-	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_OK);
+	assert_int_equal(pkl_crl_publish(pki, "root", 0, &info, &err), PKL_OK);
 	pkl_time_fmt(info.this_update + 300 - 86400, behind, sizeof(behind));
 	assert_int_equal(pkl_time_parse_absolute(behind, &now), PKL_OK);
 	pkl_time_set_now(&now);
-	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &again, &err), PKL_EINPUT);
+	assert_int_equal(pkl_crl_publish(pki, "root", 0, &again, &err), PKL_EINPUT);
 	assert_non_null(strstr(err.msg, "clock behind"));
 	assert_non_null(strstr(err.msg, "--allow-clock-behind"));
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(pkl_revoke_publish(pki, "root", PKL_PUBLISH_ALLOW_CLOCK_BEHIND, &again, &err),
+	assert_int_equal(pkl_crl_publish(pki, "root", PKL_PUBLISH_ALLOW_CLOCK_BEHIND, &again, &err),
 			 PKL_OK);
 	assert_true(again.this_update < info.this_update);
 	pkl_time_set_now(NULL);
-	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &again, &err), PKL_OK);
+	assert_int_equal(pkl_crl_publish(pki, "root", 0, &again, &err), PKL_OK);
 }
 
 /* Flips one byte of name's stored DER at off (negative: from the end). */
@@ -434,9 +435,9 @@ static void ca_cert_checked_before_signing(void **state)
 	assert_null(pkl_pki_load_ca_cert(pki, "root", &err));
 	assert_int_equal(err.rc, PKL_ERUNTIME);
 	assert_non_null(strstr(err.msg, "does not verify with its own key"));
-	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_ERUNTIME);
+	assert_int_equal(pkl_crl_publish(pki, "root", 0, &info, &err), PKL_ERUNTIME);
 	flip_der("root", -1);
-	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_OK);
+	assert_int_equal(pkl_crl_publish(pki, "root", 0, &info, &err), PKL_OK);
 }
 
 /* The key policy for external keys, and never a CA's own key. */
@@ -471,15 +472,15 @@ static void crl_selfcheck(void **state)
 	X509 *leaf;
 
 	(void)state;
-	assert_int_equal(pkl_revoke_publish(pki, "root", 0, &info, &err), PKL_OK);
+	assert_int_equal(pkl_crl_publish(pki, "root", 0, &info, &err), PKL_OK);
 	assert_int_equal(pkl_file_read(info.path, 0, &der, &err), PKL_OK);
-	assert_int_equal(pkl_revoke_crl_selfcheck(&der, root_cert, "root.crl", pkl_time_now(), &err), PKL_OK);
+	assert_int_equal(pkl_crl_selfcheck(&der, root_cert, "root.crl", pkl_time_now(), &err), PKL_OK);
 	leaf = pkl_pki_load_cert(pki, "l2", &err);
 	assert_non_null(leaf);
-	assert_int_equal(pkl_revoke_crl_selfcheck(&der, leaf, "root.crl", pkl_time_now(), &err), PKL_ERUNTIME);
+	assert_int_equal(pkl_crl_selfcheck(&der, leaf, "root.crl", pkl_time_now(), &err), PKL_ERUNTIME);
 	assert_non_null(strstr(err.msg, "fails the check relying parties apply"));
 	/* Expired at a later clock: cdpd would not serve it either. */
-	assert_int_equal(pkl_revoke_crl_selfcheck(&der, root_cert, "root.crl", info.next_update + 1, &err),
+	assert_int_equal(pkl_crl_selfcheck(&der, root_cert, "root.crl", info.next_update + 1, &err),
 			 PKL_ERUNTIME);
 	assert_non_null(strstr(err.msg, "expired"));
 	X509_free(leaf);

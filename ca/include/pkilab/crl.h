@@ -45,8 +45,17 @@ struct pkl_crl_req {
 enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_key,
 			 struct pkl_buf *der_out, struct pkl_err *err);
 
-/* Name <-> code: "keyCompromise" etc.; returns -2 for unknown names. */
+/* Name <-> code: "keyCompromise" etc. (RFC 5280 §5.3.1); "unspecified" and
+ * "none" give PKL_REASON_NONE; returns -2 for unknown names. */
 int pkl_reason_from_name(const char *name);
+/* The RFC 5280 name; "unspecified" for PKL_REASON_NONE and 0, "unknown"
+ * for codes outside the table. */
 const char *pkl_reason_name(int reason);
+/* As pkl_reason_name, but "none" for PKL_REASON_NONE: the label listings
+ * and messages print for a revocation recorded without a reason. */
+const char *pkl_reason_label(int reason);
+/* NULL-terminated list of the reasons a revocation may record, in code
+ * order (help text, suggestions). */
+const char *const *pkl_reason_names(void);
 
 #endif

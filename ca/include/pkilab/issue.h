@@ -147,8 +147,4 @@ struct pkl_renew_result {
 enum pkl_rc pkl_renew(const char *pki_dir, const struct pkl_renew_opts *o, struct pkl_renew_result *out,
 		      struct pkl_err *err);
 
-/* The initial (or any) empty-or-not CRL number for `now`: milliseconds since
- * the epoch, so numbers grow with time even across database restores. */
-void pkl_crl_number_from_time(pkl_time now_s, unsigned char out[8]);
-
 #endif

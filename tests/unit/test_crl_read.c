@@ -1,5 +1,5 @@
 /*
- * Unit tests for ca/lib/crlcheck.c: every reason a CRL can be refused gets
+ * Unit tests for ca/lib/crl_read.c: every reason a CRL can be refused gets
  * its own specific message, the CRL number survives 20 octets, and number
  * comparison is numeric at any length. CRLs and CA certificates are built
  * here with OpenSSL directly, independent of pkilab's own CRL signer.
@@ -18,7 +18,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "pkilab/crlcheck.h"
+#include "pkilab/crl_read.h"
 
 static EVP_PKEY *new_key(void)
 {

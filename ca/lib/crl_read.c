@@ -1,11 +1,15 @@
 /*
- * CRL inspection (see pkilab/crlcheck.h). Used by the CDP server to decide
+ * CRL inspection (see pkilab/crl_read.h). Used by the CDP server to decide
  * whether a CRL may be served and by `pkilab doctor` to explain why a chain
  * fails revocation checking, so messages name the exact defect and nothing
  * here assumes either caller.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
@@ -14,8 +18,277 @@
 #include <openssl/x509v3.h>
 
 #include "pkilab/buf.h"
-#include "pkilab/crlcheck.h"
+#include "pkilab/crl_read.h"
 #include "pkilab/name.h"
+
+/* ---- the DER walker (RFC 5280 §5.1) ---- */
+
+/* Reads one TLV header at *p (within end); on success *p points at the
+ * contents, *len is their length. DER only: indefinite lengths are refused. */
+static int tlv(const unsigned char **p, const unsigned char *end, long *len, int *tag, int *cls,
+	       int *constructed)
+{
+	const unsigned char *q = *p;
+	int r;
+
+	if (q >= end)
+		return -1;
+	r = ASN1_get_object(&q, len, tag, cls, (long)(end - q));
+	if ((r & 0x80) || (r & 0x01))
+		return -1;
+	if (*len < 0 || *len > end - q)
+		return -1;
+	*constructed = (r & V_ASN1_CONSTRUCTED) != 0;
+	*p = q;
+	return 0;
+}
+
+/* The Time TLV in [start, end) exactly. */
+static int read_time(const unsigned char *start, const unsigned char *end, pkl_time *out)
+{
+	const unsigned char *q = start;
+	ASN1_TIME *t = d2i_ASN1_TIME(NULL, &q, (long)(end - start));
+	int ok;
+
+	if (!t)
+		return -1;
+	ok = pkl_time_from_asn1(t, out) == PKL_OK && q == end;
+	ASN1_TIME_free(t);
+	return ok ? 0 : -1;
+}
+
+/* CRLNumber from the contents of crlExtensions [0]. */
+static int read_number(const unsigned char *exts, size_t len, struct pkl_crl_tbs *r)
+{
+	const unsigned char *q = exts;
+	STACK_OF(X509_EXTENSION) *sk = d2i_X509_EXTENSIONS(NULL, &q, (long)len);
+	ASN1_INTEGER *num = NULL;
+	BIGNUM *bn = NULL;
+	int ok = 0;
+
+	if (!sk || q != exts + len)
+		goto out;
+	num = X509V3_get_d2i(sk, NID_crl_number, NULL, NULL);
+	if (num) {
+		bn = ASN1_INTEGER_to_BN(num, NULL);
+		if (!bn || BN_is_negative(bn) || BN_num_bytes(bn) > 20)
+			goto out;
+		r->number_len = (size_t)BN_bn2bin(bn, r->number);
+		if (r->number_len == 0) { /* the number 0 */
+			r->number[0] = 0;
+			r->number_len = 1;
+		}
+	}
+	ok = 1;
+out:
+	sk_X509_EXTENSION_pop_free(sk, X509_EXTENSION_free);
+	ASN1_INTEGER_free(num);
+	BN_free(bn);
+	return ok;
+}
+
+enum pkl_rc pkl_crl_walk(const unsigned char *der, size_t len, struct pkl_crl_tbs *out,
+			 struct pkl_err *err)
+{
+	struct pkl_crl_tbs r;
+	const unsigned char *p = der, *end, *tbs_end, *start;
+	long l;
+	int tag, cls, cons;
+	enum pkl_rc rc = PKL_EINPUT;
+
+	memset(&r, 0, sizeof(r));
+	if (!der || len < 2 || len > (size_t)0x7fffffff)
+		goto bad;
+	end = der + len; /* only now: arithmetic on a NULL der is undefined */
+	/* CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signature } */
+	if (tlv(&p, end, &l, &tag, &cls, &cons) || tag != V_ASN1_SEQUENCE || !cons)
+		goto bad;
+	end = p + l;
+	if (tlv(&p, end, &l, &tag, &cls, &cons) || tag != V_ASN1_SEQUENCE || !cons)
+		goto bad;
+	tbs_end = p + l;
+	/* version INTEGER OPTIONAL (v2 = 1, §5.1.2.1) */
+	if (tlv(&p, tbs_end, &l, &tag, &cls, &cons))
+		goto bad;
+	if (cls == V_ASN1_UNIVERSAL && tag == V_ASN1_INTEGER) {
+		r.has_version = 1;
+		r.version = l >= 1 && l <= 4 ? 0 : -1;
+		for (long i = 0; l <= 4 && i < l; i++)
+			r.version = r.version * 256 + p[i];
+		p += l;
+		if (tlv(&p, tbs_end, &l, &tag, &cls, &cons))
+			goto bad;
+	}
+	/* signature AlgorithmIdentifier, issuer Name */
+	if (tag != V_ASN1_SEQUENCE)
+		goto bad;
+	p += l;
+	if (tlv(&p, tbs_end, &l, &tag, &cls, &cons) || tag != V_ASN1_SEQUENCE)
+		goto bad;
+	p += l;
+	/* thisUpdate Time */
+	start = p;
+	if (tlv(&p, tbs_end, &l, &tag, &cls, &cons) ||
+	    (tag != V_ASN1_UTCTIME && tag != V_ASN1_GENERALIZEDTIME))
+		goto bad;
+	p += l;
+	if (read_time(start, p, &r.this_update))
+		goto bad;
+	/* nextUpdate OPTIONAL, revokedCertificates OPTIONAL, [0] crlExtensions OPTIONAL */
+	while (p < tbs_end) {
+		start = p;
+		if (tlv(&p, tbs_end, &l, &tag, &cls, &cons))
+			goto bad;
+		if (cls == V_ASN1_UNIVERSAL && (tag == V_ASN1_UTCTIME || tag == V_ASN1_GENERALIZEDTIME)) {
+			p += l;
+			if (read_time(start, p, &r.next_update))
+				goto bad;
+		} else if (cls == V_ASN1_UNIVERSAL && tag == V_ASN1_SEQUENCE) {
+			r.has_list = 1;
+			r.has_entries = l > 0; /* skipped, never decoded */
+			r.list = p;
+			r.list_len = (size_t)l;
+			p += l;
+		} else if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0 && cons) {
+			if (!read_number(p, (size_t)l, &r))
+				goto bad;
+			r.exts = p;
+			r.exts_len = (size_t)l;
+			p += l;
+		} else {
+			goto bad;
+		}
+	}
+	*out = r;
+	rc = PKL_OK;
+	goto done;
+bad:
+	rc = pkl_err_set(err, PKL_EINPUT, NULL, "malformed CRL (%zu bytes)", len);
+done:
+	ERR_clear_error();
+	return rc;
+}
+
+enum pkl_rc pkl_crl_walk_file(const char *path, struct pkl_crl_tbs *out, struct pkl_err *err)
+{
+	struct stat sb;
+	void *map;
+	enum pkl_rc rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		pkl_err_sys(err, path, "cannot open");
+		if (err)
+			err->rc = PKL_EINPUT; /* a missing CRL is a condition, not a failure */
+		return PKL_EINPUT;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 2) {
+		close(fd);
+		return pkl_err_set(err, PKL_EINPUT, path, "not a CRL file");
+	}
+	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return pkl_err_sys(err, path, "cannot map");
+	rc = pkl_crl_walk(map, (size_t)sb.st_size, out, err);
+	munmap(map, (size_t)sb.st_size);
+	if (rc != PKL_OK)
+		pkl_err_where(err, path);
+	else
+		out->list = out->exts = NULL; /* they pointed into the mapping */
+	return rc;
+}
+
+/* Reason and invalidity date from crlEntryExtensions (§5.3.1, §5.3.2). */
+static int read_entry_exts(const unsigned char *p, long l, struct pkl_crl_entry *e)
+{
+	const unsigned char *q = p;
+	STACK_OF(X509_EXTENSION) *sk = d2i_X509_EXTENSIONS(NULL, &q, l);
+	ASN1_ENUMERATED *reason = NULL;
+	ASN1_GENERALIZEDTIME *inval = NULL;
+	int crit = -1, ok = 0;
+
+	if (!sk || q != p + l)
+		goto out;
+	reason = X509V3_get_d2i(sk, NID_crl_reason, &crit, NULL);
+	if (!reason && crit != -1)
+		goto out;
+	if (reason) {
+		long v = ASN1_ENUMERATED_get(reason);
+		if (v < 0 || v > 10)
+			goto out;
+		e->reason = (int)v;
+	}
+	crit = -1;
+	inval = X509V3_get_d2i(sk, NID_invalidity_date, &crit, NULL);
+	if (!inval && crit != -1)
+		goto out;
+	if (inval && pkl_time_from_asn1(inval, &e->invalidity) != PKL_OK)
+		goto out;
+	ok = 1;
+out:
+	sk_X509_EXTENSION_pop_free(sk, X509_EXTENSION_free);
+	ASN1_ENUMERATED_free(reason);
+	ASN1_GENERALIZEDTIME_free(inval);
+	return ok;
+}
+
+enum pkl_rc pkl_crl_read_entry(const unsigned char **pp, const unsigned char *end,
+			       struct pkl_crl_entry *out, struct pkl_err *err)
+{
+	struct pkl_crl_entry e;
+	const unsigned char *p = *pp, *ent_end, *start;
+	long l;
+	int tag, cls, cons;
+
+	memset(&e, 0, sizeof(e));
+	e.reason = PKL_REASON_NONE;
+	/* SEQUENCE { userCertificate CertificateSerialNumber, revocationDate Time,
+	 *            crlEntryExtensions Extensions OPTIONAL } */
+	if (!p || !end || tlv(&p, end, &l, &tag, &cls, &cons) || cls != V_ASN1_UNIVERSAL ||
+	    tag != V_ASN1_SEQUENCE || !cons)
+		goto bad;
+	ent_end = p + l;
+	if (tlv(&p, ent_end, &l, &tag, &cls, &cons) || cls != V_ASN1_UNIVERSAL ||
+	    tag != V_ASN1_INTEGER || cons || l < 1 || (p[0] & 0x80))
+		goto bad;
+	{
+		const unsigned char *s = p;
+		long n = l;
+		while (n > 1 && s[0] == 0) {
+			s++;
+			n--;
+		}
+		if ((size_t)n > sizeof(e.serial))
+			goto bad;
+		memcpy(e.serial, s, (size_t)n);
+		e.serial_len = (size_t)n;
+	}
+	p += l;
+	start = p;
+	if (tlv(&p, ent_end, &l, &tag, &cls, &cons) || cls != V_ASN1_UNIVERSAL ||
+	    (tag != V_ASN1_UTCTIME && tag != V_ASN1_GENERALIZEDTIME))
+		goto bad;
+	p += l;
+	if (read_time(start, p, &e.revoked_at))
+		goto bad;
+	if (p < ent_end) {
+		start = p;
+		if (tlv(&p, ent_end, &l, &tag, &cls, &cons) || cls != V_ASN1_UNIVERSAL ||
+		    tag != V_ASN1_SEQUENCE || !cons || p + l != ent_end)
+			goto bad;
+		/* d2i_X509_EXTENSIONS reads the whole SEQUENCE, header included. */
+		if (!read_entry_exts(start, (long)(ent_end - start), &e))
+			goto bad;
+	}
+	*out = e;
+	*pp = ent_end;
+	ERR_clear_error();
+	return PKL_OK;
+bad:
+	ERR_clear_error();
+	return pkl_err_set(err, PKL_EINPUT, NULL, "malformed CRL entry");
+}
 
 /* Explains why d2i failed: PEM instead of DER, a short file, or bad bytes.
  * The outer SEQUENCE header tells how long the CRL claims to be. */

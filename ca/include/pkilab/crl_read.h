@@ -1,4 +1,13 @@
 /*
+ * Reading CRLs: one DER walker of TBSCertList (RFC 5280 §5.1) and, on top
+ * of OpenSSL's decoder, the checks a relying party applies.
+ *
+ * pkl_crl_walk() reads the fields of a TBSCertList straight from the DER
+ * without decoding revokedCertificates, so the number and dates of a CRL
+ * with a million entries cost microseconds; pkl_crl_read_entry() then reads
+ * one entry at a time from the span it found. `pkilab crl`, show, expiring
+ * and the CRL lints all read the structure through these two.
+ *
  * CRL inspection: everything a relying party (or our own CDP server, or
  * `pkilab doctor`) wants to know about a DER CRL before trusting it.
  *
@@ -11,13 +20,47 @@
  * with a one-line reason (`bad signature`, `truncated DER: ...`, `wrong
  * issuer: ...`) so servers can log it and tools can print it.
  */
-#ifndef PKILAB_CRLCHECK_H
-#define PKILAB_CRLCHECK_H
+#ifndef PKILAB_CRL_READ_H
+#define PKILAB_CRL_READ_H
 
 #include <stddef.h>
 #include <openssl/x509.h>
+#include "crl.h"
 #include "err.h"
 #include "ptime.h"
+
+/* What pkl_crl_walk found in a TBSCertList. The spans point into the DER
+ * that was walked (NULL after pkl_crl_walk_file, which unmaps the file). */
+struct pkl_crl_tbs {
+	int has_version;          /* the optional version INTEGER is present */
+	long version;             /* its value (1 for v2); 0 when absent */
+	pkl_time this_update;
+	pkl_time next_update;     /* 0 if absent */
+	int has_list;             /* revokedCertificates present (maybe empty) */
+	int has_entries;          /* ... and not empty */
+	const unsigned char *list; /* contents of revokedCertificates */
+	size_t list_len;
+	const unsigned char *exts; /* contents of crlExtensions [0] */
+	size_t exts_len;
+	unsigned char number[20]; /* CRLNumber, big-endian; number_len 0 if absent */
+	size_t number_len;
+};
+
+/* Walks the TBSCertList of a DER CRL: version, thisUpdate, nextUpdate, the
+ * span of revokedCertificates (skipped, not decoded) and the CRLNumber.
+ * Does not check the signature. PKL_EINPUT "malformed CRL (N bytes)" when
+ * the DER is not a CertificateList. */
+enum pkl_rc pkl_crl_walk(const unsigned char *der, size_t len, struct pkl_crl_tbs *out,
+			 struct pkl_err *err);
+/* The same for a file (memory-mapped). PKL_EINPUT when absent or malformed. */
+enum pkl_rc pkl_crl_walk_file(const char *path, struct pkl_crl_tbs *out, struct pkl_err *err);
+
+/* Reads the revokedCertificates entry at *p (before end): serial,
+ * revocationDate, reasonCode (PKL_REASON_NONE when absent) and
+ * invalidityDate (0 when absent); *p moves past it. PKL_EINPUT when the
+ * entry is malformed or its serial longer than 20 octets. */
+enum pkl_rc pkl_crl_read_entry(const unsigned char **p, const unsigned char *end,
+			       struct pkl_crl_entry *e, struct pkl_err *err);
 
 /* RFC 5280 §5.2.3: CRLNumber is at most 20 octets: < 2^159, 49 decimal digits. */
 #define PKL_CRL_NUMBER_MAX 52
