@@ -1,6 +1,8 @@
 /*
- * Unit tests for ca/lib/crl_read.c: every reason a CRL can be refused gets
- * its own specific message, the CRL number survives 20 octets, and number
+ * Unit tests for ca/lib/crl_read.c: the TBSCertList walker and the entry
+ * reader (good CRLs from both signers, truncated, wrong tags, entries with
+ * and without a reason), every reason a CRL can be refused gets its own
+ * specific message, the CRL number survives 20 octets, and number
  * comparison is numeric at any length. CRLs and CA certificates are built
  * here with OpenSSL directly, independent of pkilab's own CRL signer.
  */
@@ -10,14 +12,18 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "pkilab/buf.h"
+#include "pkilab/crl.h"
 #include "pkilab/crl_read.h"
 
 static EVP_PKEY *new_key(void)
@@ -415,6 +421,261 @@ static void test_number_cmp(void **state)
 	assert_true(pkl_crlcheck_number_cmp(NULL, "1") < 0);
 }
 
+/* pkilab's own signer through the walker: the fields come back, and every
+ * truncation is refused without reading past the end. */
+static void test_walk_signed(void **state)
+{
+	struct fix *f = *state;
+	struct pkl_crl_entry ents[2];
+	struct pkl_crl_req req;
+	struct pkl_crl_tbs sc;
+	struct pkl_buf der = PKL_BUF_INIT;
+	struct pkl_err err = { 0 };
+
+	memset(&req, 0, sizeof(req));
+	memset(ents, 0, sizeof(ents));
+	req.this_update = 1800000000;
+	req.next_update = 1800000000 + 7 * 86400;
+	req.number[0] = 0x01;
+	req.number[1] = 0xa2;
+	req.number[2] = 0x33;
+	req.number_len = 3;
+	ents[0].serial[0] = 0x7f;
+	ents[0].serial_len = 1;
+	ents[0].revoked_at = 1799999000;
+	ents[0].reason = PKL_REASON_KEY_COMPROMISE;
+	ents[1].serial[0] = 0x01;
+	ents[1].serial[1] = 0x02;
+	ents[1].serial_len = 2;
+	ents[1].revoked_at = 1799999000;
+	ents[1].reason = PKL_REASON_NONE;
+	req.entries = ents;
+	req.n_entries = 2;
+	assert_int_equal(pkl_crl_sign(&req, f->ca, f->key, &der, &err), PKL_OK);
+	assert_int_equal(pkl_crl_walk(der.data, der.len, &sc, &err), PKL_OK);
+	assert_int_equal(sc.this_update, req.this_update);
+	assert_int_equal(sc.next_update, req.next_update);
+	assert_int_equal(sc.number_len, 3);
+	assert_memory_equal(sc.number, req.number, 3);
+	assert_true(sc.has_entries);
+	assert_true(sc.has_list);
+	assert_true(sc.has_version);
+	assert_int_equal(sc.version, 1);
+	/* Every truncation is refused, never read past the end. */
+	for (size_t l = 0; l < der.len; l++)
+		assert_int_equal(pkl_crl_walk(der.data, l, &sc, NULL), PKL_EINPUT);
+	/* Empty CRL: no revokedCertificates. */
+	der.len = 0;
+	req.n_entries = 0;
+	assert_int_equal(pkl_crl_sign(&req, f->ca, f->key, &der, &err), PKL_OK);
+	assert_int_equal(pkl_crl_walk(der.data, der.len, &sc, &err), PKL_OK);
+	assert_false(sc.has_entries);
+	assert_false(sc.has_list);
+	assert_null(sc.list);
+	/* Garbage */
+	der.data[0] = 0x31;
+	assert_int_equal(pkl_crl_walk(der.data, der.len, &sc, &err), PKL_EINPUT);
+	pkl_buf_free(&der);
+}
+
+
+/* Reads every entry of the list span with pkl_crl_read_entry. */
+static size_t read_all(const struct pkl_crl_tbs *t, struct pkl_crl_entry *out, size_t max)
+{
+	const unsigned char *p = t->list, *end = t->list + t->list_len;
+	struct pkl_err err = { 0 };
+	size_t n = 0;
+
+	while (p < end) {
+		assert_true(n < max);
+		assert_int_equal(pkl_crl_read_entry(&p, end, &out[n], &err), PKL_OK);
+		n++;
+	}
+	assert_ptr_equal(p, end);
+	return n;
+}
+
+/* Entries with and without a reason (and an invalidity date) read back as
+ * they were signed; each truncation of an entry is refused. */
+static void test_walk_entries(void **state)
+{
+	struct fix *f = *state;
+	struct pkl_crl_entry ents[3], got[4];
+	struct pkl_crl_req req;
+	struct pkl_crl_tbs t;
+	struct pkl_buf der = PKL_BUF_INIT;
+	struct pkl_err err = { 0 };
+
+	memset(&req, 0, sizeof(req));
+	memset(ents, 0, sizeof(ents));
+	req.this_update = 1800000000;
+	req.next_update = 1800000000 + 86400;
+	req.number[0] = 7;
+	req.number_len = 1;
+	ents[0].serial[0] = 0x80; /* high bit: encoded with a 0x00 pad */
+	ents[0].serial[1] = 0x01;
+	ents[0].serial_len = 2;
+	ents[0].revoked_at = 1799990000;
+	ents[0].reason = PKL_REASON_KEY_COMPROMISE;
+	ents[0].invalidity = 1799980000;
+	ents[1].serial[0] = 0x05;
+	ents[1].serial_len = 1;
+	ents[1].revoked_at = 1799991000;
+	ents[1].reason = PKL_REASON_NONE;
+	memset(ents[2].serial, 0x7a, 20);
+	ents[2].serial_len = 20;
+	ents[2].revoked_at = 1799992000;
+	ents[2].reason = PKL_REASON_AA_COMPROMISE;
+	req.entries = ents;
+	req.n_entries = 3;
+	assert_int_equal(pkl_crl_sign(&req, f->ca, f->key, &der, &err), PKL_OK);
+	assert_int_equal(pkl_crl_walk(der.data, der.len, &t, &err), PKL_OK);
+	assert_true(t.has_entries);
+	assert_non_null(t.exts);
+	assert_int_equal(read_all(&t, got, 4), 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(got[i].serial_len, ents[i].serial_len);
+		assert_memory_equal(got[i].serial, ents[i].serial, ents[i].serial_len);
+		assert_int_equal(got[i].revoked_at, ents[i].revoked_at);
+		assert_int_equal(got[i].reason, ents[i].reason);
+		assert_int_equal(got[i].invalidity, ents[i].invalidity);
+	}
+	/* The first entry cut short anywhere: refused, the cursor unmoved. */
+	{
+		const unsigned char *p = t.list;
+		struct pkl_crl_entry e;
+		size_t first;
+
+		assert_int_equal(pkl_crl_read_entry(&p, t.list + t.list_len, &e, &err), PKL_OK);
+		first = (size_t)(p - t.list);
+		for (size_t l = 0; l < first; l++) {
+			p = t.list;
+			assert_int_equal(pkl_crl_read_entry(&p, t.list + l, &e, NULL), PKL_EINPUT);
+			assert_ptr_equal(p, t.list);
+		}
+	}
+	pkl_buf_free(&der);
+}
+
+/* A CRL built by OpenSSL (not pkilab's signer): version, number and the
+ * entries without reasonCode. */
+static void test_walk_openssl_crl(void **state)
+{
+	struct fix *f = *state;
+	struct crl_opts o = { .number_hex = "01F4", .revoked = 2 };
+	struct pkl_crl_entry got[3];
+	struct pkl_crl_tbs t;
+	struct pkl_err err = { 0 };
+	unsigned char *der;
+	size_t len = make_crl(f->ca, f->key, &o, &der);
+
+	assert_int_equal(pkl_crl_walk(der, len, &t, &err), PKL_OK);
+	assert_true(t.has_version);
+	assert_int_equal(t.version, 1);
+	assert_true(t.next_update > t.this_update);
+	assert_int_equal(t.number_len, 2);
+	assert_int_equal(t.number[0], 0x01);
+	assert_int_equal(t.number[1], 0xf4);
+	assert_int_equal(read_all(&t, got, 3), 2);
+	assert_int_equal(got[0].serial_len, 2);
+	assert_int_equal(got[0].serial[0] * 256 + got[0].serial[1], 1000);
+	assert_int_equal(got[0].reason, PKL_REASON_NONE);
+	assert_int_equal(got[0].invalidity, 0);
+	assert_int_equal(got[1].serial[0] * 256 + got[1].serial[1], 1001);
+	/* No nextUpdate, no entries: both absent. */
+	OPENSSL_free(der);
+	o.no_next = 1;
+	o.revoked = 0;
+	len = make_crl(f->ca, f->key, &o, &der);
+	assert_int_equal(pkl_crl_walk(der, len, &t, &err), PKL_OK);
+	assert_int_equal(t.next_update, 0);
+	assert_false(t.has_list);
+	OPENSSL_free(der);
+}
+
+/* Finds the first occurrence of the TLV header (tag, len) at or after from. */
+static unsigned char *find_tag(unsigned char *der, size_t len, size_t from, unsigned char tag)
+{
+	for (size_t i = from; i + 1 < len; i++)
+		if (der[i] == tag)
+			return der + i;
+	fail_msg("tag 0x%02x not found", tag);
+	return NULL;
+}
+
+/* Wrong tags where the walker expects a SEQUENCE, a Time, an INTEGER. */
+static void test_walk_wrong_tags(void **state)
+{
+	struct fix *f = *state;
+	struct crl_opts o = { .number_hex = "10", .revoked = 1 };
+	struct pkl_crl_tbs t;
+	struct pkl_crl_entry e;
+	struct pkl_err err = { 0 };
+	unsigned char *der, *x, save;
+	const unsigned char *p;
+	size_t len = make_crl(f->ca, f->key, &o, &der);
+
+	assert_int_equal(pkl_crl_walk(der, len, &t, &err), PKL_OK);
+	/* CertificateList not a SEQUENCE */
+	der[0] = 0x31;
+	assert_int_equal(pkl_crl_walk(der, len, &t, &err), PKL_EINPUT);
+	assert_non_null(strstr(err.msg, "malformed CRL"));
+	der[0] = 0x30;
+	/* thisUpdate as an OCTET STRING: the first UTCTime after the issuer */
+	x = find_tag(der, len, 4, 0x17);
+	save = *x;
+	*x = 0x04;
+	assert_int_equal(pkl_crl_walk(der, len, &t, NULL), PKL_EINPUT);
+	*x = save;
+	/* TBSCertList a context tag */
+	save = der[4];
+	der[4] = 0xa1;
+	assert_int_equal(pkl_crl_walk(der, len, &t, NULL), PKL_EINPUT);
+	der[4] = save;
+	assert_int_equal(pkl_crl_walk(der, len, &t, &err), PKL_OK);
+	/* An entry whose serial is an OCTET STRING, then whose date is an INTEGER. */
+	x = (unsigned char *)t.list;
+	assert_int_equal(x[0], 0x30);
+	assert_int_equal(x[2], 0x02);
+	x[2] = 0x04;
+	p = t.list;
+	assert_int_equal(pkl_crl_read_entry(&p, t.list + t.list_len, &e, &err), PKL_EINPUT);
+	assert_ptr_equal(p, t.list);
+	x[2] = 0x02;
+	x[2 + 2 + x[3]] = 0x02;
+	assert_int_equal(pkl_crl_read_entry(&p, t.list + t.list_len, &e, &err), PKL_EINPUT);
+	x[2 + 2 + x[3]] = 0x17;
+	assert_int_equal(pkl_crl_read_entry(&p, t.list + t.list_len, &e, &err), PKL_OK);
+	/* Nothing left to read */
+	assert_int_equal(pkl_crl_read_entry(&p, t.list + t.list_len, &e, &err), PKL_EINPUT);
+	OPENSSL_free(der);
+}
+
+/* The file variant: the spans are not kept (the mapping is gone). */
+static void test_walk_file(void **state)
+{
+	struct fix *f = *state;
+	struct crl_opts o = { .number_hex = "2a", .revoked = 1 };
+	struct pkl_crl_tbs t;
+	struct pkl_err err = { 0 };
+	char path[] = "/tmp/pkl-test-crlread-XXXXXX";
+	unsigned char *der;
+	size_t len = make_crl(f->ca, f->key, &o, &der);
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, der, len), (ssize_t)len);
+	close(fd);
+	assert_int_equal(pkl_crl_walk_file(path, &t, &err), PKL_OK);
+	assert_true(t.has_entries);
+	assert_null(t.list);
+	assert_null(t.exts);
+	assert_int_equal(t.number[0], 0x2a);
+	unlink(path);
+	assert_int_equal(pkl_crl_walk_file(path, &t, &err), PKL_EINPUT);
+	OPENSSL_free(der);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -433,6 +694,11 @@ int main(void)
 		cmocka_unit_test(test_fresh),
 		cmocka_unit_test(test_parse_returns_object),
 		cmocka_unit_test(test_number_cmp),
+		cmocka_unit_test(test_walk_signed),
+		cmocka_unit_test(test_walk_entries),
+		cmocka_unit_test(test_walk_openssl_crl),
+		cmocka_unit_test(test_walk_wrong_tags),
+		cmocka_unit_test(test_walk_file),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

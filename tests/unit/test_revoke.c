@@ -1,7 +1,7 @@
-/* Unit tests: revocation records and CRL publication (ca/lib/revoke.c) —
- * reasons by RFC 5280 name (standards #58), CRL numbers from the three
- * sources (#56), the DER scan of a published CRL, and revoke + publish on a
- * real PKI in a temporary directory (#53-#55). */
+/* Unit tests: revocation records (ca/lib/revoke.c) — reasons by RFC 5280
+ * name (§5.3.1) — and revoke + publish (ca/lib/crl_publish.c) on a real PKI
+ * in a temporary directory (RFC 5280 §5.1.2.4-§5.2.3). Numbering and the DER
+ * walker have their own programs: test_crl_publish, test_crl_read. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -124,87 +124,6 @@ static void refs(void **state)
 	assert_int_equal(pkl_revoke_check_ref("", &err), PKL_EINPUT);
 	/* 41 hex digits: longer than a 20-octet serial */
 	assert_int_equal(pkl_revoke_check_ref("0x12345678901234567890123456789012345678901", &err), PKL_EINPUT);
-}
-
-static void numbers(void **state)
-{
-	struct pkl_err err = { 0 };
-	char out[64];
-	const unsigned char pub[] = { 0x27, 0x10 }; /* 10000 */
-	unsigned char huge[20];
-
-	(void)state;
-	/* Nothing stored, nothing published: the clock in milliseconds. */
-	assert_int_equal(pkl_crl_next_number("", NULL, 0, 1000, out, sizeof(out), &err), PKL_OK);
-	assert_string_equal(out, "1000");
-	/* The stored counter wins when ahead of the clock. */
-	assert_int_equal(pkl_crl_next_number("5000", NULL, 0, 1000, out, sizeof(out), &err), PKL_OK);
-	assert_string_equal(out, "5001");
-	/* The published CRL wins over an older (restored) counter. */
-	assert_int_equal(pkl_crl_next_number("5000", pub, sizeof(pub), 1000, out, sizeof(out), &err), PKL_OK);
-	assert_string_equal(out, "10001");
-	/* And the clock over both. */
-	assert_int_equal(pkl_crl_next_number("5000", pub, sizeof(pub), 99999, out, sizeof(out), &err), PKL_OK);
-	assert_string_equal(out, "99999");
-	/* Beyond uint64: big numbers keep working. */
-	assert_int_equal(pkl_crl_next_number("18446744073709551615", NULL, 0, 1, out, sizeof(out), &err), PKL_OK);
-	assert_string_equal(out, "18446744073709551616");
-	assert_int_equal(pkl_crl_next_number("12x", NULL, 0, 1, out, sizeof(out), &err), PKL_ERUNTIME);
-	/* 2^159 - 1 published: the next would need 21 octets (RFC 5280 5.2.3). */
-	memset(huge, 0xff, sizeof(huge));
-	huge[0] = 0x7f;
-	assert_int_equal(pkl_crl_next_number("", huge, sizeof(huge), 1, out, sizeof(out), &err), PKL_ERUNTIME);
-	assert_non_null(strstr(err.msg, "20 octets"));
-}
-
-static void scan(void **state)
-{
-	struct pkl_crl_entry ents[2];
-	struct pkl_crl_req req;
-	struct pkl_crl_tbs sc;
-	struct pkl_buf der = PKL_BUF_INIT;
-	struct pkl_err err = { 0 };
-
-	(void)state;
-	memset(&req, 0, sizeof(req));
-	memset(ents, 0, sizeof(ents));
-	req.this_update = 1800000000;
-	req.next_update = 1800000000 + 7 * 86400;
-	req.number[0] = 0x01;
-	req.number[1] = 0xa2;
-	req.number[2] = 0x33;
-	req.number_len = 3;
-	ents[0].serial[0] = 0x7f;
-	ents[0].serial_len = 1;
-	ents[0].revoked_at = 1799999000;
-	ents[0].reason = PKL_REASON_KEY_COMPROMISE;
-	ents[1].serial[0] = 0x01;
-	ents[1].serial[1] = 0x02;
-	ents[1].serial_len = 2;
-	ents[1].revoked_at = 1799999000;
-	ents[1].reason = PKL_REASON_NONE;
-	req.entries = ents;
-	req.n_entries = 2;
-	assert_int_equal(pkl_crl_sign(&req, root_cert, root_key, &der, &err), PKL_OK);
-	assert_int_equal(pkl_crl_walk(der.data, der.len, &sc, &err), PKL_OK);
-	assert_int_equal(sc.this_update, req.this_update);
-	assert_int_equal(sc.next_update, req.next_update);
-	assert_int_equal(sc.number_len, 3);
-	assert_memory_equal(sc.number, req.number, 3);
-	assert_true(sc.has_entries);
-	/* Every truncation is refused, never read past the end. */
-	for (size_t l = 0; l < der.len; l++)
-		assert_int_equal(pkl_crl_walk(der.data, l, &sc, NULL), PKL_EINPUT);
-	/* Empty CRL: no revokedCertificates. */
-	der.len = 0;
-	req.n_entries = 0;
-	assert_int_equal(pkl_crl_sign(&req, root_cert, root_key, &der, &err), PKL_OK);
-	assert_int_equal(pkl_crl_walk(der.data, der.len, &sc, &err), PKL_OK);
-	assert_false(sc.has_entries);
-	/* Garbage */
-	der.data[0] = 0x31;
-	assert_int_equal(pkl_crl_walk(der.data, der.len, &sc, &err), PKL_EINPUT);
-	pkl_buf_free(&der);
 }
 
 /* A connection of the test's own to the PKI's database: pkilab's is not
@@ -519,8 +438,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reasons),
 		cmocka_unit_test(refs),
-		cmocka_unit_test(numbers),
-		cmocka_unit_test(scan),
 		cmocka_unit_test(revoke_and_publish),
 		cmocka_unit_test(publish_all),
 		cmocka_unit_test(clock_behind_refused),
