@@ -18,7 +18,6 @@
 #include "pkilab/key.h"
 #include "pkilab/lint.h"
 #include "pkilab/name.h"
-#include "pkilab/revoke.h"
 
 enum pkl_rc pkl_issue_ctx_save(struct pkl_pki *pki, const struct pkl_issue_ctx *ctx, struct pkl_err *err)
 {

@@ -38,10 +38,15 @@ enum pkl_rc pkl_revoke_reason_parse(const char *s, int *out, int *warn, struct p
 	if (sug)
 		return pkl_err_set(err, PKL_EINPUT, "--reason", "unknown reason '%s' (did you mean '%s'?)",
 				   s, sug);
-	return pkl_err_set(err, PKL_EINPUT, "--reason",
-			   "unknown reason '%s' (one of keyCompromise, cACompromise, affiliationChanged, "
-			   "superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise)",
-			   s);
+	{
+		/* "one of ..." from crl.c's table, in its order. */
+		char list[256] = "";
+		size_t n = 0;
+		for (const char *const *r = pkl_reason_names(); *r && n < sizeof(list); r++)
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "", *r);
+		return pkl_err_set(err, PKL_EINPUT, "--reason", "unknown reason '%s' (one of %s)", s,
+				   list);
+	}
 }
 
 static int is_hex(int c)

@@ -1,5 +1,5 @@
-/* Unit tests: CRL signing (ca/lib/crl.c) against standards.md §2 (items
- * 46-59): structure checked on the DER itself with a small reader, content
+/* Unit tests: CRL signing (ca/lib/crl.c) against RFC 5280 §5
+ * (CRLs): structure checked on the DER itself with a small reader, content
  * through OpenSSL's parser, signatures with X509_CRL_verify, and the openssl
  * and certtool CLIs as independent validators. Also times a 1,000,000-entry
  * CRL. */
@@ -244,11 +244,11 @@ static void empty_crl_revoked_list_absent_46_50_54(void **state)
 	base_req(&r);
 	sign(&ec_ca, &r, &der);
 	t = split(&der);
-	assert_int_equal(t.version.tag, 0x02); /* v2 = INTEGER 1 (#46) */
+	assert_int_equal(t.version.tag, 0x02); /* v2 = INTEGER 1 (RFC 5280 §5.1.2.1) */
 	assert_int_equal(t.version.len, 1);
 	assert_int_equal(t.version.val[0], 1);
-	assert_int_equal(t.next_update.tag, 0x17); /* nextUpdate present (#50) */
-	assert_false(t.has_revoked);               /* absent, not empty (#54) */
+	assert_int_equal(t.next_update.tag, 0x17); /* nextUpdate present (§5.1.2.5) */
+	assert_false(t.has_revoked);               /* absent, not empty (§5.1.2.6) */
 	assert_int_equal(t.exts.tag, 0xa0);        /* [0] crlExtensions follows nextUpdate */
 
 	crl = parse(&der);
@@ -283,9 +283,9 @@ static void issuer_der_and_signature_algorithm_match_47_48(void **state)
 		nlen = i2d_X509_NAME(X509_get_subject_name(cas[i]->cert), &name);
 		assert_int_equal(t.issuer.tag, 0x30);
 		assert_int_equal(nlen, t.issuer.end - t.alg.end); /* the whole Name element */
-		assert_memory_equal(t.alg.end, name, (size_t)nlen); /* #47 byte-equal */
+		assert_memory_equal(t.alg.end, name, (size_t)nlen); /* §5.1.2.3 byte-equal */
 		OPENSSL_free(name);
-		/* TBS signature == outer signatureAlgorithm, byte for byte (#48) */
+		/* TBS signature == outer signatureAlgorithm, byte for byte (§5.1.1.2) */
 		assert_int_equal(t.alg.end - t.alg.val, t.outer_alg.end - t.outer_alg.val);
 		assert_memory_equal(t.alg.val, t.outer_alg.val, t.alg.len);
 
@@ -382,7 +382,7 @@ static void entries_reason_and_invalidity_58_59(void **state)
 	rev = X509_CRL_get_REVOKED(crl);
 	assert_int_equal(sk_X509_REVOKED_num(rev), 3);
 
-	{ /* entry 1: keyCompromise + invalidityDate (GeneralizedTime, #59) */
+	{ /* entry 1: keyCompromise + invalidityDate (GeneralizedTime, §5.3.2) */
 		const X509_REVOKED *x = sk_X509_REVOKED_value(rev, 0);
 		const ASN1_INTEGER *sn = X509_REVOKED_get0_serialNumber(x);
 		ASN1_ENUMERATED *reason;
@@ -427,7 +427,7 @@ static void entries_reason_and_invalidity_58_59(void **state)
 	pkl_buf_free(&der);
 }
 
-/* reason 0 (unspecified) is omitted rather than encoded (#58); 7 and
+/* reason 0 (unspecified) is omitted rather than encoded (RFC 5280 §5.3.1); 7 and
  * removeFromCRL (8) are refused. */
 static void unspecified_omitted_invalid_refused_58(void **state)
 {
@@ -508,7 +508,7 @@ static void input_errors(void **state)
 	assert_non_null(strstr(err.msg, "nextUpdate"));
 
 	base_req(&r);
-	memset(big, 0xff, sizeof(big)); /* 20 bytes + pad = 21 octets (#56) */
+	memset(big, 0xff, sizeof(big)); /* 20 bytes + pad = 21 octets (§5.2.3) */
 	memcpy(r.number, big, 20);
 	r.number_len = 20;
 	assert_int_equal(pkl_crl_sign(&r, ec_ca.cert, ec_ca.key, &der, &err), PKL_EINPUT);
@@ -538,6 +538,19 @@ static void reason_names(void **state)
 	assert_string_equal(pkl_reason_name(PKL_REASON_AFFILIATION_CHANGED), "affiliationChanged");
 	assert_string_equal(pkl_reason_name(PKL_REASON_NONE), "unspecified");
 	assert_string_equal(pkl_reason_name(7), "unknown");
+	/* The label listings print: "none" only where no reason is recorded. */
+	assert_string_equal(pkl_reason_label(PKL_REASON_NONE), "none");
+	assert_string_equal(pkl_reason_label(PKL_REASON_SUPERSEDED), "superseded");
+	assert_int_equal(pkl_reason_from_name("none"), PKL_REASON_NONE);
+	{
+		const char *const *names = pkl_reason_names();
+		size_t n = 0;
+		for (; names[n]; n++)
+			assert_int_equal(pkl_reason_from_name(names[n]) > 0, 1);
+		assert_int_equal(n, 8);
+		assert_string_equal(names[0], "keyCompromise");
+		assert_string_equal(names[7], "aACompromise");
+	}
 	for (int c = 1; c <= 10; c++) {
 		if (c == 7 || c == 8)
 			continue;

@@ -97,13 +97,18 @@ static void reasons(void **state)
 		assert_int_equal(code, ok[i].code);
 		assert_int_equal(warn, ok[i].code == 6); /* only certificateHold warns */
 	}
-	/* #58: never unspecified (0), never 7, removeFromCRL only in delta CRLs. */
+	/* RFC 5280 §5.3.1: never unspecified (0), never 7, removeFromCRL only in delta CRLs. */
 	const char *bad[] = { "unspecified", "0", "7", "removeFromCRL", "8", "", "keyCompromised", "1" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(pkl_revoke_reason_parse(bad[i], &code, &warn, &err), PKL_EINPUT);
 	pkl_revoke_reason_parse("superseeded", &code, &warn, &err);
 	assert_non_null(strstr(err.msg, "did you mean 'superseded'"));
 	assert_non_null(pkl_reason_names());
+	/* No close name: the whole list from crl.c's table, as it always read. */
+	assert_int_equal(pkl_revoke_reason_parse("qqqqqqqqqqqqqqqq", &code, &warn, &err), PKL_EINPUT);
+	assert_string_equal(err.msg, "unknown reason 'qqqqqqqqqqqqqqqq' (one of keyCompromise, "
+				     "cACompromise, affiliationChanged, superseded, cessationOfOperation, "
+				     "certificateHold, privilegeWithdrawn, aACompromise)");
 }
 
 static void refs(void **state)
@@ -195,7 +200,7 @@ static void revoke_and_publish(void **state)
 	after_sign = pkl_time_now();
 	assert_true(info.signed_now);
 	assert_int_equal(info.n_entries, 2);
-	/* thisUpdate back-dated 5 minutes (#52); nextUpdate = thisUpdate + lifetime or later (#51). */
+	/* thisUpdate back-dated 5 minutes; nextUpdate = thisUpdate + lifetime or later (RFC 5280 §5.1.2.5). */
 	assert_true(info.this_update >= before_sign - 300 && info.this_update <= after_sign - 300);
 	assert_true(info.next_update >= info.this_update + 7 * 86400);
 	snprintf(path, sizeof(path), "%s/publish/crl/root.crl", dir);
@@ -210,7 +215,7 @@ static void revoke_and_publish(void **state)
 		int found_reason = 0, no_reason = 0;
 		assert_non_null(crl);
 		assert_int_equal(X509_CRL_verify(crl, root_key), 1);
-		/* Issuer byte-equal to the CA subject (#47). */
+		/* Issuer byte-equal to the CA subject (RFC 5280 §5.1.2.3). */
 		assert_int_equal(X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(root_cert)), 0);
 		rev = X509_CRL_get_REVOKED(crl);
 		assert_int_equal(sk_X509_REVOKED_num(rev), 2);
@@ -220,7 +225,7 @@ static void revoke_and_publish(void **state)
 			if (rc) {
 				found_reason += ASN1_ENUMERATED_get(rc) == 1;
 				ASN1_ENUMERATED_free(rc);
-				/* revocationDate <= thisUpdate (#53) */
+				/* revocationDate <= thisUpdate (RFC 5280 §5.1.2.6) */
 				assert_true(ASN1_TIME_compare(X509_REVOKED_get0_revocationDate(r),
 							      X509_CRL_get0_lastUpdate(crl)) <= 0);
 				ASN1_GENERALIZEDTIME *inv = X509_REVOKED_get_ext_d2i(r, NID_invalidity_date, NULL, NULL);
@@ -254,7 +259,7 @@ static void revoke_and_publish(void **state)
 	assert_int_equal(info2.n_entries, 3);
 	assert_int_equal(pkl_crlcheck_number_cmp(info2.number, info.number) > 0, 1);
 
-	/* A restored (older) counter: the published number still rules (#56). */
+	/* A restored (older) counter: the published number still rules (RFC 5280 §5.2.3). */
 	{
 		sqlite3 *h = raw_db();
 		assert_int_equal(sqlite3_exec(h, "UPDATE cas SET crl_number = '1'", NULL, NULL, NULL), SQLITE_OK);
