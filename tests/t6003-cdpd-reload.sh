@@ -6,9 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-cdpd.sh"
 
-mkdir -p "$T/pub/crl" "$T/pub/aia"
-mkca "$T/root" root || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
+pub_ca "$T/pub" "$T/root" root || exit 1
 mkcrl "$T/root" 1 "$T/crl1.der" || exit 1
 mkcrl "$T/root" 2 "$T/crl2.der" || exit 1
 mkcrl "$T/root" 3 "$T/crl3.der" || exit 1
@@ -20,8 +18,7 @@ cp "$T/crl1.der" "$T/pub/crl/root.crl"
 
 P=$(free_port)
 B=http://127.0.0.1:$P
-start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P"
-check "server answers" wait_http "$B/healthz"
+serve_cdpd "server answers" srv "$B" --publish "$T/pub" --listen "127.0.0.1:$P"
 wait_served() { until_ok served_is "$B/$1" "$2"; }
 check "CRL 1 served" wait_served crl/root.crl "$T/crl1.der"
 

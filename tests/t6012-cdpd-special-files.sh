@@ -9,9 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-cdpd.sh"
 
-mkdir -p "$T/pub/crl" "$T/pub/aia" "$T/pub/archive"
-mkca "$T/root" root || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
+mkdir -p "$T/pub/archive"
+pub_ca "$T/pub" "$T/root" root || exit 1
 mkcrl "$T/root" 1 "$T/pub/archive/root-1.crl" || exit 1
 mkcrl "$T/root" 2 "$T/root-2-outside.crl" || exit 1
 mkcrl "$T/root" 3 "$T/pub/archive/root-3.crl" || exit 1
@@ -73,8 +72,8 @@ check "SIGTERM still stops the server: exit 0 (not killed by the timeout)" test 
 # to a device: the server starts (or refuses to) without blocking.
 mkfifo "$T/trust.fifo"
 P2=$(free_port)
-start_cdpd t2 --publish "$T/pub" --trust "$T/trust.fifo" --listen "127.0.0.1:$P2"
-check "trust FIFO: the server answers" wait_http "http://127.0.0.1:$P2/healthz"
+serve_cdpd "trust FIFO: the server answers" t2 "http://127.0.0.1:$P2" \
+  --publish "$T/pub" --trust "$T/trust.fifo" --listen "127.0.0.1:$P2"
 hget "http://127.0.0.1:$P2/healthz"
 check "trust FIFO: refused in /healthz" grep -q "not a regular file" "$T/body"
 at_exit "pkill -KILL -P $(cat "$T/t2.pid")"
