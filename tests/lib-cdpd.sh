@@ -18,6 +18,8 @@
 #   stop_cdpd NAME               SIGTERM, bounded wait; returns the exit status
 #   kill_cdpd NAME               SIGKILL, waits until it is gone
 #   wait_log NAME STRING         bounded wait until NAME's log holds STRING
+#   cdpd_reload BASE PID         SIGHUP to PID, then a bounded wait until BASE/healthz reports
+#                                a newer catalog generation (cdpd_generation BASE prints it)
 #   hget URL [curl args]         GET with a 5 s bound; sets $CODE, $HDRS (file), body in $T/body
 #   answered DESC WANTED BYTES [TIMEOUT]  the check DESC: rawhttp to 127.0.0.1:$P prints WANTED
 
@@ -176,6 +178,19 @@ hget() { # url [curl args...]
   # shellcheck disable=SC2034 # CODE is read by the tests that source this file
   CODE=$(curl -s --max-time 20 -o "$T/body" -D "$T/hdrs" -w '%{http_code}' "$@" "$_u")
   HDRS=$T/hdrs
+}
+
+# The catalog generation BASE/healthz reports (nothing when it reports none).
+cdpd_generation() { # base
+  hget "$1/healthz"; sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body"
+}
+_cdpd_generation_above() { [ "$(cdpd_generation "$1")" -gt "$2" ] 2>/dev/null; }
+# A reload the test asks for: SIGHUP, then wait (bounded by PKL_WAIT) for the
+# rebuilt catalog, an event, not a delay.
+cdpd_reload() { # base pid
+  _rg=$(cdpd_generation "$1"); kill -HUP "$2"
+  until_ok _cdpd_generation_above "$1" "$_rg" && return 0
+  echo "no new generation within $PKL_WAIT s of SIGHUP (reload blocked?)"; return 1
 }
 
 # The value of a response header (case-insensitive name), without CR.

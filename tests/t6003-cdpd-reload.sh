@@ -36,11 +36,11 @@ check "new CA: its CRL is served" wait_served crl/sub.crl "$T/sub1.der"
 check "new CA: its certificate is served" wait_served aia/sub.crt "$T/sub/ca.der"
 
 # SIGHUP: a reload that is logged and makes a new catalog generation.
-hget "$B/healthz"; g1=$(sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body")
+g1=$(cdpd_generation "$B")
 kill -HUP "$(cat "$T/srv.pid")"
 check "SIGHUP: logged" wait_log srv "SIGHUP: reloading"
 # "reloading" is logged before the new catalog is in place: polled.
-generation_above() { hget "$B/healthz"; g2=$(sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body"); [ "${g2:-0}" -gt "$1" ]; }
+generation_above() { g2=$(cdpd_generation "$B"); [ "${g2:-0}" -gt "$1" ]; }
 until_ok generation_above "$g1"
 check "SIGHUP: a new catalog generation ($g1 -> $g2)" test "${g2:-0}" -gt "$g1"
 check "SIGHUP: still serving CRL 3" wait_served crl/root.crl "$T/crl3.der"

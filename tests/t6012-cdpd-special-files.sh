@@ -33,12 +33,8 @@ CDPD_PID=$(pgrep -P "$(cat "$T/srv.pid")")
 hget "$B/crl/root.crl"
 check "a link inside the publish directory to a regular file is followed" cmp -s "$T/body" "$T/pub/archive/root-1.crl"
 
-gen() { hget "$B/healthz"; sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body"; }
-reload() {
-  _g=$(gen); kill -HUP "$CDPD_PID"
-  for _i in $(seq 1 300); do [ "$(gen)" -gt "$_g" ] 2>/dev/null && return 0; sleep 0.1; done
-  echo "no new generation within 30 s of SIGHUP (reload blocked?)"; return 1
-}
+# SIGHUP and wait (bounded) for the rebuilt catalog.
+reload() { cdpd_reload "$B" "$CDPD_PID"; }
 health_has() { hget "$B/healthz"; grep -q -- "$1" "$T/body" || { cat "$T/body"; return 1; }; }
 still_1() { hget "$B/crl/root.crl"; [ "$CODE" = 200 ] && cmp -s "$T/body" "$T/pub/archive/root-1.crl"; }
 
