@@ -37,7 +37,7 @@ tag_of() { # pem|crl-der field-index (1 = notBefore/thisUpdate, 2 = notAfter/nex
 # nextUpdate = thisUpdate (now - 5 min) + crl_lifetime, as for every CRL pkilab signs.
 while IFS='|' read -r what file field want <&3; do
 	got=$(tag_of "$T/y2050/$file" "$field" </dev/null)
-	# shellcheck disable=SC2254 # $want is a glob on purpose
+	# $2 unquoted in the case pattern: $want is a glob on purpose
 	check "$what" sh -c 'case "$1" in $2) exit 0 ;; esac; echo "got: $1"; exit 1' _ "$got" "$want"
 done 3<<'EOF'
 RFC 5280 §4.1.2.5 root notBefore 2049-05-31T23:00 is UTCTime|certs/root.pem|1|UTCTIME 490531230000Z
@@ -76,7 +76,7 @@ dates() { openssl x509 -in "$T/times/certs/$1.pem" -noout -startdate -enddate | 
 # (a trailing * where only notBefore is checked).
 while IFS='|' read -r what name want <&3; do
 	got=$(dates "$name" </dev/null)
-	# shellcheck disable=SC2254 # $want is a glob on purpose
+	# $2 unquoted in the case pattern: $want is a glob on purpose
 	check "$what" sh -c 'case "$1" in $2) exit 0 ;; esac; echo "got: $1"; exit 1' _ "$got" "$want"
 done 3<<'EOF'
 docs/profile.md root notBefore = now - template backdate 1h|root|notBefore=Mar 1 11:00:00 2026 GMT notAfter=*
