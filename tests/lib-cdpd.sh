@@ -20,7 +20,7 @@
 #   wait_log NAME STRING         bounded wait until NAME's log holds STRING
 #   cdpd_reload BASE PID         SIGHUP to PID, then a bounded wait until BASE/healthz reports
 #                                a newer catalog generation (cdpd_generation BASE prints it)
-#   hget URL [curl args]         GET with a 5 s bound; sets $CODE, $HDRS (file), body in $T/body
+#   hget URL [curl args]         GET with a 20 s bound; sets $CODE, $HDRS (file), body in $T/body
 #   answered DESC WANTED BYTES [TIMEOUT]  the check DESC: rawhttp to 127.0.0.1:$P prints WANTED
 
 # A publish directory with one CA (and, with NUMBER, its first CRL), the
