@@ -8,10 +8,29 @@
 #   mkcrl DIR NUMBER OUT [DAYS] [HOURS]  a DER CRL of that CA with that CRL number
 #   mkleaf CADIR NAME OUT        a leaf certificate (PEM) issued by CADIR's CA, CDP/AIA from
 #                                $CDP_URLS / $AIA_URLS
+#   pub_ca PUB CADIR NAME [NUMBER]  a publish directory PUB (crl/, aia/) holding a new CA
+#                                (mkca CADIR NAME) as aia/NAME.crt and, with NUMBER, its CRL
+#                                of that number as crl/NAME.crl
 #   start_cdpd NAME ARGS...      starts $CDPD in the background (log in $T/NAME.log, pid in
-#                                $T/NAME.pid), stopped at exit; waits until it answers /healthz
+#                                $T/NAME.pid), killed at exit; does not wait
+#   serve_cdpd DESC NAME BASE ARGS...  start_cdpd NAME ARGS, then the check DESC: BASE/healthz
+#                                answers (bounded by PKL_WAIT)
 #   stop_cdpd NAME               SIGTERM, bounded wait; returns the exit status
-#   hget URL [curl args]         GET with a 5 s bound; sets $CODE, $HDRS (file), body in $T/body
+#   kill_cdpd NAME               SIGKILL, waits until it is gone
+#   wait_log NAME STRING         bounded wait until NAME's log holds STRING
+#   cdpd_reload BASE PID         SIGHUP to PID, then a bounded wait until BASE/healthz reports
+#                                a newer catalog generation (cdpd_generation BASE prints it)
+#   hget URL [curl args]         GET with a 20 s bound; sets $CODE, $HDRS (file), body in $T/body
+#   answered DESC WANTED BYTES [TIMEOUT]  the check DESC: rawhttp to 127.0.0.1:$P prints WANTED
+
+# A publish directory with one CA (and, with NUMBER, its first CRL), the
+# fixture most server tests start from.
+pub_ca() { # pub cadir name [number]
+  mkdir -p "$1/crl" "$1/aia" || return 1
+  mkca "$2" "$3" || return 1
+  cp "$2/ca.der" "$1/aia/$3.crt" || return 1
+  [ -z "${4:-}" ] || mkcrl "$2" "$4" "$1/crl/$3.crl"
+}
 
 # openssl's own config for the `ca` command, per CA directory.
 _ca_cnf() { # dir
@@ -121,6 +140,13 @@ start_cdpd() { # name args...
   at_exit "kill -KILL $! 2>/dev/null"
 }
 
+# The usual start of a server test: start it, and check (DESC) that it answers.
+serve_cdpd() { # desc name base args...
+  _sdesc=$1 _sname=$2 _sbase=$3; shift 3
+  start_cdpd "$_sname" "$@"
+  check "$_sdesc" wait_http "$_sbase/healthz"
+}
+
 # Waits (bounded by PKL_WAIT) until the log of NAME contains a string.
 wait_log() { # name string
   until_ok grep -q -- "$2" "$T/$1.log" && return 0
@@ -152,6 +178,19 @@ hget() { # url [curl args...]
   # shellcheck disable=SC2034 # CODE is read by the tests that source this file
   CODE=$(curl -s --max-time 20 -o "$T/body" -D "$T/hdrs" -w '%{http_code}' "$@" "$_u")
   HDRS=$T/hdrs
+}
+
+# The catalog generation BASE/healthz reports (nothing when it reports none).
+cdpd_generation() { # base
+  hget "$1/healthz"; sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body"
+}
+_cdpd_generation_above() { [ "$(cdpd_generation "$1")" -gt "$2" ] 2>/dev/null; }
+# A reload the test asks for: SIGHUP, then wait (bounded by PKL_WAIT) for the
+# rebuilt catalog, an event, not a delay.
+cdpd_reload() { # base pid
+  _rg=$(cdpd_generation "$1"); kill -HUP "$2"
+  until_ok _cdpd_generation_above "$1" "$_rg" && return 0
+  echo "no new generation within $PKL_WAIT s of SIGHUP (reload blocked?)"; return 1
 }
 
 # The value of a response header (case-insensitive name), without CR.
@@ -250,4 +289,13 @@ rawhttp() { # host port bytes [timeout]
     push @codes, "garbage" if length $buf;
     printf "%s %s %s\n", (@codes ? join(",", @codes) : "none"), $conn // "-", $end;
   ' "$@"
+}
+
+# One raw request case: sends BYTES (rawhttp) to 127.0.0.1:$P, the port of
+# the test's server, and checks (DESC, the answer appended) that the answer
+# line is WANTED ("CODES CONNECTION END"). Leaves the answer in $r.
+answered() { # desc wanted bytes [timeout]
+  _aw=$1 _awant=$2; shift 2
+  r=$(rawhttp 127.0.0.1 "$P" "$@")
+  check "$_aw ($r)" test "$r" = "$_awant"
 }

@@ -49,6 +49,16 @@ check "timing run issued 300 leaves" test "$(new_rows "$T/timing")" = 300
 
 rand_ms() { od -An -N2 -tu2 /dev/urandom | awk -v m="$1" '{ printf "%d", ($1 / 65535) * m }'; }
 sleep_ms() { sleep "$(awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }')"; }
+# A build of CFG into PKI killed with SIGKILL after a random delay, up to
+# 1.25 x the measured length of a whole build; the delay is left in $d (ms).
+build_killed() { # cfg pki
+	d=$(rand_ms $((ms + ms / 4)))
+	"$PKILAB" build "$1" --pki "$2" >/dev/null 2>&1 &
+	pid=$!
+	sleep_ms "$d"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
 
 after_kill() { # pki: consistent, all or nothing
 	pki_consistent "$1" || return 1
@@ -69,12 +79,7 @@ rerun_completes() { # lab pki
 # ---- A. converging build killed at random delays --------------------------------------------------
 for try in 1 2 3; do
 	rm -rf "$T/k"; cp -a "$T/base" "$T/k"
-	d=$(rand_ms $((ms + ms / 4)))
-	"$PKILAB" build "$T/big.cfg" --pki "$T/k" >/dev/null 2>&1 &
-	pid=$!
-	sleep_ms "$d"
-	kill -9 "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	build_killed "$T/big.cfg" "$T/k"
 	check "A$try: kill -9 after ${d} ms: consistent before recovery, all or nothing" after_kill "$T/k"
 	check "A$try: a re-run completes the build and settles" rerun_completes "$T/big.cfg" "$T/k"
 done
@@ -82,12 +87,7 @@ done
 # ---- B. fresh build killed at random delays ---------------------------------------------------------------
 for try in 1 2; do
 	rm -rf "$T/fw"; mkdir "$T/fw"
-	d=$(rand_ms $((ms + ms / 4)))
-	"$PKILAB" build "$T/big.cfg" --pki "$T/fw/pki" >/dev/null 2>&1 &
-	pid=$!
-	sleep_ms "$d"
-	kill -9 "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	build_killed "$T/big.cfg" "$T/fw/pki"
 	if [ -e "$T/fw/pki" ]; then
 		check "B$try: kill -9 after ${d} ms: the PKI appeared whole (302 certificates, consistent)" \
 			sh -c '[ "$(sqlite3 "$1/pkilab.db" "select count(*) from certs")" = 302 ]' _ "$T/fw/pki"

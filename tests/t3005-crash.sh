@@ -97,6 +97,7 @@ fails=0 killed=0 done_ok=0 n=0 whole=0 whole_ok=0 i=0
 while [ "$i" -lt "$max_runs" ] && [ "$killed" -lt "$want_kills" ]; do
   i=$((i + 1)); kind=$((i % 5))
   eval "win=\$win$kind"
+  # shellcheck disable=SC2154 # win is set by the eval above
   ms=$(( $(rnd "$win") + 1 ))
   case $kind in
     0|1) set -- issue --ca vpn-ca --template ipsec-client --name "k$i" --subject "CN=k$i.life.test" --san "k$i.life.test" ;;

@@ -14,19 +14,34 @@ expect_rc 0 "export gw --format windows" "$PKILAB" --pki "$PKI" export gw --form
 for f in root.cer vpn-ca.cer gw.cer gw.pfx import.ps1 README.txt; do
   check "windows/$f exists" [ -s "win/$f" ]
 done
-check "root.cer is DER and is the root" sh -c 'openssl x509 -inform DER -in win/root.cer -noout -subject | grep -q "Lifecycle Root CA"'
-check "vpn-ca.cer is DER and is the intermediate" sh -c 'openssl x509 -inform DER -in win/vpn-ca.cer -noout -subject | grep -q "Lifecycle VPN CA"'
+# Each case: what is proven | DER file | a string its subject holds.
+while IFS='|' read -r what file subject <&3; do
+  check "$what" sh -c 'openssl x509 -inform DER -in "$1" -noout -subject </dev/null | grep -q "$2"' _ "$file" "$subject"
+done 3<<'EOF'
+root.cer is DER and is the root|win/root.cer|Lifecycle Root CA
+vpn-ca.cer is DER and is the intermediate|win/vpn-ca.cer|Lifecycle VPN CA
+EOF
 check "gw.pfx is the 3DES/SHA-1 profile by default (Server 2016, docs/profile.md)" sh -c 'openssl pkcs12 -info -in win/gw.pfx -passin pass:pfx-pass-long-enough -noout 2>&1 | grep -q "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC"'
 ps=$(cat win/import.ps1)
 # The store is -Store (LocalMachine by default, CurrentUser for a user tunnel:
 # t4006); the CAs go to its Root and CA stores, the pfx to its My store.
-check "import.ps1: root -> Cert:\\<Store>\\Root (Windows certificate stores)" sh -c 'grep -q "root.cer.*-CertStoreLocation \"Cert:\\\\\$Store\\\\Root\"" win/import.ps1'
-check "import.ps1: intermediate -> Cert:\\<Store>\\CA (Windows certificate stores)" sh -c 'grep -q "vpn-ca.cer.*-CertStoreLocation \"Cert:\\\\\$Store\\\\CA\"" win/import.ps1'
-check "import.ps1: leaf pfx -> Cert:\\<Store>\\My (Windows certificate stores)" sh -c 'grep -q "Import-PfxCertificate.*gw.pfx.*-CertStoreLocation \"Cert:\\\\\$Store\\\\My\"" win/import.ps1'
-check "import.ps1: the store is LocalMachine unless asked otherwise" contains "$ps" "[string]\$Store = 'LocalMachine'"
-check "import.ps1 shows time sync: w32tm /query /status" contains "$ps" "w32tm /query /status"
-check "import.ps1 checks CDP reachability: certutil -verify -urlfetch" contains "$ps" "certutil -verify -urlfetch"
-check "CertAuthFlags = 4 is documented (MS AOVPN revocation)" contains "$ps" "CertAuthFlags -PropertyType DWord -Value 4"
+# Each case: what is proven | how (grep: a basic regular expression matched in
+# import.ps1; has: a fixed string it contains) | the pattern.
+while IFS='|' read -r what how pattern <&3; do
+  case $how in
+    grep) check "$what" grep -q -- "$pattern" win/import.ps1 ;;
+    has) check "$what" contains "$ps" "$pattern" ;;
+    *) check "case table: unknown kind '$how'" false ;;
+  esac
+done 3<<'EOF'
+import.ps1: root -> Cert:\<Store>\Root (Windows certificate stores)|grep|root.cer.*-CertStoreLocation "Cert:\\$Store\\Root"
+import.ps1: intermediate -> Cert:\<Store>\CA (Windows certificate stores)|grep|vpn-ca.cer.*-CertStoreLocation "Cert:\\$Store\\CA"
+import.ps1: leaf pfx -> Cert:\<Store>\My (Windows certificate stores)|grep|Import-PfxCertificate.*gw.pfx.*-CertStoreLocation "Cert:\\$Store\\My"
+import.ps1: the store is LocalMachine unless asked otherwise|has|[string]$Store = 'LocalMachine'
+import.ps1 shows time sync: w32tm /query /status|has|w32tm /query /status
+import.ps1 checks CDP reachability: certutil -verify -urlfetch|has|certutil -verify -urlfetch
+CertAuthFlags = 4 is documented (MS AOVPN revocation)|has|CertAuthFlags -PropertyType DWord -Value 4
+EOF
 # Every registry write sits inside the if block of the -StrongCrlCheck switch.
 opt_in() {
   tr -d '\r' <win/import.ps1 | awk '

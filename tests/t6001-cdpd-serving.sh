@@ -18,9 +18,8 @@ B=http://127.0.0.1:$P
 # --header-timeout 5m: the slow-client checks below are about the idle
 # timeout (reset by every byte); the head deadline has its own test (t6009),
 # and its 10 s default is what a busy machine could overrun here.
-start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P" --max-age 1d --timeout 2s \
+serve_cdpd "server answers" srv "$B" --publish "$T/pub" --listen "127.0.0.1:$P" --max-age 1d --timeout 2s \
   --header-timeout 5m --health-margin 10m --log-level info
-check "server answers" wait_http "$B/healthz"
 
 # --- GET /crl/<ca>.crl -------------------------------------------------------
 # Last-Modified is not sent while it would be later than Date (it is at

@@ -6,10 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-cdpd.sh"
 
-mkdir -p "$T/pub/crl" "$T/pub/aia"
-mkca "$T/root" root || exit 1
+pub_ca "$T/pub" "$T/root" root || exit 1
 mkca "$T/other" other || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
 mkcrl "$T/root" 1 "$T/crl1.der" || exit 1
 mkcrl "$T/root" 2 "$T/crl2.der" || exit 1
 mkcrl "$T/root" 3 "$T/crl3.der" || exit 1
@@ -33,8 +31,7 @@ fi
 cp "$T/crl2.der" "$T/pub/crl/root.crl"
 P=$(free_port)
 B=http://127.0.0.1:$P
-start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P" --log-level info
-check "server answers" wait_http "$B/healthz"
+serve_cdpd "server answers" srv "$B" --publish "$T/pub" --listen "127.0.0.1:$P" --log-level info
 hget "$B/healthz"
 check "good CRL 2: /healthz 200" test "$CODE" = 200
 
@@ -97,8 +94,7 @@ stop_cdpd srv
 mkcrl "$T/root" 4 "$T/pub/crl/root.crl" "" 1 || exit 1
 P=$(free_port)
 B=http://127.0.0.1:$P
-start_cdpd srv2 --publish "$T/pub" --listen "127.0.0.1:$P" --health-margin 2h
-check "margin: server answers" wait_http "$B/healthz"
+serve_cdpd "margin: server answers" srv2 "$B" --publish "$T/pub" --listen "127.0.0.1:$P" --health-margin 2h
 hget "$B/healthz"
 check "CRL expiring in 1 h with a 2 h margin: /healthz 503" test "$CODE" = 503
 check "CRL expiring in 1 h: the reason says so" contains "$(cat "$T/body")" "within the health margin"

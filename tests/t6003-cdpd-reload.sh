@@ -6,9 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-cdpd.sh"
 
-mkdir -p "$T/pub/crl" "$T/pub/aia"
-mkca "$T/root" root || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
+pub_ca "$T/pub" "$T/root" root || exit 1
 mkcrl "$T/root" 1 "$T/crl1.der" || exit 1
 mkcrl "$T/root" 2 "$T/crl2.der" || exit 1
 mkcrl "$T/root" 3 "$T/crl3.der" || exit 1
@@ -20,8 +18,7 @@ cp "$T/crl1.der" "$T/pub/crl/root.crl"
 
 P=$(free_port)
 B=http://127.0.0.1:$P
-start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P"
-check "server answers" wait_http "$B/healthz"
+serve_cdpd "server answers" srv "$B" --publish "$T/pub" --listen "127.0.0.1:$P"
 wait_served() { until_ok served_is "$B/$1" "$2"; }
 check "CRL 1 served" wait_served crl/root.crl "$T/crl1.der"
 
@@ -39,11 +36,11 @@ check "new CA: its CRL is served" wait_served crl/sub.crl "$T/sub1.der"
 check "new CA: its certificate is served" wait_served aia/sub.crt "$T/sub/ca.der"
 
 # SIGHUP: a reload that is logged and makes a new catalog generation.
-hget "$B/healthz"; g1=$(sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body")
+g1=$(cdpd_generation "$B")
 kill -HUP "$(cat "$T/srv.pid")"
 check "SIGHUP: logged" wait_log srv "SIGHUP: reloading"
 # "reloading" is logged before the new catalog is in place: polled.
-generation_above() { hget "$B/healthz"; g2=$(sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body"); [ "${g2:-0}" -gt "$1" ]; }
+generation_above() { g2=$(cdpd_generation "$B"); [ "${g2:-0}" -gt "$1" ]; }
 until_ok generation_above "$g1"
 check "SIGHUP: a new catalog generation ($g1 -> $g2)" test "${g2:-0}" -gt "$g1"
 check "SIGHUP: still serving CRL 3" wait_served crl/root.crl "$T/crl3.der"

@@ -6,10 +6,7 @@
 . "$(dirname "$0")/lib-cdpd.sh"
 
 chmod 755 "$T"
-mkdir -p "$T/pub/crl" "$T/pub/aia"
-mkca "$T/root" root || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
-mkcrl "$T/root" 1 "$T/pub/crl/root.crl" || exit 1
+pub_ca "$T/pub" "$T/root" root 1 || exit 1
 chmod -R a+rX "$T/pub"
 
 # --- a configuration file ------------------------------------------------------
@@ -25,16 +22,15 @@ log_level = "info";
 per_ip_limit = 64;
 mirror_max_size = "1M";
 EOF
-start_cdpd cfg --config "$T/cdpd.conf"
-check "config file: server answers" wait_http "http://127.0.0.1:$P/healthz"
+serve_cdpd "config file: server answers" cfg "http://127.0.0.1:$P" --config "$T/cdpd.conf"
 hget "http://127.0.0.1:$P/crl/root.crl"
 check "config file: max_age = \"20m\" caps max-age at 1200" contains "$(hdr Cache-Control)" "max-age=1200"
 check "config file: access_log = false: no access lines" not_contains "$(cat "$T/cfg.log")" "access:"
 stop_cdpd cfg
 
 P=$(free_port)
-start_cdpd cfg2 --config "$T/cdpd.conf" --listen "127.0.0.1:$P" --max-age 90s --access-log on
-check "flags win over the file: --listen" wait_http "http://127.0.0.1:$P/healthz"
+serve_cdpd "flags win over the file: --listen" cfg2 "http://127.0.0.1:$P" \
+  --config "$T/cdpd.conf" --listen "127.0.0.1:$P" --max-age 90s --access-log on
 hget "http://127.0.0.1:$P/crl/root.crl"
 check "flags win over the file: --max-age 90s" contains "$(hdr Cache-Control)" "max-age=90"
 check "flags win over the file: --access-log on" wait_log cfg2 '"GET /crl/root.crl" 200'
@@ -43,8 +39,8 @@ stop_cdpd cfg2
 # --- several listen addresses, IPv6 -------------------------------------------
 P=$(free_port); P2=$(free_port)
 if ip -6 addr show dev lo 2>/dev/null | grep -q '::1/128'; then
-  start_cdpd multi --publish "$T/pub" --listen "127.0.0.1:$P" --listen "[::1]:$P2"
-  check "two listen addresses: IPv4 answers" wait_http "http://127.0.0.1:$P/healthz"
+  serve_cdpd "two listen addresses: IPv4 answers" multi "http://127.0.0.1:$P" \
+    --publish "$T/pub" --listen "127.0.0.1:$P" --listen "[::1]:$P2"
   check "two listen addresses: IPv6 [::1] answers" wait_http "http://[::1]:$P2/healthz"
   hget "http://[::1]:$P2/crl/root.crl"
   check "IPv6: the CRL" cmp "$T/body" "$T/pub/crl/root.crl"
@@ -93,8 +89,7 @@ check "--help lists the routes" contains "$OUT" "/crl/<ca>.crl"
 
 # --- runtime failures: exit 3 -------------------------------------------------
 P=$(free_port)
-start_cdpd holder --publish "$T/pub" --listen "127.0.0.1:$P"
-check "holder answers" wait_http "http://127.0.0.1:$P/healthz"
+serve_cdpd "holder answers" holder "http://127.0.0.1:$P" --publish "$T/pub" --listen "127.0.0.1:$P"
 expect_rc 3 "port already in use: exit 3" "$CDPD" --publish "$T/pub" --listen "127.0.0.1:$P"
 check "port already in use: names the address" contains "$ERR" "--listen: listen: '127.0.0.1:$P': cannot bind"
 stop_cdpd holder
@@ -115,8 +110,8 @@ fi
 
 # --- connection limits --------------------------------------------------------
 P=$(free_port)
-start_cdpd lim --publish "$T/pub" --listen "127.0.0.1:$P" --per-ip-limit 3 --timeout 30s
-check "limited server answers" wait_http "http://127.0.0.1:$P/healthz"
+serve_cdpd "limited server answers" lim "http://127.0.0.1:$P" \
+  --publish "$T/pub" --listen "127.0.0.1:$P" --per-ip-limit 3 --timeout 30s
 # Three connections held until killed; "open" once all are up (the server
 # answers each, so it has accepted it: an event, not a delay).
 perl -MIO::Socket::INET -e '$| = 1; my @s; for (1..3) { my $c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0]) or die;
@@ -148,20 +143,20 @@ tb_of() { # port -> $T/tb, fails while there is no established connection
 }
 if command -v ss >/dev/null 2>&1; then
   P=$(free_port)
-  start_cdpd sb --publish "$T/pub" --listen "127.0.0.1:$P" --send-buffer 96K
-  check "--send-buffer 96K: server answers" wait_http "http://127.0.0.1:$P/healthz"
+  serve_cdpd "--send-buffer 96K: server answers" sb "http://127.0.0.1:$P" \
+    --publish "$T/pub" --listen "127.0.0.1:$P" --send-buffer 96K
   tb=$(sndbuf_of "$P")
   check "--send-buffer 96K: an accepted connection's send buffer is 2 x 96 KiB ($tb)" test "${tb:-0}" = 196608
   stop_cdpd sb
   P=$(free_port)
-  start_cdpd sbd --publish "$T/pub" --listen "127.0.0.1:$P"
-  check "default send buffer: server answers" wait_http "http://127.0.0.1:$P/healthz"
+  serve_cdpd "default send buffer: server answers" sbd "http://127.0.0.1:$P" \
+    --publish "$T/pub" --listen "127.0.0.1:$P"
   tb=$(sndbuf_of "$P")
   check "default send buffer: 2 x 128 KiB ($tb)" test "${tb:-0}" = 262144
   stop_cdpd sbd
   P=$(free_port)
-  start_cdpd sb0 --publish "$T/pub" --listen "127.0.0.1:$P" --send-buffer 0
-  check "--send-buffer 0: server answers" wait_http "http://127.0.0.1:$P/healthz"
+  serve_cdpd "--send-buffer 0: server answers" sb0 "http://127.0.0.1:$P" \
+    --publish "$T/pub" --listen "127.0.0.1:$P" --send-buffer 0
   tb=$(sndbuf_of "$P")
   check "--send-buffer 0: the kernel sizes it ($tb), not 2 x the 128K default" \
     test "${tb:-0}" -ge "$(awk '{ print $2 }' /proc/sys/net/ipv4/tcp_wmem)" -a "${tb:-0}" != 262144

@@ -58,8 +58,8 @@ n_old=$(crlnum "$T/old.crl")
 
 # --- the high-water mark rises with a newer CRL ------------------------------------
 mkdir "$T/s1"
-start_cdpd a --publish "$PUB" --listen "127.0.0.1:$P" --state-dir "$T/s1"
-check "primary with --state-dir answers" wait_http "$A/healthz"
+serve_cdpd "primary with --state-dir answers" a "$A" \
+  --publish "$PUB" --listen "127.0.0.1:$P" --state-dir "$T/s1"
 check "log: rollback protection from the state file" \
   wait_log a "rollback protection: 0 CRL number high-water mark(s) in $T/s1/crl-numbers"
 check "vpn-ca's first CRL served (number $n_old)" same_as "$A/crl/vpn-ca.crl" "$T/old.crl"
@@ -83,8 +83,7 @@ cp "$T/old.crl" "$PUB/crl/vpn-ca.crl"
 check "the older CRL is still validly signed by vpn-ca (openssl)" \
   openssl crl -inform DER -in "$PUB/crl/vpn-ca.crl" -CAfile "$PKI/certs/vpn-ca.pem" -noout
 sum_s1=$(sha256sum "$T/s1/crl-numbers")
-start_cdpd a2 --publish "$PUB" --listen "127.0.0.1:$P" --state-dir "$T/s1"
-check "restarted primary answers" wait_http "$A/healthz"
+serve_cdpd "restarted primary answers" a2 "$A" --publish "$PUB" --listen "127.0.0.1:$P" --state-dir "$T/s1"
 hget "$A/crl/vpn-ca.crl"
 check "after the restart the older CRL is NOT served (HTTP $CODE)" test "$CODE" = 404
 check "... no byte of it" sh -c "! cmp -s '$T/body' '$T/old.crl'"
@@ -118,9 +117,9 @@ check "... and healthy again" test "$CODE" = 200
 # --- a mirror learns the mark through a peer and keeps it -------------------------------
 mkdir -p "$T/trust" "$T/s2"
 cp "$PUB/aia/root.crt" "$T/trust/root.crt"
-start_cdpd m --mirror "$A" --trust "$T/trust/root.crt" --listen "127.0.0.2:$P" --state-dir "$T/s2" \
+serve_cdpd "mirror answers" m "$M" \
+  --mirror "$A" --trust "$T/trust/root.crt" --listen "127.0.0.2:$P" --state-dir "$T/s2" \
   --mirror-interval 1s --mirror-timeout 2s
-check "mirror answers" wait_http "$M/healthz"
 check "mirror learns vpn-ca and serves its newer CRL" same_as "$M/crl/vpn-ca.crl" "$T/new.crl"
 check "mirror's state file records vpn-ca at $n_new" mark_is "$T/s2" vpn-ca "$n_new"
 # Item 2: the learned CA is marked, the configured one is not.
@@ -188,8 +187,8 @@ check "nonexistent state_dir: naming it" sh -c 'printf "%s\n" "$1" | grep -qx "p
 printf 'publish = "%s";\nlisten = [ "127.0.0.1:%s" ];\nstate_dir = "%s";\n' "$PUB" "$P2" "$T/nope" >"$T/bad.conf"
 expect_rc 2 "nonexistent state_dir in the config file: exit 2" timeout 10 "$CDPD" --config "$T/bad.conf"
 check "... one line naming file:line" sh -c 'printf "%s\n" "$1" | grep -qx "pkilab-cdpd: error: .*/bad.conf:3: state_dir: .* is not a directory"' _ "$ERR"
-start_cdpd holder --publish "$PUB" --listen "127.0.0.1:$P2" --state-dir "$T/s1"
-check "holder answers" wait_http "http://127.0.0.1:$P2/healthz"
+serve_cdpd "holder answers" holder "http://127.0.0.1:$P2" \
+  --publish "$PUB" --listen "127.0.0.1:$P2" --state-dir "$T/s1"
 expect_rc 2 "a second instance on the same state_dir: exit 2" timeout 10 "$CDPD" --publish "$PUB" --listen "127.0.0.1:$(free_port)" --state-dir "$T/s1"
 check "... one error line" one_error "$ERR"
 check "... naming the directory: in use" contains "$ERR" "pkilab-cdpd: error: --state-dir: state_dir: '$T/s1': in use by another pkilab-cdpd (give each instance its own)"

@@ -11,10 +11,7 @@
 . "$(dirname "$0")/lib-cdpd.sh"
 
 chmod 755 "$T"
-mkdir -p "$T/pub/crl" "$T/pub/aia"
-mkca "$T/root" root || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
-mkcrl "$T/root" 1 "$T/pub/crl/root.crl" || exit 1
+pub_ca "$T/pub" "$T/root" root 1 || exit 1
 
 # Holds N keep-alive connections (each answered once) for S seconds (exec:
 # the background job is perl itself, so killing it closes them; the tests
@@ -45,8 +42,8 @@ wait_open() { # file n -> waits (bounded) for "open n"
 
 # --- balance: 40 clients over 4 workers --------------------------------------
 P=$(free_port)
-start_cdpd bal --publish "$T/pub" --listen "127.0.0.1:$P" --threads 4 --per-ip-limit 0 --access-log false
-check "4 workers: server answers" wait_http "http://127.0.0.1:$P/healthz"
+serve_cdpd "4 workers: server answers" bal "http://127.0.0.1:$P" \
+  --publish "$T/pub" --listen "127.0.0.1:$P" --threads 4 --per-ip-limit 0 --access-log false
 hold "$P" 40 900 >"$T/hold1" &
 h=$!
 check "40 keep-alive clients connected and answered" wait_open "$T/hold1" 40
@@ -76,8 +73,8 @@ check "4 workers: clean stop (exit 0)" test "$?" = 0
 
 # --- the per-IP limit holds across workers -------------------------------------
 P=$(free_port)
-start_cdpd ip --publish "$T/pub" --listen "127.0.0.1:$P" --threads 4 --per-ip-limit 6 --access-log false
-check "per-IP 6 over 4 workers: server answers" wait_http "http://127.0.0.1:$P/healthz"
+serve_cdpd "per-IP 6 over 4 workers: server answers" ip "http://127.0.0.1:$P" \
+  --publish "$T/pub" --listen "127.0.0.1:$P" --threads 4 --per-ip-limit 6 --access-log false
 hold "$P" 6 900 >"$T/hold2" &
 h=$!
 check "6 clients from 127.0.0.1 connected" wait_open "$T/hold2" 6
@@ -90,9 +87,9 @@ stop_cdpd ip
 
 # --- the connection limit holds across workers ---------------------------------
 P=$(free_port)
-start_cdpd lim --publish "$T/pub" --listen "127.0.0.1:$P" --threads 4 --per-ip-limit 0 \
+serve_cdpd "connection limit 5 over 4 workers: server answers" lim "http://127.0.0.1:$P" \
+  --publish "$T/pub" --listen "127.0.0.1:$P" --threads 4 --per-ip-limit 0 \
   --connection-limit 5 --access-log false
-check "connection limit 5 over 4 workers: server answers" wait_http "http://127.0.0.1:$P/healthz"
 hold "$P" 5 900 >"$T/hold3" &
 h=$!
 check "5 clients connected" wait_open "$T/hold3" 5
@@ -111,8 +108,8 @@ stop_cdpd lim
 # --- two listen addresses, one set of workers ----------------------------------
 P=$(free_port)
 P2=$(free_port)
-start_cdpd two --publish "$T/pub" --listen "127.0.0.1:$P" --listen "127.0.0.2:$P2" --threads 2
-check "two listen addresses: the first answers" wait_http "http://127.0.0.1:$P/healthz"
+serve_cdpd "two listen addresses: the first answers" two "http://127.0.0.1:$P" \
+  --publish "$T/pub" --listen "127.0.0.1:$P" --listen "127.0.0.2:$P2" --threads 2
 hget "http://127.0.0.2:$P2/crl/root.crl"
 check "two listen addresses: the second serves the CRL too" test "$CODE" = 200
 check "log names both addresses" wait_log two "listening on 127.0.0.2:$P2"

@@ -17,35 +17,24 @@
 . "$(dirname "$0")/lib-cdpd.sh"
 
 chmod 755 "$T"
-mkdir -p "$T/pub/crl" "$T/pub/aia"
-mkca "$T/root" root || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
-mkcrl "$T/root" 1 "$T/pub/crl/root.crl" || exit 1
+pub_ca "$T/pub" "$T/root" root 1 || exit 1
 
 P=$(free_port)
-start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P" --threads 2
-check "server answers" wait_http "http://127.0.0.1:$P/healthz"
+serve_cdpd "server answers" srv "http://127.0.0.1:$P" --publish "$T/pub" --listen "127.0.0.1:$P" --threads 2
 
 H='Host: cdp.test\r\n'
 NEXT='GET /crl/smuggled.crl HTTP/1.1\r\nHost: cdp.test\r\n\r\n'
 refused() { # what bytes
-  r=$(rawhttp 127.0.0.1 "$P" "$2")
-  check "$1: 400, Connection: close, closed, nothing after it parsed ($r)" test "$r" = "400 close eof"
+  answered "$1: 400, Connection: close, closed, nothing after it parsed" "400 close eof" "$2"
 }
 
 # --- controls: well-formed requests keep working -----------------------------
-r=$(rawhttp 127.0.0.1 "$P" "GET /crl/root.crl HTTP/1.1\\r\\n$H\\r\\nGET /aia/root.crt HTTP/1.1\\r\\n$H\\r\\n" 1)
-check "control: two pipelined GETs, two 200s, kept alive ($r)" test "$r" = "200,200 - open"
-r=$(rawhttp 127.0.0.1 "$P" "GET /crl/root.crl HTTP/1.1\\r\\n${H}Content-Length: 0\\r\\n\\r\\nGET /crl/next.crl HTTP/1.1\\r\\n$H\\r\\n" 1)
-check "control: GET with Content-Length: 0 is no body: 200, then the next request ($r)" test "$r" = "200,404 - open"
-r=$(rawhttp 127.0.0.1 "$P" "GET /crl/root.crl HTTP/1.1\\r\\n${H}Content-Length: 0\\r\\nContent-Length: 0\\r\\n\\r\\n" 1)
-check "control: identical duplicate Content-Length (RFC 9112 6.3 allows one value): 200 ($r)" test "$r" = "200 - open"
-r=$(rawhttp 127.0.0.1 "$P" 'GET /crl/root.crl HTTP/1.0\r\n\r\n')
-check "control: HTTP/1.0 without Host: 200 ($r)" test "$r" = "200 close eof"
-r=$(rawhttp 127.0.0.1 "$P" "GET /crl/root.crl?x=1&y=%41 HTTP/1.1\\r\\n${H}X-Empty:\\r\\nAccept:\\t*/* \\t\\r\\n\\r\\n" 1)
-check "control: query string, empty field, OWS around a value: 200 ($r)" test "$r" = "200 - open"
-r=$(rawhttp 127.0.0.1 "$P" 'GET /crl/root.crl HTTP/1.1\nHost: cdp.test\n\n' 1)
-check "control: bare LF line ends (RFC 9112 2.2 lets a server accept them): 200 ($r)" test "$r" = "200 - open"
+answered "control: two pipelined GETs, two 200s, kept alive" "200,200 - open" "GET /crl/root.crl HTTP/1.1\\r\\n$H\\r\\nGET /aia/root.crt HTTP/1.1\\r\\n$H\\r\\n" 1
+answered "control: GET with Content-Length: 0 is no body: 200, then the next request" "200,404 - open" "GET /crl/root.crl HTTP/1.1\\r\\n${H}Content-Length: 0\\r\\n\\r\\nGET /crl/next.crl HTTP/1.1\\r\\n$H\\r\\n" 1
+answered "control: identical duplicate Content-Length (RFC 9112 6.3 allows one value): 200" "200 - open" "GET /crl/root.crl HTTP/1.1\\r\\n${H}Content-Length: 0\\r\\nContent-Length: 0\\r\\n\\r\\n" 1
+answered "control: HTTP/1.0 without Host: 200" "200 close eof" 'GET /crl/root.crl HTTP/1.0\r\n\r\n'
+answered "control: query string, empty field, OWS around a value: 200" "200 - open" "GET /crl/root.crl?x=1&y=%41 HTTP/1.1\\r\\n${H}X-Empty:\\r\\nAccept:\\t*/* \\t\\r\\n\\r\\n" 1
+answered "control: bare LF line ends (RFC 9112 2.2 lets a server accept them): 200" "200 - open" 'GET /crl/root.crl HTTP/1.1\nHost: cdp.test\n\n' 1
 
 # --- Content-Length / Transfer-Encoding ---------------------------------------
 refused "differing duplicate Content-Length (0, then 5)" \
@@ -62,10 +51,8 @@ refused "GET declaring a body of 3 bytes (the body is never read)" \
   "GET /crl/root.crl HTTP/1.1\\r\\n${H}Content-Length: 3\\r\\n\\r\\nabc$NEXT"
 refused "HEAD declaring a body" \
   "HEAD /crl/root.crl HTTP/1.1\\r\\n${H}Content-Length: 21\\r\\n\\r\\n$NEXT"
-r=$(rawhttp 127.0.0.1 "$P" "GET /crl/root.crl HTTP/1.1\\r\\n${H}Content-Length: 3\\r\\nExpect: 100-continue\\r\\n\\r\\n")
-check "GET with a body and Expect: 100-continue: 400 at once, no 100 Continue ($r)" test "$r" = "400 close eof"
-r=$(rawhttp 127.0.0.1 "$P" "POST /crl/root.crl HTTP/1.1\\r\\n${H}Content-Length: 51\\r\\n\\r\\n$NEXT")
-check "POST with a body: 405 and closed, the body is never read ($r)" test "$r" = "405 close eof"
+answered "GET with a body and Expect: 100-continue: 400 at once, no 100 Continue" "400 close eof" "GET /crl/root.crl HTTP/1.1\\r\\n${H}Content-Length: 3\\r\\nExpect: 100-continue\\r\\n\\r\\n"
+answered "POST with a body: 405 and closed, the body is never read" "405 close eof" "POST /crl/root.crl HTTP/1.1\\r\\n${H}Content-Length: 51\\r\\n\\r\\n$NEXT"
 
 # --- Host ---------------------------------------------------------------------
 refused "two Host lines" "GET /crl/root.crl HTTP/1.1\\r\\n${H}Host: other.test\\r\\n\\r\\n$NEXT"

@@ -24,10 +24,8 @@ hard=$(python3 -c 'import resource; h = resource.getrlimit(resource.RLIMIT_NOFIL
 [ "$hard" -ge 2048 ] || skip_all "needs 2048 descriptors (hard limit $hard)"
 
 chmod 755 "$T"
-mkdir -p "$T/pub/crl" "$T/pub/aia" "$T/big/crl" "$T/big/aia"
-mkca "$T/root" root || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
-mkcrl "$T/root" 1 "$T/pub/crl/root.crl" || exit 1
+mkdir -p "$T/big/crl" "$T/big/aia"
+pub_ca "$T/pub" "$T/root" root 1 || exit 1
 # A 4 MB CRL: far larger than the socket buffers, so a slow reader stalls the send.
 mkca "$T/bigca" big || exit 1
 mkbigindex "$T/bigca" 100000
@@ -35,17 +33,17 @@ mkcrl "$T/bigca" 1 "$T/big/crl/big.crl" || exit 1
 cp "$T/bigca/ca.der" "$T/big/aia/big.crt"
 
 P=$(free_port)
-start_cdpd lor --publish "$T/pub" --listen "127.0.0.1:$P" --threads 2 --connection-limit 500
-check "slowloris target answers" wait_http "http://127.0.0.1:$P/healthz"
+serve_cdpd "slowloris target answers" lor "http://127.0.0.1:$P" \
+  --publish "$T/pub" --listen "127.0.0.1:$P" --threads 2 --connection-limit 500
 P2=$(free_port)
-start_cdpd head --publish "$T/pub" --listen "127.0.0.1:$P2" --threads 2
-check "header-deadline server answers" wait_http "http://127.0.0.1:$P2/healthz"
+serve_cdpd "header-deadline server answers" head "http://127.0.0.1:$P2" \
+  --publish "$T/pub" --listen "127.0.0.1:$P2" --threads 2
 P3=$(free_port)
-start_cdpd read --publish "$T/big" --listen "127.0.0.1:$P3" --threads 2
-check "slow-reader server answers" wait_http "http://127.0.0.1:$P3/healthz"
+serve_cdpd "slow-reader server answers" read "http://127.0.0.1:$P3" \
+  --publish "$T/big" --listen "127.0.0.1:$P3" --threads 2
 P4=$(free_port)
-start_cdpd rate --publish "$T/big" --listen "127.0.0.1:$P4" --threads 2 --send-buffer 16K --min-send-rate 4K
-check "min-send-rate server answers" wait_http "http://127.0.0.1:$P4/healthz"
+serve_cdpd "min-send-rate server answers" rate "http://127.0.0.1:$P4" \
+  --publish "$T/big" --listen "127.0.0.1:$P4" --threads 2 --send-buffer 16K --min-send-rate 4K
 
 # --- a request head that never completes, one byte every 0.5 s ----------------
 # 80 bytes take 40 s; the server must close it first (the idle timeout, 10 s,

@@ -8,30 +8,19 @@
 . "$(dirname "$0")/lib-cdpd.sh"
 
 chmod 755 "$T"
-mkdir -p "$T/pub/crl" "$T/pub/aia"
-mkca "$T/root" root || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
-mkcrl "$T/root" 1 "$T/pub/crl/root.crl" || exit 1
+pub_ca "$T/pub" "$T/root" root 1 || exit 1
 
 P=$(free_port)
-start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P" --threads 2
-check "server answers" wait_http "http://127.0.0.1:$P/healthz"
+serve_cdpd "server answers" srv "http://127.0.0.1:$P" --publish "$T/pub" --listen "127.0.0.1:$P" --threads 2
 
 H='Host: cdp.test\r\n\r\n'
-r=$(rawhttp 127.0.0.1 "$P" "G\"ET /crl/root.crl HTTP/1.1\\r\\n$H")
-check "method with a double quote: 400 ($r)" test "$r" = "400 close eof"
-r=$(rawhttp 127.0.0.1 "$P" "GET\\e[2J\\e[31m /crl/root.crl HTTP/1.1\\r\\n$H")
-check "method with ESC sequences: 400 ($r)" test "$r" = "400 close eof"
-r=$(rawhttp 127.0.0.1 "$P" "GE\\rT /crl/root.crl HTTP/1.1\\r\\n$H")
-check "method with a bare CR: 400 ($r)" test "$r" = "400 close eof"
-r=$(rawhttp 127.0.0.1 "$P" 'G\ET /crl/root.crl HTTP/1.1\r\nHost: cdp.test\r\n\r\n')
-check "method with a backslash: 400 ($r)" test "$r" = "400 close eof"
-r=$(rawhttp 127.0.0.1 "$P" "GET /crl/root.crl HTTP/1.1\\r\\n$H" 1)
-check "control: GET still 200 ($r)" test "$r" = "200 - open"
-r=$(rawhttp 127.0.0.1 "$P" "FOO /crl/root.crl HTTP/1.1\\r\\n$H" 1)
-check "control: an unknown but valid token method is still 405 ($r)" test "$r" = "405 - open"
-r=$(rawhttp 127.0.0.1 "$P" "GET /crl/\"a\\e[1m\".crl HTTP/1.1\\r\\n$H")
-check "path with a quote and ESC: refused ($r)" test "$r" = "400 close eof"
+answered "method with a double quote: 400" "400 close eof" "G\"ET /crl/root.crl HTTP/1.1\\r\\n$H"
+answered "method with ESC sequences: 400" "400 close eof" "GET\\e[2J\\e[31m /crl/root.crl HTTP/1.1\\r\\n$H"
+answered "method with a bare CR: 400" "400 close eof" "GE\\rT /crl/root.crl HTTP/1.1\\r\\n$H"
+answered "method with a backslash: 400" "400 close eof" 'G\ET /crl/root.crl HTTP/1.1\r\nHost: cdp.test\r\n\r\n'
+answered "control: GET still 200" "200 - open" "GET /crl/root.crl HTTP/1.1\\r\\n$H" 1
+answered "control: an unknown but valid token method is still 405" "405 - open" "FOO /crl/root.crl HTTP/1.1\\r\\n$H" 1
+answered "path with a quote and ESC: refused" "400 close eof" "GET /crl/\"a\\e[1m\".crl HTTP/1.1\\r\\n$H"
 stop_cdpd srv
 
 # The log: every access line has exactly two unescaped quotes, no control bytes.

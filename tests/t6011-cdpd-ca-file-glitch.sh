@@ -9,25 +9,16 @@
 
 # Readable by the unprivileged user the server drops to (for "unreadable").
 chmod 755 "$T"
-mkdir -p "$T/pub/crl" "$T/pub/aia"
-mkca "$T/root" root || exit 1
+pub_ca "$T/pub" "$T/root" root 1 || exit 1
 mkca "$T/other" other || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
-mkcrl "$T/root" 1 "$T/pub/crl/root.crl" || exit 1
 chmod -R a+rX "$T/pub"
 
 P=$(free_port)
 B=http://127.0.0.1:$P
-start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P" --user nobody
-check "server answers" wait_http "$B/healthz"
+serve_cdpd "server answers" srv "$B" --publish "$T/pub" --listen "127.0.0.1:$P" --user nobody
 
-gen() { hget "$B/healthz"; sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body"; }
 # SIGHUP and wait (bounded) for the rebuilt catalog.
-reload() {
-  _g=$(gen); kill -HUP "$(cat "$T/srv.pid")"
-  for _i in $(seq 1 300); do [ "$(gen)" -gt "$_g" ] 2>/dev/null && return 0; sleep 0.1; done
-  echo "no new generation within 30 s of SIGHUP"; return 1
-}
+reload() { cdpd_reload "$B" "$(cat "$T/srv.pid")"; }
 served() { # what: both routes answer 200 with the last good bytes
   hget "$B/aia/root.crt"; [ "$CODE" = 200 ] && cmp -s "$T/body" "$T/root/ca.der" || { echo "aia: $CODE"; return 1; }
   hget "$B/crl/root.crl"; [ "$CODE" = 200 ] && cmp -s "$T/body" "$T/pub/crl/root.crl" || { echo "crl: $CODE"; return 1; }

@@ -9,9 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-cdpd.sh"
 
-mkdir -p "$T/pub/crl" "$T/pub/aia" "$T/pub/archive"
-mkca "$T/root" root || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
+mkdir -p "$T/pub/archive"
+pub_ca "$T/pub" "$T/root" root || exit 1
 mkcrl "$T/root" 1 "$T/pub/archive/root-1.crl" || exit 1
 mkcrl "$T/root" 2 "$T/root-2-outside.crl" || exit 1
 mkcrl "$T/root" 3 "$T/pub/archive/root-3.crl" || exit 1
@@ -34,12 +33,8 @@ CDPD_PID=$(pgrep -P "$(cat "$T/srv.pid")")
 hget "$B/crl/root.crl"
 check "a link inside the publish directory to a regular file is followed" cmp -s "$T/body" "$T/pub/archive/root-1.crl"
 
-gen() { hget "$B/healthz"; sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body"; }
-reload() {
-  _g=$(gen); kill -HUP "$CDPD_PID"
-  for _i in $(seq 1 300); do [ "$(gen)" -gt "$_g" ] 2>/dev/null && return 0; sleep 0.1; done
-  echo "no new generation within 30 s of SIGHUP (reload blocked?)"; return 1
-}
+# SIGHUP and wait (bounded) for the rebuilt catalog.
+reload() { cdpd_reload "$B" "$CDPD_PID"; }
 health_has() { hget "$B/healthz"; grep -q -- "$1" "$T/body" || { cat "$T/body"; return 1; }; }
 still_1() { hget "$B/crl/root.crl"; [ "$CODE" = 200 ] && cmp -s "$T/body" "$T/pub/archive/root-1.crl"; }
 
@@ -73,8 +68,8 @@ check "SIGTERM still stops the server: exit 0 (not killed by the timeout)" test 
 # to a device: the server starts (or refuses to) without blocking.
 mkfifo "$T/trust.fifo"
 P2=$(free_port)
-start_cdpd t2 --publish "$T/pub" --trust "$T/trust.fifo" --listen "127.0.0.1:$P2"
-check "trust FIFO: the server answers" wait_http "http://127.0.0.1:$P2/healthz"
+serve_cdpd "trust FIFO: the server answers" t2 "http://127.0.0.1:$P2" \
+  --publish "$T/pub" --trust "$T/trust.fifo" --listen "127.0.0.1:$P2"
 hget "http://127.0.0.1:$P2/healthz"
 check "trust FIFO: refused in /healthz" grep -q "not a regular file" "$T/body"
 at_exit "pkill -KILL -P $(cat "$T/t2.pid")"

@@ -7,9 +7,7 @@
 . "$(dirname "$0")/lib-cdpd.sh"
 
 chmod 755 "$T"
-mkdir -p "$T/pub/crl" "$T/pub/aia"
-mkca "$T/root" root || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
+pub_ca "$T/pub" "$T/root" root || exit 1
 mkcrl "$T/root" 1 "$T/crl1.der" || exit 1
 mkcrl "$T/root" 2 "$T/crl2.der" || exit 1
 cp "$T/crl1.der" "$T/pub/crl/root.crl"
@@ -18,14 +16,9 @@ chmod -R a+rX "$T/pub"
 P=$(free_port)
 B=http://127.0.0.1:$P
 # Root bypasses permissions: the server drops to nobody, as in production.
-start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P" --user nobody
-check "server answers" wait_http "$B/healthz"
-gen() { hget "$B/healthz"; sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body"; }
-reload() {
-  _g=$(gen); kill -HUP "$(cat "$T/srv.pid")"
-  for _i in $(seq 1 300); do [ "$(gen)" -gt "$_g" ] 2>/dev/null && return 0; sleep 0.1; done
-  echo "no new generation within 30 s of SIGHUP"; return 1
-}
+serve_cdpd "server answers" srv "$B" --publish "$T/pub" --listen "127.0.0.1:$P" --user nobody
+# SIGHUP and wait (bounded) for the rebuilt catalog.
+reload() { cdpd_reload "$B" "$(cat "$T/srv.pid")"; }
 hget "$B/healthz"
 check "healthy at start" test "$CODE" = 200
 

@@ -7,9 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-cdpd.sh"
 
-mkdir -p "$T/pub/crl" "$T/pub/aia"
-mkca "$T/root" root || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
+pub_ca "$T/pub" "$T/root" root || exit 1
 # CRLs with a chosen thisUpdate (YYMMDDHHMMSSZ), independent of the clock.
 crl_at() { # number lastupdate out
   printf '%x\n' "$1" | awk '{ if (length($0) % 2) print "0" $0; else print }' >"$T/root/crlnumber"
@@ -28,14 +26,9 @@ cp "$T/crl1.der" "$T/pub/crl/root.crl"
 
 P=$(free_port)
 B=http://127.0.0.1:$P
-start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P"
-check "server answers" wait_http "$B/healthz"
-gen() { hget "$B/healthz"; sed -n 's/.*"generation": \([0-9]*\).*/\1/p' "$T/body"; }
-reload() {
-  _g=$(gen); kill -HUP "$(cat "$T/srv.pid")"
-  for _i in $(seq 1 300); do [ "$(gen)" -gt "$_g" ] 2>/dev/null && return 0; sleep 0.1; done
-  echo "no new generation within 30 s of SIGHUP"; return 1
-}
+serve_cdpd "server answers" srv "$B" --publish "$T/pub" --listen "127.0.0.1:$P"
+# SIGHUP and wait (bounded) for the rebuilt catalog.
+reload() { cdpd_reload "$B" "$(cat "$T/srv.pid")"; }
 # The Last-Modified of the served CRL once it is $1 (bounded wait: a date is
 # not sent while it would be later than the response's Date).
 lm_of() { # expected-body -> prints the epoch of Last-Modified
@@ -90,8 +83,7 @@ check "unchanged bytes: Last-Modified unchanged" test "$(lm_of "$T/crl3.der")" =
 # A restart forgets the dates it moved forward: a client holding CRL 3's
 # date must still get CRL 4 (same thisUpdate as CRL 1 and 2), not a 304.
 stop_cdpd srv
-start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P"
-check "restarted" wait_http "$B/healthz"
+serve_cdpd "restarted" srv "$B" --publish "$T/pub" --listen "127.0.0.1:$P"
 cp "$T/crl4.der" "$T/pub/crl/root.crl"; reload
 lm4=$(lm_of "$T/crl4.der")
 check "after a restart: CRL 4's Last-Modified is later than CRL 3's before it ($lm3 -> $lm4)" test "$lm4" -gt "$lm3"

@@ -8,10 +8,8 @@
 . "$(dirname "$0")/lib-cdpd.sh"
 
 chmod 755 "$T"
-mkdir -p "$T/pub/crl" "$T/pub/aia" "$T/state"
-mkca "$T/root" root || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
-mkcrl "$T/root" 1 "$T/pub/crl/root.crl" || exit 1
+mkdir -p "$T/state"
+pub_ca "$T/pub" "$T/root" root 1 || exit 1
 chmod -R a+rX "$T/pub"
 P=$(free_port)
 

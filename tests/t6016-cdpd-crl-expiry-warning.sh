@@ -20,8 +20,7 @@ mkcrl "$T/good" 1 "$T/pub/crl/good.crl" 30 || exit 1
 
 P=$(free_port)
 B=http://127.0.0.1:$P
-start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P" --health-margin 1d
-check "server answers" wait_http "$B/healthz"
+serve_cdpd "server answers" srv "$B" --publish "$T/pub" --listen "127.0.0.1:$P" --health-margin 1d
 check "start: the expired CRL is a warning in the log" grep -q "warning: old: .*old.crl: CRL number 1 expired at" "$T/srv.log"
 check "start: the CRL expiring within health_margin is a warning in the log" grep -q "warning: soon: .*soon.crl: CRL number 1 expires at .*within health_margin" "$T/srv.log"
 check "start: no warning for the CRL far from nextUpdate" not_contains "$(grep warning "$T/srv.log")" "good.crl"

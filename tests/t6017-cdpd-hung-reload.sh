@@ -9,10 +9,7 @@
 . "$(dirname "$0")/lib-cdpd.sh"
 
 cc -shared -fPIC -O1 -o "$T/hang.so" "$TOP/tests/crash/hang.c" -ldl || { echo "cannot build the shim"; exit 1; }
-mkdir -p "$T/pub/crl" "$T/pub/aia"
-mkca "$T/root" root || exit 1
-cp "$T/root/ca.der" "$T/pub/aia/root.crt"
-mkcrl "$T/root" 1 "$T/pub/crl/root.crl" || exit 1
+pub_ca "$T/pub" "$T/root" root 1 || exit 1
 cp "$T/pub/crl/root.crl" "$T/root-1.crl"
 
 # exec keeps the pid: $T/NAME.pid is cdpd itself. A sanitizer runtime must
@@ -30,8 +27,7 @@ at_exit "rm -f '$T/hang.flag'"
 
 P=$(free_port)
 B=http://127.0.0.1:$P
-start_cdpd srv --publish "$T/pub" --listen "127.0.0.1:$P"
-check "server answers" wait_http "$B/healthz"
+serve_cdpd "server answers" srv "$B" --publish "$T/pub" --listen "127.0.0.1:$P"
 check "serves CRL 1" same_as "$B/crl/root.crl" "$T/root-1.crl"
 
 # The next reload blocks: SIGHUP, then a change in crl/ for good measure.

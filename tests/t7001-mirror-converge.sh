@@ -78,8 +78,7 @@ check "primary killed: b logged the failed pulls" wait_log b "mirror: $A/crl/.*p
 # The primary comes back with CRL 3: mirrors follow again.
 mkcrl "$T/root" 3 "$T/crl3.der" || exit 1
 cp "$T/crl3.der" "$T/pub/crl/root.crl"
-start_cdpd a2 --publish "$T/pub" --listen "127.0.0.1:$P"
-check "primary restarted" wait_http "$A/healthz"
+serve_cdpd "primary restarted" a2 "$A" --publish "$T/pub" --listen "127.0.0.1:$P"
 check "b follows the restarted primary to CRL 3" same_as "$B/crl/root.crl" "$T/crl3.der"
 check "c follows to CRL 3" same_as "$C/crl/root.crl" "$T/crl3.der"
 health_clear() { hget "$B/healthz"; not_contains "$(cat "$T/body")" "peer unreachable"; }

@@ -80,9 +80,9 @@ check "metrics: rejected pulls counted for the evil peer" grep -q "pkilab_cdpd_m
 # Size bound: a CRL larger than mirror_max_size is not even read to the end.
 mkdir -p "$T/trust-big"; cp "$T/big/ca.der" "$T/trust-big/big.crt"
 S=$(free_port)
-start_cdpd s --mirror "$G" --trust "$T/trust-big" --listen "127.0.0.1:$S" \
+serve_cdpd "size-bounded mirror answers" s "http://127.0.0.1:$S" \
+  --mirror "$G" --trust "$T/trust-big" --listen "127.0.0.1:$S" \
   --mirror-interval 1s --mirror-max-size 2048
-check "size-bounded mirror answers" wait_http "http://127.0.0.1:$S/healthz"
 check "a CRL over mirror_max_size is refused" wait_log s "larger than mirror_max_size (2048 bytes)"
 hget "http://127.0.0.1:$S/crl/big.crl"
 check "the oversized CRL is not served" test "$CODE" = 404
@@ -113,8 +113,8 @@ check "the black hole is logged as a timeout" wait_log k "mirror: http://127.0.0
 H2=$(free_port)
 blackhole "$H2" "$T/h2.log" || exit 1
 K2=$(free_port)
-start_cdpd k2 --mirror "http://127.0.0.1:$H2" --trust "$T/trust" --listen "127.0.0.1:$K2" --mirror-timeout 300s
-check "k2 answers" wait_http "http://127.0.0.1:$K2/healthz"
+serve_cdpd "k2 answers" k2 "http://127.0.0.1:$K2" \
+  --mirror "http://127.0.0.1:$H2" --trust "$T/trust" --listen "127.0.0.1:$K2" --mirror-timeout 300s
 check "k2's pull hangs on the black hole (connection accepted)" until_ok grep -q accepted "$T/h2.log"
 stop_cdpd k2; rc=$?
 check "SIGTERM during a hanging pull: clean exit, without waiting for the 300 s mirror_timeout" test "$rc" = 0
