@@ -6,7 +6,7 @@
 # checked before it signs anything (its issuer's signature over it, and
 # byte-equality with publish/aia/<ca>.crt): crl, issue, renew and build
 # refuse with exit 3 and one line naming the CA, and nothing changes. Every
-# CRL pkilab signs also passes cdpd's own check (ca/lib/crlcheck.c) before
+# CRL pkilab signs also passes cdpd's own check (ca/lib/crl_read.c) before
 # it is committed (a unit test, tests/unit/test_revoke.c crl_selfcheck, shows
 # it refusing); a CA whose keyUsage lacks cRLSign, whose CRLs cdpd would
 # refuse, is not issued at all (lint before commit, lint.L8).
