@@ -13,12 +13,12 @@
 
 struct pkl_show_cert {
 	char *issuer_dn;                       /* "" when the name cannot be printed */
-	struct pkl_certread_names san;         /* print with pkl_certread_name_text(, 1, ) */
+	struct pkl_certread_names san;         /* printed with prefixes ("DNS:x") */
 	const char *key_usage[9];              /* RFC 5280 §4.2.1.3 bit names, in bit order */
 	size_t n_key_usage;
 	char **eku;                            /* short names or dotted OIDs (RFC 5280 §4.2.1.12) */
 	size_t n_eku;
-	struct pkl_certread_names cdp;         /* URIs; print with pkl_certread_name_text(, 0, ) */
+	struct pkl_certread_names cdp;         /* URIs, printed bare */
 	struct pkl_certread_names ca_issuers;  /* AIA caIssuers URIs, raw */
 	int has_subject_key_id;
 	char subject_key_id[256];              /* colon hex */
