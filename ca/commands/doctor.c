@@ -19,8 +19,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
 #include "../cli/cli.h"
 #include "pkilab/chain.h"
 #include "pkilab/doctor.h"

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/crypto.h>
 
 #include "../cli/cli.h"
 #include "pkilab/export.h"
@@ -140,7 +139,7 @@ int cmd_export(int argc, char **argv, struct pkl_cli *cli)
 		fwrite(listing.data, 1, listing.len, stdout);
 	}
 done:
-	OPENSSL_cleanse(pw, sizeof(pw));
+	pkl_secret_wipe(pw, sizeof(pw));
 	pkl_buf_free(&listing);
 	pkl_pki_close(pki);
 	return err.rc ? cli_fail(cli, &err) : 0;

@@ -9,140 +9,57 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <openssl/x509v3.h>
 
 #include "../cli/cli.h"
-#include "pkilab/cert.h"
 #include "pkilab/crl_read.h"
 #include "pkilab/name.h"
 #include "pkilab/revoke.h"
+#include "pkilab/show.h"
 
-static json_t *gen_names(const GENERAL_NAMES *gens, int uris_only)
+/* Names as pkilab prints them (pkl_certread_name_text); a name with no
+ * text is left out. */
+static json_t *name_list(const struct pkl_certread_names *names, int prefix)
 {
 	json_t *a = json_array();
 	char buf[512];
 
-	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		const char *pfx = NULL;
-		buf[0] = '\0';
-		if (g->type == GEN_URI) {
-			pfx = uris_only ? "" : "URI:";
-		} else if (uris_only) {
-			continue;
-		} else if (g->type == GEN_DNS) {
-			pfx = "DNS:";
-		} else if (g->type == GEN_EMAIL) {
-			pfx = "email:";
-		} else if (g->type == GEN_IPADD) {
-			int l = ASN1_STRING_length(g->d.iPAddress);
-			char ip[64] = "?";
-			if (l == 4 || l == 16)
-				inet_ntop(l == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(g->d.iPAddress),
-					  ip, sizeof(ip));
-			snprintf(buf, sizeof(buf), "IP:%s", ip);
-		}
-		if (pfx) {
-			const ASN1_IA5STRING *s = g->d.ia5;
-			snprintf(buf, sizeof(buf), "%s%.*s", pfx, ASN1_STRING_length(s),
-				 (const char *)ASN1_STRING_get0_data(s));
-		}
+	for (size_t i = 0; i < names->n; i++) {
+		pkl_certread_name_text(&names->v[i], prefix, buf, sizeof(buf));
 		if (buf[0])
 			json_array_append_new(a, json_string(buf));
 	}
 	return a;
 }
 
-static void hexstr(const unsigned char *p, size_t n, char *out, size_t outlen)
+static void cert_details(json_t *o, const struct pkl_show_cert *c)
 {
-	size_t o = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < n && o + 4 < outlen; i++)
-		o += (size_t)snprintf(out + o, outlen - o, "%s%02X", i ? ":" : "", p[i]);
-}
-
-static void cert_details(json_t *o, X509 *x)
-{
-	static const struct {
-		uint32_t bit;
-		const char *name;
-	} kus[] = {
-		{ KU_DIGITAL_SIGNATURE, "digitalSignature" }, { KU_NON_REPUDIATION, "nonRepudiation" },
-		{ KU_KEY_ENCIPHERMENT, "keyEncipherment" },   { KU_DATA_ENCIPHERMENT, "dataEncipherment" },
-		{ KU_KEY_AGREEMENT, "keyAgreement" },	      { KU_KEY_CERT_SIGN, "keyCertSign" },
-		{ KU_CRL_SIGN, "cRLSign" },		      { KU_ENCIPHER_ONLY, "encipherOnly" },
-		{ KU_DECIPHER_ONLY, "decipherOnly" },
-	};
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	char buf[256];
-	GENERAL_NAMES *san = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
-	STACK_OF(DIST_POINT) *cdp = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
-	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
 	json_t *a;
-	char *issuer = pkl_name_str(X509_get_issuer_name(x));
-	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(x);
-	EVP_PKEY *pk = X509_get0_pubkey(x);
 
-	json_object_set_new(o, "issuer_dn", json_string(issuer ? issuer : ""));
-	free(issuer);
-	json_object_set_new(o, "san", gen_names(san, 0));
+	json_object_set_new(o, "issuer_dn", json_string(c->issuer_dn));
+	json_object_set_new(o, "san", name_list(&c->san, 1));
 	a = json_array();
-	if (X509_get_extension_flags(x) & EXFLAG_KUSAGE)
-		for (size_t i = 0; i < sizeof(kus) / sizeof(kus[0]); i++)
-			if (X509_get_key_usage(x) & kus[i].bit)
-				json_array_append_new(a, json_string(kus[i].name));
+	for (size_t i = 0; i < c->n_key_usage; i++)
+		json_array_append_new(a, json_string(c->key_usage[i]));
 	json_object_set_new(o, "key_usage", a);
 	a = json_array();
-	for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku); i++) {
-		OBJ_obj2txt(buf, sizeof(buf), sk_ASN1_OBJECT_value(eku, i), 1);
-		json_array_append_new(a, json_string(pkl_eku_name(buf)));
-	}
+	for (size_t i = 0; i < c->n_eku; i++)
+		json_array_append_new(a, json_string(c->eku[i]));
 	json_object_set_new(o, "extended_key_usage", a);
+	json_object_set_new(o, "crl_distribution_points", name_list(&c->cdp, 0));
 	a = json_array();
-	for (int i = 0; cdp && i < sk_DIST_POINT_num(cdp); i++) {
-		DIST_POINT *dp = sk_DIST_POINT_value(cdp, i);
-		if (dp->distpoint && dp->distpoint->type == 0) {
-			json_t *u = gen_names(dp->distpoint->name.fullname, 1);
-			json_array_extend(a, u); /* copies the items: u stays ours */
-			json_decref(u);
-		}
-	}
-	json_object_set_new(o, "crl_distribution_points", a);
-	a = json_array();
-	for (int i = 0; aia && i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
-		ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
-		if (OBJ_obj2nid(ad->method) == NID_ad_ca_issuers && ad->location->type == GEN_URI)
-			json_array_append_new(a, json_stringn((const char *)ASN1_STRING_get0_data(ad->location->d.uniformResourceIdentifier),
-							     (size_t)ASN1_STRING_length(ad->location->d.uniformResourceIdentifier)));
-	}
+	for (size_t i = 0; i < c->ca_issuers.n; i++)
+		json_array_append_new(a, json_stringn((const char *)c->ca_issuers.v[i].data, c->ca_issuers.v[i].len));
 	json_object_set_new(o, "ca_issuers", a);
-	if (ski) {
-		hexstr(ASN1_STRING_get0_data(ski), (size_t)ASN1_STRING_length(ski), buf, sizeof(buf));
-		json_object_set_new(o, "subject_key_id", json_string(buf));
-	}
-	if (pk) {
-		snprintf(buf, sizeof(buf), "%s %d bits", EVP_PKEY_get0_type_name(pk), EVP_PKEY_get_bits(pk));
-		json_object_set_new(o, "public_key", json_string(buf));
-	}
-	if (X509_digest(x, EVP_sha256(), md, &mdlen)) {
-		hexstr(md, mdlen, buf, sizeof(buf));
-		json_object_set_new(o, "sha256", json_string(buf));
-	}
-	if (X509_digest(x, EVP_sha1(), md, &mdlen)) { /* Windows shows the SHA-1 thumbprint */
-		hexstr(md, mdlen, buf, sizeof(buf));
-		json_object_set_new(o, "sha1", json_string(buf));
-	}
-	GENERAL_NAMES_free(san);
-	EXTENDED_KEY_USAGE_free(eku);
-	CRL_DIST_POINTS_free(cdp);
-	AUTHORITY_INFO_ACCESS_free(aia);
+	if (c->has_subject_key_id)
+		json_object_set_new(o, "subject_key_id", json_string(c->subject_key_id));
+	if (c->public_key[0])
+		json_object_set_new(o, "public_key", json_string(c->public_key));
+	if (c->sha256[0])
+		json_object_set_new(o, "sha256", json_string(c->sha256));
+	if (c->sha1[0])
+		json_object_set_new(o, "sha1", json_string(c->sha1));
 }
 
 static void print_text(json_t *o)
@@ -188,7 +105,7 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 	struct pkl_pki *pki = NULL;
 	struct pkl_cert_row r;
 	struct pkl_buf der = PKL_BUF_INIT, out = PKL_BUF_INIT;
-	X509 *x = NULL;
+	struct pkl_show_cert sc_cert = { 0 };
 	json_t *o = NULL;
 	pkl_time now = pkl_time_now();
 	char t[32];
@@ -204,14 +121,15 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 	if (!pki)
 		return cli_fail(cli, &err);
 	if (pkl_db_cert_find(pki->db, argv[1], &r, &err) != PKL_OK ||
-	    pkl_db_cert_der(pki->db, r.id, &der, &err) != PKL_OK ||
-	    !(x = pkl_cert_from_der(der.data, der.len, r.name, &err)))
+	    pkl_db_cert_der(pki->db, r.id, &der, &err) != PKL_OK)
 		goto out;
 	if (pem) {
-		if (pkl_cert_to_pem(x, &out, &err) == PKL_OK)
+		if (pkl_show_cert_pem(der.data, der.len, r.name, &out, &err) == PKL_OK)
 			fwrite(out.data, 1, out.len, stdout);
 		goto out;
 	}
+	if (pkl_show_cert_read(der.data, der.len, r.name, &sc_cert, &err) != PKL_OK)
+		goto out;
 	o = json_object();
 	json_object_set_new(o, "name", json_string(r.name));
 	json_object_set_new(o, "kind", json_string(!r.is_ca ? "leaf" : r.issuer_id == r.id ? "root" : "intermediate"));
@@ -237,7 +155,7 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 			json_object_set_new(o, "invalidity_date",
 					    json_string(pkl_time_fmt(r.invalidity, t, sizeof(t))));
 	}
-	cert_details(o, x);
+	cert_details(o, &sc_cert);
 	if (r.is_ca) {
 		struct pkl_ca_state cs;
 		struct pkl_crl_tbs sc;
@@ -266,7 +184,7 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 	}
 out:
 	json_decref(o);
-	X509_free(x);
+	pkl_show_cert_free(&sc_cert);
 	pkl_buf_free(&der);
 	pkl_buf_free(&out);
 	pkl_pki_close(pki);

@@ -20,6 +20,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
+#include "pkilab/certread.h"
 #include "pkilab/chain.h"
 #include "pkilab/file.h"
 #include "pkilab/lint.h"
@@ -136,28 +137,21 @@ X509 *pkl_chain_parse_issuer(const unsigned char *data, size_t len)
 static X509 *fetch_issuer(X509 *cert, const struct pkl_chain_opts *o, char *from, size_t fromlen,
 			  struct pkl_report *r)
 {
-	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(cert, NID_info_access, NULL, NULL);
+	struct pkl_certread_names aia = PKL_CERTREAD_NAMES_INIT;
 	X509 *found = NULL;
 	char label[256];
 	int tries = 0;
 
 	pkl_lint_label(cert, label, sizeof(label));
-	for (int i = 0; aia && !found && i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
-		ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+	if (pkl_certread_aia(cert, PKL_AIA_CA_ISSUERS, &aia, NULL) != PKL_OK)
+		return NULL;
+	for (size_t i = 0; !found && i < aia.n; i++) {
 		struct pkl_fetch_result res;
-		const char *url;
-		int type;
-		const ASN1_STRING *s;
+		const char *url = (const char *)aia.v[i].data;
 
-		if (OBJ_obj2nid(ad->method) != NID_ad_ca_issuers)
-			continue;
-		s = GENERAL_NAME_get0_value(ad->location, &type);
-		if (type != GEN_URI)
-			continue;
-		url = (const char *)ASN1_STRING_get0_data(s);
 		/* A NUL inside the IA5String would make us fetch another URL than the one
 		 * clients see; such a URL is not fetched at all. */
-		if (!url || strlen(url) != (size_t)ASN1_STRING_length(s)) {
+		if (strlen(url) != aia.v[i].len) {
 			pkl_report_add(r, PKL_SEV_WARN, "chain.aia_unreachable", label,
 				       "AIA URL of %s contains a NUL byte: not fetched", label);
 			continue;
@@ -194,7 +188,7 @@ static X509 *fetch_issuer(X509 *cert, const struct pkl_chain_opts *o, char *from
 		}
 		pkl_fetch_result_free(&res);
 	}
-	AUTHORITY_INFO_ACCESS_free(aia);
+	pkl_certread_names_free(&aia);
 	return found;
 }
 

@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "pkilab/certread.h"
 #include "pkilab/chain.h"
 #include "pkilab/crl.h"
 #include "pkilab/crl_read.h"
@@ -69,24 +70,14 @@ enum pkl_rc pkl_doctor_lab_anchors(const char *pki, STACK_OF(X509) *anchors, str
 
 static size_t cdp_uris(X509 *x, char uris[][PKL_CHAIN_URI_MAX], size_t max)
 {
-	STACK_OF(DIST_POINT) *cdp = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+	struct pkl_certread_names cdp;
 	size_t n = 0;
 
-	for (int i = 0; cdp && i < sk_DIST_POINT_num(cdp); i++) {
-		DIST_POINT *dp = sk_DIST_POINT_value(cdp, i);
-		if (!dp->distpoint || dp->distpoint->type != 0)
-			continue;
-		for (int j = 0; j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname) && n < max; j++) {
-			int type;
-			const ASN1_STRING *s = GENERAL_NAME_get0_value(
-				sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j), &type);
-			if (type != GEN_URI)
-				continue;
-			snprintf(uris[n++], PKL_CHAIN_URI_MAX, "%.*s", ASN1_STRING_length(s),
-				 (const char *)ASN1_STRING_get0_data(s));
-		}
-	}
-	sk_DIST_POINT_pop_free(cdp, DIST_POINT_free);
+	if (pkl_certread_cdp(x, &cdp, NULL) != PKL_OK)
+		return 0;
+	for (size_t i = 0; i < cdp.n && n < max; i++)
+		pkl_certread_name_text(&cdp.v[i], 0, uris[n++], PKL_CHAIN_URI_MAX);
+	pkl_certread_names_free(&cdp);
 	return n;
 }
 

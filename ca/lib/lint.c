@@ -22,6 +22,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509v3.h>
 
+#include "pkilab/certread.h"
 #include "pkilab/crl_read.h"
 #include "pkilab/lint.h"
 #include "pkilab/name.h"
@@ -774,11 +775,14 @@ static void x3_identity(struct cert_view *v)
 				v->role == PKL_ROLE_GATEWAY; i++) {
 			int type;
 			const ASN1_STRING *s = GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(v->san, i), &type);
+			struct pkl_certread_name ipn = { PKL_SAN_IP, NULL, 0 };
 			char txt[64];
-			if (type != GEN_IPADD || (ASN1_STRING_length(s) != 4 && ASN1_STRING_length(s) != 16))
+			if (type != GEN_IPADD)
 				continue;
-			inet_ntop(ASN1_STRING_length(s) == 4 ? AF_INET : AF_INET6,
-				  ASN1_STRING_get0_data(s), txt, sizeof(txt));
+			ipn.data = (unsigned char *)ASN1_STRING_get0_data(s);
+			ipn.len = (size_t)ASN1_STRING_length(s);
+			if (!pkl_certread_name_text(&ipn, 0, txt, sizeof(txt)))
+				continue;
 			if (!san_has(v->san, GEN_DNS, txt, NULL, 0)) {
 				f = ADD(v, PKL_SEV_WARN, "san.ip_not_dns",
 					"iPAddress %s is not also a dNSName", txt);

@@ -11,9 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/x509v3.h>
-
 #include "pkilab/cert.h"
+#include "pkilab/certread.h"
 #include "pkilab/issue.h"
 #include "pkilab/revoke.h"
 
@@ -21,33 +20,18 @@
  * IP SAN also as a dNSName: those copies are skipped so they are not doubled. */
 static enum pkl_rc sans_of(X509 *x, int ip_as_dns, struct pkl_entity *e, struct pkl_err *err)
 {
-	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	enum pkl_rc rc = PKL_OK;
+	struct pkl_certread_names san;
+	enum pkl_rc rc = pkl_certread_san(x, &san, err);
 	char buf[300];
 
-	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && rc == PKL_OK; i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+	for (size_t i = 0; rc == PKL_OK && i < san.n; i++) {
+		const struct pkl_certread_name *g = &san.v[i];
 		unsigned char tmp[16];
-		buf[0] = '\0';
-		if (g->type == GEN_DNS || g->type == GEN_EMAIL || g->type == GEN_URI) {
-			const ASN1_IA5STRING *s = g->d.ia5;
-			snprintf(buf, sizeof(buf), "%s:%.*s",
-				 g->type == GEN_DNS ? "DNS" : g->type == GEN_EMAIL ? "email" : "URI",
-				 ASN1_STRING_length(s), (const char *)ASN1_STRING_get0_data(s));
-			if (g->type == GEN_DNS && ip_as_dns &&
-			    (inet_pton(AF_INET, buf + 4, tmp) == 1 || inet_pton(AF_INET6, buf + 4, tmp) == 1))
-				continue;
-		} else if (g->type == GEN_IPADD) {
-			int l = ASN1_STRING_length(g->d.iPAddress);
-			char ip[64];
-			if ((l != 4 && l != 16) ||
-			    !inet_ntop(l == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(g->d.iPAddress), ip,
-				       sizeof(ip)))
-				continue;
-			snprintf(buf, sizeof(buf), "IP:%s", ip);
-		} else {
+		if (!pkl_certread_name_text(g, 1, buf, sizeof(buf)))
 			continue;
-		}
+		if (g->type == PKL_SAN_DNS && ip_as_dns &&
+		    (inet_pton(AF_INET, buf + 4, tmp) == 1 || inet_pton(AF_INET6, buf + 4, tmp) == 1))
+			continue;
 		if (e->n_sans >= PKL_MAX_SANS) {
 			rc = pkl_err_set(err, PKL_EINPUT, NULL, "more than %d SANs", PKL_MAX_SANS);
 			break;
@@ -56,7 +40,7 @@ static enum pkl_rc sans_of(X509 *x, int ip_as_dns, struct pkl_entity *e, struct 
 		if (rc == PKL_OK)
 			e->n_sans++;
 	}
-	GENERAL_NAMES_free(gens);
+	pkl_certread_names_free(&san);
 	return rc;
 }
 

@@ -129,6 +129,12 @@ enum pkl_rc pkl_secret_read(const struct pkl_secret_src *src, char **out, enum p
 	return PKL_OK;
 }
 
+void pkl_secret_wipe(void *p, size_t len)
+{
+	if (p && len)
+		OPENSSL_cleanse(p, len);
+}
+
 void pkl_secret_free(char *s)
 {
 	if (!s)

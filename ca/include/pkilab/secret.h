@@ -38,6 +38,9 @@ struct pkl_secret_src {
  * ("cannot read the password from the terminal", "the two passwords differ"). */
 enum pkl_rc pkl_secret_read(const struct pkl_secret_src *src, char **out, enum pkl_secret_from *from,
 			    struct pkl_err *err);
+/* Wipes len bytes at p (a caller's own buffer that held a secret) in a way
+ * the compiler cannot drop; NULL is a no-op. */
+void pkl_secret_wipe(void *p, size_t len);
 /* Wipes and frees; NULL is a no-op. */
 void pkl_secret_free(char *s);
 
