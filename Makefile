@@ -57,6 +57,9 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CDP_OBJ  := $(CDP_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# The set-up the unit programs share (tests/unit/fixture.h), compiled once.
+UNIT_FIX := $(BUILD)/tests/unit/fixture.o
+.SECONDARY: $(UNIT_FIX)
 
 LIBPKL   := $(BUILD)/libpkilab.a
 LIBCDP   := $(if $(CDP_OBJ),$(BUILD)/libcdpd.a)
@@ -85,11 +88,12 @@ $(BUILD)/pkilab-cdpd: $(BUILD)/cdp-server/main.o $(LIBCDP) $(LIBPKL)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBCDP) $(LIBPKL) $(LIBS)
 
-# Unit tests link the library (and the server's objects, for server unit tests).
-$(BUILD)/tests/%: tests/unit/%.c $(LIBCDP) $(LIBPKL)
+# Unit tests link the shared fixture and the library (and the server's
+# objects, for server unit tests).
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_FIX) $(LIBCDP) $(LIBPKL)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Icdp-server $(ALL_LDFLAGS) -o $@ $< $(LIBCDP) $(LIBPKL) $(LIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -Icdp-server $(ALL_LDFLAGS) -o $@ $< $(UNIT_FIX) $(LIBCDP) $(LIBPKL) $(LIBS) -lcmocka
 
 units: $(UNIT_BIN)
 
@@ -187,4 +191,4 @@ lint: compdb
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CDP_OBJ:.o=.d) $(BUILD)/cdp-server/main.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CDP_OBJ:.o=.d) $(BUILD)/cdp-server/main.d $(UNIT_FIX:.o=.d)

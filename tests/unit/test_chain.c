@@ -17,7 +17,7 @@
 
 #include "pkilab/chain.h"
 #include "pkilab/lint.h"
-#include "doctor_fixtures.h"
+#include "fixture.h"
 
 struct world {
 	EVP_PKEY *rk, *ck, *lk, *other;

@@ -31,7 +31,7 @@
 
 #include "pkilab/crl.h"
 #include "pkilab/doctor.h"
-#include "doctor_fixtures.h"
+#include "fixture.h"
 
 struct world {
 	EVP_PKEY *rk, *ck, *lk, *other;

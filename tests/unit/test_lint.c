@@ -18,7 +18,7 @@
 
 #include "pkilab/lint.h"
 #include "pkilab/lint_file.h"
-#include "doctor_fixtures.h"
+#include "fixture.h"
 
 struct world {
 	EVP_PKEY *rk, *ck, *lk;
