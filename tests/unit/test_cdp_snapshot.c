@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "cdpd.h"
+#include "fixture.h"
 
 static EVP_PKEY *ca_key, *other_key;
 static X509 *ca;
@@ -129,11 +130,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[300];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fx_rmtree(dir), 0);
 	X509_free(ca);
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(other_key);

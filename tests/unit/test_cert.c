@@ -22,6 +22,7 @@
 #include "pkilab/cert.h"
 #include "pkilab/key.h"
 #include "pkilab/name.h"
+#include "fixture.h"
 
 static char dir[] = "/tmp/pkl-test-cert-XXXXXX";
 
@@ -122,8 +123,6 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
 	X509_free(root);
 	X509_free(inter);
@@ -133,8 +132,7 @@ static int teardown(void **state)
 	X509_NAME_free(root_name);
 	X509_NAME_free(int_name);
 	X509_NAME_free(leaf_name);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return fx_rmtree(dir);
 }
 
 static X509 *issue_leaf(void)

@@ -42,8 +42,6 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	X509_free(W.root);
 	X509_free(W.ca);
@@ -52,8 +50,7 @@ static int teardown(void **state)
 	EVP_PKEY_free(W.ck);
 	EVP_PKEY_free(W.lk);
 	EVP_PKEY_free(W.other);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", W.dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return fx_rmtree(W.dir);
 }
 
 static STACK_OF(X509) *sk_of(X509 *a, X509 *b)
@@ -234,14 +231,6 @@ static void issuer_not_a_ca_and_path_len(void **state)
 	EVP_PKEY_free(k);
 }
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	fclose(f);
-}
-
 static void loaders(void **state)
 {
 	(void)state;
@@ -270,7 +259,7 @@ static void loaders(void **state)
 	/* DER */
 	len = i2d_X509(W.leaf, &der);
 	snprintf(p, sizeof(p), "%s/leaf.der", W.dir);
-	write_file(p, der, (size_t)len);
+	fx_write(p, der, (size_t)len);
 	assert_int_equal(pkl_chain_load_input(p, NULL, &leaf, extra, &is_p12, &err), PKL_OK);
 	X509_free(leaf);
 	/* the AIA body parser takes DER, PEM, not garbage */
@@ -282,7 +271,7 @@ static void loaders(void **state)
 
 	/* garbage and a PEM without certificate: PKL_EINPUT with a clear reason */
 	snprintf(p, sizeof(p), "%s/garbage", W.dir);
-	write_file(p, "\x01\x02\x03 not a cert", 15);
+	fx_write(p, "\x01\x02\x03 not a cert", 15);
 	assert_int_equal(pkl_chain_load_input(p, NULL, &leaf, extra, &is_p12, &err), PKL_EINPUT);
 	assert_non_null(strstr(err.msg, "PEM, DER or PKCS#12"));
 	snprintf(p, sizeof(p), "%s/key.pem", W.dir);

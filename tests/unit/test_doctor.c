@@ -259,7 +259,7 @@ static void write_pem(const char *dir, const char *name, X509 *a, X509 *b)
 static void lab_anchors_are_the_roots(void **state)
 {
 	(void)state;
-	char pki[64], certs[96], cmd[160];
+	char pki[64], certs[96];
 	STACK_OF(X509) *a = sk_X509_new_null();
 	struct pkl_err e = { 0 };
 
@@ -275,8 +275,7 @@ static void lab_anchors_are_the_roots(void **state)
 	assert_int_equal(sk_X509_num(a), 1);
 	assert_int_equal(X509_cmp(sk_X509_value(a, 0), W.root), 0);
 	sk_X509_pop_free(a, X509_free);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pki);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fx_rmtree(pki), 0);
 }
 
 /* ------------------------------------------------------------ served CDPs */

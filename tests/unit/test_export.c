@@ -87,16 +87,13 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
 	pkl_pki_close(pki);
 	X509_free(root_cert);
 	X509_free(leaf_cert);
 	EVP_PKEY_free(root_key);
 	EVP_PKEY_free(leaf_key);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return fx_rmtree(dir);
 }
 
 static void names(void **state)

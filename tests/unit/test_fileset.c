@@ -17,6 +17,7 @@
 
 #include "pkilab/file.h"
 #include "pkilab/fileset.h"
+#include "fixture.h"
 
 static char root[] = "/tmp/pkl-test-fileset-XXXXXX";
 static const char *const names[] = { "a.pem", "b.pem", "sub/c.key" };
@@ -25,7 +26,7 @@ static const char *const names[] = { "a.pem", "b.pem", "sub/c.key" };
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(root) ? 0 : -1;
+	return fx_mkdtemp(root);
 }
 
 static int teardown(void **state)

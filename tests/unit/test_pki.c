@@ -21,6 +21,7 @@
 
 #include "pkilab/file.h"
 #include "pkilab/pki.h"
+#include "fixture.h"
 
 static char base[] = "/tmp/pkl-test-pki-XXXXXX";
 static int seq;
@@ -28,16 +29,13 @@ static int seq;
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(base) ? 0 : -1;
+	return fx_mkdtemp(base);
 }
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	return system(cmd);
+	return fx_rmtree(base);
 }
 
 /* A fresh PKI directory per test. */
