@@ -52,6 +52,13 @@ void fx_write_in(const char *dir, const char *name, const char *text, char *path
 		snprintf(path, plen, "%s", p);
 }
 
+void fx_log_silent(enum pkl_log_level level, const char *msg, void *cls)
+{
+	(void)level;
+	(void)msg;
+	(void)cls;
+}
+
 int fx_templates(const char *dir, const char *ca_key)
 {
 	char p[PATH_MAX], root[512], inter[512];

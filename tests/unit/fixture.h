@@ -22,6 +22,7 @@
 #include <openssl/x509v3.h>
 
 #include "pkilab/lab.h"
+#include "pkilab/log.h"
 
 /* --- directories and files ---------------------------------------------- */
 
@@ -34,6 +35,10 @@ void fx_write(const char *path, const void *data, size_t len);
 /* Writes text to dir/name; the joined path goes to path[plen] when path is
  * not NULL. Asserts on failure. */
 void fx_write_in(const char *dir, const char *name, const char *text, char *path, size_t plen);
+
+/* A log sink that drops every message: pkl_log_set_sink(fx_log_silent, NULL)
+ * keeps the library's log lines out of a test's output. */
+void fx_log_silent(enum pkl_log_level level, const char *msg, void *cls);
 
 /* --- lab templates ------------------------------------------------------ */
 

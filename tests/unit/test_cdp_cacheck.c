@@ -25,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "cdpd.h"
+#include "fixture.h"
 
 static EVP_PKEY *root_key, *sub_key, *other_key;
 static X509 *root, *root0;
@@ -98,17 +99,10 @@ static enum cdp_verdict judge(X509 *x, X509 *iss, const char *expect_msg)
 	return v;
 }
 
-static void silent(enum pkl_log_level level, const char *msg, void *cls)
-{
-	(void)level;
-	(void)msg;
-	(void)cls;
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	pkl_log_set_sink(silent, NULL);
+	pkl_log_set_sink(fx_log_silent, NULL);
 	root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	sub_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");

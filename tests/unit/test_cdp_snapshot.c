@@ -98,13 +98,6 @@ static void write_file(const char *rel, const void *d, size_t n)
 	assert_int_equal(rename(tmp, path), 0);
 }
 
-static void silent(enum pkl_log_level level, const char *msg, void *cls)
-{
-	(void)level;
-	(void)msg;
-	(void)cls;
-}
-
 static int setup(void **state)
 {
 	char p[300];
@@ -112,7 +105,7 @@ static int setup(void **state)
 	int len;
 
 	(void)state;
-	pkl_log_set_sink(silent, NULL);
+	pkl_log_set_sink(fx_log_silent, NULL);
 	ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	ca = make_ca(ca_key);
