@@ -181,3 +181,30 @@ const struct fx_ext FX_GATEWAY[] = {
 	{ NID_info_access, "caIssuers;URI:http://127.0.0.1:8081/aia/ca.crt" },
 	{ 0, NULL },
 };
+
+int fx_chain_new(struct fx_chain *c, const char *prefix)
+{
+	char root[64], ca[64];
+
+	snprintf(root, sizeof(root), "%s Root", prefix);
+	snprintf(ca, sizeof(ca), "%s CA", prefix);
+	c->rk = fx_key("P-384");
+	c->ck = fx_key("P-384");
+	c->lk = fx_key("P-256");
+	c->other = fx_key("P-384");
+	c->root = fx_cert(root, c->rk, NULL, c->rk, -FX_DAY, 3650 * FX_DAY, FX_ROOT, 0);
+	c->ca = fx_cert(ca, c->ck, c->root, c->rk, -FX_DAY, 1800 * FX_DAY, FX_SUBCA, 0);
+	c->leaf = fx_cert("vpn.unit.test", c->lk, c->ca, c->ck, -3600, 397 * FX_DAY, FX_GATEWAY, 0);
+	return c->root && c->ca && c->leaf ? 0 : -1;
+}
+
+void fx_chain_free(struct fx_chain *c)
+{
+	X509_free(c->root);
+	X509_free(c->ca);
+	X509_free(c->leaf);
+	EVP_PKEY_free(c->rk);
+	EVP_PKEY_free(c->ck);
+	EVP_PKEY_free(c->lk);
+	EVP_PKEY_free(c->other);
+}

@@ -77,4 +77,16 @@ extern const struct fx_ext FX_GATEWAY[]; /* an IKE gateway: EKUs, SANs, CDP, AIA
 
 #define FX_DAY 86400L
 
+/* A chain for the lint/chain/doctor tests: a root (P-384, FX_ROOT, "<prefix>
+ * Root"), a sub-CA under it (P-384, FX_SUBCA, "<prefix> CA") and a gateway leaf
+ * under the sub-CA (P-256, FX_GATEWAY, "vpn.unit.test"); other is a spare
+ * P-384 key for impostors. */
+struct fx_chain {
+	EVP_PKEY *rk, *ck, *lk, *other;
+	X509 *root, *ca, *leaf;
+};
+/* 0, or -1 when a key or certificate could not be made. */
+int fx_chain_new(struct fx_chain *c, const char *prefix);
+void fx_chain_free(struct fx_chain *c);
+
 #endif
