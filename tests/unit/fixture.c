@@ -20,6 +20,21 @@
 #include "pkilab/key.h"
 #include "fixture.h"
 
+char fx_dir[64];
+
+int fx_dir_setup(void **state)
+{
+	(void)state;
+	snprintf(fx_dir, sizeof(fx_dir), "/tmp/pkl-unit-XXXXXX");
+	return fx_mkdtemp(fx_dir);
+}
+
+int fx_dir_teardown(void **state)
+{
+	(void)state;
+	return fx_rmtree(fx_dir);
+}
+
 int fx_mkdtemp(char *tmpl)
 {
 	return mkdtemp(tmpl) ? 0 : -1;

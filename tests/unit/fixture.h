@@ -26,6 +26,13 @@
 
 /* --- directories and files ---------------------------------------------- */
 
+/* The one temporary directory of a program whose tests share it: give
+ * fx_dir_setup and fx_dir_teardown to cmocka_run_group_tests; fx_dir_setup
+ * makes it (/tmp/pkl-unit-XXXXXX), fx_dir_teardown removes it. */
+extern char fx_dir[];
+int fx_dir_setup(void **state);
+int fx_dir_teardown(void **state);
+
 /* mkdtemp(3) on tmpl ("/tmp/pkl-test-x-XXXXXX"): 0, or -1. */
 int fx_mkdtemp(char *tmpl);
 /* Removes dir and everything below it: 0, or -1. */

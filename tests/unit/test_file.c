@@ -21,19 +21,7 @@
 #include "pkilab/lab.h"
 #include "fixture.h"
 
-static char dir[] = "/tmp/pkl-test-file-XXXXXX";
-
-static int setup(void **state)
-{
-	(void)state;
-	return fx_mkdtemp(dir);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return fx_rmtree(dir);
-}
+static const char *const dir = fx_dir; /* fx_dir_setup makes it */
 
 static size_t count_entries(const char *d)
 {
@@ -295,5 +283,5 @@ int main(void)
 		cmocka_unit_test(sweep_only_own_directories),
 		cmocka_unit_test(atomic_write_refuses_special_files),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_dir_setup, fx_dir_teardown);
 }

@@ -19,21 +19,9 @@
 #include "pkilab/fileset.h"
 #include "fixture.h"
 
-static char root[] = "/tmp/pkl-test-fileset-XXXXXX";
+static const char *const root = fx_dir; /* fx_dir_setup makes it */
 static const char *const names[] = { "a.pem", "b.pem", "sub/c.key" };
 #define N_NAMES (sizeof(names) / sizeof(names[0]))
-
-static int setup(void **state)
-{
-	(void)state;
-	return fx_mkdtemp(root);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return pkl_file_remove_tree(root, NULL) == PKL_OK ? 0 : -1;
-}
 
 static void fresh_dir(char *out, size_t outlen, const char *name)
 {
@@ -323,5 +311,5 @@ int main(void)
 		cmocka_unit_test(test_external_journal),
 		cmocka_unit_test(test_staged_directory),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_dir_setup, fx_dir_teardown);
 }

@@ -22,19 +22,7 @@
 #include "pkilab/key.h"
 #include "fixture.h"
 
-static char dir[] = "/tmp/pkl-test-key-XXXXXX";
-
-static int setup(void **state)
-{
-	(void)state;
-	return fx_mkdtemp(dir);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return fx_rmtree(dir);
-}
+static const char *const dir = fx_dir; /* fx_dir_setup makes it */
 
 static void spec_parse_canonical_and_aliases(void **state)
 {
@@ -435,5 +423,5 @@ int main(void)
 		cmocka_unit_test(wrong_and_missing_passphrase_messages),
 		cmocka_unit_test(passphrase_sources),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_dir_setup, fx_dir_teardown);
 }

@@ -14,7 +14,7 @@
 #include "pkilab/secret.h"
 #include "fixture.h"
 
-static char dir[] = "/tmp/pkl-secret.XXXXXX";
+static const char *const dir = fx_dir; /* fx_dir_setup makes it */
 
 static void from_file_first_line(void **state)
 {
@@ -115,18 +115,6 @@ static void prompt_without_terminal(void **state)
 	assert_int_equal(from, PKL_SECRET_NONE);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	return fx_mkdtemp(dir);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return fx_rmtree(dir);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -135,5 +123,5 @@ int main(void)
 		cmocka_unit_test(from_value_and_none),
 		cmocka_unit_test(prompt_without_terminal),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_dir_setup, fx_dir_teardown);
 }
