@@ -59,8 +59,8 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CDP_OBJ  := $(CDP_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # The set-up the unit programs share (tests/unit/fixture.h), compiled once.
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 UNIT_FIX := $(BUILD)/tests/unit/fixture.o
-.SECONDARY: $(UNIT_FIX)
 
 LIBPKL   := $(BUILD)/libpkilab.a
 LIBCDP   := $(if $(CDP_OBJ),$(BUILD)/libcdpd.a)
@@ -90,11 +90,12 @@ $(BUILD)/pkilab-cdpd: $(BUILD)/cdp-server/main.o $(LIBCDP) $(LIBPKL)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBCDP) $(LIBPKL) $(LIBS)
 
 # Unit tests link the shared fixture and the library (and the server's
-# objects, for server unit tests).
-$(BUILD)/tests/%: tests/unit/%.c $(UNIT_FIX) $(LIBCDP) $(LIBPKL)
-	@mkdir -p $(dir $@)
+# objects, for server unit tests). Compiled apart from the link, so that
+# compile_commands.json holds one plain compile per file (clang-tidy).
+$(BUILD)/tests/unit/%.o: CPPFLAGS += -Icdp-server
+$(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_FIX) $(LIBCDP) $(LIBPKL)
 	@echo "  TEST    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Icdp-server $(ALL_LDFLAGS) -o $@ $< $(UNIT_FIX) $(LIBCDP) $(LIBPKL) $(LIBS) -lcmocka
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(UNIT_FIX) $(LIBCDP) $(LIBPKL) $(LIBS) -lcmocka
 
 units: $(UNIT_BIN)
 
@@ -250,4 +251,4 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CDP_OBJ:.o=.d) $(BUILD)/cdp-server/main.d $(UNIT_FIX:.o=.d) \
-	   $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d)
+	   $(UNIT_OBJ:.o=.d) $(FUZZ_BIN:=.d)
