@@ -116,7 +116,7 @@ void fx_entity(struct pkl_entity *e, const char *name, const char *issuer, int c
 	e->prof.crl_lifetime = 7 * 86400;
 	e->is_ca = ca;
 	e->not_before = now - 3600;
-	e->not_after = now + 86400 * 30;
+	e->not_after = now + 86400L * 30;
 }
 
 EVP_PKEY *fx_key(const char *spec)

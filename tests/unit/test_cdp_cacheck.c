@@ -182,7 +182,7 @@ static void test_judge_ca(void **state)
 			 CDP_INVALID);
 	/* Validity. */
 	assert_int_equal(judge(sub(-86400 * 2, -86400, 18), root, "not valid now"), CDP_INVALID);
-	assert_int_equal(judge(sub(86400, 86400 * 2, 19), root, "not valid now"), CDP_INVALID);
+	assert_int_equal(judge(sub(86400, 86400L * 2, 19), root, "not valid now"), CDP_INVALID);
 	/* The issuer allows no CA below it. */
 	assert_int_equal(judge(sub(-60, 86400, 20), root0, "pathLenConstraint"), CDP_UNTRUSTED);
 
@@ -236,7 +236,7 @@ static void test_catalog_learns(void **state)
 	struct pkl_err err = { 0 };
 	unsigned char *d1, *d2, *d3;
 	size_t n1, n2, n3;
-	X509 *s1 = sub(-7200, 86400 * 30, 30), *s2 = sub(-60, 86400 * 30, 31),
+	X509 *s1 = sub(-7200, 86400L * 30, 30), *s2 = sub(-60, 86400L * 30, 31),
 	     *other_root = mk("unit root", other_key, NULL, other_key, "CA:TRUE", "keyCertSign",
 			      -60, 86400, 32);
 	const struct cdp_entry *e;

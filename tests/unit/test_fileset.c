@@ -57,8 +57,9 @@ static int count_litter(const char *dir)
 		if (!(d = opendir(p)))
 			continue;
 		while ((e = readdir(d)))
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "sub") &&
-			    strcmp(e->d_name, "a.pem") && strcmp(e->d_name, "b.pem") && strcmp(e->d_name, "c.key"))
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+			    strcmp(e->d_name, "sub") != 0 && strcmp(e->d_name, "a.pem") != 0 &&
+			    strcmp(e->d_name, "b.pem") != 0 && strcmp(e->d_name, "c.key") != 0)
 				n++;
 		closedir(d);
 	}

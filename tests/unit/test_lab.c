@@ -76,17 +76,17 @@ static void times_default_relative_absolute(void **state)
 	assert_int_equal(e->not_before, NOW - 3600);
 	assert_int_equal(e->not_after, NOW - 3600 + 397 * 86400);
 	e = pkl_lab_find(lab, "r");
-	assert_int_equal(e->not_before, NOW - 2 * 86400);
+	assert_int_equal(e->not_before, NOW - 2L * 86400);
 	assert_int_equal(e->not_after, NOW + 600);
 	e = pkl_lab_find(lab, "a");
 	assert_int_equal(e->not_before, 1769932800); /* 2026-02-01T08:00:00Z */
 	assert_int_equal(e->not_after, 1775030400);  /* 2026-04-01T08:00:00Z */
 	e = pkl_lab_find(lab, "b");
 	assert_int_equal(e->not_before, NOW - 1800);
-	assert_int_equal(e->not_after, NOW - 1800 + 90 * 86400);
+	assert_int_equal(e->not_after, NOW - 1800 + 90L * 86400);
 	e = pkl_lab_find(lab, "root");
 	assert_int_equal(e->not_before, NOW - 3600);
-	assert_int_equal(e->not_after, NOW - 3600 + 10 * 365 * 86400);
+	assert_int_equal(e->not_after, NOW - 3600 + 10L * 365 * 86400);
 	pkl_lab_free(lab);
 }
 
@@ -190,7 +190,7 @@ static void expect_error(const char *text, int line, const char *fragment)
 	assert_null(lab);
 	assert_int_equal(err.rc, PKL_EINPUT);
 	snprintf(want, sizeof(want), "%s/lab.cfg:%d", dir, line);
-	if (strcmp(err.where, want))
+	if (strcmp(err.where, want) != 0)
 		print_error("where '%s', want '%s' (%s)\n", err.where, want, err.msg);
 	assert_string_equal(err.where, want);
 	if (!strstr(err.msg, fragment))
