@@ -1,6 +1,6 @@
 /*
  * Unit tests of pkl_doctor_run (ca/lib/doctor.c) on paths built in-process
- * (doctor_fixtures.h): a good root -> CA -> gateway path, then one defect at
+ * (fixture.h, fx_chain_new): a good root -> CA -> gateway path, then one defect at
  * a time, each asserted by its stable finding code. Offline first
  * (no_fetch), then with the CDPs served by a server thread on 127.0.0.1
  * whose CRLs are signed by the product's own signer: a valid CRL, a revoked
