@@ -7,7 +7,8 @@
 #   make install    PREFIX=/usr/local DESTDIR=  (relocatable: pkilab finds its templates
 #                   from its own path, so one build installs to any prefix)
 #   make deb        build/deb/pkilab_<version>_<arch>.deb (dpkg-buildpackage + lintian)
-#   make compdb     compile_commands.json (bear)      make lint   cppcheck + clang-tidy
+#   make compdb     compile_commands.json (bear)      make lint   cppcheck + clang-tidy + shellcheck
+#   make fuzz       libFuzzer harnesses, build-fuzz/  make format / format-check  (.clang-format)
 # BUILD=dir selects the build directory, so several builds (gcc, clang, sanitizers)
 # can live side by side.
 
@@ -57,6 +58,9 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CDP_OBJ  := $(CDP_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# The set-up the unit programs share (tests/unit/fixture.h), compiled once.
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+UNIT_FIX := $(BUILD)/tests/unit/fixture.o
 
 LIBPKL   := $(BUILD)/libpkilab.a
 LIBCDP   := $(if $(CDP_OBJ),$(BUILD)/libcdpd.a)
@@ -85,11 +89,13 @@ $(BUILD)/pkilab-cdpd: $(BUILD)/cdp-server/main.o $(LIBCDP) $(LIBPKL)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBCDP) $(LIBPKL) $(LIBS)
 
-# Unit tests link the library (and the server's objects, for server unit tests).
-$(BUILD)/tests/%: tests/unit/%.c $(LIBCDP) $(LIBPKL)
-	@mkdir -p $(dir $@)
+# Unit tests link the shared fixture and the library (and the server's
+# objects, for server unit tests). Compiled apart from the link, so that
+# compile_commands.json holds one plain compile per file (clang-tidy).
+$(BUILD)/tests/unit/%.o: CPPFLAGS += -Icdp-server
+$(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_FIX) $(LIBCDP) $(LIBPKL)
 	@echo "  TEST    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Icdp-server $(ALL_LDFLAGS) -o $@ $< $(LIBCDP) $(LIBPKL) $(LIBS) -lcmocka
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(UNIT_FIX) $(LIBCDP) $(LIBPKL) $(LIBS) -lcmocka
 
 units: $(UNIT_BIN)
 
@@ -108,7 +114,35 @@ check: deps
 	$(MAKE) all BUILD=build-san CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 	BUILD=build-san PKL_SANITIZED=1 sh tests/run.sh
-	BUILD=build-san sh tests/fuzz/run.sh
+	$(MAKE) fuzz
+
+# libFuzzer harnesses (tests/fuzz/fuzz_<name>.c): the library and the
+# server's objects are built once with clang's fuzzer instrumentation and
+# ASan+UBSan into $(FUZZ_BUILD)/ (libpkilab.a, libcdpd.a), each harness is
+# linked against those archives with -fsanitize=fuzzer, and tests/fuzz/run.sh
+# runs each for a fixed number of inputs (-runs, -seed=1: the same work on any
+# machine; FUZZ_RUNS=N overrides) from its seed corpus tests/fuzz/corpus/<name>/.
+# Skipped with a message where clang's libFuzzer runtime is missing
+# (libclang-rt-14-dev).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_RUNS  ?=
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBCDP) $(LIBPKL)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Icdp-server -fsanitize=fuzzer $(ALL_LDFLAGS) -o $@ $< $(LIBCDP) $(LIBPKL) $(LIBS)
+
+.PHONY: fuzz-bins
+fuzz-bins: $(FUZZ_BIN)
+
+fuzz:
+	@if sh tests/fuzz/run.sh --probe; then \
+	    $(MAKE) fuzz-bins BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	        SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" && \
+	    BUILD=$(FUZZ_BUILD) FUZZ_RUNS=$(FUZZ_RUNS) sh tests/fuzz/run.sh; \
+	fi
 
 # No test may depend on how busy the machine is: the plain suite again, with
 # two CPU-bound stress-ng workers competing for the cores (tests/run.sh).
@@ -169,22 +203,52 @@ deb:
 	@echo "  DEB     $(DEB)"
 
 # clang, not cc: with gcc's -Wno-format-truncation in the database clang-tidy
-# stops at "unknown warning option" and analyses nothing.
+# stops at "unknown warning option" and analyses nothing. The fuzz harnesses
+# are compiled (not linked: libFuzzer is not needed to analyse them) so that
+# they are in the database too.
+FUZZ_OBJ := $(FUZZ_SRC:%.c=$(BUILD)/%.o)
+$(BUILD)/tests/fuzz/%.o: CPPFLAGS += -Icdp-server
 compdb:
 	$(MAKE) clean BUILD=build-compdb
-	bear -- $(MAKE) all BUILD=build-compdb CC=clang
+	bear -- $(MAKE) all compdb-fuzz BUILD=build-compdb CC=clang
+
+.PHONY: compdb-fuzz
+compdb-fuzz: $(FUZZ_OBJ)
 
 # cppcheck 2.10 reads the quoted PKL_TEMPLATE_DIR of the database unquoted
 # (a syntax error that skips lab.c): it is defined again for cppcheck.
-lint: compdb
+# The database holds the library, the commands, the server, the unit programs
+# with their fixture and the fuzz harnesses; clang-tidy is given the same files.
+LINT_SH = tests/*.sh tests/crash/*.sh tests/doctor/*.sh tests/fuzz/*.sh scripts/*.sh scripts/bench/*.sh \
+	  .ci/run debian/pkilab.postrm
+lint: lint-deps compdb
 	cppcheck --project=compile_commands.json --enable=warning,performance,portability \
 	    --inline-suppr --error-exitcode=1 -q --suppress=missingIncludeSystem \
 	    '-DPKL_TEMPLATE_DIR="$(DATADIR)/templates"' '-DPKL_VERSION="$(VERSION)"'
 	clang-tidy -p . --quiet --checks='-*,bugprone-*,clang-analyzer-*,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-clang-analyzer-security.insecureAPI.*' \
-	    $(LIB_SRC) $(CLI_SRC) $(wildcard cdp-server/*.c)
-	shellcheck -s sh -S warning tests/*.sh scripts/*.sh scripts/bench/*.sh .ci/run debian/pkilab.postrm
+	    $(LIB_SRC) $(CLI_SRC) $(wildcard cdp-server/*.c) $(UNIT_SRC) tests/unit/fixture.c $(FUZZ_SRC)
+	shellcheck -s sh -S warning $(LINT_SH)
+
+.PHONY: lint-deps format format-check
+lint-deps:
+	@sh scripts/install-deps.sh --lint
+
+# The committed .clang-format over every C file and header of ours:
+# format-check lists the files it would change (and fails), format rewrites
+# them in place.
+FORMAT_SRC = $(sort $(wildcard ca/include/pkilab/*.h ca/lib/*.c ca/lib/*.h ca/cli/*.c ca/cli/*.h \
+	     ca/commands/*.c ca/commands/*.h cdp-server/*.c cdp-server/*.h tests/unit/*.c tests/unit/*.h \
+	     tests/fuzz/*.c tests/crash/*.c))
+format: lint-deps
+	clang-format -i --style=file $(FORMAT_SRC)
+
+format-check: lint-deps
+	@bad=0; for f in $(FORMAT_SRC); do \
+	    clang-format --style=file "$$f" | cmp -s - "$$f" || { echo "format: $$f"; bad=1; }; \
+	done; [ $$bad -eq 0 ]
 
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CDP_OBJ:.o=.d) $(BUILD)/cdp-server/main.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CDP_OBJ:.o=.d) $(BUILD)/cdp-server/main.d $(UNIT_FIX:.o=.d) \
+	   $(UNIT_OBJ:.o=.d) $(FUZZ_BIN:=.d)

@@ -13,10 +13,13 @@ TEST="openssl gnutls-bin strongswan-pki strongswan-swanctl strongswan-charon
 # systemd-analyze / systemd-sysusers / systemd-tmpfiles.
 PACKAGE="debhelper dpkg-dev devscripts fakeroot lintian systemd"
 BENCH="wrk nginx-light easy-rsa hyperfine"
+# make lint, make format, make format-check.
+LINT="cppcheck clang-tidy shellcheck bear clang-format"
 
 want="$BUILD $TEST $PACKAGE"
 case "${1:-}" in
   --bench) want="$want $BENCH" ;;
+  --lint) want="$want $LINT" ;;
   --build-only) want="$BUILD" ;;
 esac
 

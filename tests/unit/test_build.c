@@ -26,22 +26,11 @@
 #include "pkilab/build.h"
 #include "pkilab/file.h"
 #include "pkilab/keygen.h"
+#include "fixture.h"
 
 static char dir[] = "/tmp/pkl-test-build-XXXXXX";
 static int seq;
 
-static const char root_tmpl[] =
-	"role = \"root\";\nkey = \"ec:P-256\";\nvalidity = \"10y\";\nbackdate = \"1h\";\npath_len = -1;\n"
-	"key_usage = [ \"keyCertSign\", \"cRLSign\" ];\nextended_key_usage = [ ];\ncdp = false;\naia = false;\n"
-	"crl_lifetime = \"180d\";\n";
-static const char int_tmpl[] =
-	"role = \"intermediate\";\nkey = \"ec:P-256\";\nvalidity = \"5y\";\nbackdate = \"1h\";\npath_len = 0;\n"
-	"key_usage = [ \"keyCertSign\", \"cRLSign\" ];\nextended_key_usage = [ ];\ncrl_lifetime = \"7d\";\n";
-static const char gw_tmpl[] =
-	"role = \"end-entity\";\nkey = \"ec:P-256\";\nvalidity = \"397d\";\nmax_validity = \"825d\";\n"
-	"backdate = \"1h\";\nkey_usage = [ \"digitalSignature\" ];\nrsa_key_encipherment = true;\n"
-	"extended_key_usage = [ \"serverAuth\", \"ikeIntermediate\", \"ipsecIKE\" ];\nsan_required = true;\n"
-	"ip_as_dns = true;\n";
 
 #define LAB_HEAD "lab = { name = \"unit\"; cdp = [ \"http://127.0.0.1:18081\" ]; };\n"
 #define CAS                                                                                          \
@@ -51,41 +40,16 @@ static const char gw_tmpl[] =
 #define LAB2 LAB_HEAD CAS "certs = ( " GW("gw1") ", " GW("gw2") " );\n"
 #define LAB3 LAB_HEAD CAS "certs = ( " GW("gw1") ", " GW("gw2") ", " GW("gw3") " );\n"
 
-static void write_file(const char *name, const char *text)
-{
-	char p[PATH_MAX];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static int setup(void **state)
 {
-	char p[PATH_MAX];
-
 	(void)state;
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(p, sizeof(p), "%s/templates", dir);
-	if (mkdir(p, 0755) != 0)
-		return -1;
-	write_file("templates/t-root.cfg", root_tmpl);
-	write_file("templates/t-int.cfg", int_tmpl);
-	write_file("templates/t-gw.cfg", gw_tmpl);
-	return 0;
+	return fx_mkdtemp(dir) != 0 ? -1 : fx_templates(dir, "ec:P-256");
 }
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return fx_rmtree(dir);
 }
 
 static struct pkl_lab *load(const char *text)
@@ -94,7 +58,7 @@ static struct pkl_lab *load(const char *text)
 	struct pkl_lab *lab;
 	char p[PATH_MAX];
 
-	write_file("lab.cfg", text);
+	fx_write_in(dir, "lab.cfg", text, NULL, 0);
 	snprintf(p, sizeof(p), "%s/lab.cfg", dir);
 	lab = pkl_lab_load(p, pkl_time_now(), NULL, &err);
 	if (!lab)

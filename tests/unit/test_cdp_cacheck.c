@@ -25,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "cdpd.h"
+#include "fixture.h"
 
 static EVP_PKEY *root_key, *sub_key, *other_key;
 static X509 *root, *root0;
@@ -98,17 +99,10 @@ static enum cdp_verdict judge(X509 *x, X509 *iss, const char *expect_msg)
 	return v;
 }
 
-static void silent(enum pkl_log_level level, const char *msg, void *cls)
-{
-	(void)level;
-	(void)msg;
-	(void)cls;
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	pkl_log_set_sink(silent, NULL);
+	pkl_log_set_sink(fx_log_silent, NULL);
 	root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	sub_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -188,7 +182,7 @@ static void test_judge_ca(void **state)
 			 CDP_INVALID);
 	/* Validity. */
 	assert_int_equal(judge(sub(-86400 * 2, -86400, 18), root, "not valid now"), CDP_INVALID);
-	assert_int_equal(judge(sub(86400, 86400 * 2, 19), root, "not valid now"), CDP_INVALID);
+	assert_int_equal(judge(sub(86400, 86400L * 2, 19), root, "not valid now"), CDP_INVALID);
 	/* The issuer allows no CA below it. */
 	assert_int_equal(judge(sub(-60, 86400, 20), root0, "pathLenConstraint"), CDP_UNTRUSTED);
 
@@ -242,7 +236,7 @@ static void test_catalog_learns(void **state)
 	struct pkl_err err = { 0 };
 	unsigned char *d1, *d2, *d3;
 	size_t n1, n2, n3;
-	X509 *s1 = sub(-7200, 86400 * 30, 30), *s2 = sub(-60, 86400 * 30, 31),
+	X509 *s1 = sub(-7200, 86400L * 30, 30), *s2 = sub(-60, 86400L * 30, 31),
 	     *other_root = mk("unit root", other_key, NULL, other_key, "CA:TRUE", "keyCertSign",
 			      -60, 86400, 32);
 	const struct cdp_entry *e;

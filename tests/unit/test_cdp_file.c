@@ -17,24 +17,13 @@
 
 #include "cdpd.h"
 #include "pkilab/buf.h"
+#include "fixture.h"
 
 static char dir[64];
 
 static void path_of(char *out, size_t len, const char *name)
 {
 	snprintf(out, len, "%s/%s", dir, name);
-}
-
-static void put(const char *name, const char *text)
-{
-	char p[128];
-	FILE *f;
-
-	path_of(p, sizeof(p), name);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
 }
 
 /* Reads name from dir (base = dir); returns the rc, the bytes in *b. */
@@ -61,8 +50,8 @@ static void test_file_read(void **state)
 	snprintf(outside, sizeof(outside), "/tmp/pkl-unit-out.XXXXXX");
 	assert_non_null(mkdtemp(outside));
 	mkdir(strcat(strcpy(p, dir), "/sub"), 0755);
-	put("a.crl", "hello");
-	put("sub/b.crl", "inside");
+	fx_write_in(dir, "a.crl", "hello", NULL, 0);
+	fx_write_in(dir, "sub/b.crl", "inside", NULL, 0);
 
 	/* A regular file. */
 	assert_int_equal(rd("a.crl", dir, 100, &b, &absent, &err), PKL_OK);

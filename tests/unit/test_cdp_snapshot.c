@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "cdpd.h"
+#include "fixture.h"
 
 static EVP_PKEY *ca_key, *other_key;
 static X509 *ca;
@@ -97,13 +98,6 @@ static void write_file(const char *rel, const void *d, size_t n)
 	assert_int_equal(rename(tmp, path), 0);
 }
 
-static void silent(enum pkl_log_level level, const char *msg, void *cls)
-{
-	(void)level;
-	(void)msg;
-	(void)cls;
-}
-
 static int setup(void **state)
 {
 	char p[300];
@@ -111,7 +105,7 @@ static int setup(void **state)
 	int len;
 
 	(void)state;
-	pkl_log_set_sink(silent, NULL);
+	pkl_log_set_sink(fx_log_silent, NULL);
 	ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	ca = make_ca(ca_key);
@@ -129,11 +123,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[300];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fx_rmtree(dir), 0);
 	X509_free(ca);
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(other_key);

@@ -22,6 +22,7 @@
 #include "pkilab/cert.h"
 #include "pkilab/key.h"
 #include "pkilab/name.h"
+#include "fixture.h"
 
 static char dir[] = "/tmp/pkl-test-cert-XXXXXX";
 
@@ -84,7 +85,7 @@ static void leaf_req(struct pkl_cert_req *r, const struct pkl_san *sans, size_t 
 	r->n_sans = n_sans;
 	r->ip_as_dns = 1;
 	r->not_before = T0 - 3600;
-	r->not_after = T0 + 397 * 86400;
+	r->not_after = T0 + 397L * 86400;
 	r->path_len = -1;
 	r->key_usage = PKL_KU_DIGITAL_SIGNATURE;
 	r->eku_oids = eku;
@@ -122,8 +123,6 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
 	X509_free(root);
 	X509_free(inter);
@@ -133,8 +132,7 @@ static int teardown(void **state)
 	X509_NAME_free(root_name);
 	X509_NAME_free(int_name);
 	X509_NAME_free(leaf_name);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return fx_rmtree(dir);
 }
 
 static X509 *issue_leaf(void)
@@ -880,7 +878,7 @@ static void san_parse_syntax_43_44(void **state)
 	/* 253 characters is the limit (#43): 4 x 63 + 1 dots... build exactly */
 	memset(long_name, 0, sizeof(long_name));
 	for (int i = 0; i < 4; i++) {
-		memset(long_name + i * 64, 'b', 63);
+		memset(long_name + (size_t)i * 64, 'b', 63);
 		long_name[i * 64 + 63] = '.';
 	}
 	long_name[253] = '\0'; /* 253 chars, last label 61 characters */

@@ -17,11 +17,10 @@
 
 #include "pkilab/chain.h"
 #include "pkilab/lint.h"
-#include "doctor_fixtures.h"
+#include "fixture.h"
 
 struct world {
-	EVP_PKEY *rk, *ck, *lk, *other;
-	X509 *root, *ca, *leaf;
+	struct fx_chain c;
 	char dir[64];
 };
 static struct world W;
@@ -29,31 +28,15 @@ static struct world W;
 static int setup(void **state)
 {
 	(void)state;
-	W.rk = fx_key("P-384");
-	W.ck = fx_key("P-384");
-	W.lk = fx_key("P-256");
-	W.other = fx_key("P-384");
-	W.root = fx_cert("Chain Root", W.rk, NULL, W.rk, -FX_DAY, 3650 * FX_DAY, FX_ROOT, 0);
-	W.ca = fx_cert("Chain CA", W.ck, W.root, W.rk, -FX_DAY, 1800 * FX_DAY, FX_SUBCA, 0);
-	W.leaf = fx_cert("vpn.unit.test", W.lk, W.ca, W.ck, -3600, 397 * FX_DAY, FX_GATEWAY, 0);
 	snprintf(W.dir, sizeof(W.dir), "/tmp/pkl-chain-XXXXXX");
-	return W.leaf && mkdtemp(W.dir) ? 0 : -1;
+	return fx_chain_new(&W.c, "Chain") == 0 ? fx_mkdtemp(W.dir) : -1;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	X509_free(W.root);
-	X509_free(W.ca);
-	X509_free(W.leaf);
-	EVP_PKEY_free(W.rk);
-	EVP_PKEY_free(W.ck);
-	EVP_PKEY_free(W.lk);
-	EVP_PKEY_free(W.other);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", W.dir);
-	return system(cmd) == 0 ? 0 : -1;
+	fx_chain_free(&W.c);
+	return fx_rmtree(W.dir);
 }
 
 static STACK_OF(X509) *sk_of(X509 *a, X509 *b)
@@ -94,12 +77,12 @@ static void good_path(void **state)
 {
 	(void)state;
 	struct pkl_chain c;
-	struct pkl_report r = judge(W.leaf, W.ca, W.root, 0, &c);
+	struct pkl_report r = judge(W.c.leaf, W.c.ca, W.c.root, 0, &c);
 
 	assert_int_equal(c.n, 3);
 	assert_true(c.complete);
 	assert_true(c.anchored);
-	assert_ptr_equal(c.certs[1], W.ca);
+	assert_ptr_equal(c.certs[1], W.c.ca);
 	assert_int_equal(pkl_report_worst(&r), PKL_SEV_OK);
 	assert_false(pkl_chain_failed(&r));
 	assert_non_null(pkl_report_find(&r, "chain.trust", PKL_SEV_OK));
@@ -111,7 +94,7 @@ static void good_path(void **state)
 static void missing_intermediate(void **state)
 {
 	(void)state;
-	struct pkl_report r = judge(W.leaf, NULL, W.root, 0, NULL);
+	struct pkl_report r = judge(W.c.leaf, NULL, W.c.root, 0, NULL);
 	assert_true(fails(&r, "chain.issuer_missing"));
 	assert_non_null(strstr(pkl_report_find(&r, "chain.issuer_missing", PKL_SEV_FAIL)->msg, "Chain CA"));
 	assert_true(pkl_chain_failed(&r));
@@ -121,12 +104,12 @@ static void missing_intermediate(void **state)
 static void untrusted_root(void **state)
 {
 	(void)state;
-	STACK_OF(X509) *pool = sk_of(W.ca, W.root);
+	STACK_OF(X509) *pool = sk_of(W.c.ca, W.c.root);
 	struct pkl_chain_opts o = { .pool = pool };
 	struct pkl_report r = PKL_REPORT_INIT;
 	struct pkl_chain c;
 
-	assert_int_equal(pkl_chain_build(W.leaf, &o, &c, &r, NULL), PKL_OK);
+	assert_int_equal(pkl_chain_build(W.c.leaf, &o, &c, &r, NULL), PKL_OK);
 	pkl_chain_check(&c, (pkl_time)time(NULL), 0, &r);
 	assert_true(c.complete);
 	assert_false(c.anchored);
@@ -140,8 +123,8 @@ static void untrusted_root(void **state)
 static void expired_root_named_as_such(void **state)
 {
 	(void)state;
-	X509 *old = fx_cert("Chain Root", W.rk, NULL, W.rk, -3 * 365 * FX_DAY, -FX_DAY, FX_ROOT, 0);
-	struct pkl_report r = judge(W.leaf, W.ca, old, 0, NULL);
+	X509 *old = fx_cert("Chain Root", W.c.rk, NULL, W.c.rk, -3 * 365 * FX_DAY, -FX_DAY, FX_ROOT, 0);
+	struct pkl_report r = judge(W.c.leaf, W.c.ca, old, 0, NULL);
 
 	assert_true(fails(&r, "chain.root_expired"));
 	assert_false(fails(&r, "time.expired")); /* the leaf and CA are valid */
@@ -152,7 +135,7 @@ static void expired_root_named_as_such(void **state)
 static void expired_leaf_and_judging_later(void **state)
 {
 	(void)state;
-	struct pkl_report r = judge(W.leaf, W.ca, W.root, 400 * FX_DAY, NULL);
+	struct pkl_report r = judge(W.c.leaf, W.c.ca, W.c.root, 400 * FX_DAY, NULL);
 	assert_true(fails(&r, "time.expired"));
 	assert_false(fails(&r, "chain.root_expired"));
 	pkl_report_free(&r);
@@ -161,9 +144,9 @@ static void expired_leaf_and_judging_later(void **state)
 static void clock_drift(void **state)
 {
 	(void)state;
-	X509 *soon = fx_cert("vpn.unit.test", W.lk, W.ca, W.ck, 600, 397 * FX_DAY, FX_GATEWAY, 0);
-	X509 *later = fx_cert("vpn.unit.test", W.lk, W.ca, W.ck, 2 * FX_DAY, 397 * FX_DAY, FX_GATEWAY, 0);
-	struct pkl_report r = judge(soon, W.ca, W.root, 0, NULL);
+	X509 *soon = fx_cert("vpn.unit.test", W.c.lk, W.c.ca, W.c.ck, 600, 397 * FX_DAY, FX_GATEWAY, 0);
+	X509 *later = fx_cert("vpn.unit.test", W.c.lk, W.c.ca, W.c.ck, 2 * FX_DAY, 397 * FX_DAY, FX_GATEWAY, 0);
+	struct pkl_report r = judge(soon, W.c.ca, W.c.root, 0, NULL);
 	const struct pkl_finding *f = pkl_report_find(&r, "time.not_yet_valid", PKL_SEV_FAIL);
 
 	assert_non_null(f);
@@ -171,7 +154,7 @@ static void clock_drift(void **state)
 	assert_non_null(strstr(f->msg, "skew"));
 	assert_non_null(strstr(f->fix, "NTP"));
 	pkl_report_free(&r);
-	r = judge(later, W.ca, W.root, 0, NULL);
+	r = judge(later, W.c.ca, W.c.root, 0, NULL);
 	f = pkl_report_find(&r, "time.not_yet_valid", PKL_SEV_FAIL);
 	assert_non_null(f);
 	assert_null(strstr(f->msg, "clock drift")); /* two days is not drift */
@@ -184,9 +167,9 @@ static void wrong_key(void **state)
 {
 	(void)state;
 	/* the same CA name, another key: the leaf was signed by the impostor */
-	X509 *imp = fx_cert("Chain CA", W.other, W.root, W.rk, -FX_DAY, 1800 * FX_DAY, FX_SUBCA, 0);
-	X509 *leaf = fx_cert("vpn.unit.test", W.lk, imp, W.other, -3600, 397 * FX_DAY, FX_GATEWAY, 0);
-	struct pkl_report r = judge(leaf, W.ca, W.root, 0, NULL);
+	X509 *imp = fx_cert("Chain CA", W.c.other, W.c.root, W.c.rk, -FX_DAY, 1800 * FX_DAY, FX_SUBCA, 0);
+	X509 *leaf = fx_cert("vpn.unit.test", W.c.lk, imp, W.c.other, -3600, 397 * FX_DAY, FX_GATEWAY, 0);
+	struct pkl_report r = judge(leaf, W.c.ca, W.c.root, 0, NULL);
 
 	assert_true(fails(&r, "chain.bad_signature"));
 	assert_true(fails(&r, "chain.aki_mismatch"));
@@ -205,19 +188,19 @@ static void issuer_not_a_ca_and_path_len(void **state)
 		{ NID_authority_key_identifier, "keyid:always" },
 		{ 0, NULL },
 	};
-	X509 *fake = fx_cert("Fake CA", W.other, W.root, W.rk, -FX_DAY, 100 * FX_DAY, not_ca, 0);
-	X509 *leaf = fx_cert("vpn.unit.test", W.lk, fake, W.other, -3600, 30 * FX_DAY, FX_GATEWAY, 0);
-	struct pkl_report r = judge(leaf, fake, W.root, 0, NULL);
+	X509 *fake = fx_cert("Fake CA", W.c.other, W.c.root, W.c.rk, -FX_DAY, 100 * FX_DAY, not_ca, 0);
+	X509 *leaf = fx_cert("vpn.unit.test", W.c.lk, fake, W.c.other, -3600, 30 * FX_DAY, FX_GATEWAY, 0);
+	struct pkl_report r = judge(leaf, fake, W.c.root, 0, NULL);
 	assert_true(fails(&r, "chain.not_ca"));
 	pkl_report_free(&r);
 	X509_free(fake);
 	X509_free(leaf);
 
-	/* W.ca has pathlen 0; a CA below it violates it */
+	/* W.c.ca has pathlen 0; a CA below it violates it */
 	EVP_PKEY *k = fx_key("P-256");
-	X509 *sub = fx_cert("Sub Sub CA", k, W.ca, W.ck, -FX_DAY, 100 * FX_DAY, FX_SUBCA, 0);
-	leaf = fx_cert("vpn.unit.test", W.lk, sub, k, -3600, 30 * FX_DAY, FX_GATEWAY, 0);
-	STACK_OF(X509) *pool = sk_of(sub, W.ca), *anchors = sk_of(W.root, NULL);
+	X509 *sub = fx_cert("Sub Sub CA", k, W.c.ca, W.c.ck, -FX_DAY, 100 * FX_DAY, FX_SUBCA, 0);
+	leaf = fx_cert("vpn.unit.test", W.c.lk, sub, k, -3600, 30 * FX_DAY, FX_GATEWAY, 0);
+	STACK_OF(X509) *pool = sk_of(sub, W.c.ca), *anchors = sk_of(W.c.root, NULL);
 	struct pkl_chain_opts o = { .pool = pool, .anchors = anchors };
 	struct pkl_chain c;
 	r = (struct pkl_report)PKL_REPORT_INIT;
@@ -234,14 +217,6 @@ static void issuer_not_a_ca_and_path_len(void **state)
 	EVP_PKEY_free(k);
 }
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	fclose(f);
-}
-
 static void loaders(void **state)
 {
 	(void)state;
@@ -256,11 +231,11 @@ static void loaders(void **state)
 	/* PEM bundle: leaf + CA */
 	snprintf(p, sizeof(p), "%s/bundle.pem", W.dir);
 	FILE *f = fopen(p, "w");
-	PEM_write_X509(f, W.leaf);
-	PEM_write_X509(f, W.ca);
+	PEM_write_X509(f, W.c.leaf);
+	PEM_write_X509(f, W.c.ca);
 	fclose(f);
 	assert_int_equal(pkl_chain_load_input(p, NULL, &leaf, extra, &is_p12, &err), PKL_OK);
-	assert_int_equal(X509_cmp(leaf, W.leaf), 0);
+	assert_int_equal(X509_cmp(leaf, W.c.leaf), 0);
 	assert_int_equal(sk_X509_num(extra), 1);
 	assert_int_equal(is_p12, 0);
 	X509_free(leaf);
@@ -268,9 +243,9 @@ static void loaders(void **state)
 	extra = sk_X509_new_null();
 
 	/* DER */
-	len = i2d_X509(W.leaf, &der);
+	len = i2d_X509(W.c.leaf, &der);
 	snprintf(p, sizeof(p), "%s/leaf.der", W.dir);
-	write_file(p, der, (size_t)len);
+	fx_write(p, der, (size_t)len);
 	assert_int_equal(pkl_chain_load_input(p, NULL, &leaf, extra, &is_p12, &err), PKL_OK);
 	X509_free(leaf);
 	/* the AIA body parser takes DER, PEM, not garbage */
@@ -282,12 +257,12 @@ static void loaders(void **state)
 
 	/* garbage and a PEM without certificate: PKL_EINPUT with a clear reason */
 	snprintf(p, sizeof(p), "%s/garbage", W.dir);
-	write_file(p, "\x01\x02\x03 not a cert", 15);
+	fx_write(p, "\x01\x02\x03 not a cert", 15);
 	assert_int_equal(pkl_chain_load_input(p, NULL, &leaf, extra, &is_p12, &err), PKL_EINPUT);
 	assert_non_null(strstr(err.msg, "PEM, DER or PKCS#12"));
 	snprintf(p, sizeof(p), "%s/key.pem", W.dir);
 	f = fopen(p, "w");
-	PEM_write_PrivateKey(f, W.lk, NULL, NULL, 0, NULL, NULL);
+	PEM_write_PrivateKey(f, W.c.lk, NULL, NULL, 0, NULL, NULL);
 	fclose(f);
 	assert_int_equal(pkl_chain_load_input(p, NULL, &leaf, extra, &is_p12, &err), PKL_EINPUT);
 	assert_non_null(strstr(err.msg, "PEM file without a certificate"));

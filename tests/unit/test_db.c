@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "pkilab/db.h"
+#include "fixture.h"
 
 static char dir[] = "/tmp/pkl-test-db-XXXXXX";
 static struct pkl_db *db;
@@ -34,12 +35,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
 	pkl_db_close(db);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return fx_rmtree(dir);
 }
 
 static void row_init(struct pkl_cert_row *r, const char *name, int64_t issuer, const char *serial, int ca)

@@ -1,6 +1,6 @@
 /*
  * Unit tests of pkl_doctor_run (ca/lib/doctor.c) on paths built in-process
- * (doctor_fixtures.h): a good root -> CA -> gateway path, then one defect at
+ * (fixture.h, fx_chain_new): a good root -> CA -> gateway path, then one defect at
  * a time, each asserted by its stable finding code. Offline first
  * (no_fetch), then with the CDPs served by a server thread on 127.0.0.1
  * whose CRLs are signed by the product's own signer: a valid CRL, a revoked
@@ -31,11 +31,10 @@
 
 #include "pkilab/crl.h"
 #include "pkilab/doctor.h"
-#include "doctor_fixtures.h"
+#include "fixture.h"
 
 struct world {
-	EVP_PKEY *rk, *ck, *lk, *other;
-	X509 *root, *ca, *leaf;
+	struct fx_chain c;
 	STACK_OF(X509) *pool, *anchors;
 	pkl_time now;
 };
@@ -45,21 +44,16 @@ static int setup(void **state)
 {
 	(void)state;
 	W.now = (pkl_time)time(NULL);
-	W.rk = fx_key("P-384");
-	W.ck = fx_key("P-384");
-	W.lk = fx_key("P-256");
-	W.other = fx_key("P-384");
-	W.root = fx_cert("Doctor Root", W.rk, NULL, W.rk, -FX_DAY, 3650 * FX_DAY, FX_ROOT, 0);
-	W.ca = fx_cert("Doctor CA", W.ck, W.root, W.rk, -FX_DAY, 1800 * FX_DAY, FX_SUBCA, 0);
-	W.leaf = fx_cert("vpn.unit.test", W.lk, W.ca, W.ck, -3600, 397 * FX_DAY, FX_GATEWAY, 0);
+	if (fx_chain_new(&W.c, "Doctor") != 0)
+		return -1;
 	W.pool = sk_X509_new_null();
 	W.anchors = sk_X509_new_null();
-	if (!W.leaf || !W.pool || !W.anchors)
+	if (!W.pool || !W.anchors)
 		return -1;
-	X509_up_ref(W.ca);
-	X509_up_ref(W.root);
-	sk_X509_push(W.pool, W.ca);
-	sk_X509_push(W.anchors, W.root);
+	X509_up_ref(W.c.ca);
+	X509_up_ref(W.c.root);
+	sk_X509_push(W.pool, W.c.ca);
+	sk_X509_push(W.anchors, W.c.root);
 	return 0;
 }
 
@@ -68,13 +62,7 @@ static int teardown(void **state)
 	(void)state;
 	sk_X509_pop_free(W.pool, X509_free);
 	sk_X509_pop_free(W.anchors, X509_free);
-	X509_free(W.root);
-	X509_free(W.ca);
-	X509_free(W.leaf);
-	EVP_PKEY_free(W.rk);
-	EVP_PKEY_free(W.ck);
-	EVP_PKEY_free(W.lk);
-	EVP_PKEY_free(W.other);
+	fx_chain_free(&W.c);
 	return 0;
 }
 
@@ -98,7 +86,7 @@ static const struct pkl_finding *has(const struct pkl_report *r, const char *cod
 static void good_chain_offline_passes(void **state)
 {
 	(void)state;
-	struct pkl_doctor_opts o = offline(W.leaf);
+	struct pkl_doctor_opts o = offline(W.c.leaf);
 	struct pkl_report r = PKL_REPORT_INIT;
 	struct pkl_err e = { 0 };
 
@@ -117,7 +105,7 @@ static void good_chain_offline_passes(void **state)
 static void expired_leaf(void **state)
 {
 	(void)state;
-	X509 *leaf = fx_cert("vpn.unit.test", W.lk, W.ca, W.ck, -30 * FX_DAY, -FX_DAY, FX_GATEWAY, 0);
+	X509 *leaf = fx_cert("vpn.unit.test", W.c.lk, W.c.ca, W.c.ck, -30 * FX_DAY, -FX_DAY, FX_GATEWAY, 0);
 	struct pkl_doctor_opts o = offline(leaf);
 	struct pkl_report r = PKL_REPORT_INIT;
 
@@ -132,7 +120,7 @@ static void expired_leaf(void **state)
 static void good_leaf_judged_later_is_expired(void **state)
 {
 	(void)state;
-	struct pkl_doctor_opts o = offline(W.leaf);
+	struct pkl_doctor_opts o = offline(W.c.leaf);
 	struct pkl_report r = PKL_REPORT_INIT;
 
 	o.at = W.now + 400 * FX_DAY;
@@ -144,7 +132,7 @@ static void good_leaf_judged_later_is_expired(void **state)
 static void leaf_not_yet_valid(void **state)
 {
 	(void)state;
-	X509 *leaf = fx_cert("vpn.unit.test", W.lk, W.ca, W.ck, 2 * FX_DAY, 90 * FX_DAY, FX_GATEWAY, 0);
+	X509 *leaf = fx_cert("vpn.unit.test", W.c.lk, W.c.ca, W.c.ck, 2 * FX_DAY, 90 * FX_DAY, FX_GATEWAY, 0);
 	struct pkl_doctor_opts o = offline(leaf);
 	struct pkl_report r = PKL_REPORT_INIT;
 
@@ -165,7 +153,7 @@ static void gateway_without_eku(void **state)
 		{ NID_authority_key_identifier, "keyid:always" },
 		{ 0, NULL },
 	};
-	X509 *leaf = fx_cert("vpn.unit.test", W.lk, W.ca, W.ck, -3600, 90 * FX_DAY, no_eku, 0);
+	X509 *leaf = fx_cert("vpn.unit.test", W.c.lk, W.c.ca, W.c.ck, -3600, 90 * FX_DAY, no_eku, 0);
 	struct pkl_doctor_opts o = offline(leaf);
 	struct pkl_report r = PKL_REPORT_INIT;
 
@@ -185,7 +173,7 @@ static void gateway_without_eku(void **state)
 static void identity_not_in_san(void **state)
 {
 	(void)state;
-	struct pkl_doctor_opts o = offline(W.leaf);
+	struct pkl_doctor_opts o = offline(W.c.leaf);
 	struct pkl_report r = PKL_REPORT_INIT;
 
 	o.id = "other.unit.test";
@@ -203,7 +191,7 @@ static void identity_not_in_san(void **state)
 static void missing_issuer_and_untrusted_root(void **state)
 {
 	(void)state;
-	struct pkl_doctor_opts o = offline(W.leaf);
+	struct pkl_doctor_opts o = offline(W.c.leaf);
 	struct pkl_report r = PKL_REPORT_INIT;
 
 	o.pool = NULL;
@@ -213,11 +201,11 @@ static void missing_issuer_and_untrusted_root(void **state)
 	pkl_report_free(&r);
 
 	r = (struct pkl_report)PKL_REPORT_INIT;
-	o = offline(W.leaf);
+	o = offline(W.c.leaf);
 	o.anchors = NULL;
 	STACK_OF(X509) *pool = sk_X509_new_null();
-	sk_X509_push(pool, W.ca);
-	sk_X509_push(pool, W.root);
+	sk_X509_push(pool, W.c.ca);
+	sk_X509_push(pool, W.c.root);
 	o.pool = pool;
 	assert_int_equal(pkl_doctor_run(&o, &r, NULL), PKL_OK);
 	has(&r, "chain.root_untrusted", PKL_SEV_FAIL);
@@ -234,7 +222,7 @@ static void bad_options_refused(void **state)
 
 	assert_int_not_equal(pkl_doctor_run(&o, &r, &e), PKL_OK);
 	assert_true(e.msg[0] != '\0');
-	o = offline(W.leaf);
+	o = offline(W.c.leaf);
 	o.no_fetch = 0; /* fetching without fetch settings */
 	assert_int_not_equal(pkl_doctor_run(&o, &r, &e), PKL_OK);
 	assert_int_equal(r.n, 0);
@@ -259,7 +247,7 @@ static void write_pem(const char *dir, const char *name, X509 *a, X509 *b)
 static void lab_anchors_are_the_roots(void **state)
 {
 	(void)state;
-	char pki[64], certs[96], cmd[160];
+	char pki[64], certs[96];
 	STACK_OF(X509) *a = sk_X509_new_null();
 	struct pkl_err e = { 0 };
 
@@ -268,15 +256,14 @@ static void lab_anchors_are_the_roots(void **state)
 	snprintf(certs, sizeof(certs), "%s/certs", pki);
 	assert_int_equal(mkdir(certs, 0700), 0);
 	assert_int_equal(pkl_doctor_lab_anchors(pki, a, &e), PKL_EINPUT); /* no certificate */
-	write_pem(certs, "root.pem", W.root, NULL);
-	write_pem(certs, "ca-chain.pem", W.ca, W.root);
-	write_pem(certs, "gw.pem", W.leaf, NULL);
+	write_pem(certs, "root.pem", W.c.root, NULL);
+	write_pem(certs, "ca-chain.pem", W.c.ca, W.c.root);
+	write_pem(certs, "gw.pem", W.c.leaf, NULL);
 	assert_int_equal(pkl_doctor_lab_anchors(pki, a, &e), PKL_OK);
 	assert_int_equal(sk_X509_num(a), 1);
-	assert_int_equal(X509_cmp(sk_X509_value(a, 0), W.root), 0);
+	assert_int_equal(X509_cmp(sk_X509_value(a, 0), W.c.root), 0);
 	sk_X509_pop_free(a, X509_free);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pki);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fx_rmtree(pki), 0);
 }
 
 /* ------------------------------------------------------------ served CDPs */
@@ -401,7 +388,7 @@ static void run_on(X509 *leaf, struct server *s, int closed_port, pkl_time at, l
 
 static void run_served(struct server *s, pkl_time at, struct pkl_report *r)
 {
-	run_on(W.leaf, s, 0, at, 0, r);
+	run_on(W.c.leaf, s, 0, at, 0, r);
 }
 
 static void served_crls_valid(void **state)
@@ -410,8 +397,8 @@ static void served_crls_valid(void **state)
 	struct server s = { .date = W.now };
 	struct pkl_report r = PKL_REPORT_INIT;
 
-	sign_crl(&s.root_crl, W.root, W.rk, -3600, 7 * FX_DAY, NULL);
-	sign_crl(&s.ca_crl, W.ca, W.ck, -3600, 7 * FX_DAY, NULL);
+	sign_crl(&s.root_crl, W.c.root, W.c.rk, -3600, 7 * FX_DAY, NULL);
+	sign_crl(&s.ca_crl, W.c.ca, W.c.ck, -3600, 7 * FX_DAY, NULL);
 	start(&s);
 	clock_value = W.now + 10; /* within the 300 s tolerance */
 	run_served(&s, W.now, &r);
@@ -434,8 +421,8 @@ static void served_date_far_from_clock_is_skew(void **state)
 	struct server s = { .date = W.now };
 	struct pkl_report r = PKL_REPORT_INIT;
 
-	sign_crl(&s.root_crl, W.root, W.rk, -3600, 7 * FX_DAY, NULL);
-	sign_crl(&s.ca_crl, W.ca, W.ck, -3600, 7 * FX_DAY, NULL);
+	sign_crl(&s.root_crl, W.c.root, W.c.rk, -3600, 7 * FX_DAY, NULL);
+	sign_crl(&s.ca_crl, W.c.ca, W.c.ck, -3600, 7 * FX_DAY, NULL);
 	start(&s);
 	clock_value = W.now + PKL_DOCTOR_SKEW_WARN + 600; /* this machine is 15 min ahead */
 	run_served(&s, W.now, &r);
@@ -450,8 +437,8 @@ static void served_crl_lists_the_leaf(void **state)
 	struct server s = { .date = W.now };
 	struct pkl_report r = PKL_REPORT_INIT;
 
-	sign_crl(&s.root_crl, W.root, W.rk, -3600, 7 * FX_DAY, NULL);
-	sign_crl(&s.ca_crl, W.ca, W.ck, -3600, 7 * FX_DAY, X509_get0_serialNumber(W.leaf));
+	sign_crl(&s.root_crl, W.c.root, W.c.rk, -3600, 7 * FX_DAY, NULL);
+	sign_crl(&s.ca_crl, W.c.ca, W.c.ck, -3600, 7 * FX_DAY, X509_get0_serialNumber(W.c.leaf));
 	start(&s);
 	clock_value = W.now;
 	run_served(&s, W.now, &r);
@@ -468,8 +455,8 @@ static void served_crl_expired(void **state)
 	struct server s = { .date = W.now };
 	struct pkl_report r = PKL_REPORT_INIT;
 
-	sign_crl(&s.root_crl, W.root, W.rk, -3600, 7 * FX_DAY, NULL);
-	sign_crl(&s.ca_crl, W.ca, W.ck, -3600, 7 * FX_DAY, NULL);
+	sign_crl(&s.root_crl, W.c.root, W.c.rk, -3600, 7 * FX_DAY, NULL);
+	sign_crl(&s.ca_crl, W.c.ca, W.c.ck, -3600, 7 * FX_DAY, NULL);
 	start(&s);
 	clock_value = W.now;
 	run_served(&s, W.now + 8 * FX_DAY, &r); /* judged after both nextUpdates */
@@ -486,10 +473,10 @@ static void served_crl_signed_by_another_key(void **state)
 	struct pkl_report r = PKL_REPORT_INIT;
 
 	/* the CA rebuilt under the same name with another key signs the CRL */
-	X509 *twin = fx_cert("Doctor CA", W.other, W.root, W.rk, -FX_DAY, 1800 * FX_DAY, FX_SUBCA, 0);
+	X509 *twin = fx_cert("Doctor CA", W.c.other, W.c.root, W.c.rk, -FX_DAY, 1800 * FX_DAY, FX_SUBCA, 0);
 
-	sign_crl(&s.root_crl, W.root, W.rk, -3600, 7 * FX_DAY, NULL);
-	sign_crl(&s.ca_crl, twin, W.other, -3600, 7 * FX_DAY, NULL);
+	sign_crl(&s.root_crl, W.c.root, W.c.rk, -3600, 7 * FX_DAY, NULL);
+	sign_crl(&s.ca_crl, twin, W.c.other, -3600, 7 * FX_DAY, NULL);
 	X509_free(twin);
 	start(&s);
 	clock_value = W.now;
@@ -505,7 +492,7 @@ static void served_crl_missing(void **state)
 	struct server s = { .date = W.now };
 	struct pkl_report r = PKL_REPORT_INIT;
 
-	sign_crl(&s.root_crl, W.root, W.rk, -3600, 7 * FX_DAY, NULL); /* no ca.crl: 404 */
+	sign_crl(&s.root_crl, W.c.root, W.c.rk, -3600, 7 * FX_DAY, NULL); /* no ca.crl: 404 */
 	start(&s);
 	clock_value = W.now;
 	run_served(&s, W.now, &r);
@@ -549,14 +536,14 @@ static void dead_mirror_loses_redundancy(void **state)
 		  "URI:http://127.0.0.1:8081/crl/ca.crl,URI:http://127.0.0.1:8082/crl/ca.crl" },
 		{ 0, NULL },
 	};
-	X509 *leaf = fx_cert("vpn.unit.test", W.lk, W.ca, W.ck, -3600, 90 * FX_DAY, two_cdps, 0);
+	X509 *leaf = fx_cert("vpn.unit.test", W.c.lk, W.c.ca, W.c.ck, -3600, 90 * FX_DAY, two_cdps, 0);
 	struct server dead = { .date = W.now }, s = { .date = W.now };
 	struct pkl_report r = PKL_REPORT_INIT;
 
 	start(&dead);
 	stop(&dead); /* nothing listens on its port any more */
-	sign_crl(&s.root_crl, W.root, W.rk, -3600, 7 * FX_DAY, NULL);
-	sign_crl(&s.ca_crl, W.ca, W.ck, -3600, 7 * FX_DAY, NULL);
+	sign_crl(&s.root_crl, W.c.root, W.c.rk, -3600, 7 * FX_DAY, NULL);
+	sign_crl(&s.ca_crl, W.c.ca, W.c.ck, -3600, 7 * FX_DAY, NULL);
 	start(&s);
 	clock_value = W.now;
 	run_on(leaf, &s, dead.port, W.now, 0, &r);
@@ -577,11 +564,11 @@ static void slow_cdp_exceeds_budgets(void **state)
 	struct server s = { .date = W.now, .delay_us = 50000 };
 	struct pkl_report r = PKL_REPORT_INIT;
 
-	sign_crl(&s.root_crl, W.root, W.rk, -3600, 7 * FX_DAY, NULL);
-	sign_crl(&s.ca_crl, W.ca, W.ck, -3600, 7 * FX_DAY, NULL);
+	sign_crl(&s.root_crl, W.c.root, W.c.rk, -3600, 7 * FX_DAY, NULL);
+	sign_crl(&s.ca_crl, W.c.ca, W.c.ck, -3600, 7 * FX_DAY, NULL);
 	start(&s);
 	clock_value = W.now;
-	run_on(W.leaf, &s, 0, W.now, 1, &r);
+	run_on(W.c.leaf, &s, 0, W.now, 1, &r);
 	stop(&s);
 	has(&r, "crl.budget_strongswan", PKL_SEV_WARN);
 	has(&r, "crl.budget_windows", PKL_SEV_WARN);

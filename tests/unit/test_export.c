@@ -22,7 +22,7 @@
 #include "pkilab/issue.h"
 #include "pkilab/key.h"
 #include "pkilab/revoke.h"
-#include "unit_entity.h"
+#include "fixture.h"
 
 static char dir[] = "/tmp/pkl-test-export-XXXXXX";
 static char pkidir[PATH_MAX];
@@ -33,7 +33,7 @@ static EVP_PKEY *root_key, *leaf_key;
 /* A unit entity; the leaf gets a SAN, as an exported gateway would. */
 static void entity(struct pkl_entity *e, const char *name, const char *issuer, int ca, pkl_time now)
 {
-	unit_entity(e, name, issuer, ca, now, "O=pkilab unit, ");
+	fx_entity(e, name, issuer, ca, now, "O=pkilab unit, ");
 	if (!ca) {
 		pkl_san_parse("gw.unit.test", &e->sans[0], NULL);
 		e->n_sans = 1;
@@ -87,16 +87,13 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
 	pkl_pki_close(pki);
 	X509_free(root_cert);
 	X509_free(leaf_cert);
 	EVP_PKEY_free(root_key);
 	EVP_PKEY_free(leaf_key);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return fx_rmtree(dir);
 }
 
 static void names(void **state)

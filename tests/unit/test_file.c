@@ -19,23 +19,9 @@
 
 #include "pkilab/file.h"
 #include "pkilab/lab.h"
+#include "fixture.h"
 
-static char dir[] = "/tmp/pkl-test-file-XXXXXX";
-
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[PATH_MAX + 16];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
-}
+static const char *const dir = fx_dir; /* fx_dir_setup makes it */
 
 static size_t count_entries(const char *d)
 {
@@ -149,18 +135,6 @@ static void suggestions(void **state)
 	assert_null(pkl_suggest("x", names));
 }
 
-static void put(const char *dirpath, const char *name, const char *text)
-{
-	char p[PATH_MAX];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", dirpath, name);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static int exists_at(const char *dirpath, const char *name)
 {
 	char p[PATH_MAX];
@@ -180,10 +154,10 @@ static void remove_tree_never_follows_links(void **state)
 	snprintf(victim, sizeof(victim), "%s/victim", dir);
 	snprintf(tree, sizeof(tree), "%s/tree", dir);
 	assert_int_equal(mkdir(victim, 0755), 0);
-	put(victim, "keep", "precious");
+	fx_write_in(victim, "keep", "precious", NULL, 0);
 	snprintf(p, sizeof(p), "%s/sub/deeper", tree);
 	assert_int_equal(pkl_file_mkdirs(p, 0755, &err), PKL_OK);
-	put(p, "f", "x");
+	fx_write_in(p, "f", "x", NULL, 0);
 	snprintf(p, sizeof(p), "%s/sub/dirlink", tree);
 	assert_int_equal(symlink(victim, p), 0);
 	snprintf(p, sizeof(p), "%s/filelink", tree);
@@ -228,14 +202,14 @@ static void sweep_only_own_directories(void **state)
 	assert_int_equal(mkdir(sw, 0755), 0);
 	snprintf(p, sizeof(p), "%s/sw-mine", sw);
 	assert_int_equal(mkdir(p, 0755), 0);
-	put(p, "f", "x");
+	fx_write_in(p, "f", "x", NULL, 0);
 	snprintf(p, sizeof(p), "%s/victim-sw", dir);
 	assert_int_equal(mkdir(p, 0755), 0);
-	put(p, "keep", "precious");
+	fx_write_in(p, "keep", "precious", NULL, 0);
 	snprintf(p, sizeof(p), "%s/sw-link", sw);
 	assert_int_equal(symlink("../victim-sw", p), 0);
-	put(sw, "sw-file", "a file");
-	put(sw, "other", "not matched");
+	fx_write_in(sw, "sw-file", "a file", NULL, 0);
+	fx_write_in(sw, "other", "not matched", NULL, 0);
 	if (geteuid() == 0) {
 		snprintf(p, sizeof(p), "%s/sw-theirs", sw);
 		assert_int_equal(mkdir(p, 0755), 0);
@@ -271,7 +245,7 @@ static void atomic_write_refuses_special_files(void **state)
 	assert_true(S_ISFIFO(st.st_mode));
 	assert_int_equal(pkl_file_write_temp(p, "x", 1, 0644, 0, tmp, sizeof(tmp), &err), PKL_EINPUT);
 
-	put(sp, "target", "original");
+	fx_write_in(sp, "target", "original", NULL, 0);
 	snprintf(p, sizeof(p), "%s/link", sp);
 	assert_int_equal(symlink("target", p), 0);
 	assert_int_equal(pkl_file_write_atomic(p, "x", 1, 0644, &err), PKL_EINPUT);
@@ -309,5 +283,5 @@ int main(void)
 		cmocka_unit_test(sweep_only_own_directories),
 		cmocka_unit_test(atomic_write_refuses_special_files),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_dir_setup, fx_dir_teardown);
 }

@@ -17,22 +17,11 @@
 
 #include "pkilab/file.h"
 #include "pkilab/fileset.h"
+#include "fixture.h"
 
-static char root[] = "/tmp/pkl-test-fileset-XXXXXX";
+static const char *const root = fx_dir; /* fx_dir_setup makes it */
 static const char *const names[] = { "a.pem", "b.pem", "sub/c.key" };
 #define N_NAMES (sizeof(names) / sizeof(names[0]))
-
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(root) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return pkl_file_remove_tree(root, NULL) == PKL_OK ? 0 : -1;
-}
 
 static void fresh_dir(char *out, size_t outlen, const char *name)
 {
@@ -68,8 +57,9 @@ static int count_litter(const char *dir)
 		if (!(d = opendir(p)))
 			continue;
 		while ((e = readdir(d)))
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "sub") &&
-			    strcmp(e->d_name, "a.pem") && strcmp(e->d_name, "b.pem") && strcmp(e->d_name, "c.key"))
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+			    strcmp(e->d_name, "sub") != 0 && strcmp(e->d_name, "a.pem") != 0 &&
+			    strcmp(e->d_name, "b.pem") != 0 && strcmp(e->d_name, "c.key") != 0)
 				n++;
 		closedir(d);
 	}
@@ -322,5 +312,5 @@ int main(void)
 		cmocka_unit_test(test_external_journal),
 		cmocka_unit_test(test_staged_directory),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_dir_setup, fx_dir_teardown);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "pkilab/graph.h"
+#include "fixture.h"
 
 static char *escaped(const char *in)
 {
@@ -75,7 +76,7 @@ static void test_escape_utf8_kept(void **state)
 
 static void test_empty_pki(void **state)
 {
-	char dir[] = "/tmp/pkl-graph-unit.XXXXXX", cmd[128];
+	char dir[] = "/tmp/pkl-graph-unit.XXXXXX";
 	struct pkl_err err = { 0 };
 	struct pkl_buf out = PKL_BUF_INIT;
 	struct pkl_graph_opts o = { 0 };
@@ -97,8 +98,7 @@ static void test_empty_pki(void **state)
 	assert_string_equal(dot + strlen(dot) - 2, "}\n");
 	pkl_buf_free(&out);
 	pkl_pki_close(pki);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fx_rmtree(dir), 0);
 }
 
 int main(void)

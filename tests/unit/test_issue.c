@@ -26,6 +26,7 @@
 #include "pkilab/build.h"
 #include "pkilab/issue.h"
 #include "pkilab/revoke.h"
+#include "fixture.h"
 
 #define DAY 86400
 
@@ -33,19 +34,6 @@ static char dir[] = "/tmp/pkl-test-issue-XXXXXX";
 static char pki_dir[PATH_MAX];
 static char tmpl_dir[PATH_MAX]; /* issue and renew load templates by name from here */
 
-static const char root_tmpl[] =
-	"role = \"root\";\nkey = \"ec:P-256\";\nvalidity = \"10y\";\nbackdate = \"1h\";\npath_len = -1;\n"
-	"key_usage = [ \"keyCertSign\", \"cRLSign\" ];\nextended_key_usage = [ ];\ncdp = false;\naia = false;\n"
-	"crl_lifetime = \"180d\";\n";
-static const char int_tmpl[] =
-	"role = \"intermediate\";\nkey = \"ec:P-256\";\nvalidity = \"5y\";\nbackdate = \"1h\";\npath_len = 0;\n"
-	"key_usage = [ \"keyCertSign\", \"cRLSign\" ];\nextended_key_usage = [ ];\ncrl_lifetime = \"7d\";\n";
-/* A gateway: at most 825 days (Apple), a SAN required, IP SANs also as dNSName. */
-static const char gw_tmpl[] =
-	"role = \"end-entity\";\nkey = \"ec:P-256\";\nvalidity = \"397d\";\nmax_validity = \"825d\";\n"
-	"backdate = \"1h\";\nkey_usage = [ \"digitalSignature\" ];\nrsa_key_encipherment = true;\n"
-	"extended_key_usage = [ \"serverAuth\", \"ikeIntermediate\", \"ipsecIKE\" ];\nsan_required = true;\n"
-	"ip_as_dns = true;\n";
 /* A client: no maximum, so only the issuer's lifetime bounds it. */
 static const char client_tmpl[] =
 	"role = \"end-entity\";\nkey = \"ec:P-256\";\nvalidity = \"1y\";\nbackdate = \"1h\";\n"
@@ -64,18 +52,6 @@ static const struct pkl_issue_words words = {
 	.outlive_fix = "shorten it",
 };
 
-static void write_file(const char *name, const char *text)
-{
-	char p[PATH_MAX];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 /* One PKI (root, ca) for every test; each test issues its own names. */
 static int setup(void **state)
 {
@@ -87,18 +63,12 @@ static int setup(void **state)
 	int ok = 0;
 
 	(void)state;
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(p, sizeof(p), "%s/templates", dir);
-	if (mkdir(p, 0755) != 0)
+	if (fx_mkdtemp(dir) != 0 || fx_templates(dir, "ec:P-256") != 0)
 		return -1;
 	/* issue and renew load templates by name, without a lab file beside them. */
-	snprintf(tmpl_dir, sizeof(tmpl_dir), "%s", p);
-	write_file("templates/t-root.cfg", root_tmpl);
-	write_file("templates/t-int.cfg", int_tmpl);
-	write_file("templates/t-gw.cfg", gw_tmpl);
-	write_file("templates/t-client.cfg", client_tmpl);
-	write_file("lab.cfg", lab_text);
+	snprintf(tmpl_dir, sizeof(tmpl_dir), "%s/templates", dir);
+	fx_write_in(dir, "templates/t-client.cfg", client_tmpl, NULL, 0);
+	fx_write_in(dir, "lab.cfg", lab_text, NULL, 0);
 	snprintf(p, sizeof(p), "%s/lab.cfg", dir);
 	snprintf(pki_dir, sizeof(pki_dir), "%s/pki", dir);
 	opts.pki_dir = pki_dir;
@@ -114,11 +84,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return fx_rmtree(dir);
 }
 
 /* --- the policy -------------------------------------------------------- */

@@ -20,32 +20,9 @@
 
 #include "pkilab/file.h"
 #include "pkilab/key.h"
+#include "fixture.h"
 
-static char dir[] = "/tmp/pkl-test-key-XXXXXX";
-
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[PATH_MAX + 16];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
+static const char *const dir = fx_dir; /* fx_dir_setup makes it */
 
 static void spec_parse_canonical_and_aliases(void **state)
 {
@@ -164,7 +141,7 @@ static void pem_plain_round_trip(void **state)
 	assert_non_null(back);
 
 	snprintf(path, sizeof(path), "%s/plain.key", dir);
-	write_file(path, pem.data, pem.len);
+	fx_write(path, pem.data, pem.len);
 	snprintf(cmd, sizeof(cmd), "openssl pkey -in %s -noout 2>/dev/null", path);
 	assert_int_equal(system(cmd), 0);
 	EVP_PKEY_free(back);
@@ -252,7 +229,7 @@ static void pem_encrypted_pbes2_aes256(void **state)
 	EVP_PKEY_free(back);
 
 	snprintf(path, sizeof(path), "%s/enc.key", dir);
-	write_file(path, pem.data, pem.len);
+	fx_write(path, pem.data, pem.len);
 	snprintf(cmd, sizeof(cmd), "openssl pkey -in %s -passin 'pass:correct horse' -noout 2>/dev/null",
 		 path);
 	assert_int_equal(system(cmd), 0);
@@ -286,7 +263,7 @@ static void wrong_and_missing_passphrase_messages(void **state)
 
 	/* through a file, the path names the key */
 	snprintf(path, sizeof(path), "%s/wrong.key", dir);
-	write_file(path, pem.data, pem.len);
+	fx_write(path, pem.data, pem.len);
 	pkl_err_clear(&err);
 	assert_null(pkl_key_load(path, "nope", &err));
 	snprintf(want, sizeof(want), "cannot decrypt key '%s': wrong passphrase", path);
@@ -409,14 +386,14 @@ static void passphrase_sources(void **state)
 
 	/* the file wins over the variable; only its first line counts */
 	snprintf(path, sizeof(path), "%s/pass", dir);
-	write_file(path, "first line\r\nsecond\n", 19);
+	fx_write(path, "first line\r\nsecond\n", 19);
 	pkl_key_passphrase_set_source("from env", path);
 	p = pkl_key_passphrase_get(&err);
 	assert_non_null(p);
 	assert_string_equal(p, "first line");
 	pkl_key_passphrase_free(p);
 
-	write_file(path, "\nsecond\n", 8);
+	fx_write(path, "\nsecond\n", 8);
 	p = pkl_key_passphrase_get(&err);
 	assert_null(p);
 	assert_int_equal(err.rc, PKL_EINPUT);
@@ -446,5 +423,5 @@ int main(void)
 		cmocka_unit_test(wrong_and_missing_passphrase_messages),
 		cmocka_unit_test(passphrase_sources),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_dir_setup, fx_dir_teardown);
 }

@@ -18,67 +18,31 @@
 #include <sys/stat.h>
 
 #include "pkilab/lab.h"
+#include "fixture.h"
 
 static char dir[] = "/tmp/pkl-test-lab-XXXXXX";
 
 /* 2026-03-01T12:00:00Z */
 #define NOW ((pkl_time)1772366400)
 
-static const char root_tmpl[] =
-	"role = \"root\";\nkey = \"ec:P-384\";\nvalidity = \"10y\";\nbackdate = \"1h\";\npath_len = -1;\n"
-	"key_usage = [ \"keyCertSign\", \"cRLSign\" ];\nextended_key_usage = [ ];\ncdp = false;\naia = false;\n"
-	"crl_lifetime = \"180d\";\n";
-static const char int_tmpl[] =
-	"role = \"intermediate\";\nkey = \"ec:P-384\";\nvalidity = \"5y\";\nbackdate = \"1h\";\npath_len = 0;\n"
-	"key_usage = [ \"keyCertSign\", \"cRLSign\" ];\nextended_key_usage = [ ];\ncrl_lifetime = \"7d\";\n";
-static const char gw_tmpl[] =
-	"role = \"end-entity\";\nkey = \"ec:P-256\";\nvalidity = \"397d\";\nmax_validity = \"825d\";\n"
-	"backdate = \"1h\";\nkey_usage = [ \"digitalSignature\" ];\nrsa_key_encipherment = true;\n"
-	"extended_key_usage = [ \"serverAuth\", \"ikeIntermediate\", \"ipsecIKE\" ];\nsan_required = true;\n"
-	"ip_as_dns = true;\n";
-
-static void write_file(const char *name, const char *text)
-{
-	char p[PATH_MAX];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 static int setup(void **state)
 {
-	char p[PATH_MAX];
-
 	(void)state;
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(p, sizeof(p), "%s/templates", dir);
-	if (mkdir(p, 0755) != 0)
-		return -1;
-	write_file("templates/t-root.cfg", root_tmpl);
-	write_file("templates/t-int.cfg", int_tmpl);
-	write_file("templates/t-gw.cfg", gw_tmpl);
-	return 0;
+	return fx_mkdtemp(dir) != 0 ? -1 : fx_templates(dir, "ec:P-384");
 }
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return fx_rmtree(dir);
 }
 
 static struct pkl_lab *load(const char *text, struct pkl_err *err)
 {
 	char p[PATH_MAX];
 
-	write_file("lab.cfg", text);
+	fx_write_in(dir, "lab.cfg", text, NULL, 0);
 	snprintf(p, sizeof(p), "%s/lab.cfg", dir);
 	memset(err, 0, sizeof(*err));
 	return pkl_lab_load(p, NOW, NULL, err);
@@ -112,17 +76,17 @@ static void times_default_relative_absolute(void **state)
 	assert_int_equal(e->not_before, NOW - 3600);
 	assert_int_equal(e->not_after, NOW - 3600 + 397 * 86400);
 	e = pkl_lab_find(lab, "r");
-	assert_int_equal(e->not_before, NOW - 2 * 86400);
+	assert_int_equal(e->not_before, NOW - 2L * 86400);
 	assert_int_equal(e->not_after, NOW + 600);
 	e = pkl_lab_find(lab, "a");
 	assert_int_equal(e->not_before, 1769932800); /* 2026-02-01T08:00:00Z */
 	assert_int_equal(e->not_after, 1775030400);  /* 2026-04-01T08:00:00Z */
 	e = pkl_lab_find(lab, "b");
 	assert_int_equal(e->not_before, NOW - 1800);
-	assert_int_equal(e->not_after, NOW - 1800 + 90 * 86400);
+	assert_int_equal(e->not_after, NOW - 1800 + 90L * 86400);
 	e = pkl_lab_find(lab, "root");
 	assert_int_equal(e->not_before, NOW - 3600);
-	assert_int_equal(e->not_after, NOW - 3600 + 10 * 365 * 86400);
+	assert_int_equal(e->not_after, NOW - 3600 + 10L * 365 * 86400);
 	pkl_lab_free(lab);
 }
 
@@ -226,7 +190,7 @@ static void expect_error(const char *text, int line, const char *fragment)
 	assert_null(lab);
 	assert_int_equal(err.rc, PKL_EINPUT);
 	snprintf(want, sizeof(want), "%s/lab.cfg:%d", dir, line);
-	if (strcmp(err.where, want))
+	if (strcmp(err.where, want) != 0)
 		print_error("where '%s', want '%s' (%s)\n", err.where, want, err.msg);
 	assert_string_equal(err.where, want);
 	if (!strstr(err.msg, fragment))
@@ -316,7 +280,7 @@ static void templates_load_and_report_their_own_errors(void **state)
 	assert_int_equal(p.validity, 397 * 86400);
 	assert_int_equal(p.san_required, 1);
 	assert_int_equal(p.key_usage, PKL_KU_DIGITAL_SIGNATURE);
-	write_file("templates/t-bad.cfg", "role = \"end-entity\";\nbackdat = \"1h\";\n");
+	fx_write_in(dir, "templates/t-bad.cfg", "role = \"end-entity\";\nbackdat = \"1h\";\n", NULL, 0);
 	assert_int_equal(pkl_template_load("t-bad", dir, NULL, &p, &err), PKL_EINPUT);
 	snprintf(want, sizeof(want), "%s/templates/t-bad.cfg:2", dir);
 	assert_string_equal(err.where, want);

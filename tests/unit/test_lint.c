@@ -18,33 +18,20 @@
 
 #include "pkilab/lint.h"
 #include "pkilab/lint_file.h"
-#include "doctor_fixtures.h"
+#include "fixture.h"
 
-struct world {
-	EVP_PKEY *rk, *ck, *lk;
-	X509 *root, *ca;
-};
-static struct world W;
+static struct fx_chain W;
 
 static int setup(void **state)
 {
 	(void)state;
-	W.rk = fx_key("P-384");
-	W.ck = fx_key("P-384");
-	W.lk = fx_key("P-256");
-	W.root = fx_cert("Unit Root", W.rk, NULL, W.rk, -FX_DAY, 3650 * FX_DAY, FX_ROOT, 0);
-	W.ca = fx_cert("Unit CA", W.ck, W.root, W.rk, -FX_DAY, 1800 * FX_DAY, FX_SUBCA, 0);
-	return W.root && W.ca ? 0 : -1;
+	return fx_chain_new(&W, "Unit");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	X509_free(W.root);
-	X509_free(W.ca);
-	EVP_PKEY_free(W.rk);
-	EVP_PKEY_free(W.ck);
-	EVP_PKEY_free(W.lk);
+	fx_chain_free(&W);
 	return 0;
 }
 

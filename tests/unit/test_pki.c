@@ -21,24 +21,10 @@
 
 #include "pkilab/file.h"
 #include "pkilab/pki.h"
+#include "fixture.h"
 
-static char base[] = "/tmp/pkl-test-pki-XXXXXX";
+static const char *const base = fx_dir; /* fx_dir_setup makes it */
 static int seq;
-
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(base) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[PATH_MAX + 16];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	return system(cmd);
-}
 
 /* A fresh PKI directory per test. */
 static struct pkl_pki *new_pki(char *dir, size_t len)
@@ -297,5 +283,5 @@ int main(void)
 		cmocka_unit_test(recovery_rolls_forward_committed_renames),
 		cmocka_unit_test(recovery_rolls_back_uncommitted_temporaries),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_dir_setup, fx_dir_teardown);
 }

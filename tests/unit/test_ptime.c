@@ -56,9 +56,9 @@ static void relative_times(void **state)
 	assert_int_equal(pkl_time_parse("+10m", now, &t, NULL), PKL_OK);
 	assert_int_equal(t, now + 600);
 	assert_int_equal(pkl_time_parse("2y", now, &t, NULL), PKL_OK);
-	assert_int_equal(t, now + 2 * 365 * 86400);
+	assert_int_equal(t, now + 2L * 365 * 86400);
 	assert_int_equal(pkl_time_parse("1y30d", now, &t, NULL), PKL_OK);
-	assert_int_equal(t, now + 395 * 86400);
+	assert_int_equal(t, now + 395L * 86400);
 }
 
 static void durations(void **state)

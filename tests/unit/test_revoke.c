@@ -24,7 +24,7 @@
 #include "pkilab/issue.h"
 #include "pkilab/key.h"
 #include "pkilab/revoke.h"
-#include "unit_entity.h"
+#include "fixture.h"
 
 static char dir[] = "/tmp/pkl-test-revoke-XXXXXX";
 static struct pkl_pki *pki;
@@ -33,7 +33,7 @@ static EVP_PKEY *root_key;
 
 static void entity(struct pkl_entity *e, const char *name, const char *issuer, int ca, pkl_time now)
 {
-	unit_entity(e, name, issuer, ca, now, "C=CH, O=pkilab unit, ");
+	fx_entity(e, name, issuer, ca, now, "C=CH, O=pkilab unit, ");
 }
 
 static int setup(void **state)

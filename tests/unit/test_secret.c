@@ -12,19 +12,9 @@
 #include <unistd.h>
 
 #include "pkilab/secret.h"
+#include "fixture.h"
 
-static char dir[] = "/tmp/pkl-secret.XXXXXX";
-
-static void put(const char *name, const char *text, char *path, size_t len)
-{
-	FILE *f;
-
-	snprintf(path, len, "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
+static const char *const dir = fx_dir; /* fx_dir_setup makes it */
 
 static void from_file_first_line(void **state)
 {
@@ -43,7 +33,7 @@ static void from_file_first_line(void **state)
 		enum pkl_secret_from from = PKL_SECRET_NONE;
 		char *s = NULL;
 
-		put("pw", cases[i].text, path, sizeof(path));
+		fx_write_in(dir, "pw", cases[i].text, path, sizeof(path));
 		src.file = path;
 		assert_int_equal(pkl_secret_read(&src, &s, &from, &err), PKL_OK);
 		assert_int_equal(from, PKL_SECRET_FILE);
@@ -70,7 +60,7 @@ static void file_errors(void **state)
 	assert_non_null(strstr(err.where, "absent"));
 
 	/* file_max bounds the read */
-	put("big", "0123456789abcdef\n", path, sizeof(path));
+	fx_write_in(dir, "big", "0123456789abcdef\n", path, sizeof(path));
 	src.file = path;
 	src.file_max = 8;
 	memset(&err, 0, sizeof(err));
@@ -125,21 +115,6 @@ static void prompt_without_terminal(void **state)
 	assert_int_equal(from, PKL_SECRET_NONE);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[PATH_MAX + 16];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,5 +123,5 @@ int main(void)
 		cmocka_unit_test(from_value_and_none),
 		cmocka_unit_test(prompt_without_terminal),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_dir_setup, fx_dir_teardown);
 }
