@@ -1,5 +1,5 @@
 /*
- * pkilab: global options, the command table, exit codes (DESIGN.md):
+ * pkilab: global options, the command table, exit codes (README, "Commands"):
  * 0 success, 1 a check found problems, 2 usage/input error, 3 runtime failure.
  */
 #include <errno.h>

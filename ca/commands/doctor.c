@@ -5,7 +5,7 @@
  * flags, validity of every link), time (clock drift, skew against the CDP
  * servers' Date headers), revocation for every CDP URI of every certificate
  * in the path, the platform rules (EKU, SAN vs identity, key types, Apple's
- * 825 days) and the lints of standards.md §8. Each finding has a stable code;
+ * 825 days) and the lints of docs/lint.md. Each finding has a stable code;
  * failures carry the cause and the fix. Exit 0 all pass, 1 any failure,
  * 2 bad input.
  *

@@ -316,7 +316,7 @@ static void check_time(const struct pkl_chain *c, size_t i, pkl_time at, const c
 					   "root CA expired %s (%s ago)", t1, d);
 			pkl_finding_cause(f, "every certificate below an expired root fails, however "
 					     "valid it is itself");
-			pkl_finding_fix(f, "create a new root generation (distinct CN, #14), re-issue the "
+			pkl_finding_fix(f, "create a new root generation (distinct CN), re-issue the "
 					   "intermediate and leaves under it, import the new root into "
 					   "Trusted Root Certification Authorities / swanctl/x509ca");
 		} else {

@@ -151,7 +151,7 @@ static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, cons
 			f->elapsed_ms = res.elapsed_ms;
 		pkl_finding_cause(f, res.status >= 300 && res.status < 400
 					     ? "CDP URLs must answer 200 directly: Windows' behaviour on "
-					       "redirects is undefined and https targets are not allowed (#113)"
+					       "redirects is undefined and https targets are not allowed (RFC 5280 4.2.1.13)"
 					     : "the server does not have this CRL");
 		pkl_finding_fix(f, "publish the CRL at exactly this path (publish/crl/<ca>.crl served by "
 				   "pkilab-cdpd)");
@@ -161,7 +161,7 @@ static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, cons
 		pkl_finding_fix(pkl_report_add(local, PKL_SEV_WARN, "crl.content_type", url,
 					       "Content-Type '%s' instead of application/pkix-crl",
 					       res.content_type[0] ? res.content_type : "(none)"),
-				"serve .crl files as application/pkix-crl (#111); pkilab-cdpd does");
+				"serve .crl files as application/pkix-crl (RFC 5280 4.2.1.13); pkilab-cdpd does");
 	if (pkl_crlcheck_parse(res.body.data, res.body.len, url, &info, &crl, &e) != PKL_OK) {
 		f = pkl_report_add(local, PKL_SEV_FAIL, "crl.parse", url, "not a DER CRL: %s", e.msg);
 		pkl_finding_cause(f, "clients cannot read what this URL serves (PEM instead of DER, an "
@@ -197,7 +197,7 @@ static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, cons
 		f = pkl_report_add(local, PKL_SEV_FAIL, "crl.not_yet_valid", url,
 				   "thisUpdate %s is %s in the future", t1, dur);
 		pkl_finding_cause(f, "the CA's clock is ahead or this machine's is behind; strongSwan "
-				     "rejects a CRL that is not yet valid (#52)");
+				     "rejects a CRL that is not yet valid");
 		pkl_finding_fix(f, "sync the clocks (NTP) and back-date thisUpdate a few minutes");
 	}
 	if (info.next_update && info.next_update <= d->o->at) {
@@ -356,7 +356,7 @@ static void check_time_and_budgets(struct doctor *d)
 		pkl_finding_cause(f, "Windows stops revocation retrieval after 20 s cumulated over the "
 				     "chain and then treats status as unknown (strong check: reject)");
 		pkl_finding_fix(f, "fix or remove the slow CDP URIs; mirrors must refuse fast, not "
-				   "black-hole (#117)");
+				   "black-hole");
 	} else if (d->fetches) {
 		/* Whenever a URI was tried, also at 0 ms: the same findings every run. */
 		pkl_report_add(d->rep, PKL_SEV_OK, "crl.budget", NULL,

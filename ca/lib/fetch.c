@@ -205,7 +205,7 @@ enum pkl_rc pkl_fetch_get(const char *url, const struct pkl_fetch_opts *o,
 	    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HEADERDATA, &x) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err) != CURLE_OK ||
-	    /* No compression: a CRL is DER and served with no-transform (#118). A
+	    /* No compression: a CRL is DER and served with no-transform (RFC 9111 5.2.2.6). A
 	     * typed NULL: a bare NULL may be a plain 0 through the varargs. */
 	    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, (char *)NULL) != CURLE_OK ||
 	    (resolve && curl_easy_setopt(c, CURLOPT_RESOLVE, resolve) != CURLE_OK) ||

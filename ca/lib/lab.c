@@ -634,7 +634,7 @@ static enum pkl_rc parse_lab_group(struct pkl_lab *lab, config_setting_t *g, con
 			const char *u = config_setting_get_string_elem(cdp, i);
 			size_t len = strlen(u);
 			/* Plain HTTP only: a client must not need TLS to fetch the CRL that
-			 * validates TLS (standards #36, #113). */
+			 * validates TLS (RFC 5280 4.2.1.13). */
 			if (strncmp(u, "http://", 7) != 0 || len <= 7)
 				return pkl_err_set(err, PKL_EINPUT, where,
 						   "CDP base '%s' must be a plain http:// URL (no https, ldap or file: "
@@ -1042,7 +1042,7 @@ void pkl_profile_apply(const struct pkl_profile *prof, const struct pkl_key_spec
 	req->is_ca = prof->role != PKL_ROLE_LEAF;
 	req->path_len = req->is_ca ? prof->path_len : -1;
 	req->key_usage = prof->key_usage;
-	/* keyEncipherment only makes sense for RSA (standards #21). */
+	/* keyEncipherment only makes sense for RSA (RFC 8813 3, RFC 3279 2.3.1). */
 	if (key->type == PKL_KEY_RSA && prof->rsa_key_encipherment && !req->is_ca)
 		req->key_usage |= PKL_KU_KEY_ENCIPHERMENT;
 	for (size_t i = 0; i < prof->n_eku; i++)

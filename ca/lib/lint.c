@@ -211,7 +211,7 @@ static void l1_l2_serial(struct cert_view *v, size_t *n1, size_t *n2)
 	if (octets < 9)
 		pkl_finding_fix(ADD(v, PKL_SEV_WARN, "lint.L2",
 				    "serial number has %d octets: fewer than 64 random bits", octets),
-				"issue serials from 16 CSPRNG bytes (CA/B BR 7.1, standards #4)");
+				"issue serials from 16 CSPRNG bytes (CA/B Forum Baseline Requirements 7.1)");
 	*n2 = v->r->n - before;
 }
 
@@ -494,7 +494,7 @@ static void l14_to_l16_urls(struct cert_view *v)
 			pkl_finding_fix(ADD(v, PKL_SEV_FAIL, "lint.L15",
 					    "distribution point %d has %s", i + 1,
 					    dp->reasons ? "reasons" : "cRLIssuer"),
-					"re-issue without reasons/cRLIssuer: Windows skips such points (#35)");
+					"re-issue without reasons/cRLIssuer: Windows skips such points (RFC 5280 4.2.1.13)");
 	}
 	if (!present && v->role != PKL_ROLE_ROOT_CA)
 		ADD(v, PKL_SEV_WARN, "lint.L14",
@@ -522,7 +522,7 @@ static void l14_to_l16_urls(struct cert_view *v)
 				    "%zu CDP/AIA name(s) are not http:// URIs%s%s", before15,
 				    bad[0] ? ", e.g. " : "", bad),
 				"use plain http:// URLs: https needs a chain check to fetch the CRL that "
-				"checks the chain, LDAP fails off-domain (#36, #113)");
+				"checks the chain, LDAP fails off-domain (RFC 5280 4.2.1.13)");
 	if (v->o->show_ok && v->r->n == b15)
 		ADD(v, PKL_SEV_OK, "lint.L15", "CDP/AIA URLs are http://, no reasons/cRLIssuer");
 	before = v->r->n;
@@ -531,7 +531,7 @@ static void l14_to_l16_urls(struct cert_view *v)
 		ADD(v, PKL_SEV_FAIL, "lint.L16", "authorityInfoAccess is critical");
 	if (v->role != PKL_ROLE_ROOT_CA && !n_ca_issuers)
 		pkl_finding_fix(ADD(v, PKL_SEV_WARN, "lint.L16", "no AIA caIssuers URL"),
-				"add AIA caIssuers: Windows fetches a missing intermediate from it (#41)");
+				"add AIA caIssuers: Windows fetches a missing intermediate from it (RFC 5280 4.2.2.1)");
 	if (v->o->show_ok && v->r->n == before)
 		ADD(v, PKL_SEV_OK, "lint.L16", n_ca_issuers ? "AIA caIssuers present, non-critical"
 							    : "no AIA (root)");
@@ -864,7 +864,7 @@ static void x3_identity(struct cert_view *v)
 			if (strncmp(cn, "CN=", 3) != 0 || strcasecmp(cn + 3, v->o->id) != 0)
 				pkl_finding_fix(ADD(v, PKL_SEV_WARN, "san.cn_mismatch",
 						    "gateway name %s is in the SAN but not the CN", v->o->id),
-						"put the FQDN clients dial also in the CN (#66, #75)");
+						"put the FQDN clients dial also in the CN (strongSwan windowsCertRequirements)");
 		}
 		break;
 	}
@@ -903,7 +903,7 @@ static void x5_x6_platform(struct cert_view *v)
 	if ((v->platforms & PKL_PLAT_APPLE) && X509_get_signature_nid(v->x) == NID_rsassaPss)
 		pkl_finding_fix(ADD(v, PKL_SEV_WARN, "key.rsa_pss_signature",
 				    "signed with RSASSA-PSS: Apple clients have trouble with it"),
-				"sign with sha256WithRSAEncryption or ECDSA (#109)");
+				"sign with sha256WithRSAEncryption or ECDSA");
 	if (v->o->show_ok && v->r->n == before) {
 		if (group[0])
 			ADD(v, PKL_SEV_OK, "lint.X5", "key %s accepted by the selected platforms", group);
@@ -993,7 +993,7 @@ void pkl_lint_chain(X509 *const *certs, size_t n, int show_ok, struct pkl_report
 		pkl_finding_fix(pkl_report_add(r, PKL_SEV_WARN, "chain.too_long", label,
 					       "chain of %zu certificates (more than %d)", n, IKE_CHAIN_MAX),
 				"keep root + one intermediate + leaf: peers must accept only 4 "
-				"CERT payloads and large IKE_AUTH needs fragmentation (#70, #72)");
+				"CERT payloads and large IKE_AUTH needs fragmentation (RFC 7296 3.6, RFC 7383)");
 	if (bytes > IKE_CHAIN_BYTES)
 		pkl_finding_fix(pkl_report_add(r, PKL_SEV_WARN, "chain.too_large", label,
 					       "%zu bytes of certificates in IKE_AUTH", bytes),
@@ -1133,7 +1133,7 @@ enum pkl_rc pkl_lint_crl(const unsigned char *der, size_t len, const char *label
 	if (!info.next_update)
 		pkl_finding_fix(pkl_report_add(r, PKL_SEV_FAIL, "lint.L19", label, "CRL has no nextUpdate"),
 				"sign CRLs with nextUpdate: Windows treats a CRL without it as final "
-				"and never fetches another (#50)");
+				"and never fetches another (RFC 5280 5.1.2.5)");
 	ASN1_INTEGER *num = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, NULL);
 	if (!num)
 		pkl_finding_fix(pkl_report_add(r, PKL_SEV_FAIL, "lint.L19", label, "CRL has no CRLNumber"),
@@ -1151,7 +1151,7 @@ enum pkl_rc pkl_lint_crl(const unsigned char *der, size_t len, const char *label
 	if (!info.has_aki)
 		pkl_finding_fix(pkl_report_add(r, PKL_SEV_FAIL, "lint.L19", label,
 					       "CRL has no authorityKeyIdentifier keyIdentifier"),
-				"sign CRLs with AKI: strongSwan finds cached CRLs by the issuer's SKI (#55)");
+				"sign CRLs with AKI: strongSwan finds cached CRLs by the issuer's SKI (RFC 5280 5.2.1)");
 	if (empty_list)
 		pkl_report_add(r, PKL_SEV_FAIL, "lint.L19", label,
 			       "revokedCertificates present but empty (must be absent, RFC 5280 5.1.2.6)");

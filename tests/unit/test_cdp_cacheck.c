@@ -1,7 +1,7 @@
 /*
  * Unit tests for cdp_judge_ca (judge.c) and the catalog's learned CAs: which
- * CA certificates a mirror may learn from a peer (issue 4 item 3: "a peer can
- * never inject a new CA"). Accepted: an intermediate a configured CA issued.
+ * CA certificates a mirror may learn from a peer (README, "Mirror mode":
+ * a peer can never inject a new CA). Accepted: an intermediate a configured CA issued.
  * Refused: a root (even the trusted one renamed), an impostor with the
  * issuer's name but another key, a wrong AKI, a non-CA, an expired CA, a CA
  * below a pathLen-0 root, trailing bytes, garbage; at catalog level a

@@ -1,7 +1,7 @@
 /*
  * Unit tests for cdp-server/routes.c: the router accepts exactly the
  * documented routes and names, and nothing a hostile URL can spell; HTTP
- * dates and ETag lists are parsed strictly (standards.md §7 #114, #118).
+ * dates and ETag lists are parsed strictly (RFC 9110 5.6.7, 8.8.3; RFC 9111).
  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
-/* Unit tests: certificate issuance (ca/lib/cert.c) against the profile of
- * standards.md §1 (item numbers in the test names and comments), SAN
+/* Unit tests: certificate issuance (ca/lib/cert.c) against the profile in
+ * docs/profile.md (RFC 5280 sections in the comments), SAN
  * syntax, KU/EKU vocabulary, serials and encoding helpers. Independent
  * check: `openssl verify` on the chain written to a temporary directory.
  * The issuance rate is measured by scripts/bench/cert.sh, not here. */
@@ -157,7 +157,7 @@ static const X509_EXTENSION *ext(const X509 *x, int nid)
 
 	if (i < 0)
 		return NULL;
-	assert_int_equal(X509_get_ext_by_NID(x, nid, i), -1); /* no duplicates (#45) */
+	assert_int_equal(X509_get_ext_by_NID(x, nid, i), -1); /* no duplicates (RFC 5280 4.2) */
 	return X509_get_ext(x, i);
 }
 
@@ -183,7 +183,7 @@ static int is_critical(const X509 *x, int nid)
 
 /* ---- serials (#1-#4) ---------------------------------------------------- */
 
-static void serial_random_16_bytes_top_bit_clear_1_4(void **state)
+static void serial_random_16_bytes_top_bit_clear(void **state)
 {
 	unsigned char s[16], prev[16] = { 0 };
 	struct pkl_err err = { 0 };
@@ -205,7 +205,7 @@ static void serial_random_16_bytes_top_bit_clear_1_4(void **state)
 	assert_true(top_seen);
 }
 
-static void serial_in_cert_positive_16_octets_1_2(void **state)
+static void serial_in_cert_positive_16_octets(void **state)
 {
 	char seen[50][40];
 
@@ -277,13 +277,13 @@ static void version3_and_signature_verifies(void **state)
 	assert_int_equal(X509_verify(x, root_key), 0);
 	assert_int_equal(X509_verify(inter, root_key), 1);
 	assert_int_equal(X509_verify(root, root_key), 1);
-	/* P-384 root signs with SHA-384 (standards §9), P-256 with SHA-256 */
+	/* P-384 root signs with SHA-384 (NIST SP 800-57), P-256 with SHA-256 */
 	assert_int_equal(X509_get_signature_nid(inter), NID_ecdsa_with_SHA384);
 	assert_int_equal(X509_get_signature_nid(x), NID_ecdsa_with_SHA256);
 	X509_free(x);
 }
 
-static void issuer_dn_der_equals_parent_subject_11(void **state)
+static void issuer_dn_der_equals_parent_subject(void **state)
 {
 	X509 *x = issue_leaf();
 	unsigned char *a = NULL, *b = NULL;
@@ -306,7 +306,7 @@ static int time_tag(const ASN1_TIME *t)
 	return ASN1_STRING_type(t);
 }
 
-static void utctime_through_2049_generalized_from_2050_6(void **state)
+static void utctime_through_2049_generalized_from_2050(void **state)
 {
 	struct pkl_cert_req r;
 	struct pkl_err err = { 0 };
@@ -344,7 +344,7 @@ static void utctime_through_2049_generalized_from_2050_6(void **state)
 	assert_int_equal(err.rc, PKL_EINPUT);
 }
 
-static void basic_constraints_ca_critical_leaf_absent_16_18(void **state)
+static void basic_constraints_ca_critical_leaf_absent(void **state)
 {
 	X509 *x = issue_leaf();
 	BASIC_CONSTRAINTS *bc;
@@ -363,12 +363,12 @@ static void basic_constraints_ca_critical_leaf_absent_16_18(void **state)
 	v = ext_value(root, NID_basic_constraints, &len);
 	assert_int_equal(len, 5);
 	assert_memory_equal(v, "\x30\x03\x01\x01\xff", 5);
-	/* end entity: absent (#18 "absent or cA=FALSE") */
+	/* end entity: absent (RFC 5280 4.2.1.9: absent or cA=FALSE) */
 	assert_null(ext(x, NID_basic_constraints));
 	X509_free(x);
 }
 
-static void key_usage_critical_minimal_bits_19_22(void **state)
+static void key_usage_critical_minimal_bits(void **state)
 {
 	X509 *x = issue_leaf();
 	struct pkl_cert_req r;
@@ -411,7 +411,7 @@ static void key_usage_critical_minimal_bits_19_22(void **state)
 	X509_free(x);
 }
 
-static void eku_oids_in_order_non_critical_25(void **state)
+static void eku_oids_in_order_non_critical(void **state)
 {
 	X509 *x = issue_leaf();
 	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
@@ -428,14 +428,14 @@ static void eku_oids_in_order_non_critical_25(void **state)
 	OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(eku, 2), 1);
 	assert_string_equal(oid, "1.3.6.1.5.5.7.3.17");
 	sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
-	/* CAs issued without EKU here carry none (#23) */
+	/* CAs issued without EKU here carry none (CA/B Forum BR 7.1.2.1: a root has no EKU) */
 	assert_null(ext(root, NID_ext_key_usage));
 	X509_free(x);
 }
 
 /* SKI = SHA-1 over the subjectPublicKey BIT STRING value (method 1),
  * non-critical, on every certificate; AKI keyIdentifier only = issuer SKI. */
-static void ski_method1_aki_equals_issuer_ski_27_32(void **state)
+static void ski_method1_aki_equals_issuer_ski(void **state)
 {
 	X509 *x = issue_leaf();
 	X509 *certs[3] = { root, inter, x };
@@ -467,7 +467,7 @@ static void ski_method1_aki_equals_issuer_ski_27_32(void **state)
 	X509_free(x);
 }
 
-static void san_ip_also_dns_in_order_non_critical_15_76(void **state)
+static void san_ip_also_dns_in_order_non_critical(void **state)
 {
 	X509 *x = issue_leaf();
 	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
@@ -484,7 +484,7 @@ static void san_ip_also_dns_in_order_non_critical_15_76(void **state)
 	g = sk_GENERAL_NAME_value(gens, 1);
 	assert_int_equal(g->type, GEN_IPADD);
 	v = g->d.iPAddress;
-	assert_int_equal(ASN1_STRING_length(v), 4); /* #44 */
+	assert_int_equal(ASN1_STRING_length(v), 4); /* RFC 5280 4.2.1.6 */
 	assert_memory_equal(ASN1_STRING_get0_data(v), "\xc0\x00\x02\x0a", 4);
 	g = sk_GENERAL_NAME_value(gens, 2);
 	assert_int_equal(g->type, GEN_DNS);
@@ -519,7 +519,7 @@ static void san_without_ip_as_dns_and_ipv6_email_uri(void **state)
 	X509_free(x);
 }
 
-static void san_critical_when_subject_empty_15(void **state)
+static void san_critical_when_subject_empty(void **state)
 {
 	struct pkl_san san;
 	struct pkl_cert_req r;
@@ -541,8 +541,8 @@ static void san_critical_when_subject_empty_15(void **state)
 static void check_dp_uris(const DIST_POINT *dp, const char *const *uris, size_t n)
 {
 	assert_non_null(dp->distpoint);
-	assert_int_equal(dp->distpoint->type, 0); /* fullName (#37) */
-	assert_null(dp->reasons);                 /* #35 */
+	assert_int_equal(dp->distpoint->type, 0); /* fullName (RFC 5280 4.2.1.13) */
+	assert_null(dp->reasons);                 /* RFC 5280 4.2.1.13 */
 	assert_null(dp->CRLissuer);
 	assert_int_equal(sk_GENERAL_NAME_num(dp->distpoint->name.fullname), (int)n);
 	for (size_t i = 0; i < n; i++) {
@@ -552,7 +552,7 @@ static void check_dp_uris(const DIST_POINT *dp, const char *const *uris, size_t 
 	}
 }
 
-static void cdp_one_point_all_uris_in_order_33_34(void **state)
+static void cdp_one_point_all_uris_in_order(void **state)
 {
 	X509 *x = issue_leaf();
 	CRL_DIST_POINTS *cdp = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
@@ -566,7 +566,7 @@ static void cdp_one_point_all_uris_in_order_33_34(void **state)
 	X509_free(x);
 }
 
-static void cdp_point_per_uri_in_order_34(void **state)
+static void cdp_point_per_uri_in_order(void **state)
 {
 	struct pkl_cert_req r;
 	struct pkl_err err = { 0 };
@@ -585,12 +585,12 @@ static void cdp_point_per_uri_in_order_34(void **state)
 		check_dp_uris(sk_DIST_POINT_value(cdp, i), &cdp2[i], 1);
 	CRL_DIST_POINTS_free(cdp);
 	X509_free(x);
-	/* the root has none (#38) */
+	/* the root has none: nothing above it signs a CRL for it */
 	assert_null(ext(root, NID_crl_distribution_points));
 	assert_null(ext(root, NID_info_access));
 }
 
-static void aia_ca_issuers_in_order_40_41(void **state)
+static void aia_ca_issuers_in_order(void **state)
 {
 	X509 *x = issue_leaf();
 	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
@@ -829,7 +829,7 @@ static void san_bad(const char *in, const char *fragment)
 		fail_msg("'%s': message '%s' lacks '%s'", in, err.msg, fragment);
 }
 
-static void san_parse_syntax_43_44(void **state)
+static void san_parse_syntax(void **state)
 {
 	char long_name[300], label64[80];
 	struct pkl_san s;
@@ -875,7 +875,7 @@ static void san_parse_syntax_43_44(void **state)
 	strcat(label64, ".test");
 	san_bad(label64, "longer than 63");
 
-	/* 253 characters is the limit (#43): 4 x 63 + 1 dots... build exactly */
+	/* 253 characters is the limit (RFC 1035 2.3.4): 4 x 63 + 1 dots... build exactly */
 	memset(long_name, 0, sizeof(long_name));
 	for (int i = 0; i < 4; i++) {
 		memset(long_name + (size_t)i * 64, 'b', 63);
@@ -892,29 +892,29 @@ static void san_parse_syntax_43_44(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(serial_random_16_bytes_top_bit_clear_1_4),
-		cmocka_unit_test(serial_in_cert_positive_16_octets_1_2),
+		cmocka_unit_test(serial_random_16_bytes_top_bit_clear),
+		cmocka_unit_test(serial_in_cert_positive_16_octets),
 		cmocka_unit_test(serial_from_request),
 		cmocka_unit_test(version3_and_signature_verifies),
-		cmocka_unit_test(issuer_dn_der_equals_parent_subject_11),
-		cmocka_unit_test(utctime_through_2049_generalized_from_2050_6),
-		cmocka_unit_test(basic_constraints_ca_critical_leaf_absent_16_18),
-		cmocka_unit_test(key_usage_critical_minimal_bits_19_22),
-		cmocka_unit_test(eku_oids_in_order_non_critical_25),
-		cmocka_unit_test(ski_method1_aki_equals_issuer_ski_27_32),
-		cmocka_unit_test(san_ip_also_dns_in_order_non_critical_15_76),
+		cmocka_unit_test(issuer_dn_der_equals_parent_subject),
+		cmocka_unit_test(utctime_through_2049_generalized_from_2050),
+		cmocka_unit_test(basic_constraints_ca_critical_leaf_absent),
+		cmocka_unit_test(key_usage_critical_minimal_bits),
+		cmocka_unit_test(eku_oids_in_order_non_critical),
+		cmocka_unit_test(ski_method1_aki_equals_issuer_ski),
+		cmocka_unit_test(san_ip_also_dns_in_order_non_critical),
 		cmocka_unit_test(san_without_ip_as_dns_and_ipv6_email_uri),
-		cmocka_unit_test(san_critical_when_subject_empty_15),
-		cmocka_unit_test(cdp_one_point_all_uris_in_order_33_34),
-		cmocka_unit_test(cdp_point_per_uri_in_order_34),
-		cmocka_unit_test(aia_ca_issuers_in_order_40_41),
+		cmocka_unit_test(san_critical_when_subject_empty),
+		cmocka_unit_test(cdp_one_point_all_uris_in_order),
+		cmocka_unit_test(cdp_point_per_uri_in_order),
+		cmocka_unit_test(aia_ca_issuers_in_order),
 		cmocka_unit_test(leaf_spki_matches_openssl_encoding),
 		cmocka_unit_test(other_issuer_algorithms),
 		cmocka_unit_test(issuer_key_mismatch_rejected),
 		cmocka_unit_test(openssl_verify_chain),
 		cmocka_unit_test(pem_der_load_round_trip),
 		cmocka_unit_test(ku_and_eku_names),
-		cmocka_unit_test(san_parse_syntax_43_44),
+		cmocka_unit_test(san_parse_syntax),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -233,7 +233,7 @@ static void entries3(struct pkl_crl_entry e[3])
 
 /* ---- tests ---------------------------------------------------------------- */
 
-static void empty_crl_revoked_list_absent_46_50_54(void **state)
+static void empty_crl_revoked_list_absent(void **state)
 {
 	struct pkl_crl_req r;
 	struct pkl_buf der = PKL_BUF_INIT;
@@ -259,7 +259,7 @@ static void empty_crl_revoked_list_absent_46_50_54(void **state)
 	pkl_buf_free(&der);
 }
 
-static void issuer_der_and_signature_algorithm_match_47_48(void **state)
+static void issuer_der_and_signature_algorithm_match(void **state)
 {
 	struct ca *cas[] = { &ec_ca, &rsa_ca, &ed_ca };
 	int sig_nids[] = { NID_ecdsa_with_SHA256, NID_sha256WithRSAEncryption, NID_ED25519 };
@@ -306,7 +306,7 @@ static void issuer_der_and_signature_algorithm_match_47_48(void **state)
 	}
 }
 
-static void aki_equals_ca_ski_and_number_round_trip_55_56(void **state)
+static void aki_equals_ca_ski_and_number_round_trip(void **state)
 {
 	static const unsigned char numbers[][20] = {
 		{ 0x05 }, { 0x00, 0x00, 0x80 }, { 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
@@ -359,7 +359,7 @@ static void aki_equals_ca_ski_and_number_round_trip_55_56(void **state)
 	}
 }
 
-static void entries_reason_and_invalidity_58_59(void **state)
+static void entries_reason_and_invalidity(void **state)
 {
 	struct pkl_crl_entry e[3];
 	struct pkl_crl_req r;
@@ -429,7 +429,7 @@ static void entries_reason_and_invalidity_58_59(void **state)
 
 /* reason 0 (unspecified) is omitted rather than encoded (RFC 5280 §5.3.1); 7 and
  * removeFromCRL (8) are refused. */
-static void unspecified_omitted_invalid_refused_58(void **state)
+static void unspecified_omitted_invalid_refused(void **state)
 {
 	struct pkl_crl_entry e[3];
 	struct pkl_crl_req r;
@@ -461,7 +461,7 @@ static void unspecified_omitted_invalid_refused_58(void **state)
 	pkl_buf_free(&der);
 }
 
-static void time_encoding_2049_2050_49(void **state)
+static void time_encoding_2049_2050(void **state)
 {
 	const pkl_time end2049 = 2524607999; /* 2049-12-31T23:59:59Z */
 	struct pkl_crl_entry e[3];
@@ -716,12 +716,12 @@ static void appends_to_buffer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(empty_crl_revoked_list_absent_46_50_54),
-		cmocka_unit_test(issuer_der_and_signature_algorithm_match_47_48),
-		cmocka_unit_test(aki_equals_ca_ski_and_number_round_trip_55_56),
-		cmocka_unit_test(entries_reason_and_invalidity_58_59),
-		cmocka_unit_test(unspecified_omitted_invalid_refused_58),
-		cmocka_unit_test(time_encoding_2049_2050_49),
+		cmocka_unit_test(empty_crl_revoked_list_absent),
+		cmocka_unit_test(issuer_der_and_signature_algorithm_match),
+		cmocka_unit_test(aki_equals_ca_ski_and_number_round_trip),
+		cmocka_unit_test(entries_reason_and_invalidity),
+		cmocka_unit_test(unspecified_omitted_invalid_refused),
+		cmocka_unit_test(time_encoding_2049_2050),
 		cmocka_unit_test(input_errors),
 		cmocka_unit_test(reason_names),
 		cmocka_unit_test(openssl_and_certtool_accept),

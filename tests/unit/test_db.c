@@ -1,4 +1,4 @@
-/* Unit tests: the CA database (ca/lib/db.c) — standards #3: (issuer, serial)
+/* Unit tests: the CA database (ca/lib/db.c) — RFC 5280 4.1.2.2: (issuer, serial)
  * unique per CA; one current certificate per name; lookups by name/serial;
  * the schema version: an older pkilab.db is upgraded in one transaction, a
  * newer one is refused before anything is written. */

@@ -1,5 +1,6 @@
 /* Unit tests: exports (ca/lib/export.c) — the two PKCS#12 profiles with
- * their algorithms read back from the DER (standards #91-#93), formats and
+ * their algorithms read back from the DER (Microsoft's PFX profiles
+ * TripleDES-SHA1 and AES256-SHA256), formats and
  * profiles by name, all-or-nothing writes, and the openssl-ca index. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,14 +189,14 @@ static void p12_profile(enum pkl_p12_profile prof, int want_mac, int want_alg)
 static void p12_legacy(void **state)
 {
 	(void)state;
-	/* #91/#92: 3DES for both bags (never RC2), HMAC-SHA1. */
+	/* Windows before 1709 and OpenSSL 3 without legacy: 3DES for both bags (never RC2), HMAC-SHA1. */
 	p12_profile(PKL_P12_LEGACY, NID_sha1, NID_pbe_WithSHA1And3_Key_TripleDES_CBC);
 }
 
 static void p12_modern(void **state)
 {
 	(void)state;
-	/* #93: PBES2 (PBKDF2 + AES-256-CBC), HMAC-SHA256. */
+	/* Windows 11 / Server 2019: PBES2 (PBKDF2 + AES-256-CBC), HMAC-SHA256. */
 	p12_profile(PKL_P12_MODERN, NID_sha256, NID_pbes2);
 }
 

@@ -83,7 +83,7 @@ static void generate_and_spec_of(void **state)
 	}
 }
 
-/* Digest per key: standards §9 pairs P-384 with SHA-384, P-521 with SHA-512,
+/* Digest per key: NIST SP 800-57 pairs P-384 with SHA-384, P-521 with SHA-512,
  * pure EdDSA has none. */
 static void default_md(void **state)
 {

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the lints (ca/lib/lint.c, standards.md §8): each test builds
+ * Unit tests of the lints (ca/lib/lint.c, docs/lint.md): each test builds
  * a certificate or CRL with exactly one defect and asserts the code that
  * must fire - and that a clean one fires nothing.
  */
@@ -116,7 +116,7 @@ static void cas_pass_and_have_roles(void **state)
 	assert_false(pkl_lint_self_signed(W.ca));
 }
 
-/* X2: gateway EKU per platform (standards #73, #74, #67) */
+/* X2: gateway EKU per platform (strongSwan windowsCertRequirements, RFC 4945 5.1.3.12) */
 static void gateway_without_server_auth(void **state)
 {
 	(void)state;
@@ -160,7 +160,7 @@ static void client_eku(void **state)
 	assert_int_equal(pkl_report_worst(&r), PKL_SEV_OK);
 	pkl_report_free(&r);
 	X509_free(x);
-	/* a client whose EKU lacks clientAuth: Windows ignores it (#77) */
+	/* a client whose EKU lacks clientAuth: Windows ignores it (strongSwan windowsCertRequirements) */
 	gateway_exts(e, NID_ext_key_usage, "emailProtection");
 	x = leaf_with(e, NULL, -3600, 397 * FX_DAY, 0);
 	r = lint(x, PKL_PLAT_WINDOWS, PKL_ROLE_CLIENT, NULL, NULL);
@@ -169,7 +169,7 @@ static void client_eku(void **state)
 	X509_free(x);
 }
 
-/* X5: key types per platform (standards §9) */
+/* X5: key types per platform (NIST SP 800-57) */
 static void keys_per_platform(void **state)
 {
 	(void)state;
@@ -195,7 +195,7 @@ static void keys_per_platform(void **state)
 	EVP_PKEY_free(k);
 }
 
-/* X6: Apple's 825 days (standards #105) */
+/* X6: Apple's 825 days (Apple HT210176) */
 static void apple_825_days(void **state)
 {
 	(void)state;
@@ -209,7 +209,7 @@ static void apple_825_days(void **state)
 	X509_free(x);
 }
 
-/* X3: identity in the SAN (standards #65, #76) */
+/* X3: identity in the SAN (RFC 4945 3.1, strongSwan windowsCertRequirements) */
 static void identity_matching(void **state)
 {
 	(void)state;
@@ -249,7 +249,7 @@ static void identity_matching(void **state)
 	X509_free(x);
 }
 
-/* X1: keyUsage for IKE signatures (standards #20) */
+/* X1: keyUsage for IKE signatures (RFC 4945 5.1.3.2) */
 static void ku_without_digital_signature(void **state)
 {
 	(void)state;
@@ -561,7 +561,7 @@ static void report_text_and_json(void **state)
 	pkl_report_free(&r);
 }
 
-/* L17: an IPv6 address written as dNSName is the copy Windows needs (#76)
+/* L17: an IPv6 address written as dNSName is the copy Windows needs (strongSwan windowsCertRequirements)
  * when it mirrors an iPAddress entry; on its own it is not a host name. */
 static void ipv6_as_dns(void **state)
 {

@@ -1,5 +1,5 @@
 /* Unit tests: distinguished names (ca/lib/name.c): order, string types
- * (standards #13), both syntaxes, escapes, printing and the error messages. */
+ * (RFC 5280 4.1.2.4), both syntaxes, escapes, printing and the error messages. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -32,7 +32,7 @@ static size_t der(const X509_NAME *n, unsigned char **out)
 	return (size_t)len;
 }
 
-/* Written order is encoded order; C is PrintableString, the rest UTF8String (#13). */
+/* Written order is encoded order; C is PrintableString, the rest UTF8String (RFC 5280 4.1.2.4). */
 static void parse_order_and_types(void **state)
 {
 	struct pkl_err err = { 0 };

@@ -22,7 +22,7 @@ static void absolute_times(void **state)
 	assert_int_equal(t, 1767225600);
 	assert_int_equal(pkl_time_parse("2026-01-01", 0, &t, NULL), PKL_OK);
 	assert_int_equal(t, 1767225600);
-	/* 2050: the UTCTime/GeneralizedTime boundary of RFC 5280 (standards #6). */
+	/* 2050: the UTCTime/GeneralizedTime boundary of RFC 5280 (4.1.2.5). */
 	assert_int_equal(pkl_time_parse("2050-01-01T00:00:00Z", 0, &t, NULL), PKL_OK);
 	assert_int_equal(t, 2524608000);
 	assert_int_equal(pkl_time_parse("2024-02-29", 0, &t, NULL), PKL_OK);

@@ -4,7 +4,8 @@
  * Building goes from the leaf up: the issuer of each certificate is looked up
  * among the trust anchors first, then the intermediates supplied, then - when
  * allowed and nothing else fits - fetched from the certificate's AIA
- * caIssuers URLs, as Windows does (standards.md #41). Fetching is reported,
+ * caIssuers URLs, as Windows does (CryptoAPI retrieves a missing issuer
+ * from AIA, RFC 5280 4.2.2.1). Fetching is reported,
  * because strongSwan and Apple do not do it: a chain that only completes
  * through AIA works on Windows alone.
  *

@@ -34,8 +34,8 @@
 #include "report.h"
 
 #define PKL_DOCTOR_SKEW_WARN 300               /* s: local clock vs a CDP's Date header */
-#define PKL_DOCTOR_STRONGSWAN_BUDGET_MS 10000  /* charon.plugins.revocation.timeout (#99) */
-#define PKL_DOCTOR_WINDOWS_BUDGET_MS 20000     /* CERT_CHAIN_REV_ACCUMULATIVE_URL_RETRIEVAL_TIMEOUT (#88) */
+#define PKL_DOCTOR_STRONGSWAN_BUDGET_MS 10000  /* charon.plugins.revocation.timeout, 10 s default */
+#define PKL_DOCTOR_WINDOWS_BUDGET_MS 20000     /* wincrypt.h CERT_CHAIN_REV_ACCUMULATIVE_URL_RETRIEVAL_TIMEOUT */
 
 struct pkl_doctor_opts {
 	X509 *leaf;                     /* the certificate judged (borrowed, required) */

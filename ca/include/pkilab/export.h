@@ -33,7 +33,7 @@ enum pkl_export_format {
 	PKL_EXPORT_OPENSSL_INDEX,
 };
 
-/* PKCS#12 profiles (standards #91-#93). */
+/* PKCS#12 profiles (Microsoft: PFX profiles TripleDES-SHA1 and AES256-SHA256). */
 enum pkl_p12_profile {
 	PKL_P12_LEGACY = 0, /* PBE-SHA1-3DES for key and cert bags, HMAC-SHA1 MAC:
 			     * Windows Server 2016 and older, Windows 10 < 1709, Apple */

@@ -4,7 +4,7 @@
  * A relying party fetches revocation data from servers it does not control,
  * so every fetch here is bounded: connect time, total time (a stalled or
  * endlessly streaming server ends at the deadline), body size, redirects
- * (none by default: a CDP must answer 200 directly, standards.md #113), plain
+ * (none by default: a CDP must answer 200 directly, RFC 5280 4.2.1.13), plain
  * http only, no proxies from the environment. A network failure is not an
  * error of the call: it is a result the caller reports (crl.unreachable).
  *

@@ -1,5 +1,5 @@
 /*
- * The PKI directory (DESIGN.md "The PKI directory"):
+ * The PKI directory (README, "The PKI directory"):
  *   pkilab.db, private/<name>.key, certs/<name>.pem, certs/<name>-chain.pem,
  *   publish/crl/<ca>.crl, publish/aia/<ca>.crt
  *
