@@ -16,11 +16,11 @@
 
 /* glibc declares these only with _GNU_SOURCE; the values are the kernel ABI. */
 #ifndef F_ADD_SEALS
-#define F_ADD_SEALS 1033
-#define F_SEAL_SEAL 0x0001
+#define F_ADD_SEALS   1033
+#define F_SEAL_SEAL   0x0001
 #define F_SEAL_SHRINK 0x0002
-#define F_SEAL_GROW 0x0004
-#define F_SEAL_WRITE 0x0008
+#define F_SEAL_GROW   0x0004
+#define F_SEAL_WRITE  0x0008
 #endif
 
 /* A read-only in-memory file with the bytes, or -1 (then the buffer is used). */

@@ -116,8 +116,7 @@ struct cdp_snapshot *cdp_catalog_acquire(struct cdp_catalog *cat)
  * (after a restart). Otherwise the mark rises in memory; save_marks() writes
  * it before the snapshot serving the CRL is published. Under build_lock. */
 static enum cdp_verdict check_mark(struct cdp_catalog *cat, const struct cdp_trust_ca *ca,
-				   const struct pkl_crlinfo *info, const char *where,
-				   struct pkl_err *err)
+				   const struct pkl_crlinfo *info, const char *where, struct pkl_err *err)
 {
 	char keyid[CDP_KEYID_MAX + 1];
 	const char *mark;
@@ -126,20 +125,20 @@ static enum cdp_verdict check_mark(struct cdp_catalog *cat, const struct cdp_tru
 		return CDP_ACCEPT;
 	if (!cdp_state_keyid(ca->cert, keyid)) {
 		/* Fail closed: without the key identity there is no mark to honour. */
-		pkl_err_set(err, PKL_ERUNTIME, where, "cannot compute the key identity of CA '%s'",
-			    ca->name);
+		pkl_err_set(err, PKL_ERUNTIME, where, "cannot compute the key identity of CA '%s'", ca->name);
 		return CDP_INVALID;
 	}
 	mark = cdp_state_get(cat->state, ca->name, keyid);
 	if (mark && pkl_crlcheck_number_cmp(info->number, mark) < 0) {
 		pkl_err_set(err, PKL_EINPUT, where,
-			    "CRL number %s is lower than %s, the highest accepted before for this CA key (%s): rollback refused",
+			    "CRL number %s is lower than %s, the highest accepted before for this CA key "
+			    "(%s): rollback refused",
 			    info->number, mark, cat->state->path);
 		return CDP_OLDER;
 	}
 	if (cdp_state_raise(cat->state, ca->name, keyid, info->number) > 0)
-		pkl_log(PKL_LOG_DEBUG, "crl '%s': high-water mark %s for key %s", ca->name,
-			info->number, keyid);
+		pkl_log(PKL_LOG_DEBUG, "crl '%s': high-water mark %s for key %s", ca->name, info->number,
+			keyid);
 	return CDP_ACCEPT;
 }
 
@@ -196,8 +195,7 @@ static void consider_file(struct cdp_catalog *cat, const struct cdp_trust_ca *ca
 		cdp_problem_add(pr, ca->name, path, pkl_err_str(&err, eb, sizeof(eb)), 1);
 		return;
 	}
-	v = cdp_judge_crl(*have ? cur : NULL, b.data, b.len, ca->cert, pkl_time_now(), path, &info,
-			  &err);
+	v = cdp_judge_crl(*have ? cur : NULL, b.data, b.len, ca->cert, pkl_time_now(), path, &info, &err);
 	if (v == CDP_SAME)
 		goto out;
 	if (v == CDP_ACCEPT)
@@ -260,7 +258,8 @@ static void report_orphans(const struct cdp_config *cfg, const struct cdp_trust_
 							"file name is not a valid CA name: not served", 0);
 				else if (!cdp_trust_find(v, n, name))
 					cdp_problem_add(pr, name, path,
-							"no trusted CA certificate for this CRL: not served", 1);
+							"no trusted CA certificate for this CRL: not served",
+							1);
 			}
 			free(list[j]);
 		}
@@ -275,8 +274,8 @@ static void report_orphans(const struct cdp_config *cfg, const struct cdp_trust_
  * why the health check went red. The messages name the date, not the time
  * left, so a rescan does not turn one warning into a new one every time. */
 #define EXPIRY_TAIL ": publish a new one"
-static void expiry_problems(const struct cdp_config *cfg, const struct cdp_entry *e, size_t n,
-			    pkl_time now, struct cdp_problems *pr)
+static void expiry_problems(const struct cdp_config *cfg, const struct cdp_entry *e, size_t n, pkl_time now,
+			    struct cdp_problems *pr)
 {
 	char msg[300], t[32], d[32];
 	size_t i;
@@ -365,15 +364,16 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 				have = 1;
 			} else {
 				pkl_log(PKL_LOG_WARN,
-					"crl '%s': the served CRL does not verify with the new CA certificate: dropped",
+					"crl '%s': the served CRL does not verify with the new CA "
+					"certificate: dropped",
 					ca->name);
 			}
 		}
 		for (j = 0; j < cfg->n_publish; j++)
-			if ((size_t)snprintf(path, sizeof(path), "%s/crl/%s.crl", cfg->publish[j],
-					     ca->name) < sizeof(path))
-				consider_file(cat, ca, path, cfg->publish[j], &crl, &have,
-					      cdp_lm_floor(oc), &pr);
+			if ((size_t)snprintf(path, sizeof(path), "%s/crl/%s.crl", cfg->publish[j], ca->name) <
+			    sizeof(path))
+				consider_file(cat, ca, path, cfg->publish[j], &crl, &have, cdp_lm_floor(oc),
+					      &pr);
 		if (have)
 			entries[n++] = crl;
 		else
@@ -387,14 +387,14 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 		/* Say "stays in service" only of a CRL the new snapshot serves. */
 		for (j = 0; j < n && pr.v[i].ca[0]; j++)
 			serving |= entries[j].kind == CDP_CRL && strcmp(entries[j].name, pr.v[i].ca) == 0;
-		pkl_log(!was_reported(old, &pr.v[i]) ? pr.v[i].fatal ? PKL_LOG_ERROR : PKL_LOG_WARN
-						     : PKL_LOG_DEBUG,
-			"%s%s%s%s%s%s", pr.v[i].ca,
-			pr.v[i].ca[0] ? ": " : "", pr.v[i].source, pr.v[i].source[0] ? ": " : "",
-			pr.v[i].msg,
+		pkl_log(!was_reported(old, &pr.v[i]) ? pr.v[i].fatal ? PKL_LOG_ERROR : PKL_LOG_WARN :
+						       PKL_LOG_DEBUG,
+			"%s%s%s%s%s%s", pr.v[i].ca, pr.v[i].ca[0] ? ": " : "", pr.v[i].source,
+			pr.v[i].source[0] ? ": " : "", pr.v[i].msg,
 			!pr.v[i].fatal || !serving ? "" :
-			strstr(pr.v[i].msg, "last good CA certificate") ? ", and so does its last good CRL" :
-									  " (the last good CRL stays in service)");
+			strstr(pr.v[i].msg, "last good CA certificate") ?
+						     ", and so does its last good CRL" :
+						     " (the last good CRL stays in service)");
 	}
 	cdp_trust_free(cat->cas, cat->n_cas);
 	cat->cas = cas;
@@ -417,9 +417,8 @@ out:
 
 /* ---- peers: offered CRLs, notes ---- */
 
-enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca_name,
-				       const unsigned char *der, size_t len, const char *source,
-				       struct pkl_err *err)
+enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca_name, const unsigned char *der,
+				       size_t len, const char *source, struct pkl_err *err)
 {
 	struct cdp_problems fatal = { 0 };
 	struct cdp_snapshot *s;
@@ -465,8 +464,7 @@ enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca_n
 		else
 			i++;
 	pkl_log(PKL_LOG_INFO, "crl '%s': CRL number %s from %s%s%s (%zu bytes, %zu revoked)", ca_name,
-		info.number, source, cur ? " replaces " : "", cur ? cur->info.number : "", len,
-		info.revoked);
+		info.number, source, cur ? " replaces " : "", cur ? cur->info.number : "", len, info.revoked);
 	{
 		struct cdp_problems exp = { 0 };
 
@@ -479,8 +477,7 @@ enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca_n
 		expiry_problems(cat->cfg, entries, n, pkl_time_now(), &exp);
 		for (i = 0; i < exp.n; i++) {
 			if (strcmp(exp.v[i].ca, ca_name) == 0)
-				pkl_log(PKL_LOG_WARN, "%s: %s: %s", ca_name, exp.v[i].source,
-					exp.v[i].msg);
+				pkl_log(PKL_LOG_WARN, "%s: %s: %s", ca_name, exp.v[i].source, exp.v[i].msg);
 			cdp_problem_add(&fatal, exp.v[i].ca, exp.v[i].source, exp.v[i].msg, 0);
 		}
 		free(exp.v);

@@ -29,19 +29,19 @@ struct cdp_problems {
  * built from, and what survives a rebuild (learned CAs, notes, marks). */
 struct cdp_catalog {
 	const struct cdp_config *cfg;
-	pthread_mutex_t cur_lock;   /* guards `cur` only: held for a pointer copy and an increment */
+	pthread_mutex_t cur_lock; /* guards `cur` only: held for a pointer copy and an increment */
 	struct cdp_snapshot *cur;
 	pthread_mutex_t build_lock; /* serialises rebuilds (main thread, mirror thread) */
 	struct cdp_trust_ca *cas;   /* the configured trust set, then the learned CAs */
 	size_t n_cas;
 	struct cdp_trust_ca *learned; /* CAs learned from peers: survive reloads */
 	size_t n_learned;
-	struct cdp_problems notes;  /* warnings about peers, kept across reloads */
+	struct cdp_problems notes; /* warnings about peers, kept across reloads */
 	uint64_t generation;
 	atomic_ulong reloads;
-	atomic_ullong published;    /* generation of `cur`, readable without the lock */
-	pthread_key_t pin_key;      /* each worker thread's pinned snapshot */
-	struct cdp_state *state;    /* high-water marks (state_dir), or NULL; under build_lock */
+	atomic_ullong published; /* generation of `cur`, readable without the lock */
+	pthread_key_t pin_key;   /* each worker thread's pinned snapshot */
+	struct cdp_state *state; /* high-water marks (state_dir), or NULL; under build_lock */
 };
 
 /* ---- snapshots and entries (snapshot.c) ---- */
@@ -49,8 +49,7 @@ struct cdp_catalog {
 /* The order of a snapshot's entries: by (kind, name), as cdp_snapshot_find expects. */
 int cdp_entry_cmp(const void *a, const void *b);
 /* Appends a problem (copied, cut to fit); dropped when out of memory. */
-void cdp_problem_add(struct cdp_problems *p, const char *ca, const char *source, const char *msg,
-		     int fatal);
+void cdp_problem_add(struct cdp_problems *p, const char *ca, const char *source, const char *msg, int fatal);
 /* Removes every problem recorded under source. */
 void cdp_problem_remove(struct cdp_problems *p, const char *source);
 /* The least Last-Modified for bytes replacing pred (NULL: none known). */
@@ -64,12 +63,10 @@ void cdp_make_crl_entry(struct cdp_entry *e, const char *name, struct cdp_blob *
 			const struct pkl_crlinfo *info, const char *source, pkl_time floor);
 /* The slot of (kind, name) in entries (its bytes released), or a new one
  * at the end (*n grows). */
-size_t cdp_entry_slot(struct cdp_entry *entries, size_t *n, enum cdp_kind kind,
-		      const char *name);
+size_t cdp_entry_slot(struct cdp_entry *entries, size_t *n, enum cdp_kind kind, const char *name);
 /* s's entries, with blob references and room for extra more; its problems
  * found on disk are added to fatal. NULL when out of memory. */
-struct cdp_entry *cdp_copy_entries(const struct cdp_snapshot *s, size_t extra,
-				   struct cdp_problems *fatal);
+struct cdp_entry *cdp_copy_entries(const struct cdp_snapshot *s, size_t extra, struct cdp_problems *fatal);
 
 /* ---- the trust set and learned CAs (trust.c) ---- */
 
@@ -78,8 +75,7 @@ void cdp_trust_load(const struct cdp_config *cfg, struct cdp_trust_ca **v, size_
 		    struct cdp_problems *pr);
 void cdp_trust_free(struct cdp_trust_ca *v, size_t n);
 /* The CA named name in v, or NULL. */
-const struct cdp_trust_ca *cdp_trust_find(const struct cdp_trust_ca *v, size_t n,
-					  const char *name);
+const struct cdp_trust_ca *cdp_trust_find(const struct cdp_trust_ca *v, size_t n, const char *name);
 /* Keeps in *v the configured CAs served before and missing now (build_lock held). */
 void cdp_keep_last_good_cas(struct cdp_catalog *cat, struct cdp_trust_ca **v, size_t *n,
 			    struct cdp_problems *pr);

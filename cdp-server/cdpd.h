@@ -50,9 +50,9 @@
 
 struct pkl_buf;
 
-#define CDP_NAME_MAX 64   /* a CA name in a URL: [A-Za-z0-9._-]{1,64}, no leading dot */
-#define CDP_LIST_MAX 16   /* publish dirs, listen addresses, peers, trust paths */
-#define CDP_SOURCE_MAX 512
+#define CDP_NAME_MAX     64 /* a CA name in a URL: [A-Za-z0-9._-]{1,64}, no leading dot */
+#define CDP_LIST_MAX     16 /* publish dirs, listen addresses, peers, trust paths */
+#define CDP_SOURCE_MAX   512
 #define CDP_SETTINGS_MAX 32 /* rows of cdp_config.at: at least config.c's settings */
 
 /* ---- configuration (config.c) ---- */
@@ -62,30 +62,30 @@ struct cdp_config {
 	size_t n_publish;
 	char *listen[CDP_LIST_MAX];
 	size_t n_listen;
-	char *mirror[CDP_LIST_MAX];   /* peer base URLs, no trailing '/' */
+	char *mirror[CDP_LIST_MAX]; /* peer base URLs, no trailing '/' */
 	size_t n_mirror;
-	char *trust[CDP_LIST_MAX];    /* CA certificate files or directories */
+	char *trust[CDP_LIST_MAX]; /* CA certificate files or directories */
 	size_t n_trust;
-	char *user;                   /* drop to this user after binding when root */
-	char *state_dir;              /* CRL-number high-water marks; NULL: kept in memory only */
+	char *user;      /* drop to this user after binding when root */
+	char *state_dir; /* CRL-number high-water marks; NULL: kept in memory only */
 	enum pkl_log_level log_level;
 	int access_log;
-	int64_t max_age;              /* Cache-Control cap: the re-publication interval */
-	int64_t health_margin;        /* /healthz fails when a CRL is this close to nextUpdate */
-	int64_t timeout;              /* connection (idle) timeout, seconds */
-	int64_t header_timeout;       /* whole request head, seconds from accept or the last response */
-	long min_send_rate;           /* bytes/s a response must be read at, per `timeout` window; 0: off */
-	int64_t mirror_interval;      /* seconds between pulls */
-	int64_t mirror_timeout;       /* whole-transfer bound per pull, seconds */
-	long mirror_max_size;         /* bytes */
-	long max_crl_size;            /* bytes read from disk per file */
-	long threads;                 /* worker threads (MHD daemons), shared by every listen address */
+	int64_t max_age;         /* Cache-Control cap: the re-publication interval */
+	int64_t health_margin;   /* /healthz fails when a CRL is this close to nextUpdate */
+	int64_t timeout;         /* connection (idle) timeout, seconds */
+	int64_t header_timeout;  /* whole request head, seconds from accept or the last response */
+	long min_send_rate;      /* bytes/s a response must be read at, per `timeout` window; 0: off */
+	int64_t mirror_interval; /* seconds between pulls */
+	int64_t mirror_timeout;  /* whole-transfer bound per pull, seconds */
+	long mirror_max_size;    /* bytes */
+	long max_crl_size;       /* bytes read from disk per file */
+	long threads;            /* worker threads (MHD daemons), shared by every listen address */
 	long connection_limit;
-	long per_ip_limit;            /* 0: unlimited */
-	long max_request_size;        /* bytes of request line + headers */
+	long per_ip_limit;     /* 0: unlimited */
+	long max_request_size; /* bytes of request line + headers */
 	long backlog;
-	long send_buffer;             /* SO_SNDBUF bytes for every connection, 0: autotuning */
-	char source[512];             /* the config file, "" for flags only */
+	long send_buffer; /* SO_SNDBUF bytes for every connection, 0: autotuning */
+	char source[512]; /* the config file, "" for flags only */
 	/* Where each value was set, by setting (config.c's table order) and list
 	 * index: "cdpd.conf:7", "--listen", "" for a default. */
 	char at[CDP_SETTINGS_MAX][CDP_LIST_MAX][160];
@@ -130,22 +130,25 @@ void cdp_log_escape(const char *s, char *out, size_t size);
  * configured) links are followed. On failure err says why and *absent (when
  * given) is 1 only when the path does not exist (ENOENT): every other error
  * (EACCES, ENOTDIR, a device) is a problem, never "no file". */
-enum pkl_rc cdp_file_read(const char *path, const char *base, size_t max, struct pkl_buf *out,
-			  int *absent, struct pkl_err *err);
+enum pkl_rc cdp_file_read(const char *path, const char *base, size_t max, struct pkl_buf *out, int *absent,
+			  struct pkl_err *err);
 /* Whether s ends with suf (and is longer). */
 int cdp_has_suffix(const char *s, const char *suf);
 /* scandir(3) order: by name, bytewise. */
 struct dirent;
 int cdp_name_sort(const struct dirent **a, const struct dirent **b);
 
-enum cdp_kind { CDP_CRL = 0, CDP_AIA = 1 };
+enum cdp_kind {
+	CDP_CRL = 0,
+	CDP_AIA = 1
+};
 
 /* ---- refcounted bodies (blob.c) ---- */
 
 /* Immutable bytes shared by the snapshots that contain them. */
 struct cdp_blob {
 	atomic_long refs;
-	int fd;      /* a sealed memfd with the same bytes for large bodies (sendfile), or -1 */
+	int fd; /* a sealed memfd with the same bytes for large bodies (sendfile), or -1 */
 	size_t len;
 	unsigned char data[];
 };
@@ -176,7 +179,7 @@ struct cdp_entry {
 	 * built on first use and shared by every request while this snapshot
 	 * lives; NULL in a fresh snapshot. The one mutable part of a snapshot. */
 	_Atomic(void *) cached[2];
-	int learned;                 /* AIA: the CA certificate was learned from a peer
+	int learned; /* AIA: the CA certificate was learned from a peer
 				      * (source is its URL, loaded_at when), not configured */
 };
 
@@ -187,33 +190,32 @@ struct cdp_problem {
 	char source[CDP_SOURCE_MAX];
 	char msg[512];
 	int fatal;
-	int note;    /* a catalog note (peer trouble, state file), re-added at every publish */
+	int note; /* a catalog note (peer trouble, state file), re-added at every publish */
 };
 
 struct cdp_snapshot {
 	atomic_long refs;
 	uint64_t generation;
 	pkl_time built_at;
-	struct cdp_entry *entries;   /* sorted by (kind, name) */
+	struct cdp_entry *entries; /* sorted by (kind, name) */
 	size_t n_entries;
 	struct cdp_problem *problems;
 	size_t n_problems;
 };
 
-const struct cdp_entry *cdp_snapshot_find(const struct cdp_snapshot *s, enum cdp_kind kind,
-					  const char *name);
+const struct cdp_entry *cdp_snapshot_find(const struct cdp_snapshot *s, enum cdp_kind kind, const char *name);
 struct cdp_snapshot *cdp_snapshot_ref(struct cdp_snapshot *s);
 void cdp_snapshot_release(struct cdp_snapshot *s);
 
 /* ---- the judges (judge.c) ---- */
 
 enum cdp_verdict {
-	CDP_ACCEPT,    /* newer (or first): serve it */
-	CDP_SAME,      /* byte-identical to what is served */
-	CDP_OLDER,     /* valid but a lower CRL number: rollback refused */
-	CDP_CONFLICT,  /* same CRL number, different bytes */
-	CDP_STALE,     /* valid but expired while the served one is not */
-	CDP_INVALID,   /* does not parse or verify */
+	CDP_ACCEPT,     /* newer (or first): serve it */
+	CDP_SAME,       /* byte-identical to what is served */
+	CDP_OLDER,      /* valid but a lower CRL number: rollback refused */
+	CDP_CONFLICT,   /* same CRL number, different bytes */
+	CDP_STALE,      /* valid but expired while the served one is not */
+	CDP_INVALID,    /* does not parse or verify */
 	CDP_UNKNOWN_CA, /* no trusted certificate for that CA name */
 	CDP_UNTRUSTED   /* a CA certificate not issued by a configured trusted CA (or a root) */
 };
@@ -221,8 +223,8 @@ const char *cdp_verdict_name(enum cdp_verdict v);
 
 /* The one rule for every candidate CRL, from disk or from a peer. cur is
  * the served entry (NULL if none); info is filled when it parsed. */
-enum cdp_verdict cdp_judge_crl(const struct cdp_entry *cur, const unsigned char *der, size_t len,
-			       X509 *ca, pkl_time now, const char *where, struct pkl_crlinfo *info,
+enum cdp_verdict cdp_judge_crl(const struct cdp_entry *cur, const unsigned char *der, size_t len, X509 *ca,
+			       pkl_time now, const char *where, struct pkl_crlinfo *info,
 			       struct pkl_err *err);
 
 /* A CA certificate offered by a peer: DER with no trailing bytes, a CA
@@ -256,9 +258,8 @@ const struct cdp_snapshot *cdp_catalog_pin(struct cdp_catalog *cat);
 void cdp_catalog_reload(struct cdp_catalog *cat, const char *why);
 /* A CRL fetched from a peer: judged like a file; swaps on acceptance.
  * Peer problems are warnings, recorded under `source`. */
-enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca,
-				       const unsigned char *der, size_t len, const char *source,
-				       struct pkl_err *err);
+enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca, const unsigned char *der,
+				       size_t len, const char *source, struct pkl_err *err);
 /* A CA certificate fetched from a peer under `name` (mirror mode). Refused
  * as CDP_CONFLICT when a configured CA has that name with other bytes (a
  * peer never replaces a configured CA), judged by cdp_judge_ca() otherwise.
@@ -267,17 +268,15 @@ enum cdp_verdict cdp_catalog_offer_crl(struct cdp_catalog *cat, const char *ca,
  * /aia/<name>.crt, its CRLs are accepted like a configured CA's, and it is
  * kept across reloads for the process lifetime (dropped when a configured CA
  * takes its name or its issuer is no longer trusted). */
-enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name,
-				      const unsigned char *der, size_t len, const char *source,
-				      struct pkl_err *err);
+enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name, const unsigned char *der,
+				      size_t len, const char *source, struct pkl_err *err);
 struct cdp_state;
 /* Gives the catalog the high-water marks it enforces and raises (the
  * catalog owns st from then on). Call before the first cdp_catalog_reload. */
 void cdp_catalog_set_state(struct cdp_catalog *cat, struct cdp_state *st);
 /* Records or clears (msg NULL) a warning about a source, e.g. a peer that is
  * down. Returns 1 when that changed the warnings (news worth a log line). */
-int cdp_catalog_note(struct cdp_catalog *cat, const char *ca, const char *source,
-		     const char *msg);
+int cdp_catalog_note(struct cdp_catalog *cat, const char *ca, const char *source, const char *msg);
 unsigned long cdp_catalog_reloads(struct cdp_catalog *cat);
 
 /* ---- rollback protection across restarts (state.c) ---- */
@@ -286,12 +285,12 @@ unsigned long cdp_catalog_reloads(struct cdp_catalog *cat);
  * <state_dir>/crl-numbers. Not thread-safe: the catalog uses it under its
  * build lock only, never from a request. */
 #define CDP_STATE_FILE "crl-numbers"
-#define CDP_KEYID_MAX 64 /* hex digits of a key identifier (SHA-1: 40) */
+#define CDP_KEYID_MAX  64 /* hex digits of a key identifier (SHA-1: 40) */
 
 struct cdp_state_mark {
 	char ca[CDP_NAME_MAX + 1];
-	char keyid[CDP_KEYID_MAX + 1];      /* lowercase hex */
-	char number[PKL_CRL_NUMBER_MAX];    /* decimal, no leading zeros */
+	char keyid[CDP_KEYID_MAX + 1];   /* lowercase hex */
+	char number[PKL_CRL_NUMBER_MAX]; /* decimal, no leading zeros */
 };
 
 struct cdp_state {
@@ -299,7 +298,7 @@ struct cdp_state {
 	int lock_fd;              /* the directory, flock()ed: one instance per state_dir */
 	struct cdp_state_mark *v; /* sorted by (ca, keyid) when saved */
 	size_t n, cap;
-	int dirty;                /* raised since the last save */
+	int dirty; /* raised since the last save */
 };
 
 /* An empty state that is never saved (tests, and the parser's target). */
@@ -312,8 +311,8 @@ struct cdp_state *cdp_state_open(const char *dir, struct pkl_err *err);
 void cdp_state_free(struct cdp_state *st);
 /* Parses the text of a state file into st (which must be empty); `path`
  * names it in errors ("PATH:LINE: ..."). */
-enum pkl_rc cdp_state_parse(struct cdp_state *st, const char *text, size_t len,
-			    const char *path, struct pkl_err *err);
+enum pkl_rc cdp_state_parse(struct cdp_state *st, const char *text, size_t len, const char *path,
+			    struct pkl_err *err);
 /* The recorded number for (ca, keyid), or NULL. */
 const char *cdp_state_get(const struct cdp_state *st, const char *ca, const char *keyid);
 /* Records number when it is higher than the mark (or the first one); returns
@@ -349,17 +348,17 @@ int cdp_state_keyid(X509 *ca, char out[CDP_KEYID_MAX + 1]);
  * this header makes the route ids and the handlers' prototypes of the rows,
  * routes.c makes cdp_routes[].
  */
-#define CDP_ROUTES(X)                                                                          \
-	X(CDP_R_CRL,     CDP_M_GET | CDP_M_HEAD, "/crl/",    ".crl", "crl",     cdp_h_crl)     \
-	X(CDP_R_AIA,     CDP_M_GET | CDP_M_HEAD, "/aia/",    ".crt", "aia",     cdp_h_aia)     \
-	X(CDP_R_HEALTH,  CDP_M_GET | CDP_M_HEAD, "/healthz", NULL,   "healthz", cdp_h_health)  \
-	X(CDP_R_METRICS, CDP_M_GET | CDP_M_HEAD, "/metrics", NULL,   "metrics", cdp_h_metrics) \
-	X(CDP_R_STATUS,  CDP_M_GET | CDP_M_HEAD, "/",        NULL,   "status",  cdp_h_status)
+#define CDP_ROUTES(X)                                                                        \
+	X(CDP_R_CRL, CDP_M_GET | CDP_M_HEAD, "/crl/", ".crl", "crl", cdp_h_crl)              \
+	X(CDP_R_AIA, CDP_M_GET | CDP_M_HEAD, "/aia/", ".crt", "aia", cdp_h_aia)              \
+	X(CDP_R_HEALTH, CDP_M_GET | CDP_M_HEAD, "/healthz", NULL, "healthz", cdp_h_health)   \
+	X(CDP_R_METRICS, CDP_M_GET | CDP_M_HEAD, "/metrics", NULL, "metrics", cdp_h_metrics) \
+	X(CDP_R_STATUS, CDP_M_GET | CDP_M_HEAD, "/", NULL, "status", cdp_h_status)
 
 #define CDP_ROUTE_ID(id, methods, path, suffix, label, handler) id,
 enum cdp_route_id {
-	CDP_ROUTES(CDP_ROUTE_ID)  /* 0, 1, ...: the row's index in cdp_routes[] */
-	CDP_R_NONE,  /* 404 */
+	CDP_ROUTES(CDP_ROUTE_ID) /* 0, 1, ...: the row's index in cdp_routes[] */
+	CDP_R_NONE,              /* 404 */
 	CDP_R_COUNT
 };
 #undef CDP_ROUTE_ID
@@ -370,20 +369,20 @@ enum cdp_route_id {
 struct cdp_ctx;
 struct cdp_req;
 struct MHD_Connection;
-typedef int (*cdp_handler_fn)(struct cdp_ctx *ctx, struct MHD_Connection *conn,
-			      struct cdp_req *req, const char *name, int head);
-#define CDP_ROUTE_HANDLER(id, methods, path, suffix, label, handler)                   \
-	int handler(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req, \
-		    const char *name, int head);
+typedef int (*cdp_handler_fn)(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
+			      const char *name, int head);
+#define CDP_ROUTE_HANDLER(id, methods, path, suffix, label, handler)                                         \
+	int handler(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req, const char *name, \
+		    int head);
 CDP_ROUTES(CDP_ROUTE_HANDLER)
 #undef CDP_ROUTE_HANDLER
 
 struct cdp_route {
 	enum cdp_route_id id;
-	unsigned methods;       /* CDP_M_* */
-	const char *path;       /* exact path, or the prefix when suffix is set */
-	const char *suffix;     /* "/crl/" + NAME + ".crl" */
-	const char *label;      /* metrics label */
+	unsigned methods;   /* CDP_M_* */
+	const char *path;   /* exact path, or the prefix when suffix is set */
+	const char *suffix; /* "/crl/" + NAME + ".crl" */
+	const char *label;  /* metrics label */
 	cdp_handler_fn handler;
 };
 
@@ -419,10 +418,10 @@ int cdp_client_key(const struct sockaddr *sa, unsigned char key[16]);
  * then every field line in order, then end, which returns why the head must
  * be refused with 400 (a constant string) or NULL. */
 struct cdp_head {
-	const char *base, *end;      /* the head: [method, method + head_size) */
-	const char *at;              /* where the last string checked ends */
-	int layout;                  /* the request line lies in the head as expected */
-	const char *why;             /* the first problem, or NULL */
+	const char *base, *end; /* the head: [method, method + head_size) */
+	const char *at;         /* where the last string checked ends */
+	int layout;             /* the request line lies in the head as expected */
+	const char *why;        /* the first problem, or NULL */
 	unsigned hosts, content_lengths, transfer_encodings;
 	unsigned long long content_length;
 };
@@ -432,7 +431,6 @@ void cdp_head_field(struct cdp_head *h, const char *name, const char *value);
 const char *cdp_head_end(struct cdp_head *h, int http11);
 /* Whether the head declares a body (RFC 9112 6.3). */
 #define cdp_head_has_body(h) ((h)->transfer_encodings > 0 || (h)->content_length > 0)
-
 
 /* ---- HTTP dates and ETags (httpdate.c) ---- */
 
@@ -449,13 +447,18 @@ void cdp_etag_sha256(const unsigned char *d, size_t n, char out[68]);
 
 struct cdp_peer_state {
 	char url[256];
-	int up;                 /* last pull reached the peer */
+	int up; /* last pull reached the peer */
 	pkl_time last_ok, last_try;
 	char last_error[256];
 	unsigned long pulls[5]; /* by outcome: accepted, not_modified, unchanged, rejected, error */
 };
-enum { CDP_PULL_ACCEPTED, CDP_PULL_NOT_MODIFIED, CDP_PULL_UNCHANGED, CDP_PULL_REJECTED,
-       CDP_PULL_ERROR };
+enum {
+	CDP_PULL_ACCEPTED,
+	CDP_PULL_NOT_MODIFIED,
+	CDP_PULL_UNCHANGED,
+	CDP_PULL_REJECTED,
+	CDP_PULL_ERROR
+};
 extern const char *const cdp_pull_outcomes[5];
 
 /* ---- reloader thread (reloader.c) ---- */
@@ -515,10 +518,10 @@ struct cdp_req {
 	enum cdp_route_id route;
 	int status;
 	int has_body;
-	int seen;           /* the access handler saw the request (not refused by MHD) */
-	int sending;        /* a response was queued */
-	long target_len;    /* the raw request target's length when MHD first read it */
-	int target_ok;      /* ... and whether it is visible ASCII only */
+	int seen;        /* the access handler saw the request (not refused by MHD) */
+	int sending;     /* a response was queued */
+	long target_len; /* the raw request target's length when MHD first read it */
+	int target_ok;   /* ... and whether it is visible ASCII only */
 	size_t bytes;
 	struct timespec start;
 	char method[16];
@@ -531,11 +534,11 @@ struct cdp_req {
 
 /* Shared by the CRL and AIA handlers: the entry with every caching header,
  * or 304, or 404. */
-int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-		    enum cdp_kind kind, const char *name);
+int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req, enum cdp_kind kind,
+		    const char *name);
 /* Queues a small text response (status, content type, body copied). */
-int cdp_reply_text(struct MHD_Connection *conn, struct cdp_req *req, int status,
-		   const char *ctype, const char *body, size_t len);
+int cdp_reply_text(struct MHD_Connection *conn, struct cdp_req *req, int status, const char *ctype,
+		   const char *body, size_t len);
 /* cdp_reply_text, plus Connection: close when close is set (MHD 0.9.75 then
  * closes the connection). Both send Cache-Control: no-store, and Allow on a
  * 405. */
@@ -547,8 +550,7 @@ int cdp_reply(struct MHD_Connection *conn, struct cdp_req *req, int status, cons
 /* The health verdict (shared by /healthz, /metrics and the status page):
  * fills a JSON document; returns 1 when healthy. */
 struct pkl_buf;
-int cdp_health_json(struct cdp_ctx *ctx, const struct cdp_snapshot *s, pkl_time now,
-		    struct pkl_buf *out);
+int cdp_health_json(struct cdp_ctx *ctx, const struct cdp_snapshot *s, pkl_time now, struct pkl_buf *out);
 
 struct cdp_server;
 /* Binds every listen address (before privileges are dropped). */

@@ -18,16 +18,23 @@
 #include "cdpd.h"
 #include "pkilab/lab.h"
 
-enum set_type { T_LIST, T_STR, T_LEVEL, T_BOOL, T_DURATION, T_LONG };
+enum set_type {
+	T_LIST,
+	T_STR,
+	T_LEVEL,
+	T_BOOL,
+	T_DURATION,
+	T_LONG
+};
 
 struct setting {
-	const char *name;    /* in the file; the flag is the same with '-' for '_' */
+	const char *name; /* in the file; the flag is the same with '-' for '_' */
 	enum set_type type;
-	size_t off;          /* into struct cdp_config */
-	size_t count_off;    /* T_LIST: offset of the count */
-	long min, max;       /* T_LONG / T_DURATION bounds */
+	size_t off;       /* into struct cdp_config */
+	size_t count_off; /* T_LIST: offset of the count */
+	long min, max;    /* T_LONG / T_DURATION bounds */
 	const char *arg, *help;
-	const char *def;     /* the default, applied like a value and shown by --help;
+	const char *def; /* the default, applied like a value and shown by --help;
 			      * NULL: none, or one --help describes in words */
 };
 
@@ -64,8 +71,8 @@ static const struct setting settings[] = {
 	  "bound on one pull, connection included", "5s" },
 	{ "mirror_max_size", T_LONG, OFF(mirror_max_size), 0, 1024, 1L << 30, "BYTES",
 	  "largest CRL accepted from a peer", "64M" },
-	{ "max_crl_size", T_LONG, OFF(max_crl_size), 0, 1024, 1L << 30, "BYTES",
-	  "largest CRL read from disk", "64M" },
+	{ "max_crl_size", T_LONG, OFF(max_crl_size), 0, 1024, 1L << 30, "BYTES", "largest CRL read from disk",
+	  "64M" },
 	{ "threads", T_LONG, OFF(threads), 0, 1, 256, "N",
 	  "worker threads, shared by every listen address (default: one per CPU, at most 64)", NULL },
 	{ "connection_limit", T_LONG, OFF(connection_limit), 0, 1, 1000000, "N",
@@ -120,8 +127,7 @@ static enum pkl_rc parse_long(const char *v, long min, long max, long *out, cons
 	if (*end)
 		goto bad;
 	if (x < 0 || x > max || x * mult < min || x * mult > max)
-		return pkl_err_set(err, PKL_EINPUT, where, "%s: %s out of range %ld..%ld", name, v, min,
-				   max);
+		return pkl_err_set(err, PKL_EINPUT, where, "%s: %s out of range %ld..%ld", name, v, min, max);
 	*out = (long)(x * mult);
 	return PKL_OK;
 bad:
@@ -136,8 +142,8 @@ static enum pkl_rc apply_value(struct cdp_config *cfg, const struct setting *s, 
  * parsing (the user, state_dir, binding an address) can name it too.
  * fresh_list: the first value for a list from this source, which replaces
  * what an earlier source set. */
-static enum pkl_rc apply(struct cdp_config *cfg, const struct setting *s, const char *v,
-			 const char *where, int fresh_list, struct pkl_err *err)
+static enum pkl_rc apply(struct cdp_config *cfg, const struct setting *s, const char *v, const char *where,
+			 int fresh_list, struct pkl_err *err)
 {
 	size_t i = (size_t)(s - settings), k = 0;
 
@@ -197,9 +203,10 @@ static enum pkl_rc apply_value(struct cdp_config *cfg, const struct setting *s, 
 			size_t l = strlen(v);
 
 			if (strncmp(v, "http://", 7) != 0 || l <= 7 || l > 200)
-				return pkl_err_set(err, PKL_EINPUT, where,
-						   "mirror: '%s' is not an http:// URL (CDP is plain HTTP by design)",
-						   v);
+				return pkl_err_set(
+					err, PKL_EINPUT, where,
+					"mirror: '%s' is not an http:// URL (CDP is plain HTTP by design)",
+					v);
 		}
 		copy = strdup(v);
 		if (!copy)
@@ -218,8 +225,8 @@ static enum pkl_rc apply_value(struct cdp_config *cfg, const struct setting *s, 
 
 			/* Writability is checked at start, as the user the server runs as. */
 			if (!*v || stat(v, &st) != 0 || !S_ISDIR(st.st_mode))
-				return pkl_err_set(err, PKL_EINPUT, where, "state_dir: '%s' is not a directory",
-						   v);
+				return pkl_err_set(err, PKL_EINPUT, where,
+						   "state_dir: '%s' is not a directory", v);
 		}
 
 		free(*p);
@@ -250,8 +257,8 @@ static enum pkl_rc apply_value(struct cdp_config *cfg, const struct setting *s, 
 		else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0"))
 			*p = 0;
 		else
-			return pkl_err_set(err, PKL_EINPUT, where, "%s: '%s' is not true or false",
-					   s->name, v);
+			return pkl_err_set(err, PKL_EINPUT, where, "%s: '%s' is not true or false", s->name,
+					   v);
 		return PKL_OK;
 	}
 	case T_DURATION: {
@@ -262,13 +269,12 @@ static enum pkl_rc apply_value(struct cdp_config *cfg, const struct setting *s, 
 			return pkl_err_set(err, PKL_EINPUT, where,
 					   "%s: '%s' is not a duration (e.g. 30s, 10m, 1h, 7d)", s->name, v);
 		if (d < s->min || d > s->max)
-			return pkl_err_set(err, PKL_EINPUT, where, "%s: %s out of range %lds..%lds",
-					   s->name, v, s->min, s->max);
+			return pkl_err_set(err, PKL_EINPUT, where, "%s: %s out of range %lds..%lds", s->name,
+					   v, s->min, s->max);
 		*p = d;
 		return PKL_OK;
 	}
-	case T_LONG:
-		return parse_long(v, s->min, s->max, (long *)(base + s->off), where, s->name, err);
+	case T_LONG: return parse_long(v, s->min, s->max, (long *)(base + s->off), where, s->name, err);
 	}
 	return PKL_EINPUT;
 }
@@ -294,8 +300,7 @@ static enum pkl_rc load_file(struct cdp_config *cfg, const char *path, struct pk
 				fclose(f);
 		} else {
 			snprintf(where, sizeof(where), "%s:%d",
-				 config_error_file(&c) ? config_error_file(&c) : path,
-				 config_error_line(&c));
+				 config_error_file(&c) ? config_error_file(&c) : path, config_error_line(&c));
 			rc = pkl_err_set(err, PKL_EINPUT, where, "%s", config_error_text(&c));
 		}
 		goto out;
@@ -346,8 +351,8 @@ static enum pkl_rc load_file(struct cdp_config *cfg, const char *path, struct pk
 				config_setting_t *e = config_setting_get_elem(st, (unsigned)j);
 
 				snprintf(where, sizeof(where), "%s:%u", path,
-					 config_setting_source_line(e) ? config_setting_source_line(e)
-								       : config_setting_source_line(st));
+					 config_setting_source_line(e) ? config_setting_source_line(e) :
+									 config_setting_source_line(st));
 				if (config_setting_type(e) != CONFIG_TYPE_STRING) {
 					rc = pkl_err_set(err, PKL_EINPUT, where,
 							 "%s: every value must be a string", name);
@@ -358,8 +363,7 @@ static enum pkl_rc load_file(struct cdp_config *cfg, const char *path, struct pk
 			if (config_setting_length(st) == 0)
 				rc = apply(cfg, s, "", where, 1, err);
 			break;
-		default:
-			goto badtype;
+		default: goto badtype;
 		}
 		if (rc != PKL_OK)
 			goto out;
@@ -368,7 +372,8 @@ badtype:
 		rc = pkl_err_set(err, PKL_EINPUT, where, "%s: wrong type (expected %s)", name,
 				 s->type == T_LIST ? "a string or a list of strings" :
 				 s->type == T_BOOL ? "true or false" :
-				 s->type == T_LONG ? "a number" : "a string");
+				 s->type == T_LONG ? "a number" :
+						     "a string");
 		goto out;
 	}
 	rc = PKL_OK;
@@ -377,8 +382,7 @@ out:
 	return rc;
 }
 
-enum pkl_rc cdp_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *sslen,
-			     struct pkl_err *err)
+enum pkl_rc cdp_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *sslen, struct pkl_err *err)
 {
 	char host[128];
 	const char *port, *colon;
@@ -420,8 +424,7 @@ enum pkl_rc cdp_parse_listen(const char *s, struct sockaddr_storage *ss, unsigne
 		in6->sin6_family = AF_INET6;
 		in6->sin6_port = htons((uint16_t)p);
 		if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
-			return pkl_err_set(err, PKL_EINPUT, "", "listen: '%s' is not an IPv6 address",
-					   host);
+			return pkl_err_set(err, PKL_EINPUT, "", "listen: '%s' is not an IPv6 address", host);
 		*sslen = sizeof(*in6);
 	} else {
 		struct sockaddr_in *in = (struct sockaddr_in *)ss;
@@ -442,11 +445,13 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: pkilab-cdpd [--config FILE] [--publish DIR]... [--listen ADDR:PORT]...\n"
-		   "                   [--mirror URL]... [--trust PATH]... [options]\n"
-		   "Serves CRLs and CA certificates (CDP/AIA) over plain HTTP from validated\n"
-		   "in-memory snapshots of pkilab publish directories, or mirrors peers.\n\n"
-		   "  -c, %-27s %s\n", "--config FILE", "libconfig file with the settings below (flags win)");
+	fprintf(f,
+		"usage: pkilab-cdpd [--config FILE] [--publish DIR]... [--listen ADDR:PORT]...\n"
+		"                   [--mirror URL]... [--trust PATH]... [options]\n"
+		"Serves CRLs and CA certificates (CDP/AIA) over plain HTTP from validated\n"
+		"in-memory snapshots of pkilab publish directories, or mirrors peers.\n\n"
+		"  -c, %-27s %s\n",
+		"--config FILE", "libconfig file with the settings below (flags win)");
 	for (i = 0; i < N_SETTINGS; i++) {
 		char flag[64], *p;
 
@@ -455,14 +460,13 @@ static void usage(FILE *f)
 			if (*p == '_')
 				*p = '-';
 		if (settings[i].def)
-			fprintf(f, "      %-27s %s (default %s)\n", flag, settings[i].help,
-				settings[i].def);
+			fprintf(f, "      %-27s %s (default %s)\n", flag, settings[i].help, settings[i].def);
 		else
 			fprintf(f, "      %-27s %s\n", flag, settings[i].help);
 	}
 	fprintf(f, "  -h, %-27s this text\n      %-27s the version\n\n", "--help", "--version");
 	fprintf(f, "Routes: GET|HEAD /crl/<ca>.crl /aia/<ca>.crt /healthz /metrics /\n"
-		"Signals: SIGHUP reloads (the publish dirs are also watched), SIGTERM stops.\n");
+		   "Signals: SIGHUP reloads (the publish dirs are also watched), SIGTERM stops.\n");
 }
 
 /* The table's defaults, applied like any value: --help shows the very
@@ -513,8 +517,7 @@ void cdp_config_locate(const struct cdp_config *cfg, struct pkl_err *err)
 			int by_name = k == 0 && strcmp(err->where, s->name) == 0;
 			const char *rest = err->msg;
 
-			if (!cfg->at[i][k][0] ||
-			    !(by_name || (vals[k] && strcmp(err->where, vals[k]) == 0)))
+			if (!cfg->at[i][k][0] || !(by_name || (vals[k] && strcmp(err->where, vals[k]) == 0)))
 				continue;
 			nl = strlen(s->name);
 			if (strncmp(rest, s->name, nl) == 0 && rest[nl] == ':' && rest[nl + 1] == ' ')
@@ -580,8 +583,8 @@ int cdp_config_parse(struct cdp_config *cfg, int argc, char **argv, struct pkl_e
 		if (c == 'c')
 			continue;
 		if (c == '?')
-			return pkl_err_set(err, PKL_EINPUT, "",
-					   "unknown option '%s' (see --help)", argv[optind - 1]);
+			return pkl_err_set(err, PKL_EINPUT, "", "unknown option '%s' (see --help)",
+					   argv[optind - 1]);
 		if (c == ':')
 			return pkl_err_set(err, PKL_EINPUT, "", "option '%s' needs a value",
 					   argv[optind - 1]);

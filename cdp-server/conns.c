@@ -67,8 +67,7 @@ static void list_add(struct cdp_conn_list *l, struct cdp_conn *c)
 /* The connection's own record, or NULL (untracked). */
 static struct cdp_conn *conn_of(struct MHD_Connection *mc)
 {
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct cdp_conn *c = ci ? ci->socket_context : NULL;
 
 	return c == &untracked ? NULL : c;
@@ -166,9 +165,8 @@ void cdp_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 		pthread_mutex_unlock(&w->lock);
 		free(c);
 	}
-	ci = srv->cfg->per_ip_limit > 0 ?
-		     MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) :
-		     NULL;
+	ci = srv->cfg->per_ip_limit > 0 ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) :
+					  NULL;
 	uncount(srv, w, ci && ci->client_addr && cdp_client_key(ci->client_addr, key) ? key : NULL);
 }
 

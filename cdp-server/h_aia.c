@@ -8,8 +8,8 @@
  */
 #include "cdpd.h"
 
-int cdp_h_aia(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-	      const char *name, int head)
+int cdp_h_aia(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req, const char *name,
+	      int head)
 {
 	(void)head;
 	return cdp_serve_entry(ctx, conn, req, CDP_AIA, name);

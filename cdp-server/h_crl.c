@@ -4,8 +4,8 @@
  */
 #include "cdpd.h"
 
-int cdp_h_crl(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-	      const char *name, int head)
+int cdp_h_crl(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req, const char *name,
+	      int head)
 {
 	(void)head; /* MHD sends headers only for HEAD, with the GET Content-Length */
 	return cdp_serve_entry(ctx, conn, req, CDP_CRL, name);

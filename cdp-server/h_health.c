@@ -7,8 +7,8 @@
 #include "cdpd.h"
 #include "pkilab/buf.h"
 
-int cdp_h_health(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-		 const char *name, int head)
+int cdp_h_health(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req, const char *name,
+		 int head)
 {
 	struct cdp_snapshot *s = cdp_catalog_acquire(ctx->cat);
 	struct pkl_buf b = PKL_BUF_INIT;
@@ -18,9 +18,8 @@ int cdp_h_health(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_re
 	(void)head;
 	ok = cdp_health_json(ctx, s, pkl_time_now(), &b);
 	cdp_snapshot_release(s);
-	ret = cdp_reply_text(conn, req, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-			     "application/json", b.data ? (const char *)b.data : "{}\n",
-			     b.data ? b.len : 3);
+	ret = cdp_reply_text(conn, req, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
+			     b.data ? (const char *)b.data : "{}\n", b.data ? b.len : 3);
 	pkl_buf_free(&b);
 	return ret;
 }

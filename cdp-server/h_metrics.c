@@ -35,8 +35,8 @@ static const char *label(const char *s, char *out, size_t len)
 	return out;
 }
 
-static void crl_gauge(struct pkl_buf *b, const struct cdp_snapshot *s, const char *metric,
-		      const char *help, int which, pkl_time now)
+static void crl_gauge(struct pkl_buf *b, const struct cdp_snapshot *s, const char *metric, const char *help,
+		      int which, pkl_time now)
 {
 	size_t i;
 
@@ -63,8 +63,8 @@ static void crl_gauge(struct pkl_buf *b, const struct cdp_snapshot *s, const cha
 	}
 }
 
-int cdp_h_metrics(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-		  const char *name, int head)
+int cdp_h_metrics(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req, const char *name,
+		  int head)
 {
 	struct cdp_snapshot *s = cdp_catalog_acquire(ctx->cat);
 	struct pkl_buf b = PKL_BUF_INIT, h = PKL_BUF_INIT;
@@ -84,7 +84,8 @@ int cdp_h_metrics(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_r
 	crl_gauge(&b, s, "pkilab_cdpd_crl_revoked", "revoked certificates listed", 4, now);
 	crl_gauge(&b, s, "pkilab_cdpd_crl_bytes", "DER size of the CRL", 5, now);
 	/* A separate gauge, so the labels of the CRL metrics stay what they were. */
-	pkl_buf_printf(&b, "# HELP pkilab_cdpd_ca_learned 1 when the CA certificate was learned from a peer, 0 when configured\n"
+	pkl_buf_printf(&b, "# HELP pkilab_cdpd_ca_learned 1 when the CA certificate was learned from a peer, "
+			   "0 when configured\n"
 			   "# TYPE pkilab_cdpd_ca_learned gauge\n");
 	for (i = 0; i < s->n_entries; i++)
 		if (s->entries[i].kind == CDP_AIA)
@@ -94,8 +95,7 @@ int cdp_h_metrics(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_r
 			   "# TYPE pkilab_cdpd_requests_total counter\n");
 	for (r = 0; r < CDP_R_COUNT; r++)
 		for (k = 0; k < 8; k++) {
-			unsigned long n = atomic_load_explicit(&ctx->stats.req[r][k],
-							       memory_order_relaxed);
+			unsigned long n = atomic_load_explicit(&ctx->stats.req[r][k], memory_order_relaxed);
 			char st[16];
 
 			if (!n && !(k == 0 && r < CDP_R_NONE))
@@ -105,8 +105,8 @@ int cdp_h_metrics(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_r
 			else
 				snprintf(st, sizeof(st), "other");
 			pkl_buf_printf(&b, "pkilab_cdpd_requests_total{route=\"%s\",status=\"%s\"} %lu\n",
-				       r == CDP_R_NONE ? "none" : cdp_route_label((enum cdp_route_id)r),
-				       st, n);
+				       r == CDP_R_NONE ? "none" : cdp_route_label((enum cdp_route_id)r), st,
+				       n);
 		}
 	if (ctx->mirror) {
 		struct cdp_peer_state ps[CDP_LIST_MAX];
@@ -116,10 +116,11 @@ int cdp_h_metrics(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_r
 				   "# TYPE pkilab_cdpd_mirror_pulls_total counter\n");
 		for (i = 0; i < n; i++)
 			for (k = 0; k < 5; k++)
-				pkl_buf_printf(&b,
-					       "pkilab_cdpd_mirror_pulls_total{peer=\"%s\",outcome=\"%s\"} %lu\n",
-					       label(ps[i].url, l1, sizeof(l1)), cdp_pull_outcomes[k],
-					       ps[i].pulls[k]);
+				pkl_buf_printf(
+					&b,
+					"pkilab_cdpd_mirror_pulls_total{peer=\"%s\",outcome=\"%s\"} %lu\n",
+					label(ps[i].url, l1, sizeof(l1)), cdp_pull_outcomes[k],
+					ps[i].pulls[k]);
 		pkl_buf_printf(&b, "# HELP pkilab_cdpd_peer_up 1 when the last pull reached the peer\n"
 				   "# TYPE pkilab_cdpd_peer_up gauge\n");
 		for (i = 0; i < n; i++)
@@ -153,8 +154,9 @@ int cdp_h_metrics(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_r
 		long conns[256];
 		size_t w, nw = cdp_server_worker_conns(ctx->server, conns, 256);
 
-		pkl_buf_printf(&b, "# HELP pkilab_cdpd_worker_connections open connections per worker thread\n"
-				   "# TYPE pkilab_cdpd_worker_connections gauge\n");
+		pkl_buf_printf(&b,
+			       "# HELP pkilab_cdpd_worker_connections open connections per worker thread\n"
+			       "# TYPE pkilab_cdpd_worker_connections gauge\n");
 		for (w = 0; w < nw; w++)
 			pkl_buf_printf(&b, "pkilab_cdpd_worker_connections{worker=\"%zu\"} %ld\n", w,
 				       conns[w]);

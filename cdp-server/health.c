@@ -16,11 +16,10 @@
 #include "cdpd.h"
 #include "pkilab/buf.h"
 
-int cdp_health_json(struct cdp_ctx *ctx, const struct cdp_snapshot *s, pkl_time now,
-		    struct pkl_buf *out)
+int cdp_health_json(struct cdp_ctx *ctx, const struct cdp_snapshot *s, pkl_time now, struct pkl_buf *out)
 {
-	json_t *root = json_object(), *cas = json_array(), *probs = json_array(),
-	       *warns = json_array(), *peers = json_array();
+	json_t *root = json_object(), *cas = json_array(), *probs = json_array(), *warns = json_array(),
+	       *peers = json_array();
 	char t1[32], t2[32], msg[700];
 	size_t i;
 	int healthy = 1;
@@ -95,8 +94,8 @@ int cdp_health_json(struct cdp_ctx *ctx, const struct cdp_snapshot *s, pkl_time 
 			json_object_set_new(o, "url", json_string(ps[i].url));
 			json_object_set_new(o, "up", json_boolean(ps[i].up));
 			if (ps[i].last_ok)
-				json_object_set_new(o, "last_ok", json_string(pkl_time_fmt(
-									  ps[i].last_ok, t1, sizeof(t1))));
+				json_object_set_new(o, "last_ok",
+						    json_string(pkl_time_fmt(ps[i].last_ok, t1, sizeof(t1))));
 			if (ps[i].last_error[0])
 				json_object_set_new(o, "last_error", json_string(ps[i].last_error));
 			json_array_append_new(peers, o);

@@ -15,7 +15,7 @@
 
 static const char *const wdays[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-				       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+				      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
 /* Written by hand rather than with strftime so the locale can never leak in. */
 void cdp_http_date(pkl_time t, char out[32])
@@ -27,9 +27,8 @@ void cdp_http_date(pkl_time t, char out[32])
 		snprintf(out, 32, "Thu, 01 Jan 1970 00:00:00 GMT");
 		return;
 	}
-	snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[tm.tm_wday % 7],
-		 tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-		 tm.tm_sec);
+	snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[tm.tm_wday % 7], tm.tm_mday,
+		 months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* IMF-fixdate only ("Sun, 06 Nov 1994 08:49:37 GMT"): the obsolete forms are
@@ -50,8 +49,8 @@ pkl_time cdp_http_date_parse(const char *s)
 	for (m = 0; m < 12; m++)
 		if (strcmp(mon, months[m]) == 0)
 			break;
-	if (m == 12 || d < 1 || d > 31 || y < 1970 || h > 23 || mi > 59 || se > 60 || h < 0 ||
-	    mi < 0 || se < 0)
+	if (m == 12 || d < 1 || d > 31 || y < 1970 || h > 23 || mi > 59 || se > 60 || h < 0 || mi < 0 ||
+	    se < 0)
 		return -1;
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_mday = d;

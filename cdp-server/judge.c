@@ -36,15 +36,14 @@
 
 const char *cdp_verdict_name(enum cdp_verdict v)
 {
-	static const char *const names[] = { "accepted", "unchanged", "older", "conflict",
-					     "stale", "invalid", "unknown-ca", "untrusted" };
+	static const char *const names[] = { "accepted", "unchanged", "older",      "conflict",
+					     "stale",    "invalid",   "unknown-ca", "untrusted" };
 
 	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
 
-enum cdp_verdict cdp_judge_crl(const struct cdp_entry *cur, const unsigned char *der, size_t len,
-			       X509 *ca, pkl_time now, const char *where, struct pkl_crlinfo *info,
-			       struct pkl_err *err)
+enum cdp_verdict cdp_judge_crl(const struct cdp_entry *cur, const unsigned char *der, size_t len, X509 *ca,
+			       pkl_time now, const char *where, struct pkl_crlinfo *info, struct pkl_err *err)
 {
 	int cmp;
 
@@ -181,8 +180,7 @@ enum cdp_verdict cdp_judge_ca(const unsigned char *der, size_t len, X509 *const 
 	if (!why || strcmp(why, "issuer name differs") == 0) {
 		char *iname = pkl_name_str(X509_get_issuer_name(x));
 
-		pkl_err_set(err, PKL_EINPUT, where, "issuer '%s' is not a trusted CA",
-			    iname ? iname : "?");
+		pkl_err_set(err, PKL_EINPUT, where, "issuer '%s' is not a trusted CA", iname ? iname : "?");
 		free(iname);
 	}
 out:

@@ -59,8 +59,8 @@ static enum pkl_rc drop_privileges(const struct cdp_config *cfg, struct pkl_err 
 	pw = getpwnam(cfg->user);
 	if (!pw)
 		return pkl_err_set(err, PKL_EINPUT, "user", "unknown user '%s'", cfg->user);
-	if (setgroups(0, NULL) != 0 || initgroups(pw->pw_name, pw->pw_gid) != 0 ||
-	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+	if (setgroups(0, NULL) != 0 || initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0)
 		return pkl_err_sys(err, "user", "cannot drop privileges to '%s'", cfg->user);
 	if (setuid(0) == 0)
 		return pkl_err_set(err, PKL_ERUNTIME, "user", "privileges were not dropped");
@@ -88,21 +88,20 @@ static void raise_fd_limit(const struct cdp_config *cfg)
 
 /* The marks of state_dir, handed to the catalog; without state_dir, says
  * what is lost at a restart. */
-static enum pkl_rc open_state(const struct cdp_config *cfg, struct cdp_catalog *cat,
-			      struct pkl_err *err)
+static enum pkl_rc open_state(const struct cdp_config *cfg, struct cdp_catalog *cat, struct pkl_err *err)
 {
 	struct cdp_state *st;
 
 	if (!cfg->state_dir) {
-		pkl_log(PKL_LOG_INFO,
-			"no state_dir: rollback protection (refusing a lower CRL number) lasts only while the process runs");
+		pkl_log(PKL_LOG_INFO, "no state_dir: rollback protection (refusing a lower CRL number) lasts "
+				      "only while the process runs");
 		return PKL_OK;
 	}
 	st = cdp_state_open(cfg->state_dir, err);
 	if (!st)
 		return err->rc;
-	pkl_log(PKL_LOG_INFO, "rollback protection: %zu CRL number high-water mark(s) in %s",
-		st->n, st->path);
+	pkl_log(PKL_LOG_INFO, "rollback protection: %zu CRL number high-water mark(s) in %s", st->n,
+		st->path);
 	cdp_catalog_set_state(cat, st);
 	return PKL_OK;
 }
@@ -119,8 +118,7 @@ static int start_signals(int sfd, struct cdp_reloader *rl)
 			pkl_log(PKL_LOG_INFO, "SIGHUP: reloading");
 			cdp_reloader_request(rl, "SIGHUP");
 		} else {
-			pkl_log(PKL_LOG_INFO, "%s: stopping",
-				si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			pkl_log(PKL_LOG_INFO, "%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			running = 0;
 		}
 	}
@@ -298,8 +296,8 @@ out:
 		 * ends with _exit(2) so that no atexit teardown (OpenSSL, libcurl)
 		 * runs under that thread; the mirror may be waiting for the same
 		 * build lock, so it is not joined either. */
-		pkl_log(PKL_LOG_WARN,
-			"a catalog reload is still blocked reading the publish directory (a hung mount?): exiting without waiting for it");
+		pkl_log(PKL_LOG_WARN, "a catalog reload is still blocked reading the publish directory (a "
+				      "hung mount?): exiting without waiting for it");
 		fflush(NULL);
 		_exit(rc);
 	}

@@ -25,8 +25,7 @@
 #include "cdpd.h"
 #include "pkilab/buf.h"
 
-const char *const cdp_pull_outcomes[5] = { "accepted", "not_modified", "unchanged", "rejected",
-					   "error" };
+const char *const cdp_pull_outcomes[5] = { "accepted", "not_modified", "unchanged", "rejected", "error" };
 
 struct cdp_mirror {
 	const struct cdp_config *cfg;
@@ -34,7 +33,7 @@ struct cdp_mirror {
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards peers, stop, wake */
 	pthread_cond_t cond;
-	atomic_int stop;      /* also read by libcurl's progress callback, without the lock */
+	atomic_int stop; /* also read by libcurl's progress callback, without the lock */
 	int wake;
 	struct cdp_peer_state peers[CDP_LIST_MAX];
 	size_t n_peers;
@@ -77,8 +76,8 @@ static int on_progress(void *cls, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 /* Bounds of CA discovery: the /healthz document, one CA certificate, and
  * the number of names taken from one peer per round. */
 #define HEALTH_MAX (1L << 20)
-#define CERT_MAX (1L << 20)
-#define NAMES_MAX 256
+#define CERT_MAX   (1L << 20)
+#define NAMES_MAX  256
 
 /* One conditional GET of at most max bytes. Returns the HTTP status, or -1
  * with err filled. */
@@ -166,8 +165,8 @@ static void peer_down(struct cdp_mirror *m, size_t pi, const char *url, const ch
 
 /* The peer's CA names from its /healthz JSON into names (at most max).
  * Returns the count, or -1 when the peer could not be reached (msg set). */
-static int discover(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk,
-		    char names[][CDP_NAME_MAX + 1], int max, char *msg, size_t msglen)
+static int discover(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk, char names[][CDP_NAME_MAX + 1],
+		    int max, char *msg, size_t msglen)
 {
 	const char *base = m->cfg->mirror[pi];
 	char url[512], err[CURL_ERROR_SIZE + 64];
@@ -199,7 +198,8 @@ static int discover(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk,
 		return 0;
 	}
 	cdp_catalog_note(m->cat, "", url, NULL);
-	json_array_foreach(cas, i, o) {
+	json_array_foreach(cas, i, o)
+	{
 		const char *nm = json_string_value(json_object_get(o, "name"));
 
 		if (n >= max)
@@ -218,7 +218,7 @@ static int discover(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk,
 static int pull_cas(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
 {
 	const char *base = m->cfg->mirror[pi];
-	char (*names)[CDP_NAME_MAX + 1] = calloc(NAMES_MAX, sizeof(*names));
+	char(*names)[CDP_NAME_MAX + 1] = calloc(NAMES_MAX, sizeof(*names));
 	char url[512], err[CURL_ERROR_SIZE + 64], msg[1200];
 	struct cdp_snapshot *s = NULL;
 	struct timespec t0, t1;
@@ -251,8 +251,9 @@ static int pull_cas(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (j > 0 && t1.tv_sec - t0.tv_sec >= m->cfg->mirror_timeout) {
 			m->ca_cursor[pi] = (size_t)k;
-			pkl_log(PKL_LOG_DEBUG, "mirror: %s: CA certificates: %d of %d left for the next round",
-				base, n - j, n);
+			pkl_log(PKL_LOG_DEBUG,
+				"mirror: %s: CA certificates: %d of %d left for the next round", base, n - j,
+				n);
 			break;
 		}
 		a = cdp_snapshot_find(s, CDP_AIA, names[k]);
@@ -281,8 +282,7 @@ static int pull_cas(struct cdp_mirror *m, CURL *h, size_t pi, struct sink *sk)
 		if (v == CDP_ACCEPT)
 			learned++;
 		if (v == CDP_ACCEPT || v == CDP_SAME) {
-			peer_update(m, pi, v == CDP_ACCEPT ? CDP_PULL_ACCEPTED : CDP_PULL_UNCHANGED, 1,
-				    NULL);
+			peer_update(m, pi, v == CDP_ACCEPT ? CDP_PULL_ACCEPTED : CDP_PULL_UNCHANGED, 1, NULL);
 			cdp_catalog_note(m->cat, names[k], url, NULL);
 			continue;
 		}

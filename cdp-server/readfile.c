@@ -15,7 +15,6 @@
 #include "cdpd.h"
 #include "pkilab/buf.h"
 
-
 /* Symbolic links: pkilab writes real files, but administrators link
  * crl/<ca>.crl to a dated file or to another part of the tree, so a link is
  * followed when its target stays inside the directory the server was told
@@ -27,8 +26,7 @@
  * still blocks open(2) or read(2) in the kernel (nfs(5), "hard"): that is
  * why reloads run on the reloader thread (reloader.c), where such a hang
  * delays the next snapshot but not the control loop or SIGTERM. */
-static int open_regular(const char *path, const char *base, struct stat *st, int *absent,
-			struct pkl_err *err)
+static int open_regular(const char *path, const char *base, struct stat *st, int *absent, struct pkl_err *err)
 {
 	const int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
 	char real[PATH_MAX], rbase[PATH_MAX];
@@ -72,15 +70,16 @@ static int open_regular(const char *path, const char *base, struct stat *st, int
 			    S_ISFIFO(st->st_mode) ? "a FIFO" :
 			    S_ISCHR(st->st_mode)  ? "a character device" :
 			    S_ISBLK(st->st_mode)  ? "a block device" :
-			    S_ISSOCK(st->st_mode) ? "a socket" : "not a file");
+			    S_ISSOCK(st->st_mode) ? "a socket" :
+						    "not a file");
 		close(fd);
 		return -1;
 	}
 	return fd;
 }
 
-enum pkl_rc cdp_file_read(const char *path, const char *base, size_t max, struct pkl_buf *out,
-			  int *absent, struct pkl_err *err)
+enum pkl_rc cdp_file_read(const char *path, const char *base, size_t max, struct pkl_buf *out, int *absent,
+			  struct pkl_err *err)
 {
 	struct pkl_buf b = PKL_BUF_INIT;
 	struct stat st;

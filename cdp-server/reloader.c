@@ -26,7 +26,7 @@ struct cdp_reloader {
 	struct cdp_catalog *cat;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	const char *why; /* the pending request (a static string); NULL: none */
+	const char *why;    /* the pending request (a static string); NULL: none */
 	unsigned long done; /* reloads completed */
 	int stop;
 	int efd; /* eventfd: counts completed reloads, for the control loop's poll */

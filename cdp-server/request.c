@@ -39,7 +39,8 @@ static int reply_error(struct MHD_Connection *conn, struct cdp_req *req, int sta
 	char body[128];
 	const char *reason = status == 404 ? "not found" :
 			     status == 405 ? "method not allowed" :
-			     status == 400 ? "bad request" : "error";
+			     status == 400 ? "bad request" :
+					     "error";
 	int n = snprintf(body, sizeof(body), "%d %s\n", status, reason);
 
 	return cdp_reply(conn, req, status, "text/plain; charset=utf-8", body, (size_t)n, close);
@@ -79,8 +80,7 @@ void *cdp_http_started(void *cls, const char *uri, struct MHD_Connection *conn)
 }
 
 /* MHD lists the fields in the order they came (the walk depends on it). */
-static enum MHD_Result head_field(void *cls, enum MHD_ValueKind kind, const char *name,
-				  const char *value)
+static enum MHD_Result head_field(void *cls, enum MHD_ValueKind kind, const char *name, const char *value)
 {
 	(void)kind;
 	cdp_head_field(cls, name, value ? value : "");
@@ -89,8 +89,8 @@ static enum MHD_Result head_field(void *cls, enum MHD_ValueKind kind, const char
 
 /* Why the request head must be refused with 400 (RFC 9112, RFC 9110), or
  * NULL; body tells whether it declares a body. */
-static const char *head_problem(struct MHD_Connection *conn, const struct cdp_req *req,
-				const char *method, const char *url, const char *version, int *body)
+static const char *head_problem(struct MHD_Connection *conn, const struct cdp_req *req, const char *method,
+				const char *url, const char *version, int *body)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
@@ -127,8 +127,8 @@ static void client_addr(struct MHD_Connection *conn, char *addr, size_t size)
  * without the body is decided here. A refusal is answered at once with
  * Connection: close, so a body the client sent is never read, let alone
  * parsed as the next request (RFC 9112 §6.3, §11.2). */
-static enum MHD_Result request_head(struct MHD_Connection *conn, struct cdp_req *req,
-				    const char *url, const char *method, const char *version)
+static enum MHD_Result request_head(struct MHD_Connection *conn, struct cdp_req *req, const char *url,
+				    const char *method, const char *version)
 {
 	char name[CDP_NAME_MAX + 1];
 	const struct cdp_route *r;
@@ -158,15 +158,15 @@ static enum MHD_Result request_head(struct MHD_Connection *conn, struct cdp_req 
 	req->has_body = 1;
 	r = cdp_route_get(req->route);
 	return reply_error(conn, req,
-			   !r				     ? MHD_HTTP_NOT_FOUND :
+			   !r                                  ? MHD_HTTP_NOT_FOUND :
 			   r->methods & cdp_method_bit(method) ? MHD_HTTP_BAD_REQUEST :
 								 MHD_HTTP_METHOD_NOT_ALLOWED,
 			   1);
 }
 
-enum MHD_Result cdp_http_access(void *cls, struct MHD_Connection *conn, const char *url,
-				const char *method, const char *version, const char *upload_data,
-				size_t *upload_data_size, void **req_cls)
+enum MHD_Result cdp_http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				const char *version, const char *upload_data, size_t *upload_data_size,
+				void **req_cls)
 {
 	struct cdp_ctx *ctx = cls;
 	struct cdp_req *req = *req_cls;
@@ -200,8 +200,7 @@ enum MHD_Result cdp_http_access(void *cls, struct MHD_Connection *conn, const ch
 		else if (req->has_body)
 			ret = reply_error(conn, req, MHD_HTTP_BAD_REQUEST, 1);
 		else
-			ret = r->handler(ctx, conn, req, name,
-					 strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
+			ret = r->handler(ctx, conn, req, name, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
 	}
 	if (req->status && !req->sending) {
 		req->sending = 1;
@@ -215,8 +214,7 @@ void cdp_http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
 	struct cdp_ctx *ctx = cls;
 	struct cdp_req *req = *req_cls;
-	char addr[INET6_ADDRSTRLEN] = "-", line[1400], m[sizeof(req->method) * 4],
-	     u[sizeof(req->url) * 4];
+	char addr[INET6_ADDRSTRLEN] = "-", line[1400], m[sizeof(req->method) * 4], u[sizeof(req->url) * 4];
 	struct timespec now;
 	double ms;
 	int n;
@@ -247,9 +245,8 @@ void cdp_http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		snprintf(req->method, sizeof(req->method), "-");
 	}
 	if (req->status)
-		atomic_fetch_add_explicit(
-			&ctx->stats.req[req->route][cdp_status_slot(req->status)], 1,
-			memory_order_relaxed);
+		atomic_fetch_add_explicit(&ctx->stats.req[req->route][cdp_status_slot(req->status)], 1,
+					  memory_order_relaxed);
 	/* A head never completed (a client gone or cut mid-request) is no request. */
 	if (ctx->cfg->access_log && (req->seen || req->status)) {
 		client_addr(conn, addr, sizeof(addr));
@@ -259,9 +256,8 @@ void cdp_http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		/* Method and URL are the client's bytes: escaped alike. */
 		cdp_log_escape(req->method, m, sizeof(m));
 		cdp_log_escape(req->url, u, sizeof(u));
-		n = snprintf(line, sizeof(line), "%s \"%s %s\" %d %zu %.3fms%s", addr, m, u,
-			     req->status, req->bytes, ms,
-			     toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+		n = snprintf(line, sizeof(line), "%s \"%s %s\" %d %zu %.3fms%s", addr, m, u, req->status,
+			     req->bytes, ms, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
 		if (n > 0)
 			cdp_log_access(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	}
@@ -276,4 +272,3 @@ size_t cdp_http_no_unescape(void *cls, struct MHD_Connection *c, char *s)
 	(void)c;
 	return strlen(s);
 }
-

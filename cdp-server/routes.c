@@ -21,8 +21,7 @@
 	{ id, methods, path, suffix, label, handler },
 const struct cdp_route cdp_routes[] = { CDP_ROUTES(CDP_ROUTE_ROW) };
 #undef CDP_ROUTE_ROW
-_Static_assert(sizeof(cdp_routes) / sizeof(cdp_routes[0]) == CDP_R_NONE,
-	       "one row per route id");
+_Static_assert(sizeof(cdp_routes) / sizeof(cdp_routes[0]) == CDP_R_NONE, "one row per route id");
 const size_t cdp_n_routes = sizeof(cdp_routes) / sizeof(cdp_routes[0]);
 
 int cdp_name_valid(const char *s, size_t len)
@@ -250,8 +249,8 @@ void cdp_head_begin(struct cdp_head *h, const char *method, const char *url, lon
 		head_fail(h, "the method is not a token (RFC 9110 9.1)");
 	if (!cdp_target_valid(url, strlen(url)))
 		head_fail(h, "a space, control or non-ASCII byte in the request target (RFC 9112 3.2)");
-	if (!head_size || !in_head(h, url) || !in_head(h, version) ||
-	    (uintptr_t)url <= (uintptr_t)method || (uintptr_t)version <= (uintptr_t)url)
+	if (!head_size || !in_head(h, url) || !in_head(h, version) || (uintptr_t)url <= (uintptr_t)method ||
+	    (uintptr_t)version <= (uintptr_t)url)
 		return; /* not the layout described above */
 	h->layout = 1;
 	ml = head_strlen(h, method);
@@ -308,8 +307,7 @@ void cdp_head_field(struct cdp_head *h, const char *name, const char *value)
 	}
 	if (name - h->at > 2 || !only(h->at, (size_t)(name - h->at), "\r\n"))
 		head_fail(h, "bytes hidden behind a NUL before a field line (RFC 9110 5.5)");
-	else if (!only(name + nl, 1, ":") ||
-		 strspn(name + nl + 1, " \t") < (size_t)(value - name - nl - 1))
+	else if (!only(name + nl, 1, ":") || strspn(name + nl + 1, " \t") < (size_t)(value - name - nl - 1))
 		head_fail(h, "a field line is not NAME: VALUE (RFC 9112 5.1)");
 	h->at = value + head_strlen(h, value);
 }

@@ -26,8 +26,7 @@
 /* RFC 9110 §13.2.2: If-None-Match wins; If-Modified-Since only without it. */
 static int not_modified(struct MHD_Connection *conn, const struct cdp_entry *e, pkl_time now)
 {
-	const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						      MHD_HTTP_HEADER_IF_NONE_MATCH);
+	const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	const char *ims;
 	pkl_time t;
 
@@ -52,8 +51,8 @@ static void release_blob(void *cls)
 /* A response for entry e with status 200 or 304 and its caching headers.
  * A 200's body is the blob's memfd (sendfile) when it has one, else the
  * blob's bytes, kept alive by a blob reference owned by the response. */
-static struct MHD_Response *build(const struct cdp_ctx *ctx, const struct cdp_entry *e,
-				  int status, int64_t max_age, pkl_time now)
+static struct MHD_Response *build(const struct cdp_ctx *ctx, const struct cdp_entry *e, int status,
+				  int64_t max_age, pkl_time now)
 {
 	struct MHD_Response *r = NULL;
 	char cc[96];
@@ -87,7 +86,8 @@ static struct MHD_Response *build(const struct cdp_ctx *ctx, const struct cdp_en
 		return NULL;
 	if (status == MHD_HTTP_OK)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-					e->kind == CDP_CRL ? "application/pkix-crl" : "application/pkix-cert");
+					e->kind == CDP_CRL ? "application/pkix-crl" :
+							     "application/pkix-cert");
 	snprintf(cc, sizeof(cc), "public, no-transform, max-age=%lld", (long long)max_age);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, e->etag);
@@ -102,8 +102,8 @@ static struct MHD_Response *build(const struct cdp_ctx *ctx, const struct cdp_en
 	return r;
 }
 
-int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req,
-		    enum cdp_kind kind, const char *name)
+int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req, enum cdp_kind kind,
+		    const char *name)
 {
 	/* Pinned, not referenced: the responses hold references to the bytes. */
 	const struct cdp_snapshot *s = cdp_catalog_pin(ctx->cat);
@@ -190,8 +190,8 @@ int cdp_reply(struct MHD_Connection *conn, struct cdp_req *req, int status, cons
 	return ret;
 }
 
-int cdp_reply_text(struct MHD_Connection *conn, struct cdp_req *req, int status,
-		   const char *ctype, const char *body, size_t len)
+int cdp_reply_text(struct MHD_Connection *conn, struct cdp_req *req, int status, const char *ctype,
+		   const char *body, size_t len)
 {
 	return cdp_reply(conn, req, status, ctype, body, len, 0);
 }

@@ -82,8 +82,8 @@ struct cdp_server *cdp_server_bind(const struct cdp_config *cfg, struct pkl_err 
 			int sb = (int)cfg->send_buffer;
 
 			if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb)) != 0)
-				pkl_log(PKL_LOG_WARN, "%s: cannot set the send buffer: %s",
-					cfg->listen[i], strerror(errno));
+				pkl_log(PKL_LOG_WARN, "%s: cannot set the send buffer: %s", cfg->listen[i],
+					strerror(errno));
 		}
 		if (ss.ss_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
@@ -192,28 +192,25 @@ enum pkl_rc cdp_server_start(struct cdp_server *srv, struct cdp_ctx *ctx, struct
 		/* The acceptor enforces the limits; MHD's own connection limit is
 		 * only a backstop, above the limit by the connections that were
 		 * cut to make room and that this worker has not closed yet. */
-		w->d = MHD_start_daemon(
-			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
-				MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_USE_ERROR_LOG,
-			0, NULL, NULL, cdp_http_access, ctx,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->connection_limit * 2,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_request_size + 4096,
-			MHD_OPTION_NOTIFY_COMPLETED, cdp_http_completed, ctx,
-			MHD_OPTION_NOTIFY_CONNECTION, cdp_conn_notify, w,
-			MHD_OPTION_URI_LOG_CALLBACK, cdp_http_started, NULL,
-			MHD_OPTION_UNESCAPE_CALLBACK, cdp_http_no_unescape, NULL,
-			/* Not MHD's strict mode: at level 1, 0.9.75 drops a request with
+		w->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
+						MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+					0, NULL, NULL, cdp_http_access, ctx, MHD_OPTION_CONNECTION_LIMIT,
+					(unsigned)cfg->connection_limit * 2, MHD_OPTION_CONNECTION_TIMEOUT,
+					(unsigned)cfg->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+					(size_t)cfg->max_request_size + 4096, MHD_OPTION_NOTIFY_COMPLETED,
+					cdp_http_completed, ctx, MHD_OPTION_NOTIFY_CONNECTION,
+					cdp_conn_notify, w, MHD_OPTION_URI_LOG_CALLBACK, cdp_http_started,
+					NULL, MHD_OPTION_UNESCAPE_CALLBACK, cdp_http_no_unescape, NULL,
+					/* Not MHD's strict mode: at level 1, 0.9.75 drops a request with
 			 * a space in its target without an answer. Level 0 passes such
 			 * requests on, and request.c refuses them at their head, with everything
 			 * strict mode checked (Host, whitespace before a colon) and more,
 			 * with a 400 (RFC 9112 §3.2, §5.1). */
-			MHD_OPTION_STRICT_FOR_CLIENT, 0,
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-			MHD_OPTION_END);
+					MHD_OPTION_STRICT_FOR_CLIENT, 0, MHD_OPTION_EXTERNAL_LOGGER,
+					mhd_logger, NULL, MHD_OPTION_END);
 		if (!w->d)
-			return pkl_err_set(err, PKL_ERUNTIME, "", "cannot start HTTP worker %zu of %u",
-					   i + 1, threads);
+			return pkl_err_set(err, PKL_ERUNTIME, "", "cannot start HTTP worker %zu of %u", i + 1,
+					   threads);
 	}
 	srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (srv->stop_fd < 0)
@@ -252,8 +249,7 @@ void cdp_server_stop(struct cdp_server *srv)
 	}
 	if (srv->sweeper_running) {
 		/* The eventfd stays readable: the same write wakes both threads. */
-		if (!srv->acceptor_running &&
-		    write(srv->stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+		if (!srv->acceptor_running && write(srv->stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
 			pkl_log(PKL_LOG_WARN, "cannot wake the sweeper: %s", strerror(errno));
 		pthread_join(srv->sweeper, NULL);
 	}

@@ -56,7 +56,11 @@ struct cdp_worker {
 	struct cdp_conn_list heads, sends;
 };
 
-enum cdp_conn_phase { CDP_PH_HEAD, CDP_PH_BUSY, CDP_PH_SEND };
+enum cdp_conn_phase {
+	CDP_PH_HEAD,
+	CDP_PH_BUSY,
+	CDP_PH_SEND
+};
 
 /* One connection (MHD's socket context), from MHD's STARTED to its CLOSED
  * notification. Fields below fd change under the worker's lock. */
@@ -64,10 +68,10 @@ struct cdp_conn {
 	struct cdp_worker *w;
 	int fd;
 	enum cdp_conn_phase phase;
-	int64_t since;          /* ms: the head phase began / the rate window began */
-	uint64_t acked;         /* bytes acknowledged at the start of the window */
-	int window;             /* since/acked hold a rate window */
-	int cut;                /* shut down by the server; no longer listed */
+	int64_t since;              /* ms: the head phase began / the rate window began */
+	uint64_t acked;             /* bytes acknowledged at the start of the window */
+	int window;                 /* since/acked hold a rate window */
+	int cut;                    /* shut down by the server; no longer listed */
 	struct cdp_conn_list *list; /* &w->heads, &w->sends or NULL */
 	struct cdp_conn *prev, *next;
 };
@@ -80,12 +84,12 @@ struct cdp_server {
 	size_t n_workers;
 	atomic_long total;
 	struct cdp_iplimit ip;
-	int stop_fd;            /* eventfd: wakes the acceptor and the sweeper to exit */
+	int stop_fd; /* eventfd: wakes the acceptor and the sweeper to exit */
 	pthread_t acceptor, sweeper;
 	int acceptor_running, sweeper_running;
-	atomic_long cutting;    /* shut down by the server, not yet closed by MHD */
+	atomic_long cutting;                       /* shut down by the server, not yet closed by MHD */
 	atomic_ulong cut_head, cut_slow, cut_full; /* why, since the last report */
-	int64_t reported;       /* ms of the last report (sweeper thread only) */
+	int64_t reported;                          /* ms of the last report (sweeper thread only) */
 };
 
 /* CLOCK_MONOTONIC in milliseconds. */
@@ -111,9 +115,9 @@ void *cdp_sweeper_main(void *arg);
 
 /* ---- requests (request.c): libmicrohttpd's callbacks (cls: the cdp_ctx) ---- */
 
-enum MHD_Result cdp_http_access(void *cls, struct MHD_Connection *conn, const char *url,
-				const char *method, const char *version, const char *upload_data,
-				size_t *upload_data_size, void **req_cls);
+enum MHD_Result cdp_http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				const char *version, const char *upload_data, size_t *upload_data_size,
+				void **req_cls);
 void cdp_http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			enum MHD_RequestTerminationCode toe);
 void *cdp_http_started(void *cls, const char *uri, struct MHD_Connection *conn);

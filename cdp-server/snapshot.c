@@ -42,8 +42,7 @@ static int key_cmp(const void *k, const void *e)
 	return strcmp(x->name, y->name);
 }
 
-const struct cdp_entry *cdp_snapshot_find(const struct cdp_snapshot *s, enum cdp_kind kind,
-					  const char *name)
+const struct cdp_entry *cdp_snapshot_find(const struct cdp_snapshot *s, enum cdp_kind kind, const char *name)
 {
 	struct entry_key key = { kind, name };
 
@@ -81,8 +80,7 @@ void cdp_snapshot_release(struct cdp_snapshot *s)
 
 /* ---- problems ---- */
 
-void cdp_problem_add(struct cdp_problems *p, const char *ca, const char *source, const char *msg,
-		     int fatal)
+void cdp_problem_add(struct cdp_problems *p, const char *ca, const char *source, const char *msg, int fatal)
 {
 	struct cdp_problem *x;
 
@@ -119,8 +117,8 @@ void cdp_problem_remove(struct cdp_problems *p, const char *source)
 
 /* ---- entries ---- */
 
-static void entry_init(struct cdp_entry *e, enum cdp_kind kind, const char *name,
-		       struct cdp_blob *body, const char *source)
+static void entry_init(struct cdp_entry *e, enum cdp_kind kind, const char *name, struct cdp_blob *body,
+		       const char *source)
 {
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;
@@ -176,15 +174,13 @@ void cdp_make_crl_entry(struct cdp_entry *e, const char *name, struct cdp_blob *
 {
 	entry_init(e, CDP_CRL, name, b, source);
 	e->info = *info;
-	cdp_entry_set_times(e, info->this_update > floor ? info->this_update : floor,
-			    info->next_update);
+	cdp_entry_set_times(e, info->this_update > floor ? info->this_update : floor, info->next_update);
 }
 
 /* The slot for (kind, name) in a copy of n entries made with room for one
  * more: the existing entry, its bytes released for the caller to replace,
  * or a new one at the end (*n grows). */
-size_t cdp_entry_slot(struct cdp_entry *entries, size_t *n, enum cdp_kind kind,
-		      const char *name)
+size_t cdp_entry_slot(struct cdp_entry *entries, size_t *n, enum cdp_kind kind, const char *name)
 {
 	size_t i;
 
@@ -198,8 +194,7 @@ size_t cdp_entry_slot(struct cdp_entry *entries, size_t *n, enum cdp_kind kind,
 
 /* Copies the current snapshot's entries (with blob references) and its
  * problems found on disk (the catalog's notes are added again by cdp_catalog_publish). */
-struct cdp_entry *cdp_copy_entries(const struct cdp_snapshot *s, size_t extra,
-				   struct cdp_problems *fatal)
+struct cdp_entry *cdp_copy_entries(const struct cdp_snapshot *s, size_t extra, struct cdp_problems *fatal)
 {
 	struct cdp_entry *e = calloc(s->n_entries + extra + 1, sizeof(*e));
 	size_t i;
@@ -212,7 +207,7 @@ struct cdp_entry *cdp_copy_entries(const struct cdp_snapshot *s, size_t extra,
 	}
 	for (i = 0; i < s->n_problems; i++)
 		if (!s->problems[i].note)
-			cdp_problem_add(fatal, s->problems[i].ca, s->problems[i].source,
-					s->problems[i].msg, s->problems[i].fatal);
+			cdp_problem_add(fatal, s->problems[i].ca, s->problems[i].source, s->problems[i].msg,
+					s->problems[i].fatal);
 	return e;
 }

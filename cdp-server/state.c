@@ -43,9 +43,9 @@
 #include "pkilab/buf.h"
 #include "pkilab/file.h"
 
-#define HEADER "pkilab-cdpd crl-numbers 1"
+#define HEADER       "pkilab-cdpd crl-numbers 1"
 #define LINE_MAX_LEN 512
-#define FILE_MAX (16L << 20)
+#define FILE_MAX     (16L << 20)
 /* RFC 5280 §5.2.3: at most 20 octets, so 0 <= n <= 2^159 - 1. */
 static const char number_max[] = "730750818665451459101842416358141509827966271487";
 
@@ -103,8 +103,7 @@ static int number_ok(const char *s, char out[PKL_CRL_NUMBER_MAX])
 	while (s[0] == '0' && s[1])
 		s++;
 	n = strlen(s);
-	if (n > sizeof(number_max) - 1 ||
-	    (n == sizeof(number_max) - 1 && strcmp(s, number_max) > 0))
+	if (n > sizeof(number_max) - 1 || (n == sizeof(number_max) - 1 && strcmp(s, number_max) > 0))
 		return 0;
 	memcpy(out, s, n + 1);
 	return 1;
@@ -122,8 +121,8 @@ static int keyid_ok(const char *s, char out[CDP_KEYID_MAX + 1])
 }
 
 /* One line (NUL-terminated, no newline) of the file. */
-static enum pkl_rc parse_line(struct cdp_state *st, char *line, const char *where,
-			      const unsigned *lines, struct pkl_err *err)
+static enum pkl_rc parse_line(struct cdp_state *st, char *line, const char *where, const unsigned *lines,
+			      struct pkl_err *err)
 {
 	char *tok[4], *save = NULL, *p;
 	struct cdp_state_mark m, *dup;
@@ -145,9 +144,10 @@ static enum pkl_rc parse_line(struct cdp_state *st, char *line, const char *wher
 				   "'%.80s' is not a key identifier (2 to %d hex digits)", tok[1],
 				   CDP_KEYID_MAX);
 	if (!number_ok(tok[2], m.number))
-		return pkl_err_set(err, PKL_EINPUT, where,
-				   "'%.80s%s' is not a CRL number (decimal, at most 20 octets: RFC 5280 §5.2.3)",
-				   tok[2], strlen(tok[2]) > 80 ? "..." : "");
+		return pkl_err_set(
+			err, PKL_EINPUT, where,
+			"'%.80s%s' is not a CRL number (decimal, at most 20 octets: RFC 5280 §5.2.3)", tok[2],
+			strlen(tok[2]) > 80 ? "..." : "");
 	dup = find(st, m.ca, m.keyid);
 	if (dup)
 		return pkl_err_set(err, PKL_EINPUT, where,
@@ -184,8 +184,7 @@ enum pkl_rc cdp_state_parse(struct cdp_state *st, const char *text, size_t len, 
 		}
 		n = (size_t)(nl - p);
 		if (n > LINE_MAX_LEN) {
-			rc = pkl_err_set(err, PKL_EINPUT, where, "line longer than %d bytes",
-					 LINE_MAX_LEN);
+			rc = pkl_err_set(err, PKL_EINPUT, where, "line longer than %d bytes", LINE_MAX_LEN);
 			goto out;
 		}
 		if (memchr(p, '\0', n)) {
@@ -262,8 +261,7 @@ struct cdp_state *cdp_state_open(const char *dir, struct pkl_err *err)
 	}
 	st->lock_fd = fd;
 	fd = -1;
-	if ((size_t)snprintf(st->path, sizeof(st->path), "%s/%s", dir, CDP_STATE_FILE) >=
-	    sizeof(st->path)) {
+	if ((size_t)snprintf(st->path, sizeof(st->path), "%s/%s", dir, CDP_STATE_FILE) >= sizeof(st->path)) {
 		pkl_err_set(err, PKL_EINPUT, dir, "state_dir: path too long");
 		goto fail;
 	}
@@ -276,8 +274,8 @@ struct cdp_state *cdp_state_open(const char *dir, struct pkl_err *err)
 			pkl_err_set(err, PKL_ERUNTIME, st->path, "cannot read the state file");
 		goto fail;
 	}
-	if (cdp_state_parse(st, (const char *)(b.data ? b.data : (unsigned char *)""), b.len,
-			    st->path, err) != PKL_OK)
+	if (cdp_state_parse(st, (const char *)(b.data ? b.data : (unsigned char *)""), b.len, st->path,
+			    err) != PKL_OK)
 		goto fail;
 done:
 	pkl_buf_free(&b);
@@ -335,7 +333,8 @@ enum pkl_rc cdp_state_format(struct cdp_state *st, struct pkl_buf *out)
 	/* Sorted: the same marks always make the same bytes (diffable, testable). */
 	if (st->n)
 		qsort(st->v, st->n, sizeof(*st->v), mark_cmp);
-	rc = pkl_buf_printf(out, "%s\n"
+	rc = pkl_buf_printf(out,
+			    "%s\n"
 			    "# The highest CRL number pkilab-cdpd has accepted for each CA and CA key\n"
 			    "# (KEY-ID: SHA-1 of the CA's public key, usually its subjectKeyIdentifier).\n"
 			    "# A lower number is refused, after a restart too. Written by the server;\n"

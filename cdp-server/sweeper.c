@@ -84,13 +84,15 @@ static void report(struct cdp_server *srv, int64_t now)
 	}
 	if ((n = atomic_exchange(&srv->cut_slow, 0)) != 0) {
 		pkl_log(PKL_LOG_INFO,
-			"closed %lu connection(s): response read slower than %ld bytes/s over %llds (min_send_rate)",
+			"closed %lu connection(s): response read slower than %ld bytes/s over %llds "
+			"(min_send_rate)",
 			n, cfg->min_send_rate, (long long)cfg->timeout);
 		any = 1;
 	}
 	if ((n = atomic_exchange(&srv->cut_full, 0)) != 0) {
 		pkl_log(PKL_LOG_WARN,
-			"closed %lu connection(s) still waiting for a request head, to admit new clients at connection_limit (%ld)",
+			"closed %lu connection(s) still waiting for a request head, to admit new clients at "
+			"connection_limit (%ld)",
 			n, cfg->connection_limit);
 		any = 1;
 	}

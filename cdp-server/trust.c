@@ -100,7 +100,8 @@ static void trust_add_file(struct cdp_trust_ca **v, size_t *n, const char *path,
 			continue;
 		if ((*v)[i].der->len != (size_t)dlen || memcmp((*v)[i].der->data, der, (size_t)dlen) != 0)
 			cdp_problem_add(pr, name, path,
-					"a different certificate for this CA name is already trusted (kept the first)",
+					"a different certificate for this CA name is already trusted (kept "
+					"the first)",
 					1);
 		goto out;
 	}
@@ -141,8 +142,9 @@ static void trust_add_dir(struct cdp_trust_ca **v, size_t *n, const char *dir, c
 	for (i = 0; i < k; i++) {
 		const char *d = list[i]->d_name;
 
-		if (d[0] != '.' && (cdp_has_suffix(d, ".crt") || cdp_has_suffix(d, ".pem") ||
-				    cdp_has_suffix(d, ".der") || cdp_has_suffix(d, ".cer")) &&
+		if (d[0] != '.' &&
+		    (cdp_has_suffix(d, ".crt") || cdp_has_suffix(d, ".pem") || cdp_has_suffix(d, ".der") ||
+		     cdp_has_suffix(d, ".cer")) &&
 		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, d) < sizeof(path))
 			trust_add_file(v, n, path, base, pr);
 		free(list[i]);
@@ -150,8 +152,7 @@ static void trust_add_dir(struct cdp_trust_ca **v, size_t *n, const char *dir, c
 	free(list);
 }
 
-void cdp_trust_load(const struct cdp_config *cfg, struct cdp_trust_ca **v, size_t *n,
-		    struct cdp_problems *pr)
+void cdp_trust_load(const struct cdp_config *cfg, struct cdp_trust_ca **v, size_t *n, struct cdp_problems *pr)
 {
 	char path[4096];
 	struct stat st;
@@ -256,7 +257,8 @@ void cdp_keep_last_good_cas(struct cdp_catalog *cat, struct cdp_trust_ca **v, si
 			continue;
 		if (lstat(o->source, &st) != 0 && errno == ENOENT) {
 			cdp_problem_add(pr, o->name, o->source,
-					"the CA certificate file is gone: the last good CA certificate stays in service until a restart",
+					"the CA certificate file is gone: the last good CA certificate stays "
+					"in service until a restart",
 					0);
 		} else {
 			char msg[512];
@@ -272,8 +274,7 @@ void cdp_keep_last_good_cas(struct cdp_catalog *cat, struct cdp_trust_ca **v, si
 
 /* The configured (not learned) CAs of v: the only issuers a learned CA may
  * have. Arrays the caller frees; 0 with both NULL when out of memory. */
-static size_t configured_issuers(const struct cdp_trust_ca *v, size_t n, X509 ***iss,
-				 const char ***names)
+static size_t configured_issuers(const struct cdp_trust_ca *v, size_t n, X509 ***iss, const char ***names)
 {
 	size_t i, k = 0;
 
@@ -311,7 +312,8 @@ void cdp_merge_learned(struct cdp_catalog *cat, struct cdp_trust_ca **v, size_t 
 
 		if (cdp_trust_find(*v, *n, l->name))
 			pkl_log(PKL_LOG_WARN,
-				"aia '%s': a configured CA certificate now has this name: the one learned from %s is dropped",
+				"aia '%s': a configured CA certificate now has this name: the one learned "
+				"from %s is dropped",
 				l->name, l->source);
 		else if (cdp_judge_ca(l->der->data, l->der->len, iss, names, n_conf, pkl_time_now(),
 				      l->source, &x, &err) != CDP_ACCEPT)
@@ -340,9 +342,8 @@ void cdp_merge_learned(struct cdp_catalog *cat, struct cdp_trust_ca **v, size_t 
 	free(names);
 }
 
-enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name,
-				      const unsigned char *der, size_t len, const char *source,
-				      struct pkl_err *err)
+enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name, const unsigned char *der,
+				      size_t len, const char *source, struct pkl_err *err)
 {
 	struct cdp_problems fatal = { 0 };
 	struct cdp_snapshot *s;
@@ -369,7 +370,8 @@ enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name,
 	}
 	if (ca && !ca->learned) {
 		pkl_err_set(err, PKL_EINPUT, source,
-			    "a different certificate is configured for '%s' (%s): a peer never replaces a configured CA",
+			    "a different certificate is configured for '%s' (%s): a peer never replaces a "
+			    "configured CA",
 			    name, ca->source);
 		v = CDP_CONFLICT;
 		goto out;
@@ -415,8 +417,8 @@ enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name,
 
 		if (entries[i].kind != CDP_CRL || strcmp(entries[i].name, name) != 0)
 			continue;
-		if (pkl_crlcheck_verify(entries[i].body->data, entries[i].body->len,
-					entries[i].source, nt.cert, &info, NULL) == PKL_OK) {
+		if (pkl_crlcheck_verify(entries[i].body->data, entries[i].body->len, entries[i].source,
+					nt.cert, &info, NULL) == PKL_OK) {
 			has_crl = 1;
 		} else {
 			cdp_blob_unref(entries[i].body);
@@ -426,8 +428,8 @@ enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name,
 	}
 	if (!has_crl)
 		cdp_problem_add(&fatal, name, "", "no valid CRL to serve", 1);
-	pkl_log(PKL_LOG_INFO, "aia '%s': learned CA certificate from %s (issued by a trusted CA)",
-		name, source);
+	pkl_log(PKL_LOG_INFO, "aia '%s': learned CA certificate from %s (issued by a trusted CA)", name,
+		source);
 	cdp_catalog_publish(cat, entries, n, &fatal);
 	entries = NULL;
 out:

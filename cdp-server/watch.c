@@ -13,8 +13,9 @@
 
 #include "cdpd.h"
 
-#define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | \
-		    IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB)
+#define WATCH_MASK                                                                               \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | \
+	 IN_MOVE_SELF | IN_ATTRIB)
 
 int cdp_watch_open(const struct cdp_config *cfg, int fd, struct pkl_err *err)
 {

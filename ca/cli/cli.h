@@ -10,20 +10,20 @@
 #include "pkilab/err.h"
 
 struct pkl_cli {
-	const char *prog;     /* "pkilab" */
-	const char *command;  /* "build" */
-	const char *pki_dir;  /* --pki, else $PKILAB_DIR, else NULL (command decides) */
-	int json;             /* --json */
-	int verbose;          /* -v count; -q sets -1 */
-	int output_failed;    /* a result could not be printed: main() exits 3 */
-	struct pkl_env env;   /* the environment, read once by main() */
+	const char *prog;    /* "pkilab" */
+	const char *command; /* "build" */
+	const char *pki_dir; /* --pki, else $PKILAB_DIR, else NULL (command decides) */
+	int json;            /* --json */
+	int verbose;         /* -v count; -q sets -1 */
+	int output_failed;   /* a result could not be printed: main() exits 3 */
+	struct pkl_env env;  /* the environment, read once by main() */
 };
 
 enum cli_opt_type {
-	CLI_FLAG,   /* int: set to 1 */
-	CLI_STR,    /* const char *: the argument */
-	CLI_INT,    /* long: a decimal number */
-	CLI_LIST,   /* struct cli_list: repeatable string */
+	CLI_FLAG, /* int: set to 1 */
+	CLI_STR,  /* const char *: the argument */
+	CLI_INT,  /* long: a decimal number */
+	CLI_LIST, /* struct cli_list: repeatable string */
 };
 
 #define CLI_LIST_MAX 32
@@ -33,11 +33,11 @@ struct cli_list {
 };
 
 struct cli_opt {
-	const char *name;   /* long name without "--" */
-	int short_name;     /* 0 if none */
+	const char *name; /* long name without "--" */
+	int short_name;   /* 0 if none */
 	enum cli_opt_type type;
 	void *dest;
-	const char *arg;    /* argument name for help, e.g. "DIR" */
+	const char *arg; /* argument name for help, e.g. "DIR" */
 	const char *help;
 };
 
@@ -51,8 +51,8 @@ struct cli_cmd {
  * (--pki, --json, -v, -q, -h). Positional arguments are moved to the front:
  * on success *npos is their count and argv[1..npos] holds them.
  * Returns PKL_OK, PKL_EINPUT (error already printed), or -1 after --help. */
-int cli_parse(int argc, char **argv, const struct cli_opt *opts, struct pkl_cli *cli,
-	      const char *usage, int *npos);
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, struct pkl_cli *cli, const char *usage,
+	      int *npos);
 
 /* Prints "pkilab: error: WHERE: MESSAGE" and returns err->rc (the exit code). */
 int cli_fail(const struct pkl_cli *cli, const struct pkl_err *err);

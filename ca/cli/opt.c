@@ -38,8 +38,8 @@ static void print_help(const struct pkl_cli *cli, const struct cli_opt *opts, co
 	}
 }
 
-int cli_parse(int argc, char **argv, const struct cli_opt *opts, struct pkl_cli *cli,
-	      const char *usage, int *npos)
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, struct pkl_cli *cli, const char *usage,
+	      int *npos)
 {
 	struct option lopts[MAX_OPTS + N_COMMON + 1];
 	const struct cli_opt *map[MAX_OPTS + N_COMMON];
@@ -105,7 +105,8 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, struct pkl_cli 
 			snprintf(stem, sizeof(stem), "%.*s", (int)strcspn(word, "="), word);
 			const char *s = pkl_suggest(stem, names);
 			if (s)
-				return cli_usage_error(cli, "unknown option '%s' (did you mean '--%s'?)", bad, s);
+				return cli_usage_error(cli, "unknown option '%s' (did you mean '--%s'?)", bad,
+						       s);
 			return cli_usage_error(cli, "unknown option '%s'", bad);
 		}
 		if (c >= 1000) {
@@ -118,11 +119,11 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, struct pkl_cli 
 			if (!strncmp(typed, "--", 2)) {
 				size_t tl = strcspn(typed + 2, "=");
 				if (tl != strlen(o->name) || strncmp(typed + 2, o->name, tl) != 0)
-					return cli_usage_error(cli, "unknown option '%.*s' (did you mean '--%s'?)",
+					return cli_usage_error(cli,
+							       "unknown option '%.*s' (did you mean '--%s'?)",
 							       (int)(tl + 2), typed, o->name);
 			}
-		}
-		else
+		} else
 			for (size_t i = 0; i < n; i++)
 				if (map[i]->short_name == c)
 					o = map[i];
@@ -139,12 +140,8 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, struct pkl_cli 
 			continue;
 		}
 		switch (o->type) {
-		case CLI_FLAG:
-			*(int *)o->dest = 1;
-			break;
-		case CLI_STR:
-			*(const char **)o->dest = optarg;
-			break;
+		case CLI_FLAG: *(int *)o->dest = 1; break;
+		case CLI_STR: *(const char **)o->dest = optarg; break;
 		case CLI_INT: {
 			char *end;
 			errno = 0;

@@ -30,13 +30,15 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 		for (size_t i = 0; i < n; i++) {
 			const struct pkl_build_item *it = pkl_build_plan_item(plan, i);
 			int kept = it->action == PKL_BUILD_KEEP;
-			json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name", it->e->name,
-					      "role", it->e->is_ca ? (it->e->issuer[0] ? "intermediate" : "root") : "end-entity",
-					      "issuer", it->e->issuer[0] ? it->e->issuer : it->e->name,
-					      "subject", kept ? it->row.subject : it->e->subject,
-					      "serial", it->row.serial, "not_after",
-					      pkl_time_fmt(kept ? it->row.not_after : it->e->not_after, until, sizeof(until)),
-					      "ca", it->e->is_ca);
+			json_t *c = json_pack(
+				"{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name", it->e->name, "role",
+				it->e->is_ca ? (it->e->issuer[0] ? "intermediate" : "root") : "end-entity",
+				"issuer", it->e->issuer[0] ? it->e->issuer : it->e->name, "subject",
+				kept ? it->row.subject : it->e->subject, "serial", it->row.serial,
+				"not_after",
+				pkl_time_fmt(kept ? it->row.not_after : it->e->not_after, until,
+					     sizeof(until)),
+				"ca", it->e->is_ca);
 			if (it->differs[0])
 				json_object_set_new(c, "lab_differs", json_string(it->differs));
 			json_array_append_new(json_object_get(o, kept ? "kept" : "issued"), c);
@@ -54,8 +56,12 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 		char spec[32];
 		pkl_key_spec_str(&it->e->prof.key, spec, sizeof(spec));
 		printf("  %-7s %-16s %-12s %-9s until %s  %s%s%s\n",
-		       kept ? "kept" : dry_run ? "would" : "issued", it->e->name,
-		       it->e->is_ca ? (it->e->issuer[0] ? "intermediate" : "root") : it->e->prof.template_name,
+		       kept    ? "kept" :
+		       dry_run ? "would" :
+				 "issued",
+		       it->e->name,
+		       it->e->is_ca ? (it->e->issuer[0] ? "intermediate" : "root") :
+				      it->e->prof.template_name,
 		       kept ? it->row.key_spec : spec,
 		       pkl_time_fmt(kept ? it->row.not_after : it->e->not_after, until, sizeof(until)),
 		       kept ? it->row.subject : it->e->subject,

@@ -40,10 +40,10 @@ struct doctor {
 	pkl_time at;
 	struct pkl_fetch_opts fo;
 	char resolve_env[2048];
-	STACK_OF(X509) *pool, *anchors;
+	STACK_OF(X509) * pool, *anchors;
 	X509 *leaf;
 	int is_p12;
-	struct pkl_buf p12;  /* the PKCS#12 input's bytes, for lint.X9 */
+	struct pkl_buf p12; /* the PKCS#12 input's bytes, for lint.X9 */
 	char p12_label[4096];
 	struct pkl_report rep;
 };
@@ -70,8 +70,7 @@ static char *read_password(struct doctor *d, struct pkl_err *err)
 	return p;
 }
 
-static enum pkl_rc load_inputs(struct doctor *d, const char *arg, struct pkl_cli *cli,
-			       struct pkl_err *err)
+static enum pkl_rc load_inputs(struct doctor *d, const char *arg, struct pkl_cli *cli, struct pkl_err *err)
 {
 	char *pw = NULL;
 	enum pkl_rc rc;
@@ -146,8 +145,8 @@ static int output(struct doctor *d, struct pkl_cli *cli)
 	if (plat[0])
 		plat[strlen(plat) - 1] = '\0';
 	if (cli->json) {
-		const char *meta[] = { "command", "doctor", "certificate", label, "at", at,
-				       "platforms", plat, NULL };
+		const char *meta[] = { "command", "doctor",    "certificate", label, "at",
+				       at,        "platforms", plat,          NULL };
 		rc = pkl_report_json(&d->rep, meta, &out, &err);
 	} else {
 		rc = pkl_buf_printf(&out, "pkilab doctor: %s (%s), judged at %s, platforms: %s\n", label,
@@ -166,21 +165,31 @@ static int output(struct doctor *d, struct pkl_cli *cli)
 
 int cmd_doctor(int argc, char **argv, struct pkl_cli *cli)
 {
-	struct doctor d = { .timeout_s = 10, .win_budget_ms = PKL_DOCTOR_WINDOWS_BUDGET_MS,
+	struct doctor d = { .timeout_s = 10,
+			    .win_budget_ms = PKL_DOCTOR_WINDOWS_BUDGET_MS,
 			    .sws_budget_ms = PKL_DOCTOR_STRONGSWAN_BUDGET_MS };
 	const struct cli_opt opts[] = {
-		{ "chain", 'c', CLI_LIST, &d.chain_files, "FILE", "intermediate certificates (PEM/DER), repeatable" },
-		{ "trust", 't', CLI_LIST, &d.trust, "FILE|DIR", "trust anchors (default with --pki: the lab's roots)" },
-		{ "id", 0, CLI_STR, &d.id, "IDENTITY", "the IKE identity the peer presents or dials (FQDN, IP, email, DN)" },
-		{ "platform", 0, CLI_STR, &d.platform, "LIST", "windows, strongswan, apple or all (default all)" },
+		{ "chain", 'c', CLI_LIST, &d.chain_files, "FILE",
+		  "intermediate certificates (PEM/DER), repeatable" },
+		{ "trust", 't', CLI_LIST, &d.trust, "FILE|DIR",
+		  "trust anchors (default with --pki: the lab's roots)" },
+		{ "id", 0, CLI_STR, &d.id, "IDENTITY",
+		  "the IKE identity the peer presents or dials (FQDN, IP, email, DN)" },
+		{ "platform", 0, CLI_STR, &d.platform, "LIST",
+		  "windows, strongswan, apple or all (default all)" },
 		{ "role", 0, CLI_STR, &d.role, "ROLE", "gateway or client (default: from the EKU)" },
 		{ "at", 0, CLI_STR, &d.at_str, "TIME", "judge as of this time (absolute or relative: +1d)" },
-		{ "resolve", 0, CLI_LIST, &d.resolve, "HOST:PORT:ADDR[:PORT]", "fetch HOST:PORT from ADDR (also $PKILAB_RESOLVE)" },
-		{ "password-file", 0, CLI_STR, &d.password_file, "FILE", "PKCS#12 password: first line of FILE" },
-		{ "password-env", 0, CLI_STR, &d.password_env, "VAR", "PKCS#12 password from environment variable VAR" },
+		{ "resolve", 0, CLI_LIST, &d.resolve, "HOST:PORT:ADDR[:PORT]",
+		  "fetch HOST:PORT from ADDR (also $PKILAB_RESOLVE)" },
+		{ "password-file", 0, CLI_STR, &d.password_file, "FILE",
+		  "PKCS#12 password: first line of FILE" },
+		{ "password-env", 0, CLI_STR, &d.password_env, "VAR",
+		  "PKCS#12 password from environment variable VAR" },
 		{ "timeout", 0, CLI_INT, &d.timeout_s, "SECONDS", "per-fetch deadline (default 10)" },
-		{ "windows-budget", 0, CLI_INT, &d.win_budget_ms, "MS", "Windows cumulative revocation budget (default 20000)" },
-		{ "strongswan-budget", 0, CLI_INT, &d.sws_budget_ms, "MS", "strongSwan per-URI budget (default 10000)" },
+		{ "windows-budget", 0, CLI_INT, &d.win_budget_ms, "MS",
+		  "Windows cumulative revocation budget (default 20000)" },
+		{ "strongswan-budget", 0, CLI_INT, &d.sws_budget_ms, "MS",
+		  "strongSwan per-URI budget (default 10000)" },
 		{ "no-fetch", 0, CLI_FLAG, &d.no_fetch, NULL, "offline: no CRL or AIA fetches" },
 		{ "no-aia", 0, CLI_FLAG, &d.no_aia, NULL, "do not fetch missing issuers from AIA URLs" },
 		{ "ascii", 0, CLI_FLAG, &d.ascii, NULL, "[ok]/[FAIL]/[warn] marks instead of symbols" },
@@ -231,11 +240,22 @@ int cmd_doctor(int argc, char **argv, struct pkl_cli *cli)
 		d.leaf_role = pkl_lint_role_of(d.leaf);
 
 	struct pkl_doctor_opts o = {
-		.leaf = d.leaf, .pool = d.pool, .anchors = d.anchors, .platforms = d.platforms,
-		.leaf_role = d.leaf_role, .id = d.id, .at = d.at, .clock = wall_clock,
-		.no_fetch = d.no_fetch, .no_aia = d.no_aia, .fetch = &d.fo,
-		.windows_budget_ms = d.win_budget_ms, .strongswan_budget_ms = d.sws_budget_ms,
-		.p12 = d.p12.data, .p12_len = d.p12.len, .p12_label = d.p12_label,
+		.leaf = d.leaf,
+		.pool = d.pool,
+		.anchors = d.anchors,
+		.platforms = d.platforms,
+		.leaf_role = d.leaf_role,
+		.id = d.id,
+		.at = d.at,
+		.clock = wall_clock,
+		.no_fetch = d.no_fetch,
+		.no_aia = d.no_aia,
+		.fetch = &d.fo,
+		.windows_budget_ms = d.win_budget_ms,
+		.strongswan_budget_ms = d.sws_budget_ms,
+		.p12 = d.p12.data,
+		.p12_len = d.p12.len,
+		.p12_label = d.p12_label,
 	};
 	if (pkl_doctor_run(&o, &d.rep, &err) != PKL_OK) {
 		rc = cli_fail(cli, &err);

@@ -52,8 +52,8 @@ static void item(struct out *o, const char *kind, const char *name, pkl_time whe
 
 	pkl_time_fmt(when, t, sizeof(t));
 	if (o->arr) {
-		json_array_append_new(o->arr, json_pack("{s:s, s:s, s:s, s:I, s:s}", "kind", kind, "name", name,
-							"expires", when ? t : "", "seconds_left",
+		json_array_append_new(o->arr, json_pack("{s:s, s:s, s:s, s:I, s:s}", "kind", kind, "name",
+							name, "expires", when ? t : "", "seconds_left",
 							(json_int_t)(when ? left : 0), "detail", detail));
 	} else if (!o->quiet) {
 		if (!when)
@@ -111,7 +111,8 @@ int cmd_expiring(int argc, char **argv, struct pkl_cli *cli)
 		if (r->status == PKL_STATUS_REVOKED)
 			continue;
 		if (r->not_after <= horizon) {
-			snprintf(detail, sizeof(detail), "%s, serial %s", r->is_ca ? "CA certificate" : "certificate", r->serial);
+			snprintf(detail, sizeof(detail), "%s, serial %s",
+				 r->is_ca ? "CA certificate" : "certificate", r->serial);
 			item(&o, "certificate", r->name, r->not_after, detail);
 		}
 	}
@@ -125,8 +126,9 @@ int cmd_expiring(int argc, char **argv, struct pkl_cli *cli)
 		if (pkl_db_cert_get(pki->db, r->issuer_id, &is, NULL) != PKL_OK)
 			continue;
 		if (is.not_after < r->not_after) {
-			snprintf(detail, sizeof(detail), "expires before '%s' it signed (%s), which stops validating then",
-				 r->name, pkl_time_fmt(r->not_after, t1, sizeof(t1)));
+			snprintf(detail, sizeof(detail),
+				 "expires before '%s' it signed (%s), which stops validating then", r->name,
+				 pkl_time_fmt(r->not_after, t1, sizeof(t1)));
 			item(&o, "ca-outlived", is.name, is.not_after, detail);
 		}
 	}
@@ -139,8 +141,8 @@ int cmd_expiring(int argc, char **argv, struct pkl_cli *cli)
 		    pkl_pki_path(pki, PKL_FILE_CRL, r->name, path, sizeof(path), NULL) != PKL_OK)
 			continue;
 		if (pkl_crl_walk_file(path, &sc, NULL) != PKL_OK) {
-			snprintf(detail, sizeof(detail), "CRL %s is missing or unreadable: run 'pkilab crl --ca %s'",
-				 path, r->name);
+			snprintf(detail, sizeof(detail),
+				 "CRL %s is missing or unreadable: run 'pkilab crl --ca %s'", path, r->name);
 			item(&o, "crl", r->name, 0, detail);
 		} else if (!sc.next_update) {
 			item(&o, "crl", r->name, 0, "CRL has no nextUpdate");

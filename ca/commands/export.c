@@ -23,11 +23,13 @@
 #define PW_MAX 1024
 
 /* Fills pw from the first source that is set (pkilab/secret.h). */
-static enum pkl_rc get_password(const char *file, const char *env, char *pw, size_t len,
-				struct pkl_err *err)
+static enum pkl_rc get_password(const char *file, const char *env, char *pw, size_t len, struct pkl_err *err)
 {
-	struct pkl_secret_src src = { .file = file, .value = env, .prompt = "PKCS#12 password: ",
-				      .confirm = 1, .prompt_max = PW_MAX - 1 };
+	struct pkl_secret_src src = { .file = file,
+				      .value = env,
+				      .prompt = "PKCS#12 password: ",
+				      .confirm = 1,
+				      .prompt_max = PW_MAX - 1 };
 	enum pkl_secret_from from;
 	enum pkl_rc rc;
 	char *s = NULL;
@@ -43,7 +45,8 @@ static enum pkl_rc get_password(const char *file, const char *env, char *pw, siz
 		if (!*s || strlen(s) >= len) {
 			pkl_secret_free(s);
 			return pkl_err_set(err, PKL_EINPUT, file,
-					   "the first line of the password file must hold the password (1-%zu characters)",
+					   "the first line of the password file must hold the password "
+					   "(1-%zu characters)",
 					   len - 1);
 		}
 		break;
@@ -67,9 +70,10 @@ static enum pkl_rc get_password(const char *file, const char *env, char *pw, siz
 	}
 	snprintf(pw, len, "%s", s);
 	pkl_secret_free(s);
-	return pkl_export_password_check(pw, from == PKL_SECRET_FILE    ? file
-					     : from == PKL_SECRET_VALUE ? "PKILAB_P12_PASSWORD"
-									: "the terminal prompt",
+	return pkl_export_password_check(pw,
+					 from == PKL_SECRET_FILE  ? file :
+					 from == PKL_SECRET_VALUE ? "PKILAB_P12_PASSWORD" :
+								    "the terminal prompt",
 					 err);
 }
 
@@ -78,7 +82,8 @@ int cmd_export(int argc, char **argv, struct pkl_cli *cli)
 	const char *format = NULL, *out = NULL, *profile = NULL, *pwfile = NULL;
 	int npos, status;
 	const struct cli_opt opts[] = {
-		{ "format", 'f', CLI_STR, &format, "F", "pem, der, p12, windows, strongswan or openssl-index" },
+		{ "format", 'f', CLI_STR, &format, "F",
+		  "pem, der, p12, windows, strongswan or openssl-index" },
 		{ "out", 'o', CLI_STR, &out, "DIR", "output directory (created when missing)" },
 		{ "p12-profile", 0, CLI_STR, &profile, "P",
 		  "legacy (default: 3DES/SHA-1, Windows Server 2016, Apple) or modern (AES-256/SHA-256)" },
@@ -92,9 +97,10 @@ int cmd_export(int argc, char **argv, struct pkl_cli *cli)
 	struct pkl_buf listing = PKL_BUF_INIT;
 	char pw[PW_MAX] = "";
 
-	status = cli_parse(argc, argv, opts, cli,
-			   "export NAME --format F --out DIR [--p12-profile legacy|modern] [--password-file FILE]",
-			   &npos);
+	status = cli_parse(
+		argc, argv, opts, cli,
+		"export NAME --format F --out DIR [--p12-profile legacy|modern] [--password-file FILE]",
+		&npos);
 	if (status)
 		return status < 0 ? 0 : status;
 	if (npos != 1)
@@ -116,7 +122,8 @@ int cmd_export(int argc, char **argv, struct pkl_cli *cli)
 		if (pkl_db_cert_find(pki->db, argv[1], &r, &err) != PKL_OK)
 			goto done;
 		if (r.status == PKL_STATUS_REVOKED)
-			pkl_warn("'%s' (serial %s) is revoked: peers checking the CRL will reject it", r.name, r.serial);
+			pkl_warn("'%s' (serial %s) is revoked: peers checking the CRL will reject it", r.name,
+				 r.serial);
 		else if (r.not_after <= pkl_time_now())
 			pkl_warn("'%s' (serial %s) has expired", r.name, r.serial);
 	}

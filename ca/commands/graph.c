@@ -79,7 +79,8 @@ static enum pkl_rc render_svg(const struct pkl_buf *dot, const char *tmpdir, str
 		posix_spawn_file_actions_destroy(&fa);
 		if (e != 0) {
 			pkl_err_set(err, PKL_ERUNTIME, "graph",
-				    "cannot run graphviz 'dot' (%s): install graphviz, or write DOT with --format dot",
+				    "cannot run graphviz 'dot' (%s): install graphviz, or write DOT with "
+				    "--format dot",
 				    strerror(e));
 			goto out;
 		}
@@ -94,7 +95,8 @@ static enum pkl_rc render_svg(const struct pkl_buf *dot, const char *tmpdir, str
 		time_t left = deadline - time(NULL);
 
 		if (left <= 0) {
-			pkl_err_set(err, PKL_ERUNTIME, "graph", "dot did not finish within %d s", DOT_DEADLINE_S);
+			pkl_err_set(err, PKL_ERUNTIME, "graph", "dot did not finish within %d s",
+				    DOT_DEADLINE_S);
 			kill(pid, SIGKILL);
 			goto out;
 		}
@@ -125,10 +127,12 @@ out:
 		if (rc == PKL_OK && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
 			/* 127: the shell convention posix_spawnp's child uses when exec fails */
 			if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-				pkl_err_set(err, PKL_ERUNTIME, "graph", "graphviz 'dot' not found: install graphviz, "
+				pkl_err_set(err, PKL_ERUNTIME, "graph",
+					    "graphviz 'dot' not found: install graphviz, "
 					    "or write DOT with --format dot");
 			else
-				pkl_err_set(err, PKL_ERUNTIME, "graph", "dot -Tsvg failed (status %d)", status);
+				pkl_err_set(err, PKL_ERUNTIME, "graph", "dot -Tsvg failed (status %d)",
+					    status);
 			rc = PKL_ERUNTIME;
 		}
 	}
@@ -148,11 +152,15 @@ int cmd_graph(int argc, char **argv, struct pkl_cli *cli)
 	const char *out_path = NULL, *format = NULL, *at = NULL, *margin = "30d";
 	int all = 0, no_legend = 0, npos, status, svg;
 	const struct cli_opt opts[] = {
-		{ "out", 'o', CLI_STR, &out_path, "FILE", "write to FILE (atomically) instead of stdout; .svg means SVG" },
-		{ "format", 'f', CLI_STR, &format, "FMT", "dot or svg (default: from --out's name, else dot)" },
+		{ "out", 'o', CLI_STR, &out_path, "FILE",
+		  "write to FILE (atomically) instead of stdout; .svg means SVG" },
+		{ "format", 'f', CLI_STR, &format, "FMT",
+		  "dot or svg (default: from --out's name, else dot)" },
 		{ "all", 'a', CLI_FLAG, &all, NULL, "also certificates superseded by renewals" },
-		{ "at", 0, CLI_STR, &at, "TIME", "judge validity at TIME (absolute or relative, default now)" },
-		{ "margin", 0, CLI_STR, &margin, "DURATION", "amber when a certificate expires within this (default 30d)" },
+		{ "at", 0, CLI_STR, &at, "TIME",
+		  "judge validity at TIME (absolute or relative, default now)" },
+		{ "margin", 0, CLI_STR, &margin, "DURATION",
+		  "amber when a certificate expires within this (default 30d)" },
 		{ "no-legend", 0, CLI_FLAG, &no_legend, NULL, "leave out the colour legend" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
@@ -162,9 +170,10 @@ int cmd_graph(int argc, char **argv, struct pkl_cli *cli)
 	struct pkl_err err = { 0 };
 	struct pkl_pki *pki = NULL;
 
-	status = cli_parse(argc, argv, opts, cli,
-			   "graph [--out FILE] [--format dot|svg] [--all] [--at TIME] [--margin DURATION] [--no-legend]",
-			   &npos);
+	status = cli_parse(
+		argc, argv, opts, cli,
+		"graph [--out FILE] [--format dot|svg] [--all] [--at TIME] [--margin DURATION] [--no-legend]",
+		&npos);
 	if (status)
 		return status < 0 ? 0 : status;
 	if (npos)
@@ -188,7 +197,8 @@ int cmd_graph(int argc, char **argv, struct pkl_cli *cli)
 	}
 	if (!(pki = pkl_pki_open(cli_pki_dir(cli), 0, &err)))
 		goto fail;
-	if ((cli->json ? pkl_graph_json(pki, &go, &dot, &err) : pkl_graph_dot(pki, &go, &dot, &err)) != PKL_OK)
+	if ((cli->json ? pkl_graph_json(pki, &go, &dot, &err) : pkl_graph_dot(pki, &go, &dot, &err)) !=
+	    PKL_OK)
 		goto fail;
 	if (svg) {
 		if (render_svg(&dot, cli->env.tmpdir, &svgbuf, &err) != PKL_OK)

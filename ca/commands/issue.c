@@ -24,13 +24,17 @@ int cmd_issue(int argc, char **argv, struct pkl_cli *cli)
 		{ "ca", 0, CLI_STR, &o.ca, "CA", "the issuing CA (a name in the PKI)" },
 		{ "template", 't', CLI_STR, &o.template_name, "T", "template name (templates/T.cfg)" },
 		{ "name", 'n', CLI_STR, &o.name, "N", "name of the new certificate in the PKI" },
-		{ "subject", 's', CLI_STR, &o.subject, "DN", "subject, e.g. \"CN=vpn.example.com\" (default: the CSR's)" },
-		{ "san", 0, CLI_LIST, &sans, "S", "subjectAltName: DNS:x, IP:x, email:x, URI:x or bare (repeatable)" },
-		{ "csr", 0, CLI_STR, &o.csr_path, "FILE", "sign this PKCS#10 request instead of generating a key" },
+		{ "subject", 's', CLI_STR, &o.subject, "DN",
+		  "subject, e.g. \"CN=vpn.example.com\" (default: the CSR's)" },
+		{ "san", 0, CLI_LIST, &sans, "S",
+		  "subjectAltName: DNS:x, IP:x, email:x, URI:x or bare (repeatable)" },
+		{ "csr", 0, CLI_STR, &o.csr_path, "FILE",
+		  "sign this PKCS#10 request instead of generating a key" },
 		{ "validity", 0, CLI_STR, &o.validity, "D", "override the template's validity, e.g. 90d" },
 		{ "not-before", 0, CLI_STR, &o.not_before, "T", "absolute or relative notBefore" },
 		{ "not-after", 0, CLI_STR, &o.not_after, "T", "absolute or relative notAfter" },
-		{ "outlive-issuer", 0, CLI_FLAG, &o.outlive_issuer, NULL, "allow notAfter beyond the issuer's" },
+		{ "outlive-issuer", 0, CLI_FLAG, &o.outlive_issuer, NULL,
+		  "allow notAfter beyond the issuer's" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	struct pkl_err err = { 0 };
@@ -38,7 +42,8 @@ int cmd_issue(int argc, char **argv, struct pkl_cli *cli)
 	char buf[64];
 
 	status = cli_parse(argc, argv, opts, cli,
-			   "issue --ca CA --template T --name N [--subject DN] [--san S]... [--csr FILE]", &npos);
+			   "issue --ca CA --template T --name N [--subject DN] [--san S]... [--csr FILE]",
+			   &npos);
 	if (status)
 		return status < 0 ? 0 : status;
 	if (npos)
@@ -54,8 +59,9 @@ int cmd_issue(int argc, char **argv, struct pkl_cli *cli)
 	if (pkl_issue(cli_pki_dir(cli), &o, &r, &err) != PKL_OK)
 		return cli_fail(cli, &err);
 	if (cli->json) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", r.name, "issuer", r.issuer, "serial",
-				      r.serial, "subject", r.subject, "not_after", pkl_time_fmt(r.not_after, buf, sizeof(buf)));
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", r.name, "issuer", r.issuer,
+				      "serial", r.serial, "subject", r.subject, "not_after",
+				      pkl_time_fmt(r.not_after, buf, sizeof(buf)));
 		cli_print_json(cli, j);
 		json_decref(j);
 	} else if (cli->verbose >= 0) {

@@ -19,9 +19,11 @@ int cmd_lint(int argc, char **argv, struct pkl_cli *cli)
 	struct pkl_lint_file_opts lo = { 0 };
 	struct pkl_report rep = { 0 };
 	const struct cli_opt opts[] = {
-		{ "issuer", 0, CLI_STR, &lo.issuer_file, "FILE", "the issuing CA certificate (chain lints L12/L13, CRL X7)" },
+		{ "issuer", 0, CLI_STR, &lo.issuer_file, "FILE",
+		  "the issuing CA certificate (chain lints L12/L13, CRL X7)" },
 		{ "id", 0, CLI_STR, &lo.id, "IDENTITY", "IKE identity to find in the SAN (X3)" },
-		{ "platform", 0, CLI_STR, &platform, "LIST", "windows, strongswan, apple or all (default all)" },
+		{ "platform", 0, CLI_STR, &platform, "LIST",
+		  "windows, strongswan, apple or all (default all)" },
 		{ "role", 0, CLI_STR, &role, "ROLE", "gateway or client (default: from the EKU)" },
 		{ "at", 0, CLI_STR, &at_str, "TIME", "judge CRL freshness (X8) as of TIME" },
 		{ "ascii", 0, CLI_FLAG, &ascii, NULL, "[ok]/[FAIL]/[warn] marks instead of symbols" },

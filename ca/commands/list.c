@@ -45,10 +45,10 @@ static int one(const struct pkl_cert_row *r, void *cls)
 		json_array_append_new(c->arr,
 				      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name",
 						r->name, "kind", kind, "issuer", r->issuer_name, "serial",
-						r->serial, "subject", r->subject, "template", r->template_name,
-						"status", status_of(r, c->now), "not_before",
-						pkl_time_fmt(r->not_before, nb, sizeof(nb)), "not_after", na,
-						"current", r->current));
+						r->serial, "subject", r->subject, "template",
+						r->template_name, "status", status_of(r, c->now),
+						"not_before", pkl_time_fmt(r->not_before, nb, sizeof(nb)),
+						"not_after", na, "current", r->current));
 	} else {
 		if (c->n == 0)
 			printf("%-20s %-12s %-14s %-13s %-20s %s\n", "NAME", "KIND", "ISSUER", "STATUS",

@@ -22,7 +22,8 @@ int cmd_revoke(int argc, char **argv, struct pkl_cli *cli)
 		  "RFC 5280 reason: keyCompromise, cACompromise, affiliationChanged, superseded, "
 		  "cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise (default: none)" },
 		{ "invalidity-date", 0, CLI_STR, &inval_s, "T",
-		  "when the key is known or suspected to have been compromised (absolute or relative, e.g. -2d)" },
+		  "when the key is known or suspected to have been compromised (absolute or relative, e.g. "
+		  "-2d)" },
 		{ "ca-cert", 0, CLI_FLAG, &allow_ca, NULL,
 		  "confirm revoking an intermediate CA certificate (invalidates everything it signed)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
@@ -39,7 +40,8 @@ int cmd_revoke(int argc, char **argv, struct pkl_cli *cli)
 	if (status)
 		return status < 0 ? 0 : status;
 	if (npos != 1)
-		return cli_usage_error(cli, npos ? "one certificate at a time" : "which certificate? (NAME or SERIAL)");
+		return cli_usage_error(cli, npos ? "one certificate at a time" :
+						   "which certificate? (NAME or SERIAL)");
 	req.ref = argv[1];
 	req.allow_ca = allow_ca;
 	/* Validate everything before touching the PKI: bad input changes nothing. */

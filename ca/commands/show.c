@@ -50,7 +50,8 @@ static void cert_details(json_t *o, const struct pkl_show_cert *c)
 	json_object_set_new(o, "crl_distribution_points", name_list(&c->cdp, 0));
 	a = json_array();
 	for (size_t i = 0; i < c->ca_issuers.n; i++)
-		json_array_append_new(a, json_stringn((const char *)c->ca_issuers.v[i].data, c->ca_issuers.v[i].len));
+		json_array_append_new(
+			a, json_stringn((const char *)c->ca_issuers.v[i].data, c->ca_issuers.v[i].len));
 	json_object_set_new(o, "ca_issuers", a);
 	if (c->has_subject_key_id)
 		json_object_set_new(o, "subject_key_id", json_string(c->subject_key_id));
@@ -67,7 +68,8 @@ static void print_text(json_t *o)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(o, k, v) {
+	json_object_foreach(o, k, v)
+	{
 		if (json_is_array(v)) {
 			printf("%-24s", k);
 			for (size_t i = 0; i < json_array_size(v); i++)
@@ -76,7 +78,8 @@ static void print_text(json_t *o)
 		} else if (json_is_object(v)) {
 			const char *k2;
 			json_t *v2;
-			json_object_foreach(v, k2, v2) {
+			json_object_foreach(v, k2, v2)
+			{
 				char key[64];
 				snprintf(key, sizeof(key), "%s.%s", k, k2);
 				if (json_is_string(v2))
@@ -132,7 +135,10 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 		goto out;
 	o = json_object();
 	json_object_set_new(o, "name", json_string(r.name));
-	json_object_set_new(o, "kind", json_string(!r.is_ca ? "leaf" : r.issuer_id == r.id ? "root" : "intermediate"));
+	json_object_set_new(o, "kind",
+			    json_string(!r.is_ca            ? "leaf" :
+					r.issuer_id == r.id ? "root" :
+							      "intermediate"));
 	json_object_set_new(o, "issuer", json_string(r.issuer_name));
 	json_object_set_new(o, "serial", json_string(r.serial));
 	json_object_set_new(o, "subject", json_string(r.subject));
@@ -144,10 +150,10 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 	json_object_set_new(o, "not_after", json_string(pkl_time_fmt(r.not_after, t, sizeof(t))));
 	json_object_set_new(o, "issued_at", json_string(pkl_time_fmt(r.issued_at, t, sizeof(t))));
 	json_object_set_new(o, "status",
-			    json_string(r.status == PKL_STATUS_REVOKED ? "revoked"
-					: r.not_after <= now		    ? "expired"
-					: r.not_before > now		    ? "not-yet-valid"
-									    : "valid"));
+			    json_string(r.status == PKL_STATUS_REVOKED ? "revoked" :
+					r.not_after <= now             ? "expired" :
+					r.not_before > now             ? "not-yet-valid" :
+									 "valid"));
 	if (r.status == PKL_STATUS_REVOKED) {
 		json_object_set_new(o, "revoked_at", json_string(pkl_time_fmt(r.revoked_at, t, sizeof(t))));
 		json_object_set_new(o, "reason", json_string(pkl_reason_label(r.reason)));
@@ -163,16 +169,20 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 		if (pkl_db_ca_get(pki->db, r.name, &cs, NULL) == PKL_OK && cs.cert_id == r.id) {
 			json_t *c = json_object();
 			char lt[32];
-			json_object_set_new(c, "lifetime", json_string(pkl_duration_fmt(cs.crl_lifetime, lt, sizeof(lt))));
+			json_object_set_new(c, "lifetime",
+					    json_string(pkl_duration_fmt(cs.crl_lifetime, lt, sizeof(lt))));
 			json_object_set_new(c, "number", json_string(cs.crl_number));
-			json_object_set_new(c, "this_update", json_string(pkl_time_fmt(cs.crl_this_update, t, sizeof(t))));
-			json_object_set_new(c, "next_update", json_string(pkl_time_fmt(cs.crl_next_update, t, sizeof(t))));
+			json_object_set_new(c, "this_update",
+					    json_string(pkl_time_fmt(cs.crl_this_update, t, sizeof(t))));
+			json_object_set_new(c, "next_update",
+					    json_string(pkl_time_fmt(cs.crl_next_update, t, sizeof(t))));
 			if (pkl_pki_path(pki, PKL_FILE_CRL, r.name, path, sizeof(path), NULL) == PKL_OK) {
 				json_object_set_new(c, "path", json_string(path));
-				json_object_set_new(c, "published",
-						    json_string(pkl_crl_walk_file(path, &sc, NULL) == PKL_OK
-									? (sc.next_update > now ? "fresh" : "expired")
-									: "missing or unreadable"));
+				json_object_set_new(
+					c, "published",
+					json_string(pkl_crl_walk_file(path, &sc, NULL) == PKL_OK ?
+							    (sc.next_update > now ? "fresh" : "expired") :
+							    "missing or unreadable"));
 			}
 			json_object_set_new(o, "crl", c);
 		}

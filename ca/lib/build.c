@@ -83,7 +83,8 @@ struct pkl_build_plan *pkl_build_plan_new(const struct pkl_lab *lab, const struc
 	}
 	plan->lab = lab;
 	plan->keygen_threads = opts ? opts->keygen_threads : 0;
-	snprintf(plan->pki_dir, sizeof(plan->pki_dir), "%s", opts && opts->pki_dir ? opts->pki_dir : lab->pki_dir);
+	snprintf(plan->pki_dir, sizeof(plan->pki_dir), "%s",
+		 opts && opts->pki_dir ? opts->pki_dir : lab->pki_dir);
 	snprintf(dbpath, sizeof(dbpath), "%s/pkilab.db", plan->pki_dir);
 	plan->fresh = !pkl_file_exists(dbpath);
 	if (plan->fresh && pkl_file_exists(plan->pki_dir) && !dir_is_empty(plan->pki_dir)) {
@@ -207,7 +208,8 @@ static struct build_slot *find_slot(struct pkl_build_plan *plan, const char *nam
 static enum pkl_rc issue_all(struct pkl_build_plan *plan, struct pkl_pki *pki, struct pkl_err *err)
 {
 	const struct pkl_lab *lab = plan->lab;
-	struct pkl_issue_ctx ctx = { .n_cdp = lab->n_cdp, .cdp_point_per_uri = lab->cdp_point_per_uri,
+	struct pkl_issue_ctx ctx = { .n_cdp = lab->n_cdp,
+				     .cdp_point_per_uri = lab->cdp_point_per_uri,
 				     .now = lab->now };
 	struct pkl_txn *txn;
 	enum pkl_rc rc;

@@ -36,9 +36,8 @@
 
 /* Index = bit number in the DER KeyUsage BIT STRING = our flag's shift. */
 static const char *const ku_names[] = {
-	"digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment",
-	"keyAgreement",     "keyCertSign",    "cRLSign",	  "encipherOnly",
-	"decipherOnly",     NULL,
+	"digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment", "keyAgreement",
+	"keyCertSign",      "cRLSign",        "encipherOnly",    "decipherOnly",     NULL,
 };
 
 unsigned pkl_ku_from_name(const char *name)
@@ -78,8 +77,8 @@ static const struct eku_name eku_table[] = {
 #define N_EKU (sizeof(eku_table) / sizeof(eku_table[0]))
 
 static const char *const eku_names[] = {
-	"serverAuth", "clientAuth",	 "codeSigning",	     "emailProtection",
-	"timeStamping", "OCSPSigning",	 "ipsecIKE",	     "ikeIntermediate",
+	"serverAuth",       "clientAuth",          "codeSigning", "emailProtection",
+	"timeStamping",     "OCSPSigning",         "ipsecIKE",    "ikeIntermediate",
 	"msSmartcardLogon", "anyExtendedKeyUsage", NULL,
 };
 
@@ -164,8 +163,8 @@ static const char *dns_name_problem(const char *s)
 			continue;
 		}
 		if (!isalnum(c) && c != '-')
-			return c == '*' ? "wildcard '*' only allowed as the whole leftmost label"
-					: "character not allowed in a DNS name (letters, digits, '-' and "
+			return c == '*' ? "wildcard '*' only allowed as the whole leftmost label" :
+					  "character not allowed in a DNS name (letters, digits, '-' and "
 					  "'.' only)";
 		if (lab == 0 && c == '-')
 			return "DNS label starts with '-'";
@@ -348,8 +347,8 @@ static int spki_fast(X509_PUBKEY *pub, EVP_PKEY *key)
 
 	switch (EVP_PKEY_get_base_id(key)) {
 	case EVP_PKEY_EC:
-		if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
-						    sizeof(group), NULL))
+		if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+						    NULL))
 			return 0;
 		nid = OBJ_sn2nid(group);
 		if (nid == NID_undef)
@@ -363,8 +362,8 @@ static int spki_fast(X509_PUBKEY *pub, EVP_PKEY *key)
 		curve = OBJ_nid2obj(nid);
 		penc = OPENSSL_memdup(buf, len);
 		if (!curve || !penc ||
-		    !X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
-					    curve, penc, (int)len)) {
+		    !X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT, curve,
+					    penc, (int)len)) {
 			OPENSSL_free(penc);
 			return 0;
 		}
@@ -374,14 +373,13 @@ static int spki_fast(X509_PUBKEY *pub, EVP_PKEY *key)
 		if (!EVP_PKEY_get_raw_public_key(key, buf, &len) || len != 32)
 			return 0;
 		penc = OPENSSL_memdup(buf, len);
-		if (!penc || !X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF, NULL,
-						     penc, (int)len)) {
+		if (!penc || !X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF, NULL, penc,
+						     (int)len)) {
 			OPENSSL_free(penc);
 			return 0;
 		}
 		return 1;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -645,8 +643,7 @@ static enum pkl_rc set_serial(X509 *x, const unsigned char *b, size_t len, struc
 	return PKL_OK;
 }
 
-X509 *pkl_cert_issue(const struct pkl_cert_req *req, X509 *issuer, EVP_PKEY *issuer_key,
-		     struct pkl_err *err)
+X509 *pkl_cert_issue(const struct pkl_cert_req *req, X509 *issuer, EVP_PKEY *issuer_key, struct pkl_err *err)
 {
 	X509 *x = NULL;
 	ASN1_OCTET_STRING *ski = NULL, *issuer_ski = NULL;

@@ -68,7 +68,7 @@ static int score(X509 *cand, X509 *cert)
 	return s;
 }
 
-static X509 *best_in(STACK_OF(X509) *sk, X509 *cert, int *best_score)
+static X509 *best_in(STACK_OF(X509) * sk, X509 *cert, int *best_score)
 {
 	X509 *best = NULL;
 
@@ -86,7 +86,7 @@ static X509 *best_in(STACK_OF(X509) *sk, X509 *cert, int *best_score)
 	return best;
 }
 
-static int is_anchor(STACK_OF(X509) *anchors, X509 *x)
+static int is_anchor(STACK_OF(X509) * anchors, X509 *x)
 {
 	for (int i = 0; anchors && i < sk_X509_num(anchors); i++)
 		if (X509_cmp(sk_X509_value(anchors, i), x) == 0)
@@ -180,11 +180,11 @@ static X509 *fetch_issuer(X509 *cert, const struct pkl_chain_opts *o, char *from
 			struct pkl_finding *f = pkl_report_add(
 				r, PKL_SEV_INFO, "chain.aia_unreachable", url,
 				"issuer of %s not available from AIA: %s", label,
-				res.transferred ? (res.status == 200 ? "not a certificate" : "HTTP error")
-						: res.error);
+				res.transferred ? (res.status == 200 ? "not a certificate" : "HTTP error") :
+						  res.error);
 			if (f && res.transferred && res.status != 200)
-				snprintf(f->msg + strlen(f->msg), sizeof(f->msg) - strlen(f->msg),
-					 " %ld", res.status);
+				snprintf(f->msg + strlen(f->msg), sizeof(f->msg) - strlen(f->msg), " %ld",
+					 res.status);
 		}
 		pkl_fetch_result_free(&res);
 	}
@@ -227,11 +227,11 @@ enum pkl_rc pkl_chain_build(X509 *leaf, const struct pkl_chain_opts *o, struct p
 			next = fetch_issuer(cur, o, from, sizeof(from), r);
 			if (next) {
 				char label[256], il[256];
-				struct pkl_finding *f = pkl_report_add(
-					r, PKL_SEV_WARN, "chain.issuer_fetched",
-					pkl_lint_label(cur, label, sizeof(label)),
-					"issuer %s was not supplied; fetched from AIA %s",
-					pkl_lint_label(next, il, sizeof(il)), from);
+				struct pkl_finding *f =
+					pkl_report_add(r, PKL_SEV_WARN, "chain.issuer_fetched",
+						       pkl_lint_label(cur, label, sizeof(label)),
+						       "issuer %s was not supplied; fetched from AIA %s",
+						       pkl_lint_label(next, il, sizeof(il)), from);
 				pkl_finding_cause(f, "Windows fetches a missing intermediate from AIA, "
 						     "strongSwan and Apple clients do not");
 				pkl_finding_fix(f, "send the intermediate with the leaf: configure the "
@@ -294,9 +294,12 @@ static void check_time(const struct pkl_chain *c, size_t i, pkl_time at, const c
 		if (nb - at <= PKL_CHAIN_DRIFT) {
 			f = pkl_report_add(r, PKL_SEV_FAIL, "time.not_yet_valid", label,
 					   "not valid before %s, %s from now: probable clock drift "
-					   "(skew %s)", t1, d, d);
-			pkl_finding_cause(f, "the certificate starts %s in the future: the issuing CA's "
-					     "clock is ahead or this machine's clock is behind", d);
+					   "(skew %s)",
+					   t1, d, d);
+			pkl_finding_cause(f,
+					  "the certificate starts %s in the future: the issuing CA's "
+					  "clock is ahead or this machine's clock is behind",
+					  d);
 			pkl_finding_fix(f, "sync the clocks with NTP (w32tm /resync on Windows, chronyc "
 					   "makestep on Linux); issue certificates with a backdate "
 					   "(notBefore 1 h in the past)");
@@ -320,8 +323,8 @@ static void check_time(const struct pkl_chain *c, size_t i, pkl_time at, const c
 					   "intermediate and leaves under it, import the new root into "
 					   "Trusted Root Certification Authorities / swanctl/x509ca");
 		} else {
-			f = pkl_report_add(r, PKL_SEV_FAIL, "time.expired", label, "expired %s (%s ago)",
-					   t1, d);
+			f = pkl_report_add(r, PKL_SEV_FAIL, "time.expired", label, "expired %s (%s ago)", t1,
+					   d);
 			pkl_finding_cause(f, "the certificate's notAfter has passed");
 			pkl_finding_fix(f, "renew it (pkilab renew NAME) and install the new one");
 		}
@@ -374,7 +377,8 @@ void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct
 		}
 		if (X509_get0_authority_key_id(x) && X509_get0_subject_key_id(iss) && !aki_matches(iss, x)) {
 			f = pkl_report_add(r, PKL_SEV_FAIL, "chain.aki_mismatch", label,
-					   "authorityKeyIdentifier is not the subjectKeyIdentifier of %s", il);
+					   "authorityKeyIdentifier is not the subjectKeyIdentifier of %s",
+					   il);
 			pkl_finding_cause(f, "clients look the issuer up by key identifier and will not "
 					     "find this one (a CA re-keyed under the same name?)");
 			pkl_finding_fix(f, "install the issuer that matches the AKI, or re-issue the "
@@ -396,9 +400,10 @@ void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct
 			}
 			/* CA certificates between iss and the leaf: i (those below iss, minus the leaf) */
 			if (pathlen >= 0 && (long)i > pathlen) {
-				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.path_len", il,
-						   "pathLenConstraint %ld but %zu CA certificate(s) follow it",
-						   pathlen, i);
+				f = pkl_report_add(
+					r, PKL_SEV_FAIL, "chain.path_len", il,
+					"pathLenConstraint %ld but %zu CA certificate(s) follow it", pathlen,
+					i);
 				pkl_finding_fix(f, "re-issue the CA with a larger path_len, or issue the "
 						   "leaf directly from it");
 				bad_ca = 1;
@@ -407,8 +412,8 @@ void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct
 	}
 	pkl_lint_label(c->certs[c->n - 1], label, sizeof(label));
 	if (!c->complete && !c->anchored) {
-		f = pkl_report_add(r, PKL_SEV_FAIL, "chain.issuer_missing", label,
-				   "issuer not found%s", c->loop ? " (path loops or is too long)" : "");
+		f = pkl_report_add(r, PKL_SEV_FAIL, "chain.issuer_missing", label, "issuer not found%s",
+				   c->loop ? " (path loops or is too long)" : "");
 		{
 			X509_NAME *in = X509_get_issuer_name(c->certs[c->n - 1]);
 			char *s = X509_NAME_oneline(in, NULL, 0);
@@ -474,7 +479,7 @@ static int looks_pem(const struct pkl_buf *b)
 }
 
 /* Every certificate of a PEM buffer onto out; returns how many. */
-static int pem_certs(const struct pkl_buf *b, STACK_OF(X509) *out)
+static int pem_certs(const struct pkl_buf *b, STACK_OF(X509) * out)
 {
 	BIO *bio = BIO_new_mem_buf(b->data, (int)b->len);
 	X509 *x;
@@ -494,8 +499,8 @@ static int pem_certs(const struct pkl_buf *b, STACK_OF(X509) *out)
 	return n;
 }
 
-enum pkl_rc pkl_chain_load_input(const char *path, const char *password, X509 **leaf,
-				 STACK_OF(X509) *extra, int *is_p12, struct pkl_err *err)
+enum pkl_rc pkl_chain_load_input(const char *path, const char *password, X509 **leaf, STACK_OF(X509) * extra,
+				 int *is_p12, struct pkl_err *err)
 {
 	struct pkl_buf b = PKL_BUF_INIT;
 	STACK_OF(X509) *all = sk_X509_new_null(), *cas = NULL;
@@ -544,8 +549,10 @@ enum pkl_rc pkl_chain_load_input(const char *path, const char *password, X509 **
 			if (!PKCS12_verify_mac(p12, pw, -1) &&
 			    !(password == NULL && PKCS12_verify_mac(p12, NULL, 0))) {
 				ERR_clear_error();
-				pkl_err_set(err, PKL_EINPUT, path, password ? "wrong PKCS#12 password"
-						: "PKCS#12 file needs a password (--password-file or --password-env)");
+				pkl_err_set(err, PKL_EINPUT, path,
+					    password ? "wrong PKCS#12 password" :
+						       "PKCS#12 file needs a password (--password-file or "
+						       "--password-env)");
 				goto out;
 			}
 			if (!PKCS12_parse(p12, pw, &key, &x, &cas) || !x) {
@@ -584,7 +591,7 @@ out:
 	return rc;
 }
 
-static enum pkl_rc load_cert_file(const char *path, STACK_OF(X509) *out, struct pkl_err *err)
+static enum pkl_rc load_cert_file(const char *path, STACK_OF(X509) * out, struct pkl_err *err)
 {
 	struct pkl_buf b = PKL_BUF_INIT;
 	enum pkl_rc rc = pkl_file_read(path, INPUT_MAX, &b, err);
@@ -609,7 +616,7 @@ static enum pkl_rc load_cert_file(const char *path, STACK_OF(X509) *out, struct 
 	return PKL_OK;
 }
 
-enum pkl_rc pkl_chain_load_certs(const char *path, STACK_OF(X509) *out, struct pkl_err *err)
+enum pkl_rc pkl_chain_load_certs(const char *path, STACK_OF(X509) * out, struct pkl_err *err)
 {
 	struct stat st;
 	DIR *d;

@@ -43,18 +43,17 @@
  * unassigned, so none of the three is here; "none" labels a revocation
  * recorded without a reason. */
 static const int reason_codes[] = {
-	PKL_REASON_KEY_COMPROMISE,	   PKL_REASON_CA_COMPROMISE,  PKL_REASON_AFFILIATION_CHANGED,
-	PKL_REASON_SUPERSEDED,		   PKL_REASON_CESSATION_OF_OPERATION, PKL_REASON_CERTIFICATE_HOLD,
+	PKL_REASON_KEY_COMPROMISE,      PKL_REASON_CA_COMPROMISE,          PKL_REASON_AFFILIATION_CHANGED,
+	PKL_REASON_SUPERSEDED,          PKL_REASON_CESSATION_OF_OPERATION, PKL_REASON_CERTIFICATE_HOLD,
 	PKL_REASON_PRIVILEGE_WITHDRAWN, PKL_REASON_AA_COMPROMISE,
 };
 #define N_REASONS (sizeof(reason_codes) / sizeof(reason_codes[0]))
 static const char *const reason_names[N_REASONS + 1] = {
-	"keyCompromise",	"cACompromise",	   "affiliationChanged", "superseded",
-	"cessationOfOperation", "certificateHold", "privilegeWithdrawn", "aACompromise",
-	NULL,
+	"keyCompromise",   "cACompromise",       "affiliationChanged", "superseded", "cessationOfOperation",
+	"certificateHold", "privilegeWithdrawn", "aACompromise",       NULL,
 };
 #define REASON_UNSPECIFIED "unspecified" /* code 0 and no reasonCode */
-#define REASON_NONE_LABEL "none"         /* no reason recorded */
+#define REASON_NONE_LABEL  "none"        /* no reason recorded */
 
 int pkl_reason_from_name(const char *name)
 {
@@ -219,13 +218,12 @@ static int time_der(struct tcache *c, pkl_time t, int gen_only)
 /* ---- entries ----------------------------------------------------------- */
 
 /* Extension { reasonCode (2.5.29.21), OCTET STRING { ENUMERATED r } }, non-critical */
-static const unsigned char reason_ext_head[] = { 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15,
-						  0x04, 0x03, 0x0a, 0x01 };
+static const unsigned char reason_ext_head[] = { 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d,
+						 0x15, 0x04, 0x03, 0x0a, 0x01 };
 /* Extension { invalidityDate (2.5.29.24), OCTET STRING { GeneralizedTime } } */
-static const unsigned char inval_ext_head[] = { 0x30, 0x18, 0x06, 0x03, 0x55, 0x1d,
-						 0x18, 0x04, 0x11 };
+static const unsigned char inval_ext_head[] = { 0x30, 0x18, 0x06, 0x03, 0x55, 0x1d, 0x18, 0x04, 0x11 };
 #define REASON_EXT_LEN (sizeof(reason_ext_head) + 1)
-#define INVAL_EXT_LEN (sizeof(inval_ext_head) + 17)
+#define INVAL_EXT_LEN  (sizeof(inval_ext_head) + 17)
 
 static int has_reason(const struct pkl_crl_entry *e)
 {
@@ -262,8 +260,8 @@ static ASN1_OCTET_STRING *ca_ski(X509 *ca)
 	return pkl_cert_key_id(X509_get_X509_PUBKEY(ca));
 }
 
-enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_key,
-			 struct pkl_buf *der_out, struct pkl_err *err)
+enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_key, struct pkl_buf *der_out,
+			 struct pkl_err *err)
 {
 	EVP_MD_CTX *mctx = NULL;
 	EVP_PKEY_CTX *pctx = NULL;
@@ -297,8 +295,7 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 		rc = pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot initialise CRL signature");
 		goto out;
 	}
-	params[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, alg,
-						      sizeof(alg));
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, alg, sizeof(alg));
 	params[1] = OSSL_PARAM_construct_end();
 	if (EVP_PKEY_CTX_get_params(pctx, params) != 1 || !OSSL_PARAM_modified(&params[0]) ||
 	    params[0].return_size == 0 || params[0].return_size > sizeof(alg)) {
@@ -331,8 +328,7 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 					 !reason_ok(e->reason) ? "invalid reason code" : "serial too long");
 			goto out;
 		}
-		if (!time_der(&tc, e->revoked_at, 0) ||
-		    (e->invalidity && !time_der(&ic, e->invalidity, 1))) {
+		if (!time_der(&tc, e->revoked_at, 0) || (e->invalidity && !time_der(&ic, e->invalidity, 1))) {
 			rc = pkl_err_set(err, PKL_EINPUT, NULL, "CRL entry %zu: time out of range", i);
 			goto out;
 		}
@@ -362,8 +358,7 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 	}
 
 	base = der_out->len;
-	if (pkl_buf_reserve(der_out, slack + tlv_size(tbs_len) + alg_len + tlv_size(sig_max + 1)) !=
-	    PKL_OK) {
+	if (pkl_buf_reserve(der_out, slack + tlv_size(tbs_len) + alg_len + tlv_size(sig_max + 1)) != PKL_OK) {
 		rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory for a CRL of %zu entries",
 				 req->n_entries);
 		goto out;
@@ -377,12 +372,12 @@ enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_k
 	p = put(p, name_der, name_len);
 	p = put(p, this_tc.der, this_tc.len);
 	p = put(p, next_tc.der, next_tc.len); /* always present (§5.1.2.5) */
-	if (req->n_entries) { /* absent, not empty, when there are none (§5.1.2.6) */
+	if (req->n_entries) {                 /* absent, not empty, when there are none (§5.1.2.6) */
 		p = put_hdr(p, 0x30, list_len);
 		for (size_t i = 0; i < req->n_entries; i++) {
 			const struct pkl_crl_entry *e = &req->entries[i];
-			size_t ext = (has_reason(e) ? REASON_EXT_LEN : 0) +
-				     (e->invalidity ? INVAL_EXT_LEN : 0);
+			size_t ext =
+				(has_reason(e) ? REASON_EXT_LEN : 0) + (e->invalidity ? INVAL_EXT_LEN : 0);
 			time_der(&tc, e->revoked_at, 0);
 			p = put_hdr(p, 0x30, entry_content(e, tc.len));
 			p = put_int(p, e->serial, e->serial_len);

@@ -26,9 +26,8 @@
 
 /* ---- CRL numbers ---- */
 
-enum pkl_rc pkl_crl_next_number(const char *stored, const unsigned char *published,
-				   size_t published_len, uint64_t now_ms, char *out, size_t outlen,
-				   struct pkl_err *err)
+enum pkl_rc pkl_crl_next_number(const char *stored, const unsigned char *published, size_t published_len,
+				uint64_t now_ms, char *out, size_t outlen, struct pkl_err *err)
 {
 	BIGNUM *best = BN_new(), *x = NULL;
 	char *dec = NULL;
@@ -228,8 +227,8 @@ static int load_one(const struct pkl_db_issued *c, void *cls)
 	return 0;
 }
 
-static enum pkl_rc load_entries(struct pkl_db *db, int64_t ca_id, pkl_time this_update,
-				struct entries *es, struct pkl_err *err)
+static enum pkl_rc load_entries(struct pkl_db *db, int64_t ca_id, pkl_time this_update, struct entries *es,
+				struct pkl_err *err)
 {
 	struct load l = { es, this_update, err, PKL_OK };
 	enum pkl_rc rc = pkl_db_revoked_each(db, ca_id, load_one, &l, err);
@@ -242,8 +241,8 @@ static enum pkl_rc load_entries(struct pkl_db *db, int64_t ca_id, pkl_time this_
  * then freshness at `now`. Run on every CRL pkilab signs, before it is
  * committed, so a CRL that relying parties or cdpd would refuse is never
  * published. */
-enum pkl_rc pkl_crl_selfcheck(const struct pkl_buf *der, X509 *ca, const char *where,
-				     pkl_time now, struct pkl_err *err)
+enum pkl_rc pkl_crl_selfcheck(const struct pkl_buf *der, X509 *ca, const char *where, pkl_time now,
+			      struct pkl_err *err)
 {
 	struct pkl_crlinfo ci;
 	struct pkl_err sub = { 0 };
@@ -252,7 +251,8 @@ enum pkl_rc pkl_crl_selfcheck(const struct pkl_buf *der, X509 *ca, const char *w
 	    pkl_crlcheck_fresh(&ci, now, 0, where, &sub) != PKL_OK)
 		return pkl_err_set(err, PKL_ERUNTIME, where,
 				   "the CRL just signed fails the check relying parties apply (%s): "
-				   "not published", sub.msg);
+				   "not published",
+				   sub.msg);
 	return PKL_OK;
 }
 
@@ -282,8 +282,8 @@ enum pkl_rc pkl_crl_publish_first(X509 *ca, EVP_PKEY *ca_key, pkl_time now, int6
 	return PKL_OK;
 }
 
-enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags,
-			       struct pkl_crl_info *info, struct pkl_err *err)
+enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags, struct pkl_crl_info *info,
+			    struct pkl_err *err)
 {
 	int due_only = (flags & PKL_PUBLISH_DUE) != 0;
 	struct pkl_db *db = pki->db;
@@ -363,10 +363,12 @@ enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags,
 			prev = pub.this_update;
 		if (res.this_update < prev && !(flags & PKL_PUBLISH_ALLOW_CLOCK_BEHIND)) {
 			char a[32], b[32];
-			rc = pkl_err_set(err, PKL_EINPUT, ca,
-					 "clock behind the published CRL: the new CRL would have thisUpdate %s, "
-					 "before the current one's %s; fix the clock, or pass --allow-clock-behind",
-					 pkl_time_fmt(res.this_update, a, sizeof(a)), pkl_time_fmt(prev, b, sizeof(b)));
+			rc = pkl_err_set(
+				err, PKL_EINPUT, ca,
+				"clock behind the published CRL: the new CRL would have thisUpdate %s, "
+				"before the current one's %s; fix the clock, or pass --allow-clock-behind",
+				pkl_time_fmt(res.this_update, a, sizeof(a)),
+				pkl_time_fmt(prev, b, sizeof(b)));
 			goto out;
 		}
 	}
@@ -381,8 +383,8 @@ enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags,
 	rc = load_entries(db, cs.cert_id, res.this_update, &es, err);
 	if (rc != PKL_OK)
 		goto out;
-	rc = pkl_crl_next_number(cs.crl_number, have_pub ? pub.number : NULL,
-				    have_pub ? pub.number_len : 0, wall_ms(), number, sizeof(number), err);
+	rc = pkl_crl_next_number(cs.crl_number, have_pub ? pub.number : NULL, have_pub ? pub.number_len : 0,
+				 wall_ms(), number, sizeof(number), err);
 	if (rc != PKL_OK)
 		goto out;
 	if (!dec_to_bin(number, req.number, &req.number_len)) {
@@ -424,8 +426,9 @@ enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags,
 	if (rc != PKL_OK)
 		goto out;
 	{
-		const struct pkl_db_crl_log log = { ca, number, res.this_update, res.next_update,
-						    (int64_t)es.n, now };
+		const struct pkl_db_crl_log log = {
+			ca, number, res.this_update, res.next_update, (int64_t)es.n, now
+		};
 		rc = pkl_db_crl_log_add(db, &log, err);
 		if (rc != PKL_OK)
 			goto out;
@@ -479,8 +482,8 @@ static int add_name(const char *name, void *cls)
 	return 0;
 }
 
-enum pkl_rc pkl_crl_publish_all(struct pkl_pki *pki, int flags, pkl_crl_publish_fn fn,
-				   void *cls, struct pkl_err *err)
+enum pkl_rc pkl_crl_publish_all(struct pkl_pki *pki, int flags, pkl_crl_publish_fn fn, void *cls,
+				struct pkl_err *err)
 {
 	struct names ns = { NULL, 0, 0, 0 };
 	enum pkl_rc rc;

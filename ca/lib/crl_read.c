@@ -87,8 +87,7 @@ out:
 	return ok;
 }
 
-enum pkl_rc pkl_crl_walk(const unsigned char *der, size_t len, struct pkl_crl_tbs *out,
-			 struct pkl_err *err)
+enum pkl_rc pkl_crl_walk(const unsigned char *der, size_t len, struct pkl_crl_tbs *out, struct pkl_err *err)
 {
 	struct pkl_crl_tbs r;
 	const unsigned char *p = der, *end, *tbs_end, *start;
@@ -233,8 +232,8 @@ out:
 	return ok;
 }
 
-enum pkl_rc pkl_crl_read_entry(const unsigned char **pp, const unsigned char *end,
-			       struct pkl_crl_entry *out, struct pkl_err *err)
+enum pkl_rc pkl_crl_read_entry(const unsigned char **pp, const unsigned char *end, struct pkl_crl_entry *out,
+			       struct pkl_err *err)
 {
 	struct pkl_crl_entry e;
 	const unsigned char *p = *pp, *ent_end, *start;
@@ -249,8 +248,8 @@ enum pkl_rc pkl_crl_read_entry(const unsigned char **pp, const unsigned char *en
 	    tag != V_ASN1_SEQUENCE || !cons)
 		goto bad;
 	ent_end = p + l;
-	if (tlv(&p, ent_end, &l, &tag, &cls, &cons) || cls != V_ASN1_UNIVERSAL ||
-	    tag != V_ASN1_INTEGER || cons || l < 1 || (p[0] & 0x80))
+	if (tlv(&p, ent_end, &l, &tag, &cls, &cons) || cls != V_ASN1_UNIVERSAL || tag != V_ASN1_INTEGER ||
+	    cons || l < 1 || (p[0] & 0x80))
 		goto bad;
 	{
 		const unsigned char *s = p;
@@ -340,7 +339,7 @@ enum pkl_rc pkl_crlcheck_parse(const unsigned char *der, size_t len, const char 
 	ASN1_INTEGER *num = NULL;
 	AUTHORITY_KEYID *akid = NULL;
 	const ASN1_TIME *t;
-	const STACK_OF(X509_REVOKED) *revoked;
+	const STACK_OF(X509_REVOKED) * revoked;
 	int crit = -1;
 	enum pkl_rc rc = PKL_EINPUT;
 
@@ -406,8 +405,7 @@ enum pkl_rc pkl_crlcheck_parse(const unsigned char *der, size_t len, const char 
 	crit = -1;
 	akid = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, &crit, NULL);
 	if (!akid && crit != -1) {
-		rc = pkl_err_set(err, PKL_EINPUT, where,
-				 "corrupt CRL: unreadable authority key identifier");
+		rc = pkl_err_set(err, PKL_EINPUT, where, "corrupt CRL: unreadable authority key identifier");
 		goto out;
 	}
 	if (akid && akid->keyid) {
@@ -432,8 +430,8 @@ out:
 	return rc;
 }
 
-enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char *where,
-				X509 *ca, struct pkl_crlinfo *info, struct pkl_err *err)
+enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char *where, X509 *ca,
+				struct pkl_crlinfo *info, struct pkl_err *err)
 {
 	X509_CRL *crl = NULL;
 	EVP_PKEY *pub;
@@ -470,16 +468,15 @@ enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char
 		if ((size_t)ASN1_STRING_length(ski) != info->aki_len ||
 		    memcmp(ASN1_STRING_get0_data(ski), info->aki, info->aki_len) != 0) {
 			pkl_hex(info->aki, info->aki_len, h1, sizeof(h1));
-			pkl_hex(ASN1_STRING_get0_data(ski), (size_t)ASN1_STRING_length(ski), h2,
-			    sizeof(h2));
+			pkl_hex(ASN1_STRING_get0_data(ski), (size_t)ASN1_STRING_length(ski), h2, sizeof(h2));
 			rc = pkl_err_set(err, PKL_EINPUT, where,
-					 "wrong issuer key: CRL authority key identifier %s != CA subject key identifier %s",
+					 "wrong issuer key: CRL authority key identifier %s != CA subject "
+					 "key identifier %s",
 					 h1, h2);
 			goto out;
 		}
 	}
-	if ((X509_get_extension_flags(ca) & EXFLAG_KUSAGE) &&
-	    !(X509_get_key_usage(ca) & KU_CRL_SIGN)) {
+	if ((X509_get_extension_flags(ca) & EXFLAG_KUSAGE) && !(X509_get_key_usage(ca) & KU_CRL_SIGN)) {
 		rc = pkl_err_set(err, PKL_EINPUT, where, "the CA certificate's keyUsage lacks cRLSign");
 		goto out;
 	}
@@ -492,8 +489,8 @@ enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char
 	if (r != 1) {
 		/* 0 is a plain mismatch; <0 a malformed signature or an algorithm mismatch. */
 		rc = pkl_err_set(err, PKL_EINPUT, where,
-				 r == 0 ? "bad signature: the CRL was not signed by the CA's key"
-					: "bad signature: malformed or unsupported signature");
+				 r == 0 ? "bad signature: the CRL was not signed by the CA's key" :
+					  "bad signature: malformed or unsupported signature");
 		ERR_clear_error();
 		goto out;
 	}
@@ -508,8 +505,8 @@ out:
 	return rc;
 }
 
-enum pkl_rc pkl_crlcheck_fresh(const struct pkl_crlinfo *info, pkl_time now, int64_t skew,
-			       const char *where, struct pkl_err *err)
+enum pkl_rc pkl_crlcheck_fresh(const struct pkl_crlinfo *info, pkl_time now, int64_t skew, const char *where,
+			       struct pkl_err *err)
 {
 	char a[32], b[32];
 

@@ -21,13 +21,20 @@
 
 /* One row per CRL signed by `pkilab crl`: lets `crl --due` tell whether a
  * revocation happened since the published CRL was signed. */
-#define CRL_LOG_DDL                                                                                \
-	"CREATE TABLE IF NOT EXISTS crl_log(id INTEGER PRIMARY KEY, ca TEXT NOT NULL,"             \
-	" number TEXT NOT NULL, this_update INTEGER, next_update INTEGER, n_entries INTEGER,"      \
+#define CRL_LOG_DDL                                                                           \
+	"CREATE TABLE IF NOT EXISTS crl_log(id INTEGER PRIMARY KEY, ca TEXT NOT NULL,"        \
+	" number TEXT NOT NULL, this_update INTEGER, next_update INTEGER, n_entries INTEGER," \
 	" signed_at INTEGER)"
 
 /* Statements run once per certificate are prepared once per connection. */
-enum db_stmt { ST_CERT_INSERT, ST_EVENT, ST_PENDING_ADD, ST_PENDING_REMOVE, ST_FIND_NAME, ST_MAX };
+enum db_stmt {
+	ST_CERT_INSERT,
+	ST_EVENT,
+	ST_PENDING_ADD,
+	ST_PENDING_REMOVE,
+	ST_FIND_NAME,
+	ST_MAX
+};
 
 struct pkl_db {
 	sqlite3 *h;
@@ -93,8 +100,7 @@ static const char schema[] =
 	"  crl_next_update INTEGER);"
 	"CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
 	"  kind TEXT NOT NULL, subject TEXT, detail TEXT);"
-	"CREATE TABLE IF NOT EXISTS pending(tmp TEXT PRIMARY KEY, final TEXT NOT NULL);"
-	CRL_LOG_DDL ";"
+	"CREATE TABLE IF NOT EXISTS pending(tmp TEXT PRIMARY KEY, final TEXT NOT NULL);" CRL_LOG_DDL ";"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '0');"; /* set by upgrade() */
 
 /* migrations[v] turns a version-v database into version v + 1. Each step is
@@ -158,7 +164,8 @@ static enum pkl_rc version_check(struct pkl_db *db, long v, struct pkl_err *err)
 	if (v > PKL_DB_SCHEMA)
 		return pkl_err_set(err, PKL_ERUNTIME, db->path,
 				   "schema version %ld is newer than this pkilab's (%d): use the pkilab "
-				   "that wrote it, or a newer one", v, PKL_DB_SCHEMA);
+				   "that wrote it, or a newer one",
+				   v, PKL_DB_SCHEMA);
 	return PKL_OK;
 }
 
@@ -176,8 +183,9 @@ static enum pkl_rc upgrade(struct pkl_db *db, int create, struct pkl_err *err)
 	v = schema_version(db);
 	rc = version_check(db, v, err);
 	if (rc == PKL_OK && v == 0)
-		rc = create ? exec(db, schema, err)
-			    : pkl_err_set(err, PKL_ERUNTIME, db->path, "not a pkilab database (no pkilab schema)");
+		rc = create ? exec(db, schema, err) :
+			      pkl_err_set(err, PKL_ERUNTIME, db->path,
+					  "not a pkilab database (no pkilab schema)");
 	for (; rc == PKL_OK && v > 0 && v < PKL_DB_SCHEMA; v++)
 		if (migrations[v])
 			rc = exec(db, migrations[v], err);
@@ -272,9 +280,9 @@ static void text(char *dst, size_t len, sqlite3_stmt *st, int col)
 	snprintf(dst, len, "%s", s ? (const char *)s : "");
 }
 
-#define CERT_COLS                                                                                  \
-	"c.id, c.name, c.issuer_id, i.name, c.serial, c.is_ca, c.current, c.template, c.subject,"  \
-	" c.key_spec, c.key_encrypted, c.not_before, c.not_after, c.issued_at, c.status,"           \
+#define CERT_COLS                                                                                 \
+	"c.id, c.name, c.issuer_id, i.name, c.serial, c.is_ca, c.current, c.template, c.subject," \
+	" c.key_spec, c.key_encrypted, c.not_before, c.not_after, c.issued_at, c.status,"         \
 	" c.revoked_at, c.reason, c.invalidity FROM certs c LEFT JOIN certs i ON i.id = c.issuer_id"
 
 static void row_from(sqlite3_stmt *st, struct pkl_cert_row *r)
@@ -300,8 +308,8 @@ static void row_from(sqlite3_stmt *st, struct pkl_cert_row *r)
 	r->invalidity = sqlite3_column_int64(st, 17);
 }
 
-enum pkl_rc pkl_db_cert_insert(struct pkl_db *db, struct pkl_cert_row *row,
-			       const unsigned char *der, size_t der_len, struct pkl_err *err)
+enum pkl_rc pkl_db_cert_insert(struct pkl_db *db, struct pkl_cert_row *row, const unsigned char *der,
+			       size_t der_len, struct pkl_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO certs(name, issuer_id, serial, is_ca, current, template, subject, key_spec,"
@@ -325,9 +333,10 @@ enum pkl_rc pkl_db_cert_insert(struct pkl_db *db, struct pkl_cert_row *row,
 	sqlite3_bind_blob(st, 12, der, (int)der_len, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		if ((sqlite3_extended_errcode(db->h) & 0xff) == SQLITE_CONSTRAINT)
-			rc = pkl_err_set(err, PKL_EINPUT, db->path,
-					 "certificate '%s' (serial %s) conflicts with one already in the database",
-					 row->name, row->serial);
+			rc = pkl_err_set(
+				err, PKL_EINPUT, db->path,
+				"certificate '%s' (serial %s) conflicts with one already in the database",
+				row->name, row->serial);
 		else
 			rc = db_fail(db, err, "insert certificate");
 		goto out;
@@ -403,17 +412,20 @@ enum pkl_rc pkl_db_cert_find(struct pkl_db *db, const char *key, struct pkl_cert
 	if (step == SQLITE_ROW)
 		return PKL_OK;
 	if (looks_like_serial(key) && normalise_serial(key, serial, sizeof(serial))) {
-		if (sqlite3_prepare_v2(db->h, "SELECT " CERT_COLS " WHERE c.serial = ? ORDER BY c.current DESC",
-				       -1, &st, NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(db->h,
+				       "SELECT " CERT_COLS " WHERE c.serial = ? ORDER BY c.current DESC", -1,
+				       &st, NULL) != SQLITE_OK)
 			return db_fail(db, err, "find certificate");
 		sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
 		step = sqlite3_step(st);
 		if (step == SQLITE_ROW) {
 			row_from(st, row);
-			rc = sqlite3_step(st) == SQLITE_ROW
-				     ? pkl_err_set(err, PKL_EINPUT, NULL,
-						   "serial %s is ambiguous (issued by several CAs): use the name", key)
-				     : PKL_OK;
+			rc = sqlite3_step(st) == SQLITE_ROW ?
+				     pkl_err_set(
+					     err, PKL_EINPUT, NULL,
+					     "serial %s is ambiguous (issued by several CAs): use the name",
+					     key) :
+				     PKL_OK;
 			sqlite3_finalize(st);
 			return rc;
 		}
@@ -423,8 +435,7 @@ enum pkl_rc pkl_db_cert_find(struct pkl_db *db, const char *key, struct pkl_cert
 			   key, db->path);
 }
 
-enum pkl_rc pkl_db_cert_get(struct pkl_db *db, int64_t id, struct pkl_cert_row *row,
-			    struct pkl_err *err)
+enum pkl_rc pkl_db_cert_get(struct pkl_db *db, int64_t id, struct pkl_cert_row *row, struct pkl_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	enum pkl_rc rc = PKL_OK;
@@ -457,16 +468,15 @@ enum pkl_rc pkl_db_cert_der(struct pkl_db *db, int64_t id, struct pkl_buf *out, 
 	return rc;
 }
 
-enum pkl_rc pkl_db_cert_each(struct pkl_db *db, int all, pkl_db_cert_fn fn, void *cls,
-			     struct pkl_err *err)
+enum pkl_rc pkl_db_cert_each(struct pkl_db *db, int all, pkl_db_cert_fn fn, void *cls, struct pkl_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct pkl_cert_row r;
 	int step;
 
 	if (sqlite3_prepare_v2(db->h,
-			       all ? "SELECT " CERT_COLS " ORDER BY c.id"
-				   : "SELECT " CERT_COLS " WHERE c.current = 1 ORDER BY c.id",
+			       all ? "SELECT " CERT_COLS " ORDER BY c.id" :
+				     "SELECT " CERT_COLS " WHERE c.current = 1 ORDER BY c.id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, err, "list certificates");
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -488,8 +498,8 @@ enum pkl_rc pkl_db_cert_retire(struct pkl_db *db, int64_t id, struct pkl_err *er
 	return exec(db, q, err);
 }
 
-enum pkl_rc pkl_db_cert_revoke(struct pkl_db *db, int64_t id, pkl_time at, int reason,
-			       pkl_time invalidity, int *revoked, struct pkl_err *err)
+enum pkl_rc pkl_db_cert_revoke(struct pkl_db *db, int64_t id, pkl_time at, int reason, pkl_time invalidity,
+			       int *revoked, struct pkl_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	enum pkl_rc rc = PKL_OK;
@@ -501,8 +511,8 @@ enum pkl_rc pkl_db_cert_revoke(struct pkl_db *db, int64_t id, pkl_time at, int r
 			       "invalidity = ?3 WHERE id = ?4 AND status = 0",
 			       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 1, at) != SQLITE_OK || sqlite3_bind_int(st, 2, reason) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, invalidity) != SQLITE_OK || sqlite3_bind_int64(st, 4, id) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE)
+	    sqlite3_bind_int64(st, 3, invalidity) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, id) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(db, err, "cannot record the revocation");
 	else if (revoked)
 		*revoked = sqlite3_changes(db->h) == 1;
@@ -511,20 +521,21 @@ enum pkl_rc pkl_db_cert_revoke(struct pkl_db *db, int64_t id, pkl_time at, int r
 }
 
 /* The walk behind pkl_db_revoked_each / pkl_db_issued_each. */
-static enum pkl_rc issued_walk(struct pkl_db *db, int64_t ca_id, int with_der, pkl_db_issued_fn fn,
-			       void *cls, struct pkl_err *err)
+static enum pkl_rc issued_walk(struct pkl_db *db, int64_t ca_id, int with_der, pkl_db_issued_fn fn, void *cls,
+			       struct pkl_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct pkl_db_issued c;
 	enum pkl_rc rc = PKL_OK;
 	int step;
 
-	if (sqlite3_prepare_v2(db->h,
-			       with_der ? "SELECT serial, not_after, status, revoked_at, reason, invalidity, der "
-					  "FROM certs WHERE issuer_id = ?1 AND id <> ?1 ORDER BY id"
-					: "SELECT serial, not_after, status, revoked_at, reason, invalidity "
-					  "FROM certs WHERE issuer_id = ?1 AND id <> ?1 AND status = 1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db->h,
+		    with_der ? "SELECT serial, not_after, status, revoked_at, reason, invalidity, der "
+			       "FROM certs WHERE issuer_id = ?1 AND id <> ?1 ORDER BY id" :
+			       "SELECT serial, not_after, status, revoked_at, reason, invalidity "
+			       "FROM certs WHERE issuer_id = ?1 AND id <> ?1 AND status = 1",
+		    -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, err, "cannot read certificates");
 	/* An unbound ?1 would match no row: an empty CRL despite revocations. */
 	if (sqlite3_bind_int64(st, 1, ca_id) != SQLITE_OK) {
@@ -573,8 +584,10 @@ enum pkl_rc pkl_db_revoked_count(struct pkl_db *db, int64_t ca_id, int64_t *out,
 	sqlite3_stmt *st = NULL;
 	enum pkl_rc rc = PKL_OK;
 
-	if (sqlite3_prepare_v2(db->h, "SELECT count(*) FROM certs WHERE issuer_id = ?1 AND id <> ?1 "
-				      "AND status = 1", -1, &st, NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v2(db->h,
+			       "SELECT count(*) FROM certs WHERE issuer_id = ?1 AND id <> ?1 "
+			       "AND status = 1",
+			       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 1, ca_id) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
 		rc = db_fail(db, err, "cannot count revocations");
 	else
@@ -583,8 +596,8 @@ enum pkl_rc pkl_db_revoked_count(struct pkl_db *db, int64_t ca_id, int64_t *out,
 	return rc;
 }
 
-enum pkl_rc pkl_db_event(struct pkl_db *db, const char *kind, const char *subject,
-			 const char *detail, struct pkl_err *err)
+enum pkl_rc pkl_db_event(struct pkl_db *db, const char *kind, const char *subject, const char *detail,
+			 struct pkl_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	enum pkl_rc rc = PKL_OK;
@@ -607,13 +620,14 @@ enum pkl_rc pkl_db_ca_put(struct pkl_db *db, const struct pkl_ca_state *s, struc
 	sqlite3_stmt *st = NULL;
 	enum pkl_rc rc = PKL_OK;
 
-	if (sqlite3_prepare_v2(db->h,
-			       "INSERT INTO cas(name, cert_id, crl_lifetime, crl_number, crl_this_update,"
-			       " crl_next_update) VALUES(?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET"
-			       " cert_id = excluded.cert_id, crl_lifetime = excluded.crl_lifetime,"
-			       " crl_number = excluded.crl_number, crl_this_update = excluded.crl_this_update,"
-			       " crl_next_update = excluded.crl_next_update",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db->h,
+		    "INSERT INTO cas(name, cert_id, crl_lifetime, crl_number, crl_this_update,"
+		    " crl_next_update) VALUES(?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET"
+		    " cert_id = excluded.cert_id, crl_lifetime = excluded.crl_lifetime,"
+		    " crl_number = excluded.crl_number, crl_this_update = excluded.crl_this_update,"
+		    " crl_next_update = excluded.crl_next_update",
+		    -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, err, "store CA state");
 	sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, s->cert_id);
@@ -627,16 +641,16 @@ enum pkl_rc pkl_db_ca_put(struct pkl_db *db, const struct pkl_ca_state *s, struc
 	return rc;
 }
 
-enum pkl_rc pkl_db_ca_get(struct pkl_db *db, const char *name, struct pkl_ca_state *s,
-			  struct pkl_err *err)
+enum pkl_rc pkl_db_ca_get(struct pkl_db *db, const char *name, struct pkl_ca_state *s, struct pkl_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	enum pkl_rc rc = PKL_OK;
 
-	if (sqlite3_prepare_v2(db->h,
-			       "SELECT name, cert_id, crl_lifetime, crl_number, crl_this_update, crl_next_update"
-			       " FROM cas WHERE name = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db->h,
+		    "SELECT name, cert_id, crl_lifetime, crl_number, crl_this_update, crl_next_update"
+		    " FROM cas WHERE name = ?",
+		    -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, err, "read CA state");
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	int step = sqlite3_step(st);
@@ -700,16 +714,18 @@ enum pkl_rc pkl_db_crl_log_add(struct pkl_db *db, const struct pkl_db_crl_log *e
 	return rc;
 }
 
-enum pkl_rc pkl_db_crl_log_entries(struct pkl_db *db, const char *ca, const char *number,
-				   int64_t *out, struct pkl_err *err)
+enum pkl_rc pkl_db_crl_log_entries(struct pkl_db *db, const char *ca, const char *number, int64_t *out,
+				   struct pkl_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	enum pkl_rc rc = PKL_OK;
 	int step = SQLITE_ERROR;
 
 	*out = -1;
-	if (sqlite3_prepare_v2(db->h, "SELECT n_entries FROM crl_log WHERE ca = ?1 AND number = ?2 "
-				      "ORDER BY id DESC LIMIT 1", -1, &st, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(db->h,
+			       "SELECT n_entries FROM crl_log WHERE ca = ?1 AND number = ?2 "
+			       "ORDER BY id DESC LIMIT 1",
+			       -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_bind_text(st, 1, ca, -1, SQLITE_STATIC) == SQLITE_OK &&
 	    sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC) == SQLITE_OK)
 		step = sqlite3_step(st);
@@ -721,8 +737,7 @@ enum pkl_rc pkl_db_crl_log_entries(struct pkl_db *db, const char *ca, const char
 	return rc;
 }
 
-enum pkl_rc pkl_db_pending_add(struct pkl_db *db, const char *tmp, const char *final,
-			       struct pkl_err *err)
+enum pkl_rc pkl_db_pending_add(struct pkl_db *db, const char *tmp, const char *final, struct pkl_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	enum pkl_rc rc = PKL_OK;
@@ -738,15 +753,15 @@ enum pkl_rc pkl_db_pending_add(struct pkl_db *db, const char *tmp, const char *f
 	return rc;
 }
 
-enum pkl_rc pkl_db_pending_each(struct pkl_db *db, pkl_db_pending_fn fn, void *cls,
-				struct pkl_err *err)
+enum pkl_rc pkl_db_pending_each(struct pkl_db *db, pkl_db_pending_fn fn, void *cls, struct pkl_err *err)
 {
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_prepare_v2(db->h, "SELECT tmp, final FROM pending", -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, err, "read pending files");
 	while (sqlite3_step(st) == SQLITE_ROW)
-		if (fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), cls))
+		if (fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+		       cls))
 			break;
 	sqlite3_finalize(st);
 	return PKL_OK;
@@ -777,8 +792,8 @@ enum pkl_rc pkl_db_meta_put(struct pkl_db *db, const char *key, const char *valu
 	sqlite3_stmt *st = NULL;
 	enum pkl_rc rc = PKL_OK;
 
-	if (sqlite3_prepare_v2(db->h, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db->h, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)", -1, &st, NULL) !=
+	    SQLITE_OK)
 		return db_fail(db, err, "store setting");
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
@@ -788,8 +803,7 @@ enum pkl_rc pkl_db_meta_put(struct pkl_db *db, const char *key, const char *valu
 	return rc;
 }
 
-enum pkl_rc pkl_db_meta_get(struct pkl_db *db, const char *key, char *out, size_t outlen,
-			    struct pkl_err *err)
+enum pkl_rc pkl_db_meta_get(struct pkl_db *db, const char *key, char *out, size_t outlen, struct pkl_err *err)
 {
 	sqlite3_stmt *st = NULL;
 

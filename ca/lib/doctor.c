@@ -21,7 +21,7 @@
 #include "pkilab/lint.h"
 #include "pkilab/report.h"
 
-#define MAX_URIS 16
+#define MAX_URIS  16
 #define SKEW_WARN PKL_DOCTOR_SKEW_WARN
 
 /* One run's state: the options, the path, and what the fetches measured. */
@@ -32,17 +32,17 @@ struct doctor {
 	long win_budget_ms, sws_budget_ms;
 	struct pkl_chain chain;
 	struct pkl_report *rep;
-	long client_ms;      /* what a client would spend fetching, first good URI per cert */
+	long client_ms; /* what a client would spend fetching, first good URI per cert */
 	long worst_uri_ms;
-	size_t fetches;      /* CDP URIs tried: a loopback fetch can take 0 ms */
+	size_t fetches; /* CDP URIs tried: a loopback fetch can take 0 ms */
 	char worst_uri[PKL_CHAIN_URI_MAX];
-	int64_t max_skew;    /* |Date - local clock|, seconds */
+	int64_t max_skew; /* |Date - local clock|, seconds */
 	char skew_uri[PKL_CHAIN_URI_MAX];
 	pkl_time skew_date;
 	int skew_seen;
 };
 
-enum pkl_rc pkl_doctor_lab_anchors(const char *pki, STACK_OF(X509) *anchors, struct pkl_err *err)
+enum pkl_rc pkl_doctor_lab_anchors(const char *pki, STACK_OF(X509) * anchors, struct pkl_err *err)
 {
 	char dir[4096];
 	STACK_OF(X509) *all = sk_X509_new_null();
@@ -102,8 +102,8 @@ static void note_skew(struct doctor *d, const char *url, pkl_time date)
 /* One CDP URI: fetch, parse, verify, judge; findings go to `local`. Returns 1
  * when the URI delivered a usable CRL, and sets *revoked when it lists x. */
 static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, const char *label,
-		     const char *const *all_uris, size_t n_uris, struct pkl_report *local,
-		     long *ms, int *revoked, char *revinfo, size_t revlen)
+		     const char *const *all_uris, size_t n_uris, struct pkl_report *local, long *ms,
+		     int *revoked, char *revinfo, size_t revlen)
 {
 	struct pkl_fetch_result res;
 	struct pkl_err e = { 0 };
@@ -129,39 +129,42 @@ static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, cons
 		note_skew(d, url, res.date);
 	if (!res.transferred) {
 		f = pkl_report_add(local, PKL_SEV_FAIL, "crl.unreachable", url,
-				   "CRL of %s not fetched after %ld ms: %s", label, res.elapsed_ms, res.error);
+				   "CRL of %s not fetched after %ld ms: %s", label, res.elapsed_ms,
+				   res.error);
 		if (f)
 			f->elapsed_ms = res.elapsed_ms;
-		pkl_finding_cause(f, res.too_large ? "the server sends more than a CRL should be"
-				     : res.timed_out ? "the server accepts but does not answer in time; "
-						       "clients wait the same and run out of their "
-						       "revocation budget"
-						     : "nothing answers at this address (server down, wrong "
-						       "host or port, firewall)");
+		pkl_finding_cause(f, res.too_large ? "the server sends more than a CRL should be" :
+				     res.timed_out ? "the server accepts but does not answer in time; "
+						     "clients wait the same and run out of their "
+						     "revocation budget" :
+						     "nothing answers at this address (server down, wrong "
+						     "host or port, firewall)");
 		pkl_finding_fix(f, "start pkilab-cdpd (or the web server) on that address and make "
 				   "sure clients reach it outside the tunnel; re-issue with a reachable "
 				   "CDP if the URL is wrong");
 		goto out;
 	}
 	if (res.status != 200) {
-		f = pkl_report_add(local, PKL_SEV_FAIL, "crl.http_status", url,
-				   "HTTP %ld instead of 200%s", res.status,
+		f = pkl_report_add(local, PKL_SEV_FAIL, "crl.http_status", url, "HTTP %ld instead of 200%s",
+				   res.status,
 				   res.status >= 300 && res.status < 400 ? " (redirect not followed)" : "");
 		if (f)
 			f->elapsed_ms = res.elapsed_ms;
-		pkl_finding_cause(f, res.status >= 300 && res.status < 400
-					     ? "CDP URLs must answer 200 directly: Windows' behaviour on "
-					       "redirects is undefined and https targets are not allowed (RFC 5280 4.2.1.13)"
-					     : "the server does not have this CRL");
+		pkl_finding_cause(f, res.status >= 300 && res.status < 400 ?
+					     "CDP URLs must answer 200 directly: Windows' behaviour on "
+					     "redirects is undefined and https targets are not allowed (RFC "
+					     "5280 4.2.1.13)" :
+					     "the server does not have this CRL");
 		pkl_finding_fix(f, "publish the CRL at exactly this path (publish/crl/<ca>.crl served by "
 				   "pkilab-cdpd)");
 		goto out;
 	}
 	if (strncasecmp(res.content_type, "application/pkix-crl", 20) != 0)
-		pkl_finding_fix(pkl_report_add(local, PKL_SEV_WARN, "crl.content_type", url,
-					       "Content-Type '%s' instead of application/pkix-crl",
-					       res.content_type[0] ? res.content_type : "(none)"),
-				"serve .crl files as application/pkix-crl (RFC 5280 4.2.1.13); pkilab-cdpd does");
+		pkl_finding_fix(
+			pkl_report_add(local, PKL_SEV_WARN, "crl.content_type", url,
+				       "Content-Type '%s' instead of application/pkix-crl",
+				       res.content_type[0] ? res.content_type : "(none)"),
+			"serve .crl files as application/pkix-crl (RFC 5280 4.2.1.13); pkilab-cdpd does");
 	if (pkl_crlcheck_parse(res.body.data, res.body.len, url, &info, &crl, &e) != PKL_OK) {
 		f = pkl_report_add(local, PKL_SEV_FAIL, "crl.parse", url, "not a DER CRL: %s", e.msg);
 		pkl_finding_cause(f, "clients cannot read what this URL serves (PEM instead of DER, an "
@@ -183,8 +186,9 @@ static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, cons
 					   "and publish it to every mirror");
 		}
 		ERR_clear_error();
-		struct pkl_lint_crl_opts lo = { .issuer = iss, .cdp_uris = all_uris, .n_cdp = n_uris,
-						.now = d->o->at };
+		struct pkl_lint_crl_opts lo = {
+			.issuer = iss, .cdp_uris = all_uris, .n_cdp = n_uris, .now = d->o->at
+		};
 		pkl_lint_crl(res.body.data, res.body.len, url, &lo, local, NULL);
 	} else {
 		pkl_report_add(local, PKL_SEV_INFO, "crl.unverified", url,
@@ -226,9 +230,9 @@ static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, cons
 			*revoked = 1;
 			snprintf(revinfo, revlen, "revoked %s%s%s (listed by %.200s)", t1,
 				 reason >= 0 ? ", reason " : "",
-				 reason >= 0 && reason <= 10 ? pkl_reason_name((int)reason)
-				 : reason >= 0		     ? "unknown"
-							     : "",
+				 reason >= 0 && reason <= 10 ? pkl_reason_name((int)reason) :
+				 reason >= 0                 ? "unknown" :
+							       "",
 				 url);
 		}
 	}
@@ -238,7 +242,8 @@ static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, cons
 	if (good)
 		f = pkl_report_add(local, PKL_SEV_OK, "crl.valid", url,
 				   "HTTP 200 in %ld ms, %zu bytes, thisUpdate %s, nextUpdate %s, "
-				   "%zu entries", res.elapsed_ms, res.body.len, t1, t2, info.revoked);
+				   "%zu entries",
+				   res.elapsed_ms, res.body.len, t1, t2, info.revoked);
 	if (good && f)
 		f->elapsed_ms = res.elapsed_ms;
 out:
@@ -307,8 +312,8 @@ static void check_revocation(struct doctor *d, size_t i)
 		pkl_finding_fix(f, "issue a new certificate (pkilab renew or issue) and install it%s",
 				i == 0 ? "" : "; a revoked CA invalidates everything below it");
 	} else if (n_good) {
-		pkl_report_add(d->rep, PKL_SEV_OK, "cert.status", label,
-			       "not revoked (checked on %zu CRL%s)", n_good, n_good > 1 ? "s" : "");
+		pkl_report_add(d->rep, PKL_SEV_OK, "cert.status", label, "not revoked (checked on %zu CRL%s)",
+			       n_good, n_good > 1 ? "s" : "");
 	}
 	pkl_report_free(&local);
 }
@@ -324,8 +329,7 @@ static void check_time_and_budgets(struct doctor *d)
 		if (a > SKEW_WARN) {
 			pkl_time_fmt(d->skew_date, t, sizeof(t));
 			f = pkl_report_add(d->rep, PKL_SEV_WARN, "time.clock_skew", d->skew_uri,
-					   "local clock differs from the server's Date (%s) by %s", t,
-					   dur);
+					   "local clock differs from the server's Date (%s) by %s", t, dur);
 			pkl_finding_cause(f, "this machine's clock (or the CDP server's) is wrong; a "
 					     "clock that is behind makes fresh certificates and CRLs "
 					     "\"not yet valid\"");
@@ -361,8 +365,8 @@ static void check_time_and_budgets(struct doctor *d)
 		/* Whenever a URI was tried, also at 0 ms: the same findings every run. */
 		pkl_report_add(d->rep, PKL_SEV_OK, "crl.budget", NULL,
 			       "revocation fetches %ld ms in total (Windows budget %ld ms), slowest URI "
-			       "%ld ms (strongSwan %ld ms)", d->client_ms, d->win_budget_ms,
-			       d->worst_uri_ms, d->sws_budget_ms);
+			       "%ld ms (strongSwan %ld ms)",
+			       d->client_ms, d->win_budget_ms, d->worst_uri_ms, d->sws_budget_ms);
 	}
 }
 
@@ -390,8 +394,8 @@ static enum pkl_rc run_lints(struct doctor *d, struct pkl_err *err)
 			if (f->sev == PKL_SEV_OK && !x_ok)
 				continue;
 			/* chain.* from the lint duplicates pkl_chain_check (no issuer is passed) */
-			struct pkl_finding *g = pkl_report_add(d->rep, f->sev, f->code, f->subject, "%s",
-							       f->msg);
+			struct pkl_finding *g =
+				pkl_report_add(d->rep, f->sev, f->code, f->subject, "%s", f->msg);
 			if (g) {
 				memcpy(g->cause, f->cause, sizeof(g->cause));
 				memcpy(g->fix, f->fix, sizeof(g->fix));
@@ -399,11 +403,12 @@ static enum pkl_rc run_lints(struct doctor *d, struct pkl_err *err)
 			problems += f->sev != PKL_SEV_OK;
 		}
 		if (!problems)
-			pkl_report_add(d->rep, PKL_SEV_OK, "lint", pkl_lint_label(d->chain.certs[i], label,
-										    sizeof(label)),
+			pkl_report_add(d->rep, PKL_SEV_OK, "lint",
+				       pkl_lint_label(d->chain.certs[i], label, sizeof(label)),
 				       "%s: standards checks L1-L18%s pass",
-				       pkl_lint_role_name(lo.role != PKL_ROLE_AUTO ? lo.role
-							  : pkl_lint_role_of(d->chain.certs[i])),
+				       pkl_lint_role_name(lo.role != PKL_ROLE_AUTO ?
+								  lo.role :
+								  pkl_lint_role_of(d->chain.certs[i])),
 				       i == 0 ? ", X1-X6" : "");
 		pkl_report_free(&lr);
 	}
@@ -411,9 +416,7 @@ static enum pkl_rc run_lints(struct doctor *d, struct pkl_err *err)
 	return PKL_OK;
 }
 
-
-enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r,
-			   struct pkl_err *err)
+enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r, struct pkl_err *err)
 {
 	struct doctor d = { .o = o, .rep = r };
 	enum pkl_rc rc;
@@ -424,15 +427,15 @@ enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r
 	d.platforms = o->platforms ? o->platforms : PKL_PLAT_ALL;
 	d.leaf_role = o->leaf_role != PKL_ROLE_AUTO ? o->leaf_role : pkl_lint_role_of(o->leaf);
 	d.win_budget_ms = o->windows_budget_ms ? o->windows_budget_ms : PKL_DOCTOR_WINDOWS_BUDGET_MS;
-	d.sws_budget_ms = o->strongswan_budget_ms ? o->strongswan_budget_ms
-						  : PKL_DOCTOR_STRONGSWAN_BUDGET_MS;
+	d.sws_budget_ms = o->strongswan_budget_ms ? o->strongswan_budget_ms : PKL_DOCTOR_STRONGSWAN_BUDGET_MS;
 	/* X9: the bag's protection profile against the target platforms */
 	if (o->p12)
-		pkl_lint_p12(o->p12, o->p12_len, o->p12_label ? o->p12_label : "PKCS#12", d.platforms,
-			     1, r);
+		pkl_lint_p12(o->p12, o->p12_len, o->p12_label ? o->p12_label : "PKCS#12", d.platforms, 1, r);
 
-	struct pkl_chain_opts co = { .pool = o->pool, .anchors = o->anchors,
-				     .fetch_aia = !o->no_fetch && !o->no_aia, .fetch = o->fetch };
+	struct pkl_chain_opts co = { .pool = o->pool,
+				     .anchors = o->anchors,
+				     .fetch_aia = !o->no_fetch && !o->no_aia,
+				     .fetch = o->fetch };
 	rc = pkl_chain_build(o->leaf, &co, &d.chain, r, err);
 	if (rc != PKL_OK)
 		goto out;
@@ -444,8 +447,7 @@ enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r
 		for (size_t i = 0; i < d.chain.n; i++)
 			check_revocation(&d, i);
 	else
-		pkl_report_add(r, PKL_SEV_INFO, "crl.skipped", NULL,
-			       "--no-fetch: revocation not checked");
+		pkl_report_add(r, PKL_SEV_INFO, "crl.skipped", NULL, "--no-fetch: revocation not checked");
 	check_time_and_budgets(&d);
 out:
 	pkl_chain_free(&d.chain);

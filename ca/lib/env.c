@@ -33,7 +33,8 @@ static enum pkl_rc check_resolve(const char *list, struct pkl_err *err)
 		if (n == 0)
 			break;
 		if (n >= sizeof(entry))
-			return pkl_err_set(err, PKL_EINPUT, "PKILAB_RESOLVE", "entry too long: '%.40s...'", p);
+			return pkl_err_set(err, PKL_EINPUT, "PKILAB_RESOLVE", "entry too long: '%.40s...'",
+					   p);
 		memcpy(entry, p, n);
 		entry[n] = '\0';
 		o.n_resolve = 0; /* the count is not the question here */
@@ -57,7 +58,8 @@ enum pkl_rc pkl_env_read_now(pkl_env_lookup lookup, int *set, pkl_time *now, str
 	if (pkl_time_parse_absolute(v, now) != PKL_OK)
 		return pkl_err_set(err, PKL_EINPUT, "PKILAB_NOW",
 				   "bad time '%s' (expected an absolute UTC time such as "
-				   "2026-01-01T00:00:00Z or 2026-01-01)", v);
+				   "2026-01-01T00:00:00Z or 2026-01-01)",
+				   v);
 	*set = 1;
 	return PKL_OK;
 }
@@ -85,8 +87,8 @@ enum pkl_rc pkl_env_read(struct pkl_env *env, pkl_env_lookup lookup, struct pkl_
 	/* POSIX precedence (XBD 8.2): LC_ALL, then LC_CTYPE, then LANG. */
 	for (size_t i = 0; i < sizeof(locale_vars) / sizeof(locale_vars[0]) && !loc; i++)
 		loc = value(lookup, locale_vars[i]);
-	e.utf8 = loc && (strstr(loc, "UTF-8") || strstr(loc, "utf8") || strstr(loc, "UTF8") ||
-			 strstr(loc, "utf-8"));
+	e.utf8 = loc &&
+		 (strstr(loc, "UTF-8") || strstr(loc, "utf8") || strstr(loc, "UTF8") || strstr(loc, "utf-8"));
 	*env = e;
 	return PKL_OK;
 }

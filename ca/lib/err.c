@@ -9,8 +9,7 @@
 #include "pkilab/err.h"
 
 PKL_PRINTF(4, 0)
-static void err_vset(struct pkl_err *err, enum pkl_rc rc, const char *where, const char *fmt,
-		     va_list ap)
+static void err_vset(struct pkl_err *err, enum pkl_rc rc, const char *where, const char *fmt, va_list ap)
 {
 	err->rc = rc;
 	snprintf(err->where, sizeof(err->where), "%s", where ? where : "");
@@ -69,8 +68,8 @@ enum pkl_rc pkl_err_sys(struct pkl_err *err, const char *where, const char *fmt,
 	n = strlen(err->msg);
 	snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", strerror(saved));
 	/* A missing or unreadable input is the user's to fix, not a crash. */
-	if (saved == ENOENT || saved == EACCES || saved == ENOTDIR || saved == EISDIR ||
-	    saved == EROFS || saved == EPERM)
+	if (saved == ENOENT || saved == EACCES || saved == ENOTDIR || saved == EISDIR || saved == EROFS ||
+	    saved == EPERM)
 		err->rc = PKL_EINPUT;
 	errno = saved;
 	return err->rc;

@@ -45,8 +45,8 @@ static const struct {
 	{ "strongswan", PKL_EXPORT_STRONGSWAN },
 	{ "openssl-index", PKL_EXPORT_OPENSSL_INDEX },
 };
-static const char *const format_names[] = { "pem", "der", "p12", "windows", "strongswan",
-					     "openssl-index", NULL };
+static const char *const format_names[] = { "pem",        "der",           "p12", "windows",
+					    "strongswan", "openssl-index", NULL };
 
 enum pkl_rc pkl_export_format_parse(const char *s, enum pkl_export_format *out, struct pkl_err *err)
 {
@@ -57,8 +57,8 @@ enum pkl_rc pkl_export_format_parse(const char *s, enum pkl_export_format *out, 
 		}
 	const char *sug = pkl_suggest(s, format_names);
 	if (sug)
-		return pkl_err_set(err, PKL_EINPUT, "--format", "unknown format '%s' (did you mean '%s'?)",
-				   s, sug);
+		return pkl_err_set(err, PKL_EINPUT, "--format", "unknown format '%s' (did you mean '%s'?)", s,
+				   sug);
 	return pkl_err_set(err, PKL_EINPUT, "--format",
 			   "unknown format '%s' (pem, der, p12, windows, strongswan, openssl-index)", s);
 }
@@ -105,8 +105,8 @@ struct stage {
 	size_t n;
 };
 
-static enum pkl_rc stage_put(struct stage *s, const char *rel, const void *data, size_t len,
-			     mode_t mode, struct pkl_err *err)
+static enum pkl_rc stage_put(struct stage *s, const char *rel, const void *data, size_t len, mode_t mode,
+			     struct pkl_err *err)
 {
 	enum pkl_rc rc;
 
@@ -147,8 +147,7 @@ static X509 *load_x509(struct pkl_db *db, const struct pkl_cert_row *r, struct p
 	return x;
 }
 
-static enum pkl_rc chain_load(struct pkl_pki *pki, const char *name, struct chain *c,
-			      struct pkl_err *err)
+static enum pkl_rc chain_load(struct pkl_pki *pki, const char *name, struct chain *c, struct pkl_err *err)
 {
 	struct pkl_cert_row cur;
 	enum pkl_rc rc;
@@ -185,7 +184,7 @@ static enum pkl_rc chain_load(struct pkl_pki *pki, const char *name, struct chai
  * 0.02 s for the MAC's PKCS#12 KDF, about 0.15 s per export. */
 #define P12_MODERN_ITER 300000
 
-enum pkl_rc pkl_export_p12(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain, const char *friendly,
+enum pkl_rc pkl_export_p12(EVP_PKEY *key, X509 *cert, STACK_OF(X509) * chain, const char *friendly,
 			   const char *password, enum pkl_p12_profile profile, struct pkl_buf *out,
 			   struct pkl_err *err)
 {
@@ -209,8 +208,8 @@ enum pkl_rc pkl_export_p12(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain, con
 	if (!password || !*password)
 		return pkl_err_set(err, PKL_EINPUT, NULL, "an empty PKCS#12 password is not allowed");
 	/* mac_iter -1: no MAC yet; it is added below with the profile's digest. */
-	p12 = PKCS12_create_ex((char *)password, (char *)friendly, key, cert, chain, nid, nid, iter,
-			       -1, 0, NULL, NULL);
+	p12 = PKCS12_create_ex((char *)password, (char *)friendly, key, cert, chain, nid, nid, iter, -1, 0,
+			       NULL, NULL);
 	if (!p12) {
 		rc = pkl_err_ssl(err, PKL_ERUNTIME, NULL, "cannot build the PKCS#12 file");
 		goto out;
@@ -282,8 +281,7 @@ static enum pkl_rc put_der(struct stage *s, const char *rel, X509 *cert, struct 
 	return rc;
 }
 
-static enum pkl_rc need_key(struct pkl_pki *pki, const struct chain *c, EVP_PKEY **key,
-			    struct pkl_err *err)
+static enum pkl_rc need_key(struct pkl_pki *pki, const struct chain *c, EVP_PKEY **key, struct pkl_err *err)
 {
 	char path[PATH_MAX];
 
@@ -292,14 +290,14 @@ static enum pkl_rc need_key(struct pkl_pki *pki, const struct chain *c, EVP_PKEY
 	if (!c->row.current || !pkl_file_exists(path))
 		return pkl_err_set(err, PKL_EINPUT, NULL,
 				   "no private key for '%s' (serial %s): it was signed from a CSR or "
-				   "superseded", c->row.name, c->row.serial);
+				   "superseded",
+				   c->row.name, c->row.serial);
 	*key = pkl_pki_load_key(pki, c->row.name, err);
 	return *key ? PKL_OK : (err && err->rc ? err->rc : PKL_ERUNTIME);
 }
 
 /* Text for Windows: CRLF line ends. */
-static enum pkl_rc put_crlf(struct stage *s, const char *rel, const struct pkl_buf *text,
-			    struct pkl_err *err)
+static enum pkl_rc put_crlf(struct stage *s, const char *rel, const struct pkl_buf *text, struct pkl_err *err)
 {
 	struct pkl_buf b = PKL_BUF_INIT;
 	enum pkl_rc rc = PKL_OK;
@@ -320,8 +318,7 @@ static enum pkl_rc put_crlf(struct stage *s, const char *rel, const struct pkl_b
 
 /* ---- formats ---- */
 
-static enum pkl_rc export_pem(struct pkl_pki *pki, struct chain *c, struct stage *s,
-			      struct pkl_err *err)
+static enum pkl_rc export_pem(struct pkl_pki *pki, struct chain *c, struct stage *s, struct pkl_err *err)
 {
 	X509 *all[MAX_CHAIN + 1];
 	char rel[PATH_MAX], keypath[PATH_MAX];
@@ -402,8 +399,8 @@ static enum pkl_rc export_p12(struct pkl_pki *pki, struct chain *c, const struct
 	return put_p12(pki, c, o, s, "p12", err);
 }
 
-static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
-				  const struct pkl_export_opts *o, struct stage *s, struct pkl_err *err)
+static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c, const struct pkl_export_opts *o,
+				  struct stage *s, struct pkl_err *err)
 {
 	struct pkl_buf ps = PKL_BUF_INIT, rd = PKL_BUF_INIT;
 	const char *n = c->row.name;
@@ -428,7 +425,8 @@ static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
 	pkl_buf_printf(&ps,
 		       "# Imports the pkilab certificate '%s' and its CAs into a certificate store.\n"
 		       "# Generated by 'pkilab export %s --format windows'. Run in PowerShell 5.1 or later:\n"
-		       "#   powershell -ExecutionPolicy Bypass -File .\\import.ps1 [-Store LocalMachine|CurrentUser]\n"
+		       "#   powershell -ExecutionPolicy Bypass -File .\\import.ps1 [-Store "
+		       "LocalMachine|CurrentUser]\n"
 		       "#       [-PfxPasswordFile FILE | -PfxPassword SECURESTRING] [-StrongCrlCheck]\n"
 		       "# Unattended (Intune, SCCM, Invoke-Command, -NonInteractive) it needs\n"
 		       "# -PfxPasswordFile or -PfxPassword; otherwise it asks for the password.\n"
@@ -457,9 +455,12 @@ static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
 		       "# (no #Requires -RunAsAdministrator: it would refuse -Store CurrentUser too).\n"
 		       "if ($Store -eq 'LocalMachine' -or $StrongCrlCheck) {\n"
 		       "    $identity = [Security.Principal.WindowsIdentity]::GetCurrent()\n"
-		       "    $principal = New-Object -TypeName Security.Principal.WindowsPrincipal -ArgumentList $identity\n"
-		       "    if (-not $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)) {\n"
-		       "        throw 'Cert:\\LocalMachine and -StrongCrlCheck need an elevated PowerShell (Run as administrator); a user tunnel certificate needs none: -Store CurrentUser.'\n"
+		       "    $principal = New-Object -TypeName Security.Principal.WindowsPrincipal "
+		       "-ArgumentList $identity\n"
+		       "    if (-not "
+		       "$principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)) {\n"
+		       "        throw 'Cert:\\LocalMachine and -StrongCrlCheck need an elevated PowerShell "
+		       "(Run as administrator); a user tunnel certificate needs none: -Store CurrentUser.'\n"
 		       "    }\n"
 		       "}\n"
 		       "\n"
@@ -485,7 +486,8 @@ static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
 		       "if (-not $PfxPassword) {\n"
 		       "    $nonInteractive = [Environment]::GetCommandLineArgs() -match '^-NonI'\n"
 		       "    if (-not [Environment]::UserInteractive -or $nonInteractive) {\n"
-		       "        throw 'No one to ask for the PFX password (non-interactive session): give -PfxPasswordFile FILE or -PfxPassword.'\n"
+		       "        throw 'No one to ask for the PFX password (non-interactive session): give "
+		       "-PfxPasswordFile FILE or -PfxPassword.'\n"
 		       "    }\n"
 		       "    $PfxPassword = Read-Host -AsSecureString -Prompt 'Password of %s.pfx'\n"
 		       "}\n"
@@ -502,60 +504,75 @@ static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
 		       n, n, n);
 	if (c->n_ca) {
 		const char *root = c->ca_row[c->n_ca - 1].name;
-		pkl_buf_printf(&ps,
-			       "# Root CA -> Trusted Root Certification Authorities. A user tunnel's root is\n"
-			       "# usually in the machine store already (Intune trusted certificate profile,\n"
-			       "# GPO); it is then left there: Windows asks the user to confirm every root\n"
-			       "# added to Cert:\\CurrentUser\\Root, which no unattended run can answer.\n"
-			       "$rootCert = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList (Join-Path -Path $here -ChildPath '%s.cer')\n"
-			       "if ($Store -eq 'CurrentUser' -and (Test-Path -LiteralPath ('Cert:\\LocalMachine\\Root\\' + $rootCert.Thumbprint))) {\n"
-			       "    Write-Output ('{0}  {1}  {2}' -f $rootCert.Thumbprint, 'Cert:\\LocalMachine\\Root (already there)', $rootCert.Subject)\n"
-			       "} else {\n"
-			       "    $imported = Import-Certificate -FilePath (Join-Path -Path $here -ChildPath '%s.cer') -CertStoreLocation \"Cert:\\$Store\\Root\"\n"
-			       "    Write-Imported -Certificate $imported -Location \"Cert:\\$Store\\Root\"\n"
-			       "}\n",
-			       root, root);
+		pkl_buf_printf(
+			&ps,
+			"# Root CA -> Trusted Root Certification Authorities. A user tunnel's root is\n"
+			"# usually in the machine store already (Intune trusted certificate profile,\n"
+			"# GPO); it is then left there: Windows asks the user to confirm every root\n"
+			"# added to Cert:\\CurrentUser\\Root, which no unattended run can answer.\n"
+			"$rootCert = New-Object -TypeName "
+			"System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList "
+			"(Join-Path -Path $here -ChildPath '%s.cer')\n"
+			"if ($Store -eq 'CurrentUser' -and (Test-Path -LiteralPath "
+			"('Cert:\\LocalMachine\\Root\\' + $rootCert.Thumbprint))) {\n"
+			"    Write-Output ('{0}  {1}  {2}' -f $rootCert.Thumbprint, "
+			"'Cert:\\LocalMachine\\Root (already there)', $rootCert.Subject)\n"
+			"} else {\n"
+			"    $imported = Import-Certificate -FilePath (Join-Path -Path $here -ChildPath "
+			"'%s.cer') -CertStoreLocation \"Cert:\\$Store\\Root\"\n"
+			"    Write-Imported -Certificate $imported -Location \"Cert:\\$Store\\Root\"\n"
+			"}\n",
+			root, root);
 		for (size_t i = c->n_ca - 1; i > 0; i--)
-			pkl_buf_printf(&ps,
-				       "# Intermediate CA -> Intermediate Certification Authorities\n"
-				       "$imported = Import-Certificate -FilePath (Join-Path -Path $here -ChildPath '%s.cer') -CertStoreLocation \"Cert:\\$Store\\CA\"\n"
-				       "Write-Imported -Certificate $imported -Location \"Cert:\\$Store\\CA\"\n",
-				       c->ca_row[i - 1].name);
+			pkl_buf_printf(
+				&ps,
+				"# Intermediate CA -> Intermediate Certification Authorities\n"
+				"$imported = Import-Certificate -FilePath (Join-Path -Path $here -ChildPath "
+				"'%s.cer') -CertStoreLocation \"Cert:\\$Store\\CA\"\n"
+				"Write-Imported -Certificate $imported -Location \"Cert:\\$Store\\CA\"\n",
+				c->ca_row[i - 1].name);
 	}
-	pkl_buf_printf(&ps, "\n"
-		       "# Certificate and private key -> Personal: the machine store for RRAS and\n"
-		       "# machine authentication (IKEv2 only looks there), the user's for a user tunnel.\n"
-		       "$imported = Import-PfxCertificate -FilePath (Join-Path -Path $here -ChildPath '%s.pfx') -CertStoreLocation \"Cert:\\$Store\\My\" -Password $PfxPassword\n"
-		       "Write-Imported -Certificate $imported -Location \"Cert:\\$Store\\My\"\n"
-		       "\n"
-		       "if ($StrongCrlCheck) {\n"
-		       "    $key = 'HKLM:\\SYSTEM\\CurrentControlSet\\Services\\RemoteAccess\\Parameters\\Ikev2'\n"
-		       "    # The key is created only when missing, and never with -Force: on an\n"
-		       "    # existing registry key New-Item -Force deletes it, with every other IKEv2\n"
-		       "    # setting in it, and creates an empty one. Only CertAuthFlags is set.\n"
-		       "    if (-not (Test-Path -LiteralPath $key)) {\n"
-		       "        $null = New-Item -Path $key\n"
-		       "    }\n"
-		       "    $old = Get-ItemProperty -LiteralPath $key -Name CertAuthFlags -ErrorAction SilentlyContinue\n"
-		       "    if ($null -eq $old) {\n"
-		       "        $null = New-ItemProperty -LiteralPath $key -Name CertAuthFlags -PropertyType DWord -Value 4\n"
-		       "        Write-Output \"$key\\CertAuthFlags = 4 (was not set)\"\n"
-		       "    } else {\n"
-		       "        Set-ItemProperty -LiteralPath $key -Name CertAuthFlags -Type DWord -Value 4\n"
-		       "        Write-Output (\"$key\\CertAuthFlags = 4 (was {0})\" -f $old.CertAuthFlags)\n"
-		       "    }\n"
-		       "    Restart-Service -Name RemoteAccess\n"
-		       "    Write-Output 'RRAS now rejects IKEv2 clients whose revocation status cannot be checked.'\n"
-		       "    Write-Output 'Undo: set CertAuthFlags back to the value it had (2, or delete it) and restart RemoteAccess.'\n"
-		       "}\n"
-		       "\n"
-		       "# Checks: a CRL is only valid inside its thisUpdate..nextUpdate window, so the\n"
-		       "# clock must be right, and every CDP URL must answer from this machine.\n"
-		       "# After a revocation Windows keeps a cached CRL until its nextUpdate: see\n"
-		       "# README.txt (certutil -urlcache CRL delete).\n"
-		       "w32tm /query /status\n"
-		       "certutil -verify -urlfetch (Join-Path -Path $here -ChildPath '%s.cer')\n",
-		       n, n);
+	pkl_buf_printf(
+		&ps,
+		"\n"
+		"# Certificate and private key -> Personal: the machine store for RRAS and\n"
+		"# machine authentication (IKEv2 only looks there), the user's for a user tunnel.\n"
+		"$imported = Import-PfxCertificate -FilePath (Join-Path -Path $here -ChildPath '%s.pfx') "
+		"-CertStoreLocation \"Cert:\\$Store\\My\" -Password $PfxPassword\n"
+		"Write-Imported -Certificate $imported -Location \"Cert:\\$Store\\My\"\n"
+		"\n"
+		"if ($StrongCrlCheck) {\n"
+		"    $key = 'HKLM:\\SYSTEM\\CurrentControlSet\\Services\\RemoteAccess\\Parameters\\Ikev2'\n"
+		"    # The key is created only when missing, and never with -Force: on an\n"
+		"    # existing registry key New-Item -Force deletes it, with every other IKEv2\n"
+		"    # setting in it, and creates an empty one. Only CertAuthFlags is set.\n"
+		"    if (-not (Test-Path -LiteralPath $key)) {\n"
+		"        $null = New-Item -Path $key\n"
+		"    }\n"
+		"    $old = Get-ItemProperty -LiteralPath $key -Name CertAuthFlags -ErrorAction "
+		"SilentlyContinue\n"
+		"    if ($null -eq $old) {\n"
+		"        $null = New-ItemProperty -LiteralPath $key -Name CertAuthFlags -PropertyType DWord "
+		"-Value 4\n"
+		"        Write-Output \"$key\\CertAuthFlags = 4 (was not set)\"\n"
+		"    } else {\n"
+		"        Set-ItemProperty -LiteralPath $key -Name CertAuthFlags -Type DWord -Value 4\n"
+		"        Write-Output (\"$key\\CertAuthFlags = 4 (was {0})\" -f $old.CertAuthFlags)\n"
+		"    }\n"
+		"    Restart-Service -Name RemoteAccess\n"
+		"    Write-Output 'RRAS now rejects IKEv2 clients whose revocation status cannot be "
+		"checked.'\n"
+		"    Write-Output 'Undo: set CertAuthFlags back to the value it had (2, or delete it) and "
+		"restart RemoteAccess.'\n"
+		"}\n"
+		"\n"
+		"# Checks: a CRL is only valid inside its thisUpdate..nextUpdate window, so the\n"
+		"# clock must be right, and every CDP URL must answer from this machine.\n"
+		"# After a revocation Windows keeps a cached CRL until its nextUpdate: see\n"
+		"# README.txt (certutil -urlcache CRL delete).\n"
+		"w32tm /query /status\n"
+		"certutil -verify -urlfetch (Join-Path -Path $here -ChildPath '%s.cer')\n",
+		n, n);
 	if ((rc = put_crlf(s, "import.ps1", &ps, err)) != PKL_OK)
 		goto out;
 	pkl_buf_printf(&rd,
@@ -563,9 +580,9 @@ static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
 		       "%s.pfx  certificate + private key + chain, PKCS#12 %s\n"
 		       "%s.cer  the certificate alone (DER), for certutil -verify\n",
 		       n, n,
-		       o->profile == PKL_P12_MODERN
-			       ? "AES-256-CBC/PBKDF2/HMAC-SHA256 (Windows 10 1709+, Server 2019+)"
-			       : "3DES/SHA-1 (imports on every Windows, including Server 2016)",
+		       o->profile == PKL_P12_MODERN ?
+			       "AES-256-CBC/PBKDF2/HMAC-SHA256 (Windows 10 1709+, Server 2019+)" :
+			       "3DES/SHA-1 (imports on every Windows, including Server 2016)",
 		       n);
 	for (size_t i = 0; i < c->n_ca; i++)
 		pkl_buf_printf(&rd, "%s.cer  %s CA certificate (DER) -> Cert:\\<Store>\\%s\n",
@@ -589,7 +606,8 @@ static enum pkl_rc export_windows(struct pkl_pki *pki, struct chain *c,
 		       "the account that runs the script and delete it afterwards.\n"
 		       "\n"
 		       "Strong CRL checking on RRAS is opt-in: .\\import.ps1 -StrongCrlCheck sets\n"
-		       "HKLM\\SYSTEM\\CurrentControlSet\\Services\\RemoteAccess\\Parameters\\Ikev2\\CertAuthFlags = 4\n"
+		       "HKLM\\SYSTEM\\CurrentControlSet\\Services\\RemoteAccess\\Parameters\\Ikev2\\CertAuthF"
+		       "lags = 4\n"
 		       "(REG_DWORD; the key is created only when missing, other values in it are\n"
 		       "kept) and restarts RemoteAccess. With it, an unreachable or expired CRL\n"
 		       "rejects every client; set the value it printed (2, or delete it) to undo.\n"
@@ -617,9 +635,9 @@ static void conn_name(const char *in, char *out, size_t len)
 	for (i = 0; in[i] && i + 1 < len; i++) {
 		unsigned char ch = (unsigned char)in[i];
 		out[i] = (char)((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-					(ch >= '0' && ch <= '9') || ch == '-' || ch == '_'
-				? ch
-				: '_');
+						(ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ?
+					ch :
+					'_');
 	}
 	out[i] = '\0';
 }
@@ -699,11 +717,11 @@ static void ossl_date(pkl_time t, int generalized, char *out, size_t len)
 
 	gmtime_r(&tt, &tm);
 	if (generalized || tm.tm_year + 1900 >= 2050)
-		snprintf(out, len, "%04d%02d%02d%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		snprintf(out, len, "%04d%02d%02d%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec);
 	else
-		snprintf(out, len, "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100, tm.tm_mon + 1,
-			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		snprintf(out, len, "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* The revocation field of index.txt: "date[,reason]", with keyCompromise and
@@ -776,8 +794,7 @@ static int index_line(const struct pkl_db_issued *c, void *cls)
 	return 0;
 }
 
-enum pkl_rc pkl_export_index(struct pkl_pki *pki, int64_t ca_id, struct pkl_buf *out,
-			     struct pkl_err *err)
+enum pkl_rc pkl_export_index(struct pkl_pki *pki, int64_t ca_id, struct pkl_buf *out, struct pkl_err *err)
 {
 	struct index_walk w = { out, pkl_time_now(), err, PKL_OK };
 	enum pkl_rc rc = pkl_db_issued_each(pki->db, ca_id, index_line, &w, err);
@@ -785,8 +802,7 @@ enum pkl_rc pkl_export_index(struct pkl_pki *pki, int64_t ca_id, struct pkl_buf 
 	return rc != PKL_OK ? rc : w.rc;
 }
 
-static enum pkl_rc export_index(struct pkl_pki *pki, struct chain *c, struct stage *s,
-				struct pkl_err *err)
+static enum pkl_rc export_index(struct pkl_pki *pki, struct chain *c, struct stage *s, struct pkl_err *err)
 {
 	const struct pkl_cert_row *ca = c->row.is_ca ? &c->row : &c->ca_row[0];
 	struct pkl_buf idx = PKL_BUF_INIT, cnf = PKL_BUF_INIT;
@@ -802,15 +818,14 @@ static enum pkl_rc export_index(struct pkl_pki *pki, struct chain *c, struct sta
 		return rc;
 	if ((rc = pkl_export_index(pki, ca->id, &idx, err)) != PKL_OK)
 		goto out;
-	if ((rc = stage_put(s, "index.txt", idx.data ? (void *)idx.data : (void *)"", idx.len, 0644,
-			    err)) != PKL_OK)
+	if ((rc = stage_put(s, "index.txt", idx.data ? (void *)idx.data : (void *)"", idx.len, 0644, err)) !=
+	    PKL_OK)
 		goto out;
 	/* Renewals keep the subject: openssl ca must not insist on unique ones. */
 	if ((rc = stage_put(s, "index.txt.attr", "unique_subject = no\n", 20, 0644, err)) != PKL_OK)
 		goto out;
 	/* openssl's crlnumber file is hex: continue after our last number. */
-	if (cs.crl_number[0] && BN_dec2bn(&bn, cs.crl_number) && BN_add_word(bn, 1) &&
-	    (hex = BN_bn2hex(bn)))
+	if (cs.crl_number[0] && BN_dec2bn(&bn, cs.crl_number) && BN_add_word(bn, 1) && (hex = BN_bn2hex(bn)))
 		snprintf(num, sizeof(num), "%s%s", strlen(hex) & 1 ? "0" : "", hex);
 	pkl_buf_printf(&cnf, "%s\n", num);
 	rc = stage_put(s, "crlnumber", cnf.data, cnf.len, 0644, err);

@@ -17,7 +17,7 @@
 
 #define DEF_CONNECT_MS 5000L
 #define DEF_TIMEOUT_MS 15000L
-#define DEF_MAX_SIZE ((size_t)16 << 20)
+#define DEF_MAX_SIZE   ((size_t)16 << 20)
 
 struct xfer {
 	struct pkl_fetch_result *res;
@@ -93,15 +93,15 @@ static int resolve_shape(const char *e, int *connect_to)
 	return 1;
 }
 
-enum pkl_rc pkl_fetch_opts_resolve(struct pkl_fetch_opts *o, const char *entry,
-				   struct pkl_err *err)
+enum pkl_rc pkl_fetch_opts_resolve(struct pkl_fetch_opts *o, const char *entry, struct pkl_err *err)
 {
 	int ct;
 
 	if (!resolve_shape(entry, &ct))
 		return pkl_err_set(err, PKL_EINPUT, NULL,
 				   "bad resolve entry '%s' (expected HOST:PORT:ADDR or "
-				   "HOST:PORT:ADDR:PORT)", entry);
+				   "HOST:PORT:ADDR:PORT)",
+				   entry);
 	if (o->n_resolve >= PKL_FETCH_MAX_RESOLVE)
 		return pkl_err_set(err, PKL_EINPUT, NULL, "too many resolve entries (at most %d)",
 				   PKL_FETCH_MAX_RESOLVE);
@@ -153,8 +153,8 @@ static int is_http_url(const char *url)
 	return !strncasecmp(url, "http://", 7) && url[7];
 }
 
-enum pkl_rc pkl_fetch_get(const char *url, const struct pkl_fetch_opts *o,
-			  struct pkl_fetch_result *res, struct pkl_err *err)
+enum pkl_rc pkl_fetch_get(const char *url, const struct pkl_fetch_opts *o, struct pkl_fetch_result *res,
+			  struct pkl_err *err)
 {
 	struct curl_slist *resolve = NULL, *connect_to = NULL;
 	struct xfer x = { res, o->max_size ? o->max_size : DEF_MAX_SIZE };
@@ -192,13 +192,14 @@ enum pkl_rc pkl_fetch_get(const char *url, const struct pkl_fetch_opts *o,
 	    curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_NOPROXY, "*") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			     o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEF_CONNECT_MS) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-			     o->timeout_ms > 0 ? o->timeout_ms : DEF_TIMEOUT_MS) != CURLE_OK ||
+			     o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEF_CONNECT_MS) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : DEF_TIMEOUT_MS) !=
+		    CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x.max) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, o->max_redirects > 0 ? 1L : 0L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_MAXREDIRS,
-			     o->max_redirects > 0 ? o->max_redirects : 0L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_MAXREDIRS, o->max_redirects > 0 ? o->max_redirects : 0L) !=
+		    CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_USERAGENT, "pkilab-doctor/0.1") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &x) != CURLE_OK ||
@@ -227,8 +228,7 @@ enum pkl_rc pkl_fetch_get(const char *url, const struct pkl_fetch_opts *o,
 			snprintf(res->error, sizeof(res->error),
 				 "body larger than %zu bytes, transfer aborted", x.max);
 		else if (cc == CURLE_TOO_MANY_REDIRECTS)
-			snprintf(res->error, sizeof(res->error), "more than %ld redirects",
-				 o->max_redirects);
+			snprintf(res->error, sizeof(res->error), "more than %ld redirects", o->max_redirects);
 		else
 			snprintf(res->error, sizeof(res->error), "%s",
 				 curl_err[0] ? curl_err : curl_easy_strerror(cc));

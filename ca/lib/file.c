@@ -34,8 +34,7 @@ enum pkl_rc pkl_file_read(const char *path, size_t max, struct pkl_buf *out, str
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return pkl_err_sys(err, path, "cannot open");
-	if (fstat(fd, &st) == 0 &&
-	    (S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+	if (fstat(fd, &st) == 0 && (S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
 		close(fd);
 		return pkl_err_set(err, PKL_EINPUT, path, "is a %s, expected a file",
 				   S_ISDIR(st.st_mode) ? "directory" : "pipe or socket");
@@ -120,8 +119,8 @@ enum pkl_rc pkl_file_check_replaceable(const char *path, struct pkl_err *err)
 			   file_kind(st.st_mode));
 }
 
-enum pkl_rc pkl_file_write_temp(const char *path, const void *data, size_t len, mode_t mode,
-				int do_fsync, char *tmp, size_t tmplen, struct pkl_err *err)
+enum pkl_rc pkl_file_write_temp(const char *path, const void *data, size_t len, mode_t mode, int do_fsync,
+				char *tmp, size_t tmplen, struct pkl_err *err)
 {
 	const char *slash = strrchr(path, '/');
 	int fd;
@@ -139,8 +138,7 @@ enum pkl_rc pkl_file_write_temp(const char *path, const void *data, size_t len, 
 	fd = mkstemp(tmp);
 	if (fd < 0)
 		return pkl_err_sys(err, path, "cannot create a file next to it");
-	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != PKL_OK ||
-	    (do_fsync && fsync(fd) != 0)) {
+	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != PKL_OK || (do_fsync && fsync(fd) != 0)) {
 		pkl_err_sys(err, path, "cannot write");
 		close(fd);
 		unlink(tmp);
@@ -258,8 +256,8 @@ enum pkl_rc pkl_path_join(char *out, size_t outlen, struct pkl_err *err, const c
 /* ---- removal without following links ------------------------------------ */
 
 struct rm_state {
-	dev_t dev;          /* the filesystem the tree started on */
-	int failed_errno;   /* first failure */
+	dev_t dev;        /* the filesystem the tree started on */
+	int failed_errno; /* first failure */
 	char failed[PATH_MAX];
 };
 
@@ -408,8 +406,8 @@ enum pkl_rc pkl_file_sweep(const char *dir, int (*match)(const char *name, void 
 			continue;
 		/* Only a real directory of ours: a link, a file or another user's
 		 * directory with the same name is none of our business. */
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+		    st.st_uid != geteuid())
 			continue;
 		if (pkl_file_remove_tree_at(dirfd(d), de->d_name, rc == PKL_OK ? err : NULL) != PKL_OK)
 			rc = PKL_ERUNTIME;

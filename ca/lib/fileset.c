@@ -31,7 +31,7 @@ struct pkl_fileset {
 	size_t n, cap;
 	char (*dirs)[PATH_MAX]; /* created by us, parents first */
 	size_t n_dirs, cap_dirs;
-	int committed; /* past the journal: only going forward, abort is a no-op */
+	int committed;  /* past the journal: only going forward, abort is a no-op */
 	int journalled; /* the renames are recorded (journal file or the caller's) */
 	pkl_fileset_step_fn step;
 	void *step_cls;
@@ -90,7 +90,7 @@ static int track_dir(struct pkl_fileset *fs, const char *path)
 {
 	if (fs->n_dirs == fs->cap_dirs) {
 		size_t cap = fs->cap_dirs ? fs->cap_dirs * 2 : 8;
-		char (*d)[PATH_MAX] = realloc(fs->dirs, cap * sizeof(*d));
+		char(*d)[PATH_MAX] = realloc(fs->dirs, cap * sizeof(*d));
 		if (!d)
 			return -1;
 		fs->dirs = d;
@@ -222,7 +222,8 @@ enum pkl_rc pkl_fileset_add_dir(struct pkl_fileset *fs, const char *path, char *
 	if (pkl_file_mkdirs(fs->dir, 0755, err) != PKL_OK)
 		return err ? err->rc : PKL_ERUNTIME;
 	sweep_dead_staging(e->final);
-	if (pkl_path_join(e->tmp, sizeof(e->tmp), err, "%s.new-%ld-XXXXXX", e->final, (long)getpid()) != PKL_OK)
+	if (pkl_path_join(e->tmp, sizeof(e->tmp), err, "%s.new-%ld-XXXXXX", e->final, (long)getpid()) !=
+	    PKL_OK)
 		return PKL_EINPUT;
 	if (!mkdtemp(e->tmp))
 		return pkl_err_sys(err, fs->dir, "cannot create the PKI directory here");
@@ -292,8 +293,8 @@ enum pkl_rc pkl_fileset_publish(struct pkl_fileset *fs, struct pkl_buf *listing,
 		/* ENOENT: already renamed, by us or by a concurrent recovery. */
 		if (rename(fs->e[i].tmp, fs->e[i].final) != 0 && !(errno == ENOENT && !fs->e[i].is_dir)) {
 			rc = pkl_err_sys(err, fs->e[i].final,
-					 fs->e[i].is_dir ? "cannot move the new PKI into place"
-							 : "cannot rename into place");
+					 fs->e[i].is_dir ? "cannot move the new PKI into place" :
+							   "cannot rename into place");
 			break;
 		}
 		fs->committed = 1;

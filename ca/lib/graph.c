@@ -25,21 +25,21 @@
 #define DAY 86400
 
 struct g_crl {
-	int present;                 /* publish/crl/<ca>.crl exists */
-	int parsed;                  /* and decodes */
+	int present; /* publish/crl/<ca>.crl exists */
+	int parsed;  /* and decodes */
 	struct pkl_crlinfo info;
-	X509_CRL *crl;               /* for serial look-ups; NULL unless parsed */
+	X509_CRL *crl; /* for serial look-ups; NULL unless parsed */
 	enum pkl_graph_state state;
-	char text[512];              /* one line: why the state */
+	char text[512]; /* one line: why the state */
 };
 
 struct g_node {
 	struct pkl_cert_row row;
-	int extra;                   /* not current, pulled in as an issuer of a current one */
-	struct g_crl crl;            /* CAs only */
-	enum pkl_graph_state state;  /* judged by judge_cert() */
-	char text[512];              /* why, one or two lines ('\n') */
-	int listed;                  /* the issuer's published CRL lists the serial */
+	int extra;                  /* not current, pulled in as an issuer of a current one */
+	struct g_crl crl;           /* CAs only */
+	enum pkl_graph_state state; /* judged by judge_cert() */
+	char text[512];             /* why, one or two lines ('\n') */
+	int listed;                 /* the issuer's published CRL lists the serial */
 };
 
 struct g_ctx {
@@ -222,7 +222,8 @@ static void judge_cert(struct g_node *n, const struct g_node *issuer, const stru
 		date(r->revoked_at, d, sizeof(d));
 		snprintf(n->text, sizeof(n->text), "REVOKED %s%s%s%s\n%s", d, reason ? " (" : "",
 			 reason ? reason : "", reason ? ")" : "",
-			 n->listed ? "listed on the published CRL" : "NOT on the published CRL yet (run pkilab crl)");
+			 n->listed ? "listed on the published CRL" :
+				     "NOT on the published CRL yet (run pkilab crl)");
 		n->state = PKL_GRAPH_BAD;
 	} else if (!r->current || n->extra) {
 		snprintf(n->text, sizeof(n->text), "superseded");
@@ -239,10 +240,12 @@ static void judge_cert(struct g_node *n, const struct g_node *issuer, const stru
 		snprintf(n->text, sizeof(n->text), "listed on the CRL but valid in the database");
 		n->state = PKL_GRAPH_BAD;
 	} else if (r->not_after - o->now < o->margin) {
-		snprintf(n->text, sizeof(n->text), "expires in %lld d", (long long)((r->not_after - o->now) / DAY));
+		snprintf(n->text, sizeof(n->text), "expires in %lld d",
+			 (long long)((r->not_after - o->now) / DAY));
 		n->state = PKL_GRAPH_WARN;
 	} else {
-		snprintf(n->text, sizeof(n->text), "valid, %lld d left", (long long)((r->not_after - o->now) / DAY));
+		snprintf(n->text, sizeof(n->text), "valid, %lld d left",
+			 (long long)((r->not_after - o->now) / DAY));
 		n->state = PKL_GRAPH_OK;
 	}
 }
@@ -303,7 +306,8 @@ static enum pkl_rc cert_node(struct pkl_buf *out, const struct g_node *n)
 	if (rc == PKL_OK)
 		rc = pkl_graph_escape(&label, n->text);
 	if (rc == PKL_OK)
-		rc = pkl_buf_printf(&label, "\\nserial %.16s%s", r->serial, strlen(r->serial) > 16 ? "..." : "");
+		rc = pkl_buf_printf(&label, "\\nserial %.16s%s", r->serial,
+				    strlen(r->serial) > 16 ? "..." : "");
 	if (rc == PKL_OK)
 		rc = pkl_buf_printf(out, "  c%lld [label=\"%s\"", (long long)r->id, pkl_buf_cstr(&label));
 	if (rc == PKL_OK && r->is_ca)
@@ -365,10 +369,12 @@ static enum pkl_rc crl_node(struct pkl_buf *out, const struct g_node *ca, char b
 	if (rc == PKL_OK)
 		rc = attr(out, "pkl_name", ca->row.name);
 	if (rc == PKL_OK)
-		rc = pkl_buf_printf(out, "];\n  c%lld -> crl%lld [style=dashed arrowhead=none label=\"publishes\"];\n"
-				    "  { rank=same; c%lld; crl%lld; }\n",
-				    (long long)ca->row.id, (long long)ca->row.id, (long long)ca->row.id,
-				    (long long)ca->row.id);
+		rc = pkl_buf_printf(
+			out,
+			"];\n  c%lld -> crl%lld [style=dashed arrowhead=none label=\"publishes\"];\n"
+			"  { rank=same; c%lld; crl%lld; }\n",
+			(long long)ca->row.id, (long long)ca->row.id, (long long)ca->row.id,
+			(long long)ca->row.id);
 	pkl_buf_free(&label);
 	return rc;
 }
@@ -411,7 +417,8 @@ static enum pkl_rc load_model(struct pkl_pki *pki, const struct pkl_graph_opts *
 		return rc;
 	if ((rc = pkl_db_meta_get(pki->db, "cdp", list, sizeof(list), err)) != PKL_OK)
 		return rc;
-	for (char *t = strtok_r(list, " ", &save); t && c->n_bases < PKL_MAX_CDP; t = strtok_r(NULL, " ", &save))
+	for (char *t = strtok_r(list, " ", &save); t && c->n_bases < PKL_MAX_CDP;
+	     t = strtok_r(NULL, " ", &save))
 		snprintf(c->bases[c->n_bases++], PKL_URI_MAX, "%s", t);
 	/* CRLs first: a certificate's state depends on its issuer's CRL. */
 	for (size_t i = 0; i < c->n; i++)
@@ -435,8 +442,8 @@ static enum pkl_rc load_model(struct pkl_pki *pki, const struct pkl_graph_opts *
 				pending++;
 		if (pending) {
 			ca->crl.state = PKL_GRAPH_WARN;
-			snprintf(ca->crl.text, sizeof(ca->crl.text), "%zu revocation(s) not published yet (run pkilab crl)",
-				 pending);
+			snprintf(ca->crl.text, sizeof(ca->crl.text),
+				 "%zu revocation(s) not published yet (run pkilab crl)", pending);
 		}
 	}
 	return PKL_OK;
@@ -462,9 +469,10 @@ static enum pkl_rc write_dot(struct pkl_pki *pki, const struct pkl_graph_opts *o
 	if (rc == PKL_OK)
 		rc = pkl_graph_escape(out, dir);
 	if (rc == PKL_OK)
-		rc = pkl_buf_printf(out, " at %s\"];\n  node [shape=box style=\"rounded,filled\" "
-					 "fontname=\"Helvetica\" fontsize=10];\n  edge [color=\"#555555\" "
-					 "fontname=\"Helvetica\" fontsize=9];\n",
+		rc = pkl_buf_printf(out,
+				    " at %s\"];\n  node [shape=box style=\"rounded,filled\" "
+				    "fontname=\"Helvetica\" fontsize=10];\n  edge [color=\"#555555\" "
+				    "fontname=\"Helvetica\" fontsize=9];\n",
 				    pkl_time_fmt(opts->now, at, sizeof(at)));
 	for (size_t i = 0; rc == PKL_OK && i < c->n; i++) {
 		const struct g_node *n = &c->v[i];
@@ -476,7 +484,8 @@ static enum pkl_rc write_dot(struct pkl_pki *pki, const struct pkl_graph_opts *o
 	for (size_t i = 0; rc == PKL_OK && i < c->n; i++) {
 		const struct pkl_cert_row *r = &c->v[i].row;
 		const struct g_node *issuer = find(c, r->issuer_id);
-		int bad = r->status == PKL_STATUS_REVOKED || (issuer && issuer->row.status == PKL_STATUS_REVOKED);
+		int bad = r->status == PKL_STATUS_REVOKED ||
+			  (issuer && issuer->row.status == PKL_STATUS_REVOKED);
 
 		if (r->issuer_id == r->id)
 			continue;
@@ -491,8 +500,8 @@ static enum pkl_rc write_dot(struct pkl_pki *pki, const struct pkl_graph_opts *o
 	return rc;
 }
 
-enum pkl_rc pkl_graph_dot(struct pkl_pki *pki, const struct pkl_graph_opts *opts,
-			  struct pkl_buf *out, struct pkl_err *err)
+enum pkl_rc pkl_graph_dot(struct pkl_pki *pki, const struct pkl_graph_opts *opts, struct pkl_buf *out,
+			  struct pkl_err *err)
 {
 	struct g_ctx c = { .err = err };
 	enum pkl_rc rc = load_model(pki, opts, &c, err);
@@ -577,11 +586,16 @@ enum pkl_rc pkl_graph_json(struct pkl_pki *pki, const struct pkl_graph_opts *opt
 			json_object_set_new(k, "state", json_string(colours[g->state].name));
 			json_object_set_new(k, "detail", one_line(g->text));
 			json_object_set_new(k, "published", json_boolean(g->present));
-			json_object_set_new(k, "number", g->parsed && g->info.number[0] ? json_string(g->info.number)
-										  : json_null());
-			json_object_set_new(k, "revoked", g->parsed ? json_integer((json_int_t)g->info.revoked) : json_null());
-			json_object_set_new(k, "this_update", g->parsed ? time_json(g->info.this_update) : json_null());
-			json_object_set_new(k, "next_update", g->parsed ? time_json(g->info.next_update) : json_null());
+			json_object_set_new(k, "number",
+					    g->parsed && g->info.number[0] ? json_string(g->info.number) :
+									     json_null());
+			json_object_set_new(k, "revoked",
+					    g->parsed ? json_integer((json_int_t)g->info.revoked) :
+							json_null());
+			json_object_set_new(k, "this_update",
+					    g->parsed ? time_json(g->info.this_update) : json_null());
+			json_object_set_new(k, "next_update",
+					    g->parsed ? time_json(g->info.next_update) : json_null());
 			for (size_t b = 0; b < c.n_bases; b++) {
 				char u[PKL_URI_MAX + PKL_NAME_MAX + 16];
 

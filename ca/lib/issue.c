@@ -30,7 +30,8 @@ enum pkl_rc pkl_issue_ctx_save(struct pkl_pki *pki, const struct pkl_issue_ctx *
 		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? " " : "", ctx->cdp[i]);
 	rc = pkl_db_meta_put(pki->db, "cdp", list, err);
 	if (rc == PKL_OK)
-		rc = pkl_db_meta_put(pki->db, "cdp_layout", ctx->cdp_point_per_uri ? "point-per-uri" : "one-point", err);
+		rc = pkl_db_meta_put(pki->db, "cdp_layout",
+				     ctx->cdp_point_per_uri ? "point-per-uri" : "one-point", err);
 	return rc;
 }
 
@@ -45,7 +46,8 @@ enum pkl_rc pkl_issue_ctx_load(struct pkl_pki *pki, struct pkl_issue_ctx *ctx, s
 	if ((rc = pkl_db_meta_get(pki->db, "cdp", list, sizeof(list), err)) != PKL_OK ||
 	    (rc = pkl_db_meta_get(pki->db, "cdp_layout", layout, sizeof(layout), err)) != PKL_OK)
 		return rc;
-	for (char *t = strtok_r(list, " ", &save); t && ctx->n_cdp < PKL_MAX_CDP; t = strtok_r(NULL, " ", &save))
+	for (char *t = strtok_r(list, " ", &save); t && ctx->n_cdp < PKL_MAX_CDP;
+	     t = strtok_r(NULL, " ", &save))
 		snprintf(ctx->cdp[ctx->n_cdp++], PKL_URI_MAX, "%s", t);
 	ctx->cdp_point_per_uri = !strcmp(layout, "point-per-uri");
 	return PKL_OK;
@@ -116,9 +118,9 @@ static enum pkl_rc issuer_info(struct pkl_pki *pki, const struct pkl_issue_ctx *
 	return PKL_OK;
 }
 
-static enum pkl_rc stage_ca_files(struct pkl_txn *txn, struct pkl_pki *pki,
-				  const struct pkl_issue_ctx *ctx, const struct pkl_entity *e,
-				  int64_t cert_id, X509 *cert, EVP_PKEY *key, struct pkl_err *err)
+static enum pkl_rc stage_ca_files(struct pkl_txn *txn, struct pkl_pki *pki, const struct pkl_issue_ctx *ctx,
+				  const struct pkl_entity *e, int64_t cert_id, X509 *cert, EVP_PKEY *key,
+				  struct pkl_err *err)
 {
 	struct pkl_buf der = PKL_BUF_INIT, crl = PKL_BUF_INIT;
 	struct pkl_ca_state st = { 0 };
@@ -129,8 +131,8 @@ static enum pkl_rc stage_ca_files(struct pkl_txn *txn, struct pkl_pki *pki,
 		rc = pkl_txn_put(txn, PKL_FILE_AIA, e->name, der.data, der.len, err);
 	/* An initial, empty, signed CRL (crl_publish.c numbers and checks it). */
 	if (rc == PKL_OK)
-		rc = pkl_crl_publish_first(cert, key, ctx->now, e->prof.crl_lifetime, e->name, &crl,
-					   &st, err);
+		rc = pkl_crl_publish_first(cert, key, ctx->now, e->prof.crl_lifetime, e->name, &crl, &st,
+					   err);
 	if (rc == PKL_OK)
 		rc = pkl_txn_put(txn, PKL_FILE_CRL, e->name, crl.data, crl.len, err);
 	if (rc == PKL_OK) {
@@ -151,17 +153,16 @@ static enum pkl_rc stage_ca_files(struct pkl_txn *txn, struct pkl_pki *pki,
  * and `pkilab doctor` report them. */
 static int lint_blocks(const struct pkl_finding *f)
 {
-	return f->sev == PKL_SEV_FAIL &&
-	       (!strncmp(f->code, "lint.", 5) || !strncmp(f->code, "chain.", 6) ||
-		!strcmp(f->code, "key.too_small"));
+	return f->sev == PKL_SEV_FAIL && (!strncmp(f->code, "lint.", 5) || !strncmp(f->code, "chain.", 6) ||
+					  !strcmp(f->code, "key.too_small"));
 }
 
 /* Every certificate is linted before it is recorded (build, issue, renew):
  * pkilab must not hand out what its own `pkilab lint` fails. The DER is
  * parsed back, so the lint sees what a relying party will (and a decoded
  * public key, which the fast end-entity path in cert.c does not keep). */
-static enum pkl_rc lint_before_commit(const struct pkl_buf *der, X509 *issuer,
-				      const struct pkl_entity *e, struct pkl_err *err)
+static enum pkl_rc lint_before_commit(const struct pkl_buf *der, X509 *issuer, const struct pkl_entity *e,
+				      struct pkl_err *err)
 {
 	struct pkl_lint_opts o = { 0 };
 	struct pkl_report r = PKL_REPORT_INIT;
@@ -189,15 +190,16 @@ static enum pkl_rc lint_before_commit(const struct pkl_buf *der, X509 *issuer,
 
 enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const struct pkl_issue_ctx *ctx,
 			     const struct pkl_entity *e, X509 *issuer, EVP_PKEY *issuer_key,
-			     EVP_PKEY *subject_key, int store_key, X509 **out_cert,
-			     EVP_PKEY **out_key, struct pkl_err *err)
+			     EVP_PKEY *subject_key, int store_key, X509 **out_cert, EVP_PKEY **out_key,
+			     struct pkl_err *err)
 {
 	struct pkl_cert_req req = { 0 };
 	struct pkl_cert_row row = { 0 };
 	struct pkl_buf pem = PKL_BUF_INIT, der = PKL_BUF_INIT, keypem = PKL_BUF_INIT;
 	struct pkl_key_spec spec = e->prof.key;
 	const char *eku[PKL_MAX_EKU];
-	char cdp[PKL_MAX_CDP][PKL_URI_MAX + PKL_NAME_MAX + 16], aia[PKL_MAX_CDP][PKL_URI_MAX + PKL_NAME_MAX + 16];
+	char cdp[PKL_MAX_CDP][PKL_URI_MAX + PKL_NAME_MAX + 16],
+		aia[PKL_MAX_CDP][PKL_URI_MAX + PKL_NAME_MAX + 16];
 	const char *cdp_p[PKL_MAX_CDP], *aia_p[PKL_MAX_CDP];
 	X509_NAME *subject = NULL;
 	X509 *cert = NULL;
@@ -266,7 +268,6 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 		goto out;
 	}
 
-
 	/* Record: the database enforces unique (issuer, serial) and one current
 	 * certificate per name. */
 	snprintf(row.name, sizeof(row.name), "%s", e->name);
@@ -293,10 +294,11 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 		if (e->prof.encrypt_key) {
 			pass = pkl_key_passphrase_get(err);
 			if (!pass) {
-				rc = pkl_err_set(err, PKL_EINPUT, e->where,
-						 "%s asks for an encrypted key (encrypt_key = true) but no passphrase "
-						 "is set: set PKILAB_KEY_PASSPHRASE_FILE or PKILAB_KEY_PASSPHRASE",
-						 e->name);
+				rc = pkl_err_set(
+					err, PKL_EINPUT, e->where,
+					"%s asks for an encrypted key (encrypt_key = true) but no passphrase "
+					"is set: set PKILAB_KEY_PASSPHRASE_FILE or PKILAB_KEY_PASSPHRASE",
+					e->name);
 				goto out;
 			}
 		}
@@ -314,8 +316,7 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 	}
 	if ((rc = pkl_txn_put(txn, PKL_FILE_CHAIN, e->name, pem.data, pem.len, err)) != PKL_OK)
 		goto out;
-	if (req.is_ca &&
-	    (rc = stage_ca_files(txn, pki, ctx, e, row.id, cert, key, err)) != PKL_OK)
+	if (req.is_ca && (rc = stage_ca_files(txn, pki, ctx, e, row.id, cert, key, err)) != PKL_OK)
 		goto out;
 	{
 		char detail[256];
@@ -348,17 +349,20 @@ enum pkl_rc pkl_issue_check_policy(const struct pkl_entity *e, pkl_time issuer_n
 	char a[32], b[32];
 
 	if (e->prof.role == PKL_ROLE_LEAF && e->prof.san_required && e->n_sans == 0)
-		return pkl_err_set(err, PKL_EINPUT, w->where,
-				   "%s has no 'san' but template '%s' requires one (IKE peers match the identity "
-				   "against the SAN): %s", w->label, e->prof.template_name, w->san_fix);
+		return pkl_err_set(
+			err, PKL_EINPUT, w->where,
+			"%s has no 'san' but template '%s' requires one (IKE peers match the identity "
+			"against the SAN): %s",
+			w->label, e->prof.template_name, w->san_fix);
 	if (e->prof.max_validity && e->not_after - e->not_before > e->prof.max_validity)
 		return pkl_err_set(err, PKL_EINPUT, w->validity_where,
 				   "validity of %s is %s, more than the template's max_validity %s", w->label,
 				   pkl_duration_fmt(e->not_after - e->not_before, a, sizeof(a)),
 				   pkl_duration_fmt(e->prof.max_validity, b, sizeof(b)));
 	if (e->issuer[0] && e->not_after > issuer_not_after && !e->prof.outlive_issuer)
-		return pkl_err_set(err, PKL_EINPUT, w->where, "%s would outlive its issuer '%s' (notAfter %s > %s): %s",
-				   e->name, e->issuer, pkl_time_fmt(e->not_after, a, sizeof(a)),
+		return pkl_err_set(err, PKL_EINPUT, w->where,
+				   "%s would outlive its issuer '%s' (notAfter %s > %s): %s", e->name,
+				   e->issuer, pkl_time_fmt(e->not_after, a, sizeof(a)),
 				   pkl_time_fmt(issuer_not_after, b, sizeof(b)), w->outlive_fix);
 	return PKL_OK;
 }
@@ -376,7 +380,8 @@ static enum pkl_rc located(struct pkl_err *err, enum pkl_rc rc, const char *wher
 	return rc;
 }
 
-void pkl_issue_window(struct pkl_entity *e, pkl_time now, const pkl_time *not_before, const pkl_time *not_after)
+void pkl_issue_window(struct pkl_entity *e, pkl_time now, const pkl_time *not_before,
+		      const pkl_time *not_after)
 {
 	/* validity is the whole window, from the back-dated notBefore, so that a
 	 * template's validity can equal its max_validity (Apple's 825 days). */
@@ -457,12 +462,14 @@ static enum pkl_rc issue_entity_of(const struct pkl_issue_opts *o, struct pkl_en
 	if ((rc = pkl_template_load(o->template_name, NULL, o->templates_dir, &e->prof, err)) != PKL_OK)
 		return rc;
 	if (e->prof.role == PKL_ROLE_ROOT)
-		return pkl_err_set(err, PKL_EINPUT, NULL, "template '%s' is a root: roots come from 'pkilab build'",
+		return pkl_err_set(err, PKL_EINPUT, NULL,
+				   "template '%s' is a root: roots come from 'pkilab build'",
 				   o->template_name);
 	if (!pkl_lab_name_valid(o->name))
-		return pkl_err_set(err, PKL_EINPUT, "--name",
-				   "bad name '%s': use letters, digits, '.', '-', '_' (max %d); it becomes a file name",
-				   o->name, PKL_NAME_MAX - 1);
+		return pkl_err_set(
+			err, PKL_EINPUT, "--name",
+			"bad name '%s': use letters, digits, '.', '-', '_' (max %d); it becomes a file name",
+			o->name, PKL_NAME_MAX - 1);
 	snprintf(e->name, sizeof(e->name), "%s", o->name);
 	snprintf(e->issuer, sizeof(e->issuer), "%s", o->ca);
 	snprintf(e->where, sizeof(e->where), "%s", o->name);
@@ -522,8 +529,8 @@ enum pkl_rc pkl_issue(const char *pki_dir, const struct pkl_issue_opts *o, struc
 	}
 	if (pkl_db_cert_find(pki->db, o->name, &row, NULL) == PKL_OK) {
 		rc = pkl_err_set(err, PKL_EINPUT, "--name",
-				 "'%s' already exists (serial %s): use 'pkilab renew %s' to replace it", o->name,
-				 row.serial, o->name);
+				 "'%s' already exists (serial %s): use 'pkilab renew %s' to replace it",
+				 o->name, row.serial, o->name);
 		goto out;
 	}
 	words.label = e.name;
@@ -532,13 +539,13 @@ enum pkl_rc pkl_issue(const char *pki_dir, const struct pkl_issue_opts *o, struc
 	    (rc = pkl_issue_check_policy(&e, ca_row.not_after, &words, err)) != PKL_OK)
 		goto out;
 	if ((!csr && !(key = pkl_key_generate(&e.prof.key, err))) ||
-	    !(ca_cert = pkl_pki_load_ca_cert(pki, o->ca, err)) || !(ca_key = pkl_pki_load_key(pki, o->ca, err)) ||
-	    !(txn = pkl_txn_begin(pki, err))) {
+	    !(ca_cert = pkl_pki_load_ca_cert(pki, o->ca, err)) ||
+	    !(ca_key = pkl_pki_load_key(pki, o->ca, err)) || !(txn = pkl_txn_begin(pki, err))) {
 		rc = failed(err);
 		goto out;
 	}
-	if ((rc = pkl_issue_entity(txn, pki, &ctx, &e, ca_cert, ca_key, key, csr ? 0 : 1, &cert, NULL, err)) !=
-	    PKL_OK) {
+	if ((rc = pkl_issue_entity(txn, pki, &ctx, &e, ca_cert, ca_key, key, csr ? 0 : 1, &cert, NULL,
+				   err)) != PKL_OK) {
 		pkl_txn_abort(txn);
 		goto out;
 	}

@@ -61,7 +61,7 @@ static const struct key_name key_names[] = {
 };
 
 static const char *const key_canonical[] = { "rsa:2048", "rsa:3072", "rsa:4096", "ec:P-256",
-					     "ec:P-384", "ec:P-521", "ed25519", NULL };
+					     "ec:P-384", "ec:P-521", "ed25519",  NULL };
 
 enum pkl_rc pkl_key_spec_parse(const char *s, struct pkl_key_spec *out, struct pkl_err *err)
 {
@@ -77,8 +77,8 @@ enum pkl_rc pkl_key_spec_parse(const char *s, struct pkl_key_spec *out, struct p
 	}
 	hint = pkl_suggest(s, key_canonical);
 	if (hint)
-		return pkl_err_set(err, PKL_EINPUT, NULL, "unknown key type '%s' (did you mean '%s'?)",
-				   s, hint);
+		return pkl_err_set(err, PKL_EINPUT, NULL, "unknown key type '%s' (did you mean '%s'?)", s,
+				   hint);
 	return pkl_err_set(err, PKL_EINPUT, NULL,
 			   "unknown key type '%s' (expected rsa:2048, rsa:3072, rsa:4096, "
 			   "ec:P-256, ec:P-384, ec:P-521 or ed25519)",
@@ -94,7 +94,9 @@ const char *pkl_key_spec_str(const struct pkl_key_spec *spec, char *buf, size_t 
 		}
 	}
 	snprintf(buf, len, "%s:%d",
-		 spec->type == PKL_KEY_RSA ? "rsa" : spec->type == PKL_KEY_EC ? "ec" : "unknown",
+		 spec->type == PKL_KEY_RSA ? "rsa" :
+		 spec->type == PKL_KEY_EC  ? "ec" :
+					     "unknown",
 		 spec->bits);
 	return buf;
 }
@@ -106,8 +108,7 @@ static int key_curve_nid(EVP_PKEY *key)
 	size_t glen = 0;
 	int nid;
 
-	if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-					    &glen))
+	if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen))
 		return NID_undef;
 	nid = OBJ_sn2nid(group);
 	if (nid == NID_undef)
@@ -193,18 +194,14 @@ EVP_PKEY *pkl_key_generate(const struct pkl_key_spec *spec, struct pkl_err *err)
 	case PKL_KEY_EC: {
 		int nid = spec->curve_nid;
 		if (nid == NID_undef)
-			nid = spec->bits == 384   ? NID_secp384r1
-			      : spec->bits == 521 ? NID_secp521r1
-						  : NID_X9_62_prime256v1;
+			nid = spec->bits == 384 ? NID_secp384r1 :
+			      spec->bits == 521 ? NID_secp521r1 :
+						  NID_X9_62_prime256v1;
 		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", OBJ_nid2sn(nid));
 		break;
 	}
-	case PKL_KEY_ED25519:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-		break;
-	default:
-		pkl_err_set(err, PKL_EINPUT, NULL, "unknown key type %d", (int)spec->type);
-		return NULL;
+	case PKL_KEY_ED25519: key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"); break;
+	default: pkl_err_set(err, PKL_EINPUT, NULL, "unknown key type %d", (int)spec->type); return NULL;
 	}
 	if (!key)
 		pkl_err_ssl(err, PKL_ERUNTIME, NULL, "key generation failed");
@@ -227,8 +224,8 @@ static int key_write_encrypted(BIO *bio, EVP_PKEY *key, const char *passphrase)
 	if (!p8)
 		goto out;
 	/* salt NULL with a length: OpenSSL draws that many random bytes. */
-	pbe = PKCS5_pbe2_set_iv_ex(EVP_aes_256_cbc(), PKL_KEY_KDF_ITERATIONS, NULL,
-				   PKL_KEY_KDF_SALT_LEN, NULL, NID_hmacWithSHA256, NULL);
+	pbe = PKCS5_pbe2_set_iv_ex(EVP_aes_256_cbc(), PKL_KEY_KDF_ITERATIONS, NULL, PKL_KEY_KDF_SALT_LEN,
+				   NULL, NID_hmacWithSHA256, NULL);
 	if (!pbe)
 		goto out;
 	enc = PKCS8_set0_pbe_ex(passphrase, (int)len, p8, pbe, NULL, NULL);
@@ -243,8 +240,7 @@ out:
 	return ok;
 }
 
-enum pkl_rc pkl_key_to_pem(EVP_PKEY *key, const char *passphrase, struct pkl_buf *out,
-			   struct pkl_err *err)
+enum pkl_rc pkl_key_to_pem(EVP_PKEY *key, const char *passphrase, struct pkl_buf *out, struct pkl_err *err)
 {
 	struct pkl_buf b = PKL_BUF_INIT;
 	enum pkl_rc rc = PKL_ERUNTIME;
@@ -298,8 +294,8 @@ static int pw_cb(char *buf, int size, int rwflag, void *u)
 	return (int)n;
 }
 
-EVP_PKEY *pkl_key_from_pem(const void *pem, size_t len, const char *passphrase,
-			   const char *where, struct pkl_err *err)
+EVP_PKEY *pkl_key_from_pem(const void *pem, size_t len, const char *passphrase, const char *where,
+			   struct pkl_err *err)
 {
 	struct pw_ctx c = { passphrase, 0 };
 	EVP_PKEY *key = NULL;
@@ -357,8 +353,7 @@ const EVP_MD *pkl_key_default_md(EVP_PKEY *key)
 {
 	switch (EVP_PKEY_get_base_id(key)) {
 	case EVP_PKEY_ED25519:
-	case EVP_PKEY_ED448:
-		return NULL;
+	case EVP_PKEY_ED448: return NULL;
 	case EVP_PKEY_EC: {
 		int bits = EVP_PKEY_get_bits(key);
 		if (bits > 384)
@@ -367,8 +362,7 @@ const EVP_MD *pkl_key_default_md(EVP_PKEY *key)
 			return EVP_sha384();
 		return EVP_sha256();
 	}
-	default:
-		return EVP_sha256();
+	default: return EVP_sha256();
 	}
 }
 

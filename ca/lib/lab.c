@@ -35,7 +35,13 @@
  * each row gives the name, the type, where the value goes (profile settings)
  * and the accepted range. The tables drive parsing, the unknown-setting error
  * with its suggestion, and the documentation check (pkl_lab_setting_name). */
-enum set_kind { K_STR, K_BOOL, K_INT, K_DUR, K_LIST };
+enum set_kind {
+	K_STR,
+	K_BOOL,
+	K_INT,
+	K_DUR,
+	K_LIST
+};
 
 /* A setting with its own syntax (role, key, usages): writes *p or refuses. */
 typedef enum pkl_rc (*set_parse_fn)(struct pkl_profile *p, const config_setting_t *s, const char *str,
@@ -44,17 +50,17 @@ typedef enum pkl_rc (*set_parse_fn)(struct pkl_profile *p, const config_setting_
 struct set_def {
 	const char *name;
 	enum set_kind kind;
-	size_t off;            /* profile settings: the field in struct pkl_profile */
-	size_t size;           /* K_STR: the field's size */
-	long long min, max;    /* K_INT, K_DUR: accepted range, inclusive */
-	const char *range;     /* out of range: "must ..." after the context, or the reason after "is V: " */
-	set_parse_fn parse;    /* non-NULL: the setting's own syntax */
+	size_t off;         /* profile settings: the field in struct pkl_profile */
+	size_t size;        /* K_STR: the field's size */
+	long long min, max; /* K_INT, K_DUR: accepted range, inclusive */
+	const char *range;  /* out of range: "must ..." after the context, or the reason after "is V: " */
+	set_parse_fn parse; /* non-NULL: the setting's own syntax */
 	const char *help;
 };
 
 #define NO_FIELD 0
-#define NO_MIN LLONG_MIN
-#define NO_MAX LLONG_MAX
+#define NO_MIN   LLONG_MIN
+#define NO_MAX   LLONG_MAX
 #define FIELD(f) offsetof(struct pkl_profile, f), sizeof(((struct pkl_profile *)0)->f)
 
 static enum pkl_rc parse_role(struct pkl_profile *p, const config_setting_t *s, const char *str,
@@ -71,9 +77,10 @@ static const struct set_def profile_defs[] = {
 	{ "description", K_STR, FIELD(description), 0, 0, NULL, NULL, "what the template is for" },
 	{ "role", K_STR, FIELD(role), 0, 0, NULL, parse_role, "root, intermediate or end-entity" },
 	{ "key", K_STR, FIELD(key), 0, 0, NULL, parse_key, "key type and size: rsa:2048, ec:P-256, ..." },
-	{ "validity", K_DUR, FIELD(validity), 1, NO_MAX, "must be positive",
-	  NULL, "validity window from the back-dated notBefore" },
-	{ "max_validity", K_DUR, FIELD(max_validity), NO_MIN, NO_MAX, NULL, NULL, "longest validity allowed" },
+	{ "validity", K_DUR, FIELD(validity), 1, NO_MAX, "must be positive", NULL,
+	  "validity window from the back-dated notBefore" },
+	{ "max_validity", K_DUR, FIELD(max_validity), NO_MIN, NO_MAX, NULL, NULL,
+	  "longest validity allowed" },
 	{ "backdate", K_DUR, FIELD(backdate), NO_MIN, 7LL * 86400,
 	  "more than 7 days is not a clock-drift allowance", NULL, "notBefore = issue time - backdate" },
 	{ "path_len", K_INT, FIELD(path_len), -1, 16, "expected -1 (none) or 0..16", NULL,
@@ -207,7 +214,8 @@ static int type_ok(const config_setting_t *s, enum set_kind k)
 		if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
 			return 0;
 		for (int i = 0; i < config_setting_length(s); i++)
-			if (config_setting_type(config_setting_get_elem(s, (unsigned)i)) != CONFIG_TYPE_STRING)
+			if (config_setting_type(config_setting_get_elem(s, (unsigned)i)) !=
+			    CONFIG_TYPE_STRING)
 				return 0;
 		return 1;
 	}
@@ -228,7 +236,8 @@ static enum pkl_rc parse_role(struct pkl_profile *p, const config_setting_t *s, 
 		p->role = PKL_ROLE_LEAF;
 	else
 		return pkl_err_set(err, PKL_EINPUT, where,
-				   "role '%s' in %s: expected \"root\", \"intermediate\" or \"end-entity\"", str, ctx);
+				   "role '%s' in %s: expected \"root\", \"intermediate\" or \"end-entity\"",
+				   str, ctx);
 	return PKL_OK;
 }
 
@@ -276,22 +285,23 @@ static enum pkl_rc parse_eku(struct pkl_profile *p, const config_setting_t *s, c
 		const char *oid = pkl_eku_oid(e);
 		if (!oid) {
 			const char *sug = pkl_suggest(e, pkl_eku_names());
-			return pkl_err_set(err, PKL_EINPUT, where, "unknown extended key usage '%s' in %s%s%s%s", e,
-					   ctx, sug ? " (did you mean '" : " (use a name like 'serverAuth' or a dotted OID",
-					   sug ? sug : "", sug ? "'?)" : ")");
+			return pkl_err_set(
+				err, PKL_EINPUT, where, "unknown extended key usage '%s' in %s%s%s%s", e, ctx,
+				sug ? " (did you mean '" : " (use a name like 'serverAuth' or a dotted OID",
+				sug ? sug : "", sug ? "'?)" : ")");
 		}
 		for (size_t j = 0; j < p->n_eku; j++)
 			if (!strcmp(p->eku[j], oid))
-				return pkl_err_set(err, PKL_EINPUT, where, "extended key usage '%s' listed twice in %s",
-						   e, ctx);
+				return pkl_err_set(err, PKL_EINPUT, where,
+						   "extended key usage '%s' listed twice in %s", e, ctx);
 		snprintf(p->eku[p->n_eku++], sizeof(p->eku[0]), "%s", oid);
 	}
 	return PKL_OK;
 }
 
 /* A value outside [min, max]: "NAME in CTX must ..." or "NAME in CTX is V: why". */
-static enum pkl_rc out_of_range(const struct set_def *d, const char *value, const char *ctx, const char *where,
-				struct pkl_err *err)
+static enum pkl_rc out_of_range(const struct set_def *d, const char *value, const char *ctx,
+				const char *where, struct pkl_err *err)
 {
 	if (!strncmp(d->range, "must ", 5))
 		return pkl_err_set(err, PKL_EINPUT, where, "%s in %s %s", d->name, ctx, d->range);
@@ -300,8 +310,8 @@ static enum pkl_rc out_of_range(const struct set_def *d, const char *value, cons
 
 /* Applies one profile setting through its table row; PKL_EINPUT without a
  * message when the name is not a profile setting (the caller decides). */
-static enum pkl_rc apply_profile_setting(struct pkl_profile *p, const config_setting_t *s,
-					 const char *ctx, const char *file, struct pkl_err *err)
+static enum pkl_rc apply_profile_setting(struct pkl_profile *p, const config_setting_t *s, const char *ctx,
+					 const char *file, struct pkl_err *err)
 {
 	const char *name = config_setting_name(s);
 	const struct set_def *d = find_def(profile_defs, N_PROFILE_DEFS, name);
@@ -328,15 +338,14 @@ static enum pkl_rc apply_profile_setting(struct pkl_profile *p, const config_set
 		return d->parse(p, s, str, ctx, where, err);
 	field += d->off;
 	switch (d->kind) {
-	case K_STR:
-		snprintf((char *)field, d->size, "%s", str);
-		break;
+	case K_STR: snprintf((char *)field, d->size, "%s", str); break;
 	case K_BOOL:
 		b = config_setting_get_bool(s);
 		memcpy(field, &b, sizeof(b));
 		break;
 	case K_INT:
-		v = config_setting_type(s) == CONFIG_TYPE_INT ? config_setting_get_int(s) : config_setting_get_int64(s);
+		v = config_setting_type(s) == CONFIG_TYPE_INT ? config_setting_get_int(s) :
+								config_setting_get_int64(s);
 		snprintf(num, sizeof(num), "%lld", v);
 		if (v < d->min || v > d->max)
 			return out_of_range(d, num, ctx, where, err);
@@ -350,8 +359,7 @@ static enum pkl_rc apply_profile_setting(struct pkl_profile *p, const config_set
 			return out_of_range(d, str, ctx, where, err);
 		memcpy(field, &dur, sizeof(dur));
 		break;
-	case K_LIST: /* every list has its own syntax (d->parse) */
-		break;
+	case K_LIST: /* every list has its own syntax (d->parse) */ break;
 	}
 	return PKL_OK;
 }
@@ -412,8 +420,7 @@ static void dirs_add(struct pkl_template_dirs *d, size_t dedup_from, const char 
 {
 	char dir[PATH_MAX];
 
-	if (d->n == PKL_TEMPLATE_DIRS_MAX ||
-	    snprintf(dir, sizeof(dir), "%s%s", a, b) >= (int)sizeof(dir))
+	if (d->n == PKL_TEMPLATE_DIRS_MAX || snprintf(dir, sizeof(dir), "%s%s", a, b) >= (int)sizeof(dir))
 		return;
 	for (size_t i = dedup_from; i < d->n; i++)
 		if (!strcmp(d->dir[i], dir))
@@ -455,8 +462,8 @@ void pkl_template_dirs_init(struct pkl_template_dirs *d, const char *lab_templat
 
 /* The first <dir>/<name>.cfg that exists; the error lists every directory
  * searched, so a wrong install is seen at once. */
-enum pkl_rc pkl_template_find(const char *name, const struct pkl_template_dirs *dirs, char *out, size_t outlen,
-			      struct pkl_err *err)
+enum pkl_rc pkl_template_find(const char *name, const struct pkl_template_dirs *dirs, char *out,
+			      size_t outlen, struct pkl_err *err)
 {
 	char list[sizeof(err->msg)];
 	size_t used = 0;
@@ -465,7 +472,8 @@ enum pkl_rc pkl_template_find(const char *name, const struct pkl_template_dirs *
 		return pkl_err_set(err, PKL_EINPUT, NULL, "bad template name '%s'", name);
 	list[0] = '\0';
 	for (size_t i = 0; i < dirs->n; i++) {
-		if (snprintf(out, outlen, "%s/%s.cfg", dirs->dir[i], name) < (int)outlen && pkl_file_exists(out))
+		if (snprintf(out, outlen, "%s/%s.cfg", dirs->dir[i], name) < (int)outlen &&
+		    pkl_file_exists(out))
 			return PKL_OK;
 		int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", dirs->dir[i]);
 		/* Truncated: nothing more is appended, so no entry is skipped silently. */
@@ -514,7 +522,8 @@ static enum pkl_rc template_load_path(const char *path, const char *name, struct
 	for (int i = 0; i < config_setting_length(root); i++) {
 		config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
 		if (!find_def(profile_defs, N_PROFILE_DEFS, config_setting_name(s))) {
-			suggest_in(config_setting_name(s), profile_defs, N_PROFILE_DEFS, NULL, 0, sug, sizeof(sug));
+			suggest_in(config_setting_name(s), profile_defs, N_PROFILE_DEFS, NULL, 0, sug,
+				   sizeof(sug));
 			pkl_err_set(err, PKL_EINPUT, loc(s, path, where, sizeof(where)),
 				    "unknown setting '%s' in %s%s", config_setting_name(s), ctx, sug);
 			config_destroy(&cfg);
@@ -619,15 +628,17 @@ static enum pkl_rc parse_lab_group(struct pkl_lab *lab, config_setting_t *g, con
 			lab->cdp_point_per_uri = 1;
 		else if (strcmp(s, "one-point") != 0)
 			return pkl_err_set(err, PKL_EINPUT,
-					   loc(config_setting_get_member(g, "cdp_layout"), lab->path, where, sizeof(where)),
+					   loc(config_setting_get_member(g, "cdp_layout"), lab->path, where,
+					       sizeof(where)),
 					   "cdp_layout '%s': expected \"one-point\" or \"point-per-uri\"", s);
 	}
 	config_setting_t *cdp = config_setting_get_member(g, "cdp");
 	if (cdp) {
 		loc(cdp, lab->path, where, sizeof(where));
 		if (!type_ok(cdp, K_LIST))
-			return pkl_err_set(err, PKL_EINPUT, where,
-					   "'cdp' in lab must be a list of URLs like [ \"http://cdp1.example:80\" ]");
+			return pkl_err_set(
+				err, PKL_EINPUT, where,
+				"'cdp' in lab must be a list of URLs like [ \"http://cdp1.example:80\" ]");
 		if (config_setting_length(cdp) > PKL_MAX_CDP)
 			return pkl_err_set(err, PKL_EINPUT, where, "at most %d CDP bases", PKL_MAX_CDP);
 		for (int i = 0; i < config_setting_length(cdp); i++) {
@@ -636,14 +647,17 @@ static enum pkl_rc parse_lab_group(struct pkl_lab *lab, config_setting_t *g, con
 			/* Plain HTTP only: a client must not need TLS to fetch the CRL that
 			 * validates TLS (RFC 5280 4.2.1.13). */
 			if (strncmp(u, "http://", 7) != 0 || len <= 7)
-				return pkl_err_set(err, PKL_EINPUT, where,
-						   "CDP base '%s' must be a plain http:// URL (no https, ldap or file: "
-						   "clients fetch CRLs before they trust anything)", u);
+				return pkl_err_set(
+					err, PKL_EINPUT, where,
+					"CDP base '%s' must be a plain http:// URL (no https, ldap or file: "
+					"clients fetch CRLs before they trust anything)",
+					u);
 			for (size_t c = 0; c < len; c++)
 				if ((unsigned char)u[c] <= ' ' || u[c] == '"' || u[c] == '<' || u[c] == '>' ||
 				    u[c] == '\\' || u[c] == '?' || u[c] == '#')
-					return pkl_err_set(err, PKL_EINPUT, where,
-							   "CDP base '%s' contains a character not allowed in a URL", u);
+					return pkl_err_set(
+						err, PKL_EINPUT, where,
+						"CDP base '%s' contains a character not allowed in a URL", u);
 			while (len > 7 && u[len - 1] == '/')
 				len--;
 			if (len + 32 >= PKL_URI_MAX)
@@ -651,7 +665,8 @@ static enum pkl_rc parse_lab_group(struct pkl_lab *lab, config_setting_t *g, con
 			snprintf(lab->cdp[lab->n_cdp], PKL_URI_MAX, "%.*s", (int)len, u);
 			for (size_t j = 0; j < lab->n_cdp; j++)
 				if (!strcmp(lab->cdp[j], lab->cdp[lab->n_cdp]))
-					return pkl_err_set(err, PKL_EINPUT, where, "CDP base '%s' listed twice", u);
+					return pkl_err_set(err, PKL_EINPUT, where,
+							   "CDP base '%s' listed twice", u);
 			lab->n_cdp++;
 		}
 	}
@@ -702,9 +717,10 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, conf
 	loc(e, lab->path, where, sizeof(where));
 	snprintf(out->where, sizeof(out->where), "%s", where);
 	if (config_setting_type(e) != CONFIG_TYPE_GROUP)
-		return pkl_err_set(err, PKL_EINPUT, where,
-				   "entry %d of '%s' must be a group: { name = \"...\"; template = \"...\"; ... }",
-				   index + 1, section);
+		return pkl_err_set(
+			err, PKL_EINPUT, where,
+			"entry %d of '%s' must be a group: { name = \"...\"; template = \"...\"; ... }",
+			index + 1, section);
 	snprintf(ctx, sizeof(ctx), "%s[%d]", section, index);
 	name = get_str_member(e, "name", lab->path, ctx, 1, err, &rc);
 	if (rc != PKL_OK)
@@ -726,7 +742,8 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, conf
 		char tpath[PATH_MAX];
 		if (pkl_template_find(tmpl, &ls->dirs, tpath, sizeof(tpath), &sub) != PKL_OK)
 			return pkl_err_set(err, PKL_EINPUT,
-					   loc(config_setting_get_member(e, "template"), lab->path, where, sizeof(where)),
+					   loc(config_setting_get_member(e, "template"), lab->path, where,
+					       sizeof(where)),
 					   "%s: %s", ctx, sub.msg);
 		rc = template_load_path(tpath, tmpl, &out->prof, err);
 		if (rc != PKL_OK)
@@ -748,8 +765,10 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, conf
 			continue;
 		}
 		if (!find_def(profile_defs, N_PROFILE_DEFS, n)) {
-			suggest_in(n, profile_defs, N_PROFILE_DEFS, entity_defs, N_ENTITY_DEFS, sug, sizeof(sug));
-			return pkl_err_set(err, PKL_EINPUT, where, "unknown setting '%s' in %s%s", n, ctx, sug);
+			suggest_in(n, profile_defs, N_PROFILE_DEFS, entity_defs, N_ENTITY_DEFS, sug,
+				   sizeof(sug));
+			return pkl_err_set(err, PKL_EINPUT, where, "unknown setting '%s' in %s%s", n, ctx,
+					   sug);
 		}
 		rc = apply_profile_setting(&out->prof, m, ctx, lab->path, err);
 		if (rc != PKL_OK)
@@ -765,14 +784,16 @@ static enum pkl_rc parse_entity(struct pkl_lab *lab, struct load_state *ls, conf
 	{
 		X509_NAME *dn = pkl_name_parse(s, &sub);
 		if (!dn)
-			return pkl_err_set(err, PKL_EINPUT,
-					   loc(config_setting_get_member(e, "subject"), lab->path, where, sizeof(where)),
-					   "subject of %s: %s", ctx, sub.msg);
+			return pkl_err_set(
+				err, PKL_EINPUT,
+				loc(config_setting_get_member(e, "subject"), lab->path, where, sizeof(where)),
+				"subject of %s: %s", ctx, sub.msg);
 		if (X509_NAME_entry_count(dn) == 0) {
 			X509_NAME_free(dn);
-			return pkl_err_set(err, PKL_EINPUT,
-					   loc(config_setting_get_member(e, "subject"), lab->path, where, sizeof(where)),
-					   "subject of %s is empty", ctx);
+			return pkl_err_set(
+				err, PKL_EINPUT,
+				loc(config_setting_get_member(e, "subject"), lab->path, where, sizeof(where)),
+				"subject of %s is empty", ctx);
 		}
 		X509_NAME_free(dn);
 		snprintf(out->subject, sizeof(out->subject), "%s", s);
@@ -845,24 +866,28 @@ static enum pkl_rc resolve_hierarchy(struct pkl_lab *lab, struct pkl_err *err)
 		if (e->prof.role == PKL_ROLE_ROOT) {
 			if (e->issuer[0] && strcmp(e->issuer, e->name) != 0)
 				return pkl_err_set(err, PKL_EINPUT, e->where,
-						   "%s.%s uses root template '%s' but names issuer '%s': a root is self-signed",
+						   "%s.%s uses root template '%s' but names issuer '%s': a "
+						   "root is self-signed",
 						   sec, e->name, e->prof.template_name, e->issuer);
 			e->issuer[0] = '\0';
 			continue;
 		}
 		if (!e->issuer[0])
-			return pkl_err_set(err, PKL_EINPUT, e->where, "%s.%s has no 'issuer' setting", sec, e->name);
+			return pkl_err_set(err, PKL_EINPUT, e->where, "%s.%s has no 'issuer' setting", sec,
+					   e->name);
 		j = find_index(lab->ents, n, e->issuer);
 		if (j < 0)
-			return pkl_err_set(err, PKL_EINPUT, e->where, "issuer '%s' of %s.%s is not defined in cas",
-					   e->issuer, sec, e->name);
+			return pkl_err_set(err, PKL_EINPUT, e->where,
+					   "issuer '%s' of %s.%s is not defined in cas", e->issuer, sec,
+					   e->name);
 		if (!lab->ents[j].is_ca)
 			return pkl_err_set(err, PKL_EINPUT, e->where,
-					   "issuer '%s' of %s.%s is an end-entity certificate, not a CA", e->issuer,
-					   sec, e->name);
+					   "issuer '%s' of %s.%s is an end-entity certificate, not a CA",
+					   e->issuer, sec, e->name);
 		if (e->prof.role == PKL_ROLE_LEAF && e->prof.path_len >= 0)
 			return pkl_err_set(err, PKL_EINPUT, e->where,
-					   "path_len on end-entity certs.%s: only CAs have a path length", e->name);
+					   "path_len on end-entity certs.%s: only CAs have a path length",
+					   e->name);
 	}
 	/* Depth by walking issuers; a walk longer than n is a cycle. */
 	for (size_t i = 0; i < n; i++) {
@@ -871,12 +896,14 @@ static enum pkl_rc resolve_hierarchy(struct pkl_lab *lab, struct pkl_err *err)
 		while (cur->issuer[0]) {
 			if (++depth > n)
 				return pkl_err_set(err, PKL_EINPUT, lab->ents[i].where,
-						   "issuer cycle: %s is (indirectly) its own issuer", lab->ents[i].name);
+						   "issuer cycle: %s is (indirectly) its own issuer",
+						   lab->ents[i].name);
 			cur = &lab->ents[find_index(lab->ents, n, cur->issuer)];
 		}
 		lab->ents[i].depth = depth;
 		if (lab->ents[i].is_ca && depth == 0 && lab->ents[i].prof.role != PKL_ROLE_ROOT)
-			return pkl_err_set(err, PKL_EINPUT, lab->ents[i].where, "%s has no issuer", lab->ents[i].name);
+			return pkl_err_set(err, PKL_EINPUT, lab->ents[i].where, "%s has no issuer",
+					   lab->ents[i].name);
 	}
 	/* The issuance policy (lib/issue.c, as for `pkilab issue` and `renew`:
 	 * SAN, max_validity, validity nesting) and path lengths. */
@@ -891,7 +918,8 @@ static enum pkl_rc resolve_hierarchy(struct pkl_lab *lab, struct pkl_err *err)
 			.validity_where = e->where,
 			.label = label,
 			.san_fix = "san = [ \"vpn.example.com\" ]",
-			.outlive_fix = "shorten its validity, or set outlive_issuer = true to build this on purpose",
+			.outlive_fix =
+				"shorten its validity, or set outlive_issuer = true to build this on purpose",
 		};
 		snprintf(label, sizeof(label), "%s.%s", e->is_ca ? "cas" : "certs", e->name);
 		enum pkl_rc rc = pkl_issue_check_policy(e, iss->not_after, &w, err);
@@ -902,9 +930,10 @@ static enum pkl_rc resolve_hierarchy(struct pkl_lab *lab, struct pkl_err *err)
 		const struct pkl_entity *up = iss;
 		for (;;) {
 			if (up->prof.path_len >= 0 && cas_below > (size_t)up->prof.path_len && e->is_ca)
-				return pkl_err_set(err, PKL_EINPUT, e->where,
-						   "CA '%s' under '%s' violates its path_len %d (%zu CA(s) below it)",
-						   e->name, up->name, up->prof.path_len, cas_below);
+				return pkl_err_set(
+					err, PKL_EINPUT, e->where,
+					"CA '%s' under '%s' violates its path_len %d (%zu CA(s) below it)",
+					e->name, up->name, up->prof.path_len, cas_below);
 			if (!up->issuer[0])
 				break;
 			cas_below++;
@@ -973,10 +1002,11 @@ struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, const char *templat
 		config_setting_t *l = config_lookup(&cfg, sec ? "certs" : "cas");
 		if (!l)
 			continue;
-		if (config_setting_type(l) != CONFIG_TYPE_LIST && config_setting_type(l) != CONFIG_TYPE_ARRAY) {
+		if (config_setting_type(l) != CONFIG_TYPE_LIST &&
+		    config_setting_type(l) != CONFIG_TYPE_ARRAY) {
 			pkl_err_set(err, PKL_EINPUT, loc(l, path, where, sizeof(where)),
-				    "'%s' must be a list: %s = ( { name = \"...\"; ... } );", sec ? "certs" : "cas",
-				    sec ? "certs" : "cas");
+				    "'%s' must be a list: %s = ( { name = \"...\"; ... } );",
+				    sec ? "certs" : "cas", sec ? "certs" : "cas");
 			goto fail;
 		}
 		total += (size_t)config_setting_length(l);
@@ -997,14 +1027,14 @@ struct pkl_lab *pkl_lab_load(const char *path, pkl_time now, const char *templat
 		config_setting_t *l = config_lookup(&cfg, secname);
 		for (int i = 0; l && i < config_setting_length(l); i++) {
 			struct pkl_entity *e = &lab->ents[lab->n_ents];
-			rc = parse_entity(lab, ls, config_setting_get_elem(l, (unsigned)i), secname, i,
-					  e, err);
+			rc = parse_entity(lab, ls, config_setting_get_elem(l, (unsigned)i), secname, i, e,
+					  err);
 			if (rc != PKL_OK)
 				goto fail;
 			if (sec == 0 && !e->is_ca) {
 				pkl_err_set(err, PKL_EINPUT, e->where,
-					    "cas.%s uses end-entity template '%s': put it under certs", e->name,
-					    e->prof.template_name);
+					    "cas.%s uses end-entity template '%s': put it under certs",
+					    e->name, e->prof.template_name);
 				goto fail;
 			}
 			if (sec == 1 && e->is_ca) {

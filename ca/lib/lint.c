@@ -27,9 +27,9 @@
 #include "pkilab/lint.h"
 #include "pkilab/name.h"
 
-#define APPLE_MAX_DAYS 825
-#define IKE_CHAIN_MAX 3
-#define URI_HINT 80
+#define APPLE_MAX_DAYS  825
+#define IKE_CHAIN_MAX   3
+#define URI_HINT        80
 #define IKE_CHAIN_BYTES 4096 /* beyond this IKE_AUTH needs fragmentation (RFC 7383) */
 
 /* Everything the checks need about one certificate, decoded once. */
@@ -121,9 +121,9 @@ enum pkl_lint_role pkl_lint_role_of(X509 *cert)
 		return pkl_lint_self_signed(cert) ? PKL_ROLE_ROOT_CA : PKL_ROLE_SUB_CA;
 	eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
 	role = eku && has_oid(eku, PKL_OID_CLIENT_AUTH) && !has_oid(eku, PKL_OID_SERVER_AUTH) &&
-			       !has_oid(eku, PKL_OID_IKE_INTERMEDIATE)
-		       ? PKL_ROLE_CLIENT
-		       : PKL_ROLE_GATEWAY;
+			       !has_oid(eku, PKL_OID_IKE_INTERMEDIATE) ?
+		       PKL_ROLE_CLIENT :
+		       PKL_ROLE_GATEWAY;
 	EXTENDED_KEY_USAGE_free(eku);
 	return role;
 }
@@ -197,15 +197,15 @@ static void l1_l2_serial(struct cert_view *v, size_t *n1, size_t *n2)
 	for (int i = 0; i < len; i++)
 		zero &= d[i] == 0;
 	if (ASN1_STRING_type(s) == V_ASN1_NEG_INTEGER || zero)
-		pkl_finding_fix(ADD(v, PKL_SEV_FAIL, "lint.L1", "serial number is %s",
-				    zero ? "zero" : "negative"),
-				"re-issue with a positive random serial (RFC 5280 4.1.2.2)");
+		pkl_finding_fix(
+			ADD(v, PKL_SEV_FAIL, "lint.L1", "serial number is %s", zero ? "zero" : "negative"),
+			"re-issue with a positive random serial (RFC 5280 4.1.2.2)");
 	/* content octets include a 0x00 pad when the top bit is set */
 	int octets = len + (len > 0 && (d[0] & 0x80));
 	if (octets > 20)
-		pkl_finding_fix(ADD(v, PKL_SEV_FAIL, "lint.L1",
-				    "serial number is %d octets, more than 20", octets),
-				"re-issue with a serial of at most 20 octets (RFC 5280 4.1.2.2)");
+		pkl_finding_fix(
+			ADD(v, PKL_SEV_FAIL, "lint.L1", "serial number is %d octets, more than 20", octets),
+			"re-issue with a serial of at most 20 octets (RFC 5280 4.1.2.2)");
 	*n1 = v->r->n - before;
 	before = v->r->n;
 	if (octets < 9)
@@ -253,11 +253,13 @@ static void l3_l4_validity(struct cert_view *v)
 	size_t before = v->r->n;
 
 	if (!time_encoding_ok(nb, why, sizeof(why)))
-		pkl_finding_fix(ADD(v, PKL_SEV_FAIL, "lint.L3", "notBefore: %s", why),
-				"re-issue: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 4.1.2.5)");
+		pkl_finding_fix(
+			ADD(v, PKL_SEV_FAIL, "lint.L3", "notBefore: %s", why),
+			"re-issue: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 4.1.2.5)");
 	if (!time_encoding_ok(na, why, sizeof(why)))
-		pkl_finding_fix(ADD(v, PKL_SEV_FAIL, "lint.L3", "notAfter: %s", why),
-				"re-issue: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 4.1.2.5)");
+		pkl_finding_fix(
+			ADD(v, PKL_SEV_FAIL, "lint.L3", "notAfter: %s", why),
+			"re-issue: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 4.1.2.5)");
 	if (v->o->show_ok && v->r->n == before)
 		ADD(v, PKL_SEV_OK, "lint.L3", "validity times correctly encoded");
 	before = v->r->n;
@@ -282,8 +284,8 @@ static void l5_to_l8_ca_flags(struct cert_view *v)
 	if (!v->is_ca && v->bc_present && !v->bc_crit)
 		ADD(v, PKL_SEV_WARN, "lint.L5", "end-entity basicConstraints present but not critical");
 	if (v->o->show_ok && v->r->n == before)
-		ADD(v, PKL_SEV_OK, "lint.L5", v->is_ca ? "basicConstraints critical, cA=TRUE"
-							: "not a CA (cA absent or FALSE)");
+		ADD(v, PKL_SEV_OK, "lint.L5",
+		    v->is_ca ? "basicConstraints critical, cA=TRUE" : "not a CA (cA absent or FALSE)");
 	/* L6 */
 	before = v->r->n;
 	if (v->bc && v->bc->pathlen) {
@@ -311,15 +313,18 @@ static void l5_to_l8_ca_flags(struct cert_view *v)
 		return;
 	before = v->r->n;
 	if (!v->ku_present)
-		pkl_finding_fix(ADD(v, PKL_SEV_FAIL, "lint.L8", "CA has no keyUsage extension"),
-				"re-issue the CA with keyUsage critical keyCertSign, cRLSign (RFC 5280 4.2.1.3)");
+		pkl_finding_fix(
+			ADD(v, PKL_SEV_FAIL, "lint.L8", "CA has no keyUsage extension"),
+			"re-issue the CA with keyUsage critical keyCertSign, cRLSign (RFC 5280 4.2.1.3)");
 	else {
 		if (!(v->ku & KU_KEY_CERT_SIGN))
-			pkl_finding_fix(ADD(v, PKL_SEV_FAIL, "lint.L8", "CA keyUsage lacks keyCertSign"),
-					"re-issue the CA with keyCertSign: without it nothing it signs verifies");
+			pkl_finding_fix(
+				ADD(v, PKL_SEV_FAIL, "lint.L8", "CA keyUsage lacks keyCertSign"),
+				"re-issue the CA with keyCertSign: without it nothing it signs verifies");
 		if (!(v->ku & KU_CRL_SIGN))
 			pkl_finding_fix(ADD(v, PKL_SEV_FAIL, "lint.L8", "CA keyUsage lacks cRLSign"),
-					"re-issue the CA with cRLSign: relying parties refuse its CRLs (RFC 5280 6.3.3 f)");
+					"re-issue the CA with cRLSign: relying parties refuse its CRLs (RFC "
+					"5280 6.3.3 f)");
 		if (!v->ku_crit)
 			ADD(v, PKL_SEV_WARN, "lint.L8", "CA keyUsage is not critical");
 	}
@@ -365,20 +370,21 @@ static void l9_l10_ku(struct cert_view *v)
 			ADD(v, PKL_SEV_FAIL, "lint.L9", "keyUsage BIT STRING is not minimally encoded (DER)");
 	}
 	if (v->o->show_ok && v->r->n == before)
-		ADD(v, PKL_SEV_OK, "lint.L9", v->ku_present ? "keyUsage critical, minimal DER"
-							    : "no keyUsage extension");
+		ADD(v, PKL_SEV_OK, "lint.L9",
+		    v->ku_present ? "keyUsage critical, minimal DER" : "no keyUsage extension");
 	before = v->r->n;
 	/* NULL for a key OpenSSL cannot decode: no key-type rule applies. */
 	base = X509_get0_pubkey(v->x) ? EVP_PKEY_get_base_id(X509_get0_pubkey(v->x)) : 0;
 	if (v->ku_present) {
 		uint32_t ku = v->ku;
 		if (base == EVP_PKEY_EC && (ku & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT)))
-			pkl_finding_fix(ADD(v, PKL_SEV_FAIL, "lint.L10",
-					    "ECDSA key with keyEncipherment/dataEncipherment"),
-					"re-issue without keyEncipherment: EC keys cannot encrypt (RFC 8813)");
+			pkl_finding_fix(
+				ADD(v, PKL_SEV_FAIL, "lint.L10",
+				    "ECDSA key with keyEncipherment/dataEncipherment"),
+				"re-issue without keyEncipherment: EC keys cannot encrypt (RFC 8813)");
 		if ((base == EVP_PKEY_ED25519 || base == EVP_PKEY_ED448) &&
-		    (ku & ~(uint32_t)(KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_CERT_SIGN |
-				      KU_CRL_SIGN)))
+		    (ku &
+		     ~(uint32_t)(KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_CERT_SIGN | KU_CRL_SIGN)))
 			pkl_finding_fix(ADD(v, PKL_SEV_FAIL, "lint.L10",
 					    "EdDSA key with a keyUsage other than signing"),
 					"re-issue with signing key usages only (RFC 9295)");
@@ -400,8 +406,9 @@ static void l11_l12_l13_ids(struct cert_view *v)
 
 	crit = ext_crit(v->x, NID_subject_key_identifier, &present);
 	if (!ski && v->is_ca)
-		pkl_finding_fix(ADD(v, PKL_SEV_FAIL, "lint.L11", "CA has no subjectKeyIdentifier"),
-				"re-issue the CA with an SKI (RFC 5280 4.2.1.2): clients match issuers by it");
+		pkl_finding_fix(
+			ADD(v, PKL_SEV_FAIL, "lint.L11", "CA has no subjectKeyIdentifier"),
+			"re-issue the CA with an SKI (RFC 5280 4.2.1.2): clients match issuers by it");
 	else if (!ski)
 		ADD(v, PKL_SEV_WARN, "lint.L11", "no subjectKeyIdentifier");
 	if (present && crit)
@@ -419,23 +426,27 @@ static void l11_l12_l13_ids(struct cert_view *v)
 	if (aki && v->o->issuer) {
 		const ASN1_OCTET_STRING *iski = X509_get0_subject_key_id(v->o->issuer);
 		if (iski && ASN1_OCTET_STRING_cmp(aki, iski) != 0) {
-			struct pkl_finding *f = pkl_report_add(v->r, PKL_SEV_FAIL, "chain.aki_mismatch",
-				v->label, "authorityKeyIdentifier differs from the issuer's subjectKeyIdentifier");
-			pkl_finding_cause(f, "the certificate was signed by another key than the one this "
-					     "issuer certificate holds (a re-keyed or different CA with the same name)");
+			struct pkl_finding *f = pkl_report_add(
+				v->r, PKL_SEV_FAIL, "chain.aki_mismatch", v->label,
+				"authorityKeyIdentifier differs from the issuer's subjectKeyIdentifier");
+			pkl_finding_cause(
+				f,
+				"the certificate was signed by another key than the one this "
+				"issuer certificate holds (a re-keyed or different CA with the same name)");
 			pkl_finding_fix(f, "install the issuer certificate whose key signed it, or re-issue "
 					   "the certificate from the current CA");
 		}
 	}
 	if (v->o->show_ok && v->r->n == before)
-		ADD(v, PKL_SEV_OK, "lint.L12", v->o->issuer ? "AKI present and equal to the issuer's SKI"
-							    : "AKI present, non-critical");
+		ADD(v, PKL_SEV_OK, "lint.L12",
+		    v->o->issuer ? "AKI present and equal to the issuer's SKI" : "AKI present, non-critical");
 	if (!v->o->issuer)
 		return;
 	before = v->r->n;
 	if (!pkl_name_der_equal(X509_get_issuer_name(v->x), X509_get_subject_name(v->o->issuer))) {
-		struct pkl_finding *f = pkl_report_add(v->r, PKL_SEV_FAIL, "chain.dn_mismatch",
-			v->label, "issuer DN is not byte-identical to the issuer's subject DN");
+		struct pkl_finding *f =
+			pkl_report_add(v->r, PKL_SEV_FAIL, "chain.dn_mismatch", v->label,
+				       "issuer DN is not byte-identical to the issuer's subject DN");
 		pkl_finding_cause(f, "same names with other string types or attribute order: "
 				     "strict clients (RFC 5280 6.1) do not chain them");
 		pkl_finding_fix(f, "re-issue the certificate from the CA so the issuer DN is copied "
@@ -481,7 +492,8 @@ static void l14_to_l16_urls(struct cert_view *v)
 		else
 			for (int j = 0; j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); j++) {
 				const char *u;
-				if (!uri_is_http(sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j), &u)) {
+				if (!uri_is_http(sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j),
+						 &u)) {
 					if (u)
 						snprintf(bad, sizeof(bad), "%.*s", URI_HINT, u);
 					before15++;
@@ -491,17 +503,16 @@ static void l14_to_l16_urls(struct cert_view *v)
 		if (dp->distpoint && dp->distpoint->type == 0 && !uris)
 			ADD(v, PKL_SEV_WARN, "lint.L14", "distribution point %d has no URI", i + 1);
 		if (dp->reasons || dp->CRLissuer)
-			pkl_finding_fix(ADD(v, PKL_SEV_FAIL, "lint.L15",
-					    "distribution point %d has %s", i + 1,
-					    dp->reasons ? "reasons" : "cRLIssuer"),
-					"re-issue without reasons/cRLIssuer: Windows skips such points (RFC 5280 4.2.1.13)");
+			pkl_finding_fix(ADD(v, PKL_SEV_FAIL, "lint.L15", "distribution point %d has %s",
+					    i + 1, dp->reasons ? "reasons" : "cRLIssuer"),
+					"re-issue without reasons/cRLIssuer: Windows skips such points (RFC "
+					"5280 4.2.1.13)");
 	}
 	if (!present && v->role != PKL_ROLE_ROOT_CA)
-		ADD(v, PKL_SEV_WARN, "lint.L14",
-		    "no cRLDistributionPoints: clients cannot check revocation");
+		ADD(v, PKL_SEV_WARN, "lint.L14", "no cRLDistributionPoints: clients cannot check revocation");
 	if (v->o->show_ok && v->r->n == before)
-		ADD(v, PKL_SEV_OK, "lint.L14", present ? "CDP non-critical, every point has a URI"
-						      : "no CDP (root)");
+		ADD(v, PKL_SEV_OK, "lint.L14",
+		    present ? "CDP non-critical, every point has a URI" : "no CDP (root)");
 
 	/* L15 (scheme) and L16 (AIA) */
 	size_t b15 = v->r->n;
@@ -531,10 +542,11 @@ static void l14_to_l16_urls(struct cert_view *v)
 		ADD(v, PKL_SEV_FAIL, "lint.L16", "authorityInfoAccess is critical");
 	if (v->role != PKL_ROLE_ROOT_CA && !n_ca_issuers)
 		pkl_finding_fix(ADD(v, PKL_SEV_WARN, "lint.L16", "no AIA caIssuers URL"),
-				"add AIA caIssuers: Windows fetches a missing intermediate from it (RFC 5280 4.2.2.1)");
+				"add AIA caIssuers: Windows fetches a missing intermediate from it (RFC 5280 "
+				"4.2.2.1)");
 	if (v->o->show_ok && v->r->n == before)
-		ADD(v, PKL_SEV_OK, "lint.L16", n_ca_issuers ? "AIA caIssuers present, non-critical"
-							    : "no AIA (root)");
+		ADD(v, PKL_SEV_OK, "lint.L16",
+		    n_ca_issuers ? "AIA caIssuers present, non-critical" : "no AIA (root)");
 	sk_DIST_POINT_pop_free(cdp, DIST_POINT_free);
 	AUTHORITY_INFO_ACCESS_free(aia);
 }
@@ -600,7 +612,8 @@ static void l17_san(struct cert_view *v)
 		} else if (type == GEN_IPADD) {
 			int l = ASN1_STRING_length(s);
 			if (l != 4 && l != 16 && ++n_bad <= BAD_NAMED)
-				ADD(v, PKL_SEV_FAIL, "lint.L17", "iPAddress entry has %d octets (4 or 16)", l);
+				ADD(v, PKL_SEV_FAIL, "lint.L17", "iPAddress entry has %d octets (4 or 16)",
+				    l);
 		} else if (type == GEN_EMAIL && ASN1_STRING_length(s) == 0 && ++n_bad <= BAD_NAMED) {
 			ADD(v, PKL_SEV_FAIL, "lint.L17", "empty rfc822Name");
 		}
@@ -620,7 +633,8 @@ static void l18_eku(struct cert_view *v)
 		if (v->role == PKL_ROLE_ROOT_CA)
 			ADD(v, PKL_SEV_WARN, "lint.L18", "root CA has an extendedKeyUsage");
 		if (v->eku_crit && has_oid(v->eku, PKL_OID_ANY_EKU))
-			ADD(v, PKL_SEV_WARN, "lint.L18", "extendedKeyUsage critical with anyExtendedKeyUsage");
+			ADD(v, PKL_SEV_WARN, "lint.L18",
+			    "extendedKeyUsage critical with anyExtendedKeyUsage");
 		if (v->ku_present && !v->is_ca) {
 			if (has_oid(v->eku, PKL_OID_SERVER_AUTH) &&
 			    !(v->ku & (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT)))
@@ -628,12 +642,13 @@ static void l18_eku(struct cert_view *v)
 				    "serverAuth without digitalSignature/keyEncipherment/keyAgreement");
 			if (has_oid(v->eku, PKL_OID_CLIENT_AUTH) &&
 			    !(v->ku & (KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT)))
-				ADD(v, PKL_SEV_FAIL, "lint.L18", "clientAuth without digitalSignature/keyAgreement");
+				ADD(v, PKL_SEV_FAIL, "lint.L18",
+				    "clientAuth without digitalSignature/keyAgreement");
 		}
 	}
 	if (v->o->show_ok && v->r->n == before)
-		ADD(v, PKL_SEV_OK, "lint.L18", v->eku ? "extendedKeyUsage consistent with keyUsage"
-						      : "no extendedKeyUsage");
+		ADD(v, PKL_SEV_OK, "lint.L18",
+		    v->eku ? "extendedKeyUsage consistent with keyUsage" : "no extendedKeyUsage");
 }
 
 /* ---------------------------------------------------------------- X checks */
@@ -683,8 +698,9 @@ static void x2_eku(struct cert_view *v)
 				f = ADD(v, PKL_SEV_FAIL, "eku.missing_ike_intermediate",
 					"gateway certificate lacks IP security IKE intermediate "
 					"(1.3.6.1.5.5.8.2.2)");
-				pkl_finding_cause(f, "Windows RRAS picks and accepts IKE certificates by "
-						     "this EKU; without it authentication can fail with 13801");
+				pkl_finding_cause(f,
+						  "Windows RRAS picks and accepts IKE certificates by "
+						  "this EKU; without it authentication can fail with 13801");
 				pkl_finding_fix(f, "re-issue the gateway with ikeIntermediate in "
 						   "extended_key_usage");
 			}
@@ -693,7 +709,8 @@ static void x2_eku(struct cert_view *v)
 					"gateway EKU lacks id-kp-ipsecIKE (1.3.6.1.5.5.7.3.17)");
 				pkl_finding_cause(f, "RFC 4945 strict peers (e.g. libreswan) accept an EKU "
 						     "only with ipsecIKE or anyExtendedKeyUsage");
-				pkl_finding_fix(f, "add ipsecIKE to extended_key_usage when such peers connect");
+				pkl_finding_fix(f,
+						"add ipsecIKE to extended_key_usage when such peers connect");
 			}
 		}
 	} else if (v->role == PKL_ROLE_CLIENT && v->eku) {
@@ -714,7 +731,12 @@ static void x2_eku(struct cert_view *v)
 }
 
 /* The kind of an IKE identity string. */
-enum id_kind { ID_FQDN, ID_IP, ID_EMAIL, ID_DN };
+enum id_kind {
+	ID_FQDN,
+	ID_IP,
+	ID_EMAIL,
+	ID_DN
+};
 
 static enum id_kind id_kind_of(const char *id, unsigned char ip[16], int *ip_len)
 {
@@ -733,8 +755,7 @@ static enum id_kind id_kind_of(const char *id, unsigned char ip[16], int *ip_len
 	return ID_FQDN;
 }
 
-static int san_has(const GENERAL_NAMES *san, int want, const char *text, const unsigned char *ip,
-		   int ip_len)
+static int san_has(const GENERAL_NAMES *san, int want, const char *text, const unsigned char *ip, int ip_len)
 {
 	for (int i = 0; san && i < sk_GENERAL_NAME_num(san); i++) {
 		int type;
@@ -771,10 +792,11 @@ static void x3_identity(struct cert_view *v)
 	}
 	if (!v->o->id) {
 		/* Without an identity, check that every IP SAN is usable by Windows. */
-		for (int i = 0; v->san && i < sk_GENERAL_NAME_num(v->san) && win &&
-				v->role == PKL_ROLE_GATEWAY; i++) {
+		for (int i = 0;
+		     v->san && i < sk_GENERAL_NAME_num(v->san) && win && v->role == PKL_ROLE_GATEWAY; i++) {
 			int type;
-			const ASN1_STRING *s = GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(v->san, i), &type);
+			const ASN1_STRING *s =
+				GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(v->san, i), &type);
 			struct pkl_certread_name ipn = { PKL_SAN_IP, NULL, 0 };
 			char txt[64];
 			if (type != GEN_IPADD)
@@ -786,9 +808,12 @@ static void x3_identity(struct cert_view *v)
 			if (!san_has(v->san, GEN_DNS, txt, NULL, 0)) {
 				f = ADD(v, PKL_SEV_WARN, "san.ip_not_dns",
 					"iPAddress %s is not also a dNSName", txt);
-				pkl_finding_cause(f, "Windows clients dialling %s by address match it only "
-						     "against a dNSName entry (error 13801)", txt);
-				pkl_finding_fix(f, "re-issue with ip_as_dns = true (the ipsec-gateway default)");
+				pkl_finding_cause(f,
+						  "Windows clients dialling %s by address match it only "
+						  "against a dNSName entry (error 13801)",
+						  txt);
+				pkl_finding_fix(f,
+						"re-issue with ip_as_dns = true (the ipsec-gateway default)");
 			}
 		}
 		goto done;
@@ -798,11 +823,12 @@ static void x3_identity(struct cert_view *v)
 		int as_ip = san_has(v->san, GEN_IPADD, NULL, ip, ip_len);
 		int as_dns = san_has(v->san, GEN_DNS, v->o->id, NULL, 0);
 		if (!as_ip && !as_dns) {
-			f = ADD(v, PKL_SEV_FAIL, "san.id_mismatch", "identity %s is not in the subjectAltName",
-				v->o->id);
+			f = ADD(v, PKL_SEV_FAIL, "san.id_mismatch",
+				"identity %s is not in the subjectAltName", v->o->id);
 			pkl_finding_cause(f, "the peer checks that the IKE identity is contained in the "
 					     "certificate (RFC 4945 3.1); it is not");
-			pkl_finding_fix(f, "re-issue with san = [ \"%s\" ] or dial a name the certificate has",
+			pkl_finding_fix(f,
+					"re-issue with san = [ \"%s\" ] or dial a name the certificate has",
 					v->o->id);
 		} else {
 			if (!as_dns && win) {
@@ -826,7 +852,8 @@ static void x3_identity(struct cert_view *v)
 		if (!san_has(v->san, GEN_EMAIL, v->o->id, NULL, 0)) {
 			f = ADD(v, PKL_SEV_FAIL, "san.id_mismatch", "identity %s is not an rfc822Name entry",
 				v->o->id);
-			pkl_finding_cause(f, "an ID_RFC822_ADDR identity must be a SAN email entry (RFC 4945 3.1)");
+			pkl_finding_cause(
+				f, "an ID_RFC822_ADDR identity must be a SAN email entry (RFC 4945 3.1)");
 			pkl_finding_fix(f, "re-issue with san = [ \"email:%s\" ]", v->o->id);
 		}
 		break;
@@ -856,7 +883,8 @@ static void x3_identity(struct cert_view *v)
 				v->o->id);
 			pkl_finding_cause(f, "the name the client dials must be a SAN dNSName: Apple and "
 					     "strongSwan require it, Windows fails with 13801");
-			pkl_finding_fix(f, "re-issue with san = [ \"%s\" ] or dial a name the certificate has",
+			pkl_finding_fix(f,
+					"re-issue with san = [ \"%s\" ] or dial a name the certificate has",
 					v->o->id);
 		} else if (v->role == PKL_ROLE_GATEWAY && win) {
 			char cn[256];
@@ -864,14 +892,15 @@ static void x3_identity(struct cert_view *v)
 			if (strncmp(cn, "CN=", 3) != 0 || strcasecmp(cn + 3, v->o->id) != 0)
 				pkl_finding_fix(ADD(v, PKL_SEV_WARN, "san.cn_mismatch",
 						    "gateway name %s is in the SAN but not the CN", v->o->id),
-						"put the FQDN clients dial also in the CN (strongSwan windowsCertRequirements)");
+						"put the FQDN clients dial also in the CN (strongSwan "
+						"windowsCertRequirements)");
 		}
 		break;
 	}
 done:
 	if (v->o->show_ok && v->r->n == before)
-		ADD(v, PKL_SEV_OK, "lint.X3", v->o->id ? "identity %s is in the certificate"
-						       : "subjectAltName present%s",
+		ADD(v, PKL_SEV_OK, "lint.X3",
+		    v->o->id ? "identity %s is in the certificate" : "subjectAltName present%s",
 		    v->o->id ? v->o->id : "");
 }
 
@@ -887,10 +916,11 @@ static void x5_x6_platform(struct cert_view *v)
 		EVP_PKEY_get_group_name(k, group, sizeof(group), NULL);
 	if ((v->platforms & PKL_PLAT_WINDOWS) &&
 	    (base == EVP_PKEY_ED25519 || base == EVP_PKEY_ED448 ||
-	     (base == EVP_PKEY_EC && strcmp(group, "prime256v1") != 0 &&
-	      strcmp(group, "secp384r1") != 0))) {
+	     (base == EVP_PKEY_EC && strcmp(group, "prime256v1") != 0 && strcmp(group, "secp384r1") != 0))) {
 		f = ADD(v, PKL_SEV_FAIL, "key.unsupported_on_platform", "%s key: Windows refuses it",
-			base == EVP_PKEY_EC ? group : base == EVP_PKEY_ED25519 ? "Ed25519" : "Ed448");
+			base == EVP_PKEY_EC      ? group :
+			base == EVP_PKEY_ED25519 ? "Ed25519" :
+						   "Ed448");
 		pkl_finding_cause(f, "Windows IKEv2 accepts only RSA and ECDSA P-256/P-384 "
 				     "certificates (P-521 and EdDSA are not accepted)");
 		pkl_finding_fix(f, "re-issue with key = \"ec:P-256\", \"ec:P-384\" or \"rsa:2048\"");
@@ -917,8 +947,7 @@ static void x5_x6_platform(struct cert_view *v)
 		return;
 	before = v->r->n;
 	pkl_time nb, na;
-	if ((v->platforms & PKL_PLAT_APPLE) &&
-	    pkl_time_from_asn1(X509_get0_notBefore(v->x), &nb) == PKL_OK &&
+	if ((v->platforms & PKL_PLAT_APPLE) && pkl_time_from_asn1(X509_get0_notBefore(v->x), &nb) == PKL_OK &&
 	    pkl_time_from_asn1(X509_get0_notAfter(v->x), &na) == PKL_OK &&
 	    na - nb > (pkl_time)APPLE_MAX_DAYS * 86400) {
 		f = ADD(v, PKL_SEV_FAIL, "validity.apple_825", "validity of %lld days exceeds 825",
@@ -990,10 +1019,11 @@ void pkl_lint_chain(X509 *const *certs, size_t n, int show_ok, struct pkl_report
 		bytes += l > 0 ? (size_t)l : 0;
 	}
 	if (n > IKE_CHAIN_MAX)
-		pkl_finding_fix(pkl_report_add(r, PKL_SEV_WARN, "chain.too_long", label,
-					       "chain of %zu certificates (more than %d)", n, IKE_CHAIN_MAX),
-				"keep root + one intermediate + leaf: peers must accept only 4 "
-				"CERT payloads and large IKE_AUTH needs fragmentation (RFC 7296 3.6, RFC 7383)");
+		pkl_finding_fix(
+			pkl_report_add(r, PKL_SEV_WARN, "chain.too_long", label,
+				       "chain of %zu certificates (more than %d)", n, IKE_CHAIN_MAX),
+			"keep root + one intermediate + leaf: peers must accept only 4 "
+			"CERT payloads and large IKE_AUTH needs fragmentation (RFC 7296 3.6, RFC 7383)");
 	if (bytes > IKE_CHAIN_BYTES)
 		pkl_finding_fix(pkl_report_add(r, PKL_SEV_WARN, "chain.too_large", label,
 					       "%zu bytes of certificates in IKE_AUTH", bytes),
@@ -1038,10 +1068,10 @@ static int cmp_ext_oid(const X509_EXTENSION *const *a, const X509_EXTENSION *con
 /* Whether two extensions share an OID. The CRL comes from an untrusted CDP:
  * one entry with a million tiny extensions fits in 16 MB, so pairs are not
  * compared all against all; a sorted copy makes duplicates neighbours. */
-static int dup_extensions(const STACK_OF(X509_EXTENSION) *exts)
+static int dup_extensions(const STACK_OF(X509_EXTENSION) * exts)
 {
 	int n = sk_X509_EXTENSION_num(exts), dup = 0;
-	STACK_OF(X509_EXTENSION) *copy;
+	STACK_OF(X509_EXTENSION) * copy;
 
 	if (n < 2)
 		return 0;
@@ -1098,9 +1128,10 @@ static void crl_x7(X509_CRL *crl, const struct pkl_crlinfo *info, const char *la
 					found |= !strcasecmp(u, o->cdp_uris[k]);
 			}
 		if (!found)
-			pkl_finding_fix(pkl_report_add(r, PKL_SEV_FAIL, "crl.idp_mismatch", label,
-						       "issuingDistributionPoint names none of the CDP URIs"),
-					"publish a CRL whose IDP lists the same URIs as the certificates' CDP");
+			pkl_finding_fix(
+				pkl_report_add(r, PKL_SEV_FAIL, "crl.idp_mismatch", label,
+					       "issuingDistributionPoint names none of the CDP URIs"),
+				"publish a CRL whose IDP lists the same URIs as the certificates' CDP");
 	}
 	ISSUING_DIST_POINT_free(idp);
 	if (o->show_ok && r->n == before)
@@ -1108,8 +1139,7 @@ static void crl_x7(X509_CRL *crl, const struct pkl_crlinfo *info, const char *la
 }
 
 enum pkl_rc pkl_lint_crl(const unsigned char *der, size_t len, const char *label,
-			 const struct pkl_lint_crl_opts *o, struct pkl_report *r,
-			 struct pkl_err *err)
+			 const struct pkl_lint_crl_opts *o, struct pkl_report *r, struct pkl_err *err)
 {
 	struct pkl_crlinfo info;
 	struct pkl_err perr = { 0 };
@@ -1121,7 +1151,8 @@ enum pkl_rc pkl_lint_crl(const unsigned char *der, size_t len, const char *label
 	if (pkl_crlcheck_parse(der, len, label, &info, &crl, &perr) != PKL_OK) {
 		f = pkl_report_add(r, PKL_SEV_FAIL, "crl.parse", label, "not a DER CRL: %s", perr.msg);
 		pkl_finding_cause(f, "clients cannot read it and treat revocation as unknown");
-		pkl_finding_fix(f, "publish the DER file from publish/crl/ (not PEM, not an HTML error page)");
+		pkl_finding_fix(f,
+				"publish the DER file from publish/crl/ (not PEM, not an HTML error page)");
 		return r->oom ? pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory") : PKL_OK;
 	}
 	/* L19 */
@@ -1151,13 +1182,13 @@ enum pkl_rc pkl_lint_crl(const unsigned char *der, size_t len, const char *label
 	if (!info.has_aki)
 		pkl_finding_fix(pkl_report_add(r, PKL_SEV_FAIL, "lint.L19", label,
 					       "CRL has no authorityKeyIdentifier keyIdentifier"),
-				"sign CRLs with AKI: strongSwan finds cached CRLs by the issuer's SKI (RFC 5280 5.2.1)");
+				"sign CRLs with AKI: strongSwan finds cached CRLs by the issuer's SKI (RFC "
+				"5280 5.2.1)");
 	if (empty_list)
 		pkl_report_add(r, PKL_SEV_FAIL, "lint.L19", label,
 			       "revokedCertificates present but empty (must be absent, RFC 5280 5.1.2.6)");
 	if (o->show_ok && r->n == before)
-		pkl_report_add(r, PKL_SEV_OK, "lint.L19", label,
-			       "v2, nextUpdate, CRLNumber, AKI present");
+		pkl_report_add(r, PKL_SEV_OK, "lint.L19", label, "v2, nextUpdate, CRLNumber, AKI present");
 	/* L20 */
 	before = r->n;
 	{
@@ -1182,8 +1213,8 @@ enum pkl_rc pkl_lint_crl(const unsigned char *der, size_t len, const char *label
 				       "%zu entries with reason unspecified(0): omit the reason instead",
 				       unspecified);
 		if (bad_reason)
-			pkl_report_add(r, PKL_SEV_FAIL, "lint.L20", label, "%zu entries with an invalid reason code",
-				       bad_reason);
+			pkl_report_add(r, PKL_SEV_FAIL, "lint.L20", label,
+				       "%zu entries with an invalid reason code", bad_reason);
 		if (late)
 			pkl_report_add(r, PKL_SEV_FAIL, "lint.L20", label,
 				       "%zu entries revoked after thisUpdate", late);
@@ -1221,7 +1252,8 @@ enum pkl_rc pkl_lint_crl(const unsigned char *der, size_t len, const char *label
 					"re-sign CRLs at half their lifetime (pkilab crl) so clients never "
 					"hold one that expires");
 		else if (o->show_ok && o->now < half)
-			pkl_report_add(r, PKL_SEV_OK, "lint.X8", label, "CRL within the first half of its lifetime");
+			pkl_report_add(r, PKL_SEV_OK, "lint.X8", label,
+				       "CRL within the first half of its lifetime");
 	}
 	X509_CRL_free(crl);
 	if (r->oom)
@@ -1229,8 +1261,8 @@ enum pkl_rc pkl_lint_crl(const unsigned char *der, size_t len, const char *label
 	return PKL_OK;
 }
 
-void pkl_lint_p12(const unsigned char *der, size_t len, const char *label, unsigned platforms,
-		  int show_ok, struct pkl_report *r)
+void pkl_lint_p12(const unsigned char *der, size_t len, const char *label, unsigned platforms, int show_ok,
+		  struct pkl_report *r)
 {
 	const unsigned char *p = der;
 	PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)len);
@@ -1245,7 +1277,8 @@ void pkl_lint_p12(const unsigned char *der, size_t len, const char *label, unsig
 		X509_ALGOR_get0(&obj, NULL, NULL, macalg);
 	if (obj && OBJ_obj2nid(obj) != NID_sha1 && (platforms & (PKL_PLAT_WINDOWS | PKL_PLAT_APPLE)))
 		pkl_finding_fix(pkl_report_add(r, PKL_SEV_WARN, "p12.modern_profile", label,
-					       "PKCS#12 MAC uses %s, not SHA-1", OBJ_nid2sn(OBJ_obj2nid(obj))),
+					       "PKCS#12 MAC uses %s, not SHA-1",
+					       OBJ_nid2sn(OBJ_obj2nid(obj))),
 				"export with the 3DES-SHA1 profile for Windows before Server 2019 and "
 				"Apple (pkilab export --format windows)");
 	if (show_ok && r->n == before)

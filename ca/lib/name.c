@@ -48,9 +48,25 @@ static const struct dn_attr dn_attrs[] = {
 
 /* For "did you mean": short names first so they win ties. */
 static const char *const dn_attr_names[] = {
-	"C", "ST", "L", "O", "OU", "CN", "emailAddress", "serialNumber", "DC", "UID",
-	"countryName", "stateOrProvinceName", "localityName", "organizationName",
-	"organizationalUnitName", "commonName", "domainComponent", "userId", NULL,
+	"C",
+	"ST",
+	"L",
+	"O",
+	"OU",
+	"CN",
+	"emailAddress",
+	"serialNumber",
+	"DC",
+	"UID",
+	"countryName",
+	"stateOrProvinceName",
+	"localityName",
+	"organizationName",
+	"organizationalUnitName",
+	"commonName",
+	"domainComponent",
+	"userId",
+	NULL,
 };
 
 static const struct dn_attr *attr_by_name(const char *name)
@@ -139,8 +155,7 @@ static void trim(char *s)
 }
 
 /* Checks one attribute value and adds it to name. */
-static enum pkl_rc name_add(X509_NAME *name, const char *attr, const char *value,
-			    struct pkl_err *err)
+static enum pkl_rc name_add(X509_NAME *name, const char *attr, const char *value, struct pkl_err *err)
 {
 	const struct dn_attr *a = attr_by_name(attr);
 	size_t chars;
@@ -159,8 +174,7 @@ static enum pkl_rc name_add(X509_NAME *name, const char *attr, const char *value
 		return pkl_err_set(err, PKL_EINPUT, NULL, "empty value for DN attribute '%s'", a->name);
 	chars = utf8_chars((const unsigned char *)value, strlen(value));
 	if (chars == (size_t)-1)
-		return pkl_err_set(err, PKL_EINPUT, NULL, "DN attribute '%s' is not valid UTF-8",
-				   a->name);
+		return pkl_err_set(err, PKL_EINPUT, NULL, "DN attribute '%s' is not valid UTF-8", a->name);
 	if (a->nid == NID_countryName) {
 		if (strlen(value) != 2 || !isupper((unsigned char)value[0]) ||
 		    !isupper((unsigned char)value[1]))
@@ -171,8 +185,8 @@ static enum pkl_rc name_add(X509_NAME *name, const char *attr, const char *value
 	}
 	if (chars > a->maxlen)
 		return pkl_err_set(err, PKL_EINPUT, NULL,
-				   "DN attribute '%s' is %zu characters long (at most %zu allowed)",
-				   a->name, chars, a->maxlen);
+				   "DN attribute '%s' is %zu characters long (at most %zu allowed)", a->name,
+				   chars, a->maxlen);
 	if (a->type == V_ASN1_PRINTABLESTRING && !printable_ok(value))
 		return pkl_err_set(err, PKL_EINPUT, NULL,
 				   "DN attribute '%s' has characters not allowed in a PrintableString",
@@ -277,8 +291,7 @@ static void esc_append(struct pkl_buf *b, const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
-		if (c == ',' || c == '\\' || c == '+' || c == '=' ||
-		    ((i == 0 || i + 1 == len) && c == ' '))
+		if (c == ',' || c == '\\' || c == '+' || c == '=' || ((i == 0 || i + 1 == len) && c == ' '))
 			pkl_buf_append(b, "\\", 1);
 		pkl_buf_append(b, &c, 1);
 	}

@@ -30,8 +30,8 @@
 
 static const char *const subdirs[] = { "private", "certs", "publish", "publish/crl", "publish/aia" };
 
-enum pkl_rc pkl_pki_path(const struct pkl_pki *pki, enum pkl_pki_file kind, const char *name,
-			 char *out, size_t outlen, struct pkl_err *err)
+enum pkl_rc pkl_pki_path(const struct pkl_pki *pki, enum pkl_pki_file kind, const char *name, char *out,
+			 size_t outlen, struct pkl_err *err)
 {
 	switch (kind) {
 	case PKL_FILE_KEY: return pkl_path_join(out, outlen, err, "%s/private/%s.key", pki->dir, name);
@@ -54,7 +54,7 @@ static int finish_rename(const char *tmp, const char *final, void *cls)
 static int count_pending(const char *tmp, const char *final, void *cls)
 {
 	(void)tmp;
-	(void)final;
+	(void) final;
 	(*(size_t *)cls)++;
 	return 0;
 }
@@ -114,7 +114,8 @@ struct pkl_pki *pkl_pki_open(const char *dir, int create, struct pkl_err *err)
 	    pkl_path_join(p, sizeof(p), err, "%s/pkilab.db", dir) != PKL_OK)
 		goto fail;
 	if (!create && !pkl_file_exists(p)) {
-		pkl_err_set(err, PKL_EINPUT, dir, "no PKI here (no pkilab.db): run 'pkilab build LAB.cfg' or pass --pki DIR");
+		pkl_err_set(err, PKL_EINPUT, dir,
+			    "no PKI here (no pkilab.db): run 'pkilab build LAB.cfg' or pass --pki DIR");
 		goto fail;
 	}
 	if (create) {
@@ -195,9 +196,10 @@ X509 *pkl_pki_load_ca_cert(struct pkl_pki *pki, const char *name, struct pkl_err
 		pkl_buf_free(&ider);
 		if (rc != PKL_OK) {
 			if (sub.msg[0])
-				pkl_err_set(err, PKL_ERUNTIME, "pkilab.db",
-					    "stored certificate of CA '%s' (issuer of '%s') is unreadable: %s",
-					    irow.name, name, sub.msg);
+				pkl_err_set(
+					err, PKL_ERUNTIME, "pkilab.db",
+					"stored certificate of CA '%s' (issuer of '%s') is unreadable: %s",
+					irow.name, name, sub.msg);
 			goto out;
 		}
 	}
@@ -221,10 +223,11 @@ X509 *pkl_pki_load_ca_cert(struct pkl_pki *pki, const char *name, struct pkl_err
 		goto out;
 	}
 	if (aia.len != der.len || memcmp(aia.data, der.data, der.len) != 0) {
-		rc = pkl_err_set(err, PKL_ERUNTIME, "pkilab.db",
-				 "stored certificate of CA '%s' differs from publish/aia/%s.crt: the database "
-				 "or the published copy is damaged; refusing to sign with it",
-				 name, name);
+		rc = pkl_err_set(
+			err, PKL_ERUNTIME, "pkilab.db",
+			"stored certificate of CA '%s' differs from publish/aia/%s.crt: the database "
+			"or the published copy is damaged; refusing to sign with it",
+			name, name);
 		goto out;
 	}
 	rc = PKL_OK;
@@ -287,7 +290,8 @@ enum pkl_rc pkl_pki_check_not_ca_key(struct pkl_pki *pki, EVP_PKEY *key, struct 
 		if (rc == PKL_OK && EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1)
 			rc = pkl_err_set(err, PKL_EINPUT, NULL,
 					 "the public key is CA '%s''s own key (serial %s): a certificate "
-					 "for it is refused", row.name, row.serial);
+					 "for it is refused",
+					 row.name, row.serial);
 		ERR_clear_error();
 		X509_free(x);
 		pkl_buf_free(&der);
@@ -298,8 +302,8 @@ enum pkl_rc pkl_pki_check_not_ca_key(struct pkl_pki *pki, EVP_PKEY *key, struct 
 
 enum pkl_rc pkl_pki_check_unrecorded(struct pkl_pki *pki, const char *name, struct pkl_err *err)
 {
-	static const enum pkl_pki_file kinds[] = { PKL_FILE_KEY, PKL_FILE_CERT, PKL_FILE_CHAIN,
-						   PKL_FILE_CRL, PKL_FILE_AIA };
+	static const enum pkl_pki_file kinds[] = { PKL_FILE_KEY, PKL_FILE_CERT, PKL_FILE_CHAIN, PKL_FILE_CRL,
+						   PKL_FILE_AIA };
 	struct pkl_cert_row row;
 	char path[PATH_MAX];
 	struct stat st;
@@ -310,10 +314,11 @@ enum pkl_rc pkl_pki_check_unrecorded(struct pkl_pki *pki, const char *name, stru
 		if (pkl_pki_path(pki, kinds[i], name, path, sizeof(path), err) != PKL_OK)
 			return PKL_EINPUT;
 		if (lstat(path, &st) == 0)
-			return pkl_err_set(err, PKL_EINPUT, path,
-					   "exists but pkilab.db has no record of '%s': refusing to overwrite "
-					   "it (restore the database from a backup, or move the file away)",
-					   name);
+			return pkl_err_set(
+				err, PKL_EINPUT, path,
+				"exists but pkilab.db has no record of '%s': refusing to overwrite "
+				"it (restore the database from a backup, or move the file away)",
+				name);
 	}
 	return PKL_OK;
 }
@@ -375,7 +380,7 @@ enum pkl_rc pkl_pki_chain_pem(struct pkl_pki *pki, const char *name, int with_se
 
 struct pkl_txn {
 	struct pkl_pki *pki;
-	struct pkl_fileset *fs; /* the files, journalled in table `pending` */
+	struct pkl_fileset *fs;    /* the files, journalled in table `pending` */
 	char (*inplace)[PATH_MAX]; /* staging mode: files written at their names */
 	size_t n, cap;
 };
@@ -390,7 +395,8 @@ struct pkl_txn *pkl_txn_begin(struct pkl_pki *pki, struct pkl_err *err)
 	}
 	txn->pki = pki;
 	if (!pki->staging &&
-	    !(txn->fs = pkl_fileset_begin(pki->dir, PKL_FILESET_BATCH_SYNC | PKL_FILESET_EXTERNAL_JOURNAL, err))) {
+	    !(txn->fs = pkl_fileset_begin(pki->dir, PKL_FILESET_BATCH_SYNC | PKL_FILESET_EXTERNAL_JOURNAL,
+					  err))) {
 		free(txn);
 		return NULL;
 	}
@@ -412,7 +418,7 @@ static enum pkl_rc put_in_place(struct pkl_txn *txn, const char *path, const voi
 
 	if (txn->n == txn->cap) {
 		size_t cap = txn->cap ? txn->cap * 2 : 16;
-		char (*f)[PATH_MAX] = realloc(txn->inplace, cap * sizeof(*f));
+		char(*f)[PATH_MAX] = realloc(txn->inplace, cap * sizeof(*f));
 		if (!f)
 			return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
 		txn->inplace = f;
@@ -430,8 +436,8 @@ static enum pkl_rc put_in_place(struct pkl_txn *txn, const char *path, const voi
 	return PKL_OK;
 }
 
-enum pkl_rc pkl_txn_put(struct pkl_txn *txn, enum pkl_pki_file kind, const char *name,
-			const void *data, size_t len, struct pkl_err *err)
+enum pkl_rc pkl_txn_put(struct pkl_txn *txn, enum pkl_pki_file kind, const char *name, const void *data,
+			size_t len, struct pkl_err *err)
 {
 	mode_t mode = kind == PKL_FILE_KEY ? 0600 : 0644;
 	char final[PATH_MAX];
@@ -478,7 +484,7 @@ static int journal_remove(const char *tmp, const char *final, void *cls)
 {
 	struct journal *f = cls;
 
-	(void)final;
+	(void) final;
 	return pkl_db_pending_remove(f->db, tmp, f->err) != PKL_OK;
 }
 

@@ -47,10 +47,11 @@ static enum pkl_rc parse_absolute(const char *s, pkl_time *out)
 		if ((size_t)n != len)
 			return PKL_EINPUT;
 	}
-	if (y < 1950 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
-	    h > 23 || mi > 59 || sec > 59 || h < 0 || mi < 0 || sec < 0)
+	if (y < 1950 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
+	    mi > 59 || sec > 59 || h < 0 || mi < 0 || sec < 0)
 		return PKL_EINPUT;
-	*out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec;
+	*out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 +
+	       sec;
 	return PKL_OK;
 }
 
@@ -143,8 +144,7 @@ const char *pkl_duration_fmt(int64_t secs, char *buf, size_t len)
 		snprintf(buf, len, "%s%lldd %lldh", sign, (long long)(a / 86400),
 			 (long long)(a % 86400 / 3600));
 	else if (a >= 3600)
-		snprintf(buf, len, "%s%lldh %lldm", sign, (long long)(a / 3600),
-			 (long long)(a % 3600 / 60));
+		snprintf(buf, len, "%s%lldh %lldm", sign, (long long)(a / 3600), (long long)(a % 3600 / 60));
 	else if (a >= 60)
 		snprintf(buf, len, "%s%lldm %llds", sign, (long long)(a / 60), (long long)(a % 60));
 	else

@@ -67,15 +67,19 @@ static enum pkl_rc renewable(struct pkl_pki *pki, const struct pkl_renew_opts *o
 	if ((rc = pkl_db_cert_find(pki->db, o->ref, old, err)) != PKL_OK)
 		return rc;
 	if (!old->current)
-		return pkl_err_set(err, PKL_EINPUT, NULL, "serial %s is a superseded certificate of '%s': renew '%s'",
-				   old->serial, old->name, old->name);
-	if (old->is_ca)
 		return pkl_err_set(err, PKL_EINPUT, NULL,
-				   "'%s' is a CA: renewing CAs is not supported (its CRL and everything it signed "
-				   "depend on it); add a new CA generation to the lab instead", old->name);
+				   "serial %s is a superseded certificate of '%s': renew '%s'", old->serial,
+				   old->name, old->name);
+	if (old->is_ca)
+		return pkl_err_set(
+			err, PKL_EINPUT, NULL,
+			"'%s' is a CA: renewing CAs is not supported (its CRL and everything it signed "
+			"depend on it); add a new CA generation to the lab instead",
+			old->name);
 	if (o->reuse_key && old->status == PKL_STATUS_REVOKED && old->reason == PKL_REASON_KEY_COMPROMISE)
 		return pkl_err_set(err, PKL_EINPUT, NULL,
-				   "'%s' was revoked for keyCompromise: its key must not be reused", old->name);
+				   "'%s' was revoked for keyCompromise: its key must not be reused",
+				   old->name);
 	return PKL_OK;
 }
 
@@ -126,19 +130,21 @@ static enum pkl_rc renew_in(struct pkl_txn *txn, struct pkl_pki *pki, const stru
 	if ((rc = pkl_db_cert_find(pki->db, old->name, &again, err)) != PKL_OK)
 		return rc;
 	if (again.id != old->id)
-		return pkl_err_set(err, PKL_EINPUT, NULL, "'%s' was renewed concurrently (serial %s)", old->name,
-				   again.serial);
+		return pkl_err_set(err, PKL_EINPUT, NULL, "'%s' was renewed concurrently (serial %s)",
+				   old->name, again.serial);
 	if ((rc = pkl_db_cert_retire(pki->db, old->id, err)) != PKL_OK)
 		return rc;
 	if (o->revoke_old && old->status != PKL_STATUS_REVOKED &&
-	    (rc = pkl_db_cert_revoke(pki->db, old->id, ctx->now, PKL_REASON_SUPERSEDED, 0, NULL, err)) != PKL_OK)
+	    (rc = pkl_db_cert_revoke(pki->db, old->id, ctx->now, PKL_REASON_SUPERSEDED, 0, NULL, err)) !=
+		    PKL_OK)
 		return rc;
 	if ((rc = pkl_issue_entity(txn, pki, ctx, e, ca_cert, ca_key, key, 1, &cert, NULL, err)) != PKL_OK)
 		return rc;
 	pkl_serial_hex(cert, serial, 41);
 	X509_free(cert);
 	snprintf(detail, sizeof(detail), "serial %s replaces %s%s%s", serial, old->serial,
-		 o->reuse_key ? ", same key" : ", new key", o->revoke_old ? ", old revoked (superseded)" : "");
+		 o->reuse_key ? ", same key" : ", new key",
+		 o->revoke_old ? ", old revoked (superseded)" : "");
 	return pkl_db_event(pki->db, "renew", old->name, detail, err);
 }
 
@@ -160,7 +166,8 @@ enum pkl_rc pkl_renew(const char *pki_dir, const struct pkl_renew_opts *o, struc
 		return rc;
 	if (!(pki = pkl_pki_open(pki_dir, 0, err)))
 		return failed(err);
-	if ((rc = pkl_issue_ctx_load(pki, &ctx, err)) != PKL_OK || (rc = renewable(pki, o, &old, err)) != PKL_OK ||
+	if ((rc = pkl_issue_ctx_load(pki, &ctx, err)) != PKL_OK ||
+	    (rc = renewable(pki, o, &old, err)) != PKL_OK ||
 	    (rc = entity_of(pki, &old, o->templates_dir, &e, err)) != PKL_OK ||
 	    (rc = pkl_issue_times(&e, ctx.now, o->validity, NULL, NULL, err)) != PKL_OK ||
 	    (rc = pkl_db_cert_find(pki->db, old.issuer_name, &iss, err)) != PKL_OK)
@@ -168,9 +175,10 @@ enum pkl_rc pkl_renew(const char *pki_dir, const struct pkl_renew_opts *o, struc
 	words.label = e.name;
 	if ((rc = pkl_issue_check_policy(&e, iss.not_after, &words, err)) != PKL_OK)
 		goto out;
-	if (!(key = o->reuse_key ? pkl_pki_load_key(pki, old.name, err) : pkl_key_generate(&e.prof.key, err)) ||
-	    !(ca_cert = pkl_pki_load_ca_cert(pki, iss.name, err)) || !(ca_key = pkl_pki_load_key(pki, iss.name, err)) ||
-	    !(txn = pkl_txn_begin(pki, err))) {
+	if (!(key = o->reuse_key ? pkl_pki_load_key(pki, old.name, err) :
+				   pkl_key_generate(&e.prof.key, err)) ||
+	    !(ca_cert = pkl_pki_load_ca_cert(pki, iss.name, err)) ||
+	    !(ca_key = pkl_pki_load_key(pki, iss.name, err)) || !(txn = pkl_txn_begin(pki, err))) {
 		rc = failed(err);
 		goto out;
 	}

@@ -173,8 +173,7 @@ enum pkl_sev pkl_report_worst(const struct pkl_report *r)
 	return w;
 }
 
-const struct pkl_finding *pkl_report_find(const struct pkl_report *r, const char *code,
-					  enum pkl_sev min_sev)
+const struct pkl_finding *pkl_report_find(const struct pkl_report *r, const char *code, enum pkl_sev min_sev)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (r->v[i].sev >= min_sev && !strcmp(r->v[i].code, code))
@@ -201,15 +200,14 @@ static const char *mark(enum pkl_sev sev, int utf8)
 	return utf8 ? u[sev] : a[sev];
 }
 
-enum pkl_rc pkl_report_text(const struct pkl_report *r, int utf8, struct pkl_buf *out,
-			    struct pkl_err *err)
+enum pkl_rc pkl_report_text(const struct pkl_report *r, int utf8, struct pkl_buf *out, struct pkl_err *err)
 {
 	enum pkl_rc rc = PKL_OK;
 
 	for (size_t i = 0; i < r->n && rc == PKL_OK; i++) {
 		const struct pkl_finding *f = &r->v[i];
-		rc = pkl_buf_printf(out, "%s %-30s %s%s%s\n", mark(f->sev, utf8), f->code,
-				    f->subject, f->subject[0] ? ": " : "", f->msg);
+		rc = pkl_buf_printf(out, "%s %-30s %s%s%s\n", mark(f->sev, utf8), f->code, f->subject,
+				    f->subject[0] ? ": " : "", f->msg);
 		if (rc == PKL_OK && f->sev >= PKL_SEV_WARN && f->cause[0])
 			rc = pkl_buf_printf(out, "      cause: %s\n", f->cause);
 		if (rc == PKL_OK && f->sev >= PKL_SEV_WARN && f->fix[0])
@@ -217,21 +215,21 @@ enum pkl_rc pkl_report_text(const struct pkl_report *r, int utf8, struct pkl_buf
 	}
 	if (rc == PKL_OK)
 		rc = pkl_buf_printf(out, "%zu checks: %zu failed, %zu warnings, %zu passed%s\n", r->n,
-				    pkl_report_count(r, PKL_SEV_FAIL),
-				    pkl_report_count(r, PKL_SEV_WARN),
+				    pkl_report_count(r, PKL_SEV_FAIL), pkl_report_count(r, PKL_SEV_WARN),
 				    pkl_report_count(r, PKL_SEV_OK) + pkl_report_count(r, PKL_SEV_INFO),
 				    r->oom ? " (out of memory: report incomplete)" : "");
 	if (rc == PKL_OK && r->dropped)
-		rc = pkl_buf_printf(out, "%zu more findings not shown (at most %d are kept), the "
-				    "worst of them: %s\n", r->dropped, PKL_REPORT_MAX,
-				    pkl_sev_name(r->dropped_worst));
+		rc = pkl_buf_printf(out,
+				    "%zu more findings not shown (at most %d are kept), the "
+				    "worst of them: %s\n",
+				    r->dropped, PKL_REPORT_MAX, pkl_sev_name(r->dropped_worst));
 	if (rc != PKL_OK)
 		return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory formatting the report");
 	return PKL_OK;
 }
 
-enum pkl_rc pkl_report_json(const struct pkl_report *r, const char *const *meta,
-			    struct pkl_buf *out, struct pkl_err *err)
+enum pkl_rc pkl_report_json(const struct pkl_report *r, const char *const *meta, struct pkl_buf *out,
+			    struct pkl_err *err)
 {
 	json_t *root = json_object(), *arr = json_array(), *sum = json_object();
 	char *s = NULL;

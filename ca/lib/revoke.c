@@ -19,11 +19,13 @@ enum pkl_rc pkl_revoke_reason_parse(const char *s, int *out, int *warn, struct p
 
 	*warn = 0;
 	if (strcasecmp(s, "unspecified") == 0 || strcmp(s, "0") == 0)
-		return pkl_err_set(err, PKL_EINPUT, "--reason",
-				   "reason 'unspecified' is not used: omit --reason instead (RFC 5280 5.3.1)");
+		return pkl_err_set(
+			err, PKL_EINPUT, "--reason",
+			"reason 'unspecified' is not used: omit --reason instead (RFC 5280 5.3.1)");
 	if (strcasecmp(s, "removeFromCRL") == 0 || strcmp(s, "8") == 0)
-		return pkl_err_set(err, PKL_EINPUT, "--reason",
-				   "reason 'removeFromCRL' belongs to delta CRLs, which pkilab does not issue");
+		return pkl_err_set(
+			err, PKL_EINPUT, "--reason",
+			"reason 'removeFromCRL' belongs to delta CRLs, which pkilab does not issue");
 	if (strcmp(s, "7") == 0)
 		return pkl_err_set(err, PKL_EINPUT, "--reason", "reason code 7 is unassigned in RFC 5280");
 	/* Case-insensitive: "keycompromise" is an obvious typo of intent, not another
@@ -36,16 +38,15 @@ enum pkl_rc pkl_revoke_reason_parse(const char *s, int *out, int *warn, struct p
 	}
 	const char *sug = pkl_suggest(s, pkl_reason_names());
 	if (sug)
-		return pkl_err_set(err, PKL_EINPUT, "--reason", "unknown reason '%s' (did you mean '%s'?)",
-				   s, sug);
+		return pkl_err_set(err, PKL_EINPUT, "--reason", "unknown reason '%s' (did you mean '%s'?)", s,
+				   sug);
 	{
 		/* "one of ..." from crl.c's table, in its order. */
 		char list[256] = "";
 		size_t n = 0;
 		for (const char *const *r = pkl_reason_names(); *r && n < sizeof(list); r++)
 			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "", *r);
-		return pkl_err_set(err, PKL_EINPUT, "--reason", "unknown reason '%s' (one of %s)", s,
-				   list);
+		return pkl_err_set(err, PKL_EINPUT, "--reason", "unknown reason '%s' (one of %s)", s, list);
 	}
 }
 
@@ -70,7 +71,8 @@ enum pkl_rc pkl_revoke_check_ref(const char *ref, struct pkl_err *err)
 			if (!is_hex((unsigned char)*p))
 				return pkl_err_set(err, PKL_EINPUT, NULL,
 						   "malformed serial '%s': expected hex digits, optionally "
-						   "with '0x' and colons", ref);
+						   "with '0x' and colons",
+						   ref);
 			digits++;
 		}
 		if (digits == 0 || digits > 40)
@@ -82,17 +84,18 @@ enum pkl_rc pkl_revoke_check_ref(const char *ref, struct pkl_err *err)
 		return pkl_err_set(err, PKL_EINPUT, NULL, "name or serial '%.40s...' is too long", ref);
 	for (; *p; p++) {
 		unsigned char c = (unsigned char)*p;
-		if (!(c == '-' || c == '_' || c == '.' || (c >= '0' && c <= '9') ||
-		      (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+		if (!(c == '-' || c == '_' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		      (c >= 'A' && c <= 'Z')))
 			return pkl_err_set(err, PKL_EINPUT, NULL,
 					   "malformed name or serial '%s': names use letters, digits, "
-					   "'.', '_' and '-'; serials are hex", ref);
+					   "'.', '_' and '-'; serials are hex",
+					   ref);
 	}
 	return PKL_OK;
 }
 
-enum pkl_rc pkl_revoke_cert(struct pkl_pki *pki, const struct pkl_revoke_req *req,
-			    struct pkl_cert_row *out, struct pkl_err *err)
+enum pkl_rc pkl_revoke_cert(struct pkl_pki *pki, const struct pkl_revoke_req *req, struct pkl_cert_row *out,
+			    struct pkl_err *err)
 {
 	struct pkl_db *db = pki->db;
 	struct pkl_cert_row row;
@@ -127,13 +130,15 @@ enum pkl_rc pkl_revoke_cert(struct pkl_pki *pki, const struct pkl_revoke_req *re
 	if (row.is_ca && row.issuer_id == row.id) {
 		rc = pkl_err_set(err, PKL_EINPUT, NULL,
 				 "'%s' is a self-signed root: no CRL can revoke it; remove it from the "
-				 "trust stores instead", row.name);
+				 "trust stores instead",
+				 row.name);
 		goto out;
 	}
 	if (row.is_ca && !req->allow_ca) {
 		rc = pkl_err_set(err, PKL_EINPUT, NULL,
 				 "'%s' is a CA certificate: revoking it invalidates everything it "
-				 "signed; pass --ca-cert to confirm", row.name);
+				 "signed; pass --ca-cert to confirm",
+				 row.name);
 		goto out;
 	}
 	rc = pkl_db_cert_revoke(db, row.id, at, req->reason, req->invalidity, &revoked, err);

@@ -14,7 +14,7 @@
 #include "pkilab/file.h"
 #include "pkilab/secret.h"
 
-#define DEF_FILE_MAX ((size_t)64 * 1024)
+#define DEF_FILE_MAX   ((size_t)64 * 1024)
 #define DEF_PROMPT_MAX 1023
 
 static char *dup_n(const char *s, size_t n)

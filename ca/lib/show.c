@@ -27,10 +27,14 @@ static const struct {
 	uint32_t bit;
 	const char *name;
 } kus[] = {
-	{ KU_DIGITAL_SIGNATURE, "digitalSignature" }, { KU_NON_REPUDIATION, "nonRepudiation" },
-	{ KU_KEY_ENCIPHERMENT, "keyEncipherment" },   { KU_DATA_ENCIPHERMENT, "dataEncipherment" },
-	{ KU_KEY_AGREEMENT, "keyAgreement" },	      { KU_KEY_CERT_SIGN, "keyCertSign" },
-	{ KU_CRL_SIGN, "cRLSign" },		      { KU_ENCIPHER_ONLY, "encipherOnly" },
+	{ KU_DIGITAL_SIGNATURE, "digitalSignature" },
+	{ KU_NON_REPUDIATION, "nonRepudiation" },
+	{ KU_KEY_ENCIPHERMENT, "keyEncipherment" },
+	{ KU_DATA_ENCIPHERMENT, "dataEncipherment" },
+	{ KU_KEY_AGREEMENT, "keyAgreement" },
+	{ KU_KEY_CERT_SIGN, "keyCertSign" },
+	{ KU_CRL_SIGN, "cRLSign" },
+	{ KU_ENCIPHER_ONLY, "encipherOnly" },
 	{ KU_DECIPHER_ONLY, "decipherOnly" },
 };
 

@@ -25,9 +25,20 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-enum { S_WRITE, S_PWRITE, S_FSYNC, S_FDATASYNC, S_SYNCFS, S_RENAME, S_MKDIR, S_MKDTEMP, S_FTRUNCATE, S_N };
-static const char *const names[S_N] = { "write", "pwrite", "fsync", "fdatasync", "syncfs",
-					"rename", "mkdir", "mkdtemp", "ftruncate" };
+enum {
+	S_WRITE,
+	S_PWRITE,
+	S_FSYNC,
+	S_FDATASYNC,
+	S_SYNCFS,
+	S_RENAME,
+	S_MKDIR,
+	S_MKDTEMP,
+	S_FTRUNCATE,
+	S_N
+};
+static const char *const names[S_N] = { "write",  "pwrite", "fsync",   "fdatasync", "syncfs",
+					"rename", "mkdir",  "mkdtemp", "ftruncate" };
 static unsigned long counts[S_N];
 static int fail_step = -1;
 static unsigned long fail_n;
@@ -75,7 +86,10 @@ static int hit(int step)
 	return 1;
 }
 
-#define REAL(type, name, args) static type(*real) args; if (!real) real = (type(*) args)dlsym(RTLD_NEXT, name)
+#define REAL(type, name, args)   \
+	static type(*real) args; \
+	if (!real)               \
+	real = (type(*) args)dlsym(RTLD_NEXT, name)
 
 ssize_t write(int fd, const void *buf, size_t len)
 {

@@ -41,33 +41,33 @@ static int mode_of(int flags, va_list ap)
 	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(ap, int) : 0;
 }
 
-#define WRAP_OPEN(name)                                                           \
-	int name(const char *path, int flags, ...)                                \
-	{                                                                         \
-		static int (*real)(const char *, int, ...);                       \
-		va_list ap;                                                       \
-		int mode;                                                         \
-		if (!real)                                                        \
+#define WRAP_OPEN(name)                                                                  \
+	int name(const char *path, int flags, ...)                                       \
+	{                                                                                \
+		static int (*real)(const char *, int, ...);                              \
+		va_list ap;                                                              \
+		int mode;                                                                \
+		if (!real)                                                               \
 			real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \
-		va_start(ap, flags);                                              \
-		mode = mode_of(flags, ap);                                        \
-		va_end(ap);                                                       \
-		maybe_hang(path);                                                 \
-		return real(path, flags, mode);                                   \
+		va_start(ap, flags);                                                     \
+		mode = mode_of(flags, ap);                                               \
+		va_end(ap);                                                              \
+		maybe_hang(path);                                                        \
+		return real(path, flags, mode);                                          \
 	}
-#define WRAP_OPENAT(name)                                                         \
-	int name(int dirfd, const char *path, int flags, ...)                     \
-	{                                                                         \
-		static int (*real)(int, const char *, int, ...);                  \
-		va_list ap;                                                       \
-		int mode;                                                         \
-		if (!real)                                                        \
+#define WRAP_OPENAT(name)                                                                     \
+	int name(int dirfd, const char *path, int flags, ...)                                 \
+	{                                                                                     \
+		static int (*real)(int, const char *, int, ...);                              \
+		va_list ap;                                                                   \
+		int mode;                                                                     \
+		if (!real)                                                                    \
 			real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, #name); \
-		va_start(ap, flags);                                              \
-		mode = mode_of(flags, ap);                                        \
-		va_end(ap);                                                       \
-		maybe_hang(path);                                                 \
-		return real(dirfd, path, flags, mode);                            \
+		va_start(ap, flags);                                                          \
+		mode = mode_of(flags, ap);                                                    \
+		va_end(ap);                                                                   \
+		maybe_hang(path);                                                             \
+		return real(dirfd, path, flags, mode);                                        \
 	}
 
 WRAP_OPEN(open)

@@ -78,8 +78,7 @@ static void fuzz_head(const uint8_t *data, size_t size)
 	why = cdp_head_end(&h, 1);
 	if (why)
 		goto out;
-	if (!cdp_is_token(buf, strlen(buf)) || h.hosts != 1 ||
-	    (h.content_lengths && h.transfer_encodings))
+	if (!cdp_is_token(buf, strlen(buf)) || h.hosts != 1 || (h.content_lengths && h.transfer_encodings))
 		abort();
 	/* Accepted: every raw NUL in the head ends its line: only more NULs come
 	 * before the CR or LF (it hides nothing). */
@@ -106,8 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == CDP_R_CRL || r == CDP_R_AIA) {
 		size_t n = strlen(name);
 
-		if (!cdp_name_valid(name, n) || size != n + 9 ||
-		    memcmp(data + 5, name, n) != 0 || memchr(data, '%', size) || memchr(data, 0, size))
+		if (!cdp_name_valid(name, n) || size != n + 9 || memcmp(data + 5, name, n) != 0 ||
+		    memchr(data, '%', size) || memchr(data, 0, size))
 			abort();
 		if (memcmp(data, r == CDP_R_CRL ? "/crl/" : "/aia/", 5) != 0)
 			abort();

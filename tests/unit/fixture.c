@@ -78,9 +78,11 @@ int fx_templates(const char *dir, const char *ca_key)
 {
 	char p[PATH_MAX], root[512], inter[512];
 	static const char gw[] =
-		"role = \"end-entity\";\nkey = \"ec:P-256\";\nvalidity = \"397d\";\nmax_validity = \"825d\";\n"
+		"role = \"end-entity\";\nkey = \"ec:P-256\";\nvalidity = \"397d\";\nmax_validity = "
+		"\"825d\";\n"
 		"backdate = \"1h\";\nkey_usage = [ \"digitalSignature\" ];\nrsa_key_encipherment = true;\n"
-		"extended_key_usage = [ \"serverAuth\", \"ikeIntermediate\", \"ipsecIKE\" ];\nsan_required = true;\n"
+		"extended_key_usage = [ \"serverAuth\", \"ikeIntermediate\", \"ipsecIKE\" ];\nsan_required = "
+		"true;\n"
 		"ip_as_dns = true;\n";
 
 	snprintf(p, sizeof(p), "%s/templates", dir);
@@ -88,12 +90,15 @@ int fx_templates(const char *dir, const char *ca_key)
 		return -1;
 	snprintf(root, sizeof(root),
 		 "role = \"root\";\nkey = \"%s\";\nvalidity = \"10y\";\nbackdate = \"1h\";\npath_len = -1;\n"
-		 "key_usage = [ \"keyCertSign\", \"cRLSign\" ];\nextended_key_usage = [ ];\ncdp = false;\naia = false;\n"
+		 "key_usage = [ \"keyCertSign\", \"cRLSign\" ];\nextended_key_usage = [ ];\ncdp = "
+		 "false;\naia = false;\n"
 		 "crl_lifetime = \"180d\";\n",
 		 ca_key);
 	snprintf(inter, sizeof(inter),
-		 "role = \"intermediate\";\nkey = \"%s\";\nvalidity = \"5y\";\nbackdate = \"1h\";\npath_len = 0;\n"
-		 "key_usage = [ \"keyCertSign\", \"cRLSign\" ];\nextended_key_usage = [ ];\ncrl_lifetime = \"7d\";\n",
+		 "role = \"intermediate\";\nkey = \"%s\";\nvalidity = \"5y\";\nbackdate = \"1h\";\npath_len "
+		 "= 0;\n"
+		 "key_usage = [ \"keyCertSign\", \"cRLSign\" ];\nextended_key_usage = [ ];\ncrl_lifetime = "
+		 "\"7d\";\n",
 		 ca_key);
 	fx_write_in(dir, "templates/t-root.cfg", root, NULL, 0);
 	fx_write_in(dir, "templates/t-int.cfg", inter, NULL, 0);

@@ -31,12 +31,13 @@
 static char dir[] = "/tmp/pkl-test-build-XXXXXX";
 static int seq;
 
-
 #define LAB_HEAD "lab = { name = \"unit\"; cdp = [ \"http://127.0.0.1:18081\" ]; };\n"
-#define CAS                                                                                          \
-	"cas = ( { name = \"root\"; template = \"t-root\"; subject = \"CN=Unit Root\"; },\n"         \
+#define CAS                                                                                  \
+	"cas = ( { name = \"root\"; template = \"t-root\"; subject = \"CN=Unit Root\"; },\n" \
 	"        { name = \"ca\"; template = \"t-int\"; issuer = \"root\"; subject = \"CN=Unit CA\"; } );\n"
-#define GW(n) "{ name = \"" n "\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=" n ".test\"; san = [ \"" n ".test\" ]; }"
+#define GW(n)                                                                         \
+	"{ name = \"" n "\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=" n \
+	".test\"; san = [ \"" n ".test\" ]; }"
 #define LAB2 LAB_HEAD CAS "certs = ( " GW("gw1") ", " GW("gw2") " );\n"
 #define LAB3 LAB_HEAD CAS "certs = ( " GW("gw1") ", " GW("gw2") ", " GW("gw3") " );\n"
 
@@ -286,8 +287,10 @@ static void changed_entry_is_kept_and_noted(void **state)
 	(void)state;
 	new_pki_dir(pki, sizeof(pki));
 	build(LAB2, pki);
-	lab = load(LAB_HEAD CAS "certs = ( " GW("gw1") ",\n"
-		   "  { name = \"gw2\"; template = \"t-gw\"; issuer = \"root\"; subject = \"CN=other.test\"; san = [ \"o.test\" ]; } );\n");
+	lab = load(LAB_HEAD CAS
+		   "certs = ( " GW("gw1") ",\n"
+					  "  { name = \"gw2\"; template = \"t-gw\"; issuer = \"root\"; "
+					  "subject = \"CN=other.test\"; san = [ \"o.test\" ]; } );\n");
 	plan = plan_ok(lab, pki);
 	assert_int_equal(pkl_build_plan_n(plan, PKL_BUILD_KEEP), 4);
 	for (size_t i = 0; i < 4; i++) {
@@ -417,7 +420,9 @@ static void dead_staging_is_swept_links_are_not_followed(void **state)
 
 static void keygen_pool_gives_every_job_its_own_key(void **state)
 {
-	enum { N = 12 };
+	enum {
+		N = 12
+	};
 	struct pkl_key_spec ec = { 0 }, ed = { 0 };
 	struct pkl_keygen_job jobs[N];
 	size_t threads[] = { 1, 4, 0 };

@@ -44,8 +44,8 @@ static void ext(X509 *x, X509 *iss, int nid, const char *val)
 
 /* A certificate for key named cn, issued by iss (self-issued when NULL) and
  * signed with signer; bc/ku NULL leave the extension out. */
-static X509 *mk(const char *cn, EVP_PKEY *key, X509 *iss, EVP_PKEY *signer, const char *bc,
-		const char *ku, long nb, long na, int serial)
+static X509 *mk(const char *cn, EVP_PKEY *key, X509 *iss, EVP_PKEY *signer, const char *bc, const char *ku,
+		long nb, long na, int serial)
 {
 	X509 *x = X509_new();
 	X509_NAME *n = X509_NAME_new();
@@ -106,8 +106,8 @@ static int setup(void **state)
 	root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	sub_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	root = mk("unit root", root_key, NULL, root_key, "critical,CA:TRUE",
-		  "critical,keyCertSign,cRLSign", -3600, 86400L * 365, 1);
+	root = mk("unit root", root_key, NULL, root_key, "critical,CA:TRUE", "critical,keyCertSign,cRLSign",
+		  -3600, 86400L * 365, 1);
 	root0 = mk("unit root", root_key, NULL, root_key, "critical,CA:TRUE,pathlen:0",
 		   "critical,keyCertSign,cRLSign", -3600, 86400L * 365, 2);
 	return 0;
@@ -142,44 +142,50 @@ static void test_judge_ca(void **state)
 	(void)state;
 	assert_int_equal(judge(sub(-60, 86400, 10), root, NULL), CDP_ACCEPT);
 	/* Roots: a new one, and the trusted one itself (signed by the trusted key). */
-	assert_int_equal(judge(mk("evil root", other_key, NULL, other_key, "critical,CA:TRUE",
-				  "keyCertSign", -60, 86400, 3), root, "self-issued"),
+	assert_int_equal(judge(mk("evil root", other_key, NULL, other_key, "critical,CA:TRUE", "keyCertSign",
+				  -60, 86400, 3),
+			       root, "self-issued"),
 			 CDP_UNTRUSTED);
 	assert_int_equal(judge(X509_dup(root), root, "self-issued"), CDP_UNTRUSTED);
 	/* An impostor issuer: same name, another key (AKI differs, then signature). */
-	imp_root = mk("unit root", other_key, NULL, other_key, "critical,CA:TRUE", "keyCertSign",
-		      -60, 86400, 4);
-	assert_int_equal(judge(mk("unit sub", sub_key, imp_root, other_key, "critical,CA:TRUE",
-				  "keyCertSign", -60, 86400, 11), root, "authorityKeyIdentifier"),
+	imp_root =
+		mk("unit root", other_key, NULL, other_key, "critical,CA:TRUE", "keyCertSign", -60, 86400, 4);
+	assert_int_equal(judge(mk("unit sub", sub_key, imp_root, other_key, "critical,CA:TRUE", "keyCertSign",
+				  -60, 86400, 11),
+			       root, "authorityKeyIdentifier"),
 			 CDP_UNTRUSTED);
 	X509_free(imp_root);
 	/* The right name and AKI, signed by another key. */
-	assert_int_equal(judge(mk("unit sub", sub_key, root, other_key, "critical,CA:TRUE",
-				  "keyCertSign", -60, 86400, 12), root, "bad signature"),
+	assert_int_equal(judge(mk("unit sub", sub_key, root, other_key, "critical,CA:TRUE", "keyCertSign",
+				  -60, 86400, 12),
+			       root, "bad signature"),
 			 CDP_UNTRUSTED);
 	/* Some other issuer altogether. */
 	{
-		X509 *stranger = mk("stranger", other_key, NULL, other_key, "CA:TRUE", "keyCertSign",
-				    -60, 86400, 5);
+		X509 *stranger =
+			mk("stranger", other_key, NULL, other_key, "CA:TRUE", "keyCertSign", -60, 86400, 5);
 
-		assert_int_equal(judge(mk("unit sub", sub_key, stranger, other_key, "CA:TRUE",
-					  "keyCertSign", -60, 86400, 13), root, "is not a trusted CA"),
+		assert_int_equal(judge(mk("unit sub", sub_key, stranger, other_key, "CA:TRUE", "keyCertSign",
+					  -60, 86400, 13),
+				       root, "is not a trusted CA"),
 				 CDP_UNTRUSTED);
 		X509_free(stranger);
 	}
 	/* Not a CA. */
-	assert_int_equal(judge(mk("leaf", sub_key, root, root_key, "critical,CA:FALSE",
-				  "digitalSignature", -60, 86400, 14), root, "not a CA"),
-			 CDP_INVALID);
-	assert_int_equal(judge(mk("nobc", sub_key, root, root_key, NULL, "keyCertSign", -60, 86400,
-				  15), root, "not a CA"),
-			 CDP_INVALID);
-	assert_int_equal(judge(mk("noku", sub_key, root, root_key, "CA:TRUE", NULL, -60, 86400, 16),
+	assert_int_equal(judge(mk("leaf", sub_key, root, root_key, "critical,CA:FALSE", "digitalSignature",
+				  -60, 86400, 14),
 			       root, "not a CA"),
 			 CDP_INVALID);
-	assert_int_equal(judge(mk("nocertsign", sub_key, root, root_key, "CA:TRUE", "cRLSign", -60,
-				  86400, 17), root, "not a CA"),
+	assert_int_equal(judge(mk("nobc", sub_key, root, root_key, NULL, "keyCertSign", -60, 86400, 15), root,
+			       "not a CA"),
 			 CDP_INVALID);
+	assert_int_equal(
+		judge(mk("noku", sub_key, root, root_key, "CA:TRUE", NULL, -60, 86400, 16), root, "not a CA"),
+		CDP_INVALID);
+	assert_int_equal(
+		judge(mk("nocertsign", sub_key, root, root_key, "CA:TRUE", "cRLSign", -60, 86400, 17), root,
+		      "not a CA"),
+		CDP_INVALID);
 	/* Validity. */
 	assert_int_equal(judge(sub(-86400 * 2, -86400, 18), root, "not valid now"), CDP_INVALID);
 	assert_int_equal(judge(sub(86400, 86400L * 2, 19), root, "not valid now"), CDP_INVALID);
@@ -202,14 +208,12 @@ static void test_judge_ca(void **state)
 	assert_non_null(strstr(err.msg, "trailing"));
 	assert_int_equal(cdp_judge_ca(d2, n - 1, issv, names, 1, pkl_time_now(), "p", &out, &err),
 			 CDP_INVALID);
-	assert_int_equal(cdp_judge_ca((const unsigned char *)"garbage", 7, issv, names, 1,
-				      pkl_time_now(), "p", &out, &err),
+	assert_int_equal(cdp_judge_ca((const unsigned char *)"garbage", 7, issv, names, 1, pkl_time_now(),
+				      "p", &out, &err),
 			 CDP_INVALID);
-	assert_int_equal(cdp_judge_ca(d2, 0, issv, names, 1, pkl_time_now(), "p", &out, &err),
-			 CDP_INVALID);
+	assert_int_equal(cdp_judge_ca(d2, 0, issv, names, 1, pkl_time_now(), "p", &out, &err), CDP_INVALID);
 	/* No configured issuer at all. */
-	assert_int_equal(cdp_judge_ca(d, n, issv, names, 0, pkl_time_now(), "p", &out, &err),
-			 CDP_UNTRUSTED);
+	assert_int_equal(cdp_judge_ca(d, n, issv, names, 0, pkl_time_now(), "p", &out, &err), CDP_UNTRUSTED);
 	assert_null(out);
 	free(d2);
 	OPENSSL_free(d);
@@ -237,8 +241,8 @@ static void test_catalog_learns(void **state)
 	unsigned char *d1, *d2, *d3;
 	size_t n1, n2, n3;
 	X509 *s1 = sub(-7200, 86400L * 30, 30), *s2 = sub(-60, 86400L * 30, 31),
-	     *other_root = mk("unit root", other_key, NULL, other_key, "CA:TRUE", "keyCertSign",
-			      -60, 86400, 32);
+	     *other_root =
+		     mk("unit root", other_key, NULL, other_key, "CA:TRUE", "keyCertSign", -60, 86400, 32);
 	const struct cdp_entry *e;
 
 	(void)state;
@@ -264,15 +268,13 @@ static void test_catalog_learns(void **state)
 		unsigned char *dr;
 		size_t nr = der_of(root, &dr);
 
-		assert_int_equal(cdp_catalog_offer_ca(cat, "root", dr, nr, "http://p/aia/root.crt",
-						      &err),
+		assert_int_equal(cdp_catalog_offer_ca(cat, "root", dr, nr, "http://p/aia/root.crt", &err),
 				 CDP_SAME);
 		OPENSSL_free(dr);
 	}
 	assert_int_equal(cdp_catalog_offer_ca(cat, "../x", d1, n1, "http://p", &err), CDP_INVALID);
 	/* Learned, served, and kept across a reload. */
-	assert_int_equal(cdp_catalog_offer_ca(cat, "sub", d1, n1, "http://p/aia/sub.crt", &err),
-			 CDP_ACCEPT);
+	assert_int_equal(cdp_catalog_offer_ca(cat, "sub", d1, n1, "http://p/aia/sub.crt", &err), CDP_ACCEPT);
 	cdp_catalog_reload(cat, "test");
 	s = cdp_catalog_acquire(cat);
 	e = cdp_snapshot_find(s, CDP_AIA, "sub");
@@ -282,13 +284,10 @@ static void test_catalog_learns(void **state)
 	assert_string_equal(e->source, "http://p/aia/sub.crt");
 	cdp_snapshot_release(s);
 	/* A newer one replaces it; then the older one is refused. */
-	assert_int_equal(cdp_catalog_offer_ca(cat, "sub", d2, n2, "http://q/aia/sub.crt", &err),
-			 CDP_ACCEPT);
-	assert_int_equal(cdp_catalog_offer_ca(cat, "sub", d1, n1, "http://p/aia/sub.crt", &err),
-			 CDP_OLDER);
+	assert_int_equal(cdp_catalog_offer_ca(cat, "sub", d2, n2, "http://q/aia/sub.crt", &err), CDP_ACCEPT);
+	assert_int_equal(cdp_catalog_offer_ca(cat, "sub", d1, n1, "http://p/aia/sub.crt", &err), CDP_OLDER);
 	/* A root under a new name is never learned. */
-	assert_int_equal(cdp_catalog_offer_ca(cat, "r2", d3, n3, "http://p/aia/r2.crt", &err),
-			 CDP_UNTRUSTED);
+	assert_int_equal(cdp_catalog_offer_ca(cat, "r2", d3, n3, "http://p/aia/r2.crt", &err), CDP_UNTRUSTED);
 	s = cdp_catalog_acquire(cat);
 	assert_null(cdp_snapshot_find(s, CDP_AIA, "r2"));
 	e = cdp_snapshot_find(s, CDP_AIA, "sub");

@@ -27,8 +27,8 @@ static void path_of(char *out, size_t len, const char *name)
 }
 
 /* Reads name from dir (base = dir); returns the rc, the bytes in *b. */
-static enum pkl_rc rd(const char *name, const char *base, size_t max, struct pkl_buf *b,
-		      int *absent, struct pkl_err *err)
+static enum pkl_rc rd(const char *name, const char *base, size_t max, struct pkl_buf *b, int *absent,
+		      struct pkl_err *err)
 {
 	char p[128];
 
@@ -113,8 +113,8 @@ static void test_file_read(void **state)
 	unlink(q);
 	rmdir(outside);
 	{
-		static const char *const names[] = { "a.crl", "sub/b.crl", "f.crl", "l.crl", "dev.crl",
-						      "out.crl", "dangling.crl", "sub" };
+		static const char *const names[] = { "a.crl",   "sub/b.crl", "f.crl",        "l.crl",
+						     "dev.crl", "out.crl",   "dangling.crl", "sub" };
 		size_t i;
 
 		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

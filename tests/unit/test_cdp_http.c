@@ -183,13 +183,12 @@ static void test_head_good(void **state)
 	assert_null(SCAN("GET /crl/root.crl HTTP/1.1\r\nHost: cdp.test\r\n\r\n", &body));
 	assert_false(body);
 	assert_null(SCAN("GET /crl/root.crl HTTP/1.1\nHost: cdp.test\n\n", &body));
-	assert_null(SCAN("GET /a?x=1 HTTP/1.1\r\nHost:\t cdp.test \t\r\nX-E:\r\nAccept: */*\r\n\r\n",
-			 &body));
+	assert_null(SCAN("GET /a?x=1 HTTP/1.1\r\nHost:\t cdp.test \t\r\nX-E:\r\nAccept: */*\r\n\r\n", &body));
 	assert_null(SCAN("GET /a HTTP/1.0\r\n\r\n", &body));
 	assert_null(SCAN("GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", &body));
 	assert_false(body);
-	assert_null(SCAN("GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 00\r\n\r\n",
-			 &body));
+	assert_null(
+		SCAN("GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 00\r\n\r\n", &body));
 	assert_null(SCAN("POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n", &body));
 	assert_true(body);
 	assert_null(SCAN("POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", &body));
@@ -202,11 +201,12 @@ static void test_head_bad(void **state)
 
 	(void)state;
 	/* RFC 9112 6.3 item 5, 6.1; 3.2 */
-	assert_non_null(SCAN("GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n",
-			     &body));
+	assert_non_null(
+		SCAN("GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n", &body));
 	assert_non_null(SCAN("GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: 5x\r\n\r\n", &body));
-	assert_non_null(SCAN("GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
-			     &body));
+	assert_non_null(
+		SCAN("GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+		     &body));
 	assert_non_null(SCAN("GET /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", &body));
 	assert_non_null(SCAN("GET /a HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", &body));
 	assert_non_null(SCAN("GET /a HTTP/1.1\r\n\r\n", &body));
@@ -273,8 +273,8 @@ static void test_log_escape(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_token),	    cmocka_unit_test(test_target),
-		cmocka_unit_test(test_host),	    cmocka_unit_test(test_client_key),
+		cmocka_unit_test(test_token),       cmocka_unit_test(test_target),
+		cmocka_unit_test(test_host),        cmocka_unit_test(test_client_key),
 		cmocka_unit_test(test_head_good),   cmocka_unit_test(test_head_bad),
 		cmocka_unit_test(test_head_layout), cmocka_unit_test(test_log_escape),
 	};

@@ -38,13 +38,39 @@ static void test_routes(void **state)
 static void test_hostile(void **state)
 {
 	static const char *const bad[] = {
-		"", "crl/root.crl", "/crl/", "/crl/.crl", "/crl/.root.crl", "/crl/..crl",
-		"/crl/../root.crl", "/crl/../../etc/passwd.crl", "/crl/a/b.crl", "/crl//root.crl",
-		"/crl/%2e%2e.crl", "/crl/root%2ecrl", "/crl/..%2froot.crl", "/crl/root.crl%00",
-		"/crl/root.crl/", "/crl/root.CRL", "/CRL/root.crl", "/crl/root.pem", "/aia/root.crl",
-		"/crl/root.crt", "/crl/ro ot.crl", "/crl/ro\tot.crl", "/crl/root\\x.crl",
-		"/crl/r\xc3\xa9.crl", "/healthz/", "/healthz?", "//", "/index.html", "/metrics.txt",
-		"/crl/root.crl.crl/x", "/./crl/root.crl", "/crl/~root.crl", "/crl/root;x.crl",
+		"",
+		"crl/root.crl",
+		"/crl/",
+		"/crl/.crl",
+		"/crl/.root.crl",
+		"/crl/..crl",
+		"/crl/../root.crl",
+		"/crl/../../etc/passwd.crl",
+		"/crl/a/b.crl",
+		"/crl//root.crl",
+		"/crl/%2e%2e.crl",
+		"/crl/root%2ecrl",
+		"/crl/..%2froot.crl",
+		"/crl/root.crl%00",
+		"/crl/root.crl/",
+		"/crl/root.CRL",
+		"/CRL/root.crl",
+		"/crl/root.pem",
+		"/aia/root.crl",
+		"/crl/root.crt",
+		"/crl/ro ot.crl",
+		"/crl/ro\tot.crl",
+		"/crl/root\\x.crl",
+		"/crl/r\xc3\xa9.crl",
+		"/healthz/",
+		"/healthz?",
+		"//",
+		"/index.html",
+		"/metrics.txt",
+		"/crl/root.crl.crl/x",
+		"/./crl/root.crl",
+		"/crl/~root.crl",
+		"/crl/root;x.crl",
 		NULL,
 	};
 	char name[CDP_NAME_MAX + 1];
@@ -121,10 +147,8 @@ static void test_etag(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_routes),
-		cmocka_unit_test(test_hostile),
-		cmocka_unit_test(test_name_length),
-		cmocka_unit_test(test_http_date),
+		cmocka_unit_test(test_routes),      cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_name_length), cmocka_unit_test(test_http_date),
 		cmocka_unit_test(test_etag),
 	};
 

@@ -29,8 +29,8 @@
 #include "pkilab/buf.h"
 
 #define HDR "pkilab-cdpd crl-numbers 1\n"
-#define K1 "6d116a078536255596a6f23c5106527e9ad6fd5d"
-#define K2 "00112233445566778899aabbccddeeff00112233"
+#define K1  "6d116a078536255596a6f23c5106527e9ad6fd5d"
+#define K2  "00112233445566778899aabbccddeeff00112233"
 
 /* Parses text into a fresh state; returns the rc, err filled. */
 static enum pkl_rc parse(const char *text, struct cdp_state **out, struct pkl_err *err)
@@ -72,8 +72,7 @@ static void good_file(void **unused)
 	cdp_state_free(st);
 
 	/* Key identifiers are compared in lowercase whatever the file says. */
-	assert_int_equal(parse(HDR "root 6D116A078536255596A6F23C5106527E9AD6FD5D 3\n", &st, &err),
-			 PKL_OK);
+	assert_int_equal(parse(HDR "root 6D116A078536255596A6F23C5106527E9AD6FD5D 3\n", &st, &err), PKL_OK);
 	assert_string_equal(cdp_state_get(st, "root", K1), "3");
 	cdp_state_free(st);
 
@@ -98,8 +97,7 @@ static void corrupt_lines(void **unused)
 	(void)unused;
 	expect_error(HDR "root " K1 " 7\nroot " K1 "\n", "state/crl-numbers:3",
 		     "expected 'CA KEY-ID CRL-NUMBER'");
-	expect_error(HDR "root " K1 " 7 extra\n", "state/crl-numbers:2",
-		     "expected 'CA KEY-ID CRL-NUMBER'");
+	expect_error(HDR "root " K1 " 7 extra\n", "state/crl-numbers:2", "expected 'CA KEY-ID CRL-NUMBER'");
 	expect_error(HDR "root " K1 " 7x\n", "state/crl-numbers:2", "'7x' is not a CRL number");
 	expect_error(HDR "root " K1 " -7\n", "state/crl-numbers:2", "'-7' is not a CRL number");
 	expect_error(HDR "../x " K1 " 7\n", "state/crl-numbers:2", "'../x' is not a valid CA name");
@@ -109,9 +107,10 @@ static void corrupt_lines(void **unused)
 	expect_error(HDR "root " K1 K1 " 7\n", "state/crl-numbers:2", "is not a key identifier");
 	/* Not ours at all, or not this version. */
 	expect_error("root " K1 " 7\n", "state/crl-numbers:1", "not a pkilab-cdpd state file");
-	expect_error("pkilab-cdpd crl-numbers 2\n", "state/crl-numbers:1",
-		     "not a pkilab-cdpd state file");
-	expect_error("\x7f" "ELF\x02\x01\x01\n", "state/crl-numbers:1", "not a pkilab-cdpd state file");
+	expect_error("pkilab-cdpd crl-numbers 2\n", "state/crl-numbers:1", "not a pkilab-cdpd state file");
+	expect_error("\x7f"
+		     "ELF\x02\x01\x01\n",
+		     "state/crl-numbers:1", "not a pkilab-cdpd state file");
 	expect_error("", "state/crl-numbers", "empty file");
 	{
 		/* A NUL inside a line (strlen would stop there: build the buffer by hand). */
@@ -336,14 +335,10 @@ static void keyid_is_the_hash_ski(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(good_file),
-		cmocka_unit_test(corrupt_lines),
-		cmocka_unit_test(huge_numbers),
-		cmocka_unit_test(duplicates),
-		cmocka_unit_test(missing_newline),
-		cmocka_unit_test(raise_only_upwards),
-		cmocka_unit_test(open_dir),
-		cmocka_unit_test(keyid_is_the_hash_ski),
+		cmocka_unit_test(good_file),       cmocka_unit_test(corrupt_lines),
+		cmocka_unit_test(huge_numbers),    cmocka_unit_test(duplicates),
+		cmocka_unit_test(missing_newline), cmocka_unit_test(raise_only_upwards),
+		cmocka_unit_test(open_dir),        cmocka_unit_test(keyid_is_the_hash_ski),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -614,8 +614,7 @@ static void aia_ca_issuers_in_order(void **state)
  * encoding (for each key type that takes that path). */
 static void leaf_spki_matches_openssl_encoding(void **state)
 {
-	static const char *const specs[] = { "ec:P-256", "ec:P-384", "ec:P-521", "ed25519",
-					     "rsa:2048" };
+	static const char *const specs[] = { "ec:P-256", "ec:P-384", "ec:P-521", "ed25519", "rsa:2048" };
 	struct pkl_err err = { 0 };
 
 	(void)state;

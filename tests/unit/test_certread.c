@@ -20,7 +20,8 @@ static X509 *bare(const char *cn)
 	assert_non_null(x);
 	if (cn)
 		assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-							    (const unsigned char *)cn, -1, -1, 0), 1);
+							    (const unsigned char *)cn, -1, -1, 0),
+				 1);
 	return x;
 }
 
@@ -145,7 +146,8 @@ static DIST_POINT *dp_full(GENERAL_NAMES *names)
  * relative name, whose URIs are not read. */
 static void several_cdps(void **state)
 {
-	static const char *const want[] = { "http://a.test/ca.crl", "ldap://b.test/ca", "http://c.test/ca.crl" };
+	static const char *const want[] = { "http://a.test/ca.crl", "ldap://b.test/ca",
+					    "http://c.test/ca.crl" };
 	X509 *x = bare("cdp.test");
 	CRL_DIST_POINTS *cdp = sk_DIST_POINT_new_null();
 	GENERAL_NAMES *g1 = sk_GENERAL_NAME_new_null(), *g2 = sk_GENERAL_NAME_new_null();
@@ -163,8 +165,9 @@ static void several_cdps(void **state)
 	rel->distpoint = DIST_POINT_NAME_new();
 	rel->distpoint->type = 1;
 	rel->distpoint->name.relativename = sk_X509_NAME_ENTRY_new_null();
-	sk_X509_NAME_ENTRY_push(rel->distpoint->name.relativename,
-				X509_NAME_ENTRY_create_by_txt(NULL, "CN", MBSTRING_ASC, (const unsigned char *)"r", -1));
+	sk_X509_NAME_ENTRY_push(
+		rel->distpoint->name.relativename,
+		X509_NAME_ENTRY_create_by_txt(NULL, "CN", MBSTRING_ASC, (const unsigned char *)"r", -1));
 	sk_DIST_POINT_push(cdp, rel);
 	assert_int_equal(X509_add1_ext_i2d(x, NID_crl_distribution_points, cdp, 0, X509V3_ADD_APPEND), 1);
 	CRL_DIST_POINTS_free(cdp);
@@ -303,12 +306,9 @@ static void ike_identity(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(san_types_and_text),
-		cmocka_unit_test(uri_with_nul_keeps_its_length),
-		cmocka_unit_test(several_cdps),
-		cmocka_unit_test(aia_by_method),
-		cmocka_unit_test(no_extensions),
-		cmocka_unit_test(malformed_extension),
+		cmocka_unit_test(san_types_and_text), cmocka_unit_test(uri_with_nul_keeps_its_length),
+		cmocka_unit_test(several_cdps),       cmocka_unit_test(aia_by_method),
+		cmocka_unit_test(no_extensions),      cmocka_unit_test(malformed_extension),
 		cmocka_unit_test(ike_identity),
 	};
 

@@ -39,7 +39,7 @@ static int teardown(void **state)
 	return fx_rmtree(W.dir);
 }
 
-static STACK_OF(X509) *sk_of(X509 *a, X509 *b)
+static STACK_OF(X509) * sk_of(X509 *a, X509 *b)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	if (a)
@@ -145,7 +145,8 @@ static void clock_drift(void **state)
 {
 	(void)state;
 	X509 *soon = fx_cert("vpn.unit.test", W.c.lk, W.c.ca, W.c.ck, 600, 397 * FX_DAY, FX_GATEWAY, 0);
-	X509 *later = fx_cert("vpn.unit.test", W.c.lk, W.c.ca, W.c.ck, 2 * FX_DAY, 397 * FX_DAY, FX_GATEWAY, 0);
+	X509 *later =
+		fx_cert("vpn.unit.test", W.c.lk, W.c.ca, W.c.ck, 2 * FX_DAY, 397 * FX_DAY, FX_GATEWAY, 0);
 	struct pkl_report r = judge(soon, W.c.ca, W.c.root, 0, NULL);
 	const struct pkl_finding *f = pkl_report_find(&r, "time.not_yet_valid", PKL_SEV_FAIL);
 

@@ -282,7 +282,7 @@ static void issuer_der_and_signature_algorithm_match(void **state)
 		t = split(&der);
 		nlen = i2d_X509_NAME(X509_get_subject_name(cas[i]->cert), &name);
 		assert_int_equal(t.issuer.tag, 0x30);
-		assert_int_equal(nlen, t.issuer.end - t.alg.end); /* the whole Name element */
+		assert_int_equal(nlen, t.issuer.end - t.alg.end);   /* the whole Name element */
 		assert_memory_equal(t.alg.end, name, (size_t)nlen); /* §5.1.2.3 byte-equal */
 		OPENSSL_free(name);
 		/* TBS signature == outer signatureAlgorithm, byte for byte (§5.1.1.2) */
@@ -295,8 +295,7 @@ static void issuer_der_and_signature_algorithm_match(void **state)
 		X509_ALGOR_get0(NULL, &ptype, &pval, alg);
 		/* RSA PKCS#1 v1.5 carries NULL parameters, ECDSA and EdDSA none */
 		assert_int_equal(ptype, i == 1 ? V_ASN1_NULL : V_ASN1_UNDEF);
-		assert_int_equal(X509_NAME_cmp(X509_CRL_get_issuer(crl),
-					       X509_get_subject_name(cas[i]->cert)),
+		assert_int_equal(X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(cas[i]->cert)),
 				 0);
 		assert_int_equal(X509_CRL_verify(crl, cas[i]->key), 1);
 		/* and with another CA's key it fails */
@@ -309,7 +308,9 @@ static void issuer_der_and_signature_algorithm_match(void **state)
 static void aki_equals_ca_ski_and_number_round_trip(void **state)
 {
 	static const unsigned char numbers[][20] = {
-		{ 0x05 }, { 0x00, 0x00, 0x80 }, { 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+		{ 0x05 },
+		{ 0x00, 0x00, 0x80 },
+		{ 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
 		{ 0x01, 0x8c, 0x2d, 0x3e, 0x4f, 0x50, 0x61, 0x72 },
 	};
 	static const size_t lens[] = { 1, 3, 9, 8 };
@@ -337,8 +338,7 @@ static void aki_equals_ca_ski_and_number_round_trip(void **state)
 		assert_int_equal(crit, 0);
 		assert_null(akid->issuer);
 		assert_null(akid->serial);
-		assert_int_equal(ASN1_OCTET_STRING_cmp(akid->keyid, X509_get0_subject_key_id(ec_ca.cert)),
-				 0);
+		assert_int_equal(ASN1_OCTET_STRING_cmp(akid->keyid, X509_get0_subject_key_id(ec_ca.cert)), 0);
 		AUTHORITY_KEYID_free(akid);
 
 		num = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, NULL);
@@ -365,7 +365,7 @@ static void entries_reason_and_invalidity(void **state)
 	struct pkl_crl_req r;
 	struct pkl_buf der = PKL_BUF_INIT;
 	struct tbs_parts t;
-	STACK_OF(X509_REVOKED) *rev;
+	STACK_OF(X509_REVOKED) * rev;
 	X509_CRL *crl;
 	int crit;
 
@@ -446,8 +446,7 @@ static void unspecified_omitted_invalid_refused(void **state)
 	r.n_entries = 1;
 	sign(&ec_ca, &r, &der);
 	crl = parse(&der);
-	assert_int_equal(X509_REVOKED_get_ext_count(sk_X509_REVOKED_value(X509_CRL_get_REVOKED(crl), 0)),
-			 0);
+	assert_int_equal(X509_REVOKED_get_ext_count(sk_X509_REVOKED_value(X509_CRL_get_REVOKED(crl), 0)), 0);
 	X509_CRL_free(crl);
 	pkl_buf_free(&der);
 
@@ -527,8 +526,7 @@ static void reason_names(void **state)
 	assert_int_equal(pkl_reason_from_name("keyCompromise"), PKL_REASON_KEY_COMPROMISE);
 	assert_int_equal(pkl_reason_from_name("cACompromise"), PKL_REASON_CA_COMPROMISE);
 	assert_int_equal(pkl_reason_from_name("superseded"), PKL_REASON_SUPERSEDED);
-	assert_int_equal(pkl_reason_from_name("cessationOfOperation"),
-			 PKL_REASON_CESSATION_OF_OPERATION);
+	assert_int_equal(pkl_reason_from_name("cessationOfOperation"), PKL_REASON_CESSATION_OF_OPERATION);
 	assert_int_equal(pkl_reason_from_name("privilegeWithdrawn"), PKL_REASON_PRIVILEGE_WITHDRAWN);
 	assert_int_equal(pkl_reason_from_name("aACompromise"), PKL_REASON_AA_COMPROMISE);
 	assert_int_equal(pkl_reason_from_name("unspecified"), PKL_REASON_NONE);
@@ -630,7 +628,9 @@ static double now_s(clockid_t clk)
  * result by OpenSSL checks the entry count and the signature. */
 static void million_entries(void **state)
 {
-	enum { N = 1000000 };
+	enum {
+		N = 1000000
+	};
 	struct pkl_crl_entry *e = calloc(N, sizeof(*e));
 	struct pkl_crl_req r;
 	struct pkl_buf der = PKL_BUF_INIT;
@@ -663,8 +663,8 @@ static void million_entries(void **state)
 	sign(&ec_ca, &r, &der);
 	cpu = now_s(CLOCK_PROCESS_CPUTIME_ID) - cpu;
 	t = now_s(CLOCK_MONOTONIC) - t;
-	print_message("signed a CRL of %d entries (%zu bytes) in %.3f s CPU, %.3f s wall\n", N,
-		      der.len, cpu, t);
+	print_message("signed a CRL of %d entries (%zu bytes) in %.3f s CPU, %.3f s wall\n", N, der.len, cpu,
+		      t);
 	if (!getenv("PKL_SANITIZED"))
 		assert_true(cpu < 2.0);
 	free(e);
@@ -683,8 +683,7 @@ static void million_entries(void **state)
 	assert_non_null(md);
 	assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, ec_ca.key), 1);
 	assert_int_equal(t_parts.sig.val[0], 0); /* no unused bits */
-	assert_int_equal(EVP_DigestVerify(md, t_parts.sig.val + 1, t_parts.sig.len - 1,
-					  t_parts.all.start,
+	assert_int_equal(EVP_DigestVerify(md, t_parts.sig.val + 1, t_parts.sig.len - 1, t_parts.all.start,
 					  (size_t)(t_parts.all.end - t_parts.all.start)),
 			 1);
 	EVP_MD_CTX_free(md);

@@ -84,19 +84,21 @@ static void next_number(void **state)
 	assert_int_equal(pkl_crl_next_number("5000", pub, sizeof(pub), 1000, out, sizeof(out), &err), PKL_OK);
 	assert_string_equal(out, "10001");
 	/* And the clock over both. */
-	assert_int_equal(pkl_crl_next_number("5000", pub, sizeof(pub), 99999, out, sizeof(out), &err), PKL_OK);
+	assert_int_equal(pkl_crl_next_number("5000", pub, sizeof(pub), 99999, out, sizeof(out), &err),
+			 PKL_OK);
 	assert_string_equal(out, "99999");
 	/* Beyond uint64: big numbers keep working. */
-	assert_int_equal(pkl_crl_next_number("18446744073709551615", NULL, 0, 1, out, sizeof(out), &err), PKL_OK);
+	assert_int_equal(pkl_crl_next_number("18446744073709551615", NULL, 0, 1, out, sizeof(out), &err),
+			 PKL_OK);
 	assert_string_equal(out, "18446744073709551616");
 	assert_int_equal(pkl_crl_next_number("12x", NULL, 0, 1, out, sizeof(out), &err), PKL_ERUNTIME);
 	/* 2^159 - 1 published: the next would need 21 octets (RFC 5280 5.2.3). */
 	memset(huge, 0xff, sizeof(huge));
 	huge[0] = 0x7f;
-	assert_int_equal(pkl_crl_next_number("", huge, sizeof(huge), 1, out, sizeof(out), &err), PKL_ERUNTIME);
+	assert_int_equal(pkl_crl_next_number("", huge, sizeof(huge), 1, out, sizeof(out), &err),
+			 PKL_ERUNTIME);
 	assert_non_null(strstr(err.msg, "20 octets"));
 }
-
 
 static uint64_t be64(const unsigned char b[8])
 {
@@ -151,16 +153,14 @@ static void publish_first(void **state)
 	/* The self-check refuses a CRL already expired at `now`. */
 	der.len = 0;
 	memset(&st, 0, sizeof(st));
-	assert_int_equal(pkl_crl_publish_first(ca, key, now, 300, "root", &der, &st, &err),
-			 PKL_ERUNTIME);
+	assert_int_equal(pkl_crl_publish_first(ca, key, now, 300, "root", &der, &st, &err), PKL_ERUNTIME);
 	assert_non_null(strstr(err.msg, "fails the check relying parties apply"));
 	assert_string_equal(st.crl_number, "");
 	/* Another key than the CA's. */
 	other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	assert_non_null(other);
 	der.len = 0;
-	assert_int_equal(pkl_crl_publish_first(ca, other, now, 86400, "root", &der, &st, &err),
-			 PKL_EINPUT);
+	assert_int_equal(pkl_crl_publish_first(ca, other, now, 86400, "root", &der, &st, &err), PKL_EINPUT);
 	EVP_PKEY_free(other);
 	pkl_buf_free(&der);
 }

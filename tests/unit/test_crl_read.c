@@ -79,8 +79,8 @@ static X509 *new_ca(EVP_PKEY *key, const char *cn, const char *ku, int ski)
 }
 
 struct crl_opts {
-	const char *issuer_cn;   /* default "ca" */
-	const char *number_hex;  /* NULL: no CRL number */
+	const char *issuer_cn;  /* default "ca" */
+	const char *number_hex; /* NULL: no CRL number */
 	int no_aki;
 	X509 *aki_from;          /* SKI source for the AKI (default: the signing CA) */
 	long this_off, next_off; /* seconds from now */
@@ -477,7 +477,6 @@ static void test_walk_signed(void **state)
 	assert_int_equal(pkl_crl_walk(der.data, der.len, &sc, &err), PKL_EINPUT);
 	pkl_buf_free(&der);
 }
-
 
 /* Reads every entry of the list span with pkl_crl_read_entry. */
 static size_t read_all(const struct pkl_crl_tbs *t, struct pkl_crl_entry *out, size_t max)

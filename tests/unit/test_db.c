@@ -81,7 +81,9 @@ static void inventory(void **state)
 	assert_int_equal(found.id, dup.id);
 	assert_string_equal(found.issuer_name, "root");
 	/* The retired one is still found by its serial, typed as people do. */
-	assert_int_equal(pkl_db_cert_find(db, "3A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19", &found, &err), PKL_OK);
+	assert_int_equal(
+		pkl_db_cert_find(db, "3A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19", &found, &err),
+		PKL_OK);
 	assert_int_equal(found.id, leaf.id);
 	assert_int_equal(found.current, 0);
 	assert_int_equal(pkl_db_cert_find(db, "0x7f01", &found, &err), PKL_OK);
@@ -92,8 +94,12 @@ static void inventory(void **state)
 
 static void ca_state_and_meta(void **state)
 {
-	struct pkl_ca_state st = { .name = "root", .cert_id = 1, .crl_lifetime = 600,
-				   .crl_number = "1795799529163", .crl_this_update = 5, .crl_next_update = 605 };
+	struct pkl_ca_state st = { .name = "root",
+				   .cert_id = 1,
+				   .crl_lifetime = 600,
+				   .crl_number = "1795799529163",
+				   .crl_this_update = 5,
+				   .crl_next_update = 605 };
 	struct pkl_ca_state got;
 	char v[64];
 
@@ -214,13 +220,14 @@ static void raw_query(const char *path, const char *sql, char *out, size_t len)
 /* Every table and index with its columns, types, constraints and keys. */
 static void layout(const char *path, char *out, size_t len)
 {
-	raw_query(path,
-		  "SELECT group_concat(d, ';') FROM (SELECT m.type || ' ' || m.name || '(' ||"
-		  " (SELECT group_concat(p.name || ' ' || p.type || ' ' || p.\"notnull\" || ' ' ||"
-		  "  ifnull(p.dflt_value, '-') || ' ' || p.pk, ',') FROM pragma_table_info(m.name) p) ||"
-		  " ')' || ifnull((SELECT group_concat(i.name, ',') FROM pragma_index_info(m.name) i), '') AS d"
-		  " FROM sqlite_master m WHERE m.name NOT LIKE 'sqlite_%' ORDER BY m.name)",
-		  out, len);
+	raw_query(
+		path,
+		"SELECT group_concat(d, ';') FROM (SELECT m.type || ' ' || m.name || '(' ||"
+		" (SELECT group_concat(p.name || ' ' || p.type || ' ' || p.\"notnull\" || ' ' ||"
+		"  ifnull(p.dflt_value, '-') || ' ' || p.pk, ',') FROM pragma_table_info(m.name) p) ||"
+		" ')' || ifnull((SELECT group_concat(i.name, ',') FROM pragma_index_info(m.name) i), '') AS d"
+		" FROM sqlite_master m WHERE m.name NOT LIKE 'sqlite_%' ORDER BY m.name)",
+		out, len);
 }
 
 static char *file_bytes(const char *path, size_t *n)
@@ -320,7 +327,8 @@ static void upgrade_is_one_transaction(void **state)
 	db_path(p, sizeof(p), "v1-stuck.db");
 	raw_exec(p, V1_DDL);
 	raw_exec(p, V1_ROWS);
-	raw_exec(p, "CREATE TRIGGER no_update BEFORE UPDATE ON meta BEGIN SELECT RAISE(ABORT, 'meta is read-only'); END;");
+	raw_exec(p, "CREATE TRIGGER no_update BEFORE UPDATE ON meta BEGIN SELECT RAISE(ABORT, 'meta is "
+		    "read-only'); END;");
 	assert_null(pkl_db_open(p, 0, &err));
 	assert_int_equal(err.rc, PKL_ERUNTIME);
 	assert_non_null(strstr(err.msg, "meta is read-only"));
@@ -472,7 +480,8 @@ static void revocations_and_crl_log(void **state)
 	assert_int_equal(pkl_db_crl_log_entries(d, "root2", "7", &n, &err), PKL_OK);
 	assert_int_equal(n, -1); /* never logged */
 	{
-		struct pkl_db_crl_log l1 = { "root2", "7", 10, 20, 1, 11 }, l2 = { "root2", "7", 10, 20, 2, 12 };
+		struct pkl_db_crl_log l1 = { "root2", "7", 10, 20, 1, 11 },
+				      l2 = { "root2", "7", 10, 20, 2, 12 };
 		assert_int_equal(pkl_db_crl_log_add(d, &l1, &err), PKL_OK);
 		assert_int_equal(pkl_db_crl_log_add(d, &l2, &err), PKL_OK);
 	}

@@ -35,7 +35,7 @@
 
 struct world {
 	struct fx_chain c;
-	STACK_OF(X509) *pool, *anchors;
+	STACK_OF(X509) * pool, *anchors;
 	pkl_time now;
 };
 static struct world W;
@@ -69,13 +69,16 @@ static int teardown(void **state)
 /* The options of an offline run on leaf, judged now. */
 static struct pkl_doctor_opts offline(X509 *leaf)
 {
-	struct pkl_doctor_opts o = { .leaf = leaf, .pool = W.pool, .anchors = W.anchors,
-				     .platforms = PKL_PLAT_ALL, .at = W.now, .no_fetch = 1 };
+	struct pkl_doctor_opts o = { .leaf = leaf,
+				     .pool = W.pool,
+				     .anchors = W.anchors,
+				     .platforms = PKL_PLAT_ALL,
+				     .at = W.now,
+				     .no_fetch = 1 };
 	return o;
 }
 
-static const struct pkl_finding *has(const struct pkl_report *r, const char *code,
-				     enum pkl_sev sev)
+static const struct pkl_finding *has(const struct pkl_report *r, const char *code, enum pkl_sev sev)
 {
 	const struct pkl_finding *f = pkl_report_find(r, code, sev);
 	if (!f || f->sev != sev)
@@ -95,8 +98,8 @@ static void good_chain_offline_passes(void **state)
 		if (r.v[i].sev == PKL_SEV_FAIL)
 			fail_msg("unexpected failure %s: %s", r.v[i].code, r.v[i].msg);
 	has(&r, "crl.skipped", PKL_SEV_INFO);
-	has(&r, "lint", PKL_SEV_OK);        /* one summary line per certificate */
-	has(&r, "lint.X2", PKL_SEV_OK);     /* the leaf's platform lines are kept */
+	has(&r, "lint", PKL_SEV_OK);    /* one summary line per certificate */
+	has(&r, "lint.X2", PKL_SEV_OK); /* the leaf's platform lines are kept */
 	assert_null(pkl_report_find(&r, "time.clock_skew", PKL_SEV_OK)); /* nothing fetched */
 	assert_null(pkl_report_find(&r, "crl.budget", PKL_SEV_OK));
 	pkl_report_free(&r);
@@ -272,8 +275,8 @@ struct server {
 	int fd, port;
 	pthread_t th;
 	struct pkl_buf root_crl, ca_crl; /* served at /crl/root.crl and /crl/ca.crl */
-	pkl_time date;                  /* the Date header */
-	useconds_t delay_us;            /* before each answer */
+	pkl_time date;                   /* the Date header */
+	useconds_t delay_us;             /* before each answer */
 	size_t served;
 };
 
@@ -289,9 +292,9 @@ static void *serve(void *arg)
 		ssize_t n = read(c, req, sizeof(req) - 1);
 		if (s->delay_us)
 			usleep(s->delay_us);
-		const struct pkl_buf *b = n > 0 && strstr(req, "GET /crl/root.crl ") ? &s->root_crl
-					  : n > 0 && strstr(req, "GET /crl/ca.crl ")  ? &s->ca_crl
-										      : NULL;
+		const struct pkl_buf *b = n > 0 && strstr(req, "GET /crl/root.crl ") ? &s->root_crl :
+					  n > 0 && strstr(req, "GET /crl/ca.crl ")   ? &s->ca_crl :
+										       NULL;
 		gmtime_r(&t, &tm);
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 		if (b && b->data) {
@@ -304,7 +307,8 @@ static void *serve(void *arg)
 		} else {
 			int l = snprintf(hdr, sizeof(hdr),
 					 "HTTP/1.1 404 Not Found\r\nDate: %s\r\nContent-Length: 0\r\n"
-					 "Connection: close\r\n\r\n", date);
+					 "Connection: close\r\n\r\n",
+					 date);
 			(void)!send(c, hdr, (size_t)l, MSG_NOSIGNAL);
 		}
 		s->served++;
@@ -342,8 +346,9 @@ static void sign_crl(struct pkl_buf *out, X509 *ca, EVP_PKEY *key, long tu, long
 		     const ASN1_INTEGER *serial)
 {
 	struct pkl_crl_entry ent = { .revoked_at = W.now - 60, .reason = PKL_REASON_KEY_COMPROMISE };
-	struct pkl_crl_req req = { .this_update = W.now + tu, .next_update = W.now + nu,
-				   .number = { 1 }, .number_len = 1 };
+	struct pkl_crl_req req = {
+		.this_update = W.now + tu, .next_update = W.now + nu, .number = { 1 }, .number_len = 1
+	};
 
 	if (serial) {
 		BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
@@ -517,7 +522,7 @@ static void unreachable_cdp(void **state)
 	assert_non_null(strstr(f->subject, "/crl/"));
 	assert_null(pkl_report_find(&r, "cert.status", PKL_SEV_OK));
 	assert_null(pkl_report_find(&r, "time.clock_skew", PKL_SEV_OK)); /* no Date seen */
-	has(&r, "crl.budget", PKL_SEV_OK); /* URIs were tried */
+	has(&r, "crl.budget", PKL_SEV_OK);                               /* URIs were tried */
 	pkl_report_free(&r);
 }
 

@@ -47,10 +47,25 @@ static void empty_environment(void **state)
 static void every_variable(void **state)
 {
 	static const char *const all[] = {
-		"PKILAB_DIR", "/srv/pki", "PKILAB_TEMPLATES", "/srv/tpl",
-		"PKILAB_NOW", "2030-06-01T12:00:00Z", "PKILAB_RESOLVE", "a.test:80:127.0.0.1, b.test:80:[::1]:81",
-		"PKILAB_KEY_PASSPHRASE", "pp", "PKILAB_KEY_PASSPHRASE_FILE", "/run/pp",
-		"PKILAB_P12_PASSWORD", "p12", "TMPDIR", "/var/tmp", "LANG", "C.UTF-8", NULL,
+		"PKILAB_DIR",
+		"/srv/pki",
+		"PKILAB_TEMPLATES",
+		"/srv/tpl",
+		"PKILAB_NOW",
+		"2030-06-01T12:00:00Z",
+		"PKILAB_RESOLVE",
+		"a.test:80:127.0.0.1, b.test:80:[::1]:81",
+		"PKILAB_KEY_PASSPHRASE",
+		"pp",
+		"PKILAB_KEY_PASSPHRASE_FILE",
+		"/run/pp",
+		"PKILAB_P12_PASSWORD",
+		"p12",
+		"TMPDIR",
+		"/var/tmp",
+		"LANG",
+		"C.UTF-8",
+		NULL,
 	};
 	struct pkl_env e;
 	struct pkl_err err = { 0 };
@@ -90,8 +105,10 @@ static void every_variable(void **state)
 /* Empty values count as unset; the first locale variable set decides. */
 static void empty_values_and_locale_order(void **state)
 {
-	static const char *const t1[] = { "PKILAB_DIR", "", "PKILAB_NOW", "", "PKILAB_RESOLVE", "",
-					  "LC_ALL", "", "LC_CTYPE", "C", "LANG", "en_US.UTF-8", NULL };
+	static const char *const t1[] = {
+		"PKILAB_DIR", "",         "PKILAB_NOW", "",     "PKILAB_RESOLVE", "",  "LC_ALL",
+		"",           "LC_CTYPE", "C",          "LANG", "en_US.UTF-8",    NULL
+	};
 	static const char *const t2[] = { "LC_ALL", "de_DE.utf8", "LANG", "C", NULL };
 	struct pkl_env e;
 	struct pkl_err err = { 0 };
@@ -117,7 +134,8 @@ static void bad_values_name_the_variable(void **state)
 		{ "PKILAB_NOW", "30d", "bad time '30d'" },
 		{ "PKILAB_NOW", "2026-13-01", "bad time" },
 		{ "PKILAB_RESOLVE", "junk", "bad resolve entry 'junk'" },
-		{ "PKILAB_RESOLVE", "a.test:80:127.0.0.1,b.test:x:1.2.3.4", "bad resolve entry 'b.test:x:1.2.3.4'" },
+		{ "PKILAB_RESOLVE", "a.test:80:127.0.0.1,b.test:x:1.2.3.4",
+		  "bad resolve entry 'b.test:x:1.2.3.4'" },
 	};
 	struct pkl_env e;
 

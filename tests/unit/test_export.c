@@ -58,10 +58,12 @@ static int setup(void **state)
 	ctx.now = pkl_time_now();
 	txn = pkl_txn_begin(pki, &err);
 	entity(&e, "root", "", 1, ctx.now);
-	if (!txn || pkl_issue_entity(txn, pki, &ctx, &e, NULL, NULL, NULL, 1, &root_cert, &root_key, &err) != PKL_OK)
+	if (!txn ||
+	    pkl_issue_entity(txn, pki, &ctx, &e, NULL, NULL, NULL, 1, &root_cert, &root_key, &err) != PKL_OK)
 		return -1;
 	entity(&e, "gw", "root", 0, ctx.now);
-	if (pkl_issue_entity(txn, pki, &ctx, &e, root_cert, root_key, NULL, 1, &leaf_cert, &leaf_key, &err) != PKL_OK)
+	if (pkl_issue_entity(txn, pki, &ctx, &e, root_cert, root_key, NULL, 1, &leaf_cert, &leaf_key, &err) !=
+	    PKL_OK)
 		return -1;
 	if (pkl_txn_commit(txn, &err) != PKL_OK)
 		return -1;
@@ -206,8 +208,10 @@ static void p12_needs_password(void **state)
 	struct pkl_err err = { 0 };
 
 	(void)state;
-	assert_int_equal(pkl_export_p12(leaf_key, leaf_cert, NULL, "gw", "", PKL_P12_LEGACY, &der, &err), PKL_EINPUT);
-	assert_int_equal(pkl_export_p12(leaf_key, leaf_cert, NULL, "gw", NULL, PKL_P12_LEGACY, &der, &err), PKL_EINPUT);
+	assert_int_equal(pkl_export_p12(leaf_key, leaf_cert, NULL, "gw", "", PKL_P12_LEGACY, &der, &err),
+			 PKL_EINPUT);
+	assert_int_equal(pkl_export_p12(leaf_key, leaf_cert, NULL, "gw", NULL, PKL_P12_LEGACY, &der, &err),
+			 PKL_EINPUT);
 	assert_int_equal(der.len, 0);
 }
 
@@ -309,9 +313,9 @@ static void index_txt(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(names),	      cmocka_unit_test(p12_legacy),
-		cmocka_unit_test(p12_modern),	      cmocka_unit_test(p12_needs_password),
-		cmocka_unit_test(all_or_nothing),     cmocka_unit_test(layouts),
+		cmocka_unit_test(names),          cmocka_unit_test(p12_legacy),
+		cmocka_unit_test(p12_modern),     cmocka_unit_test(p12_needs_password),
+		cmocka_unit_test(all_or_nothing), cmocka_unit_test(layouts),
 		cmocka_unit_test(index_txt),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

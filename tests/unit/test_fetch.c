@@ -23,7 +23,12 @@
 
 #include "pkilab/fetch.h"
 
-enum mode { M_OK, M_REDIRECT, M_STALL, M_HUGE };
+enum mode {
+	M_OK,
+	M_REDIRECT,
+	M_STALL,
+	M_HUGE
+};
 
 struct server {
 	int fd;
@@ -232,7 +237,7 @@ static void resolve_syntax_and_env(void **state)
 	assert_int_equal(pkl_fetch_opts_resolve(&o, "h.test:80:[::1]", &err), PKL_OK);
 	assert_int_equal(pkl_fetch_opts_resolve(&o, "h.test:80:[::1]:8080", &err), PKL_OK);
 	assert_int_equal(pkl_fetch_opts_resolve(&o, "h.test:80:127.0.0.1:8080", &err), PKL_OK);
-	const char *bad[] = { "h.test", "h.test:80", "h.test:x:1.2.3.4", ":80:1.2.3.4",
+	const char *bad[] = { "h.test",     "h.test:80",          "h.test:x:1.2.3.4",   ":80:1.2.3.4",
 			      "h.test:80:", "h.test:80:1.2.3.4:", "h.test:80:1.2.3.4:y" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(pkl_fetch_opts_resolve(&o, bad[i], &err), PKL_EINPUT);
@@ -261,14 +266,10 @@ static void only_http(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(ok_response_captured),
-		cmocka_unit_test(redirect_not_followed),
-		cmocka_unit_test(stall_ends_at_deadline),
-		cmocka_unit_test(huge_body_cut),
-		cmocka_unit_test(closed_port_fails_fast),
-		cmocka_unit_test(resolve_maps_lab_names),
-		cmocka_unit_test(resolve_syntax_and_env),
-		cmocka_unit_test(only_http),
+		cmocka_unit_test(ok_response_captured),   cmocka_unit_test(redirect_not_followed),
+		cmocka_unit_test(stall_ends_at_deadline), cmocka_unit_test(huge_body_cut),
+		cmocka_unit_test(closed_port_fails_fast), cmocka_unit_test(resolve_maps_lab_names),
+		cmocka_unit_test(resolve_syntax_and_env), cmocka_unit_test(only_http),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,7 +58,9 @@ static void test_escape_trailing_backslash(void **state)
 
 static void test_escape_newline_and_controls(void **state)
 {
-	char *s = escaped("a\nb\rc\td\x01" "e\x7f" "f");
+	char *s = escaped("a\nb\rc\td\x01"
+			  "e\x7f"
+			  "f");
 
 	(void)state;
 	assert_string_equal(s, "a\\nbcdef");

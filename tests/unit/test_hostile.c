@@ -44,8 +44,7 @@ static X509_NAME *dn(const char *cn, int type)
 	X509_NAME *n = X509_NAME_new();
 
 	assert_non_null(n);
-	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", type, (const unsigned char *)cn, -1,
-						    -1, 0), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", type, (const unsigned char *)cn, -1, -1, 0), 1);
 	return n;
 }
 
@@ -89,10 +88,11 @@ static void report_controls_become_marks(void **state)
 	struct pkl_report r = PKL_REPORT_INIT;
 
 	/* what a hostile CDP could put into a Content-Type header */
-	pkl_report_add(&r, PKL_SEV_WARN, "crl.content_type", "http://x/\x1b[2J",
-		       "Content-Type '%s'", "text/html\x1b]0;owned\x07\x7f");
+	pkl_report_add(&r, PKL_SEV_WARN, "crl.content_type", "http://x/\x1b[2J", "Content-Type '%s'",
+		       "text/html\x1b]0;owned\x07\x7f");
 	assert_string_equal(only(&r)->subject, "http://x/?[2J");
-	assert_string_equal(only(&r)->msg, "Content-Type 'text/html?]0;owned?" "?'");
+	assert_string_equal(only(&r)->msg, "Content-Type 'text/html?]0;owned?"
+					   "?'");
 	pkl_report_free(&r);
 }
 
@@ -107,8 +107,7 @@ static void report_utf8_kept_invalid_marked(void **state)
 	 * sequence do not. */
 	pkl_report_add(&r, PKL_SEV_FAIL, "x", "s", "%s",
 		       "\xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x92|\x80|\xc0\xaf|\xed\xa0\x80|\xe2\x82");
-	assert_string_equal(only(&r)->msg,
-			    "\xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x92|?|??|???|??");
+	assert_string_equal(only(&r)->msg, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x92|?|??|???|??");
 	pkl_finding_cause(&r.v[0], "cause \x01");
 	pkl_finding_fix(&r.v[0], "fix \xff");
 	assert_string_equal(r.v[0].cause, "cause ?");

@@ -72,8 +72,8 @@ static int setup(void **state)
 	snprintf(p, sizeof(p), "%s/lab.cfg", dir);
 	snprintf(pki_dir, sizeof(pki_dir), "%s/pki", dir);
 	opts.pki_dir = pki_dir;
-	if ((lab = pkl_lab_load(p, pkl_time_now(), NULL, &err)) && (plan = pkl_build_plan_new(lab, &opts, &err)) &&
-	    pkl_build_apply(plan, &err) == PKL_OK)
+	if ((lab = pkl_lab_load(p, pkl_time_now(), NULL, &err)) &&
+	    (plan = pkl_build_plan_new(lab, &opts, &err)) && pkl_build_apply(plan, &err) == PKL_OK)
 		ok = 1;
 	else
 		fprintf(stderr, "setup: %s: %s\n", err.where, err.msg);
@@ -164,8 +164,8 @@ static void test_policy_san_required(void **state)
 	(void)state;
 	gw_entity(&e, 30);
 	e.n_sans = 0;
-	expect_refused(&e, e.not_after, "unit.cfg:7", "certs.gw has no 'san' but template 't-gw' requires one",
-		       ": add a SAN");
+	expect_refused(&e, e.not_after, "unit.cfg:7",
+		       "certs.gw has no 'san' but template 't-gw' requires one", ": add a SAN");
 	/* Checked first: a SAN-less gateway that is also too long names the SAN. */
 	e.not_after += 900 * DAY;
 	expect_refused(&e, e.not_after, "unit.cfg:7", "no 'san'", "add a SAN");
@@ -216,8 +216,12 @@ static void issue_gw(const char *name, const char *const *sans, size_t n_sans, s
 {
 	char subject[128];
 	struct pkl_issue_opts o = { .templates_dir = tmpl_dir,
-				    .ca = "ca", .template_name = "t-gw", .name = name, .subject = subject,
-				    .sans = sans, .n_sans = n_sans };
+				    .ca = "ca",
+				    .template_name = "t-gw",
+				    .name = name,
+				    .subject = subject,
+				    .sans = sans,
+				    .n_sans = n_sans };
 
 	snprintf(subject, sizeof(subject), "CN=%s.test", name);
 	issue_ok(&o, r);
@@ -250,8 +254,13 @@ static void test_issue_verb_policy(void **state)
 {
 	static const char *const san[] = { "x.test" };
 	struct pkl_issue_opts o = { .templates_dir = tmpl_dir,
-				    .ca = "ca", .template_name = "t-gw", .name = "toolong", .subject = "CN=x",
-				    .sans = san, .n_sans = 1, .validity = "826d" };
+				    .ca = "ca",
+				    .template_name = "t-gw",
+				    .name = "toolong",
+				    .subject = "CN=x",
+				    .sans = san,
+				    .n_sans = 1,
+				    .validity = "826d" };
 	struct pkl_issue_result r;
 	struct pkl_err err = { 0 };
 
@@ -279,7 +288,10 @@ static void test_issue_verb_policy(void **state)
 
 	/* Beyond the CA's 5 years: refused, then issued with outlive_issuer. */
 	struct pkl_issue_opts c = { .templates_dir = tmpl_dir,
-				    .ca = "ca", .template_name = "t-client", .name = "late", .subject = "CN=late",
+				    .ca = "ca",
+				    .template_name = "t-client",
+				    .name = "late",
+				    .subject = "CN=late",
 				    .validity = "6y" };
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(pkl_issue(pki_dir, &c, &r, &err), PKL_EINPUT);
@@ -327,7 +339,8 @@ static void san_der(X509 *x, struct pkl_buf *out)
 	assert_true(i >= 0);
 	v = X509_EXTENSION_get_data(X509_get_ext(x, i));
 	*out = (struct pkl_buf)PKL_BUF_INIT;
-	assert_int_equal(pkl_buf_append(out, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v)), PKL_OK);
+	assert_int_equal(pkl_buf_append(out, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v)),
+			 PKL_OK);
 }
 
 static void renew_ok(const struct pkl_renew_opts *o, struct pkl_renew_result *r)
@@ -472,7 +485,10 @@ static void test_renew_policy(void **state)
 
 	/* Beyond the issuer: the renew command's fix. */
 	struct pkl_issue_opts c = { .templates_dir = tmpl_dir,
-				    .ca = "ca", .template_name = "t-client", .name = "rn5", .subject = "CN=rn5" };
+				    .ca = "ca",
+				    .template_name = "t-client",
+				    .name = "rn5",
+				    .subject = "CN=rn5" };
 	struct pkl_renew_opts o5 = { .templates_dir = tmpl_dir, .ref = "rn5", .validity = "6y" };
 	issue_ok(&c, &ir);
 	memset(&err, 0, sizeof(err));

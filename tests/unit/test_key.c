@@ -63,8 +63,7 @@ static void spec_parse_unknown_suggests(void **state)
 /* Generation yields the requested algorithm, and pkl_key_spec_of reads it back. */
 static void generate_and_spec_of(void **state)
 {
-	static const char *const names[] = { "ec:P-256", "ec:P-384", "ec:P-521", "ed25519",
-					     "rsa:2048" };
+	static const char *const names[] = { "ec:P-256", "ec:P-384", "ec:P-521", "ed25519", "rsa:2048" };
 	struct pkl_err err = { 0 };
 
 	(void)state;
@@ -90,8 +89,10 @@ static void default_md(void **state)
 	struct {
 		const char *spec;
 		int md_nid;
-	} cases[] = { { "ec:P-256", NID_sha256 }, { "ec:P-384", NID_sha384 },
-		      { "ec:P-521", NID_sha512 }, { "ed25519", NID_undef },
+	} cases[] = { { "ec:P-256", NID_sha256 },
+		      { "ec:P-384", NID_sha384 },
+		      { "ec:P-521", NID_sha512 },
+		      { "ed25519", NID_undef },
 		      { "rsa:2048", NID_sha256 } };
 	struct pkl_err err = { 0 };
 
@@ -156,8 +157,8 @@ static void pem_plain_round_trip(void **state)
 
 /* The PBKDF2 parameters of an encrypted PKCS#8 PEM: iteration count, salt
  * length and PRF; the salt itself is copied to `salt` (at least 64 bytes). */
-static void pbkdf2_params(const struct pkl_buf *pem, long *iter, int *salt_len,
-			  unsigned char *salt, int *prf_nid, int *cipher_nid)
+static void pbkdf2_params(const struct pkl_buf *pem, long *iter, int *salt_len, unsigned char *salt,
+			  int *prf_nid, int *cipher_nid)
 {
 	X509_SIG *p8;
 	const X509_ALGOR *alg;
@@ -330,8 +331,8 @@ static void pem_encrypted_earlier_formats_load(void **state)
 	assert_non_null(k);
 	assert_non_null(bio);
 	/* exactly what pkl_key_to_pem wrote before */
-	assert_int_equal(PEM_write_bio_PrivateKey(bio, k, EVP_aes_256_cbc(),
-						  (const unsigned char *)"old", 3, NULL, NULL),
+	assert_int_equal(PEM_write_bio_PrivateKey(bio, k, EVP_aes_256_cbc(), (const unsigned char *)"old", 3,
+						  NULL, NULL),
 			 1);
 	n = BIO_get_mem_data(bio, &data);
 	assert_true(n > 0);

@@ -25,7 +25,6 @@ static char dir[] = "/tmp/pkl-test-lab-XXXXXX";
 /* 2026-03-01T12:00:00Z */
 #define NOW ((pkl_time)1772366400)
 
-
 static int setup(void **state)
 {
 	(void)state;
@@ -49,7 +48,7 @@ static struct pkl_lab *load(const char *text, struct pkl_err *err)
 }
 
 #define ROOT "{ name = \"root\"; template = \"t-root\"; subject = \"CN=Root\"; }"
-#define CA "{ name = \"ca\"; template = \"t-int\"; issuer = \"root\"; subject = \"CN=CA\"; }"
+#define CA   "{ name = \"ca\"; template = \"t-int\"; issuer = \"root\"; subject = \"CN=CA\"; }"
 
 static void times_default_relative_absolute(void **state)
 {
@@ -60,14 +59,19 @@ static void times_default_relative_absolute(void **state)
 	(void)state;
 	lab = load("cas = ( " ROOT ", " CA " );\n"
 		   "certs = (\n"
-		   "  { name = \"d\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=d\"; san = [ \"d.test\" ]; },\n"
-		   "  { name = \"r\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=r\"; san = [ \"r.test\" ];\n"
+		   "  { name = \"d\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=d\"; san = [ "
+		   "\"d.test\" ]; },\n"
+		   "  { name = \"r\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=r\"; san = [ "
+		   "\"r.test\" ];\n"
 		   "    not_before = \"-2d\"; not_after = \"+10m\"; },\n"
-		   "  { name = \"a\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=a\"; san = [ \"a.test\" ];\n"
+		   "  { name = \"a\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=a\"; san = [ "
+		   "\"a.test\" ];\n"
 		   "    not_before = \"2026-02-01T08:00:00Z\"; not_after = \"2026-04-01T08:00:00Z\"; },\n"
-		   "  { name = \"b\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=b\"; san = [ \"b.test\" ];\n"
+		   "  { name = \"b\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=b\"; san = [ "
+		   "\"b.test\" ];\n"
 		   "    backdate = \"30m\"; validity = \"90d\"; }\n"
-		   ");\n", &err);
+		   ");\n",
+		   &err);
 	assert_non_null(lab);
 	assert_int_equal(lab->now, NOW);
 	/* default: notBefore = now - backdate, notAfter = notBefore + validity */
@@ -97,13 +101,18 @@ static void overrides_apply_to_the_entry_only(void **state)
 	const struct pkl_entity *e;
 
 	(void)state;
-	lab = load("lab = { name = \"ov\"; cdp = [ \"http://a.test:81/\", \"http://b.test\" ]; cdp_layout = \"point-per-uri\"; };\n"
+	lab = load("lab = { name = \"ov\"; cdp = [ \"http://a.test:81/\", \"http://b.test\" ]; cdp_layout = "
+		   "\"point-per-uri\"; };\n"
 		   "cas = ( " ROOT ", " CA " );\n"
 		   "certs = (\n"
-		   "  { name = \"o\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=o\"; san = [ \"o.test\", \"192.0.2.1\" ];\n"
-		   "    key = \"rsa:3072\"; extended_key_usage = [ \"serverAuth\" ]; cdp = false; ip_as_dns = false; },\n"
-		   "  { name = \"p\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=p\"; san = [ \"p.test\" ]; }\n"
-		   ");\n", &err);
+		   "  { name = \"o\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=o\"; san = [ "
+		   "\"o.test\", \"192.0.2.1\" ];\n"
+		   "    key = \"rsa:3072\"; extended_key_usage = [ \"serverAuth\" ]; cdp = false; ip_as_dns "
+		   "= false; },\n"
+		   "  { name = \"p\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=p\"; san = [ "
+		   "\"p.test\" ]; }\n"
+		   ");\n",
+		   &err);
 	assert_non_null(lab);
 	assert_string_equal(lab->name, "ov");
 	assert_int_equal(lab->n_cdp, 2);
@@ -157,11 +166,15 @@ static void entities_ordered_issuers_first(void **state)
 	struct pkl_lab *lab;
 
 	(void)state;
-	lab = load("certs = ( { name = \"leaf\"; template = \"t-gw\"; issuer = \"sub\"; subject = \"CN=l\"; san = [ \"l.test\" ]; } );\n"
+	lab = load("certs = ( { name = \"leaf\"; template = \"t-gw\"; issuer = \"sub\"; subject = \"CN=l\"; "
+		   "san = [ \"l.test\" ]; } );\n"
 		   "cas = (\n"
-		   "  { name = \"sub\"; template = \"t-int\"; issuer = \"mid\"; subject = \"CN=Sub\"; validity = \"2y\"; },\n"
-		   "  { name = \"mid\"; template = \"t-int\"; issuer = \"root\"; path_len = 1; subject = \"CN=Mid\"; },\n"
-		   "  " ROOT "\n);\n", &err);
+		   "  { name = \"sub\"; template = \"t-int\"; issuer = \"mid\"; subject = \"CN=Sub\"; "
+		   "validity = \"2y\"; },\n"
+		   "  { name = \"mid\"; template = \"t-int\"; issuer = \"root\"; path_len = 1; subject = "
+		   "\"CN=Mid\"; },\n"
+		   "  " ROOT "\n);\n",
+		   &err);
 	assert_non_null(lab);
 	assert_int_equal(lab->n_ents, 4);
 	assert_string_equal(lab->ents[0].name, "root");
@@ -203,40 +216,56 @@ static void errors_name_line_and_suggest(void **state)
 {
 	(void)state;
 	expect_error("cas = ( " ROOT ",\n  " CA " );\ncerts = (\n"
-		     "  { name = \"g\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=g\"; san = [ \"g.test\" ];\n"
+		     "  { name = \"g\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=g\"; san = [ "
+		     "\"g.test\" ];\n"
 		     "    valdity = \"30d\"; }\n);\n",
 		     5, "unknown setting 'valdity' in certs.g (did you mean 'validity'?)");
-	expect_error("lab = {\n  templtes = \"x\";\n};\ncas = ( " ROOT " );\n", 2, "(did you mean 'templates'?)");
+	expect_error("lab = {\n  templtes = \"x\";\n};\ncas = ( " ROOT " );\n", 2,
+		     "(did you mean 'templates'?)");
 	expect_error("cas = ( " ROOT ", " CA " );\ncerts = (\n"
-		     "  { name = \"g\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=g\"; san = [ \"g.test\" ];\n"
+		     "  { name = \"g\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=g\"; san = [ "
+		     "\"g.test\" ];\n"
 		     "    extended_key_usage = [ \"clientAuht\" ]; }\n);\n",
 		     4, "(did you mean 'clientAuth'?)");
 	expect_error("cas = ( " ROOT ", " CA " );\ncerts = (\n"
-		     "  { name = \"g\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=g\"; san = [ \"g.test\" ];\n"
+		     "  { name = \"g\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=g\"; san = [ "
+		     "\"g.test\" ];\n"
 		     "    key_usage = [ \"keyEncipherment\", \"digitalSignatur\" ]; }\n);\n",
 		     4, "(did you mean 'digitalSignature'?)");
-	expect_error("cas = ( " ROOT ",\n  { name = \"ca\"; template = \"t-int\"; issuer = \"root\"; subject = \"CN=CA\"; path_len = \"0\"; } );\n",
+	expect_error("cas = ( " ROOT ",\n  { name = \"ca\"; template = \"t-int\"; issuer = \"root\"; subject "
+		     "= \"CN=CA\"; path_len = \"0\"; } );\n",
 		     2, "must be an integer");
-	expect_error("cas = ( " ROOT ",\n  { name = \"ca\"; template = \"t-int\"; issuer = \"rot\"; subject = \"CN=CA\"; } );\n",
-		     2, "issuer 'rot' of cas.ca is not defined");
-	expect_error("cas = ( " ROOT ",\n  { name = \"ca\"; template = \"t-int\"; issuer = \"root\"; subject = \"CN=CA\"; validity = \"11y\"; } );\n",
+	expect_error(
+		"cas = ( " ROOT
+		",\n  { name = \"ca\"; template = \"t-int\"; issuer = \"rot\"; subject = \"CN=CA\"; } );\n",
+		2, "issuer 'rot' of cas.ca is not defined");
+	expect_error("cas = ( " ROOT ",\n  { name = \"ca\"; template = \"t-int\"; issuer = \"root\"; subject "
+		     "= \"CN=CA\"; validity = \"11y\"; } );\n",
 		     2, "would outlive its issuer 'root'");
-	expect_error("cas = ( " ROOT ", " CA ",\n  { name = \"sub\"; template = \"t-int\"; issuer = \"ca\"; subject = \"CN=Sub\"; validity = \"1y\"; } );\n",
+	expect_error("cas = ( " ROOT ", " CA ",\n  { name = \"sub\"; template = \"t-int\"; issuer = \"ca\"; "
+		     "subject = \"CN=Sub\"; validity = \"1y\"; } );\n",
 		     2, "violates its path_len 0");
 	expect_error("cas = ( " ROOT ", " CA " );\ncerts = (\n"
 		     "  { name = \"g\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=g\"; } );\n",
 		     3, "requires one");
 	expect_error("cas = ( " ROOT ", " CA " );\ncerts = (\n"
-		     "  { name = \"g\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=g\"; san = [ \"g.test\" ]; validity = \"826d\"; } );\n",
+		     "  { name = \"g\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=g\"; san = [ "
+		     "\"g.test\" ]; validity = \"826d\"; } );\n",
 		     3, "max_validity");
-	expect_error("lab = {\n  cdp = [ \"https://x.test\" ];\n};\ncas = ( " ROOT " );\n", 2, "plain http://");
-	expect_error("cas = ( " ROOT ",\n  { name = \"a\"; template = \"t-int\"; issuer = \"b\"; path_len = 4; subject = \"CN=A\"; },\n"
-		     "  { name = \"b\"; template = \"t-int\"; issuer = \"a\"; path_len = 4; subject = \"CN=B\"; } );\n",
+	expect_error("lab = {\n  cdp = [ \"https://x.test\" ];\n};\ncas = ( " ROOT " );\n", 2,
+		     "plain http://");
+	expect_error("cas = ( " ROOT ",\n  { name = \"a\"; template = \"t-int\"; issuer = \"b\"; path_len = "
+		     "4; subject = \"CN=A\"; },\n"
+		     "  { name = \"b\"; template = \"t-int\"; issuer = \"a\"; path_len = 4; subject = "
+		     "\"CN=B\"; } );\n",
 		     2, "issuer cycle");
-	expect_error("cas = ( " ROOT ",\n  " CA " );\ncerts = ( { name = \"ca\"; template = \"t-gw\"; issuer = \"root\"; subject = \"CN=x\"; san = [ \"x.test\" ]; } );\n",
+	expect_error("cas = ( " ROOT ",\n  " CA
+		     " );\ncerts = ( { name = \"ca\"; template = \"t-gw\"; issuer = \"root\"; subject = "
+		     "\"CN=x\"; san = [ \"x.test\" ]; } );\n",
 		     3, "used twice");
 	expect_error("cas = ( " ROOT ", " CA " );\ncerts = (\n"
-		     "  { name = \"g\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=g\"; san = [ \"g.test\" ];\n"
+		     "  { name = \"g\"; template = \"t-gw\"; issuer = \"ca\"; subject = \"CN=g\"; san = [ "
+		     "\"g.test\" ];\n"
 		     "    not_after = \"2026-13-01T00:00:00Z\"; }\n);\n",
 		     4, "not_after of certs.g");
 }
@@ -258,7 +287,9 @@ static void suggestions(void **state)
 static void suggestions_for_swapped_letters(void **state)
 {
 	static const char *const lab_names[] = { "name", "pki", "cdp", "cdp_layout", "templates", NULL };
-	static const char *const entry_names[] = { "name", "template", "issuer", "subject", "san", "key", NULL };
+	static const char *const entry_names[] = {
+		"name", "template", "issuer", "subject", "san", "key", NULL
+	};
 
 	(void)state;
 	assert_non_null(pkl_suggest("nmae", lab_names));

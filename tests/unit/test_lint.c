@@ -40,8 +40,9 @@ static struct pkl_report lint(X509 *x, unsigned platforms, enum pkl_lint_role ro
 			      const char *id)
 {
 	struct pkl_report r = PKL_REPORT_INIT;
-	struct pkl_lint_opts o = { .platforms = platforms, .role = role, .issuer = issuer, .id = id,
-				   .show_ok = 1 };
+	struct pkl_lint_opts o = {
+		.platforms = platforms, .role = role, .issuer = issuer, .id = id, .show_ok = 1
+	};
 	struct pkl_err err = { 0 };
 
 	assert_int_equal(pkl_lint_cert(x, &o, &r, &err), PKL_OK);
@@ -89,10 +90,10 @@ static void clean_gateway_passes_everything(void **state)
 
 	assert_int_equal(pkl_report_worst(&r), PKL_SEV_OK);
 	/* one ok line per check (L8 only applies to CAs) */
-	const char *expect[] = { "lint.L1", "lint.L2", "lint.L3", "lint.L4", "lint.L5", "lint.L6",
-				 "lint.L7", "lint.L9", "lint.L10", "lint.L11", "lint.L12", "lint.L13",
+	const char *expect[] = { "lint.L1",  "lint.L2",  "lint.L3",  "lint.L4",  "lint.L5",  "lint.L6",
+				 "lint.L7",  "lint.L9",  "lint.L10", "lint.L11", "lint.L12", "lint.L13",
 				 "lint.L14", "lint.L15", "lint.L16", "lint.L17", "lint.L18", "lint.X1",
-				 "lint.X2", "lint.X3", "lint.X5", "lint.X6" };
+				 "lint.X2",  "lint.X3",  "lint.X5",  "lint.X6" };
 	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
 		assert_true(has(&r, expect[i], PKL_SEV_OK));
 	assert_int_equal(pkl_lint_role_of(x), PKL_ROLE_GATEWAY);
@@ -392,8 +393,8 @@ static void chain_lint(void **state)
 
 /* ------------------------------------------------------------------ CRLs */
 
-static X509_CRL *mk_crl(X509 *ca, EVP_PKEY *key, long this_off, long next_off, int with_next,
-			int with_number, long revoked_serial, long rev_off, int reason)
+static X509_CRL *mk_crl(X509 *ca, EVP_PKEY *key, long this_off, long next_off, int with_next, int with_number,
+			long revoked_serial, long rev_off, int reason)
 {
 	X509_CRL *crl = X509_CRL_new();
 	X509V3_CTX ctx;
@@ -600,10 +601,22 @@ static void write_tmp(char out[512], const char *dir, const char *name, int (*pu
 	BIO_free(b);
 }
 
-static int put_pem_cert(BIO *b, void *x) { return PEM_write_bio_X509(b, x); }
-static int put_pem_crl(BIO *b, void *c) { return PEM_write_bio_X509_CRL(b, c); }
-static int put_der_crl(BIO *b, void *c) { return i2d_X509_CRL_bio(b, c); }
-static int put_junk(BIO *b, void *s) { return BIO_puts(b, s); }
+static int put_pem_cert(BIO *b, void *x)
+{
+	return PEM_write_bio_X509(b, x);
+}
+static int put_pem_crl(BIO *b, void *c)
+{
+	return PEM_write_bio_X509_CRL(b, c);
+}
+static int put_der_crl(BIO *b, void *c)
+{
+	return i2d_X509_CRL_bio(b, c);
+}
+static int put_junk(BIO *b, void *s)
+{
+	return BIO_puts(b, s);
+}
 
 /* pkl_lint_files tells the file types apart by content: a PEM bundle runs
  * the chain lints, a CRL (PEM or DER) the CRL lints with --issuer's X7, and

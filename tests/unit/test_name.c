@@ -36,8 +36,7 @@ static size_t der(const X509_NAME *n, unsigned char **out)
 static void parse_order_and_types(void **state)
 {
 	struct pkl_err err = { 0 };
-	X509_NAME *n = pkl_name_parse("C=CH, O=pkilab Example, OU=VPN, CN=pkilab Example Root CA G1",
-				      &err);
+	X509_NAME *n = pkl_name_parse("C=CH, O=pkilab Example, OU=VPN, CN=pkilab Example Root CA G1", &err);
 
 	(void)state;
 	assert_non_null(n);
@@ -62,10 +61,10 @@ static void other_attributes_types(void **state)
 	(void)state;
 	assert_non_null(n);
 	assert_int_equal(X509_NAME_entry_count(n), 8);
-	assert_int_equal(entry_type(n, 0), V_ASN1_IA5STRING);      /* DC: RFC 4519 */
-	assert_int_equal(entry_type(n, 2), V_ASN1_UTF8STRING);     /* ST */
+	assert_int_equal(entry_type(n, 0), V_ASN1_IA5STRING);       /* DC: RFC 4519 */
+	assert_int_equal(entry_type(n, 2), V_ASN1_UTF8STRING);      /* ST */
 	assert_int_equal(entry_type(n, 4), V_ASN1_PRINTABLESTRING); /* serialNumber: X.520 */
-	assert_int_equal(entry_type(n, 5), V_ASN1_IA5STRING);      /* emailAddress: PKCS#9 */
+	assert_int_equal(entry_type(n, 5), V_ASN1_IA5STRING);       /* emailAddress: PKCS#9 */
 	assert_int_equal(entry_nid(n, 6), NID_userId);
 	X509_NAME_free(n);
 }
@@ -77,8 +76,8 @@ static void slash_form_same_der(void **state)
 	struct pkl_err err = { 0 };
 	X509_NAME *a = pkl_name_parse("C=CH, O=pkilab Lab, CN=vpn.lab.example", &err);
 	X509_NAME *b = pkl_name_parse("/C=CH/O=pkilab Lab/CN=vpn.lab.example", &err);
-	X509_NAME *c = pkl_name_parse("  countryName = CH ,organizationName=pkilab Lab,  commonName=vpn.lab.example ",
-				      &err);
+	X509_NAME *c = pkl_name_parse(
+		"  countryName = CH ,organizationName=pkilab Lab,  commonName=vpn.lab.example ", &err);
 	unsigned char *da = NULL, *db = NULL, *dc = NULL;
 	size_t la, lb, lc;
 

@@ -76,7 +76,7 @@ static size_t count_temps(const char *dir)
 static int count_cb(const char *tmp, const char *final, void *cls)
 {
 	(void)tmp;
-	(void)final;
+	(void) final;
 	(*(int *)cls)++;
 	return 0;
 }
@@ -214,7 +214,8 @@ static void make_temp(const char *dir, const char *sub, const char *name, const 
 	struct pkl_err err = { 0 };
 
 	snprintf(final, sizeof(final), "%s/%s/%s", dir, sub, name);
-	assert_int_equal(pkl_file_write_temp(final, content, strlen(content), 0644, 0, tmp, len, &err), PKL_OK);
+	assert_int_equal(pkl_file_write_temp(final, content, strlen(content), 0644, 0, tmp, len, &err),
+			 PKL_OK);
 	assert_true(pkl_file_exists(tmp));
 }
 

@@ -106,8 +106,8 @@ static void formatting_and_asn1(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(absolute_times), cmocka_unit_test(bad_times),
-		cmocka_unit_test(relative_times), cmocka_unit_test(durations),
+		cmocka_unit_test(absolute_times),      cmocka_unit_test(bad_times),
+		cmocka_unit_test(relative_times),      cmocka_unit_test(durations),
 		cmocka_unit_test(formatting_and_asn1),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,12 +54,14 @@ static int setup(void **state)
 	ctx.now = pkl_time_now();
 	entity(&e, "root", "", 1, ctx.now);
 	txn = pkl_txn_begin(pki, &err);
-	if (!txn || pkl_issue_entity(txn, pki, &ctx, &e, NULL, NULL, NULL, 1, &root_cert, &root_key, &err) != PKL_OK)
+	if (!txn ||
+	    pkl_issue_entity(txn, pki, &ctx, &e, NULL, NULL, NULL, 1, &root_cert, &root_key, &err) != PKL_OK)
 		return fprintf(stderr, "root: %s\n", err.msg), -1;
 	for (size_t i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
 		X509 *c = NULL;
 		entity(&e, leaves[i], "root", 0, ctx.now);
-		if (pkl_issue_entity(txn, pki, &ctx, &e, root_cert, root_key, NULL, 1, &c, NULL, &err) != PKL_OK)
+		if (pkl_issue_entity(txn, pki, &ctx, &e, root_cert, root_key, NULL, 1, &c, NULL, &err) !=
+		    PKL_OK)
 			return fprintf(stderr, "%s: %s\n", leaves[i], err.msg), -1;
 		X509_free(c);
 	}
@@ -84,9 +86,9 @@ static void reasons(void **state)
 		const char *name;
 		int code;
 	} ok[] = {
-		{ "keyCompromise", 1 },	   { "cACompromise", 2 },	  { "affiliationChanged", 3 },
-		{ "superseded", 4 },	   { "cessationOfOperation", 5 }, { "certificateHold", 6 },
-		{ "privilegeWithdrawn", 9 }, { "aACompromise", 10 },	  { "KEYCOMPROMISE", 1 },
+		{ "keyCompromise", 1 },      { "cACompromise", 2 },         { "affiliationChanged", 3 },
+		{ "superseded", 4 },         { "cessationOfOperation", 5 }, { "certificateHold", 6 },
+		{ "privilegeWithdrawn", 9 }, { "aACompromise", 10 },        { "KEYCOMPROMISE", 1 },
 	};
 	struct pkl_err err = { 0 };
 	int code, warn;
@@ -128,7 +130,8 @@ static void refs(void **state)
 	assert_int_equal(pkl_revoke_check_ref("a b", &err), PKL_EINPUT);
 	assert_int_equal(pkl_revoke_check_ref("", &err), PKL_EINPUT);
 	/* 41 hex digits: longer than a 20-octet serial */
-	assert_int_equal(pkl_revoke_check_ref("0x12345678901234567890123456789012345678901", &err), PKL_EINPUT);
+	assert_int_equal(pkl_revoke_check_ref("0x12345678901234567890123456789012345678901", &err),
+			 PKL_EINPUT);
 }
 
 /* A connection of the test's own to the PKI's database: pkilab's is not
@@ -208,7 +211,7 @@ static void revoke_and_publish(void **state)
 	{
 		const unsigned char *p = der.data;
 		X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)der.len);
-		STACK_OF(X509_REVOKED) *rev;
+		STACK_OF(X509_REVOKED) * rev;
 		ASN1_ENUMERATED *rc;
 		ASN1_INTEGER *num;
 		char *dec;
@@ -216,7 +219,8 @@ static void revoke_and_publish(void **state)
 		assert_non_null(crl);
 		assert_int_equal(X509_CRL_verify(crl, root_key), 1);
 		/* Issuer byte-equal to the CA subject (RFC 5280 §5.1.2.3). */
-		assert_int_equal(X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(root_cert)), 0);
+		assert_int_equal(X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(root_cert)),
+				 0);
 		rev = X509_CRL_get_REVOKED(crl);
 		assert_int_equal(sk_X509_REVOKED_num(rev), 2);
 		for (int i = 0; i < 2; i++) {
@@ -228,7 +232,8 @@ static void revoke_and_publish(void **state)
 				/* revocationDate <= thisUpdate (RFC 5280 §5.1.2.6) */
 				assert_true(ASN1_TIME_compare(X509_REVOKED_get0_revocationDate(r),
 							      X509_CRL_get0_lastUpdate(crl)) <= 0);
-				ASN1_GENERALIZEDTIME *inv = X509_REVOKED_get_ext_d2i(r, NID_invalidity_date, NULL, NULL);
+				ASN1_GENERALIZEDTIME *inv =
+					X509_REVOKED_get_ext_d2i(r, NID_invalidity_date, NULL, NULL);
 				assert_non_null(inv);
 				ASN1_GENERALIZEDTIME_free(inv);
 			} else {
@@ -262,7 +267,8 @@ static void revoke_and_publish(void **state)
 	/* A restored (older) counter: the published number still rules (RFC 5280 §5.2.3). */
 	{
 		sqlite3 *h = raw_db();
-		assert_int_equal(sqlite3_exec(h, "UPDATE cas SET crl_number = '1'", NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(h, "UPDATE cas SET crl_number = '1'", NULL, NULL, NULL),
+				 SQLITE_OK);
 		sqlite3_close(h);
 	}
 	assert_int_equal(pkl_crl_publish(pki, "root", 0, &info, &err), PKL_OK);
@@ -307,8 +313,7 @@ static void clock_behind_refused(void **state)
 	assert_non_null(strstr(err.msg, "clock behind"));
 	assert_non_null(strstr(err.msg, "--allow-clock-behind"));
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(pkl_crl_publish(pki, "root", PKL_PUBLISH_ALLOW_CLOCK_BEHIND, &again, &err),
-			 PKL_OK);
+	assert_int_equal(pkl_crl_publish(pki, "root", PKL_PUBLISH_ALLOW_CLOCK_BEHIND, &again, &err), PKL_OK);
 	assert_true(again.this_update < info.this_update);
 	pkl_time_set_now(NULL);
 	assert_int_equal(pkl_crl_publish(pki, "root", 0, &again, &err), PKL_OK);
@@ -322,8 +327,9 @@ static void flip_der(const char *name, long off)
 	unsigned char *d;
 	int n;
 
-	assert_int_equal(sqlite3_prepare_v2(h, "SELECT der FROM certs WHERE name = ?1 AND current = 1", -1,
-					    &st, NULL), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_prepare_v2(h, "SELECT der FROM certs WHERE name = ?1 AND current = 1", -1, &st, NULL),
+		SQLITE_OK);
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	n = sqlite3_column_bytes(st, 0);
@@ -333,7 +339,8 @@ static void flip_der(const char *name, long off)
 	sqlite3_finalize(st);
 	d[off < 0 ? n + off : off] ^= 0x01;
 	assert_int_equal(sqlite3_prepare_v2(h, "UPDATE certs SET der = ?1 WHERE name = ?2 AND current = 1",
-					    -1, &st, NULL), SQLITE_OK);
+					    -1, &st, NULL),
+			 SQLITE_OK);
 	sqlite3_bind_blob(st, 1, d, n, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	assert_int_equal(sqlite3_step(st), SQLITE_DONE);

@@ -21,8 +21,12 @@ static void from_file_first_line(void **state)
 	static const struct {
 		const char *text, *want;
 	} cases[] = {
-		{ "s3cret\nsecond\n", "s3cret" }, { "crlf line\r\nx", "crlf line" }, { "no newline", "no newline" },
-		{ "\nsecond\n", "" },             { "", "" },                         { "\r\n", "" },
+		{ "s3cret\nsecond\n", "s3cret" },
+		{ "crlf line\r\nx", "crlf line" },
+		{ "no newline", "no newline" },
+		{ "\nsecond\n", "" },
+		{ "", "" },
+		{ "\r\n", "" },
 	};
 	char path[PATH_MAX];
 

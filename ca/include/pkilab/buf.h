@@ -12,7 +12,10 @@ struct pkl_buf {
 	size_t cap;
 };
 
-#define PKL_BUF_INIT { NULL, 0, 0 }
+#define PKL_BUF_INIT       \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 /* Appends; returns PKL_ERUNTIME on allocation failure (aborting is not ours to do). */
 enum pkl_rc pkl_buf_append(struct pkl_buf *b, const void *data, size_t len);

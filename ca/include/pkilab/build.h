@@ -29,16 +29,16 @@ enum pkl_build_action {
 };
 
 struct pkl_build_item {
-	const struct pkl_entity *e;   /* the lab entry (borrowed from the lab) */
+	const struct pkl_entity *e; /* the lab entry (borrowed from the lab) */
 	enum pkl_build_action action;
-	struct pkl_cert_row row;      /* KEEP: the PKI's record; ISSUE: zero until
+	struct pkl_cert_row row; /* KEEP: the PKI's record; ISSUE: zero until
 					 applied, then the new record */
-	char differs[128];            /* KEEP: what the lab says differently, as
+	char differs[128];       /* KEEP: what the lab says differently, as
 					 "subject template issuer " words; "" none */
 };
 
 struct pkl_build_opts {
-	const char *pki_dir;  /* NULL: the lab's `pki` directory */
+	const char *pki_dir;   /* NULL: the lab's `pki` directory */
 	size_t keygen_threads; /* 0: one per online CPU (keygen.h) */
 };
 

@@ -37,7 +37,12 @@ const char *pkl_eku_oid(const char *name_or_oid);
 const char *pkl_eku_name(const char *oid);
 const char *const *pkl_eku_names(void);
 
-enum pkl_san_type { PKL_SAN_DNS = 1, PKL_SAN_IP, PKL_SAN_EMAIL, PKL_SAN_URI };
+enum pkl_san_type {
+	PKL_SAN_DNS = 1,
+	PKL_SAN_IP,
+	PKL_SAN_EMAIL,
+	PKL_SAN_URI
+};
 
 struct pkl_san {
 	enum pkl_san_type type;
@@ -57,16 +62,16 @@ struct pkl_cert_req {
 	EVP_PKEY *pubkey; /* the subject's key (only its public half is used) */
 	const struct pkl_san *sans;
 	size_t n_sans;
-	int ip_as_dns;    /* write each IP SAN also as a dNSName (Windows; docs/profile.md) */
+	int ip_as_dns; /* write each IP SAN also as a dNSName (Windows; docs/profile.md) */
 	pkl_time not_before, not_after;
 	int is_ca;
-	int path_len;     /* -1: no pathLenConstraint */
-	unsigned key_usage; /* PKL_KU_* ; 0 = no keyUsage extension */
+	int path_len;                /* -1: no pathLenConstraint */
+	unsigned key_usage;          /* PKL_KU_* ; 0 = no keyUsage extension */
 	const char *const *eku_oids; /* dotted OIDs; n_eku 0 = no EKU extension */
 	size_t n_eku;
 	const char *const *cdp_uris; /* full URIs, in priority order */
 	size_t n_cdp;
-	int cdp_point_per_uri; /* 0: one DistributionPoint with n fullNames; 1: n points */
+	int cdp_point_per_uri;       /* 0: one DistributionPoint with n fullNames; 1: n points */
 	const char *const *aia_uris; /* caIssuers URIs */
 	size_t n_aia;
 	const unsigned char *serial; /* big-endian, positive; NULL = 16 random bytes */
@@ -82,8 +87,7 @@ struct pkl_cert_req {
  * leaf is NULL; DER/PEM output, signature and extensions are unaffected.
  * Reload it (pkl_cert_from_der) if you need the decoded key. CA and
  * self-signed certificates always carry the decoded key. */
-X509 *pkl_cert_issue(const struct pkl_cert_req *req, X509 *issuer, EVP_PKEY *issuer_key,
-		     struct pkl_err *err);
+X509 *pkl_cert_issue(const struct pkl_cert_req *req, X509 *issuer, EVP_PKEY *issuer_key, struct pkl_err *err);
 
 /* 16 CSPRNG bytes, top bit cleared, never all-zero (RFC 5280 §4.1.2.2, CA/B BR §7.1). */
 enum pkl_rc pkl_serial_random(unsigned char out[16], struct pkl_err *err);

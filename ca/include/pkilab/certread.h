@@ -29,10 +29,16 @@ struct pkl_certread_names {
 	struct pkl_certread_name *v;
 };
 
-#define PKL_CERTREAD_NAMES_INIT { 0, NULL }
+#define PKL_CERTREAD_NAMES_INIT \
+	{                       \
+		0, NULL         \
+	}
 
 /* Which accessMethod of the authorityInfoAccess extension (RFC 5280 §4.2.2.1). */
-enum pkl_certread_aia { PKL_AIA_CA_ISSUERS, PKL_AIA_OCSP };
+enum pkl_certread_aia {
+	PKL_AIA_CA_ISSUERS,
+	PKL_AIA_OCSP
+};
 
 /* The subjectAltNames of x in certificate order, every form kept. On failure
  * (memory) *out is left empty. Release with pkl_certread_names_free(). */

@@ -23,27 +23,27 @@
 #include "ptime.h"
 #include "report.h"
 
-#define PKL_CHAIN_MAX 8
+#define PKL_CHAIN_MAX     8
 #define PKL_CHAIN_URI_MAX 256
 /* A certificate that starts within this much of the judged moment is most
  * likely a clock problem, not a certificate problem. */
 #define PKL_CHAIN_DRIFT 3600
 
 struct pkl_chain_opts {
-	STACK_OF(X509) *pool;     /* intermediates offered (borrowed; may be NULL) */
-	STACK_OF(X509) *anchors;  /* trust anchors (borrowed; may be NULL) */
+	STACK_OF(X509) * pool;    /* intermediates offered (borrowed; may be NULL) */
+	STACK_OF(X509) * anchors; /* trust anchors (borrowed; may be NULL) */
 	int fetch_aia;            /* fetch a missing issuer from AIA caIssuers */
 	const struct pkl_fetch_opts *fetch;
 };
 
 struct pkl_chain {
-	X509 *certs[PKL_CHAIN_MAX];  /* leaf first; each holds a reference */
-	int fetched[PKL_CHAIN_MAX];  /* certs[i] came from an AIA URL ... */
+	X509 *certs[PKL_CHAIN_MAX];                          /* leaf first; each holds a reference */
+	int fetched[PKL_CHAIN_MAX];                          /* certs[i] came from an AIA URL ... */
 	char fetched_from[PKL_CHAIN_MAX][PKL_CHAIN_URI_MAX]; /* ... this one */
 	size_t n;
-	int complete;                /* the last certificate is self-signed */
-	int anchored;                /* the last certificate is a trust anchor */
-	int loop;                    /* building stopped at PKL_CHAIN_MAX or a repeat */
+	int complete; /* the last certificate is self-signed */
+	int anchored; /* the last certificate is a trust anchor */
+	int loop;     /* building stopped at PKL_CHAIN_MAX or a repeat */
 };
 
 /* Builds the path of leaf. Adds findings about AIA fetches (chain.issuer_fetched,
@@ -70,11 +70,11 @@ X509 *pkl_chain_parse_issuer(const unsigned char *data, size_t len);
  * for PKCS#12 only (NULL: try the empty password). *is_p12 tells which.
  * PKL_EINPUT with a one-line reason for garbage, a PEM without a certificate,
  * a PKCS#12 with a wrong or missing password. */
-enum pkl_rc pkl_chain_load_input(const char *path, const char *password, X509 **leaf,
-				 STACK_OF(X509) *extra, int *is_p12, struct pkl_err *err);
+enum pkl_rc pkl_chain_load_input(const char *path, const char *password, X509 **leaf, STACK_OF(X509) * extra,
+				 int *is_p12, struct pkl_err *err);
 
 /* Appends every certificate of a PEM/DER file, or of every *.pem *.crt *.cer
  * *.der file of a directory, to out. PKL_EINPUT if none is found. */
-enum pkl_rc pkl_chain_load_certs(const char *path, STACK_OF(X509) *out, struct pkl_err *err);
+enum pkl_rc pkl_chain_load_certs(const char *path, STACK_OF(X509) * out, struct pkl_err *err);
 
 #endif

@@ -42,8 +42,8 @@ struct pkl_crl_req {
 
 /* Signs a v2 CRL: issuer = CA subject (byte-equal), AKI = CA SKI, CRLNumber,
  * nextUpdate always; revokedCertificates absent when empty. */
-enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_key,
-			 struct pkl_buf *der_out, struct pkl_err *err);
+enum pkl_rc pkl_crl_sign(const struct pkl_crl_req *req, X509 *ca, EVP_PKEY *ca_key, struct pkl_buf *der_out,
+			 struct pkl_err *err);
 
 /* Name <-> code: "keyCompromise" etc. (RFC 5280 §5.3.1); "unspecified" and
  * "none" give PKL_REASON_NONE; returns -2 for unknown names. */

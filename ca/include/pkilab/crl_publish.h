@@ -26,17 +26,18 @@
 /* The result of publishing (or skipping) one CA's CRL. */
 struct pkl_crl_info {
 	char ca[PKL_NAME_MAX];
-	int signed_now;        /* 0: skipped because not due (--due) */
-	char number[64];       /* decimal CRLNumber of the CRL now in publish/ */
+	int signed_now;  /* 0: skipped because not due (--due) */
+	char number[64]; /* decimal CRLNumber of the CRL now in publish/ */
 	pkl_time this_update, next_update;
 	size_t n_entries;
 	size_t der_len;
-	char path[PATH_MAX];   /* publish/crl/<ca>.crl */
+	char path[PATH_MAX]; /* publish/crl/<ca>.crl */
 };
 
 /* pkl_crl_publish flags. */
-#define PKL_PUBLISH_DUE 1                /* only when due (below) */
-#define PKL_PUBLISH_ALLOW_CLOCK_BEHIND 2 /* sign even when the clock is behind
+#define PKL_PUBLISH_DUE 1 /* only when due (below) */
+#define PKL_PUBLISH_ALLOW_CLOCK_BEHIND \
+	2 /* sign even when the clock is behind
 					    the thisUpdate of the CRL in force */
 
 /* Signs and publishes the CRL of ca. With PKL_PUBLISH_DUE: a CRL is due when
@@ -47,8 +48,8 @@ struct pkl_crl_info {
  * PKL_PUBLISH_ALLOW_CLOCK_BEHIND. The CA certificate is checked first
  * (pkl_pki_load_ca_cert) and the signed CRL passes pkl_crl_selfcheck before
  * it is committed. */
-enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags,
-			    struct pkl_crl_info *info, struct pkl_err *err);
+enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags, struct pkl_crl_info *info,
+			    struct pkl_err *err);
 
 /* Calls pkl_crl_publish for every CA (in issue order); fn receives each
  * result. Stops at the first failure. */
@@ -73,9 +74,8 @@ enum pkl_rc pkl_crl_selfcheck(const struct pkl_buf *der, X509 *ca, const char *w
 
 /* The next CRL number from the three sources (decimal strings, "" = none;
  * published may be NULL). Writes the decimal result to out. */
-enum pkl_rc pkl_crl_next_number(const char *stored, const unsigned char *published,
-				size_t published_len, uint64_t now_ms, char *out, size_t outlen,
-				struct pkl_err *err);
+enum pkl_rc pkl_crl_next_number(const char *stored, const unsigned char *published, size_t published_len,
+				uint64_t now_ms, char *out, size_t outlen, struct pkl_err *err);
 
 /* A CRL number for `now`: milliseconds since the epoch (the sub-second part
  * from the real clock), 8 octets big-endian, so numbers grow with time even

@@ -32,12 +32,12 @@
 /* What pkl_crl_walk found in a TBSCertList. The spans point into the DER
  * that was walked (NULL after pkl_crl_walk_file, which unmaps the file). */
 struct pkl_crl_tbs {
-	int has_version;          /* the optional version INTEGER is present */
-	long version;             /* its value (1 for v2); 0 when absent */
+	int has_version; /* the optional version INTEGER is present */
+	long version;    /* its value (1 for v2); 0 when absent */
 	pkl_time this_update;
-	pkl_time next_update;     /* 0 if absent */
-	int has_list;             /* revokedCertificates present (maybe empty) */
-	int has_entries;          /* ... and not empty */
+	pkl_time next_update;      /* 0 if absent */
+	int has_list;              /* revokedCertificates present (maybe empty) */
+	int has_entries;           /* ... and not empty */
 	const unsigned char *list; /* contents of revokedCertificates */
 	size_t list_len;
 	const unsigned char *exts; /* contents of crlExtensions [0] */
@@ -50,8 +50,7 @@ struct pkl_crl_tbs {
  * span of revokedCertificates (skipped, not decoded) and the CRLNumber.
  * Does not check the signature. PKL_EINPUT "malformed CRL (N bytes)" when
  * the DER is not a CertificateList. */
-enum pkl_rc pkl_crl_walk(const unsigned char *der, size_t len, struct pkl_crl_tbs *out,
-			 struct pkl_err *err);
+enum pkl_rc pkl_crl_walk(const unsigned char *der, size_t len, struct pkl_crl_tbs *out, struct pkl_err *err);
 /* The same for a file (memory-mapped). PKL_EINPUT when absent or malformed. */
 enum pkl_rc pkl_crl_walk_file(const char *path, struct pkl_crl_tbs *out, struct pkl_err *err);
 
@@ -59,24 +58,24 @@ enum pkl_rc pkl_crl_walk_file(const char *path, struct pkl_crl_tbs *out, struct 
  * revocationDate, reasonCode (PKL_REASON_NONE when absent) and
  * invalidityDate (0 when absent); *p moves past it. PKL_EINPUT when the
  * entry is malformed or its serial longer than 20 octets. */
-enum pkl_rc pkl_crl_read_entry(const unsigned char **p, const unsigned char *end,
-			       struct pkl_crl_entry *e, struct pkl_err *err);
+enum pkl_rc pkl_crl_read_entry(const unsigned char **p, const unsigned char *end, struct pkl_crl_entry *e,
+			       struct pkl_err *err);
 
 /* RFC 5280 §5.2.3: CRLNumber is at most 20 octets: < 2^159, 49 decimal digits. */
 #define PKL_CRL_NUMBER_MAX 52
 
 struct pkl_crlinfo {
 	pkl_time this_update;
-	pkl_time next_update;           /* 0: the CRL has none */
+	pkl_time next_update;            /* 0: the CRL has none */
 	char number[PKL_CRL_NUMBER_MAX]; /* decimal CRLNumber; "" when absent */
-	long version;                   /* 1 for v2 (the encoded value) */
-	size_t revoked;                 /* entries in revokedCertificates */
-	size_t size;                    /* DER bytes */
-	int has_aki;                    /* authorityKeyIdentifier with keyIdentifier */
+	long version;                    /* 1 for v2 (the encoded value) */
+	size_t revoked;                  /* entries in revokedCertificates */
+	size_t size;                     /* DER bytes */
+	int has_aki;                     /* authorityKeyIdentifier with keyIdentifier */
 	unsigned char aki[64];
 	size_t aki_len;
-	char issuer[512];               /* issuer DN, one line, for messages */
-	int sig_nid;                    /* signature algorithm */
+	char issuer[512]; /* issuer DN, one line, for messages */
+	int sig_nid;      /* signature algorithm */
 };
 
 /* Decodes a DER CRL (exactly len bytes: trailing data is an error) and fills
@@ -91,13 +90,13 @@ enum pkl_rc pkl_crlcheck_parse(const unsigned char *der, size_t len, const char 
  * present), the signature verifies with the CA's public key, and a CRL
  * number is present. info is filled whenever parsing succeeded, even if a
  * later check failed, so a caller can still report on what it saw. */
-enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char *where,
-				X509 *ca, struct pkl_crlinfo *info, struct pkl_err *err);
+enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char *where, X509 *ca,
+				struct pkl_crlinfo *info, struct pkl_err *err);
 
 /* Time checks: PKL_EINPUT "expired ..." when nextUpdate <= now, "no
  * nextUpdate" when absent, "not yet valid ..." when thisUpdate > now + skew. */
-enum pkl_rc pkl_crlcheck_fresh(const struct pkl_crlinfo *info, pkl_time now, int64_t skew,
-			       const char *where, struct pkl_err *err);
+enum pkl_rc pkl_crlcheck_fresh(const struct pkl_crlinfo *info, pkl_time now, int64_t skew, const char *where,
+			       struct pkl_err *err);
 
 /* Compares two decimal CRL numbers of any length (leading zeros ignored):
  * <0, 0, >0 like strcmp. An empty or non-decimal string sorts below every

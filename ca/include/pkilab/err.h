@@ -34,17 +34,16 @@ struct pkl_err {
 
 /* Records an error and returns rc, so callers can `return pkl_err_set(...)`.
  * A NULL err is allowed (the detail is dropped). */
-enum pkl_rc pkl_err_set(struct pkl_err *err, enum pkl_rc rc, const char *where,
-			const char *fmt, ...) PKL_PRINTF(4, 5);
+enum pkl_rc pkl_err_set(struct pkl_err *err, enum pkl_rc rc, const char *where, const char *fmt, ...)
+	PKL_PRINTF(4, 5);
 
 /* Like pkl_err_set, then appends ": <reason>" from the OpenSSL error queue
  * and drains the queue so that no stale error leaks into a later message. */
-enum pkl_rc pkl_err_ssl(struct pkl_err *err, enum pkl_rc rc, const char *where,
-			const char *fmt, ...) PKL_PRINTF(4, 5);
+enum pkl_rc pkl_err_ssl(struct pkl_err *err, enum pkl_rc rc, const char *where, const char *fmt, ...)
+	PKL_PRINTF(4, 5);
 
 /* Records errno's text: "open 'x': Permission denied". */
-enum pkl_rc pkl_err_sys(struct pkl_err *err, const char *where, const char *fmt, ...)
-	PKL_PRINTF(3, 4);
+enum pkl_rc pkl_err_sys(struct pkl_err *err, const char *where, const char *fmt, ...) PKL_PRINTF(3, 4);
 
 /* Prefixes err->where with a context when it has none ("lab.cfg: ..."). */
 void pkl_err_where(struct pkl_err *err, const char *where);

@@ -78,12 +78,11 @@ enum pkl_rc pkl_export(struct pkl_pki *pki, const char *name, const struct pkl_e
 		       struct pkl_buf *listing, struct pkl_err *err);
 
 /* A PKCS#12 (DER) of key, cert and chain (may be NULL) under friendly name. */
-enum pkl_rc pkl_export_p12(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain, const char *friendly,
+enum pkl_rc pkl_export_p12(EVP_PKEY *key, X509 *cert, STACK_OF(X509) * chain, const char *friendly,
 			   const char *password, enum pkl_p12_profile profile, struct pkl_buf *out,
 			   struct pkl_err *err);
 
 /* The `openssl ca` database (index.txt) of every certificate CA ca_id issued. */
-enum pkl_rc pkl_export_index(struct pkl_pki *pki, int64_t ca_id, struct pkl_buf *out,
-			     struct pkl_err *err);
+enum pkl_rc pkl_export_index(struct pkl_pki *pki, int64_t ca_id, struct pkl_buf *out, struct pkl_err *err);
 
 #endif

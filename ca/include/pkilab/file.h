@@ -31,8 +31,8 @@ enum pkl_rc pkl_file_check_replaceable(const char *path, struct pkl_err *err);
  * refusing like pkl_file_write_atomic when path is not replaceable,
  * optionally without fsync (the caller batches durability with pkl_file_sync_fs).
  * The temporary name is written to tmp (size tmplen). */
-enum pkl_rc pkl_file_write_temp(const char *path, const void *data, size_t len, mode_t mode,
-				int do_fsync, char *tmp, size_t tmplen, struct pkl_err *err);
+enum pkl_rc pkl_file_write_temp(const char *path, const void *data, size_t len, mode_t mode, int do_fsync,
+				char *tmp, size_t tmplen, struct pkl_err *err);
 
 /* Creates a directory and its parents; the last component gets mode. */
 enum pkl_rc pkl_file_mkdirs(const char *path, mode_t mode, struct pkl_err *err);

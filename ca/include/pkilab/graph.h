@@ -19,30 +19,30 @@
 /* The state of one certificate or CRL, from good to bad; selects colours. */
 enum pkl_graph_state {
 	PKL_GRAPH_OK = 0,
-	PKL_GRAPH_WARN,      /* expires within the margin; CRL past half its lifetime */
-	PKL_GRAPH_BAD,       /* expired, not yet valid, revoked; CRL missing, invalid, expired */
-	PKL_GRAPH_RETIRED,   /* superseded by a renewal (only with all) */
+	PKL_GRAPH_WARN,    /* expires within the margin; CRL past half its lifetime */
+	PKL_GRAPH_BAD,     /* expired, not yet valid, revoked; CRL missing, invalid, expired */
+	PKL_GRAPH_RETIRED, /* superseded by a renewal (only with all) */
 };
 
 struct pkl_graph_opts {
-	pkl_time now;        /* the moment states are judged at */
-	int64_t margin;      /* "expires soon" window in seconds (e.g. 30 days) */
-	int all;             /* include superseded certificates */
-	int legend;          /* add a legend cluster */
+	pkl_time now;   /* the moment states are judged at */
+	int64_t margin; /* "expires soon" window in seconds (e.g. 30 days) */
+	int all;        /* include superseded certificates */
+	int legend;     /* add a legend cluster */
 };
 
 /* Appends the DOT text for the PKI to out. Reads the database and
  * publish/crl/; never writes. */
-enum pkl_rc pkl_graph_dot(struct pkl_pki *pki, const struct pkl_graph_opts *opts,
-			  struct pkl_buf *out, struct pkl_err *err);
+enum pkl_rc pkl_graph_dot(struct pkl_pki *pki, const struct pkl_graph_opts *opts, struct pkl_buf *out,
+			  struct pkl_err *err);
 
 /* The same model as JSON (pretty-printed, one object): "at", "cdp" (bases),
  * "certificates" [{name, kind, issuer, subject, template, key, serial,
  * not_before, not_after, revoked, on_published_crl, current, state, detail}],
  * "crls" [{ca, state, detail, published, number, revoked, this_update,
  * next_update, urls}]; state is "ok", "warn", "bad" or "retired". */
-enum pkl_rc pkl_graph_json(struct pkl_pki *pki, const struct pkl_graph_opts *opts,
-			   struct pkl_buf *out, struct pkl_err *err);
+enum pkl_rc pkl_graph_json(struct pkl_pki *pki, const struct pkl_graph_opts *opts, struct pkl_buf *out,
+			   struct pkl_err *err);
 
 /* Escapes s for a double-quoted DOT string (quotes, backslashes, control
  * characters dropped) and appends it to out, without the quotes. */

@@ -18,7 +18,7 @@ struct pkl_issue_ctx {
 	char cdp[PKL_MAX_CDP][PKL_URI_MAX]; /* CDP/AIA bases (lab order) */
 	size_t n_cdp;
 	int cdp_point_per_uri;
-	pkl_time now;               /* issue time (CRL thisUpdate is derived from it) */
+	pkl_time now;                  /* issue time (CRL thisUpdate is derived from it) */
 	struct pkl_issue_cache *cache; /* NULL, or from pkl_issue_cache_new(): issuers'
 					  rows and chains, for many issues in one
 					  transaction */
@@ -41,8 +41,8 @@ enum pkl_rc pkl_issue_ctx_load(struct pkl_pki *pki, struct pkl_issue_ctx *ctx, s
  * out_key is not NULL, are new references the caller frees. */
 enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const struct pkl_issue_ctx *ctx,
 			     const struct pkl_entity *e, X509 *issuer, EVP_PKEY *issuer_key,
-			     EVP_PKEY *subject_key, int store_key, X509 **out_cert,
-			     EVP_PKEY **out_key, struct pkl_err *err);
+			     EVP_PKEY *subject_key, int store_key, X509 **out_cert, EVP_PKEY **out_key,
+			     struct pkl_err *err);
 
 /* The words a refusal of the issuance policy uses, so that it names what its
  * reader can change: a lab file's entry and settings, or a command's options. */
@@ -75,7 +75,8 @@ enum pkl_rc pkl_issue_check_policy(const struct pkl_entity *e, pkl_time issuer_n
  * alike: notBefore = *not_before, or now - the profile's backdate; notAfter =
  * *not_after, or notBefore + the profile's validity. NULL: not given. The
  * caller refuses notAfter <= notBefore in its own words. */
-void pkl_issue_window(struct pkl_entity *e, pkl_time now, const pkl_time *not_before, const pkl_time *not_after);
+void pkl_issue_window(struct pkl_entity *e, pkl_time now, const pkl_time *not_before,
+		      const pkl_time *not_after);
 
 /* notBefore and notAfter of e from its profile, relative to now, as a lab
  * entry's are (lab.c): notBefore = now - backdate, unless not_before (an
@@ -108,7 +109,7 @@ struct pkl_issue_opts {
 struct pkl_issue_result {
 	char name[PKL_NAME_MAX];
 	char issuer[PKL_NAME_MAX];
-	char serial[41];           /* lowercase hex */
+	char serial[41]; /* lowercase hex */
 	char subject[512];
 	pkl_time not_after;
 };
@@ -122,20 +123,20 @@ enum pkl_rc pkl_issue(const char *pki_dir, const struct pkl_issue_opts *o, struc
 /* `pkilab renew`: a new certificate for the same name, subject, SANs,
  * template and issuer as the current one (lib/renew.c). */
 struct pkl_renew_opts {
-	const char *ref;     /* NAME, or the serial ("0x..") of the current certificate */
-	int reuse_key;       /* keep the current private key (default: a new one) */
-	int revoke_old;      /* revoke the old certificate as superseded */
-	const char *validity; /* NULL: the template's */
+	const char *ref;           /* NAME, or the serial ("0x..") of the current certificate */
+	int reuse_key;             /* keep the current private key (default: a new one) */
+	int revoke_old;            /* revoke the old certificate as superseded */
+	const char *validity;      /* NULL: the template's */
 	const char *templates_dir; /* searched for the template (pkl_template_dirs_init); NULL: none */
 };
 
 struct pkl_renew_result {
 	char name[PKL_NAME_MAX];
 	char issuer[PKL_NAME_MAX];
-	char serial[41];     /* the new certificate's, lowercase hex */
+	char serial[41]; /* the new certificate's, lowercase hex */
 	char old_serial[41];
-	int new_key;         /* !reuse_key */
-	int old_revoked;     /* revoke_old was asked (the old one is revoked now) */
+	int new_key;     /* !reuse_key */
+	int old_revoked; /* revoke_old was asked (the old one is revoked now) */
 	pkl_time not_after;
 };
 

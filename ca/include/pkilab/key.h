@@ -8,7 +8,11 @@
 #include <openssl/evp.h>
 #include "buf.h"
 
-enum pkl_key_type { PKL_KEY_RSA = 1, PKL_KEY_EC, PKL_KEY_ED25519 };
+enum pkl_key_type {
+	PKL_KEY_RSA = 1,
+	PKL_KEY_EC,
+	PKL_KEY_ED25519
+};
 
 struct pkl_key_spec {
 	enum pkl_key_type type;
@@ -47,19 +51,18 @@ EVP_PKEY *pkl_key_generate(const struct pkl_key_spec *spec, struct pkl_err *err)
  * under ASan, whose malloc interception makes one derivation 0.5 s). NIST
  * SP 800-132 asks for a salt of at least 128 bits. */
 #define PKL_KEY_KDF_ITERATIONS 600000
-#define PKL_KEY_KDF_SALT_LEN 16
+#define PKL_KEY_KDF_SALT_LEN   16
 
 /* PKCS#8 PEM; with a passphrase, EncryptedPrivateKeyInfo: PBES2 with
  * PBKDF2-HMAC-SHA256 (PKL_KEY_KDF_ITERATIONS, random PKL_KEY_KDF_SALT_LEN-byte
  * salt) and AES-256-CBC. */
-enum pkl_rc pkl_key_to_pem(EVP_PKEY *key, const char *passphrase, struct pkl_buf *out,
-			   struct pkl_err *err);
+enum pkl_rc pkl_key_to_pem(EVP_PKEY *key, const char *passphrase, struct pkl_buf *out, struct pkl_err *err);
 /* Decodes PEM (PKCS#8, encrypted or not; any PBES2 iteration count and PRF,
  * so keys from earlier versions and `openssl genpkey -aes256` load too).
  * `where` names the source in errors.
  * A wrong or missing passphrase is PKL_EINPUT with a clear message. */
-EVP_PKEY *pkl_key_from_pem(const void *pem, size_t len, const char *passphrase,
-			   const char *where, struct pkl_err *err);
+EVP_PKEY *pkl_key_from_pem(const void *pem, size_t len, const char *passphrase, const char *where,
+			   struct pkl_err *err);
 EVP_PKEY *pkl_key_load(const char *path, const char *passphrase, struct pkl_err *err);
 
 /* The signature digest for a key: SHA-384 for P-384, SHA-512 for P-521,

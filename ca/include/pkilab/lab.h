@@ -19,11 +19,15 @@
 
 #define PKL_NAME_MAX 64
 #define PKL_MAX_SANS 16
-#define PKL_MAX_EKU 12
-#define PKL_MAX_CDP 8
-#define PKL_URI_MAX 256
+#define PKL_MAX_EKU  12
+#define PKL_MAX_CDP  8
+#define PKL_URI_MAX  256
 
-enum pkl_role { PKL_ROLE_ROOT = 1, PKL_ROLE_INTERMEDIATE, PKL_ROLE_LEAF };
+enum pkl_role {
+	PKL_ROLE_ROOT = 1,
+	PKL_ROLE_INTERMEDIATE,
+	PKL_ROLE_LEAF
+};
 
 /* A resolved certificate profile: a template with an entity's overrides applied. */
 struct pkl_profile {
@@ -31,21 +35,21 @@ struct pkl_profile {
 	char description[256];
 	enum pkl_role role;
 	struct pkl_key_spec key;
-	int64_t validity;       /* seconds, from notBefore */
-	int64_t max_validity;   /* 0: unlimited (ipsec-gateway: 825 d, Apple) */
-	int64_t backdate;       /* notBefore = issue time - backdate (clock drift allowance) */
-	int path_len;           /* -1: no pathLenConstraint */
-	unsigned key_usage;     /* PKL_KU_* */
-	int rsa_key_encipherment; /* add keyEncipherment when the key is RSA */
+	int64_t validity;          /* seconds, from notBefore */
+	int64_t max_validity;      /* 0: unlimited (ipsec-gateway: 825 d, Apple) */
+	int64_t backdate;          /* notBefore = issue time - backdate (clock drift allowance) */
+	int path_len;              /* -1: no pathLenConstraint */
+	unsigned key_usage;        /* PKL_KU_* */
+	int rsa_key_encipherment;  /* add keyEncipherment when the key is RSA */
 	char eku[PKL_MAX_EKU][64]; /* dotted OIDs */
 	size_t n_eku;
 	int san_required;
-	int ip_as_dns;          /* IP SANs also written as dNSName (Windows) */
-	int cdp;                /* include CRL distribution points */
-	int aia;                /* include AIA caIssuers */
-	int64_t crl_lifetime;   /* CAs: nextUpdate - thisUpdate of their CRLs */
-	int encrypt_key;        /* store the private key encrypted (PKCS#8 AES-256) */
-	int outlive_issuer;     /* allow notAfter beyond the issuer's (broken labs) */
+	int ip_as_dns;        /* IP SANs also written as dNSName (Windows) */
+	int cdp;              /* include CRL distribution points */
+	int aia;              /* include AIA caIssuers */
+	int64_t crl_lifetime; /* CAs: nextUpdate - thisUpdate of their CRLs */
+	int encrypt_key;      /* store the private key encrypted (PKCS#8 AES-256) */
+	int outlive_issuer;   /* allow notAfter beyond the issuer's (broken labs) */
 };
 
 struct pkl_entity {
@@ -54,22 +58,22 @@ struct pkl_entity {
 	char subject[512];
 	struct pkl_san sans[PKL_MAX_SANS];
 	size_t n_sans;
-	pkl_time not_before;     /* resolved, backdate already applied */
+	pkl_time not_before; /* resolved, backdate already applied */
 	pkl_time not_after;
 	struct pkl_profile prof;
 	char where[PATH_MAX + 16]; /* "lab.cfg:12" of the entry */
 	int is_ca;
-	size_t depth;            /* 0 root, 1 intermediate under it, ... */
+	size_t depth; /* 0 root, 1 intermediate under it, ... */
 };
 
 struct pkl_lab {
 	char name[PKL_NAME_MAX];
-	char path[PATH_MAX];    /* the lab file */
-	char pki_dir[PATH_MAX]; /* resolved against the lab file's directory */
+	char path[PATH_MAX];                /* the lab file */
+	char pki_dir[PATH_MAX];             /* resolved against the lab file's directory */
 	char cdp[PKL_MAX_CDP][PKL_URI_MAX]; /* base URLs, priority order, no trailing '/' */
 	size_t n_cdp;
-	int cdp_point_per_uri;  /* lab setting cdp_layout = "point-per-uri" */
-	pkl_time now;           /* the moment relative times were resolved against */
+	int cdp_point_per_uri;   /* lab setting cdp_layout = "point-per-uri" */
+	pkl_time now;            /* the moment relative times were resolved against */
 	struct pkl_entity *ents; /* issuers before the entities they sign */
 	size_t n_ents;
 };
@@ -103,8 +107,8 @@ enum pkl_rc pkl_template_load(const char *name, const char *lab_dir, const char 
 
 /* The first <dir>/<name>.cfg of dirs that exists; PKL_EINPUT naming every
  * directory searched if none does. */
-enum pkl_rc pkl_template_find(const char *name, const struct pkl_template_dirs *dirs, char *out, size_t outlen,
-			      struct pkl_err *err);
+enum pkl_rc pkl_template_find(const char *name, const struct pkl_template_dirs *dirs, char *out,
+			      size_t outlen, struct pkl_err *err);
 
 /* The settings of each scope, from the tables that drive parsing: name i of
  * the scope, NULL past the last (the documentation check walks them). */

@@ -28,25 +28,25 @@ enum {
 };
 
 enum pkl_lint_role {
-	PKL_ROLE_AUTO = 0,     /* decided from the certificate (pkl_lint_role_of) */
+	PKL_ROLE_AUTO = 0, /* decided from the certificate (pkl_lint_role_of) */
 	PKL_ROLE_ROOT_CA,
 	PKL_ROLE_SUB_CA,
-	PKL_ROLE_GATEWAY,      /* IKEv2 responder */
-	PKL_ROLE_CLIENT,       /* IKEv2 initiator */
+	PKL_ROLE_GATEWAY, /* IKEv2 responder */
+	PKL_ROLE_CLIENT,  /* IKEv2 initiator */
 };
 
-#define PKL_OID_SERVER_AUTH "1.3.6.1.5.5.7.3.1"
-#define PKL_OID_CLIENT_AUTH "1.3.6.1.5.5.7.3.2"
-#define PKL_OID_IPSEC_IKE "1.3.6.1.5.5.7.3.17"
+#define PKL_OID_SERVER_AUTH      "1.3.6.1.5.5.7.3.1"
+#define PKL_OID_CLIENT_AUTH      "1.3.6.1.5.5.7.3.2"
+#define PKL_OID_IPSEC_IKE        "1.3.6.1.5.5.7.3.17"
 #define PKL_OID_IKE_INTERMEDIATE "1.3.6.1.5.5.8.2.2"
-#define PKL_OID_ANY_EKU "2.5.29.37.0"
+#define PKL_OID_ANY_EKU          "2.5.29.37.0"
 
 struct pkl_lint_opts {
-	unsigned platforms;        /* PKL_PLAT_*; 0 = all */
-	enum pkl_lint_role role;   /* PKL_ROLE_AUTO: from the certificate */
-	X509 *issuer;              /* optional: enables the chain lints L12 (AKI) and L13 (DN) */
-	const char *id;            /* optional IKE identity (X3): FQDN, IP, email or DN */
-	int show_ok;               /* one ok finding per check that found nothing */
+	unsigned platforms;      /* PKL_PLAT_*; 0 = all */
+	enum pkl_lint_role role; /* PKL_ROLE_AUTO: from the certificate */
+	X509 *issuer;            /* optional: enables the chain lints L12 (AKI) and L13 (DN) */
+	const char *id;          /* optional IKE identity (X3): FQDN, IP, email or DN */
+	int show_ok;             /* one ok finding per check that found nothing */
 };
 
 /* "windows", "strongswan", "apple", "all", or a comma list; PKL_EINPUT otherwise. */
@@ -71,22 +71,21 @@ enum pkl_rc pkl_lint_cert(X509 *cert, const struct pkl_lint_opts *o, struct pkl_
 void pkl_lint_chain(X509 *const *certs, size_t n, int show_ok, struct pkl_report *r);
 
 struct pkl_lint_crl_opts {
-	X509 *issuer;                 /* optional: X7 (issuer DN, AKI, IDP) */
-	const char *const *cdp_uris;  /* optional: the URIs of the CDP the CRL was fetched for (X7 IDP) */
+	X509 *issuer;                /* optional: X7 (issuer DN, AKI, IDP) */
+	const char *const *cdp_uris; /* optional: the URIs of the CDP the CRL was fetched for (X7 IDP) */
 	size_t n_cdp;
-	pkl_time now;                 /* 0: X8 freshness not checked */
+	pkl_time now; /* 0: X8 freshness not checked */
 	int show_ok;
 };
 
 /* L19, L20, X7, X8 over a DER CRL. `label` names it in findings (a URL or
  * path). A CRL that does not parse is one crl.parse failure. */
 enum pkl_rc pkl_lint_crl(const unsigned char *der, size_t len, const char *label,
-			 const struct pkl_lint_crl_opts *o, struct pkl_report *r,
-			 struct pkl_err *err);
+			 const struct pkl_lint_crl_opts *o, struct pkl_report *r, struct pkl_err *err);
 
 /* X9: a PKCS#12 file's protection profile against the targets (Windows
  * before Server 2019 and Apple need 3DES/SHA-1 MAC). */
-void pkl_lint_p12(const unsigned char *der, size_t len, const char *label, unsigned platforms,
-		  int show_ok, struct pkl_report *r);
+void pkl_lint_p12(const unsigned char *der, size_t len, const char *label, unsigned platforms, int show_ok,
+		  struct pkl_report *r);
 
 #endif

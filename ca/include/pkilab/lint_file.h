@@ -13,11 +13,11 @@
 #include "lint.h"
 
 struct pkl_lint_file_opts {
-	const char *issuer_file;   /* optional: the issuing CA (L12/L13 for one certificate, X7 for a CRL) */
-	const char *id;            /* optional IKE identity for the first certificate (X3) */
-	unsigned platforms;        /* PKL_PLAT_*; 0 = all */
-	enum pkl_lint_role role;   /* role of the first certificate; PKL_ROLE_AUTO from its EKU */
-	pkl_time at;               /* judge CRL freshness (X8) as of this time */
+	const char *issuer_file; /* optional: the issuing CA (L12/L13 for one certificate, X7 for a CRL) */
+	const char *id;          /* optional IKE identity for the first certificate (X3) */
+	unsigned platforms;      /* PKL_PLAT_*; 0 = all */
+	enum pkl_lint_role role; /* role of the first certificate; PKL_ROLE_AUTO from its EKU */
+	pkl_time at;             /* judge CRL freshness (X8) as of this time */
 };
 
 /* Lints every file of paths[0..n) into r, one ok finding per check that

@@ -7,7 +7,12 @@
 
 #include "err.h"
 
-enum pkl_log_level { PKL_LOG_ERROR = 0, PKL_LOG_WARN, PKL_LOG_INFO, PKL_LOG_DEBUG };
+enum pkl_log_level {
+	PKL_LOG_ERROR = 0,
+	PKL_LOG_WARN,
+	PKL_LOG_INFO,
+	PKL_LOG_DEBUG
+};
 
 typedef void (*pkl_log_sink_fn)(enum pkl_log_level level, const char *msg, void *cls);
 

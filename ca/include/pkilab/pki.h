@@ -17,7 +17,13 @@
 #include <openssl/x509.h>
 #include "db.h"
 
-enum pkl_pki_file { PKL_FILE_KEY, PKL_FILE_CERT, PKL_FILE_CHAIN, PKL_FILE_CRL, PKL_FILE_AIA };
+enum pkl_pki_file {
+	PKL_FILE_KEY,
+	PKL_FILE_CERT,
+	PKL_FILE_CHAIN,
+	PKL_FILE_CRL,
+	PKL_FILE_AIA
+};
 
 struct pkl_pki {
 	char dir[PATH_MAX];
@@ -33,8 +39,8 @@ struct pkl_pki *pkl_pki_open(const char *dir, int create, struct pkl_err *err);
 void pkl_pki_close(struct pkl_pki *pki);
 
 /* The path of a file of the layout. */
-enum pkl_rc pkl_pki_path(const struct pkl_pki *pki, enum pkl_pki_file kind, const char *name,
-			 char *out, size_t outlen, struct pkl_err *err);
+enum pkl_rc pkl_pki_path(const struct pkl_pki *pki, enum pkl_pki_file kind, const char *name, char *out,
+			 size_t outlen, struct pkl_err *err);
 
 /* Loads the current certificate / private key of name. */
 X509 *pkl_pki_load_cert(struct pkl_pki *pki, const char *name, struct pkl_err *err);
@@ -64,8 +70,8 @@ enum pkl_rc pkl_pki_check_unrecorded(struct pkl_pki *pki, const char *name, stru
 
 /* The chain above a certificate (its issuers up to, not including, the root),
  * as PEM appended to out; the certificate itself first when with_self. */
-enum pkl_rc pkl_pki_chain_pem(struct pkl_pki *pki, const char *name, int with_self,
-			      int with_root, struct pkl_buf *out, struct pkl_err *err);
+enum pkl_rc pkl_pki_chain_pem(struct pkl_pki *pki, const char *name, int with_self, int with_root,
+			      struct pkl_buf *out, struct pkl_err *err);
 
 /* A transaction over the database and files. */
 struct pkl_txn;
@@ -73,8 +79,8 @@ struct pkl_txn;
 struct pkl_txn *pkl_txn_begin(struct pkl_pki *pki, struct pkl_err *err);
 /* Stages a file: written now to a temporary name, renamed over `kind/name`
  * at commit. Overwrites only what the caller asked for. */
-enum pkl_rc pkl_txn_put(struct pkl_txn *txn, enum pkl_pki_file kind, const char *name,
-			const void *data, size_t len, struct pkl_err *err);
+enum pkl_rc pkl_txn_put(struct pkl_txn *txn, enum pkl_pki_file kind, const char *name, const void *data,
+			size_t len, struct pkl_err *err);
 /* Syncs, commits, renames. Frees txn whatever the result; on failure nothing
  * is changed (temporary files removed, database rolled back). */
 enum pkl_rc pkl_txn_commit(struct pkl_txn *txn, struct pkl_err *err);

@@ -35,7 +35,7 @@ struct pkl_revoke_req {
 /* Records one revocation in one transaction. Revoking twice, an unknown
  * reference, a root, or a CA without allow_ca are PKL_EINPUT and change
  * nothing. On success *row (may be NULL) receives the revoked row. */
-enum pkl_rc pkl_revoke_cert(struct pkl_pki *pki, const struct pkl_revoke_req *req,
-			    struct pkl_cert_row *row, struct pkl_err *err);
+enum pkl_rc pkl_revoke_cert(struct pkl_pki *pki, const struct pkl_revoke_req *req, struct pkl_cert_row *row,
+			    struct pkl_err *err);
 
 #endif

@@ -15,19 +15,19 @@
 #include "err.h"
 
 enum pkl_secret_from {
-	PKL_SECRET_NONE,   /* no source set, or a prompt without a terminal */
+	PKL_SECRET_NONE, /* no source set, or a prompt without a terminal */
 	PKL_SECRET_FILE,
 	PKL_SECRET_VALUE,
 	PKL_SECRET_PROMPT,
 };
 
 struct pkl_secret_src {
-	const char *file;     /* the first line of this file (up to CR or LF), if set */
-	size_t file_max;      /* largest file read; 0: 64 KiB */
-	const char *value;    /* else this value (e.g. from the environment), if set and non-empty */
-	const char *prompt;   /* else ask on /dev/tty with this text; NULL: never prompt */
-	int confirm;          /* ask twice and require the same answer */
-	size_t prompt_max;    /* longest answer kept (longer input is cut); 0: 1023 */
+	const char *file;   /* the first line of this file (up to CR or LF), if set */
+	size_t file_max;    /* largest file read; 0: 64 KiB */
+	const char *value;  /* else this value (e.g. from the environment), if set and non-empty */
+	const char *prompt; /* else ask on /dev/tty with this text; NULL: never prompt */
+	int confirm;        /* ask twice and require the same answer */
+	size_t prompt_max;  /* longest answer kept (longer input is cut); 0: 1023 */
 };
 
 /* Reads the secret. On PKL_OK *out holds it (caller frees with

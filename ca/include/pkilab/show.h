@@ -12,18 +12,18 @@
 #include "err.h"
 
 struct pkl_show_cert {
-	char *issuer_dn;                       /* "" when the name cannot be printed */
-	struct pkl_certread_names san;         /* printed with prefixes ("DNS:x") */
-	const char *key_usage[9];              /* RFC 5280 §4.2.1.3 bit names, in bit order */
+	char *issuer_dn;               /* "" when the name cannot be printed */
+	struct pkl_certread_names san; /* printed with prefixes ("DNS:x") */
+	const char *key_usage[9];      /* RFC 5280 §4.2.1.3 bit names, in bit order */
 	size_t n_key_usage;
-	char **eku;                            /* short names or dotted OIDs (RFC 5280 §4.2.1.12) */
+	char **eku; /* short names or dotted OIDs (RFC 5280 §4.2.1.12) */
 	size_t n_eku;
-	struct pkl_certread_names cdp;         /* URIs, printed bare */
-	struct pkl_certread_names ca_issuers;  /* AIA caIssuers URIs, raw */
+	struct pkl_certread_names cdp;        /* URIs, printed bare */
+	struct pkl_certread_names ca_issuers; /* AIA caIssuers URIs, raw */
 	int has_subject_key_id;
-	char subject_key_id[256];              /* colon hex */
-	char public_key[256];                  /* "EC 256 bits"; "" when absent */
-	char sha256[256], sha1[256];           /* colon hex fingerprints; "" when not computed */
+	char subject_key_id[256];    /* colon hex */
+	char public_key[256];        /* "EC 256 bits"; "" when absent */
+	char sha256[256], sha1[256]; /* colon hex fingerprints; "" when not computed */
 };
 
 /* Reads the certificate in der (label names it in errors) into *out. On
