@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -176,8 +177,16 @@ int main(int argc, char **argv)
 			return rc;
 		}
 		pkl_time_set_now(now_set ? &now : NULL);
+		cdp_log_init(cfg.log_level);
+		if (now_set) {
+			char fixed[32], real[32];
+
+			/* Every CRL judged fresh or stale depends on it: say so once. */
+			pkl_log(PKL_LOG_WARN, "PKILAB_NOW sets the clock to %s (the system clock reads %s)",
+				pkl_time_fmt(now, fixed, sizeof(fixed)),
+				pkl_time_fmt((pkl_time)time(NULL), real, sizeof(real)));
+		}
 	}
-	cdp_log_init(cfg.log_level);
 	raise_fd_limit(&cfg);
 	/* Signals are taken synchronously by the control loop; worker threads
 	 * inherit the blocked mask, and a closed client socket must not kill us. */

@@ -17,7 +17,10 @@ db_before=$(sqlite3 "$db" "SELECT crl_number, crl_this_update FROM cas ORDER BY 
 
 behind=$(date -u -d '-2 days' +%Y-%m-%dT%H:%M:%SZ)
 expect_rc 2 "crl --ca vpn-ca with the clock two days behind" env PKILAB_NOW="$behind" "$PKILAB" --pki "$PKI" crl --ca vpn-ca
-check "one line" one_line "$ERR"
+check "the moved clock is announced first, as a warning" \
+  sh -c 'printf "%s\n" "$1" | head -n 1 | grep -q "^pkilab: warning: PKILAB_NOW sets the clock to"' _ "$ERR"
+ERR=$(printf '%s\n' "$ERR" | sed 1d)
+check "then the error, one line" one_line "$ERR"
 check "names the clock problem" contains "$ERR" "clock behind the published CRL"
 check "names the new thisUpdate (two days back)" contains "$ERR" "$(date -u -d "$behind - 5 minutes" +%Y-%m-%d)"
 check "names the current thisUpdate" contains "$ERR" "$(date -u -d "$(echo "$tu_now" | sed 's/lastUpdate=//')" +%Y-%m-%d)"

@@ -17,6 +17,7 @@ struct pkl_cli {
 	int verbose;         /* -v count; -q sets -1 */
 	int output_failed;   /* a result could not be printed: main() exits 3 */
 	struct pkl_env env;  /* the environment, read once by main() */
+	int clock_announced; /* the PKILAB_NOW warning was printed */
 };
 
 enum cli_opt_type {

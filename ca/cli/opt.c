@@ -38,6 +38,21 @@ static void print_help(const struct pkl_cli *cli, const struct cli_opt *opts, co
 	}
 }
 
+/* A clock moved by PKILAB_NOW decides every validity and CRL date the
+ * command reports or signs; say so once, where -q can silence it, so a
+ * variable forgotten in a shell never passes unnoticed. */
+static void announce_clock(struct pkl_cli *cli)
+{
+	char fixed[32], real[32];
+
+	if (!cli->env.now_set || cli->clock_announced)
+		return;
+	cli->clock_announced = 1;
+	pkl_warn("PKILAB_NOW sets the clock to %s (the system clock reads %s)",
+		 pkl_time_fmt(cli->env.now, fixed, sizeof(fixed)),
+		 pkl_time_fmt((pkl_time)time(NULL), real, sizeof(real)));
+}
+
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, struct pkl_cli *cli, const char *usage,
 	      int *npos)
 {
@@ -170,6 +185,7 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, struct pkl_cli 
 		pkl_log_set_level(PKL_LOG_INFO);
 	else if (cli->verbose > 1)
 		pkl_log_set_level(PKL_LOG_DEBUG);
+	announce_clock(cli);
 	return PKL_OK;
 }
 

@@ -4,6 +4,7 @@
  * refused with the variable's name instead of being ignored deep in a call.
  */
 #include <string.h>
+#include <time.h>
 
 #include "pkilab/env.h"
 #include "pkilab/fetch.h"
@@ -55,11 +56,13 @@ enum pkl_rc pkl_env_read_now(pkl_env_lookup lookup, int *set, pkl_time *now, str
 	*set = 0;
 	if (!v)
 		return PKL_OK;
-	if (pkl_time_parse_absolute(v, now) != PKL_OK)
-		return pkl_err_set(err, PKL_EINPUT, "PKILAB_NOW",
-				   "bad time '%s' (expected an absolute UTC time such as "
-				   "2026-01-01T00:00:00Z or 2026-01-01)",
-				   v);
+	/* The syntax of --at: absolute, or relative to the system clock. */
+	if (pkl_time_parse(v, (pkl_time)time(NULL), now, NULL) != PKL_OK)
+		return pkl_err_set(
+			err, PKL_EINPUT, "PKILAB_NOW",
+			"bad time '%s' (expected an absolute UTC time such as "
+			"2026-01-01T00:00:00Z or 2026-01-01, or one relative to now such as +8d or -1h)",
+			v);
 	*set = 1;
 	return PKL_OK;
 }

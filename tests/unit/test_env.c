@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pkilab/env.h"
 #include "pkilab/fetch.h"
@@ -131,7 +132,8 @@ static void bad_values_name_the_variable(void **state)
 		const char *name, *value, *msg;
 	} cases[] = {
 		{ "PKILAB_NOW", "tomorrow", "bad time 'tomorrow'" },
-		{ "PKILAB_NOW", "30d", "bad time '30d'" },
+		{ "PKILAB_NOW", "+8x", "bad time '+8x'" },
+		{ "PKILAB_NOW", "8 days", "bad time '8 days'" },
 		{ "PKILAB_NOW", "2026-13-01", "bad time" },
 		{ "PKILAB_RESOLVE", "junk", "bad resolve entry 'junk'" },
 		{ "PKILAB_RESOLVE", "a.test:80:127.0.0.1,b.test:x:1.2.3.4",
@@ -172,6 +174,31 @@ static void now_alone(void **state)
 	assert_int_equal(set, 0);
 }
 
+/* PKILAB_NOW takes --at's syntax: relative values count from the system
+ * clock read at that moment (bracketed, so the test holds on a busy machine). */
+static void now_relative(void **state)
+{
+	static const char *const t[] = { "PKILAB_NOW", "+8d", NULL };
+	static const char *const back[] = { "PKILAB_NOW", "-1h", NULL };
+	struct pkl_err err = { 0 };
+	pkl_time now = 0, before, after;
+	int set = 0;
+
+	(void)state;
+	table = t;
+	before = (pkl_time)time(NULL);
+	assert_int_equal(pkl_env_read_now(lookup, &set, &now, &err), PKL_OK);
+	after = (pkl_time)time(NULL);
+	assert_int_equal(set, 1);
+	assert_true(now >= before + 8 * 86400 && now <= after + 8 * 86400);
+	table = back;
+	before = (pkl_time)time(NULL);
+	assert_int_equal(pkl_env_read_now(lookup, &set, &now, &err), PKL_OK);
+	after = (pkl_time)time(NULL);
+	assert_true(now >= before - 3600 && now <= after - 3600);
+	table = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +207,7 @@ int main(void)
 		cmocka_unit_test(empty_values_and_locale_order),
 		cmocka_unit_test(bad_values_name_the_variable),
 		cmocka_unit_test(now_alone),
+		cmocka_unit_test(now_relative),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

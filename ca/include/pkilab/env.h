@@ -11,7 +11,8 @@
  * Variables (values are borrowed from the lookup, e.g. the environ block):
  *   PKILAB_DIR                    default for --pki ("" = unset)
  *   PKILAB_TEMPLATES              template directory ("" = unset)
- *   PKILAB_NOW                    fixed current time, absolute (ptime.h)
+ *   PKILAB_NOW                    fixed current time, absolute or relative to the
+ *                                 system clock, as --at (ptime.h)
  *   PKILAB_RESOLVE                HOST:PORT:ADDR[:PORT2] entries, comma or space separated
  *   PKILAB_KEY_PASSPHRASE(_FILE)  passphrase for encrypted CA keys (key.h)
  *   PKILAB_P12_PASSWORD           PKCS#12 export password
