@@ -942,12 +942,13 @@ static void x5_x6_platform(struct cert_view *v)
 			    base ? OBJ_nid2sn(base) : "?", bits);
 	}
 
-	/* X6 */
-	if (v->is_ca)
+	/* X6: Apple's rule alone; with Apple not selected nothing was checked,
+	 * so nothing is reported either. */
+	if (v->is_ca || !(v->platforms & PKL_PLAT_APPLE))
 		return;
 	before = v->r->n;
 	pkl_time nb, na;
-	if ((v->platforms & PKL_PLAT_APPLE) && pkl_time_from_asn1(X509_get0_notBefore(v->x), &nb) == PKL_OK &&
+	if (pkl_time_from_asn1(X509_get0_notBefore(v->x), &nb) == PKL_OK &&
 	    pkl_time_from_asn1(X509_get0_notAfter(v->x), &na) == PKL_OK &&
 	    na - nb > (pkl_time)APPLE_MAX_DAYS * 86400) {
 		f = ADD(v, PKL_SEV_FAIL, "validity.apple_825", "validity of %lld days exceeds 825",

@@ -368,6 +368,9 @@ static pkl_time fake_clock(void)
 
 /* A run on leaf with fetching: the fixtures' CDP host (127.0.0.1:8081) is
  * mapped to the server, 127.0.0.1:8082 (a second mirror) to closed_port. */
+/* The --platform selection of run_on (0: all). */
+static unsigned run_platforms;
+
 static void run_on(X509 *leaf, struct server *s, int closed_port, pkl_time at, long budget_ms,
 		   struct pkl_report *r)
 {
@@ -388,6 +391,7 @@ static void run_on(X509 *leaf, struct server *s, int closed_port, pkl_time at, l
 	o.at = at;
 	o.clock = fake_clock;
 	o.windows_budget_ms = o.strongswan_budget_ms = budget_ms;
+	o.platforms = run_platforms;
 	assert_int_equal(pkl_doctor_run(&o, r, NULL), PKL_OK);
 }
 
@@ -581,10 +585,45 @@ static void slow_cdp_exceeds_budgets(void **state)
 	pkl_report_free(&r);
 }
 
+/* --platform keeps each client's findings to that client: the same slow
+ * server judged for Windows alone says nothing of strongSwan's budget or of
+ * Apple's 825 days, and for strongSwan alone nothing of Windows' budget. */
+static void platform_selects_its_findings(void **state)
+{
+	static const struct {
+		unsigned platforms;
+		const char *present, *absent[2];
+	} cases[] = {
+		{ PKL_PLAT_WINDOWS, "crl.budget_windows", { "crl.budget_strongswan", "lint.X6" } },
+		{ PKL_PLAT_STRONGSWAN, "crl.budget_strongswan", { "crl.budget_windows", "lint.X6" } },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct server s = { .date = W.now, .delay_us = 50000 };
+		struct pkl_report r = PKL_REPORT_INIT;
+
+		sign_crl(&s.root_crl, W.c.root, W.c.rk, -3600, 7 * FX_DAY, NULL);
+		sign_crl(&s.ca_crl, W.c.ca, W.c.ck, -3600, 7 * FX_DAY, NULL);
+		start(&s);
+		clock_value = W.now;
+		run_platforms = cases[i].platforms;
+		run_on(W.c.leaf, &s, 0, W.now, 1, &r);
+		run_platforms = 0;
+		stop(&s);
+		has(&r, cases[i].present, PKL_SEV_WARN);
+		for (size_t j = 0; j < 2; j++)
+			for (size_t k = 0; k < r.n; k++)
+				assert_string_not_equal(r.v[k].code, cases[i].absent[j]);
+		pkl_report_free(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(good_chain_offline_passes),
+		cmocka_unit_test(platform_selects_its_findings),
 		cmocka_unit_test(expired_leaf),
 		cmocka_unit_test(good_leaf_judged_later_is_expired),
 		cmocka_unit_test(leaf_not_yet_valid),
