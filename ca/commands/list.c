@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "../cli/cli.h"
+#include "pkilab/crl.h"
 #include "pkilab/db.h"
 #include "pkilab/pki.h"
 
@@ -41,14 +42,21 @@ static int one(const struct pkl_cert_row *r, void *cls)
 
 	pkl_time_fmt(r->not_after, na, sizeof(na));
 	if (c->arr) {
-		char nb[32];
-		json_array_append_new(c->arr,
-				      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name",
-						r->name, "kind", kind, "issuer", r->issuer_name, "serial",
-						r->serial, "subject", r->subject, "template",
-						r->template_name, "status", status_of(r, c->now),
-						"not_before", pkl_time_fmt(r->not_before, nb, sizeof(nb)),
-						"not_after", na, "current", r->current));
+		char nb[32], ra[32];
+		json_t *o = json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name", r->name, "kind", kind,
+			"issuer", r->issuer_name, "serial", r->serial, "subject", r->subject, "template",
+			r->template_name, "status", status_of(r, c->now), "not_before",
+			pkl_time_fmt(r->not_before, nb, sizeof(nb)), "not_after", na, "current", r->current);
+
+		/* The recorded date, the one every CRL carries (pkilab/crl.h). */
+		if (o && r->status == PKL_STATUS_REVOKED) {
+			json_object_set_new(o, "revoked_at",
+					    json_string(pkl_time_fmt(r->revoked_at, ra, sizeof(ra))));
+			json_object_set_new(o, "reason", json_string(pkl_reason_label(r->reason)));
+		}
+		if (o)
+			json_array_append_new(c->arr, o);
 	} else {
 		if (c->n == 0)
 			printf("%-20s %-12s %-14s %-13s %-20s %s\n", "NAME", "KIND", "ISSUER", "STATUS",

@@ -22,8 +22,6 @@
 #include "pkilab/crl_read.h"
 #include "pkilab/file.h"
 
-#define CRL_BACKDATE 300 /* thisUpdate = now - 5 min (docs/crl-publication.md) */
-
 /* ---- CRL numbers ---- */
 
 enum pkl_rc pkl_crl_next_number(const char *stored, const unsigned char *published, size_t published_len,
@@ -215,8 +213,8 @@ static int load_one(const struct pkl_db_issued *c, void *cls)
 		return 1;
 	}
 	e->revoked_at = c->revoked_at;
-	/* revocationDate <= thisUpdate (RFC 5280 §5.1.2.4, §5.1.2.6): a revocation recorded during
-	 * the back-dating window is dated at thisUpdate. */
+	/* revocationDate <= thisUpdate (RFC 5280 §5.1.2.4, §5.1.2.6). Revocations are recorded
+	 * back-dated like thisUpdate (PKL_CRL_BACKDATE), so only a clock set back since clamps. */
 	if (e->revoked_at > l->this_update)
 		e->revoked_at = l->this_update;
 	e->reason = c->reason < 0 ? PKL_REASON_NONE : c->reason;
@@ -265,7 +263,7 @@ enum pkl_rc pkl_crl_publish_first(X509 *ca, EVP_PKEY *ca_key, pkl_time now, int6
 
 	/* Back-dated a few minutes so a relying party with a slightly slow
 	 * clock does not see it as not yet valid. */
-	req.this_update = now - CRL_BACKDATE;
+	req.this_update = now - PKL_CRL_BACKDATE;
 	req.next_update = req.this_update + lifetime; /* as pkl_crl_publish does */
 	pkl_crl_number_from_time(now, req.number);
 	req.number_len = 8;
@@ -351,7 +349,7 @@ enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags, stru
 		}
 	}
 
-	res.this_update = now - CRL_BACKDATE;
+	res.this_update = now - PKL_CRL_BACKDATE;
 	/* A clock behind the CRL in force would sign one dated before it, with
 	 * every revocationDate clamped back too (RFC 5280 §5.1.2.4: thisUpdate is
 	 * the issue date; a client holding the newer CRL keeps it, and the

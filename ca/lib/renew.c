@@ -13,6 +13,7 @@
 
 #include "pkilab/cert.h"
 #include "pkilab/certread.h"
+#include "pkilab/crl.h"
 #include "pkilab/issue.h"
 #include "pkilab/revoke.h"
 
@@ -135,8 +136,8 @@ static enum pkl_rc renew_in(struct pkl_txn *txn, struct pkl_pki *pki, const stru
 	if ((rc = pkl_db_cert_retire(pki->db, old->id, err)) != PKL_OK)
 		return rc;
 	if (o->revoke_old && old->status != PKL_STATUS_REVOKED &&
-	    (rc = pkl_db_cert_revoke(pki->db, old->id, ctx->now, PKL_REASON_SUPERSEDED, 0, NULL, err)) !=
-		    PKL_OK)
+	    (rc = pkl_db_cert_revoke(pki->db, old->id, ctx->now - PKL_CRL_BACKDATE, PKL_REASON_SUPERSEDED, 0,
+				     NULL, err)) != PKL_OK)
 		return rc;
 	if ((rc = pkl_issue_entity(txn, pki, ctx, e, ca_cert, ca_key, key, 1, &cert, NULL, err)) != PKL_OK)
 		return rc;

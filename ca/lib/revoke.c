@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pkilab/crl.h"
 #include "pkilab/lab.h"
 #include "pkilab/revoke.h"
 
@@ -141,7 +142,8 @@ enum pkl_rc pkl_revoke_cert(struct pkl_pki *pki, const struct pkl_revoke_req *re
 				 row.name);
 		goto out;
 	}
-	rc = pkl_db_cert_revoke(db, row.id, at, req->reason, req->invalidity, &revoked, err);
+	rc = pkl_db_cert_revoke(db, row.id, at - PKL_CRL_BACKDATE, req->reason, req->invalidity, &revoked,
+				err);
 	if (rc != PKL_OK)
 		goto out;
 	if (!revoked) {
@@ -157,7 +159,7 @@ enum pkl_rc pkl_revoke_cert(struct pkl_pki *pki, const struct pkl_revoke_req *re
 	if (rc != PKL_OK)
 		goto out;
 	row.status = PKL_STATUS_REVOKED;
-	row.revoked_at = at;
+	row.revoked_at = at - PKL_CRL_BACKDATE;
 	row.reason = req->reason;
 	row.invalidity = req->invalidity;
 	if (out)

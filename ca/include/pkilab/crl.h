@@ -9,6 +9,14 @@
 #include "ptime.h"
 #include "buf.h"
 
+/* A CRL's thisUpdate lies this many seconds before the moment it is signed,
+ * so a relying party whose clock is a little behind still takes it. A
+ * revocation is dated back by the same amount when it is recorded: every
+ * CRL signed afterwards has thisUpdate >= that date (RFC 5280 §5.1.2.4,
+ * §5.1.2.6), so the date never needs clamping and stays the same in every
+ * CRL, in `show` and in `list` (docs/crl-publication.md). */
+#define PKL_CRL_BACKDATE 300
+
 /* RFC 5280 §5.3.1 CRLReason values; -1 = no reasonCode extension. */
 enum pkl_reason {
 	PKL_REASON_NONE = -1,

@@ -36,9 +36,8 @@ struct pkl_crl_info {
 
 /* pkl_crl_publish flags. */
 #define PKL_PUBLISH_DUE 1 /* only when due (below) */
-#define PKL_PUBLISH_ALLOW_CLOCK_BEHIND \
-	2 /* sign even when the clock is behind
-					    the thisUpdate of the CRL in force */
+/* Sign even when the clock is behind the thisUpdate of the CRL in force. */
+#define PKL_PUBLISH_ALLOW_CLOCK_BEHIND 2
 
 /* Signs and publishes the CRL of ca. With PKL_PUBLISH_DUE: a CRL is due when
  * it is missing or unreadable, when more than half of its lifetime has passed

@@ -27,7 +27,7 @@ enum pkl_rc pkl_revoke_check_ref(const char *ref, struct pkl_err *err);
 struct pkl_revoke_req {
 	const char *ref;     /* NAME or SERIAL */
 	int reason;          /* enum pkl_reason; PKL_REASON_NONE: no reasonCode */
-	pkl_time at;         /* revocation time; 0: now */
+	pkl_time at;         /* when it is asked (0: now); recorded as at - PKL_CRL_BACKDATE */
 	pkl_time invalidity; /* 0: none */
 	int allow_ca;        /* revoking an intermediate CA needs this explicitly */
 };
