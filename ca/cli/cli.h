@@ -10,14 +10,15 @@
 #include "pkilab/err.h"
 
 struct pkl_cli {
-	const char *prog;    /* "pkilab" */
-	const char *command; /* "build" */
-	const char *pki_dir; /* --pki, else $PKILAB_DIR, else NULL (command decides) */
-	int json;            /* --json */
-	int verbose;         /* -v count; -q sets -1 */
-	int output_failed;   /* a result could not be printed: main() exits 3 */
-	struct pkl_env env;  /* the environment, read once by main() */
-	int clock_announced; /* the PKILAB_NOW warning was printed */
+	const char *prog;     /* "pkilab" */
+	const char *command;  /* "build" */
+	const char *pki_dir;  /* --pki, else $PKILAB_DIR, else NULL (command decides) */
+	const char *pki_help; /* --help's line for --pki when the command decides; NULL: ./pki */
+	int json;             /* --json */
+	int verbose;          /* -v count; -q sets -1 */
+	int output_failed;    /* a result could not be printed: main() exits 3 */
+	struct pkl_env env;   /* the environment, read once by main() */
+	int clock_announced;  /* the PKILAB_NOW warning was printed */
 };
 
 enum cli_opt_type {

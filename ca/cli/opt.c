@@ -33,7 +33,10 @@ static void print_help(const struct pkl_cli *cli, const struct cli_opt *opts, co
 			snprintf(left, sizeof(left), "%s%c%s--%s%s%s", o[i].short_name ? "-" : "",
 				 o[i].short_name ? o[i].short_name : ' ', o[i].short_name ? ", " : " ",
 				 o[i].name, o[i].arg ? " " : "", o[i].arg ? o[i].arg : "");
-			printf("  %-28s %s\n", left + (o[i].short_name ? 0 : 1), o[i].help);
+			const char *help = o[i].help;
+			if (pass && i == 0 && cli->pki_help) /* --pki: the command's own default */
+				help = cli->pki_help;
+			printf("  %-28s %s\n", left + (o[i].short_name ? 0 : 1), help);
 		}
 	}
 }

@@ -3,6 +3,7 @@
  *
  * Creates the PKI a lab file describes, or converges an existing one: what
  * the lab adds is issued, what exists is never re-issued or overwritten.
+ * A PKI belongs to the lab that built it: another lab is refused (build.h).
  * All-or-nothing: a new PKI is built in a temporary sibling directory and
  * renamed into place; an existing one changes in a single transaction.
  */
@@ -91,6 +92,9 @@ int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 	struct pkl_build_plan *plan = NULL;
 	struct pkl_build_opts bopts = { 0 };
 
+	/* build's default is not ./pki: the lab file names its PKI (lab.c). */
+	cli->pki_help = "the PKI directory (default $PKILAB_DIR, else the lab's 'pki' setting, "
+			"else pki/ beside LAB.cfg)";
 	status = cli_parse(argc, argv, opts, cli, "build LAB.cfg [--pki DIR] [--dry-run] [--json]", &npos);
 	if (status)
 		return status < 0 ? 0 : status;

@@ -29,6 +29,7 @@ struct build_slot {
 
 struct pkl_build_plan {
 	const struct pkl_lab *lab;
+	char lab_path[PATH_MAX]; /* the lab file's absolute path (recorded, for messages) */
 	char pki_dir[PATH_MAX];
 	int fresh;
 	int applied;
@@ -53,6 +54,37 @@ static int dir_is_empty(const char *dir)
 			empty = 0;
 	closedir(d);
 	return empty;
+}
+
+/* One PKI, one lab (README, "One PKI, one lab"): the database records the
+ * name of the lab that built it, and that lab file's absolute path for the
+ * message, in the transaction of every build (pkl_build_apply). A lab of
+ * another name would merge a second hierarchy under the first one's root,
+ * so it is refused; the same lab moved or copied to another path is the
+ * same lab. A PKI built before the record existed has none: the next build
+ * adopts it. Checked when planning, before anything is written, and again
+ * inside the transaction that records it. */
+static enum pkl_rc check_lab(const struct pkl_build_plan *plan, struct pkl_db *db, struct pkl_err *err)
+{
+	char name[PKL_NAME_MAX * 4], path[PATH_MAX];
+	enum pkl_rc rc;
+
+	if ((rc = pkl_db_meta_get(db, PKL_BUILD_META_LAB_NAME, name, sizeof(name), err)) != PKL_OK ||
+	    (rc = pkl_db_meta_get(db, PKL_BUILD_META_LAB_PATH, path, sizeof(path), err)) != PKL_OK)
+		return rc;
+	if (!name[0] || !strcmp(name, plan->lab->name))
+		return PKL_OK;
+	return pkl_err_set(err, PKL_EINPUT, plan->pki_dir,
+			   "built from lab '%s' (%s); refusing to build lab '%s' (%s) into it: "
+			   "give that lab its own PKI directory (--pki DIR)",
+			   name, path[0] ? path : "path not recorded", plan->lab->name, plan->lab_path);
+}
+
+static enum pkl_rc record_lab(const struct pkl_build_plan *plan, struct pkl_db *db, struct pkl_err *err)
+{
+	enum pkl_rc rc = pkl_db_meta_put(db, PKL_BUILD_META_LAB_NAME, plan->lab->name, err);
+
+	return rc == PKL_OK ? pkl_db_meta_put(db, PKL_BUILD_META_LAB_PATH, plan->lab_path, err) : rc;
 }
 
 /* A kept certificate whose lab entry changed is reported, not re-issued:
@@ -82,6 +114,8 @@ struct pkl_build_plan *pkl_build_plan_new(const struct pkl_lab *lab, const struc
 		return NULL;
 	}
 	plan->lab = lab;
+	if (!realpath(lab->path, plan->lab_path))
+		snprintf(plan->lab_path, sizeof(plan->lab_path), "%s", lab->path);
 	plan->keygen_threads = opts ? opts->keygen_threads : 0;
 	snprintf(plan->pki_dir, sizeof(plan->pki_dir), "%s",
 		 opts && opts->pki_dir ? opts->pki_dir : lab->pki_dir);
@@ -107,7 +141,7 @@ struct pkl_build_plan *pkl_build_plan_new(const struct pkl_lab *lab, const struc
 	if (plan->fresh)
 		return plan;
 	plan->pki = pkl_pki_open(plan->pki_dir, 0, err);
-	if (!plan->pki)
+	if (!plan->pki || check_lab(plan, plan->pki->db, err) != PKL_OK)
 		goto fail;
 	for (size_t i = 0; i < plan->n; i++) {
 		struct pkl_build_item *it = &plan->slots[i].pub;
@@ -221,6 +255,8 @@ static enum pkl_rc issue_all(struct pkl_build_plan *plan, struct pkl_pki *pki, s
 	ctx.cache = pkl_issue_cache_new(); /* NULL only costs speed */
 	/* The lab's current publication settings apply to what is issued later. */
 	rc = pkl_issue_ctx_save(pki, &ctx, err);
+	if (rc == PKL_OK && (rc = check_lab(plan, pki->db, err)) == PKL_OK)
+		rc = record_lab(plan, pki->db, err);
 	for (size_t i = 0; i < plan->n && rc == PKL_OK; i++) {
 		struct build_slot *it = &plan->slots[i], *iss = NULL;
 		const struct pkl_entity *e = it->pub.e;

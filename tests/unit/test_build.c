@@ -5,7 +5,9 @@
  * fresh PKI appears by one rename and leaves no staging directory, also when
  * that rename fails; a re-plan keeps everything; a lab that grows plans
  * exactly what it added; a changed entry is kept and noted; a directory that
- * is not ours, or files without records, are refused; dead builds' staging
+ * is not ours, or files without records, are refused; a PKI records the lab
+ * that built it and refuses a lab of another name, accepts the same lab from
+ * another path and adopts a PKI without the record; dead builds' staging
  * directories are swept, links named like them are not followed; the pool
  * gives every job its own key and reports the first failure.
  */
@@ -26,6 +28,7 @@
 #include "pkilab/build.h"
 #include "pkilab/file.h"
 #include "pkilab/keygen.h"
+#include "pkilab/pki.h"
 #include "fixture.h"
 
 static char dir[] = "/tmp/pkl-test-build-XXXXXX";
@@ -350,6 +353,138 @@ static void files_without_records_are_refused(void **state)
 	pkl_lab_free(lab);
 }
 
+/* Loads text written to <dir>/<sub>/lab.cfg (sub created). */
+static struct pkl_lab *load_at(const char *sub, const char *text)
+{
+	struct pkl_err err = { 0 };
+	struct pkl_lab *lab;
+	char d[PATH_MAX], p[PATH_MAX + 16], t[PATH_MAX];
+
+	snprintf(d, sizeof(d), "%s/%s", dir, sub);
+	snprintf(t, sizeof(t), "%s/templates", dir); /* fx_templates */
+	assert_true(mkdir(d, 0755) == 0 || pkl_file_exists(d));
+	fx_write_in(d, "lab.cfg", text, NULL, 0);
+	snprintf(p, sizeof(p), "%s/lab.cfg", d);
+	lab = pkl_lab_load(p, pkl_time_now(), t, &err);
+	if (!lab)
+		print_error("lab: %s: %s\n", err.where, err.msg);
+	assert_non_null(lab);
+	return lab;
+}
+
+/* The meta value key of the PKI in pki_dir ("" when unset). */
+static void meta_of(const char *pki_dir, const char *key, char *out, size_t len)
+{
+	struct pkl_err err = { 0 };
+	struct pkl_pki *pki = pkl_pki_open(pki_dir, 0, &err);
+
+	assert_non_null(pki);
+	assert_int_equal(pkl_db_meta_get(pki->db, key, out, len, &err), PKL_OK);
+	pkl_pki_close(pki);
+}
+
+#define OTHER_HEAD "lab = { name = \"other\"; cdp = [ \"http://127.0.0.1:18081\" ]; };\n"
+#define OTHER                                                                                               \
+	OTHER_HEAD "cas = ( { name = \"oroot\"; template = \"t-root\"; subject = \"CN=Other Root\"; } );\n" \
+		   "certs = ( );\n"
+
+static void build_records_its_lab(void **state)
+{
+	char pki[PATH_MAX], v[PATH_MAX], want[PATH_MAX + 16], real[PATH_MAX];
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	build(LAB2, pki);
+	meta_of(pki, PKL_BUILD_META_LAB_NAME, v, sizeof(v));
+	assert_string_equal(v, "unit");
+	snprintf(want, sizeof(want), "%s/lab.cfg", dir);
+	assert_non_null(realpath(want, real));
+	meta_of(pki, PKL_BUILD_META_LAB_PATH, v, sizeof(v));
+	assert_string_equal(v, real);
+}
+
+static void other_lab_is_refused_before_anything_is_written(void **state)
+{
+	struct pkl_lab *lab;
+	struct pkl_build_opts opts = { 0 };
+	struct pkl_err err = { 0 };
+	char pki[PATH_MAX], v[64];
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	build(LAB2, pki);
+	lab = load_at("other", OTHER);
+	opts.pki_dir = pki;
+	assert_null(pkl_build_plan_new(lab, &opts, &err));
+	assert_int_equal(err.rc, PKL_EINPUT);
+	assert_string_equal(err.where, pki);
+	assert_non_null(strstr(err.msg, "built from lab 'unit' ("));
+	assert_non_null(strstr(err.msg, "refusing to build lab 'other' ("));
+	assert_non_null(strstr(err.msg, "/other/lab.cfg)"));
+	assert_int_equal(count_staging(pki), 0);
+	assert_false(has_file(pki, "certs/oroot.pem"));
+	assert_false(has_file(pki, "private/oroot.key"));
+	meta_of(pki, PKL_BUILD_META_LAB_NAME, v, sizeof(v));
+	assert_string_equal(v, "unit");
+	pkl_lab_free(lab);
+}
+
+static void same_lab_from_another_path_is_accepted(void **state)
+{
+	struct pkl_lab *lab;
+	struct pkl_build_plan *plan;
+	char pki[PATH_MAX], v[PATH_MAX];
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	build(LAB2, pki);
+	lab = load_at("moved", LAB3);
+	plan = plan_ok(lab, pki);
+	assert_int_equal(pkl_build_plan_n(plan, PKL_BUILD_KEEP), 4);
+	assert_int_equal(pkl_build_plan_n(plan, PKL_BUILD_ISSUE), 1);
+	apply_ok(plan);
+	pkl_build_plan_free(plan);
+	pkl_lab_free(lab);
+	meta_of(pki, PKL_BUILD_META_LAB_NAME, v, sizeof(v));
+	assert_string_equal(v, "unit");
+	meta_of(pki, PKL_BUILD_META_LAB_PATH, v, sizeof(v));
+	assert_non_null(strstr(v, "/moved/lab.cfg"));
+	assert_int_equal(v[0], '/');
+}
+
+/* A PKI of an earlier pkilab has no record: the next build adopts it. */
+static void unrecorded_pki_is_adopted(void **state)
+{
+	struct pkl_lab *lab;
+	struct pkl_build_plan *plan;
+	struct pkl_build_opts opts = { 0 };
+	struct pkl_err err = { 0 };
+	struct pkl_pki *pki;
+	char dirp[PATH_MAX], v[64];
+
+	(void)state;
+	new_pki_dir(dirp, sizeof(dirp));
+	build(LAB2, dirp);
+	pki = pkl_pki_open(dirp, 0, &err);
+	assert_non_null(pki);
+	assert_int_equal(pkl_db_meta_put(pki->db, PKL_BUILD_META_LAB_NAME, "", &err), PKL_OK);
+	assert_int_equal(pkl_db_meta_put(pki->db, PKL_BUILD_META_LAB_PATH, "", &err), PKL_OK);
+	pkl_pki_close(pki);
+	lab = load_at("adopt", OTHER);
+	plan = plan_ok(lab, dirp);
+	apply_ok(plan);
+	pkl_build_plan_free(plan);
+	pkl_lab_free(lab);
+	meta_of(dirp, PKL_BUILD_META_LAB_NAME, v, sizeof(v));
+	assert_string_equal(v, "other");
+	/* From now on it is that lab's PKI. */
+	lab = load(LAB2);
+	opts.pki_dir = dirp;
+	assert_null(pkl_build_plan_new(lab, &opts, &err));
+	assert_int_equal(err.rc, PKL_EINPUT);
+	pkl_lab_free(lab);
+}
+
 /* The final rename of a fresh build fails (the directory filled up after the
  * plan): nothing is left, neither in the directory nor beside it. */
 static void failed_rename_leaves_no_pki_and_no_staging(void **state)
@@ -484,6 +619,10 @@ int main(void)
 		cmocka_unit_test(changed_entry_is_kept_and_noted),
 		cmocka_unit_test(nonempty_foreign_directory_is_refused),
 		cmocka_unit_test(files_without_records_are_refused),
+		cmocka_unit_test(build_records_its_lab),
+		cmocka_unit_test(other_lab_is_refused_before_anything_is_written),
+		cmocka_unit_test(same_lab_from_another_path_is_accepted),
+		cmocka_unit_test(unrecorded_pki_is_adopted),
 		cmocka_unit_test(failed_rename_leaves_no_pki_and_no_staging),
 		cmocka_unit_test(dead_staging_is_swept_links_are_not_followed),
 		cmocka_unit_test(keygen_pool_gives_every_job_its_own_key),

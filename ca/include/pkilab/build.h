@@ -13,6 +13,12 @@
  *          killed builds are swept. An existing PKI changes in a single
  *          transaction (pki.h).
  *
+ * One PKI, one lab: the database records the name of the lab that built it
+ * (meta PKL_BUILD_META_LAB_NAME) and its lab file's absolute path
+ * (PKL_BUILD_META_LAB_PATH, for messages), written by every apply. Planning
+ * a lab of another name into a PKI is refused; a PKI without the record
+ * (built by an earlier pkilab) is adopted by its next build.
+ *
  * The library prints nothing: the command walks the items to report.
  */
 #ifndef PKILAB_BUILD_H
@@ -42,13 +48,19 @@ struct pkl_build_opts {
 	size_t keygen_threads; /* 0: one per online CPU (keygen.h) */
 };
 
+/* The meta keys of the lab a PKI was built from (db.h pkl_db_meta_get). */
+#define PKL_BUILD_META_LAB_NAME "lab_name"
+#define PKL_BUILD_META_LAB_PATH "lab_path"
+
 struct pkl_build_plan;
 
 /* Plans building lab into the PKI directory. PKL_EINPUT when the directory
  * exists, is not empty and holds no pkilab.db (only an empty directory is
- * replaced by the rename), and when a lab entry has no record but files of
- * the layout (pkl_pki_check_unrecorded: never overwritten). lab must outlive
- * the plan. Free with pkl_build_plan_free. */
+ * replaced by the rename), when the PKI was built from a lab of another
+ * name (the message names both labs, err->where the PKI directory), and
+ * when a lab entry has no record but files of the layout
+ * (pkl_pki_check_unrecorded: never overwritten). lab must outlive the plan.
+ * Free with pkl_build_plan_free. */
 struct pkl_build_plan *pkl_build_plan_new(const struct pkl_lab *lab, const struct pkl_build_opts *opts,
 					  struct pkl_err *err);
 void pkl_build_plan_free(struct pkl_build_plan *plan);
