@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "catalog.h"
 #include "pkilab/buf.h"
@@ -71,6 +72,7 @@ void cdp_catalog_publish(struct cdp_catalog *cat, struct cdp_entry *entries, siz
 	for (i = fatal ? fatal->n : 0; i < np; i++)
 		s->problems[i].note = 1;
 	s->n_problems = np;
+	s->awaiting_pull = cat->awaiting_pull;
 	pthread_mutex_lock(&cat->cur_lock);
 	old = cat->cur;
 	cat->cur = s;
@@ -268,6 +270,73 @@ static void report_orphans(const struct cdp_config *cfg, const struct cdp_trust_
 	}
 }
 
+/* Whether dir/sub holds a file the server would read (a name not starting
+ * with '.' ending in one of the suffixes): 1 yes, 0 no or no such directory,
+ * -1 when it cannot be listed (reported elsewhere as a problem). */
+static int dir_has(const char *dir, const char *sub, const char *const *suffixes)
+{
+	struct dirent **list = NULL;
+	char path[4096];
+	int k, j, found = 0;
+	size_t i;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, sub) >= sizeof(path))
+		return -1;
+	k = scandir(path, &list, NULL, cdp_name_sort);
+	if (k < 0)
+		return errno == ENOENT ? 0 : -1;
+	for (j = 0; j < k; j++) {
+		for (i = 0; suffixes[i] && !found && list[j]->d_name[0] != '.'; i++)
+			found = cdp_has_suffix(list[j]->d_name, suffixes[i]);
+		free(list[j]);
+	}
+	free(list);
+	return found;
+}
+
+/* Whether path is a directory. */
+static int is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* A publish directory with no CRL in crl/ and no CA certificate in aia/
+ * serves nothing, which is almost always a wrong path: the PKI directory
+ * given instead of its publish/ (README, "The PKI directory"). A warning
+ * (in the log when it appears, and in /healthz) naming the directory, and
+ * the likely right one when dir/publish has crl/ or aia/. */
+static void report_empty_publish(const struct cdp_config *cfg, struct cdp_problems *pr)
+{
+	static const char *const crls[] = { ".crl", NULL };
+	static const char *const certs[] = { ".crt", ".pem", ".der", ".cer", NULL };
+	char sub[4200], crl[4300], aia[4300], msg[4400];
+	size_t i;
+
+	for (i = 0; i < cfg->n_publish; i++) {
+		const char *d = cfg->publish[i];
+
+		if (dir_has(d, "crl", crls) != 0 || dir_has(d, "aia", certs) != 0)
+			continue; /* content, or a directory that cannot be read (its own problem) */
+		snprintf(sub, sizeof(sub), "%s/publish", d);
+		snprintf(crl, sizeof(crl), "%s/crl", sub);
+		snprintf(aia, sizeof(aia), "%s/aia", sub);
+		if (!is_dir(d))
+			snprintf(msg, sizeof(msg), "publish directory does not exist: it serves nothing");
+		else if (is_dir(crl) || is_dir(aia))
+			snprintf(msg, sizeof(msg),
+				 "no CRL in crl/ and no CA certificate in aia/: this publish directory "
+				 "serves nothing (did you mean %s?)",
+				 sub);
+		else
+			snprintf(msg, sizeof(msg),
+				 "no CRL in crl/ and no CA certificate in aia/: this publish directory "
+				 "serves nothing");
+		cdp_problem_add(pr, "", d, msg, 0);
+	}
+}
+
 /* A served CRL that clients are about to reject, or already do, is a
  * warning (in the log once, and in /healthz, which also answers 503 for it):
  * "soon" is health_margin, the same bound /healthz fails at, so the log says
@@ -377,9 +446,10 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 		if (have)
 			entries[n++] = crl;
 		else
-			cdp_problem_add(&pr, ca->name, "", "no valid CRL to serve", 1);
+			cdp_problem_add(&pr, ca->name, "", cdp_catalog_no_crl_msg(cat), 1);
 	}
 	report_orphans(cfg, cas, n_cas, &pr);
+	report_empty_publish(cfg, &pr);
 	expiry_problems(cfg, entries, n, pkl_time_now(), &pr);
 	for (i = 0; i < pr.n; i++) {
 		int serving = 0;
@@ -387,8 +457,10 @@ void cdp_catalog_reload(struct cdp_catalog *cat, const char *why)
 		/* Say "stays in service" only of a CRL the new snapshot serves. */
 		for (j = 0; j < n && pr.v[i].ca[0]; j++)
 			serving |= entries[j].kind == CDP_CRL && strcmp(entries[j].name, pr.v[i].ca) == 0;
-		pkl_log(!was_reported(old, &pr.v[i]) ? pr.v[i].fatal ? PKL_LOG_ERROR : PKL_LOG_WARN :
-						       PKL_LOG_DEBUG,
+		pkl_log(was_reported(old, &pr.v[i])                 ? PKL_LOG_DEBUG :
+			strcmp(pr.v[i].msg, CDP_AWAITING_PULL) == 0 ? PKL_LOG_INFO :
+			pr.v[i].fatal                               ? PKL_LOG_ERROR :
+								      PKL_LOG_WARN,
 			"%s%s%s%s%s%s", pr.v[i].ca, pr.v[i].ca[0] ? ": " : "", pr.v[i].source,
 			pr.v[i].source[0] ? ": " : "", pr.v[i].msg,
 			!pr.v[i].fatal || !serving ? "" :
@@ -536,6 +608,40 @@ void cdp_catalog_set_state(struct cdp_catalog *cat, struct cdp_state *st)
 	pthread_mutex_unlock(&cat->build_lock);
 }
 
+const char *cdp_catalog_no_crl_msg(const struct cdp_catalog *cat)
+{
+	return cat->awaiting_pull ? CDP_AWAITING_PULL : "no valid CRL to serve";
+}
+
+void cdp_catalog_pulled(struct cdp_catalog *cat)
+{
+	struct cdp_problems fatal = { 0 };
+	struct cdp_snapshot *s;
+	struct cdp_entry *entries;
+	size_t i;
+
+	pthread_mutex_lock(&cat->build_lock);
+	if (!cat->awaiting_pull) {
+		pthread_mutex_unlock(&cat->build_lock);
+		return;
+	}
+	cat->awaiting_pull = 0;
+	pkl_log(PKL_LOG_INFO, "mirror: first pull done");
+	/* A CA the first pull left without a CRL is an error from now on. */
+	s = cdp_catalog_acquire(cat);
+	entries = cdp_copy_entries(s, 0, &fatal);
+	for (i = 0; i < fatal.n; i++)
+		if (strcmp(fatal.v[i].msg, CDP_AWAITING_PULL) == 0) {
+			snprintf(fatal.v[i].msg, sizeof(fatal.v[i].msg), "%s", cdp_catalog_no_crl_msg(cat));
+			pkl_log(PKL_LOG_ERROR, "%s: %s", fatal.v[i].ca, fatal.v[i].msg);
+		}
+	if (entries)
+		cdp_catalog_publish(cat, entries, s->n_entries, &fatal);
+	cdp_snapshot_release(s);
+	free(fatal.v);
+	pthread_mutex_unlock(&cat->build_lock);
+}
+
 unsigned long cdp_catalog_reloads(struct cdp_catalog *cat)
 {
 	return atomic_load(&cat->reloads);
@@ -548,6 +654,7 @@ struct cdp_catalog *cdp_catalog_new(const struct cdp_config *cfg)
 	if (!cat)
 		return NULL;
 	cat->cfg = cfg;
+	cat->awaiting_pull = cfg->n_mirror > 0;
 	pthread_mutex_init(&cat->cur_lock, NULL);
 	pthread_mutex_init(&cat->build_lock, NULL);
 	atomic_init(&cat->reloads, 0);

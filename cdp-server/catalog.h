@@ -42,6 +42,7 @@ struct cdp_catalog {
 	atomic_ullong published; /* generation of `cur`, readable without the lock */
 	pthread_key_t pin_key;   /* each worker thread's pinned snapshot */
 	struct cdp_state *state; /* high-water marks (state_dir), or NULL; under build_lock */
+	int awaiting_pull;       /* a mirror before its first pull reached a peer; under build_lock */
 };
 
 /* ---- snapshots and entries (snapshot.c) ---- */
@@ -88,5 +89,10 @@ void cdp_merge_learned(struct cdp_catalog *cat, struct cdp_trust_ca **v, size_t 
  * (copied), with the catalog's notes; build_lock held. */
 void cdp_catalog_publish(struct cdp_catalog *cat, struct cdp_entry *entries, size_t n,
 			 const struct cdp_problems *fatal);
+/* Why a trusted CA has no CRL in service: "no valid CRL to serve", or, on a
+ * mirror whose first pull has not reached a peer yet, CDP_AWAITING_PULL
+ * (not an error yet: the CRL is expected from the peers). build_lock held. */
+#define CDP_AWAITING_PULL "no CRL yet: waiting for the first pull"
+const char *cdp_catalog_no_crl_msg(const struct cdp_catalog *cat);
 
 #endif

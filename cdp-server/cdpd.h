@@ -201,6 +201,7 @@ struct cdp_snapshot {
 	size_t n_entries;
 	struct cdp_problem *problems;
 	size_t n_problems;
+	int awaiting_pull; /* a mirror whose first pull has not reached a peer yet */
 };
 
 const struct cdp_entry *cdp_snapshot_find(const struct cdp_snapshot *s, enum cdp_kind kind, const char *name);
@@ -278,6 +279,10 @@ void cdp_catalog_set_state(struct cdp_catalog *cat, struct cdp_state *st);
  * down. Returns 1 when that changed the warnings (news worth a log line). */
 int cdp_catalog_note(struct cdp_catalog *cat, const char *ca, const char *source, const char *msg);
 unsigned long cdp_catalog_reloads(struct cdp_catalog *cat);
+/* The mirror's first pull reached a peer: a CA still without a CRL is an
+ * error from now on (logged, and said so in /healthz), no longer "waiting
+ * for the first pull". Called by the mirror thread; only the first call acts. */
+void cdp_catalog_pulled(struct cdp_catalog *cat);
 
 /* ---- rollback protection across restarts (state.c) ---- */
 

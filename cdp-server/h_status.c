@@ -79,9 +79,12 @@ int cdp_h_status(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_re
 		if (!c) {
 			pkl_buf_printf(&b,
 				       "<tr><td>%s</td><td class=\"bad\">none</td><td colspan=\"6\">"
-				       "no valid CRL in service</td><td><a href=\"/aia/%s.crt\">"
+				       "%s</td><td><a href=\"/aia/%s.crt\">"
 				       "%s.crt</a></td><td>%s</td></tr>\n",
-				       a->name, a->name, a->name, from);
+				       a->name,
+				       s->awaiting_pull ? "waiting for the first pull" :
+							  "no valid CRL in service",
+				       a->name, a->name, from);
 			continue;
 		}
 		{

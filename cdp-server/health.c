@@ -1,8 +1,8 @@
 /*
  * The health verdict, shared by /healthz, /metrics and the status page:
- * healthy when every trusted CA has a valid CRL in service that is more
- * than health_margin away from its nextUpdate and nothing on disk was
- * refused. The JSON document gives the reasons either way, so a monitor can
+ * healthy when at least one CA is served, every trusted CA has a valid CRL
+ * in service that is more than health_margin away from its nextUpdate, and
+ * nothing on disk was refused. The JSON document gives the reasons either way, so a monitor can
  * page with the exact cause ("publish/crl/root.crl: bad signature"). Peer
  * trouble (down, behind) is reported as warnings: a mirror that still
  * serves good CRLs is healthy.
@@ -21,7 +21,7 @@ int cdp_health_json(struct cdp_ctx *ctx, const struct cdp_snapshot *s, pkl_time 
 	json_t *root = json_object(), *cas = json_array(), *probs = json_array(), *warns = json_array(),
 	       *peers = json_array();
 	char t1[32], t2[32], msg[700];
-	size_t i;
+	size_t i, n_cas = 0;
 	int healthy = 1;
 	char *text;
 
@@ -31,6 +31,7 @@ int cdp_health_json(struct cdp_ctx *ctx, const struct cdp_snapshot *s, pkl_time 
 
 		if (a->kind != CDP_AIA)
 			continue;
+		n_cas++;
 		c = cdp_snapshot_find(s, CDP_CRL, a->name);
 		o = json_object();
 		json_object_set_new(o, "name", json_string(a->name));
@@ -42,7 +43,9 @@ int cdp_health_json(struct cdp_ctx *ctx, const struct cdp_snapshot *s, pkl_time 
 		if (!c) {
 			healthy = 0;
 			json_object_set_new(o, "ok", json_false());
-			json_object_set_new(o, "reason", json_string("no valid CRL in service"));
+			json_object_set_new(o, "reason",
+					    json_string(s->awaiting_pull ? "waiting for the first pull" :
+									   "no valid CRL in service"));
 			json_array_append_new(cas, o);
 			continue;
 		}
@@ -83,6 +86,21 @@ int cdp_health_json(struct cdp_ctx *ctx, const struct cdp_snapshot *s, pkl_time 
 		json_array_append_new(p->fatal ? probs : warns, o);
 		if (p->fatal)
 			healthy = 0;
+	}
+	/* Serving no CA at all is never healthy: a wrong --publish path (the PKI
+	 * directory instead of its publish/) or an empty trust set. */
+	if (!n_cas) {
+		json_t *o = json_object();
+
+		healthy = 0;
+		json_object_set_new(o, "ca", json_string(""));
+		json_object_set_new(o, "source", json_string(""));
+		json_object_set_new(o, "message",
+				    json_string(s->awaiting_pull ?
+							"no CA is served yet: waiting for the first pull" :
+							"no CA is served: no CA certificate in the trust "
+							"set (--trust) or in a publish directory's aia/"));
+		json_array_append_new(probs, o);
 	}
 	if (ctx->mirror) {
 		struct cdp_peer_state ps[CDP_LIST_MAX];

@@ -393,12 +393,19 @@ static void *mirror_main(void *arg)
 	while (!atomic_load(&m->stop)) {
 		m->wake = 0;
 		pthread_mutex_unlock(&m->lock);
-		int unreachable = 0;
+		int unreachable = 0, reached = 0;
 		for (i = 0; i < m->n_peers; i++) {
-			unreachable |= pull_peer(m, h, i, &sk);
+			int down = pull_peer(m, h, i, &sk);
+
+			unreachable |= down;
+			reached |= !down;
 			if (atomic_load(&m->stop))
 				goto out;
 		}
+		/* Until a pull has reached a peer, a CA without a CRL is waiting
+		 * for it, not an error (README, "Mirror mode"). */
+		if (reached)
+			cdp_catalog_pulled(m->cat);
 		/* A peer that is down (or not up yet: a mirror started with its
 		 * primary) is asked again after 1, 2, 4 ... s, not a whole interval. */
 		long wait = m->cfg->mirror_interval;
@@ -449,7 +456,7 @@ struct cdp_mirror *cdp_mirror_start(const struct cdp_config *cfg, struct cdp_cat
 		free(m);
 		return NULL;
 	}
-	pkl_log(PKL_LOG_INFO, "mirroring %zu peer(s) every %llds", m->n_peers,
+	pkl_log(PKL_LOG_INFO, "mirroring %zu peer(s) every %llds: waiting for the first pull", m->n_peers,
 		(long long)cfg->mirror_interval);
 	return m;
 }

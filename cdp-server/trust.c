@@ -427,7 +427,7 @@ enum cdp_verdict cdp_catalog_offer_ca(struct cdp_catalog *cat, const char *name,
 		break;
 	}
 	if (!has_crl)
-		cdp_problem_add(&fatal, name, "", "no valid CRL to serve", 1);
+		cdp_problem_add(&fatal, name, "", cdp_catalog_no_crl_msg(cat), 1);
 	pkl_log(PKL_LOG_INFO, "aia '%s': learned CA certificate from %s (issued by a trusted CA)", name,
 		source);
 	cdp_catalog_publish(cat, entries, n, &fatal);

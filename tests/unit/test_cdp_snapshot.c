@@ -23,8 +23,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "catalog.h"
 #include "cdpd.h"
 #include "fixture.h"
+#include "pkilab/buf.h"
 
 static EVP_PKEY *ca_key, *other_key;
 static X509 *ca;
@@ -307,6 +309,86 @@ static void test_catalog_and_lifetime(void **state)
 	OPENSSL_free(bad);
 }
 
+/* A mirror before its first pull: a CA with no CRL is waiting, not an error
+ * (no "no valid CRL"); once a pull reached a peer, it is (README, "Mirror mode"). */
+static void test_mirror_first_pull(void **state)
+{
+	struct cdp_config cfg = cfg_for_dir();
+	struct cdp_catalog *cat;
+	struct cdp_snapshot *s;
+	uint64_t g;
+
+	(void)state;
+	cfg.mirror[0] = "http://127.0.0.1:1";
+	cfg.n_mirror = 1;
+	cat = cdp_catalog_new(&cfg);
+	assert_non_null(cat);
+	cdp_catalog_reload(cat, "test");
+	s = cdp_catalog_acquire(cat);
+	assert_true(s->awaiting_pull);
+	assert_int_equal(count_fatal(s), 1);
+	assert_string_equal(s->problems[0].ca, "unit");
+	assert_string_equal(s->problems[0].msg, CDP_AWAITING_PULL);
+	g = s->generation;
+	cdp_snapshot_release(s);
+
+	cdp_catalog_pulled(cat);
+	s = cdp_catalog_acquire(cat);
+	assert_false(s->awaiting_pull);
+	assert_true(s->generation > g);
+	assert_int_equal(count_fatal(s), 1);
+	assert_string_equal(s->problems[0].msg, "no valid CRL to serve");
+	g = s->generation;
+	cdp_snapshot_release(s);
+
+	cdp_catalog_pulled(cat); /* only the first call acts */
+	s = cdp_catalog_acquire(cat);
+	assert_int_equal(s->generation, g);
+	cdp_snapshot_release(s);
+	cdp_catalog_free(cat);
+}
+
+/* --publish PKI instead of PKI/publish: nothing served, a warning naming the
+ * likely right path, and /healthz unhealthy with the reason. */
+static void test_publish_serves_nothing(void **state)
+{
+	struct cdp_config cfg = cfg_for_dir();
+	struct cdp_ctx ctx;
+	struct cdp_catalog *cat;
+	struct cdp_snapshot *s;
+	struct pkl_buf b = PKL_BUF_INIT;
+	char pki[300], p[400], want[500];
+
+	(void)state;
+	snprintf(pki, sizeof(pki), "%s/pki", dir);
+	assert_int_equal(mkdir(pki, 0755), 0);
+	snprintf(p, sizeof(p), "%s/publish", pki);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/publish/crl", pki);
+	assert_int_equal(mkdir(p, 0755), 0);
+	cfg.publish[0] = pki;
+	cat = cdp_catalog_new(&cfg);
+	assert_non_null(cat);
+	cdp_catalog_reload(cat, "test");
+	s = cdp_catalog_acquire(cat);
+	assert_int_equal(s->n_entries, 0);
+	assert_int_equal(s->n_problems, 1);
+	assert_false(s->problems[0].fatal);
+	assert_string_equal(s->problems[0].source, pki);
+	snprintf(want, sizeof(want), "serves nothing (did you mean %s/publish?)", pki);
+	assert_non_null(strstr(s->problems[0].msg, want));
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = &cfg;
+	ctx.cat = cat;
+	assert_int_equal(cdp_health_json(&ctx, s, pkl_time_now(), &b), 0);
+	assert_non_null(strstr((const char *)b.data, "no CA is served"));
+	pkl_buf_free(&b);
+	cdp_snapshot_release(s);
+	cdp_catalog_free(cat);
+	assert_int_equal(fx_rmtree(pki), 0);
+}
+
 static void test_blob_refs(void **state)
 {
 	struct cdp_blob *b = cdp_blob_new("abc", 3);
@@ -327,6 +409,8 @@ int main(void)
 		cmocka_unit_test(test_blob_refs),
 		cmocka_unit_test(test_judge),
 		cmocka_unit_test(test_catalog_and_lifetime),
+		cmocka_unit_test(test_mirror_first_pull),
+		cmocka_unit_test(test_publish_serves_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
