@@ -26,6 +26,10 @@ check "names the new thisUpdate (two days back)" contains "$ERR" "$(date -u -d "
 check "names the current thisUpdate" contains "$ERR" "$(date -u -d "$(echo "$tu_now" | sed 's/lastUpdate=//')" +%Y-%m-%d)"
 check "names the flag that forces it" contains "$ERR" "--allow-clock-behind"
 expect_rc 2 "crl (every CA) with the clock behind" env PKILAB_NOW="$behind" "$PKILAB" --pki "$PKI" crl
+# With nothing pending, a CRL dated in the future of this clock is due all the
+# same (cdpd refuses to serve it): --due must not answer "not due".
+expect_rc 2 "crl --due with the CRL in force dated in the future" env PKILAB_NOW="$behind" "$PKILAB" -q --pki "$PKI" crl --due --ca vpn-ca
+check "refused as a clock behind, not skipped" contains "$ERR" "clock behind the published CRL"
 expect_rc 0 "revoke alice" "$PKILAB" --pki "$PKI" revoke alice --reason keyCompromise
 expect_rc 2 "crl --due with a revocation pending and the clock behind" env PKILAB_NOW="$behind" "$PKILAB" --pki "$PKI" crl --due
 check "publish/ unchanged by the refusals" [ "$(tree_sum "$PKI/publish")" = "$before" ]

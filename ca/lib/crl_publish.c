@@ -332,9 +332,11 @@ enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags, stru
 		rc = pkl_db_crl_log_entries(db, ca, pubnum, &logged, err);
 		if (rc != PKL_OK)
 			goto out;
-		/* Not due: young enough and no revocation since it was signed (an unknown
+		/* Not due: young enough, not dated in the future (cdpd and strongSwan
+		 * refuse such a CRL), and no revocation since it was signed (an unknown
 		 * count — a CRL signed by `build` — is judged by whether any exist). */
-		if (now < half && (logged >= 0 ? logged == n_revoked : n_revoked == 0)) {
+		if (now < half && pub.this_update <= now &&
+		    (logged >= 0 ? logged == n_revoked : n_revoked == 0)) {
 			snprintf(res.number, sizeof(res.number), "%s", pubnum);
 			res.this_update = pub.this_update;
 			res.next_update = pub.next_update;
