@@ -70,7 +70,9 @@ check "vpn-ca re-signed because a revocation is not yet published" sh -c 'echo "
 check "root still not due" sh -c 'echo "$1" | grep -q "^root: not due"' _ "$OUT"
 # A missing CRL is due.
 rm -f "$PKI/publish/crl/root.crl"
-expect_rc 0 "crl --due with root.crl missing" "$PKILAB" --pki "$PKI" crl --due
+# (--ca root: back at the real time, vpn-ca's CRL from "four days later" is
+# dated in the future, which is due and refused as a clock behind; t3009.)
+expect_rc 0 "crl --due with root.crl missing" "$PKILAB" --pki "$PKI" crl --due --ca root
 check "root re-signed because its CRL is missing" sh -c 'echo "$1" | grep -q "^root: signed"' _ "$OUT"
 # nextUpdate never goes backwards (docs/crl-publication.md): back at the real time the vpn-ca CRL keeps the later one.
 # The clock is now behind the CRL signed "four days later": forced (t3009 covers the refusal).
