@@ -22,6 +22,13 @@ check "gw not listed" not_contains "$OUT" " gw "
 later=$(date -u -d "@$(($(date +%s) + 8 * 86400))" +%Y-%m-%dT%H:%M:%SZ)
 expect_rc 1 "eight days later the vpn-ca CRL has expired" env PKILAB_NOW="$later" "$PKILAB" --pki "$PKI" expiring --days 1 --crl-days 0
 check "listed as expired" sh -c 'echo "$1" | grep -q "^crl  *vpn-ca  *expired"' _ "$OUT"
+# A CRL dated in the future of this clock (signed while a clock ran ahead) is
+# refused by pkilab-cdpd and strongSwan: listed, exit 1, and show agrees.
+before=$(date -u -d "@$(($(date +%s) - 2 * 86400))" +%Y-%m-%dT%H:%M:%SZ)
+expect_rc 1 "two days earlier the CRLs are dated in the future" env PKILAB_NOW="$before" "$PKILAB" --pki "$PKI" expiring --days 0 --crl-days 0
+check "listed by their thisUpdate" sh -c 'echo "$1" | grep -q "^crl  *vpn-ca .*thisUpdate .* lies in the future"' _ "$OUT"
+expect_rc 0 "show vpn-ca two days earlier" env PKILAB_NOW="$before" "$PKILAB" -q --pki "$PKI" show vpn-ca --json
+check "show says the published CRL is dated in the future" sh -c 'echo "$1" | jq -e ".crl.published == \"dated in the future\"" >/dev/null' _ "$OUT"
 rm -f "$PKI/publish/crl/root.crl"
 expect_rc 1 "a missing CRL is listed" "$PKILAB" --pki "$PKI" expiring --days 0 --crl-days 0
 check "root CRL missing" sh -c 'echo "$1" | grep -q "^crl  *root .*missing"' _ "$OUT"

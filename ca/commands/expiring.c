@@ -146,6 +146,14 @@ int cmd_expiring(int argc, char **argv, struct pkl_cli *cli)
 			item(&o, "crl", r->name, 0, detail);
 		} else if (!sc.next_update) {
 			item(&o, "crl", r->name, 0, "CRL has no nextUpdate");
+		} else if (sc.this_update > o.now) {
+			/* Signed while the clock ran ahead (or this one is behind). */
+			snprintf(
+				detail, sizeof(detail),
+				"CRL thisUpdate %s lies in the future: pkilab-cdpd and strongSwan refuse it; "
+				"check the clock, then 'pkilab crl --ca %s' re-signs it",
+				pkl_time_fmt(sc.this_update, t1, sizeof(t1)), r->name);
+			item(&o, "crl", r->name, 0, detail);
 		} else if (sc.next_update <= crl_horizon) {
 			snprintf(detail, sizeof(detail), "CRL nextUpdate; 'pkilab crl --due' re-signs it");
 			item(&o, "crl", r->name, sc.next_update, detail);

@@ -177,12 +177,14 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 			json_object_set_new(c, "next_update",
 					    json_string(pkl_time_fmt(cs.crl_next_update, t, sizeof(t))));
 			if (pkl_pki_path(pki, PKL_FILE_CRL, r.name, path, sizeof(path), NULL) == PKL_OK) {
+				const char *state = "missing or unreadable";
+
 				json_object_set_new(c, "path", json_string(path));
-				json_object_set_new(
-					c, "published",
-					json_string(pkl_crl_walk_file(path, &sc, NULL) == PKL_OK ?
-							    (sc.next_update > now ? "fresh" : "expired") :
-							    "missing or unreadable"));
+				if (pkl_crl_walk_file(path, &sc, NULL) == PKL_OK)
+					state = sc.this_update > now ? "dated in the future" :
+						sc.next_update > now ? "fresh" :
+								       "expired";
+				json_object_set_new(c, "published", json_string(state));
 			}
 			json_object_set_new(o, "crl", c);
 		}
