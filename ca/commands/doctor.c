@@ -256,6 +256,7 @@ int cmd_doctor(int argc, char **argv, struct pkl_cli *cli)
 		.p12 = d.p12.data,
 		.p12_len = d.p12.len,
 		.p12_label = d.p12_label,
+		.pki_dir = cli->pki_dir,
 	};
 	if (pkl_doctor_run(&o, &d.rep, &err) != PKL_OK) {
 		rc = cli_fail(cli, &err);

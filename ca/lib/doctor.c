@@ -19,6 +19,7 @@
 #include "pkilab/fetch.h"
 #include "pkilab/file.h"
 #include "pkilab/lint.h"
+#include "pkilab/pki.h"
 #include "pkilab/report.h"
 
 #define MAX_URIS  16
@@ -421,6 +422,105 @@ static enum pkl_rc run_lints(struct doctor *d, struct pkl_err *err)
 	return PKL_OK;
 }
 
+/* A published CRL of the lab: a million entries fit (about 40 MB). */
+#define PUBLISHED_CRL_MAX ((size_t)128 << 20)
+
+/* The leaf's serial as big-endian magnitude without leading zero octets. */
+static size_t leaf_serial(X509 *x, const unsigned char **out)
+{
+	const ASN1_INTEGER *ai = X509_get0_serialNumber(x);
+	const unsigned char *p = ASN1_STRING_get0_data(ai);
+	size_t n = (size_t)ASN1_STRING_length(ai);
+
+	while (n > 1 && p[0] == 0)
+		p++, n--;
+	*out = p;
+	return n;
+}
+
+/* Whether the DER CRL lists the serial; -1 when it cannot be read. */
+static int crl_lists(const struct pkl_buf *der, const unsigned char *serial, size_t len)
+{
+	struct pkl_crl_tbs tbs;
+	const unsigned char *p, *end;
+
+	if (pkl_crl_walk(der->data, der->len, &tbs, NULL) != PKL_OK)
+		return -1;
+	for (p = tbs.list, end = tbs.list + tbs.list_len; tbs.has_entries && p < end;) {
+		struct pkl_crl_entry e;
+		const unsigned char *s;
+		size_t n;
+
+		if (pkl_crl_read_entry(&p, end, &e, NULL) != PKL_OK)
+			return -1;
+		for (s = e.serial, n = e.serial_len; n > 1 && s[0] == 0; s++, n--)
+			;
+		if (n == len && !memcmp(s, serial, len))
+			return 1;
+	}
+	return 0;
+}
+
+/* With --pki, the lab's own records against what it publishes: a revocation
+ * recorded in pkilab.db reaches no client until a CRL in publish/ lists it
+ * (RFC 5280 §3.3: the CRL is how relying parties learn of it). Offline, the
+ * CRL in publish/ stands in for the CDPs. */
+static void check_pki_records(struct doctor *d)
+{
+	struct pkl_err e = { 0 };
+	struct pkl_pki *pki = pkl_pki_open(d->o->pki_dir, 0, &e);
+	struct pkl_buf der = { 0 };
+	struct pkl_cert_row row;
+	struct pkl_finding *f;
+	const unsigned char *serial;
+	size_t serial_len = leaf_serial(d->o->leaf, &serial);
+	char hex[41], path[PATH_MAX], t[32], label[300];
+	int listed;
+
+	pkl_lint_label(d->o->leaf, label, sizeof(label));
+	pkl_serial_hex(d->o->leaf, hex, sizeof(hex));
+	if (!pki || pkl_db_cert_find(pki->db, hex, &row, &e) != PKL_OK) {
+		pkl_report_add(d->rep, PKL_SEV_INFO, "pki.records", label, "not reconciled with %s: %s",
+			       d->o->pki_dir, e.msg[0] ? e.msg : "not found");
+		goto out;
+	}
+	if (row.status != PKL_STATUS_REVOKED) {
+		pkl_report_add(d->rep, PKL_SEV_OK, "pki.records", label, "not revoked in %s/pkilab.db",
+			       d->o->pki_dir);
+		goto out;
+	}
+	pkl_time_fmt(row.revoked_at, t, sizeof(t));
+	listed = pkl_pki_path(pki, PKL_FILE_CRL, row.issuer_name, path, sizeof(path), NULL) == PKL_OK &&
+				 pkl_file_read(path, PUBLISHED_CRL_MAX, &der, NULL) == PKL_OK ?
+			 crl_lists(&der, serial, serial_len) :
+			 -1;
+	if (listed == 1 && d->o->no_fetch) {
+		f = pkl_report_add(d->rep, PKL_SEV_FAIL, "cert.revoked", label,
+				   "revoked since %s (%s), listed in %s", t, pkl_reason_label(row.reason),
+				   path);
+		pkl_finding_cause(f, "the CA revoked this certificate; every client that checks "
+				     "revocation refuses it (CAPI2 0x80092010, strongSwan "
+				     "\"certificate was revoked\")");
+		pkl_finding_fix(f, "issue a new certificate (pkilab renew or issue) and install it");
+	} else if (listed == 1) {
+		pkl_report_add(d->rep, PKL_SEV_OK, "pki.records", label,
+			       "revoked in pkilab.db since %s and listed in the published CRL", t);
+	} else {
+		f = pkl_report_add(d->rep, PKL_SEV_FAIL, "pki.revocation_unpublished", label,
+				   "revoked in pkilab.db since %s (%s), but %s %s", t,
+				   pkl_reason_label(row.reason), path,
+				   listed == 0 ? "does not list it" : "is missing or unreadable");
+		pkl_finding_cause(f, "clients learn of a revocation only from a CRL; every CDP serves "
+				     "a CRL without this one, so every client still accepts the "
+				     "certificate");
+		pkl_finding_fix(f, "run 'pkilab crl --ca %s' and let the CDPs pick the new CRL up",
+				row.issuer_name);
+	}
+out:
+	pkl_buf_free(&der);
+	pkl_pki_close(pki);
+}
+
 enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r, struct pkl_err *err)
 {
 	struct doctor d = { .o = o, .rep = r };
@@ -452,7 +552,12 @@ enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r
 		for (size_t i = 0; i < d.chain.n; i++)
 			check_revocation(&d, i);
 	else
-		pkl_report_add(r, PKL_SEV_INFO, "crl.skipped", NULL, "--no-fetch: revocation not checked");
+		pkl_report_add(r, PKL_SEV_INFO, "crl.skipped", NULL,
+			       o->pki_dir ?
+				       "--no-fetch: the CDPs not asked; the leaf checked against publish/" :
+				       "--no-fetch: revocation not checked");
+	if (o->pki_dir)
+		check_pki_records(&d);
 	check_time_and_budgets(&d);
 out:
 	pkl_chain_free(&d.chain);

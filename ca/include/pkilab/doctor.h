@@ -56,6 +56,8 @@ struct pkl_doctor_opts {
 	const unsigned char *p12;           /* the PKCS#12 input's bytes for lint.X9, or NULL */
 	size_t p12_len;
 	const char *p12_label; /* its name in the findings (the file name) */
+	const char *pki_dir;   /* the lab PKI whose records are reconciled with what
+				* is published (pki.*), or NULL */
 };
 
 /* Runs every check on o->leaf and appends the findings to r (which the caller
