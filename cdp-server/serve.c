@@ -102,6 +102,20 @@ static struct MHD_Response *build(const struct cdp_ctx *ctx, const struct cdp_en
 	return r;
 }
 
+/* Why the CRL of a CA this server knows (its certificate is served under
+ * /aia/) is not served: the fatal problem recorded for it, or NULL. A client
+ * then gets 503 and the reason instead of a 404 that reads "publish it at
+ * this path" (RFC 9110 15.6.4: the server cannot serve it for now). */
+static const char *refused_crl(const struct cdp_snapshot *s, const char *name)
+{
+	if (!cdp_snapshot_find(s, CDP_AIA, name))
+		return NULL;
+	for (size_t i = 0; i < s->n_problems; i++)
+		if (s->problems[i].fatal && !strcmp(s->problems[i].ca, name))
+			return s->problems[i].msg;
+	return NULL;
+}
+
 int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp_req *req, enum cdp_kind kind,
 		    const char *name)
 {
@@ -118,8 +132,16 @@ int cdp_serve_entry(struct cdp_ctx *ctx, struct MHD_Connection *conn, struct cdp
 		return cdp_reply_text(conn, req, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
 				      "503 out of memory\n", 18);
 	if (!e) {
-		return cdp_reply_text(conn, req, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
-				      "404 not found\n", 14);
+		char body[600];
+		const char *why = kind == CDP_CRL ? refused_crl(s, name) : NULL;
+		int n;
+
+		if (!why)
+			return cdp_reply_text(conn, req, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
+					      "404 not found\n", 14);
+		n = snprintf(body, sizeof(body), "503 this CRL is not served: %s\n", why);
+		return cdp_reply_text(conn, req, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+				      body, n > 0 && (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1);
 	}
 	/* Not yet sendable Last-Modified: no shared response without it. */
 	if (e->last_modified > now)

@@ -147,6 +147,13 @@ serve_cdpd() { # desc name base args...
   check "$_sdesc" wait_http "$_sbase/healthz"
 }
 
+# The last hget was a CRL of a known CA that the server refused: 503 and the
+# reason on one line, which doctor shows (not a 404 that reads "publish it").
+refused_503() { # [text the reason contains]
+  [ "$CODE" = 503 ] || { echo "HTTP $CODE, wanted 503"; return 1; }
+  head -n 1 "$T/body" | grep -q "^503 this CRL is not served: .*${1:-}" || { echo "body: $(head -c 300 "$T/body")"; return 1; }
+}
+
 # Waits (bounded by PKL_WAIT) until the log of NAME contains a string.
 wait_log() { # name string
   until_ok grep -q -- "$2" "$T/$1.log" && return 0

@@ -30,6 +30,27 @@ check "published: still exit 1, now as revoked ($RC)" test "$RC" = 1
 check "cert.revoked from publish/ offline" sh -c 'echo "$1" | grep -q "cert.revoked"' _ "$(codes fail)"
 check "and no longer unpublished" not_contains "$(codes fail)" "pki.revocation_unpublished"
 
+# A CRL pkilab-cdpd refused (signed by another key: the same lab built twice)
+# is answered 503 with the reason, and doctor shows it instead of advising to
+# "publish the CRL at exactly this path" (examples/broken/wrong-key-crl).
+. "$(dirname "$0")/lib-cdpd.sh"
+PKI_A=$PKI
+life_lab "$T/other" || { finish; exit 1; }
+mkdir -p "$T/pub"
+cp -R "$PKI_A/publish/." "$T/pub/"
+cp "$T/other/pki/publish/crl/vpn-ca.crl" "$T/pub/crl/vpn-ca.crl"
+PKI=$PKI_A
+port=$(free_port)
+serve_cdpd "cdpd serving a wrong-key CRL answers" wk "http://127.0.0.1:$port" --publish "$T/pub" --listen "127.0.0.1:$port"
+hget "http://127.0.0.1:$port/crl/vpn-ca.crl"
+check "cdpd: 503 and the reason for a known CA's refused CRL (HTTP $CODE)" refused_503
+run env PKILAB_RESOLVE="127.0.0.1:18081:127.0.0.1:$port,127.0.0.2:18081:127.0.0.1:$port" \
+  "$PKILAB" --pki "$PKI" doctor bob --json --platform strongswan
+check "doctor exits 1 ($RC)" test "$RC" = 1
+check "doctor shows the server's reason" sh -c 'echo "$1" | jq -e "[.findings[] | select(.code == \"crl.http_status\") | .message | test(\"HTTP 503: the server says\")] | any" >/dev/null' _ "$OUT"
+check "and no longer advises publishing at this path" sh -c '! echo "$1" | jq -e "[.findings[] | select(.code == \"crl.http_status\") | (.fix // \"\") | test(\"exactly this path\")] | any" >/dev/null' _ "$OUT"
+stop_cdpd wk
+
 # A certificate from outside the lab: nothing to reconcile, said at info level.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=stranger -days 30 \
   -keyout "$T/k.pem" -out "$T/stranger.pem" 2>/dev/null

@@ -85,7 +85,7 @@ check "the older CRL is still validly signed by vpn-ca (openssl)" \
 sum_s1=$(sha256sum "$T/s1/crl-numbers")
 serve_cdpd "restarted primary answers" a2 "$A" --publish "$PUB" --listen "127.0.0.1:$P" --state-dir "$T/s1"
 hget "$A/crl/vpn-ca.crl"
-check "after the restart the older CRL is NOT served (HTTP $CODE)" test "$CODE" = 404
+check "after the restart the older CRL is NOT served: 503 and why (HTTP $CODE)" refused_503 "lower than"
 check "... no byte of it" sh -c "! cmp -s '$T/body' '$T/old.crl'"
 hget "$A/crl/root.crl"
 check "root's CRL is still served" cmp "$T/body" "$PUB/crl/root.crl"
@@ -156,7 +156,7 @@ check "restarted mirror re-learns vpn-ca" same_as "$M/aia/vpn-ca.crt" "$PUB/aia/
 check "restarted mirror log: the peer's older CRL refused below its own mark" \
   wait_log m2 "mirror: $A/crl/vpn-ca.crl: refused (older): CRL number $n_old is lower than $n_new"
 hget "$M/crl/vpn-ca.crl"
-check "restarted mirror does NOT serve the peer's older CRL (HTTP $CODE)" test "$CODE" = 404
+check "restarted mirror does NOT serve the peer's older CRL: 503 and why (HTTP $CODE)" refused_503
 hget "$M/healthz"
 check "restarted mirror: /healthz 503 (vpn-ca has no CRL)" test "$CODE" = 503
 check "restarted mirror: /healthz warning names the rollback" \
@@ -260,7 +260,7 @@ cp "$T/k1/ca.der" "$T/pub2/aia/root.crt"; cp "$T/k1-3.der" "$T/pub2/crl/root.crl
 start_cdpd r3 --publish "$T/pub2" --listen "127.0.0.1:$P2" --state-dir "$T/s5"
 check "the old key back with an older CRL (3 < 5): refused" wait_log r3 "CRL number 3 is lower than 5"
 hget "http://127.0.0.1:$P2/crl/root.crl"
-check "... not served (HTTP $CODE)" test "$CODE" = 404
+check "... not served: 503 and why (HTTP $CODE)" refused_503 "lower than 5"
 stop r3
 
 expect_rc 0 "--help: exit 0" "$CDPD" --help

@@ -85,7 +85,7 @@ serve_cdpd "size-bounded mirror answers" s "http://127.0.0.1:$S" \
   --mirror-interval 1s --mirror-max-size 2048
 check "a CRL over mirror_max_size is refused" wait_log s "larger than mirror_max_size (2048 bytes)"
 hget "http://127.0.0.1:$S/crl/big.crl"
-check "the oversized CRL is not served" test "$CODE" = 404
+check "the oversized CRL is not served (503 and why)" refused_503
 
 # A black hole (accepts, never answers, for longer than any wait of the
 # test; it logs each connection): pulls are bounded by mirror_timeout and the

@@ -102,10 +102,30 @@ static void note_skew(struct doctor *d, const char *url, pkl_time date)
 
 /* One CDP URI: fetch, parse, verify, judge; findings go to `local`. Returns 1
  * when the URI delivered a usable CRL, and sets *revoked when it lists x. */
+/* The reason pkilab-cdpd gives in a 503 for a CRL it refused: the first line
+ * of a text/plain body "503 this CRL is not served: REASON", printable ASCII
+ * only (it is a remote server's text). 0 when the body is something else. */
+static int served_refusal(const struct pkl_fetch_result *res, char *why, size_t len)
+{
+	static const char prefix[] = "503 this CRL is not served: ";
+	const size_t pl = sizeof(prefix) - 1;
+	size_t n = 0;
+
+	if (strncasecmp(res->content_type, "text/plain", 10) != 0 || res->body.len <= pl ||
+	    memcmp(res->body.data, prefix, pl) != 0)
+		return 0;
+	for (size_t i = pl; i < res->body.len && res->body.data[i] != '\n' && n + 1 < len; i++)
+		why[n++] =
+			res->body.data[i] >= 0x20 && res->body.data[i] < 0x7f ? (char)res->body.data[i] : '?';
+	why[n] = '\0';
+	return n > 0;
+}
+
 static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, const char *label,
 		     const char *const *all_uris, size_t n_uris, struct pkl_report *local, long *ms,
 		     int *revoked, char *revinfo, size_t revlen)
 {
+	char why[512];
 	struct pkl_fetch_result res;
 	struct pkl_err e = { 0 };
 	struct pkl_crlinfo info;
@@ -143,6 +163,18 @@ static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, cons
 		pkl_finding_fix(f, "start pkilab-cdpd (or the web server) on that address and make "
 				   "sure clients reach it outside the tunnel; re-issue with a reachable "
 				   "CDP if the URL is wrong");
+		goto out;
+	}
+	if (res.status == 503 && served_refusal(&res, why, sizeof(why))) {
+		/* pkilab-cdpd knows the CA but refused its CRL, and says why. */
+		f = pkl_report_add(local, PKL_SEV_FAIL, "crl.http_status", url,
+				   "HTTP 503: the server says %s", why);
+		if (f)
+			f->elapsed_ms = res.elapsed_ms;
+		pkl_finding_cause(f, "the CDP server holds a CRL for this CA but refused to serve it "
+				     "(wrong key, older than one it served, expired, too large)");
+		pkl_finding_fix(f, "sign a valid CRL with the CA's current key (pkilab crl) and publish it; "
+				   "the server's log names the file it refused");
 		goto out;
 	}
 	if (res.status != 200) {
