@@ -18,6 +18,7 @@ doc alice
 check "an unrevoked certificate: exit 0 ($RC)" test "$RC" = 0
 check "its records are reconciled (pki.records ok)" sh -c 'echo "$1" | grep -q "pki.records"' _ "$(codes ok)"
 
+cp -R "$PKI/publish" "$T/stale" # what a mirror that never pulls again holds
 expect_rc 0 "revoke alice" "$PKILAB" -q --pki "$PKI" revoke alice --reason keyCompromise
 doc alice
 check "revoked but not published: exit 1 ($RC)" test "$RC" = 1
@@ -50,6 +51,20 @@ check "doctor exits 1 ($RC)" test "$RC" = 1
 check "doctor shows the server's reason" sh -c 'echo "$1" | jq -e "[.findings[] | select(.code == \"crl.http_status\") | .message | test(\"HTTP 503: the server says\")] | any" >/dev/null' _ "$OUT"
 check "and no longer advises publishing at this path" sh -c '! echo "$1" | jq -e "[.findings[] | select(.code == \"crl.http_status\") | (.fix // \"\") | test(\"exactly this path\")] | any" >/dev/null' _ "$OUT"
 stop_cdpd wk
+
+# A CDP serving an older CRL than publish/ holds (a mirror behind): named,
+# with the URL and both numbers, while publish/ lists alice as revoked.
+port=$(free_port)
+serve_cdpd "cdpd serving the CRLs from before the revocation answers" st "http://127.0.0.1:$port" \
+  --publish "$T/stale" --listen "127.0.0.1:$port"
+run env PKILAB_RESOLVE="127.0.0.1:18081:127.0.0.1:$port,127.0.0.2:18081:127.0.0.1:$port" \
+  "$PKILAB" --pki "$PKI" doctor alice --json --platform strongswan
+old=$(openssl crl -inform DER -in "$T/stale/crl/vpn-ca.crl" -noout -crlnumber | sed 's/.*=//')
+new=$(openssl crl -inform DER -in "$PKI/publish/crl/vpn-ca.crl" -noout -crlnumber | sed 's/.*=//')
+check "crl.behind_publish names the URL" sh -c 'echo "$1" | jq -e "[.findings[] | select(.code == \"crl.behind_publish\") | .subject | test(\"/crl/vpn-ca.crl\")] | any" >/dev/null' _ "$OUT"
+msg=$(echo "$OUT" | jq -r '[.findings[] | select(.code == "crl.behind_publish")][0].message')
+check "and both CRL numbers ($msg)" sh -c 'echo "$1" | grep -q "number $(printf "%d" "$2") .* number $(printf "%d" "$3")"' _ "$msg" "$old" "$new"
+stop_cdpd st
 
 # A certificate from outside the lab: nothing to reconcile, said at info level.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=stranger -days 30 \

@@ -26,6 +26,9 @@
 #define SKEW_WARN PKL_DOCTOR_SKEW_WARN
 
 /* One run's state: the options, the path, and what the fetches measured. */
+/* A published CRL of the lab: a million entries fit (about 40 MB). */
+#define PUBLISHED_CRL_MAX ((size_t)128 << 20)
+
 struct doctor {
 	const struct pkl_doctor_opts *o;
 	unsigned platforms;
@@ -119,6 +122,42 @@ static int served_refusal(const struct pkl_fetch_result *res, char *why, size_t 
 			res->body.data[i] >= 0x20 && res->body.data[i] < 0x7f ? (char)res->body.data[i] : '?';
 	why[n] = '\0';
 	return n > 0;
+}
+
+/* With --pki: a CDP that serves an older CRL of the issuer than publish/
+ * holds (a mirror that has not pulled yet, a copy not made) shows clients
+ * the old list, whatever pkilab.db and publish/ say. */
+static void check_behind_publish(struct doctor *d, X509 *iss, const struct pkl_crlinfo *served,
+				 const char *url, struct pkl_report *local)
+{
+	struct pkl_pki *pki = pkl_pki_open(d->o->pki_dir, 0, NULL);
+	struct pkl_buf der = { 0 };
+	struct pkl_cert_row row;
+	struct pkl_crlinfo pub;
+	struct pkl_finding *f;
+	X509_CRL *crl = NULL;
+	char hex[41], path[PATH_MAX];
+
+	pkl_serial_hex(iss, hex, sizeof(hex));
+	if (!pki || pkl_db_cert_find(pki->db, hex, &row, NULL) != PKL_OK ||
+	    pkl_pki_path(pki, PKL_FILE_CRL, row.name, path, sizeof(path), NULL) != PKL_OK ||
+	    pkl_file_read(path, PUBLISHED_CRL_MAX, &der, NULL) != PKL_OK ||
+	    pkl_crlcheck_parse(der.data, der.len, path, &pub, &crl, NULL) != PKL_OK)
+		goto out;
+	if (pkl_crlcheck_number_cmp(served->number, pub.number) < 0) {
+		f = pkl_report_add(local, PKL_SEV_WARN, "crl.behind_publish", url,
+				   "serves CRL number %s of %s; %s holds number %s", served->number, row.name,
+				   path, pub.number);
+		pkl_finding_cause(f, "this CDP has not received the newest CRL: a mirror that has not "
+				     "pulled yet, or a copy not made; clients that ask it see the older "
+				     "list of revocations");
+		pkl_finding_fix(f, "copy publish/crl/ to this server (or wait for the mirror's next "
+				   "pull, --mirror-interval) and check again");
+	}
+out:
+	X509_CRL_free(crl);
+	pkl_buf_free(&der);
+	pkl_pki_close(pki);
 }
 
 static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, const char *label,
@@ -219,6 +258,8 @@ static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, cons
 					   "and publish it to every mirror");
 		}
 		ERR_clear_error();
+		if (d->o->pki_dir && info.number[0])
+			check_behind_publish(d, iss, &info, url, local);
 		struct pkl_lint_crl_opts lo = {
 			.issuer = iss, .cdp_uris = all_uris, .n_cdp = n_uris, .now = d->o->at
 		};
@@ -453,9 +494,6 @@ static enum pkl_rc run_lints(struct doctor *d, struct pkl_err *err)
 	pkl_lint_chain(d->chain.certs, d->chain.n, 1, d->rep);
 	return PKL_OK;
 }
-
-/* A published CRL of the lab: a million entries fit (about 40 MB). */
-#define PUBLISHED_CRL_MAX ((size_t)128 << 20)
 
 /* The leaf's serial as big-endian magnitude without leading zero octets. */
 static size_t leaf_serial(X509 *x, const unsigned char **out)
