@@ -64,6 +64,8 @@ new=$(openssl crl -inform DER -in "$PKI/publish/crl/vpn-ca.crl" -noout -crlnumbe
 check "crl.behind_publish names the URL" sh -c 'echo "$1" | jq -e "[.findings[] | select(.code == \"crl.behind_publish\") | .subject | test(\"/crl/vpn-ca.crl\")] | any" >/dev/null' _ "$OUT"
 msg=$(echo "$OUT" | jq -r '[.findings[] | select(.code == "crl.behind_publish")][0].message')
 check "and both CRL numbers ($msg)" sh -c 'echo "$1" | grep -q "number $(printf "%d" "$2") .* number $(printf "%d" "$3")"' _ "$msg" "$old" "$new"
+check "alice, revoked and published but served by no CDP: pki.revocation_not_served fails" \
+  sh -c 'echo "$1" | grep -q "pki.revocation_not_served"' _ "$(codes fail)"
 stop_cdpd st
 
 # A certificate from outside the lab: nothing to reconcile, said at info level.

@@ -38,7 +38,8 @@ struct doctor {
 	struct pkl_report *rep;
 	long client_ms; /* what a client would spend fetching, first good URI per cert */
 	long worst_uri_ms;
-	size_t fetches; /* CDP URIs tried: a loopback fetch can take 0 ms */
+	size_t fetches;          /* CDP URIs tried: a loopback fetch can take 0 ms */
+	int leaf_revoked_served; /* a CDP served a CRL that lists the leaf */
 	char worst_uri[PKL_CHAIN_URI_MAX];
 	int64_t max_skew; /* |Date - local clock|, seconds */
 	char skew_uri[PKL_CHAIN_URI_MAX];
@@ -378,6 +379,8 @@ static void check_revocation(struct doctor *d, size_t i)
 		pkl_finding_fix(f, "repair the failing mirror (see the crl.* findings above) so every "
 				   "URI serves the same valid CRL");
 	}
+	if (revoked && i == 0)
+		d->leaf_revoked_served = 1;
 	if (revoked) {
 		f = pkl_report_add(d->rep, PKL_SEV_FAIL, "cert.revoked", label, "%s", revinfo);
 		pkl_finding_cause(f, "the CA revoked this certificate; every client that checks "
@@ -572,9 +575,17 @@ static void check_pki_records(struct doctor *d)
 				     "revocation refuses it (CAPI2 0x80092010, strongSwan "
 				     "\"certificate was revoked\")");
 		pkl_finding_fix(f, "issue a new certificate (pkilab renew or issue) and install it");
+	} else if (listed == 1 && !d->leaf_revoked_served) {
+		f = pkl_report_add(d->rep, PKL_SEV_FAIL, "pki.revocation_not_served", label,
+				   "revoked since %s and listed in %s, but no CDP serves a CRL that lists it",
+				   t, path);
+		pkl_finding_cause(f, "the CDPs serve an older CRL than publish/ holds (see "
+				     "crl.behind_publish): every client still accepts the certificate");
+		pkl_finding_fix(f, "copy publish/crl/ to every CDP server, or let the mirrors pull, and "
+				   "check again");
 	} else if (listed == 1) {
 		pkl_report_add(d->rep, PKL_SEV_OK, "pki.records", label,
-			       "revoked in pkilab.db since %s and listed in the published CRL", t);
+			       "revoked in pkilab.db since %s, listed in the published CRL and served", t);
 	} else {
 		f = pkl_report_add(d->rep, PKL_SEV_FAIL, "pki.revocation_unpublished", label,
 				   "revoked in pkilab.db since %s (%s), but %s %s", t,
