@@ -149,5 +149,5 @@ for dir in "$BROKEN"/*/; do
     test "$(echo $got1d | tr ' ' '\n' | sort | tr '\n' ' ')" = "$(echo $want | tr ' ' '\n' | sort | tr '\n' ' ')"
   doctor_stop
 done
-check "all 11 broken labs ran (found $n_scen)" test "$n_scen" -ge 11
+check "all 13 broken labs ran (found $n_scen)" test "$n_scen" -ge 13
 finish
