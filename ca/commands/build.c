@@ -3,6 +3,9 @@
  *
  * Creates the PKI a lab file describes, or converges an existing one: what
  * the lab adds is issued, what exists is never re-issued or overwritten.
+ * What the lab says differently from an issued certificate (README "Drift")
+ * is printed field by field, certificates the lab lost as orphans, and the
+ * build exits 1; with nothing new to issue a drifted PKI is not written.
  * A PKI belongs to the lab that built it: another lab is refused (build.h).
  * All-or-nothing: a new PKI is built in a temporary sibling directory and
  * renamed into place; an existing one changes in a single transaction.

@@ -2,8 +2,11 @@
  * Building the PKI a lab describes (`pkilab build`), in two steps:
  *
  *   plan   compares the lab with the PKI: every entry is either kept (it is
- *          recorded already; what the lab now says differently is noted, never
- *          re-issued: `pkilab renew` replaces a certificate) or to be issued.
+ *          recorded already; every field in which its issued certificate
+ *          differs from what the lab says today is listed (pkl_build_diff),
+ *          never re-issued: `pkilab renew` replaces a certificate) or to be
+ *          issued; certificates the lab no longer has are orphans. A kept
+ *          entry that differs or an orphan is drift (README "Drift").
  *          Planning writes nothing, so a plan alone is a dry run.
  *   apply  issues the planned entries all-or-nothing: keys are generated
  *          first (keygen.h), then everything is issued in one transaction.
