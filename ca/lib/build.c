@@ -226,8 +226,8 @@ enum pkl_rc pkl_build_diff(const struct pkl_lab *lab, const struct pkl_entity *e
 	struct pkl_key_spec spec;
 	X509_NAME *subject = NULL;
 	char a[64], b[64], t[sizeof(was->v[0])];
-	int64_t days_secs;
-	int days = 0, secs = 0;
+	int64_t length;
+	int days = 0, secs = 0, points;
 	enum pkl_rc rc = PKL_OK;
 
 	it->n_changes = 0;
@@ -291,8 +291,8 @@ enum pkl_rc pkl_build_diff(const struct pkl_lab *lab, const struct pkl_entity *e
 		rc = pkl_err_set(err, PKL_ERUNTIME, row->name, "unreadable validity");
 		goto out;
 	}
-	days_secs = (int64_t)days * 86400 + secs;
-	duration_str(days_secs, a, sizeof(a));
+	length = (int64_t)days * 86400 + secs;
+	duration_str(length, a, sizeof(a));
 	duration_str(e->not_after - e->not_before, b, sizeof(b));
 	scalar(it, "validity", a, b);
 
@@ -312,11 +312,10 @@ enum pkl_rc pkl_build_diff(const struct pkl_lab *lab, const struct pkl_entity *e
 		tl_add(now, t);
 	}
 	list(it, "cdp", was, now);
-	if (now->n > 1 && cdp_points(cert) > 0) {
-		int points = cdp_points(cert);
+	points = cdp_points(cert);
+	if (now->n > 1 && points > 0)
 		scalar(it, "cdp_layout", points == 1 ? "one-point" : "point-per-uri",
 		       lab->cdp_point_per_uri ? "point-per-uri" : "one-point");
-	}
 	was->n = now->n = 0;
 	if ((rc = pkl_certread_aia(cert, PKL_AIA_CA_ISSUERS, &names, err)) != PKL_OK)
 		goto out;
