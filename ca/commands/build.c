@@ -141,7 +141,7 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 	}
 	printf("build: %zu issued, %zu kept", dry_run ? 0 : pkl_build_plan_n(plan, PKL_BUILD_ISSUE),
 	       pkl_build_plan_n(plan, PKL_BUILD_KEEP));
-	if (pkl_build_plan_drifted(plan)) {
+	if (pkl_build_plan_drifted(plan) || pkl_build_plan_n_orphans(plan)) {
 		size_t changed = 0;
 		for (size_t i = 0; i < n; i++)
 			changed += pkl_build_plan_item(plan, i)->n_changes > 0;
@@ -171,9 +171,13 @@ static void drift_advice(const struct pkl_build_plan *plan)
 				it->e->name, it->e->name);
 	}
 	for (size_t i = 0; i < pkl_build_plan_n_orphans(plan); i++)
-		fprintf(stderr, "pkilab: %s: in the PKI, not in the lab: 'pkilab revoke %s' retires it\n",
+		fprintf(stderr,
+			"pkilab: %s: in the PKI, not in the lab (removed from it, or issued with 'pkilab "
+			"issue'): 'pkilab revoke %s' retires it\n",
 			pkl_build_plan_orphan(plan, i), pkl_build_plan_orphan(plan, i));
-	fprintf(stderr, "pkilab: build: the PKI has drifted from the lab (nothing re-issued or revoked)\n");
+	if (pkl_build_plan_drifted(plan))
+		fprintf(stderr,
+			"pkilab: build: the PKI has drifted from the lab (nothing re-issued or revoked)\n");
 }
 
 int cmd_build(int argc, char **argv, struct pkl_cli *cli)
@@ -205,12 +209,13 @@ int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 	plan = pkl_build_plan_new(lab, &bopts, &err);
 	/* A drifted PKI with nothing new to issue is left untouched, not even
 	 * the recorded publication settings change (README "Drift"). */
-	if (plan && pkl_build_plan_drifted(plan) && !pkl_build_plan_n(plan, PKL_BUILD_ISSUE))
+	if (plan && (pkl_build_plan_drifted(plan) || pkl_build_plan_n_orphans(plan)) &&
+	    !pkl_build_plan_n(plan, PKL_BUILD_ISSUE))
 		dry_run_forced = 1;
 	if (plan && (dry_run || dry_run_forced || pkl_build_apply(plan, &err) == PKL_OK)) {
 		report(cli, lab, plan, dry_run);
 		drifted = pkl_build_plan_drifted(plan);
-		if (drifted && cli->verbose >= 0)
+		if ((drifted || pkl_build_plan_n_orphans(plan)) && cli->verbose >= 0)
 			drift_advice(plan);
 	}
 	pkl_build_plan_free(plan);

@@ -479,7 +479,7 @@ int pkl_build_plan_drifted(const struct pkl_build_plan *plan)
 	for (size_t i = 0; i < plan->n; i++)
 		if (plan->slots[i].pub.n_changes)
 			return 1;
-	return plan->n_orphans > 0;
+	return 0;
 }
 
 size_t pkl_build_plan_n(const struct pkl_build_plan *plan, enum pkl_build_action action)

@@ -433,7 +433,8 @@ static void diff_names_every_field_that_shapes_a_certificate(void **state)
 	pkl_lab_free(lab);
 }
 
-/* A certificate whose name the lab lost is an orphan; the plan drifted. */
+/* A certificate whose name the lab lost is an orphan: reported, but not
+ * drift, since pkilab.db cannot tell it from one `pkilab issue` added. */
 static void removed_entry_is_an_orphan(void **state)
 {
 	struct pkl_lab *lab;
@@ -448,7 +449,7 @@ static void removed_entry_is_an_orphan(void **state)
 	assert_int_equal(pkl_build_plan_n_orphans(plan), 1);
 	assert_string_equal(pkl_build_plan_orphan(plan, 0), "gw2");
 	assert_null(pkl_build_plan_orphan(plan, 1));
-	assert_int_equal(pkl_build_plan_drifted(plan), 1);
+	assert_int_equal(pkl_build_plan_drifted(plan), 0); /* reported, not drift */
 	pkl_build_plan_free(plan);
 	pkl_lab_free(lab);
 }

@@ -113,8 +113,9 @@ enum pkl_rc pkl_build_diff(const struct pkl_lab *lab, const struct pkl_entity *e
  * longer has (orphans), in issue order; 0 for a fresh PKI. */
 size_t pkl_build_plan_n_orphans(const struct pkl_build_plan *plan);
 const char *pkl_build_plan_orphan(const struct pkl_build_plan *plan, size_t i);
-/* 1 when the PKI has drifted from the lab: a kept entry differs or an
- * orphan exists. */
+/* 1 when the PKI has drifted from the lab: a kept entry differs. Orphans
+ * alone are not drift: pkilab.db does not tell a certificate removed from
+ * the lab from one issued with `pkilab issue` (README "Drift"). */
 int pkl_build_plan_drifted(const struct pkl_build_plan *plan);
 
 /* Issues every ISSUE item (see the top of this file); on success their rows
