@@ -6,7 +6,7 @@
 #     it issues only those two (with the new CA's CRL and AIA file);
 #     everything that existed stays byte-identical (keys, certificates,
 #     chains, CRLs, AIA files) and is never re-issued;
-#   - an entry changed in the lab is reported, not re-issued.
+#   - an entry changed in the lab is reported (build exits 1), not re-issued.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/lib-certcheck.sh"
 
@@ -68,16 +68,16 @@ check "carol's CDP points at lab-ca's CRL on both bases (RFC 5280 §4.2.1.13)" c
 # A changed entry is reported, not re-issued.
 files_sum >"$T/files6"; rows >"$T/rows6"
 sed -i 's/CN=alice.t2003.test"/CN=alice2.t2003.test"/' "$T/lab.cfg"
-expect_rc 0 "build after changing alice's subject" "$PKILAB" build "$T/lab.cfg"
+expect_rc 1 "build after changing alice's subject (drift: exit 1, README \"Drift\")" "$PKILAB" build "$T/lab.cfg"
 check "nothing issued: 0 issued, 7 kept" contains "$OUT" "build: 0 issued, 7 kept"
-check "the difference is reported with the way to re-issue" sh -c 'echo "$1" | grep -q "alice.*differs: subject" && echo "$1" | grep -q "pkilab renew alice"' _ "$OUT"
+check "the difference is reported with the way to re-issue" sh -c 'echo "$1" | grep -q "changed alice  *subject" && echo "$2" | grep -q "pkilab renew alice"' _ "$OUT" "$ERR"
 files_sum >"$T/files7"; rows >"$T/rows7"
 check "alice not re-issued: files and rows identical" sh -c 'cmp "$1" "$2" && cmp "$3" "$4"' _ "$T/files6" "$T/files7" "$T/rows6" "$T/rows7"
 before=$(tree_sum "$P")
 sed -i 's/^);$/YY/' "$T/lab.cfg"
 awk 'BEGIN { n = 0 } /^YY$/ { n++; if (n == 2) { print "  ,{ name = \"dave\"; template = \"ipsec-client\"; issuer = \"vpn-ca\"; subject = \"CN=dave.test\"; san = [ \"dave.test\" ]; }" } print ");"; next } { print }' "$T/lab.cfg" >"$T/lab2.cfg"
 mv "$T/lab2.cfg" "$T/lab.cfg"
-expect_rc 0 "--dry-run with a new entry" "$PKILAB" build "$T/lab.cfg" --dry-run
+expect_rc 1 "--dry-run with a new entry (alice still drifted: exit 1)" "$PKILAB" build "$T/lab.cfg" --dry-run
 check "--dry-run says it would issue dave" sh -c 'echo "$1" | grep -q "would *dave"' _ "$OUT"
 check "--dry-run leaves the PKI byte-for-byte unchanged" test "$before" = "$(tree_sum "$P")"
 finish

@@ -3,12 +3,16 @@
  *
  * Creates the PKI a lab file describes, or converges an existing one: what
  * the lab adds is issued, what exists is never re-issued or overwritten.
+ * What the lab says differently from an issued certificate (README "Drift")
+ * is printed field by field, certificates the lab lost as orphans, and the
+ * build exits 1; with nothing new to issue a drifted PKI is not written.
  * A PKI belongs to the lab that built it: another lab is refused (build.h).
  * All-or-nothing: a new PKI is built in a temporary sibling directory and
  * renamed into place; an existing one changes in a single transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 #include <limits.h>
@@ -16,6 +20,53 @@
 #include "../cli/cli.h"
 #include "pkilab/build.h"
 #include "pkilab/key.h"
+
+/* " +a +b" for "a b" (the values of a list change), "" for "". */
+struct prefixed_text {
+	char s[2048];
+};
+
+static struct prefixed_text prefixed(const char *sign, const char *words)
+{
+	struct prefixed_text p = { "" };
+	char copy[1024], *save = NULL;
+	size_t n = 0;
+
+	snprintf(copy, sizeof(copy), "%s", words);
+	for (char *w = strtok_r(copy, " ", &save); w && n < sizeof(p.s); w = strtok_r(NULL, " ", &save))
+		n += (size_t)snprintf(p.s + n, sizeof(p.s) - n, "%s%s", sign, w);
+	return p;
+}
+
+static json_t *words_json(const char *words)
+{
+	json_t *a = json_array();
+	char copy[1024], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", words);
+	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		json_array_append_new(a, json_string(w));
+	return a;
+}
+
+/* {"name": .., "changes": [{"field": "san", "added": [..], "removed": [..]},
+ * {"field": "key", "was": "ec:P-256", "now": "rsa:2048"}]} */
+static json_t *changes_json(const struct pkl_build_item *it)
+{
+	json_t *a = json_array();
+
+	for (size_t k = 0; k < it->n_changes; k++) {
+		const struct pkl_build_change *c = &it->changes[k];
+		if (c->list)
+			json_array_append_new(a, json_pack("{s:s, s:o, s:o}", "field", c->field, "added",
+							   words_json(c->added), "removed",
+							   words_json(c->removed)));
+		else
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "field", c->field, "was",
+							   c->was, "now", c->now));
+	}
+	return json_pack("{s:s, s:b, s:o}", "name", it->e->name, "ca", it->e->is_ca, "changes", a);
+}
 
 /* The plan, before (dry run) or after it was applied. */
 static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct pkl_build_plan *plan,
@@ -26,8 +77,8 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 	char until[32];
 
 	if (cli->json) {
-		json_t *o = json_pack("{s:s, s:s, s:b, s:[], s:[]}", "lab", lab->name, "pki", pki_dir,
-				      "dry_run", dry_run, "issued", "kept");
+		json_t *o = json_pack("{s:s, s:s, s:b, s:[], s:[], s:[], s:[]}", "lab", lab->name, "pki",
+				      pki_dir, "dry_run", dry_run, "issued", "kept", "changed", "orphans");
 		for (size_t i = 0; i < n; i++) {
 			const struct pkl_build_item *it = pkl_build_plan_item(plan, i);
 			int kept = it->action == PKL_BUILD_KEEP;
@@ -40,10 +91,14 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 				pkl_time_fmt(kept ? it->row.not_after : it->e->not_after, until,
 					     sizeof(until)),
 				"ca", it->e->is_ca);
-			if (it->differs[0])
-				json_object_set_new(c, "lab_differs", json_string(it->differs));
 			json_array_append_new(json_object_get(o, kept ? "kept" : "issued"), c);
+			if (it->n_changes)
+				json_array_append_new(json_object_get(o, "changed"), changes_json(it));
 		}
+		for (size_t i = 0; i < pkl_build_plan_n_orphans(plan); i++)
+			json_array_append_new(json_object_get(o, "orphans"),
+					      json_string(pkl_build_plan_orphan(plan, i)));
+		json_object_set_new(o, "drift", json_boolean(pkl_build_plan_drifted(plan)));
 		cli_print_json(cli, o);
 		json_decref(o);
 		return;
@@ -56,7 +111,7 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 		int kept = it->action == PKL_BUILD_KEEP;
 		char spec[32];
 		pkl_key_spec_str(&it->e->prof.key, spec, sizeof(spec));
-		printf("  %-7s %-16s %-12s %-9s until %s  %s%s%s\n",
+		printf("  %-7s %-16s %-12s %-9s until %s  %s\n",
 		       kept    ? "kept" :
 		       dry_run ? "would" :
 				 "issued",
@@ -65,24 +120,69 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 				      it->e->prof.template_name,
 		       kept ? it->row.key_spec : spec,
 		       pkl_time_fmt(kept ? it->row.not_after : it->e->not_after, until, sizeof(until)),
-		       kept ? it->row.subject : it->e->subject,
-		       it->differs[0] ? "  (lab entry differs: " : "", it->differs[0] ? it->differs : "");
-		if (it->differs[0])
-			printf("%*s use 'pkilab renew %s' to re-issue)\n", 0, "", it->e->name);
+		       kept ? it->row.subject : it->e->subject);
+		for (size_t k = 0; k < it->n_changes; k++) {
+			const struct pkl_build_change *c = &it->changes[k];
+			if (c->list)
+				printf("  changed %-16s %s%s%s\n", it->e->name, c->field,
+				       prefixed(" +", c->added).s, prefixed(" -", c->removed).s);
+			else
+				printf("  changed %-16s %s %s -> %s\n", it->e->name, c->field, c->was,
+				       c->now);
+		}
 	}
+	for (size_t i = 0; i < pkl_build_plan_n_orphans(plan); i++)
+		printf("  orphan  %s\n", pkl_build_plan_orphan(plan, i));
 	if (lab->n_cdp) {
 		printf("  CRLs: publish/crl/<ca>.crl, served at");
 		for (size_t i = 0; i < lab->n_cdp; i++)
 			printf(" %s/crl/", lab->cdp[i]);
 		printf("\n");
 	}
-	printf("build: %zu issued, %zu kept\n", dry_run ? 0 : pkl_build_plan_n(plan, PKL_BUILD_ISSUE),
+	printf("build: %zu issued, %zu kept", dry_run ? 0 : pkl_build_plan_n(plan, PKL_BUILD_ISSUE),
 	       pkl_build_plan_n(plan, PKL_BUILD_KEEP));
+	if (pkl_build_plan_drifted(plan) || pkl_build_plan_n_orphans(plan)) {
+		size_t changed = 0;
+		for (size_t i = 0; i < n; i++)
+			changed += pkl_build_plan_item(plan, i)->n_changes > 0;
+		printf(", %zu changed, %zu orphans", changed, pkl_build_plan_n_orphans(plan));
+	}
+	printf("\n");
+}
+
+/* Why build exits 1, and what applies the lab today (README "Drift"). */
+static void drift_advice(const struct pkl_build_plan *plan)
+{
+	size_t n = pkl_build_plan_count(plan);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct pkl_build_item *it = pkl_build_plan_item(plan, i);
+		if (!it->n_changes)
+			continue;
+		if (it->e->is_ca)
+			fprintf(stderr,
+				"pkilab: %s: a CA differs from the lab: re-keying or re-issuing a CA is a "
+				"rollover (not done by build or renew)\n",
+				it->e->name);
+		else
+			fprintf(stderr,
+				"pkilab: %s: differs from the lab: 'pkilab renew %s' re-issues it, but "
+				"from the current certificate's subject, SANs and template, not the lab's\n",
+				it->e->name, it->e->name);
+	}
+	for (size_t i = 0; i < pkl_build_plan_n_orphans(plan); i++)
+		fprintf(stderr,
+			"pkilab: %s: in the PKI, not in the lab (removed from it, or issued with 'pkilab "
+			"issue'): 'pkilab revoke %s' retires it\n",
+			pkl_build_plan_orphan(plan, i), pkl_build_plan_orphan(plan, i));
+	if (pkl_build_plan_drifted(plan))
+		fprintf(stderr,
+			"pkilab: build: the PKI has drifted from the lab (nothing re-issued or revoked)\n");
 }
 
 int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 {
-	int dry_run = 0, npos, status;
+	int dry_run = 0, dry_run_forced = 0, drifted = 0, npos, status;
 	const struct cli_opt opts[] = {
 		{ "dry-run", 'n', CLI_FLAG, &dry_run, NULL, "show what would be issued, write nothing" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
@@ -107,9 +207,18 @@ int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 	bopts.pki_dir = cli->pki_dir; /* --pki; NULL: the lab's */
 	/* The plan alone is the dry run; applying it writes the PKI. */
 	plan = pkl_build_plan_new(lab, &bopts, &err);
-	if (plan && (dry_run || pkl_build_apply(plan, &err) == PKL_OK))
+	/* A drifted PKI with nothing new to issue is left untouched, not even
+	 * the recorded publication settings change (README "Drift"). */
+	if (plan && (pkl_build_plan_drifted(plan) || pkl_build_plan_n_orphans(plan)) &&
+	    !pkl_build_plan_n(plan, PKL_BUILD_ISSUE))
+		dry_run_forced = 1;
+	if (plan && (dry_run || dry_run_forced || pkl_build_apply(plan, &err) == PKL_OK)) {
 		report(cli, lab, plan, dry_run);
+		drifted = pkl_build_plan_drifted(plan);
+		if ((drifted || pkl_build_plan_n_orphans(plan)) && cli->verbose >= 0)
+			drift_advice(plan);
+	}
 	pkl_build_plan_free(plan);
 	pkl_lab_free(lab);
-	return err.rc ? cli_fail(cli, &err) : 0;
+	return err.rc ? cli_fail(cli, &err) : drifted ? 1 : 0;
 }

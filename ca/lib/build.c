@@ -3,6 +3,7 @@
  * noted), then its application: keys from the keygen pool, the staging
  * directory of a new PKI, one issuing transaction, the final rename.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
@@ -14,11 +15,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/x509v3.h>
+
 #include "pkilab/build.h"
+#include "pkilab/cert.h"
+#include "pkilab/certread.h"
 #include "pkilab/file.h"
 #include "pkilab/fileset.h"
 #include "pkilab/issue.h"
+#include "pkilab/key.h"
 #include "pkilab/keygen.h"
+#include "pkilab/name.h"
 
 struct build_slot {
 	struct pkl_build_item pub;
@@ -37,6 +44,8 @@ struct pkl_build_plan {
 	struct pkl_pki *pki; /* the existing PKI (not fresh), open from plan to apply */
 	struct build_slot *slots;
 	size_t n;
+	char (*orphans)[PKL_NAME_MAX]; /* in the PKI, not in the lab */
+	size_t n_orphans;
 };
 
 /* 1 for an empty directory (or anything that is not a readable directory:
@@ -87,20 +96,277 @@ static enum pkl_rc record_lab(const struct pkl_build_plan *plan, struct pkl_db *
 	return rc == PKL_OK ? pkl_db_meta_put(db, PKL_BUILD_META_LAB_PATH, plan->lab_path, err) : rc;
 }
 
-/* A kept certificate whose lab entry changed is reported, not re-issued:
- * `pkilab renew` is the explicit way to replace a certificate. */
-static void note_differences(struct pkl_build_item *it)
+/* Drift (README "Drift"): a kept certificate whose lab entry changed is
+ * reported field by field, never re-issued by build. Each comparison reads
+ * the issued certificate itself and computes the expected value the way
+ * issuance would write it today (issue.c, cert.c). */
+
+/* A list of certificate texts, as the reader (certread.c) prints them. */
+struct textlist {
+	size_t n;
+	char v[PKL_MAX_SANS + PKL_MAX_CDP * 2 + PKL_MAX_EKU][PKL_URI_MAX + PKL_NAME_MAX + 16];
+};
+
+static void tl_add(struct textlist *l, const char *t)
 {
-	const struct pkl_entity *e = it->e;
+	if (l->n < sizeof(l->v) / sizeof(l->v[0]))
+		snprintf(l->v[l->n++], sizeof(l->v[0]), "%s", t);
+}
+
+static int tl_has(const struct textlist *l, const char *t)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i], t))
+			return 1;
+	return 0;
+}
+
+static void tl_of_names(struct textlist *l, const struct pkl_certread_names *names)
+{
+	char t[sizeof(l->v[0])];
+
+	for (size_t i = 0; i < names->n; i++) {
+		pkl_certread_name_text(&names->v[i], 1, t, sizeof(t));
+		tl_add(l, t);
+	}
+}
+
+static struct pkl_build_change *change_add(struct pkl_build_item *it, const char *field)
+{
+	struct pkl_build_change *c;
+
+	if (it->n_changes >= PKL_BUILD_MAX_CHANGES)
+		return NULL;
+	c = &it->changes[it->n_changes++];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->field, sizeof(c->field), "%s", field);
+	{
+		size_t n = strlen(it->differs);
+		snprintf(it->differs + n, sizeof(it->differs) - n, "%s ", field);
+	}
+	return c;
+}
+
+static void scalar(struct pkl_build_item *it, const char *field, const char *was, const char *now)
+{
+	struct pkl_build_change *c;
+
+	if (!strcmp(was, now) || !(c = change_add(it, field)))
+		return;
+	snprintf(c->was, sizeof(c->was), "%s", was);
+	snprintf(c->now, sizeof(c->now), "%s", now);
+}
+
+static void join_missing(char *out, size_t len, const struct textlist *from, const struct textlist *in)
+{
 	size_t n = 0;
 
+	out[0] = '\0';
+	for (size_t i = 0; i < from->n && n < len; i++)
+		if (!tl_has(in, from->v[i]))
+			n += (size_t)snprintf(out + n, len - n, "%s%s", n ? " " : "", from->v[i]);
+}
+
+/* Lists compare as sets: the order of SANs or URLs is not drift. */
+static void list(struct pkl_build_item *it, const char *field, const struct textlist *was,
+		 const struct textlist *now)
+{
+	char added[sizeof(it->changes[0].added)], removed[sizeof(it->changes[0].removed)];
+	struct pkl_build_change *c;
+
+	join_missing(added, sizeof(added), now, was);
+	join_missing(removed, sizeof(removed), was, now);
+	if ((!added[0] && !removed[0]) || !(c = change_add(it, field)))
+		return;
+	c->list = 1;
+	snprintf(c->added, sizeof(c->added), "%s", added);
+	snprintf(c->removed, sizeof(c->removed), "%s", removed);
+}
+
+/* "397d", "397d 1h", "3600s": a validity length as the lab writes one. */
+static void duration_str(int64_t s, char *buf, size_t len)
+{
+	if (s % 3600)
+		snprintf(buf, len, "%llds", (long long)s);
+	else if (s % 86400)
+		snprintf(buf, len, "%lldd %lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+	else
+		snprintf(buf, len, "%lldd", (long long)(s / 86400));
+}
+
+/* The EKU OIDs of x, dotted (RFC 5280 §4.2.1.12). */
+static void eku_of(X509 *x, struct textlist *l)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+	char t[128];
+
+	for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku); i++)
+		if (OBJ_obj2txt(t, sizeof(t), sk_ASN1_OBJECT_value(eku, i), 1) > 0)
+			tl_add(l, t);
+	EXTENDED_KEY_USAGE_free(eku);
+}
+
+/* How many distribution points x has: one-point or point-per-uri
+ * (README, cdp_layout). */
+static int cdp_points(X509 *x)
+{
+	CRL_DIST_POINTS *dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+	int n = dps ? sk_DIST_POINT_num(dps) : 0;
+
+	CRL_DIST_POINTS_free(dps);
+	return n;
+}
+
+enum pkl_rc pkl_build_diff(const struct pkl_lab *lab, const struct pkl_entity *e,
+			   const struct pkl_cert_row *row, X509 *cert, struct pkl_build_item *it,
+			   struct pkl_err *err)
+{
+	struct pkl_certread_names names = PKL_CERTREAD_NAMES_INIT;
+	struct textlist *was = calloc(1, sizeof(*was)), *now = calloc(1, sizeof(*now));
+	struct pkl_key_spec spec;
+	X509_NAME *subject = NULL;
+	char a[64], b[64], t[sizeof(was->v[0])];
+	int64_t length;
+	int days = 0, secs = 0, points;
+	enum pkl_rc rc = PKL_OK;
+
+	it->n_changes = 0;
 	it->differs[0] = '\0';
-	if (strcmp(it->row.subject, e->subject) != 0)
-		n += (size_t)snprintf(it->differs + n, sizeof(it->differs) - n, "subject ");
-	if (strcmp(it->row.template_name, e->prof.template_name) != 0 && n < sizeof(it->differs))
-		n += (size_t)snprintf(it->differs + n, sizeof(it->differs) - n, "template ");
-	if (strcmp(it->row.issuer_name, e->issuer[0] ? e->issuer : e->name) != 0 && n < sizeof(it->differs))
-		snprintf(it->differs + n, sizeof(it->differs) - n, "issuer ");
+	if (!was || !now) {
+		rc = pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+		goto out;
+	}
+
+	/* subject: compared as names, printed as recorded and as written. */
+	subject = pkl_name_parse(e->subject, err);
+	if (!subject) {
+		pkl_err_where(err, e->where);
+		rc = PKL_EINPUT;
+		goto out;
+	}
+	if (!pkl_name_der_equal(subject, X509_get_subject_name(cert)))
+		scalar(it, "subject", row->subject, e->subject);
+
+	/* san: the entry's names as cert.c writes them (an IP also as a
+	 * dNSName when the template says ip_as_dns). */
+	if ((rc = pkl_certread_san(cert, &names, err)) != PKL_OK)
+		goto out;
+	tl_of_names(was, &names);
+	pkl_certread_names_free(&names);
+	for (size_t i = 0; i < e->n_sans; i++) {
+		const struct pkl_san *s = &e->sans[i];
+		char ip[64] = "";
+		if (s->type == PKL_SAN_IP)
+			inet_ntop(s->ip_len == 4 ? AF_INET : AF_INET6, s->ip, ip, sizeof(ip));
+		snprintf(t, sizeof(t), "%s:%s",
+			 s->type == PKL_SAN_DNS   ? "DNS" :
+			 s->type == PKL_SAN_IP    ? "IP" :
+			 s->type == PKL_SAN_EMAIL ? "email" :
+						    "URI",
+			 s->type == PKL_SAN_IP ? ip : s->value);
+		tl_add(now, t);
+		if (s->type == PKL_SAN_IP && e->prof.ip_as_dns) {
+			snprintf(t, sizeof(t), "DNS:%s", ip);
+			tl_add(now, t);
+		}
+	}
+	list(it, "san", was, now);
+
+	/* key: the spec of the certified public key. */
+	if ((rc = pkl_key_spec_of(X509_get0_pubkey(cert), &spec, err)) != PKL_OK)
+		goto out;
+	pkl_key_spec_str(&spec, a, sizeof(a));
+	pkl_key_spec_str(&e->prof.key, b, sizeof(b));
+	scalar(it, "key", a, b);
+
+	/* eku */
+	was->n = now->n = 0;
+	eku_of(cert, was);
+	for (size_t i = 0; i < e->prof.n_eku; i++)
+		tl_add(now, e->prof.eku[i]);
+	list(it, "eku", was, now);
+
+	/* validity: the length, not the dates (they move with every build). */
+	if (!ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert))) {
+		rc = pkl_err_set(err, PKL_ERUNTIME, row->name, "unreadable validity");
+		goto out;
+	}
+	length = (int64_t)days * 86400 + secs;
+	duration_str(length, a, sizeof(a));
+	duration_str(e->not_after - e->not_before, b, sizeof(b));
+	scalar(it, "validity", a, b);
+
+	scalar(it, "template", row->template_name, e->prof.template_name);
+	scalar(it, "issuer", row->issuer_name, e->issuer[0] ? e->issuer : e->name);
+
+	/* cdp, aia, cdp_layout: what the issuer writes today (issue.c). */
+	was->n = now->n = 0;
+	if ((rc = pkl_certread_cdp(cert, &names, err)) != PKL_OK)
+		goto out;
+	tl_of_names(was, &names);
+	pkl_certread_names_free(&names);
+	for (size_t i = 0; e->issuer[0] && e->prof.cdp && i < lab->n_cdp; i++) {
+		char u[PKL_URI_MAX + PKL_NAME_MAX + 16];
+		pkl_issue_url(u, sizeof(u), lab->cdp[i], 0, e->issuer);
+		snprintf(t, sizeof(t), "URI:%s", u);
+		tl_add(now, t);
+	}
+	list(it, "cdp", was, now);
+	points = cdp_points(cert);
+	if (now->n > 1 && points > 0)
+		scalar(it, "cdp_layout", points == 1 ? "one-point" : "point-per-uri",
+		       lab->cdp_point_per_uri ? "point-per-uri" : "one-point");
+	was->n = now->n = 0;
+	if ((rc = pkl_certread_aia(cert, PKL_AIA_CA_ISSUERS, &names, err)) != PKL_OK)
+		goto out;
+	tl_of_names(was, &names);
+	pkl_certread_names_free(&names);
+	for (size_t i = 0; e->issuer[0] && e->prof.aia && i < lab->n_cdp; i++) {
+		char u[PKL_URI_MAX + PKL_NAME_MAX + 16];
+		pkl_issue_url(u, sizeof(u), lab->cdp[i], 1, e->issuer);
+		snprintf(t, sizeof(t), "URI:%s", u);
+		tl_add(now, t);
+	}
+	list(it, "aia", was, now);
+out:
+	pkl_certread_names_free(&names);
+	X509_NAME_free(subject);
+	free(was);
+	free(now);
+	return rc;
+}
+
+/* Reads the kept certificate from the database and compares it. */
+static enum pkl_rc note_differences(struct pkl_build_plan *plan, struct pkl_build_item *it,
+				    struct pkl_err *err)
+{
+	struct pkl_buf der = PKL_BUF_INIT;
+	X509 *x = NULL;
+	enum pkl_rc rc = pkl_db_cert_der(plan->pki->db, it->row.id, &der, err);
+
+	if (rc == PKL_OK && !(x = pkl_cert_from_der(der.data, der.len, it->row.name, err)))
+		rc = err->rc;
+	if (rc == PKL_OK)
+		rc = pkl_build_diff(plan->lab, it->e, &it->row, x, it, err);
+	X509_free(x);
+	pkl_buf_free(&der);
+	return rc;
+}
+
+/* Orphans: current, unrevoked certificates whose name the lab lost. */
+static int collect_orphan(const struct pkl_cert_row *row, void *cls)
+{
+	struct pkl_build_plan *plan = cls;
+	char(*v)[PKL_NAME_MAX];
+
+	if (row->status != PKL_STATUS_VALID || pkl_lab_find(plan->lab, row->name))
+		return 0;
+	v = realloc(plan->orphans, (plan->n_orphans + 1) * sizeof(*plan->orphans));
+	if (!v)
+		return 1;
+	plan->orphans = v;
+	snprintf(plan->orphans[plan->n_orphans++], PKL_NAME_MAX, "%s", row->name);
+	return 0;
 }
 
 struct pkl_build_plan *pkl_build_plan_new(const struct pkl_lab *lab, const struct pkl_build_opts *opts,
@@ -148,12 +414,15 @@ struct pkl_build_plan *pkl_build_plan_new(const struct pkl_lab *lab, const struc
 		struct pkl_err none;
 		if (pkl_db_cert_find(plan->pki->db, it->e->name, &it->row, &none) == PKL_OK) {
 			it->action = PKL_BUILD_KEEP;
-			note_differences(it);
+			if (note_differences(plan, it, err) != PKL_OK)
+				goto fail;
 		} else if (pkl_pki_check_unrecorded(plan->pki, it->e->name, err) != PKL_OK) {
 			/* Files without records: never overwritten (CA keys above all). */
 			goto fail;
 		}
 	}
+	if (pkl_db_cert_each(plan->pki->db, 0, collect_orphan, plan, err) != PKL_OK)
+		goto fail;
 	return plan;
 fail:
 	pkl_build_plan_free(plan);
@@ -171,6 +440,7 @@ void pkl_build_plan_free(struct pkl_build_plan *plan)
 		X509_free(plan->slots[i].cert);
 	}
 	free(plan->slots);
+	free(plan->orphans);
 	free(plan);
 }
 
@@ -192,6 +462,24 @@ size_t pkl_build_plan_count(const struct pkl_build_plan *plan)
 const struct pkl_build_item *pkl_build_plan_item(const struct pkl_build_plan *plan, size_t i)
 {
 	return i < plan->n ? &plan->slots[i].pub : NULL;
+}
+
+size_t pkl_build_plan_n_orphans(const struct pkl_build_plan *plan)
+{
+	return plan->n_orphans;
+}
+
+const char *pkl_build_plan_orphan(const struct pkl_build_plan *plan, size_t i)
+{
+	return i < plan->n_orphans ? plan->orphans[i] : NULL;
+}
+
+int pkl_build_plan_drifted(const struct pkl_build_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->slots[i].pub.n_changes)
+			return 1;
+	return 0;
 }
 
 size_t pkl_build_plan_n(const struct pkl_build_plan *plan, enum pkl_build_action action)

@@ -188,6 +188,11 @@ static enum pkl_rc lint_before_commit(const struct pkl_buf *der, X509 *issuer, c
 	return rc;
 }
 
+void pkl_issue_url(char *buf, size_t len, const char *base, int aia, const char *issuer)
+{
+	snprintf(buf, len, aia ? "%s/aia/%s.crt" : "%s/crl/%s.crl", base, issuer);
+}
+
 enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const struct pkl_issue_ctx *ctx,
 			     const struct pkl_entity *e, X509 *issuer, EVP_PKEY *issuer_key,
 			     EVP_PKEY *subject_key, int store_key, X509 **out_cert, EVP_PKEY **out_key,
@@ -246,8 +251,8 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 	 * Revocation Works"). */
 	if (issuer) {
 		for (size_t i = 0; i < ctx->n_cdp; i++) {
-			snprintf(cdp[i], sizeof(cdp[i]), "%s/crl/%s.crl", ctx->cdp[i], e->issuer);
-			snprintf(aia[i], sizeof(aia[i]), "%s/aia/%s.crt", ctx->cdp[i], e->issuer);
+			pkl_issue_url(cdp[i], sizeof(cdp[i]), ctx->cdp[i], 0, e->issuer);
+			pkl_issue_url(aia[i], sizeof(aia[i]), ctx->cdp[i], 1, e->issuer);
 			cdp_p[i] = cdp[i];
 			aia_p[i] = aia[i];
 		}

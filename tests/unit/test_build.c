@@ -4,7 +4,8 @@
  * templates written to a private directory: a plan alone writes nothing; a
  * fresh PKI appears by one rename and leaves no staging directory, also when
  * that rename fails; a re-plan keeps everything; a lab that grows plans
- * exactly what it added; a changed entry is kept and noted; a directory that
+ * exactly what it added; a changed entry is kept and noted; the comparison
+ * names each field that shapes a certificate; a removed entry is an orphan; a directory that
  * is not ours, or files without records, are refused; a PKI records the lab
  * that built it and refuses a lab of another name, accepts the same lab from
  * another path and adopts a PKI without the record; dead builds' staging
@@ -25,7 +26,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+
 #include "pkilab/build.h"
+#include "pkilab/key.h"
 #include "pkilab/file.h"
 #include "pkilab/keygen.h"
 #include "pkilab/pki.h"
@@ -298,8 +302,154 @@ static void changed_entry_is_kept_and_noted(void **state)
 	assert_int_equal(pkl_build_plan_n(plan, PKL_BUILD_KEEP), 4);
 	for (size_t i = 0; i < 4; i++) {
 		const struct pkl_build_item *it = pkl_build_plan_item(plan, i);
-		assert_string_equal(it->differs, strcmp(it->e->name, "gw2") ? "" : "subject issuer ");
+		/* Moved under the root: its CDP and AIA URLs name the root now. */
+		assert_string_equal(it->differs,
+				    strcmp(it->e->name, "gw2") ? "" : "subject san issuer cdp aia ");
 	}
+	pkl_build_plan_free(plan);
+	pkl_lab_free(lab);
+}
+
+static X509 *read_cert(const char *pki, const char *name)
+{
+	char p[PATH_MAX];
+	FILE *f;
+	X509 *x;
+
+	snprintf(p, sizeof(p), "%s/certs/%s.pem", pki, name);
+	f = fopen(p, "r");
+	assert_non_null(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(x);
+	return x;
+}
+
+static struct pkl_build_item diff_out;
+static struct pkl_entity diff_e;
+
+/* Compares gw1's issued certificate with e (and lab) and returns the only
+ * change, which must be field. */
+static const struct pkl_build_change *diff_one(const struct pkl_lab *lab, const struct pkl_cert_row *row,
+					       X509 *x, const char *field, size_t n_changes)
+{
+	struct pkl_err err = { 0 };
+
+	assert_int_equal(pkl_build_diff(lab, &diff_e, row, x, &diff_out, &err), PKL_OK);
+	if (diff_out.n_changes != n_changes)
+		print_error("changes: '%s'\n", diff_out.differs);
+	assert_int_equal(diff_out.n_changes, n_changes);
+	assert_string_equal(diff_out.changes[0].field, field);
+	return &diff_out.changes[0];
+}
+
+/* pkl_build_diff, one field at a time: the issued certificate against its
+ * entry changed in that field only. */
+static void diff_names_every_field_that_shapes_a_certificate(void **state)
+{
+	struct pkl_lab *lab, lab2;
+	struct pkl_build_plan *plan;
+	const struct pkl_build_item *it = NULL;
+	const struct pkl_build_change *c;
+	struct pkl_err err = { 0 };
+	char pki[PATH_MAX];
+	X509 *x;
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	build(LAB2, pki);
+	lab = load(LAB2);
+	plan = plan_ok(lab, pki);
+	for (size_t i = 0; i < pkl_build_plan_count(plan); i++)
+		if (!strcmp(pkl_build_plan_item(plan, i)->e->name, "gw1"))
+			it = pkl_build_plan_item(plan, i);
+	assert_non_null(it);
+	assert_int_equal(it->n_changes, 0);
+	assert_int_equal(pkl_build_plan_drifted(plan), 0);
+	x = read_cert(pki, "gw1");
+
+	diff_e = *it->e;
+	assert_int_equal(pkl_build_diff(lab, &diff_e, &it->row, x, &diff_out, &err), PKL_OK);
+	assert_int_equal(diff_out.n_changes, 0);
+
+	assert_int_equal(pkl_san_parse("new.test", &diff_e.sans[0], &err), PKL_OK);
+	c = diff_one(lab, &it->row, x, "san", 1);
+	assert_int_equal(c->list, 1);
+	assert_string_equal(c->added, "DNS:new.test");
+	assert_string_equal(c->removed, "DNS:gw1.test");
+
+	diff_e = *it->e;
+	assert_int_equal(pkl_key_spec_parse("rsa:2048", &diff_e.prof.key, &err), PKL_OK);
+	c = diff_one(lab, &it->row, x, "key", 1);
+	assert_string_equal(c->was, "ec:P-256");
+	assert_string_equal(c->now, "rsa:2048");
+
+	diff_e = *it->e;
+	snprintf(diff_e.prof.eku[diff_e.prof.n_eku++], sizeof(diff_e.prof.eku[0]), "1.3.6.1.5.5.7.3.4");
+	c = diff_one(lab, &it->row, x, "eku", 1);
+	assert_string_equal(c->added, "1.3.6.1.5.5.7.3.4");
+	assert_string_equal(c->removed, "");
+
+	diff_e = *it->e;
+	diff_e.not_after += 3 * 86400;
+	c = diff_one(lab, &it->row, x, "validity", 1);
+	assert_string_equal(c->was, "397d");
+	assert_string_equal(c->now, "400d");
+
+	diff_e = *it->e;
+	snprintf(diff_e.prof.template_name, sizeof(diff_e.prof.template_name), "t-other");
+	c = diff_one(lab, &it->row, x, "template", 1);
+	assert_string_equal(c->was, "t-gw");
+	assert_string_equal(c->now, "t-other");
+
+	diff_e = *it->e;
+	snprintf(diff_e.subject, sizeof(diff_e.subject), "CN=other.test");
+	c = diff_one(lab, &it->row, x, "subject", 1);
+	assert_string_equal(c->was, "CN=gw1.test");
+	assert_string_equal(c->now, "CN=other.test");
+
+	/* Another issuer: its URLs name the new issuer too. */
+	diff_e = *it->e;
+	snprintf(diff_e.issuer, sizeof(diff_e.issuer), "root");
+	c = diff_one(lab, &it->row, x, "issuer", 3);
+	assert_string_equal(c->was, "ca");
+	assert_string_equal(c->now, "root");
+	assert_string_equal(diff_out.changes[1].field, "cdp");
+	assert_string_equal(diff_out.changes[1].added, "URI:http://127.0.0.1:18081/crl/root.crl");
+	assert_string_equal(diff_out.changes[1].removed, "URI:http://127.0.0.1:18081/crl/ca.crl");
+
+	/* The lab's cdp list: CDP and AIA URLs. */
+	diff_e = *it->e;
+	lab2 = *lab;
+	snprintf(lab2.cdp[0], sizeof(lab2.cdp[0]), "http://crl.example.test");
+	c = diff_one(&lab2, &it->row, x, "cdp", 2);
+	assert_string_equal(c->added, "URI:http://crl.example.test/crl/ca.crl");
+	assert_string_equal(c->removed, "URI:http://127.0.0.1:18081/crl/ca.crl");
+	assert_string_equal(diff_out.changes[1].field, "aia");
+	assert_string_equal(diff_out.changes[1].added, "URI:http://crl.example.test/aia/ca.crt");
+
+	X509_free(x);
+	pkl_build_plan_free(plan);
+	pkl_lab_free(lab);
+}
+
+/* A certificate whose name the lab lost is an orphan: reported, but not
+ * drift, since pkilab.db cannot tell it from one `pkilab issue` added. */
+static void removed_entry_is_an_orphan(void **state)
+{
+	struct pkl_lab *lab;
+	struct pkl_build_plan *plan;
+	char pki[PATH_MAX];
+
+	(void)state;
+	new_pki_dir(pki, sizeof(pki));
+	build(LAB2, pki);
+	lab = load(LAB_HEAD CAS "certs = ( " GW("gw1") " );\n");
+	plan = plan_ok(lab, pki);
+	assert_int_equal(pkl_build_plan_n_orphans(plan), 1);
+	assert_string_equal(pkl_build_plan_orphan(plan, 0), "gw2");
+	assert_null(pkl_build_plan_orphan(plan, 1));
+	assert_int_equal(pkl_build_plan_drifted(plan), 0); /* reported, not drift */
 	pkl_build_plan_free(plan);
 	pkl_lab_free(lab);
 }
@@ -617,6 +767,8 @@ int main(void)
 		cmocka_unit_test(apply_then_replan_keeps_everything),
 		cmocka_unit_test(added_leaf_plans_exactly_one_issue),
 		cmocka_unit_test(changed_entry_is_kept_and_noted),
+		cmocka_unit_test(diff_names_every_field_that_shapes_a_certificate),
+		cmocka_unit_test(removed_entry_is_an_orphan),
 		cmocka_unit_test(nonempty_foreign_directory_is_refused),
 		cmocka_unit_test(files_without_records_are_refused),
 		cmocka_unit_test(build_records_its_lab),

@@ -2,8 +2,11 @@
  * Building the PKI a lab describes (`pkilab build`), in two steps:
  *
  *   plan   compares the lab with the PKI: every entry is either kept (it is
- *          recorded already; what the lab now says differently is noted, never
- *          re-issued: `pkilab renew` replaces a certificate) or to be issued.
+ *          recorded already; every field in which its issued certificate
+ *          differs from what the lab says today is listed (pkl_build_diff),
+ *          never re-issued: `pkilab renew` replaces a certificate) or to be
+ *          issued; certificates the lab no longer has are orphans. A kept
+ *          entry that differs or an orphan is drift (README "Drift").
  *          Planning writes nothing, so a plan alone is a dry run.
  *   apply  issues the planned entries all-or-nothing: keys are generated
  *          first (keygen.h), then everything is issued in one transaction.
@@ -29,18 +32,37 @@
 #include "db.h"
 #include "lab.h"
 
+#include <openssl/x509.h>
+
 enum pkl_build_action {
 	PKL_BUILD_ISSUE = 1, /* not in the PKI: issued by pkl_build_apply */
 	PKL_BUILD_KEEP,      /* already in the PKI: left as it is */
 };
 
+/* One field in which an issued certificate differs from its lab entry
+ * (README "Drift"). Scalar fields (key, validity, template, issuer,
+ * subject, cdp_layout) have was/now; list fields (san, eku, cdp, aia) have
+ * the values the lab adds and the certificate has that the lab dropped,
+ * space-separated in certificate text ("IP:192.0.2.10", dotted OIDs, URLs). */
+#define PKL_BUILD_MAX_CHANGES 10
+struct pkl_build_change {
+	char field[16];
+	int list;           /* 1: added/removed; 0: was/now */
+	char was[512];      /* what the issued certificate says */
+	char now[512];      /* what the lab says today */
+	char added[1024];   /* in the lab, not in the certificate */
+	char removed[1024]; /* in the certificate, not in the lab */
+};
+
 struct pkl_build_item {
 	const struct pkl_entity *e; /* the lab entry (borrowed from the lab) */
 	enum pkl_build_action action;
-	struct pkl_cert_row row; /* KEEP: the PKI's record; ISSUE: zero until
+	struct pkl_cert_row row;                                /* KEEP: the PKI's record; ISSUE: zero until
 					 applied, then the new record */
-	char differs[128];       /* KEEP: what the lab says differently, as
-					 "subject template issuer " words; "" none */
+	char differs[128];                                      /* KEEP: the changed fields' names, each
+					 followed by a space ("san key "); "" none */
+	struct pkl_build_change changes[PKL_BUILD_MAX_CHANGES]; /* KEEP: the fields that differ */
+	size_t n_changes;
 };
 
 struct pkl_build_opts {
@@ -74,6 +96,27 @@ size_t pkl_build_plan_count(const struct pkl_build_plan *plan);
 const struct pkl_build_item *pkl_build_plan_item(const struct pkl_build_plan *plan, size_t i);
 /* How many items are planned for action. */
 size_t pkl_build_plan_n(const struct pkl_build_plan *plan, enum pkl_build_action action);
+
+/* Compares what the certificate cert (recorded as row) says with what the
+ * lab entry e would give it today, field by field: subject (as DER, RFC
+ * 5280 §7.1), SANs (with ip_as_dns), key spec (from the public key), EKU
+ * OIDs, validity length (notAfter - notBefore), template and issuer (the
+ * record), and for a certificate below a CA the CRL distribution point and
+ * AIA caIssuers URLs the lab's `cdp` list gives (RFC 5280 §4.2.1.13,
+ * §4.2.2.1) and the cdp_layout. Fills it->changes, it->n_changes and
+ * it->differs. */
+enum pkl_rc pkl_build_diff(const struct pkl_lab *lab, const struct pkl_entity *e,
+			   const struct pkl_cert_row *row, X509 *cert, struct pkl_build_item *it,
+			   struct pkl_err *err);
+
+/* The names of the PKI's current, unrevoked certificates that the lab no
+ * longer has (orphans), in issue order; 0 for a fresh PKI. */
+size_t pkl_build_plan_n_orphans(const struct pkl_build_plan *plan);
+const char *pkl_build_plan_orphan(const struct pkl_build_plan *plan, size_t i);
+/* 1 when the PKI has drifted from the lab: a kept entry differs. Orphans
+ * alone are not drift: pkilab.db does not tell a certificate removed from
+ * the lab from one issued with `pkilab issue` (README "Drift"). */
+int pkl_build_plan_drifted(const struct pkl_build_plan *plan);
 
 /* Issues every ISSUE item (see the top of this file); on success their rows
  * hold the new records. Once per plan (PKL_EINPUT on a second call). On

@@ -34,6 +34,12 @@ void pkl_issue_cache_free(struct pkl_issue_cache *cache);
 enum pkl_rc pkl_issue_ctx_save(struct pkl_pki *pki, const struct pkl_issue_ctx *ctx, struct pkl_err *err);
 enum pkl_rc pkl_issue_ctx_load(struct pkl_pki *pki, struct pkl_issue_ctx *ctx, struct pkl_err *err);
 
+/* The URL a certificate issued by the CA named issuer points at on one base
+ * of the lab's `cdp` list: its CRL (aia 0: base/crl/ISSUER.crl, RFC 5280
+ * §4.2.1.13) or its certificate (aia 1: base/aia/ISSUER.crt, caIssuers,
+ * RFC 5280 §4.2.2.1). pkl_issue_entity writes these; build compares them. */
+void pkl_issue_url(char *buf, size_t len, const char *base, int aia, const char *issuer);
+
 /* Issues e. issuer/issuer_key are NULL for a root. subject_key: NULL to
  * generate one from e->prof.key, or a given key (borrowed): a pre-generated
  * one (store_key 1: its private key file is written) or a CSR's public key
