@@ -255,18 +255,17 @@ enum pkl_rc pkl_build_diff(const struct pkl_lab *lab, const struct pkl_entity *e
 	pkl_certread_names_free(&names);
 	for (size_t i = 0; i < e->n_sans; i++) {
 		const struct pkl_san *s = &e->sans[i];
-		char ip[64] = "";
-		if (s->type == PKL_SAN_IP)
-			inet_ntop(s->ip_len == 4 ? AF_INET : AF_INET6, s->ip, ip, sizeof(ip));
-		snprintf(t, sizeof(t), "%s:%s",
-			 s->type == PKL_SAN_DNS   ? "DNS" :
-			 s->type == PKL_SAN_IP    ? "IP" :
-			 s->type == PKL_SAN_EMAIL ? "email" :
-						    "URI",
-			 s->type == PKL_SAN_IP ? ip : s->value);
+		/* The same text as the certificate's names (certread's one writer). */
+		struct pkl_certread_name g = { s->type,
+					       s->type == PKL_SAN_IP ? (unsigned char *)s->ip :
+								       (unsigned char *)s->value,
+					       s->type == PKL_SAN_IP ? (size_t)s->ip_len : strlen(s->value) };
+
+		pkl_certread_name_text(&g, 1, t, sizeof(t));
 		tl_add(now, t);
 		if (s->type == PKL_SAN_IP && e->prof.ip_as_dns) {
-			snprintf(t, sizeof(t), "DNS:%s", ip);
+			pkl_certread_name_text(&g, 0, t + 4, sizeof(t) - 4);
+			memcpy(t, "DNS:", 4);
 			tl_add(now, t);
 		}
 	}
