@@ -519,7 +519,9 @@ static int crl_lists(const struct pkl_buf *der, const unsigned char *serial, siz
 
 	if (pkl_crl_walk(der->data, der->len, &tbs, NULL) != PKL_OK)
 		return -1;
-	for (p = tbs.list, end = tbs.list + tbs.list_len; tbs.has_entries && p < end;) {
+	if (!tbs.has_entries || !tbs.list)
+		return 0; /* no revokedCertificates: nothing listed (and no span to walk) */
+	for (p = tbs.list, end = tbs.list + tbs.list_len; p < end;) {
 		struct pkl_crl_entry e;
 		const unsigned char *s;
 		size_t n;
