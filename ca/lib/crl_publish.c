@@ -280,12 +280,11 @@ enum pkl_rc pkl_crl_publish_first(X509 *ca, EVP_PKEY *ca_key, pkl_time now, int6
 	return PKL_OK;
 }
 
-enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags, struct pkl_crl_info *info,
-			    struct pkl_err *err)
+enum pkl_rc pkl_crl_publish_in(struct pkl_txn *txn, struct pkl_pki *pki, const char *ca, int flags,
+			       pkl_time now, struct pkl_crl_info *info, struct pkl_err *err)
 {
 	int due_only = (flags & PKL_PUBLISH_DUE) != 0;
 	struct pkl_db *db = pki->db;
-	struct pkl_txn *txn = NULL;
 	struct pkl_ca_state cs;
 	struct pkl_crl_tbs pub;
 	struct pkl_crl_info res;
@@ -295,7 +294,6 @@ enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags, stru
 	struct pkl_err e2;
 	X509 *cacert = NULL;
 	EVP_PKEY *cakey = NULL;
-	pkl_time now;
 	int have_pub;
 	int64_t n_revoked = 0; /* set by pkl_db_revoked_count (gcc cannot see it through the out parameter) */
 	char number[64], detail[160];
@@ -304,13 +302,6 @@ enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags, stru
 	memset(&res, 0, sizeof(res));
 	memset(&req, 0, sizeof(req));
 	snprintf(res.ca, sizeof(res.ca), "%s", ca);
-	txn = pkl_txn_begin(pki, err);
-	if (!txn)
-		return err && err->rc ? err->rc : PKL_ERUNTIME;
-	/* The clock is read once the write lock is held: a CRL another process
-	 * committed while this one waited is then never dated after "now", which
-	 * the clock-behind refusal below would take for a clock going back. */
-	now = pkl_time_now();
 	/* Its own message: "unknown CA" (input) or a database failure (runtime). */
 	rc = pkl_db_ca_get(db, ca, &cs, err);
 	if (rc != PKL_OK)
@@ -342,8 +333,6 @@ enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags, stru
 			res.next_update = pub.next_update;
 			res.n_entries = (size_t)(logged >= 0 ? logged : 0);
 			res.signed_now = 0;
-			pkl_txn_abort(txn);
-			txn = NULL;
 			if (info)
 				*info = res;
 			rc = PKL_OK;
@@ -437,10 +426,6 @@ enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags, stru
 	rc = pkl_db_event(db, "crl", ca, detail, err);
 	if (rc != PKL_OK)
 		goto out;
-	rc = pkl_txn_commit(txn, err);
-	txn = NULL;
-	if (rc != PKL_OK)
-		goto out;
 	snprintf(res.number, sizeof(res.number), "%s", number);
 	res.n_entries = es.n;
 	res.der_len = der.len;
@@ -448,11 +433,33 @@ enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags, stru
 	if (info)
 		*info = res;
 out:
-	pkl_txn_abort(txn);
 	free(es.v);
 	pkl_buf_free(&der);
 	X509_free(cacert);
 	EVP_PKEY_free(cakey);
+	return rc;
+}
+
+enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags, struct pkl_crl_info *info,
+			    struct pkl_err *err)
+{
+	struct pkl_crl_info res;
+	struct pkl_txn *txn = pkl_txn_begin(pki, err);
+	enum pkl_rc rc;
+
+	if (!txn)
+		return err && err->rc ? err->rc : PKL_ERUNTIME;
+	/* The clock is read once the write lock is held: a CRL another process
+	 * committed while this one waited is then never dated after "now", which
+	 * the clock-behind refusal would take for a clock going back. */
+	rc = pkl_crl_publish_in(txn, pki, ca, flags, pkl_time_now(), &res, err);
+	if (rc != PKL_OK || !res.signed_now) {
+		pkl_txn_abort(txn);
+	} else if ((rc = pkl_txn_commit(txn, err)) != PKL_OK) {
+		return rc;
+	}
+	if (rc == PKL_OK && info)
+		*info = res;
 	return rc;
 }
 

@@ -50,6 +50,14 @@ struct pkl_crl_info {
 enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags, struct pkl_crl_info *info,
 			    struct pkl_err *err);
 
+/* pkl_crl_publish inside a transaction the caller holds, at `now`: the CRL
+ * and the CA's row are staged in txn, which the caller commits together with
+ * whatever else it changed (build --apply re-issues certificates, revokes
+ * the ones they replace and re-signs their CAs' CRLs at once). When the CRL
+ * is not due (info->signed_now 0) nothing is staged. */
+enum pkl_rc pkl_crl_publish_in(struct pkl_txn *txn, struct pkl_pki *pki, const char *ca, int flags,
+			       pkl_time now, struct pkl_crl_info *info, struct pkl_err *err);
+
 /* Calls pkl_crl_publish for every CA (in issue order); fn receives each
  * result. Stops at the first failure. */
 typedef void (*pkl_crl_publish_fn)(const struct pkl_crl_info *info, void *cls);
