@@ -13,7 +13,8 @@
 #   J2  every file of the layout (private/, certs/, publish/crl/, publish/aia/;
 #       temporary ".*.tmp-*" files excepted) belongs to such a row: no key or
 #       certificate the database does not know;
-#   J3  certs/<name>.pem in place holds the DER the database recorded;
+#   J3  certs/<name>.pem holds the DER the database recorded: the file in
+#       place, or the pending temporary file that replaces it;
 #   J4  temporary files not named by `pending` are allowed (an uncommitted
 #       transaction's leftovers: the next open deletes them).
 # After a completed build (settled): no `pending` rows, no temporary files,
@@ -55,9 +56,14 @@ pki_consistent() {
 	# (sqlite3 writefile), each PEM is base64-decoded and compared.
 	rm -rf "$T/.der"; mkdir -p "$T/.der"
 	sqlite3 "$_db" "select writefile('$T/.der/' || name || '.der', der) from certs where current = 1" >/dev/null
+	# A file a pending rename replaces (a re-issued or renewed certificate)
+	# is judged by what will be in place: the pending temporary file.
 	while read -r _cn; do
-		[ -f "$_p/certs/$_cn.pem" ] || continue
-		sed '/^-----/d' "$_p/certs/$_cn.pem" | base64 -d 2>/dev/null | cmp -s - "$T/.der/$_cn.der" ||
+		_pem=$_p/certs/$_cn.pem
+		_tmp=$(awk -F'|' -v f="/certs/$_cn.pem" 'substr($2, length($2) - length(f) + 1) == f { print $1 }' "$T/.pend" | head -n 1)
+		[ -n "$_tmp" ] && [ -f "$_tmp" ] && _pem=$_tmp
+		[ -f "$_pem" ] || continue
+		sed '/^-----/d' "$_pem" | base64 -d 2>/dev/null | cmp -s - "$T/.der/$_cn.der" ||
 			{ echo "J3: certs/$_cn.pem differs from the database's certificate"; _bad=1; }
 	done <"$T/.names"
 	if [ -n "$_settled" ]; then

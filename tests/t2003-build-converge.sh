@@ -70,7 +70,7 @@ files_sum >"$T/files6"; rows >"$T/rows6"
 sed -i 's/CN=alice.t2003.test"/CN=alice2.t2003.test"/' "$T/lab.cfg"
 expect_rc 1 "build after changing alice's subject (drift: exit 1, README \"Drift\")" "$PKILAB" build "$T/lab.cfg"
 check "nothing issued: 0 issued, 7 kept" contains "$OUT" "build: 0 issued, 7 kept"
-check "the difference is reported with the way to re-issue" sh -c 'echo "$1" | grep -q "changed alice  *subject" && echo "$2" | grep -q "pkilab renew alice"' _ "$OUT" "$ERR"
+check "the difference is reported with the way to re-issue" sh -c 'echo "$1" | grep -q "changed alice  *subject" && echo "$2" | grep -q "pkilab build --apply"' _ "$OUT" "$ERR"
 files_sum >"$T/files7"; rows >"$T/rows7"
 check "alice not re-issued: files and rows identical" sh -c 'cmp "$1" "$2" && cmp "$3" "$4"' _ "$T/files6" "$T/files7" "$T/rows6" "$T/rows7"
 before=$(tree_sum "$P")

@@ -1,11 +1,14 @@
 /*
- * pkilab build LAB.cfg [--pki DIR] [--dry-run] [--json]
+ * pkilab build LAB.cfg [--pki DIR] [--dry-run] [--apply] [--revoke-orphans] [--json]
  *
  * Creates the PKI a lab file describes, or converges an existing one: what
- * the lab adds is issued, what exists is never re-issued or overwritten.
- * What the lab says differently from an issued certificate (README "Drift")
- * is printed field by field, certificates the lab lost as orphans, and the
- * build exits 1; with nothing new to issue a drifted PKI is not written.
+ * the lab adds is issued, what exists is not re-issued or overwritten unless
+ * asked. What the lab says differently from an issued certificate (README
+ * "Drift") is printed field by field, certificates the lab lost as orphans,
+ * and the build exits 1; with nothing new to issue a drifted PKI is not
+ * written. --apply re-issues the end-entities that differ (the replaced
+ * certificates revoked as superseded, their CRLs re-signed, one
+ * transaction); --revoke-orphans revokes the orphans.
  * A PKI belongs to the lab that built it: another lab is refused (build.h).
  * All-or-nothing: a new PKI is built in a temporary sibling directory and
  * renamed into place; an existing one changes in a single transaction.
@@ -68,6 +71,32 @@ static json_t *changes_json(const struct pkl_build_item *it)
 	return json_pack("{s:s, s:b, s:o}", "name", it->e->name, "ca", it->e->is_ca, "changes", a);
 }
 
+/* [{"ca": .., "number": .., "entries": N, "this_update": ..}]: the CRLs the
+ * apply re-signed. */
+static json_t *crls_json(const struct pkl_build_plan *plan)
+{
+	json_t *a = json_array();
+	char t[32];
+
+	for (size_t i = 0; i < pkl_build_plan_n_crls(plan); i++) {
+		const struct pkl_crl_info *c = pkl_build_plan_crl(plan, i);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:s}", "ca", c->ca, "number", c->number,
+						   "entries", (json_int_t)c->n_entries, "this_update",
+						   pkl_time_fmt(c->this_update, t, sizeof(t))));
+	}
+	return a;
+}
+
+/* The word of an item's line. */
+static const char *action_word(const struct pkl_build_item *it, int dry_run)
+{
+	switch (it->action) {
+	case PKL_BUILD_KEEP: return "kept";
+	case PKL_BUILD_REISSUE: return "reissue";
+	default: return dry_run ? "would" : "issued";
+	}
+}
+
 /* The plan, before (dry run) or after it was applied. */
 static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct pkl_build_plan *plan,
 		   int dry_run)
@@ -77,8 +106,9 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 	char until[32];
 
 	if (cli->json) {
-		json_t *o = json_pack("{s:s, s:s, s:b, s:[], s:[], s:[], s:[]}", "lab", lab->name, "pki",
-				      pki_dir, "dry_run", dry_run, "issued", "kept", "changed", "orphans");
+		json_t *o = json_pack("{s:s, s:s, s:b, s:[], s:[], s:[], s:[], s:[]}", "lab", lab->name,
+				      "pki", pki_dir, "dry_run", dry_run, "issued", "reissued", "kept",
+				      "changed", "orphans");
 		for (size_t i = 0; i < n; i++) {
 			const struct pkl_build_item *it = pkl_build_plan_item(plan, i);
 			int kept = it->action == PKL_BUILD_KEEP;
@@ -91,13 +121,22 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 				pkl_time_fmt(kept ? it->row.not_after : it->e->not_after, until,
 					     sizeof(until)),
 				"ca", it->e->is_ca);
-			json_array_append_new(json_object_get(o, kept ? "kept" : "issued"), c);
+			if (it->action == PKL_BUILD_REISSUE)
+				json_object_set_new(c, "old_serial", json_string(it->old_serial));
+			json_array_append_new(json_object_get(o, kept ? "kept" :
+								 it->action == PKL_BUILD_REISSUE ?
+									"reissued" :
+									"issued"),
+					      c);
 			if (it->n_changes)
 				json_array_append_new(json_object_get(o, "changed"), changes_json(it));
 		}
 		for (size_t i = 0; i < pkl_build_plan_n_orphans(plan); i++)
 			json_array_append_new(json_object_get(o, "orphans"),
 					      json_string(pkl_build_plan_orphan(plan, i)));
+		json_object_set_new(o, "orphans_revoked",
+				    json_boolean(!dry_run && pkl_build_plan_revokes_orphans(plan)));
+		json_object_set_new(o, "crls", crls_json(plan));
 		json_object_set_new(o, "drift", json_boolean(pkl_build_plan_drifted(plan)));
 		cli_print_json(cli, o);
 		json_decref(o);
@@ -111,16 +150,15 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 		int kept = it->action == PKL_BUILD_KEEP;
 		char spec[32];
 		pkl_key_spec_str(&it->e->prof.key, spec, sizeof(spec));
-		printf("  %-7s %-16s %-12s %-9s until %s  %s\n",
-		       kept    ? "kept" :
-		       dry_run ? "would" :
-				 "issued",
-		       it->e->name,
+		printf("  %-7s %-16s %-12s %-9s until %s  %s\n", action_word(it, dry_run), it->e->name,
 		       it->e->is_ca ? (it->e->issuer[0] ? "intermediate" : "root") :
 				      it->e->prof.template_name,
 		       kept ? it->row.key_spec : spec,
 		       pkl_time_fmt(kept ? it->row.not_after : it->e->not_after, until, sizeof(until)),
 		       kept ? it->row.subject : it->e->subject);
+		if (it->action == PKL_BUILD_REISSUE)
+			printf("  %-7s %-16s serial %s (superseded)\n", dry_run ? "revoke" : "revoked",
+			       it->e->name, it->old_serial);
 		for (size_t k = 0; k < it->n_changes; k++) {
 			const struct pkl_build_change *c = &it->changes[k];
 			if (c->list)
@@ -132,7 +170,15 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 		}
 	}
 	for (size_t i = 0; i < pkl_build_plan_n_orphans(plan); i++)
-		printf("  orphan  %s\n", pkl_build_plan_orphan(plan, i));
+		printf("  orphan  %s%s\n", pkl_build_plan_orphan(plan, i),
+		       !pkl_build_plan_revokes_orphans(plan) ? "" :
+		       dry_run                               ? " (would be revoked: cessationOfOperation)" :
+							       " revoked (cessationOfOperation)");
+	for (size_t i = 0; i < pkl_build_plan_n_crls(plan); i++) {
+		const struct pkl_crl_info *c = pkl_build_plan_crl(plan, i);
+		printf("  crl     %-16s number %s, %zu entries: %s\n", c->ca, c->number, c->n_entries,
+		       c->path);
+	}
 	if (lab->n_cdp) {
 		printf("  CRLs: publish/crl/<ca>.crl, served at");
 		for (size_t i = 0; i < lab->n_cdp; i++)
@@ -141,11 +187,23 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 	}
 	printf("build: %zu issued, %zu kept", dry_run ? 0 : pkl_build_plan_n(plan, PKL_BUILD_ISSUE),
 	       pkl_build_plan_n(plan, PKL_BUILD_KEEP));
-	if (pkl_build_plan_drifted(plan) || pkl_build_plan_n_orphans(plan)) {
+	if (pkl_build_plan_n(plan, PKL_BUILD_REISSUE) || pkl_build_plan_revokes_orphans(plan)) {
+		size_t reissue = pkl_build_plan_n(plan, PKL_BUILD_REISSUE),
+		       revoke = pkl_build_plan_revokes_orphans(plan) ? pkl_build_plan_n_orphans(plan) : 0;
+		if (dry_run)
+			printf(", %zu to re-issue, %zu orphans to revoke", reissue, revoke);
+		else
+			printf(", %zu re-issued, %zu orphans revoked, %zu CRLs re-signed", reissue, revoke,
+			       pkl_build_plan_n_crls(plan));
+	}
+	if (pkl_build_plan_drifted(plan) ||
+	    (pkl_build_plan_n_orphans(plan) && !pkl_build_plan_revokes_orphans(plan))) {
 		size_t changed = 0;
 		for (size_t i = 0; i < n; i++)
-			changed += pkl_build_plan_item(plan, i)->n_changes > 0;
-		printf(", %zu changed, %zu orphans", changed, pkl_build_plan_n_orphans(plan));
+			changed += pkl_build_plan_item(plan, i)->action == PKL_BUILD_KEEP &&
+				   pkl_build_plan_item(plan, i)->n_changes > 0;
+		printf(", %zu changed, %zu orphans", changed,
+		       pkl_build_plan_revokes_orphans(plan) ? 0 : pkl_build_plan_n_orphans(plan));
 	}
 	printf("\n");
 }
@@ -157,7 +215,7 @@ static void drift_advice(const struct pkl_build_plan *plan)
 
 	for (size_t i = 0; i < n; i++) {
 		const struct pkl_build_item *it = pkl_build_plan_item(plan, i);
-		if (!it->n_changes)
+		if (!it->n_changes || it->action != PKL_BUILD_KEEP)
 			continue;
 		if (it->e->is_ca)
 			fprintf(stderr,
@@ -166,14 +224,15 @@ static void drift_advice(const struct pkl_build_plan *plan)
 				it->e->name);
 		else
 			fprintf(stderr,
-				"pkilab: %s: differs from the lab: 'pkilab renew %s' re-issues it, but "
-				"from the current certificate's subject, SANs and template, not the lab's\n",
-				it->e->name, it->e->name);
+				"pkilab: %s: differs from the lab: 'pkilab build --apply' re-issues it as "
+				"the "
+				"lab says and revokes this one (superseded)\n",
+				it->e->name);
 	}
-	for (size_t i = 0; i < pkl_build_plan_n_orphans(plan); i++)
+	for (size_t i = 0; !pkl_build_plan_revokes_orphans(plan) && i < pkl_build_plan_n_orphans(plan); i++)
 		fprintf(stderr,
 			"pkilab: %s: in the PKI, not in the lab (removed from it, or issued with 'pkilab "
-			"issue'): 'pkilab revoke %s' retires it\n",
+			"issue'): 'pkilab revoke %s' or 'pkilab build --revoke-orphans' retires it\n",
 			pkl_build_plan_orphan(plan, i), pkl_build_plan_orphan(plan, i));
 	if (pkl_build_plan_drifted(plan))
 		fprintf(stderr,
@@ -183,19 +242,27 @@ static void drift_advice(const struct pkl_build_plan *plan)
 int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 {
 	int dry_run = 0, dry_run_forced = 0, drifted = 0, npos, status;
+	struct pkl_build_opts bopts = { 0 };
 	const struct cli_opt opts[] = {
 		{ "dry-run", 'n', CLI_FLAG, &dry_run, NULL, "show what would be issued, write nothing" },
+		{ "apply", 0, CLI_FLAG, &bopts.apply_changes, NULL,
+		  "re-issue end-entities that differ from the lab (new key), revoke the ones they "
+		  "replace (superseded) and re-sign their CRLs, in one transaction" },
+		{ "revoke-orphans", 0, CLI_FLAG, &bopts.revoke_orphans, NULL,
+		  "revoke the certificates the lab no longer has (cessationOfOperation) and re-sign "
+		  "their CRLs" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	struct pkl_err err = { 0 };
 	struct pkl_lab *lab = NULL;
 	struct pkl_build_plan *plan = NULL;
-	struct pkl_build_opts bopts = { 0 };
 
 	/* build's default is not ./pki: the lab file names its PKI (lab.c). */
 	cli->pki_help = "the PKI directory (default $PKILAB_DIR, else the lab's 'pki' setting, "
 			"else pki/ beside LAB.cfg)";
-	status = cli_parse(argc, argv, opts, cli, "build LAB.cfg [--pki DIR] [--dry-run] [--json]", &npos);
+	status = cli_parse(argc, argv, opts, cli,
+			   "build LAB.cfg [--pki DIR] [--dry-run] [--apply] [--revoke-orphans] [--json]",
+			   &npos);
 	if (status)
 		return status < 0 ? 0 : status;
 	if (npos != 1)
@@ -210,7 +277,8 @@ int cmd_build(int argc, char **argv, struct pkl_cli *cli)
 	/* A drifted PKI with nothing new to issue is left untouched, not even
 	 * the recorded publication settings change (README "Drift"). */
 	if (plan && (pkl_build_plan_drifted(plan) || pkl_build_plan_n_orphans(plan)) &&
-	    !pkl_build_plan_n(plan, PKL_BUILD_ISSUE))
+	    !pkl_build_plan_n(plan, PKL_BUILD_ISSUE) && !pkl_build_plan_n(plan, PKL_BUILD_REISSUE) &&
+	    !pkl_build_plan_revokes_orphans(plan))
 		dry_run_forced = 1;
 	if (plan && (dry_run || dry_run_forced || pkl_build_apply(plan, &err) == PKL_OK)) {
 		report(cli, lab, plan, dry_run);

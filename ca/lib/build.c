@@ -20,6 +20,7 @@
 #include "pkilab/build.h"
 #include "pkilab/cert.h"
 #include "pkilab/certread.h"
+#include "pkilab/crl.h"
 #include "pkilab/file.h"
 #include "pkilab/fileset.h"
 #include "pkilab/issue.h"
@@ -46,6 +47,12 @@ struct pkl_build_plan {
 	size_t n;
 	char (*orphans)[PKL_NAME_MAX]; /* in the PKI, not in the lab */
 	size_t n_orphans;
+	int apply_changes, revoke_orphans;
+	/* The CAs whose CRL the apply re-signs (each revoked something), in
+	 * the order they were first concerned, and the CRLs it signed. */
+	char (*crl_cas)[PKL_NAME_MAX];
+	struct pkl_crl_info *crls;
+	size_t n_crl_cas, n_crls;
 };
 
 /* 1 for an empty directory (or anything that is not a readable directory:
@@ -352,6 +359,33 @@ static enum pkl_rc note_differences(struct pkl_build_plan *plan, struct pkl_buil
 	return rc;
 }
 
+/* With apply_changes: an end-entity that differs is re-issued. A CA that
+ * differs is refused: re-issuing it would either change the key every
+ * certificate below verifies with, or change its name, extensions or
+ * issuer under the same key, and both are a rollover (RFC 4210 §4.4 names
+ * the old-with-new certificates a key change needs), separate work. */
+static enum pkl_rc plan_change(struct pkl_build_item *it, struct pkl_err *err)
+{
+	char fields[sizeof(it->differs)];
+	size_t n;
+
+	if (!it->n_changes)
+		return PKL_OK;
+	snprintf(fields, sizeof(fields), "%s", it->differs);
+	n = strlen(fields);
+	while (n && fields[n - 1] == ' ')
+		fields[--n] = '\0';
+	if (it->e->is_ca)
+		return pkl_err_set(err, PKL_EINPUT, it->e->where,
+				   "CA '%s' differs from the lab (%s): build --apply re-issues only "
+				   "end-entity certificates; changing a CA is a rollover: restore its entry "
+				   "in the lab, or build the lab into a new PKI (--pki DIR)",
+				   it->e->name, fields);
+	it->action = PKL_BUILD_REISSUE;
+	snprintf(it->old_serial, sizeof(it->old_serial), "%s", it->row.serial);
+	return PKL_OK;
+}
+
 /* Orphans: current, unrevoked certificates whose name the lab lost. */
 static int collect_orphan(const struct pkl_cert_row *row, void *cls)
 {
@@ -382,6 +416,8 @@ struct pkl_build_plan *pkl_build_plan_new(const struct pkl_lab *lab, const struc
 	if (!realpath(lab->path, plan->lab_path))
 		snprintf(plan->lab_path, sizeof(plan->lab_path), "%s", lab->path);
 	plan->keygen_threads = opts ? opts->keygen_threads : 0;
+	plan->apply_changes = opts && opts->apply_changes;
+	plan->revoke_orphans = opts && opts->revoke_orphans;
 	snprintf(plan->pki_dir, sizeof(plan->pki_dir), "%s",
 		 opts && opts->pki_dir ? opts->pki_dir : lab->pki_dir);
 	snprintf(dbpath, sizeof(dbpath), "%s/pkilab.db", plan->pki_dir);
@@ -413,7 +449,8 @@ struct pkl_build_plan *pkl_build_plan_new(const struct pkl_lab *lab, const struc
 		struct pkl_err none;
 		if (pkl_db_cert_find(plan->pki->db, it->e->name, &it->row, &none) == PKL_OK) {
 			it->action = PKL_BUILD_KEEP;
-			if (note_differences(plan, it, err) != PKL_OK)
+			if (note_differences(plan, it, err) != PKL_OK ||
+			    (plan->apply_changes && plan_change(it, err) != PKL_OK))
 				goto fail;
 		} else if (pkl_pki_check_unrecorded(plan->pki, it->e->name, err) != PKL_OK) {
 			/* Files without records: never overwritten (CA keys above all). */
@@ -440,6 +477,8 @@ void pkl_build_plan_free(struct pkl_build_plan *plan)
 	}
 	free(plan->slots);
 	free(plan->orphans);
+	free(plan->crl_cas);
+	free(plan->crls);
 	free(plan);
 }
 
@@ -476,9 +515,24 @@ const char *pkl_build_plan_orphan(const struct pkl_build_plan *plan, size_t i)
 int pkl_build_plan_drifted(const struct pkl_build_plan *plan)
 {
 	for (size_t i = 0; i < plan->n; i++)
-		if (plan->slots[i].pub.n_changes)
+		if (plan->slots[i].pub.action == PKL_BUILD_KEEP && plan->slots[i].pub.n_changes)
 			return 1;
 	return 0;
+}
+
+int pkl_build_plan_revokes_orphans(const struct pkl_build_plan *plan)
+{
+	return plan->revoke_orphans && plan->n_orphans;
+}
+
+size_t pkl_build_plan_n_crls(const struct pkl_build_plan *plan)
+{
+	return plan->n_crls;
+}
+
+const struct pkl_crl_info *pkl_build_plan_crl(const struct pkl_build_plan *plan, size_t i)
+{
+	return i < plan->n_crls ? &plan->crls[i] : NULL;
 }
 
 size_t pkl_build_plan_n(const struct pkl_build_plan *plan, enum pkl_build_action action)
@@ -502,7 +556,7 @@ static enum pkl_rc generate_keys(struct pkl_build_plan *plan, struct pkl_err *er
 	if (!jobs)
 		return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
 	for (size_t i = 0; i < plan->n; i++)
-		if (plan->slots[i].pub.action == PKL_BUILD_ISSUE)
+		if (plan->slots[i].pub.action != PKL_BUILD_KEEP)
 			jobs[i].spec = &plan->slots[i].pub.e->prof.key;
 	rc = pkl_keygen_run(jobs, plan->n, plan->keygen_threads, &failed);
 	for (size_t i = 0; i < plan->n; i++)
@@ -522,6 +576,96 @@ static struct build_slot *find_slot(struct pkl_build_plan *plan, const char *nam
 		if (!strcmp(plan->slots[i].pub.e->name, name))
 			return &plan->slots[i];
 	return NULL;
+}
+
+/* A CA whose CRL must be re-signed because it revoked something. */
+static enum pkl_rc concern_ca(struct pkl_build_plan *plan, const char *ca, struct pkl_err *err)
+{
+	void *v;
+
+	for (size_t i = 0; i < plan->n_crl_cas; i++)
+		if (!strcmp(plan->crl_cas[i], ca))
+			return PKL_OK;
+	if (!(v = realloc(plan->crl_cas, (plan->n_crl_cas + 1) * sizeof(*plan->crl_cas))))
+		return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+	plan->crl_cas = v;
+	snprintf(plan->crl_cas[plan->n_crl_cas++], PKL_NAME_MAX, "%s", ca);
+	return PKL_OK;
+}
+
+/* Revokes the current certificate `row` in the transaction (reason: enum
+ * pkl_reason), dated like `pkilab revoke` (crl.h PKL_CRL_BACKDATE), and
+ * notes its CA. */
+static enum pkl_rc revoke_row(struct pkl_build_plan *plan, struct pkl_db *db, const struct pkl_cert_row *row,
+			      pkl_time now, int reason, const char *why, struct pkl_err *err)
+{
+	char detail[256];
+	int revoked = 0;
+	enum pkl_rc rc = pkl_db_cert_revoke(db, row->id, now - PKL_CRL_BACKDATE, reason, 0, &revoked, err);
+
+	if (rc != PKL_OK || !revoked)
+		return rc;
+	snprintf(detail, sizeof(detail), "serial %s, reason %s: %s", row->serial, pkl_reason_name(reason),
+		 why);
+	if ((rc = pkl_db_event(db, "revoke", row->name, detail, err)) != PKL_OK)
+		return rc;
+	return concern_ca(plan, row->issuer_name, err);
+}
+
+/* A REISSUE item, before its new certificate is issued: the certificate it
+ * replaces leaves the current set and is revoked as superseded. */
+static enum pkl_rc retire_replaced(struct pkl_build_plan *plan, struct pkl_db *db,
+				   const struct pkl_build_item *it, pkl_time now, struct pkl_err *err)
+{
+	struct pkl_cert_row again;
+	char why[sizeof(it->differs) + 64];
+	enum pkl_rc rc;
+
+	/* Re-read under the write lock: another process may have renewed it. */
+	if ((rc = pkl_db_cert_find(db, it->e->name, &again, err)) != PKL_OK)
+		return rc;
+	if (again.id != it->row.id)
+		return pkl_err_set(err, PKL_EINPUT, it->e->where,
+				   "'%s' was re-issued concurrently (serial %s): build again", it->e->name,
+				   again.serial);
+	if ((rc = pkl_db_cert_retire(db, again.id, err)) != PKL_OK)
+		return rc;
+	snprintf(why, sizeof(why), "re-issued by build --apply (%s)", it->differs);
+	return revoke_row(plan, db, &again, now, PKL_REASON_SUPERSEDED, why, err);
+}
+
+/* With revoke_orphans: each orphan revoked as cessationOfOperation. */
+static enum pkl_rc revoke_orphans(struct pkl_build_plan *plan, struct pkl_db *db, pkl_time now,
+				  struct pkl_err *err)
+{
+	enum pkl_rc rc = PKL_OK;
+
+	for (size_t i = 0; plan->revoke_orphans && i < plan->n_orphans && rc == PKL_OK; i++) {
+		struct pkl_cert_row row;
+		if ((rc = pkl_db_cert_find(db, plan->orphans[i], &row, err)) == PKL_OK)
+			rc = revoke_row(plan, db, &row, now, PKL_REASON_CESSATION_OF_OPERATION,
+					"not in the lab (build --revoke-orphans)", err);
+	}
+	return rc;
+}
+
+/* The CRL of every concerned CA, signed in the same transaction. */
+static enum pkl_rc resign_crls(struct pkl_build_plan *plan, struct pkl_txn *txn, struct pkl_pki *pki,
+			       pkl_time now, struct pkl_err *err)
+{
+	enum pkl_rc rc = PKL_OK;
+
+	free(plan->crls);
+	plan->n_crls = 0;
+	if (!plan->n_crl_cas)
+		return PKL_OK;
+	if (!(plan->crls = calloc(plan->n_crl_cas, sizeof(*plan->crls))))
+		return pkl_err_set(err, PKL_ERUNTIME, NULL, "out of memory");
+	for (size_t i = 0; i < plan->n_crl_cas && rc == PKL_OK; i++)
+		if ((rc = pkl_crl_publish_in(txn, pki, plan->crl_cas[i], 0, now, &plan->crls[i], err)) ==
+		    PKL_OK)
+			plan->n_crls++;
+	return rc;
 }
 
 /* Everything new in one transaction, issuers (first in lab order) loaded
@@ -547,8 +691,11 @@ static enum pkl_rc issue_all(struct pkl_build_plan *plan, struct pkl_pki *pki, s
 	for (size_t i = 0; i < plan->n && rc == PKL_OK; i++) {
 		struct build_slot *it = &plan->slots[i], *iss = NULL;
 		const struct pkl_entity *e = it->pub.e;
-		if (it->pub.action != PKL_BUILD_ISSUE)
+		if (it->pub.action == PKL_BUILD_KEEP)
 			continue;
+		if (it->pub.action == PKL_BUILD_REISSUE &&
+		    (rc = retire_replaced(plan, pki->db, &it->pub, ctx.now, err)) != PKL_OK)
+			break;
 		if (e->issuer[0]) {
 			iss = find_slot(plan, e->issuer);
 			if (!iss->cert && !(iss->cert = pkl_pki_load_ca_cert(pki, iss->pub.e->name, err))) {
@@ -565,6 +712,10 @@ static enum pkl_rc issue_all(struct pkl_build_plan *plan, struct pkl_pki *pki, s
 		if (rc == PKL_OK)
 			rc = pkl_db_cert_find(pki->db, e->name, &it->pub.row, err);
 	}
+	if (rc == PKL_OK)
+		rc = revoke_orphans(plan, pki->db, ctx.now, err);
+	if (rc == PKL_OK)
+		rc = resign_crls(plan, txn, pki, ctx.now, err);
 	pkl_issue_cache_free(ctx.cache);
 	if (rc != PKL_OK) {
 		pkl_txn_abort(txn);

@@ -3,18 +3,21 @@
  *
  *   plan   compares the lab with the PKI: every entry is either kept (it is
  *          recorded already; every field in which its issued certificate
- *          differs from what the lab says today is listed (pkl_build_diff),
- *          never re-issued: `pkilab renew` replaces a certificate) or to be
- *          issued; certificates the lab no longer has are orphans. A kept
- *          entry that differs or an orphan is drift (README "Drift").
- *          Planning writes nothing, so a plan alone is a dry run.
- *   apply  issues the planned entries all-or-nothing: keys are generated
- *          first (keygen.h), then everything is issued in one transaction.
- *          A new PKI is built in a staging directory "<dir>.new-<pid>-XXXXXX"
- *          beside it and renamed into place, so a failure or a kill leaves no
- *          PKI at all and success appears at once; staging directories of
- *          killed builds are swept. An existing PKI changes in a single
- *          transaction (pki.h).
+ *          differs from what the lab says today is listed, pkl_build_diff)
+ *          or to be issued; certificates the lab no longer has are orphans.
+ *          A kept entry that differs is drift (README "Drift"). Asked to
+ *          apply changes (opts->apply_changes, `build --apply`), an
+ *          end-entity that differs is to be re-issued instead, and a CA that
+ *          differs refuses the plan (changing a CA is a rollover). Planning
+ *          writes nothing, so a plan alone is a dry run.
+ *   apply  carries the plan out all-or-nothing: keys are generated first
+ *          (keygen.h), then everything is issued, re-issued and revoked, and
+ *          the CRLs concerned re-signed, in one transaction. A new PKI is
+ *          built in a staging directory "<dir>.new-<pid>-XXXXXX" beside it
+ *          and renamed into place, so a failure or a kill leaves no PKI at
+ *          all and success appears at once; staging directories of killed
+ *          builds are swept. An existing PKI changes in a single transaction
+ *          (pki.h): a kill leaves it as before or as after, never between.
  *
  * One PKI, one lab: the database records the name of the lab that built it
  * (meta PKL_BUILD_META_LAB_NAME) and its lab file's absolute path
@@ -29,6 +32,7 @@
 
 #include <stddef.h>
 
+#include "crl_publish.h"
 #include "db.h"
 #include "lab.h"
 
@@ -37,6 +41,9 @@
 enum pkl_build_action {
 	PKL_BUILD_ISSUE = 1, /* not in the PKI: issued by pkl_build_apply */
 	PKL_BUILD_KEEP,      /* already in the PKI: left as it is */
+	PKL_BUILD_REISSUE,   /* an end-entity that differs from the lab, with
+				apply_changes: re-issued with a new key, the one it
+				replaces revoked (superseded) */
 };
 
 /* One field in which an issued certificate differs from its lab entry
@@ -61,13 +68,17 @@ struct pkl_build_item {
 					 applied, then the new record */
 	char differs[128];                                      /* KEEP: the changed fields' names, each
 					 followed by a space ("san key "); "" none */
-	struct pkl_build_change changes[PKL_BUILD_MAX_CHANGES]; /* KEEP: the fields that differ */
+	struct pkl_build_change changes[PKL_BUILD_MAX_CHANGES]; /* KEEP, REISSUE: the fields that differ */
 	size_t n_changes;
+	char old_serial[41]; /* REISSUE: the serial of the certificate it replaces */
 };
 
 struct pkl_build_opts {
 	const char *pki_dir;   /* NULL: the lab's `pki` directory */
 	size_t keygen_threads; /* 0: one per online CPU (keygen.h) */
+	int apply_changes;     /* re-issue end-entities that differ (REISSUE); a CA
+				  that differs is refused when planning */
+	int revoke_orphans;    /* revoke the orphans (cessationOfOperation) */
 };
 
 /* The meta keys of the lab a PKI was built from (db.h pkl_db_meta_get). */
@@ -113,14 +124,26 @@ enum pkl_rc pkl_build_diff(const struct pkl_lab *lab, const struct pkl_entity *e
  * longer has (orphans), in issue order; 0 for a fresh PKI. */
 size_t pkl_build_plan_n_orphans(const struct pkl_build_plan *plan);
 const char *pkl_build_plan_orphan(const struct pkl_build_plan *plan, size_t i);
-/* 1 when the PKI has drifted from the lab: a kept entry differs. Orphans
- * alone are not drift: pkilab.db does not tell a certificate removed from
- * the lab from one issued with `pkilab issue` (README "Drift"). */
+/* 1 when the PKI has drifted from the lab: a kept entry differs (a
+ * REISSUE item is a difference being applied, not drift). Orphans alone are
+ * not drift: pkilab.db does not tell a certificate removed from the lab from
+ * one issued with `pkilab issue` (README "Drift"). */
 int pkl_build_plan_drifted(const struct pkl_build_plan *plan);
+/* 1 when the plan revokes its orphans (opts->revoke_orphans and any). */
+int pkl_build_plan_revokes_orphans(const struct pkl_build_plan *plan);
 
-/* Issues every ISSUE item (see the top of this file); on success their rows
- * hold the new records. Once per plan (PKL_EINPUT on a second call). On
- * failure nothing is changed: no new PKI, or the existing one as it was. */
+/* Applies the plan (see the top of this file): issues every ISSUE item;
+ * re-issues every REISSUE item, retiring and revoking (superseded) the
+ * certificate it replaces; revokes the orphans when asked
+ * (cessationOfOperation); and re-signs the CRL of every CA that revoked
+ * something, all in one transaction (RFC 5280 §5.3.1 reason codes). On
+ * success the rows hold the new records. Once per plan (PKL_EINPUT on a
+ * second call). On failure nothing is changed: no new PKI, or the existing
+ * one as it was. */
 enum pkl_rc pkl_build_apply(struct pkl_build_plan *plan, struct pkl_err *err);
+
+/* The CRLs the apply re-signed, in CA issue order. */
+size_t pkl_build_plan_n_crls(const struct pkl_build_plan *plan);
+const struct pkl_crl_info *pkl_build_plan_crl(const struct pkl_build_plan *plan, size_t i);
 
 #endif
