@@ -14,7 +14,10 @@
 #     cessationOfOperation (RFC 5280 §5.3.1), in the CRL;
 #   - a CA that differs is refused with --apply (exit 2, one line naming it and
 #     "rollover"), nothing written;
-#   - after applying, a rebuild reports no drift and exits 0.
+#   - after applying, a rebuild reports no drift and exits 0;
+#   - `renew NAME --lab LAB.cfg` re-issues one certificate from the lab's
+#     entry (and refuses another lab, a name the lab lacks, --reuse-key with
+#     another key type), after which build sees no drift.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/lib-certcheck.sh"
 
@@ -107,4 +110,23 @@ expect_rc 2 "--apply with a changed CA: exit 2" "$PKILAB" build "$T/lab3.cfg" --
 check "one line" one_line "$ERR"
 check "naming the CA, its line and the rollover" sh -c 'echo "$1" | grep -q "lab3.cfg:[0-9]*: CA .vpn-ca. differs from the lab (subject).*rollover"' _ "$ERR"
 check "nothing written (PKI tree checksum)" test "$before" = "$(tree_sum "$P")"
+
+# renew --lab: one certificate re-issued from the lab's entry, not from the
+# current certificate (before, renew could only repeat the old SAN).
+sed 's/"192.0.2.99"/"192.0.2.77"/' "$T/lab2.cfg" >"$T/lab5.cfg"
+expect_rc 1 "the lab changed gw's SAN again: drift" "$PKILAB" build "$T/lab5.cfg" --pki "$P"
+before=$(tree_sum "$P")
+sed 's/subject = "CN=gw.t2016.test";/& key = "rsa:2048";/' "$T/lab5.cfg" >"$T/lab6.cfg"
+expect_rc 2 "renew --lab --reuse-key with another key type in the lab: exit 2" "$PKILAB" renew gw --lab "$T/lab6.cfg" --pki "$P" --reuse-key
+check "one line naming both key types" sh -c 'echo "$1" | grep -q "reuse-key: the lab gives .gw. a rsa:2048 key, the current one is ec:P-256"' _ "$ERR"
+sed 's/name = "apply"/name = "other"/' "$T/lab5.cfg" >"$T/other.cfg"
+expect_rc 2 "renew --lab with another lab: exit 2" "$PKILAB" renew gw --lab "$T/other.cfg" --pki "$P"
+check "names both labs" contains "$ERR" "lab 'other' did not build this PKI (lab 'apply' did)"
+expect_rc 2 "renew --lab of a name the lab lacks: exit 2" "$PKILAB" renew bob --lab "$T/lab.orig" --pki "$P"
+check "says so" contains "$ERR" "'bob' is not in lab 'apply'"
+check "refusals wrote nothing (PKI tree checksum)" test "$before" = "$(tree_sum "$P")"
+expect_rc 0 "renew gw --lab --revoke-old" "$PKILAB" renew gw --lab "$T/lab5.cfg" --pki "$P" --revoke-old
+check "the new gw carries the lab's new SAN" sh -c 'openssl x509 -in "$1" -noout -ext subjectAltName | grep -q "IP Address:192.0.2.77"' _ "$P/certs/gw.pem"
+expect_rc 0 "build agrees: no drift" "$PKILAB" build "$T/lab5.cfg" --pki "$P"
+check "nothing changed" not_contains "$OUT" "changed"
 finish

@@ -1,10 +1,12 @@
 /*
- * pkilab renew NAME [--reuse-key] [--revoke-old] [--validity D]
+ * pkilab renew NAME [--reuse-key] [--revoke-old] [--validity D] [--lab LAB.cfg]
  *
  * A new certificate for the same name, subject, SANs, template and issuer:
  * a new key by default (--reuse-key keeps it); the old certificate stays in
  * the database as superseded history and, with --revoke-old, is revoked as
- * superseded. The work, one transaction, is pkl_renew (lib/renew.c); this
+ * superseded. With --lab, what the certificate says comes from the lab's
+ * entry instead (as `build --apply` issues it). The work, one transaction,
+ * is pkl_renew (lib/renew.c); this
  * file parses and prints.
  */
 #include <stdio.h>
@@ -14,25 +16,32 @@
 
 #include "../cli/cli.h"
 #include "pkilab/issue.h"
+#include "pkilab/lab.h"
 
 int cmd_renew(int argc, char **argv, struct pkl_cli *cli)
 {
 	struct pkl_renew_opts o = { 0 };
-	int npos, status;
+	const char *lab_path = NULL;
+	struct pkl_lab *lab = NULL;
+	int npos, status, rc;
 	const struct cli_opt opts[] = {
 		{ "reuse-key", 0, CLI_FLAG, &o.reuse_key, NULL,
 		  "keep the current private key (default: a new one)" },
 		{ "revoke-old", 0, CLI_FLAG, &o.revoke_old, NULL,
 		  "revoke the old certificate as superseded" },
 		{ "validity", 0, CLI_STR, &o.validity, "D", "override the template's validity, e.g. 90d" },
+		{ "lab", 0, CLI_STR, &lab_path, "LAB.cfg",
+		  "take subject, SANs, key type, template and issuer from this lab's entry (default: "
+		  "the current certificate's)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	struct pkl_err err = { 0 };
 	struct pkl_renew_result r;
 	char t[32];
 
-	status = cli_parse(argc, argv, opts, cli, "renew NAME [--reuse-key] [--revoke-old] [--validity D]",
-			   &npos);
+	cli->pki_help = "the PKI directory (default $PKILAB_DIR, else the --lab's PKI, else ./pki)";
+	status = cli_parse(argc, argv, opts, cli,
+			   "renew NAME [--reuse-key] [--revoke-old] [--validity D] [--lab LAB.cfg]", &npos);
 	if (status)
 		return status < 0 ? 0 : status;
 	if (npos != 1)
@@ -40,7 +49,13 @@ int cmd_renew(int argc, char **argv, struct pkl_cli *cli)
 	o.ref = argv[1];
 	o.templates_dir = cli->env.templates;
 
-	if (pkl_renew(cli_pki_dir(cli), &o, &r, &err) != PKL_OK)
+	if (lab_path && !(lab = pkl_lab_load(lab_path, pkl_time_now(), cli->env.templates, &err)))
+		return cli_fail(cli, &err);
+	o.lab = lab;
+	/* With --lab, the lab names its PKI, as for build. */
+	rc = pkl_renew(cli->pki_dir ? cli->pki_dir : lab ? lab->pki_dir : cli_pki_dir(cli), &o, &r, &err);
+	pkl_lab_free(lab);
+	if (rc != PKL_OK)
 		return cli_fail(cli, &err);
 	if (cli->json) {
 		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:s}", "name", r.name, "serial",

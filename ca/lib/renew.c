@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pkilab/build.h"
 #include "pkilab/cert.h"
 #include "pkilab/certread.h"
 #include "pkilab/crl.h"
@@ -116,6 +117,39 @@ static enum pkl_rc entity_of(struct pkl_pki *pki, const struct pkl_cert_row *old
 	return rc;
 }
 
+/* renew --lab: the lab's entry of the same name, as build would issue it.
+ * Only the lab that built the PKI (build.h) may say what its certificates
+ * are; a PKI without the record (built before it existed) is accepted. */
+static enum pkl_rc entity_from_lab(struct pkl_pki *pki, const struct pkl_renew_opts *o,
+				   const struct pkl_cert_row *old, struct pkl_entity *e, struct pkl_err *err)
+{
+	const struct pkl_entity *le = pkl_lab_find(o->lab, old->name);
+	char built[PKL_NAME_MAX * 4], spec[32];
+	enum pkl_rc rc;
+
+	if ((rc = pkl_db_meta_get(pki->db, PKL_BUILD_META_LAB_NAME, built, sizeof(built), err)) != PKL_OK)
+		return rc;
+	if (built[0] && strcmp(built, o->lab->name) != 0)
+		return pkl_err_set(err, PKL_EINPUT, o->lab->path,
+				   "lab '%s' did not build this PKI (lab '%s' did): renew without --lab, or "
+				   "with that lab",
+				   o->lab->name, built);
+	if (!le)
+		return pkl_err_set(err, PKL_EINPUT, o->lab->path,
+				   "'%s' is not in lab '%s': renew it without --lab, or revoke it", old->name,
+				   o->lab->name);
+	if (le->is_ca)
+		return pkl_err_set(err, PKL_EINPUT, le->where,
+				   "'%s' is a CA in the lab: renewing CAs is not supported", le->name);
+	pkl_key_spec_str(&le->prof.key, spec, sizeof(spec));
+	if (o->reuse_key && strcmp(spec, old->key_spec) != 0)
+		return pkl_err_set(err, PKL_EINPUT, le->where,
+				   "--reuse-key: the lab gives '%s' a %s key, the current one is %s",
+				   le->name, spec, old->key_spec);
+	*e = *le;
+	return PKL_OK;
+}
+
 /* Inside the transaction: retire (and revoke) the old row, issue, log. */
 static enum pkl_rc renew_in(struct pkl_txn *txn, struct pkl_pki *pki, const struct pkl_issue_ctx *ctx,
 			    const struct pkl_renew_opts *o, const struct pkl_cert_row *old,
@@ -169,11 +203,14 @@ enum pkl_rc pkl_renew(const char *pki_dir, const struct pkl_renew_opts *o, struc
 		return failed(err);
 	if ((rc = pkl_issue_ctx_load(pki, &ctx, err)) != PKL_OK ||
 	    (rc = renewable(pki, o, &old, err)) != PKL_OK ||
-	    (rc = entity_of(pki, &old, o->templates_dir, &e, err)) != PKL_OK ||
+	    (rc = (o->lab ? entity_from_lab(pki, o, &old, &e, err) :
+			    entity_of(pki, &old, o->templates_dir, &e, err))) != PKL_OK ||
 	    (rc = pkl_issue_times(&e, ctx.now, o->validity, NULL, NULL, err)) != PKL_OK ||
 	    (rc = pkl_db_cert_find(pki->db, old.issuer_name, &iss, err)) != PKL_OK)
 		goto out;
 	words.label = e.name;
+	if (o->lab)
+		words.where = e.where;
 	if ((rc = pkl_issue_check_policy(&e, iss.not_after, &words, err)) != PKL_OK)
 		goto out;
 	if (!(key = o->reuse_key ? pkl_pki_load_key(pki, old.name, err) :

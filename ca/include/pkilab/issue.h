@@ -134,6 +134,11 @@ struct pkl_renew_opts {
 	int revoke_old;            /* revoke the old certificate as superseded */
 	const char *validity;      /* NULL: the template's */
 	const char *templates_dir; /* searched for the template (pkl_template_dirs_init); NULL: none */
+	/* Not NULL (renew --lab): the subject, SANs, key type, template and
+	 * issuer come from this lab's entry of the same name, as `build --apply`
+	 * would issue it, not from the current certificate. The PKI must have
+	 * been built from this lab (build.h, "One PKI, one lab"). */
+	const struct pkl_lab *lab;
 };
 
 struct pkl_renew_result {
