@@ -8,8 +8,7 @@
 #     field in "changed";
 #   - nothing is written: the PKI tree has the same checksum;
 # and an unchanged rebuild exits 0 with everything kept, a certificate the
-# lab no longer has is reported "orphan NAME" (exit 0: pkilab.db cannot tell
-# it from a certificate added with `pkilab issue`).
+# lab issued and no longer has is reported "orphan NAME" (drift: exit 1).
 . "$(dirname "$0")/lib.sh"
 
 cat >"$T/lab.orig" <<'EOF2'
@@ -65,9 +64,9 @@ check "re-issuing a CA is a rollover" contains "$ERR" "rollover"
 # An orphan: in the PKI, not in the lab.
 grep -v 'name = "alice"\|san = \[ "alice' "$T/lab.orig" | sed 's/"192.0.2.10" \]; },/"192.0.2.10" ]; }/' >"$T/lab.cfg"
 before=$(tree_sum "$P")
-expect_rc 0 "alice removed from the lab: reported, not drift (exit 0)" "$PKILAB" build "$T/lab.cfg" --pki "$P"
+expect_rc 1 "alice removed from the lab: an orphan is drift (exit 1)" "$PKILAB" build "$T/lab.cfg" --pki "$P"
 check "alice is an orphan" sh -c 'echo "$1" | grep -q "^  orphan  alice$"' _ "$OUT"
-check "the orphan is in --json" sh -c '"$1" --json build "$2" --pki "$3" | jq -e ".orphans == [\"alice\"]" >/dev/null' _ "$PKILAB" "$T/lab.cfg" "$P"
+check "the orphan is in --json" sh -c '"$1" --json build "$2" --pki "$3" | jq -e ".orphans == [\"alice\"] and .drift" >/dev/null' _ "$PKILAB" "$T/lab.cfg" "$P"
 check "nothing written (PKI tree checksum)" test "$before" = "$(tree_sum "$P")"
 
 # Back to the lab as built: exit 0 again.

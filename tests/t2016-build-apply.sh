@@ -11,7 +11,9 @@
 #     GnuTLS certtool verifies the new chain; a new entry in the same lab is
 #     issued in the same transaction; --dry-run writes nothing;
 #   - --revoke-orphans revokes a certificate removed from the lab with reason
-#     cessationOfOperation (RFC 5280 §5.3.1), in the CRL;
+#     cessationOfOperation (RFC 5280 §5.3.1), in the CRL; a certificate from
+#     `pkilab issue` is no orphan and is never revoked by it, nor one whose
+#     origin was not recorded (a database from before schema 3);
 #   - a CA that differs is refused with --apply (exit 2, one line naming it and
 #     "rollover"), nothing written;
 #   - after applying, a rebuild reports no drift and exits 0;
@@ -93,15 +95,28 @@ check "everything kept" sh -c 'echo "$1" | grep -q "build: 0 issued, 5 kept$" &&
 alice=$(sqlite3 "$P/pkilab.db" "select serial from certs where name = 'alice' and current = 1")
 awk '/name = "alice"/ { skip = 1 } skip && /\]; },?$/ { skip = 0; next } !skip' "$T/lab.cfg" | sed 's/^  ,{ name = "bob"/  { name = "bob"/' >"$T/lab2.cfg"
 check "alice left the lab" sh -c '! grep -q alice "$1"' _ "$T/lab2.cfg"
-expect_rc 0 "orphan alone: exit 0" "$PKILAB" build "$T/lab2.cfg" --pki "$P"
+# A certificate from `pkilab issue` was never in the lab: not an orphan,
+# never revoked by --revoke-orphans (pkilab.db records each one's origin).
+expect_rc 0 "pkilab issue carol" "$PKILAB" -q --pki "$P" issue --ca vpn-ca --template ipsec-client --name carol --subject CN=carol.t2016.test --san carol.t2016.test
+expect_rc 1 "an orphan is drift: exit 1" "$PKILAB" build "$T/lab2.cfg" --pki "$P"
+check "alice is an orphan, carol is not" sh -c 'echo "$1" | grep -q "^  orphan  alice$" && ! echo "$1" | grep -q carol' _ "$OUT"
 check "the advice names --revoke-orphans" contains "$ERR" "--revoke-orphans"
 expect_rc 0 "--revoke-orphans: exit 0" "$PKILAB" build "$T/lab2.cfg" --pki "$P" --revoke-orphans
 check "alice reported revoked" sh -c 'echo "$1" | grep -q "^  orphan  alice revoked (cessationOfOperation)$"' _ "$OUT"
 check "the CRL lists alice as cessationOfOperation" test "$(crl_reason_of "$alice")" = "Cessation Of Operation"
 check "openssl verify -crl_check_all: alice is revoked" sh -c 'echo "$1" | grep -q "certificate revoked"' _ "$(verify_crl "$T/alice-old.pem")"
 check "the old gw is still listed" test "$(crl_reason_of "$gw_old")" = "Superseded"
+check "carol (pkilab issue) is not revoked" test "$(sqlite3 "$P/pkilab.db" "select status from certs where name = 'carol'")" = 0
 expect_rc 0 "a rebuild: no orphan left" "$PKILAB" build "$T/lab2.cfg" --pki "$P"
 check "no orphan line" not_contains "$OUT" "orphan"
+
+# A certificate recorded before pkilab noted origins (schema 2): maybe from
+# `pkilab issue`, so reported but neither drift nor revoked.
+sqlite3 "$P/pkilab.db" "update certs set origin = '' where name = 'carol'"
+expect_rc 0 "an orphan of unknown origin: reported, not drift (exit 0)" "$PKILAB" build "$T/lab2.cfg" --pki "$P" --revoke-orphans
+check "said to be left as it is" sh -c 'echo "$1" | grep -q "^  orphan  carol (origin not recorded: left as it is)$"' _ "$OUT"
+check "and not revoked" test "$(sqlite3 "$P/pkilab.db" "select status from certs where name = 'carol'")" = 0
+check "--json lists it apart" sh -c 'echo "$1" | jq -e ".orphans_origin_unknown == [\"carol\"] and .orphans == []" >/dev/null' _ "$("$PKILAB" --json build "$T/lab2.cfg" --pki "$P")"
 
 # A CA that differs: refused with --apply, nothing written.
 sed 's/CN=t2016 VPN CA/CN=t2016 VPN CA G2/' "$T/lab2.cfg" >"$T/lab3.cfg"
@@ -128,5 +143,5 @@ check "refusals wrote nothing (PKI tree checksum)" test "$before" = "$(tree_sum 
 expect_rc 0 "renew gw --lab --revoke-old" "$PKILAB" renew gw --lab "$T/lab5.cfg" --pki "$P" --revoke-old
 check "the new gw carries the lab's new SAN" sh -c 'openssl x509 -in "$1" -noout -ext subjectAltName | grep -q "IP Address:192.0.2.77"' _ "$P/certs/gw.pem"
 expect_rc 0 "build agrees: no drift" "$PKILAB" build "$T/lab5.cfg" --pki "$P"
-check "nothing changed" not_contains "$OUT" "changed"
+check "no changed line" sh -c '! echo "$1" | grep -q "^  changed"' _ "$OUT"
 finish

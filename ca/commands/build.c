@@ -87,6 +87,16 @@ static json_t *crls_json(const struct pkl_build_plan *plan)
 	return a;
 }
 
+/* What becomes of orphan i. */
+static const char *orphan_note(const struct pkl_build_plan *plan, size_t i, int dry_run)
+{
+	if (pkl_build_plan_orphan_unknown(plan, i))
+		return " (origin not recorded: left as it is)";
+	if (!pkl_build_plan_revokes_orphans(plan))
+		return "";
+	return dry_run ? " (to revoke: cessationOfOperation)" : " revoked (cessationOfOperation)";
+}
+
 /* The word of an item's line. */
 static const char *action_word(const struct pkl_build_item *it, int dry_run)
 {
@@ -131,8 +141,11 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 			if (it->n_changes)
 				json_array_append_new(json_object_get(o, "changed"), changes_json(it));
 		}
+		json_object_set_new(o, "orphans_origin_unknown", json_array());
 		for (size_t i = 0; i < pkl_build_plan_n_orphans(plan); i++)
-			json_array_append_new(json_object_get(o, "orphans"),
+			json_array_append_new(json_object_get(o, pkl_build_plan_orphan_unknown(plan, i) ?
+									 "orphans_origin_unknown" :
+									 "orphans"),
 					      json_string(pkl_build_plan_orphan(plan, i)));
 		json_object_set_new(o, "orphans_revoked",
 				    json_boolean(!dry_run && pkl_build_plan_revokes_orphans(plan)));
@@ -170,10 +183,7 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 		}
 	}
 	for (size_t i = 0; i < pkl_build_plan_n_orphans(plan); i++)
-		printf("  orphan  %s%s\n", pkl_build_plan_orphan(plan, i),
-		       !pkl_build_plan_revokes_orphans(plan) ? "" :
-		       dry_run                               ? " (would be revoked: cessationOfOperation)" :
-							       " revoked (cessationOfOperation)");
+		printf("  orphan  %s%s\n", pkl_build_plan_orphan(plan, i), orphan_note(plan, i, dry_run));
 	for (size_t i = 0; i < pkl_build_plan_n_crls(plan); i++) {
 		const struct pkl_crl_info *c = pkl_build_plan_crl(plan, i);
 		printf("  crl     %-16s number %s, %zu entries: %s\n", c->ca, c->number, c->n_entries,
@@ -189,7 +199,7 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 	       pkl_build_plan_n(plan, PKL_BUILD_KEEP));
 	if (pkl_build_plan_n(plan, PKL_BUILD_REISSUE) || pkl_build_plan_revokes_orphans(plan)) {
 		size_t reissue = pkl_build_plan_n(plan, PKL_BUILD_REISSUE),
-		       revoke = pkl_build_plan_revokes_orphans(plan) ? pkl_build_plan_n_orphans(plan) : 0;
+		       revoke = pkl_build_plan_n_revoked_orphans(plan);
 		if (dry_run)
 			printf(", %zu to re-issue, %zu orphans to revoke", reissue, revoke);
 		else
@@ -197,13 +207,13 @@ static void report(struct pkl_cli *cli, const struct pkl_lab *lab, const struct 
 			       pkl_build_plan_n_crls(plan));
 	}
 	if (pkl_build_plan_drifted(plan) ||
-	    (pkl_build_plan_n_orphans(plan) && !pkl_build_plan_revokes_orphans(plan))) {
+	    pkl_build_plan_n_orphans(plan) > pkl_build_plan_n_revoked_orphans(plan)) {
 		size_t changed = 0;
 		for (size_t i = 0; i < n; i++)
 			changed += pkl_build_plan_item(plan, i)->action == PKL_BUILD_KEEP &&
 				   pkl_build_plan_item(plan, i)->n_changes > 0;
 		printf(", %zu changed, %zu orphans", changed,
-		       pkl_build_plan_revokes_orphans(plan) ? 0 : pkl_build_plan_n_orphans(plan));
+		       pkl_build_plan_n_orphans(plan) - pkl_build_plan_n_revoked_orphans(plan));
 	}
 	printf("\n");
 }
@@ -229,11 +239,20 @@ static void drift_advice(const struct pkl_build_plan *plan)
 				"lab says and revokes this one (superseded)\n",
 				it->e->name);
 	}
-	for (size_t i = 0; !pkl_build_plan_revokes_orphans(plan) && i < pkl_build_plan_n_orphans(plan); i++)
-		fprintf(stderr,
-			"pkilab: %s: in the PKI, not in the lab (removed from it, or issued with 'pkilab "
-			"issue'): 'pkilab revoke %s' or 'pkilab build --revoke-orphans' retires it\n",
-			pkl_build_plan_orphan(plan, i), pkl_build_plan_orphan(plan, i));
+	for (size_t i = 0; i < pkl_build_plan_n_orphans(plan); i++) {
+		const char *name = pkl_build_plan_orphan(plan, i);
+		if (pkl_build_plan_orphan_unknown(plan, i))
+			fprintf(stderr,
+				"pkilab: %s: in the PKI, not in the lab, and recorded before pkilab noted "
+				"what issued a certificate (the lab, or 'pkilab issue'): 'pkilab revoke %s' "
+				"retires it if it left the lab\n",
+				name, name);
+		else if (!pkl_build_plan_revokes_orphans(plan))
+			fprintf(stderr,
+				"pkilab: %s: issued from the lab, no longer in it: 'pkilab build "
+				"--revoke-orphans' (or 'pkilab revoke %s') retires it\n",
+				name, name);
+	}
 	if (pkl_build_plan_drifted(plan))
 		fprintf(stderr,
 			"pkilab: build: the PKI has drifted from the lab (nothing re-issued or revoked)\n");

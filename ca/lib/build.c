@@ -45,8 +45,11 @@ struct pkl_build_plan {
 	struct pkl_pki *pki; /* the existing PKI (not fresh), open from plan to apply */
 	struct build_slot *slots;
 	size_t n;
-	char (*orphans)[PKL_NAME_MAX]; /* in the PKI, not in the lab */
-	size_t n_orphans;
+	struct build_orphan {
+		char name[PKL_NAME_MAX];
+		int unknown; /* origin not recorded (db.h): not revoked, not drift */
+	} * orphans;         /* from the lab, in the PKI, no longer in the lab */
+	size_t n_orphans, n_known_orphans;
 	int apply_changes, revoke_orphans;
 	/* The CAs whose CRL the apply re-signs (each revoked something), in
 	 * the order they were first concerned, and the CRLs it signed. */
@@ -386,19 +389,24 @@ static enum pkl_rc plan_change(struct pkl_build_item *it, struct pkl_err *err)
 	return PKL_OK;
 }
 
-/* Orphans: current, unrevoked certificates whose name the lab lost. */
+/* Orphans: current, unrevoked certificates a lab issued whose name the lab
+ * lost. `pkilab issue` certificates were never in the lab: not orphans. */
 static int collect_orphan(const struct pkl_cert_row *row, void *cls)
 {
 	struct pkl_build_plan *plan = cls;
-	char(*v)[PKL_NAME_MAX];
+	struct build_orphan *v;
 
-	if (row->status != PKL_STATUS_VALID || pkl_lab_find(plan->lab, row->name))
+	if (row->status != PKL_STATUS_VALID || !strcmp(row->origin, PKL_ORIGIN_ISSUE) ||
+	    pkl_lab_find(plan->lab, row->name))
 		return 0;
 	v = realloc(plan->orphans, (plan->n_orphans + 1) * sizeof(*plan->orphans));
 	if (!v)
 		return 1;
 	plan->orphans = v;
-	snprintf(plan->orphans[plan->n_orphans++], PKL_NAME_MAX, "%s", row->name);
+	v = &plan->orphans[plan->n_orphans++];
+	snprintf(v->name, sizeof(v->name), "%s", row->name);
+	v->unknown = strcmp(row->origin, PKL_ORIGIN_LAB) != 0;
+	plan->n_known_orphans += !v->unknown;
 	return 0;
 }
 
@@ -509,7 +517,12 @@ size_t pkl_build_plan_n_orphans(const struct pkl_build_plan *plan)
 
 const char *pkl_build_plan_orphan(const struct pkl_build_plan *plan, size_t i)
 {
-	return i < plan->n_orphans ? plan->orphans[i] : NULL;
+	return i < plan->n_orphans ? plan->orphans[i].name : NULL;
+}
+
+int pkl_build_plan_orphan_unknown(const struct pkl_build_plan *plan, size_t i)
+{
+	return i < plan->n_orphans && plan->orphans[i].unknown;
 }
 
 int pkl_build_plan_drifted(const struct pkl_build_plan *plan)
@@ -517,12 +530,17 @@ int pkl_build_plan_drifted(const struct pkl_build_plan *plan)
 	for (size_t i = 0; i < plan->n; i++)
 		if (plan->slots[i].pub.action == PKL_BUILD_KEEP && plan->slots[i].pub.n_changes)
 			return 1;
-	return 0;
+	return plan->n_known_orphans && !plan->revoke_orphans;
 }
 
 int pkl_build_plan_revokes_orphans(const struct pkl_build_plan *plan)
 {
-	return plan->revoke_orphans && plan->n_orphans;
+	return plan->revoke_orphans && plan->n_known_orphans;
+}
+
+size_t pkl_build_plan_n_revoked_orphans(const struct pkl_build_plan *plan)
+{
+	return plan->revoke_orphans ? plan->n_known_orphans : 0;
 }
 
 size_t pkl_build_plan_n_crls(const struct pkl_build_plan *plan)
@@ -642,7 +660,9 @@ static enum pkl_rc revoke_orphans(struct pkl_build_plan *plan, struct pkl_db *db
 
 	for (size_t i = 0; plan->revoke_orphans && i < plan->n_orphans && rc == PKL_OK; i++) {
 		struct pkl_cert_row row;
-		if ((rc = pkl_db_cert_find(db, plan->orphans[i], &row, err)) == PKL_OK)
+		if (plan->orphans[i].unknown)
+			continue;
+		if ((rc = pkl_db_cert_find(db, plan->orphans[i].name, &row, err)) == PKL_OK)
 			rc = revoke_row(plan, db, &row, now, PKL_REASON_CESSATION_OF_OPERATION,
 					"not in the lab (build --revoke-orphans)", err);
 	}
@@ -675,7 +695,8 @@ static enum pkl_rc issue_all(struct pkl_build_plan *plan, struct pkl_pki *pki, s
 	const struct pkl_lab *lab = plan->lab;
 	struct pkl_issue_ctx ctx = { .n_cdp = lab->n_cdp,
 				     .cdp_point_per_uri = lab->cdp_point_per_uri,
-				     .now = lab->now };
+				     .now = lab->now,
+				     .origin = PKL_ORIGIN_LAB };
 	struct pkl_txn *txn;
 	enum pkl_rc rc;
 

@@ -8,6 +8,7 @@
  *   1  certs, cas, events, pending, meta; crl_log was created lazily by the
  *      first `pkilab crl`, so a version-1 database may lack it.
  *   2  crl_log is part of the schema.
+ *   3  certs.origin: "lab" or "issue" (what issued it; "" in rows from before).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,7 @@ static const char schema[] =
 	"  reason INTEGER,"
 	"  invalidity INTEGER,"
 	"  der BLOB NOT NULL,"
+	"  origin TEXT NOT NULL DEFAULT '',"
 	"  UNIQUE(issuer_id, serial));"
 	"CREATE UNIQUE INDEX IF NOT EXISTS certs_current_name ON certs(name) WHERE current = 1;"
 	"CREATE INDEX IF NOT EXISTS certs_issuer ON certs(issuer_id, status);"
@@ -103,11 +105,13 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS pending(tmp TEXT PRIMARY KEY, final TEXT NOT NULL);" CRL_LOG_DDL ";"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '0');"; /* set by upgrade() */
 
-/* migrations[v] turns a version-v database into version v + 1. Each step is
- * idempotent, and all steps up to PKL_DB_SCHEMA run in one transaction with
- * the version update, so an interrupted upgrade leaves the old version. */
+/* migrations[v] turns a version-v database into version v + 1. All steps up
+ * to PKL_DB_SCHEMA run in one transaction with the version update, so an
+ * interrupted upgrade leaves the old version and each step runs once. */
 static const char *const migrations[PKL_DB_SCHEMA] = {
 	[1] = CRL_LOG_DDL ";", /* may exist already: the same DDL, created lazily */
+	/* Runs inside the upgrade's transaction, so it is never half done. */
+	[2] = "ALTER TABLE certs ADD COLUMN origin TEXT NOT NULL DEFAULT '';",
 };
 
 static enum pkl_rc db_fail(struct pkl_db *db, struct pkl_err *err, const char *what)
@@ -283,7 +287,8 @@ static void text(char *dst, size_t len, sqlite3_stmt *st, int col)
 #define CERT_COLS                                                                                 \
 	"c.id, c.name, c.issuer_id, i.name, c.serial, c.is_ca, c.current, c.template, c.subject," \
 	" c.key_spec, c.key_encrypted, c.not_before, c.not_after, c.issued_at, c.status,"         \
-	" c.revoked_at, c.reason, c.invalidity FROM certs c LEFT JOIN certs i ON i.id = c.issuer_id"
+	" c.revoked_at, c.reason, c.invalidity, c.origin"                                         \
+	" FROM certs c LEFT JOIN certs i ON i.id = c.issuer_id"
 
 static void row_from(sqlite3_stmt *st, struct pkl_cert_row *r)
 {
@@ -306,6 +311,7 @@ static void row_from(sqlite3_stmt *st, struct pkl_cert_row *r)
 	r->revoked_at = sqlite3_column_int64(st, 15);
 	r->reason = sqlite3_column_type(st, 16) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 16);
 	r->invalidity = sqlite3_column_int64(st, 17);
+	text(r->origin, sizeof(r->origin), st, 18);
 }
 
 enum pkl_rc pkl_db_cert_insert(struct pkl_db *db, struct pkl_cert_row *row, const unsigned char *der,
@@ -313,7 +319,8 @@ enum pkl_rc pkl_db_cert_insert(struct pkl_db *db, struct pkl_cert_row *row, cons
 {
 	static const char sql[] =
 		"INSERT INTO certs(name, issuer_id, serial, is_ca, current, template, subject, key_spec,"
-		" key_encrypted, not_before, not_after, issued_at, der) VALUES(?,?,?,?,1,?,?,?,?,?,?,?,?)";
+		" key_encrypted, not_before, not_after, issued_at, der, origin)"
+		" VALUES(?,?,?,?,1,?,?,?,?,?,?,?,?,?)";
 	sqlite3_stmt *st = cached(db, ST_CERT_INSERT, sql);
 	enum pkl_rc rc = PKL_OK;
 
@@ -331,6 +338,7 @@ enum pkl_rc pkl_db_cert_insert(struct pkl_db *db, struct pkl_cert_row *row, cons
 	sqlite3_bind_int64(st, 10, row->not_after);
 	sqlite3_bind_int64(st, 11, row->issued_at);
 	sqlite3_bind_blob(st, 12, der, (int)der_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 13, row->origin, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		if ((sqlite3_extended_errcode(db->h) & 0xff) == SQLITE_CONSTRAINT)
 			rc = pkl_err_set(

@@ -290,6 +290,7 @@ enum pkl_rc pkl_issue_entity(struct pkl_txn *txn, struct pkl_pki *pki, const str
 	row.not_before = e->not_before;
 	row.not_after = e->not_after;
 	row.issued_at = ctx->now;
+	snprintf(row.origin, sizeof(row.origin), "%s", ctx->origin ? ctx->origin : "");
 	if ((rc = pkl_cert_to_der(cert, &der, err)) != PKL_OK ||
 	    (rc = lint_before_commit(&der, issuer, e, err)) != PKL_OK ||
 	    (rc = pkl_db_cert_insert(pki->db, &row, der.data, der.len, err)) != PKL_OK)
@@ -528,6 +529,7 @@ enum pkl_rc pkl_issue(const char *pki_dir, const struct pkl_issue_opts *o, struc
 	if ((rc = pkl_issue_ctx_load(pki, &ctx, err)) != PKL_OK ||
 	    (rc = pkl_db_cert_find(pki->db, o->ca, &ca_row, err)) != PKL_OK)
 		goto out;
+	ctx.origin = PKL_ORIGIN_ISSUE;
 	if (!ca_row.is_ca) {
 		rc = pkl_err_set(err, PKL_EINPUT, "--ca", "'%s' is not a CA", o->ca);
 		goto out;

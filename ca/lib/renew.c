@@ -208,6 +208,8 @@ enum pkl_rc pkl_renew(const char *pki_dir, const struct pkl_renew_opts *o, struc
 	    (rc = pkl_issue_times(&e, ctx.now, o->validity, NULL, NULL, err)) != PKL_OK ||
 	    (rc = pkl_db_cert_find(pki->db, old.issuer_name, &iss, err)) != PKL_OK)
 		goto out;
+	/* The successor is what its predecessor was, or the lab's with --lab. */
+	ctx.origin = o->lab ? PKL_ORIGIN_LAB : old.origin;
 	words.label = e.name;
 	if (o->lab)
 		words.where = e.where;

@@ -433,8 +433,8 @@ static void diff_names_every_field_that_shapes_a_certificate(void **state)
 	pkl_lab_free(lab);
 }
 
-/* A certificate whose name the lab lost is an orphan: reported, but not
- * drift, since pkilab.db cannot tell it from one `pkilab issue` added. */
+/* A certificate a build issued whose name the lab lost is an orphan, and
+ * drift (pkilab.db records each certificate's origin: the lab). */
 static void removed_entry_is_an_orphan(void **state)
 {
 	struct pkl_lab *lab;
@@ -449,7 +449,8 @@ static void removed_entry_is_an_orphan(void **state)
 	assert_int_equal(pkl_build_plan_n_orphans(plan), 1);
 	assert_string_equal(pkl_build_plan_orphan(plan, 0), "gw2");
 	assert_null(pkl_build_plan_orphan(plan, 1));
-	assert_int_equal(pkl_build_plan_drifted(plan), 0); /* reported, not drift */
+	assert_int_equal(pkl_build_plan_orphan_unknown(plan, 0), 0);
+	assert_int_equal(pkl_build_plan_drifted(plan), 1);
 	pkl_build_plan_free(plan);
 	pkl_lab_free(lab);
 }

@@ -120,17 +120,23 @@ enum pkl_rc pkl_build_diff(const struct pkl_lab *lab, const struct pkl_entity *e
 			   const struct pkl_cert_row *row, X509 *cert, struct pkl_build_item *it,
 			   struct pkl_err *err);
 
-/* The names of the PKI's current, unrevoked certificates that the lab no
- * longer has (orphans), in issue order; 0 for a fresh PKI. */
+/* The names of the PKI's current, unrevoked certificates issued by a build
+ * that the lab no longer has (orphans), in issue order; 0 for a fresh PKI.
+ * Certificates from `pkilab issue` are never orphans (db.h origin). */
 size_t pkl_build_plan_n_orphans(const struct pkl_build_plan *plan);
 const char *pkl_build_plan_orphan(const struct pkl_build_plan *plan, size_t i);
-/* 1 when the PKI has drifted from the lab: a kept entry differs (a
- * REISSUE item is a difference being applied, not drift). Orphans alone are
- * not drift: pkilab.db does not tell a certificate removed from the lab from
- * one issued with `pkilab issue` (README "Drift"). */
+/* 1 when orphan i has no recorded origin (a record from before pkilab.db
+ * schema 3): it may be a `pkilab issue` certificate, so it is reported, but
+ * neither drift nor revoked by revoke_orphans. */
+int pkl_build_plan_orphan_unknown(const struct pkl_build_plan *plan, size_t i);
+/* 1 when the PKI has drifted from the lab: a kept entry differs (a REISSUE
+ * item is a difference being applied, not drift), or an orphan of known
+ * origin is not being revoked (README "Drift"). */
 int pkl_build_plan_drifted(const struct pkl_build_plan *plan);
-/* 1 when the plan revokes its orphans (opts->revoke_orphans and any). */
+/* 1 when the plan revokes orphans (opts->revoke_orphans and any of known
+ * origin); how many it revokes. */
 int pkl_build_plan_revokes_orphans(const struct pkl_build_plan *plan);
+size_t pkl_build_plan_n_revoked_orphans(const struct pkl_build_plan *plan);
 
 /* Applies the plan (see the top of this file): issues every ISSUE item;
  * re-issues every REISSUE item, retiring and revoking (superseded) the

@@ -41,10 +41,17 @@ struct pkl_cert_row {
 	pkl_time revoked_at;
 	int reason;          /* enum pkl_reason, -1 none */
 	pkl_time invalidity; /* 0 none */
+	char origin[8];      /* what issued it: PKL_ORIGIN_LAB, PKL_ORIGIN_ISSUE, or ""
+				(unknown: recorded before schema 3) */
 };
 
+/* The origin of a certificate: `pkilab build` from a lab entry (renew keeps
+ * it), or `pkilab issue`. Only certificates from the lab can be orphans. */
+#define PKL_ORIGIN_LAB   "lab"
+#define PKL_ORIGIN_ISSUE "issue"
+
 /* The schema version this build reads and writes (meta.schema). */
-#define PKL_DB_SCHEMA 2
+#define PKL_DB_SCHEMA 3
 
 /* Opens path. Without create, a file without pkilab's schema is refused
  * (PKL_ERUNTIME, nothing written); with create, the schema is written into

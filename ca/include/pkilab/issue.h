@@ -22,6 +22,8 @@ struct pkl_issue_ctx {
 	struct pkl_issue_cache *cache; /* NULL, or from pkl_issue_cache_new(): issuers'
 					  rows and chains, for many issues in one
 					  transaction */
+	const char *origin;            /* recorded with each certificate (db.h
+					  PKL_ORIGIN_*); NULL: "" */
 };
 
 /* A cache of issuer rows and chain PEMs, valid within one transaction
