@@ -436,7 +436,7 @@ enum pkl_rc pkl_build_diff(const struct pkl_lab *lab, const struct pkl_entity *e
 	 * time is the record's: the lab's `now` when build issued it. */
 	if (pkl_time_from_asn1(X509_get0_notBefore(cert), &nb) != PKL_OK ||
 	    pkl_time_from_asn1(X509_get0_notAfter(cert), &na) != PKL_OK) {
-		rc = pkl_err_set(err, PKL_EINPUT, row->name, "unreadable validity");
+		rc = pkl_err_set(err, PKL_ERUNTIME, row->name, "unreadable validity");
 		goto out;
 	}
 	if (nb != e->not_before && nb - row->issued_at != e->not_before - lab->now) {
