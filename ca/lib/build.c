@@ -109,7 +109,17 @@ static enum pkl_rc record_lab(const struct pkl_build_plan *plan, struct pkl_db *
 /* Drift (README "Drift"): a kept certificate whose lab entry changed is
  * reported field by field, never re-issued by build. Each comparison reads
  * the issued certificate itself and computes the expected value the way
- * issuance would write it today (issue.c, cert.c). */
+ * issuance would write it today (issue.c, cert.c).
+ *
+ * Not drift, since they write nothing into a certificate: max_validity,
+ * san_required and outlive_issuer (the issuance policy, checked when the lab
+ * loads), crl_lifetime (a CA's CRLs), encrypt_key (the key file),
+ * description, and the lab's name, pki and templates. Nor what no setting
+ * chooses: the serial (random), the key identifiers (from the keys), the
+ * issuer DN (the issuer certificate's subject) and the signature algorithm,
+ * the issuer key's default digest (key.c pkl_key_default_md): build never
+ * re-keys an issuer, so a certificate issued today would be signed as the
+ * kept one was, and a changed issuer `key` is the issuer's own drift. */
 
 /* A list of certificate texts, as the reader (certread.c) prints them. */
 struct textlist {
@@ -216,6 +226,116 @@ static void eku_of(X509 *x, struct textlist *l)
 	EXTENDED_KEY_USAGE_free(eku);
 }
 
+/* The keyUsage bits of x by name, in bit order (RFC 5280 §4.2.1.3); a bit
+ * pkilab has no name for reads "bitN". No extension: an empty list. */
+static void ku_of(X509 *x, struct textlist *l)
+{
+	ASN1_BIT_STRING *ku = X509_get_ext_d2i(x, NID_key_usage, NULL, NULL);
+	const char *const *names = pkl_ku_names();
+	int n_names = 0;
+	char t[16];
+
+	while (names[n_names])
+		n_names++;
+	for (int bit = 0; ku && bit < ASN1_STRING_length(ku) * 8; bit++) {
+		if (!ASN1_BIT_STRING_get_bit(ku, bit))
+			continue;
+		if (bit < n_names) {
+			tl_add(l, names[bit]);
+		} else {
+			snprintf(t, sizeof(t), "bit%d", bit);
+			tl_add(l, t);
+		}
+	}
+	ASN1_BIT_STRING_free(ku);
+}
+
+/* PKL_KU_* bits by name, as ku_of() reads them back (cert.c add_ku writes
+ * bit n for 1 << n). */
+static void ku_names_of(unsigned ku, struct textlist *l)
+{
+	const char *const *names = pkl_ku_names();
+
+	for (unsigned bit = 0; names[bit]; bit++)
+		if (ku & (1u << bit))
+			tl_add(l, names[bit]);
+}
+
+/* cA and pathLenConstraint of x (RFC 5280 §4.2.1.9) as text: "true" or
+ * "false", a number or "none". No extension reads as an end entity. */
+static void bc_of(X509 *x, char *ca, size_t ca_len, char *path_len, size_t pl_len)
+{
+	BASIC_CONSTRAINTS *bc = X509_get_ext_d2i(x, NID_basic_constraints, NULL, NULL);
+	int64_t n;
+
+	snprintf(ca, ca_len, "%s", bc && bc->ca ? "true" : "false");
+	if (bc && bc->pathlen && ASN1_INTEGER_get_int64(&n, bc->pathlen))
+		snprintf(path_len, pl_len, "%lld", (long long)n);
+	else
+		snprintf(path_len, pl_len, "%s", bc && bc->pathlen ? "?" : "none");
+	BASIC_CONSTRAINTS_free(bc);
+}
+
+/* The criticality pkl_cert_issue (cert.c) gives an extension it writes:
+ * basicConstraints (RFC 5280 §4.2.1.9) and keyUsage (§4.2.1.3) critical,
+ * subjectAltName only when the subject is empty (§4.2.1.6), the
+ * extendedKeyUsage (§4.2.1.12), key identifiers (§4.2.1.1, §4.2.1.2), CRL
+ * distribution points (§4.2.1.13) and AIA (§4.2.2.1) not. -1 for an
+ * extension pkilab never writes. No template setting changes these. */
+static int critical_as_issued(int nid, const X509_NAME *subject)
+{
+	switch (nid) {
+	case NID_basic_constraints:
+	case NID_key_usage: return 1;
+	case NID_subject_alt_name: return X509_NAME_entry_count(subject) == 0;
+	case NID_ext_key_usage:
+	case NID_subject_key_identifier:
+	case NID_authority_key_identifier:
+	case NID_crl_distribution_points:
+	case NID_info_access: return 0;
+	default: return -1;
+	}
+}
+
+/* The critical extensions of x (was) and those of its extensions that
+ * issuance marks critical (now), by short name. Only extensions x has are
+ * compared: one the lab adds or drops is its own field's change (key_usage,
+ * ca, eku, san, cdp, aia). */
+static void critical_of(X509 *x, const X509_NAME *subject, struct textlist *was, struct textlist *now)
+{
+	for (int i = 0; i < X509_get_ext_count(x); i++) {
+		X509_EXTENSION *ext = X509_get_ext(x, i);
+		int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+		int want = critical_as_issued(nid, subject);
+
+		if (want < 0)
+			continue;
+		if (X509_EXTENSION_get_critical(ext))
+			tl_add(was, OBJ_nid2sn(nid));
+		if (want)
+			tl_add(now, OBJ_nid2sn(nid));
+	}
+}
+
+/* "-1h", "+10m", "now": an offset from the issue time, as a relative lab
+ * time writes it (README "Times"), in the largest unit that divides it. */
+static void offset_str(int64_t s, char *buf, size_t len)
+{
+	static const struct {
+		int64_t secs;
+		char unit;
+	} units[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
+	int64_t a = s < 0 ? -s : s;
+
+	snprintf(buf, len, "now");
+	for (size_t i = 0; s && i < sizeof(units) / sizeof(units[0]); i++)
+		if (a % units[i].secs == 0) {
+			snprintf(buf, len, "%c%lld%c", s < 0 ? '-' : '+', (long long)(a / units[i].secs),
+				 units[i].unit);
+			break;
+		}
+}
+
 /* How many distribution points x has: one-point or point-per-uri
  * (README, cdp_layout). */
 static int cdp_points(X509 *x)
@@ -234,10 +354,12 @@ enum pkl_rc pkl_build_diff(const struct pkl_lab *lab, const struct pkl_entity *e
 	struct pkl_certread_names names = PKL_CERTREAD_NAMES_INIT;
 	struct textlist *was = calloc(1, sizeof(*was)), *now = calloc(1, sizeof(*now));
 	struct pkl_key_spec spec;
+	struct pkl_cert_req req = { 0 };
+	const char *eku_ptrs[PKL_MAX_EKU];
 	X509_NAME *subject = NULL;
-	char a[64], b[64], t[sizeof(was->v[0])];
-	int64_t length;
-	int days = 0, secs = 0, points;
+	char a[64], b[64], c[64], d[64], t[sizeof(was->v[0])];
+	pkl_time nb, na;
+	int points;
 	enum pkl_rc rc = PKL_OK;
 
 	it->n_changes = 0;
@@ -295,15 +417,48 @@ enum pkl_rc pkl_build_diff(const struct pkl_lab *lab, const struct pkl_entity *e
 		tl_add(now, e->prof.eku[i]);
 	list(it, "eku", was, now);
 
-	/* validity: the length, not the dates (they move with every build). */
-	if (!ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert))) {
+	/* key_usage, ca, path_len: the request fields issuance derives from the
+	 * profile (lab.c pkl_profile_apply: keyEncipherment added for an RSA key
+	 * when rsa_key_encipherment says so, basicConstraints on a CA only),
+	 * for the key the lab asks for today. */
+	pkl_profile_apply(&e->prof, &e->prof.key, &req, eku_ptrs);
+	was->n = now->n = 0;
+	ku_of(cert, was);
+	ku_names_of(req.key_usage, now);
+	list(it, "key_usage", was, now);
+	bc_of(cert, a, sizeof(a), b, sizeof(b));
+	scalar(it, "ca", a, req.is_ca ? "true" : "false");
+	if (req.path_len >= 0)
+		snprintf(c, sizeof(c), "%d", req.path_len);
+	else
+		snprintf(c, sizeof(c), "none");
+	scalar(it, "path_len", b, c);
+
+	/* critical: the criticality of each extension the certificate has. */
+	was->n = now->n = 0;
+	critical_of(cert, subject, was, now);
+	list(it, "critical", was, now);
+
+	/* not_before and validity. A bound matches when the certificate has
+	 * the lab's date (an absolute time, which stays put) or the same
+	 * offset from its issue time (backdate, relative times and the
+	 * validity after them, whose dates move with every build). The issue
+	 * time is the record's: the lab's `now` when build issued it. */
+	if (pkl_time_from_asn1(X509_get0_notBefore(cert), &nb) != PKL_OK ||
+	    pkl_time_from_asn1(X509_get0_notAfter(cert), &na) != PKL_OK) {
 		rc = pkl_err_set(err, PKL_ERUNTIME, row->name, "unreadable validity");
 		goto out;
 	}
-	length = (int64_t)days * 86400 + secs;
-	duration_str(length, a, sizeof(a));
-	duration_str(e->not_after - e->not_before, b, sizeof(b));
-	scalar(it, "validity", a, b);
+	if (nb != e->not_before && nb - row->issued_at != e->not_before - lab->now) {
+		offset_str(nb - row->issued_at, c, sizeof(c));
+		offset_str(e->not_before - lab->now, d, sizeof(d));
+		scalar(it, "not_before", c, d);
+	}
+	if (na != e->not_after && na - nb != e->not_after - e->not_before) {
+		duration_str(na - nb, a, sizeof(a));
+		duration_str(e->not_after - e->not_before, b, sizeof(b));
+		scalar(it, "validity", a, b);
+	}
 
 	scalar(it, "template", row->template_name, e->prof.template_name);
 	scalar(it, "issuer", row->issuer_name, e->issuer[0] ? e->issuer : e->name);

@@ -378,11 +378,76 @@ static void diff_names_every_field_that_shapes_a_certificate(void **state)
 	assert_string_equal(c->added, "DNS:new.test");
 	assert_string_equal(c->removed, "DNS:gw1.test");
 
+	/* An RSA key: t-gw's rsa_key_encipherment adds keyEncipherment. */
 	diff_e = *it->e;
 	assert_int_equal(pkl_key_spec_parse("rsa:2048", &diff_e.prof.key, &err), PKL_OK);
-	c = diff_one(lab, &it->row, x, "key", 1);
+	c = diff_one(lab, &it->row, x, "key", 2);
 	assert_string_equal(c->was, "ec:P-256");
 	assert_string_equal(c->now, "rsa:2048");
+	assert_string_equal(diff_out.changes[1].field, "key_usage");
+	assert_string_equal(diff_out.changes[1].added, "keyEncipherment");
+	assert_string_equal(diff_out.changes[1].removed, "");
+
+	diff_e = *it->e;
+	diff_e.prof.key_usage = PKL_KU_DIGITAL_SIGNATURE | PKL_KU_NON_REPUDIATION;
+	c = diff_one(lab, &it->row, x, "key_usage", 1);
+	assert_int_equal(c->list, 1);
+	assert_string_equal(c->added, "nonRepudiation");
+	assert_string_equal(c->removed, "");
+
+	/* No keyUsage at all: the bit goes, not the extension's criticality. */
+	diff_e = *it->e;
+	diff_e.prof.key_usage = 0;
+	c = diff_one(lab, &it->row, x, "key_usage", 1);
+	assert_string_equal(c->removed, "digitalSignature");
+
+	/* A CA with a path length: basicConstraints, which gw1 lacks. */
+	diff_e = *it->e;
+	diff_e.prof.role = PKL_ROLE_INTERMEDIATE;
+	diff_e.prof.path_len = 2;
+	c = diff_one(lab, &it->row, x, "ca", 2);
+	assert_string_equal(c->was, "false");
+	assert_string_equal(c->now, "true");
+	assert_string_equal(diff_out.changes[1].field, "path_len");
+	assert_string_equal(diff_out.changes[1].was, "none");
+	assert_string_equal(diff_out.changes[1].now, "2");
+
+	/* backdate: notBefore two hours before the issue time, not one; the
+	 * validity length is the same. */
+	diff_e = *it->e;
+	diff_e.not_before -= 3600;
+	diff_e.not_after -= 3600;
+	c = diff_one(lab, &it->row, x, "not_before", 1);
+	assert_string_equal(c->was, "-1h");
+	assert_string_equal(c->now, "-2h");
+
+	/* The certificate's notAfter as an absolute time, loaded 30 days
+	 * later: the default notBefore moved with the lab's now, the date did
+	 * not, so the length differs but nothing changed. */
+	lab2 = *lab;
+	lab2.now += 30 * 86400;
+	diff_e = *it->e;
+	diff_e.not_before = lab2.now - 3600;
+	assert_int_equal(pkl_time_from_asn1(X509_get0_notAfter(x), &diff_e.not_after), PKL_OK);
+	assert_int_equal(pkl_build_diff(&lab2, &diff_e, &it->row, x, &diff_out, &err), PKL_OK);
+	assert_int_equal(diff_out.n_changes, 0);
+
+	/* keyUsage written non-critical (RFC 5280 §4.2.1.3 asks critical, as
+	 * issuance writes it): the only change is its criticality. */
+	{
+		X509 *y = X509_dup(x);
+		int i;
+
+		assert_non_null(y);
+		i = X509_get_ext_by_NID(y, NID_key_usage, -1);
+		assert_true(i >= 0);
+		assert_int_equal(X509_EXTENSION_set_critical(X509_get_ext(y, i), 0), 1);
+		diff_e = *it->e;
+		c = diff_one(lab, &it->row, y, "critical", 1);
+		assert_string_equal(c->added, "keyUsage");
+		assert_string_equal(c->removed, "");
+		X509_free(y);
+	}
 
 	diff_e = *it->e;
 	snprintf(diff_e.prof.eku[diff_e.prof.n_eku++], sizeof(diff_e.prof.eku[0]), "1.3.6.1.5.5.7.3.4");

@@ -47,11 +47,13 @@ enum pkl_build_action {
 };
 
 /* One field in which an issued certificate differs from its lab entry
- * (README "Drift"). Scalar fields (key, validity, template, issuer,
- * subject, cdp_layout) have was/now; list fields (san, eku, cdp, aia) have
- * the values the lab adds and the certificate has that the lab dropped,
- * space-separated in certificate text ("IP:192.0.2.10", dotted OIDs, URLs). */
-#define PKL_BUILD_MAX_CHANGES 10
+ * (README "Drift"). Scalar fields (key, ca, path_len, not_before, validity,
+ * template, issuer, subject, cdp_layout) have was/now; list fields (san,
+ * eku, key_usage, critical, cdp, aia) have the values the lab adds and the
+ * certificate has that the lab dropped, space-separated in certificate text
+ * ("IP:192.0.2.10", dotted OIDs, keyUsage names, extension short names,
+ * URLs). One slot per field pkl_build_diff compares. */
+#define PKL_BUILD_MAX_CHANGES 15
 struct pkl_build_change {
 	char field[16];
 	int list;           /* 1: added/removed; 0: was/now */
@@ -111,11 +113,14 @@ size_t pkl_build_plan_n(const struct pkl_build_plan *plan, enum pkl_build_action
 /* Compares what the certificate cert (recorded as row) says with what the
  * lab entry e would give it today, field by field: subject (as DER, RFC
  * 5280 §7.1), SANs (with ip_as_dns), key spec (from the public key), EKU
- * OIDs, validity length (notAfter - notBefore), template and issuer (the
- * record), and for a certificate below a CA the CRL distribution point and
- * AIA caIssuers URLs the lab's `cdp` list gives (RFC 5280 §4.2.1.13,
- * §4.2.2.1) and the cdp_layout. Fills it->changes, it->n_changes and
- * it->differs. */
+ * OIDs, keyUsage (with rsa_key_encipherment), basicConstraints cA and
+ * pathLenConstraint, each extension's criticality, notBefore (backdate or
+ * not_before, against the record's issue time) and validity length
+ * (notAfter - notBefore; an absolute time that did not move is no change),
+ * template and issuer (the record), and for a certificate below a CA the
+ * CRL distribution point and AIA caIssuers URLs the lab's `cdp` list gives
+ * (RFC 5280 §4.2.1.13, §4.2.2.1) and the cdp_layout. Fills it->changes,
+ * it->n_changes and it->differs. */
 enum pkl_rc pkl_build_diff(const struct pkl_lab *lab, const struct pkl_entity *e,
 			   const struct pkl_cert_row *row, X509 *cert, struct pkl_build_item *it,
 			   struct pkl_err *err);
