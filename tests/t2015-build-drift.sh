@@ -33,7 +33,9 @@ EOF2
 P=$T/pki
 cp "$T/lab.orig" "$T/lab.cfg"
 expect_rc 0 "first build" "$PKILAB" build "$T/lab.cfg" --pki "$P"
+before=$(tree_sum "$P")
 expect_rc 0 "unchanged rebuild exits 0" "$PKILAB" build "$T/lab.cfg" --pki "$P"
+check "an unchanged rebuild writes nothing, pkilab.db included (PKI tree checksum)" test "$before" = "$(tree_sum "$P")"
 check "unchanged rebuild: everything kept, nothing changed" sh -c 'echo "$1" | grep -q "build: 0 issued, 4 kept$" && ! echo "$1" | grep -q changed' _ "$OUT"
 
 # A templates directory the lab can name (lab.templates, searched first):

@@ -937,6 +937,34 @@ out:
 	return rc;
 }
 
+/* 1 when applying would change nothing: every entry kept, no orphan to
+ * revoke, and the PKI already records this lab (record_lab) and its
+ * publication settings (pkl_issue_ctx_save). A rebuild that converged
+ * writes not a byte, so running it from cron or CI leaves pkilab.db as it
+ * was. Any doubt (a read failing) means "write". */
+static int nothing_to_apply(const struct pkl_build_plan *plan)
+{
+	const struct pkl_lab *lab = plan->lab;
+	char name[PKL_NAME_MAX * 4], path[PATH_MAX];
+	struct pkl_issue_ctx saved;
+	struct pkl_err ignored = { 0 };
+
+	if (plan->fresh || pkl_build_plan_n(plan, PKL_BUILD_KEEP) != plan->n ||
+	    pkl_build_plan_revokes_orphans(plan))
+		return 0;
+	if (pkl_db_meta_get(plan->pki->db, PKL_BUILD_META_LAB_NAME, name, sizeof(name), &ignored) != PKL_OK ||
+	    pkl_db_meta_get(plan->pki->db, PKL_BUILD_META_LAB_PATH, path, sizeof(path), &ignored) != PKL_OK ||
+	    strcmp(name, lab->name) != 0 || strcmp(path, plan->lab_path) != 0)
+		return 0;
+	if (pkl_issue_ctx_load(plan->pki, &saved, &ignored) != PKL_OK || saved.n_cdp != lab->n_cdp ||
+	    saved.cdp_point_per_uri != lab->cdp_point_per_uri)
+		return 0;
+	for (size_t i = 0; i < lab->n_cdp; i++)
+		if (strcmp(saved.cdp[i], lab->cdp[i]) != 0)
+			return 0;
+	return 1;
+}
+
 enum pkl_rc pkl_build_apply(struct pkl_build_plan *plan, struct pkl_err *err)
 {
 	enum pkl_rc rc;
@@ -944,6 +972,8 @@ enum pkl_rc pkl_build_apply(struct pkl_build_plan *plan, struct pkl_err *err)
 	if (plan->applied)
 		return pkl_err_set(err, PKL_EINPUT, plan->pki_dir, "this build plan was applied already");
 	plan->applied = 1;
+	if (nothing_to_apply(plan))
+		return PKL_OK;
 	rc = generate_keys(plan, err);
 	if (rc != PKL_OK)
 		return rc;
