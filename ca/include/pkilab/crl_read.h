@@ -92,6 +92,11 @@ enum pkl_rc pkl_crlcheck_parse(const unsigned char *der, size_t len, const char 
  * later check failed, so a caller can still report on what it saw. */
 enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char *where, X509 *ca,
 				struct pkl_crlinfo *info, struct pkl_err *err);
+/* The checks of pkl_crlcheck_verify on a CRL pkl_crlcheck_parse already
+ * decoded (crl and its info), so a caller that keeps the CRL to look
+ * serials up in decodes it once. */
+enum pkl_rc pkl_crlcheck_verify_parsed(X509_CRL *crl, const struct pkl_crlinfo *info, const char *where,
+				       X509 *ca, struct pkl_err *err);
 
 /* Time checks: PKL_EINPUT "expired ..." when nextUpdate <= now, "no
  * nextUpdate" when absent, "not yet valid ..." when thisUpdate > now + skew. */
