@@ -34,7 +34,7 @@ check "show's SHA-256 fingerprint is openssl's" contains "$OUT" "$fp"
 # life_history revokes bob after the last `crl`: the CRL in publish/ lacks
 # him, which show and list say alike (pkilab/crl_state.h); signed, it is fresh.
 expect_rc 0 "show vpn-ca --json, bob's revocation not yet on a CRL" "$PKILAB" --pki "$PKI" --json show vpn-ca
-check "show: the CRL misses a revocation, and says how many" sh -c 'echo "$1" | jq -e ".crl.published == \"missing revocations\" and (.crl.detail | test(\"^1 revocation\"))" >/dev/null' _ "$OUT"
+check "show: the CRL misses a revocation, and says how many" sh -c 'echo "$1" | jq -e ".crl.published == \"missing revocations\" and (.crl.detail | test(\"^missing revocations: 1 revocation\"))" >/dev/null' _ "$OUT"
 expect_rc 0 "list --json, the same moment" "$PKILAB" --pki "$PKI" --json list
 check "list --json says the same of vpn-ca's CRL" sh -c 'echo "$1" | jq -e "[.[] | select(.name == \"vpn-ca\") | .crl.state] == [\"missing revocations\"]" >/dev/null' _ "$OUT"
 expect_rc 0 "sign vpn-ca's CRL" "$PKILAB" -q --pki "$PKI" crl --ca vpn-ca

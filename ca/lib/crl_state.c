@@ -160,41 +160,47 @@ out:
 
 const char *pkl_crl_state_describe(const struct pkl_crl_status *st, pkl_time now, char *buf, size_t len)
 {
-	char t[32], d[32];
+	char t[32], t2[32], d[32];
 
 	switch (st->state) {
 	case PKL_CRL_UP_TO_DATE:
-		snprintf(buf, len, "fresh: re-signed from %s, %s before it expires",
+		snprintf(buf, len, "fresh: re-sign point %s, nextUpdate %s (%s left)",
 			 pkl_time_fmt(st->resign_at, t, sizeof(t)),
+			 pkl_time_fmt(st->info.next_update, t2, sizeof(t2)),
 			 pkl_duration_fmt(st->info.next_update - now, d, sizeof(d)));
 		break;
-	case PKL_CRL_MISSING: snprintf(buf, len, "not published: %s is missing", st->path); break;
+	case PKL_CRL_MISSING: snprintf(buf, len, "missing: not published at %s", st->path); break;
 	case PKL_CRL_UNREADABLE: snprintf(buf, len, "unreadable: %s", st->why); break;
 	case PKL_CRL_WRONG_SIGNER:
-		snprintf(buf, len, "not signed by the CA's current key: %s", st->why);
+		snprintf(buf, len, "wrong signer: not accepted for the CA's current certificate (%s)",
+			 st->why);
 		break;
 	case PKL_CRL_FUTURE:
 		snprintf(buf, len,
-			 "dated in the future: thisUpdate %s lies %s ahead; pkilab-cdpd and strongSwan "
-			 "refuse it",
+			 "dated in the future: thisUpdate %s lies in the future by %s; pkilab-cdpd and "
+			 "strongSwan refuse it",
 			 pkl_time_fmt(st->info.this_update, t, sizeof(t)),
 			 pkl_duration_fmt(st->info.this_update - now, d, sizeof(d)));
 		break;
 	case PKL_CRL_EXPIRED:
 		if (!st->info.next_update)
-			snprintf(buf, len, "expired: no nextUpdate");
+			snprintf(buf, len, "EXPIRED: no nextUpdate (RFC 5280 §5.1.2.5)");
 		else
 			snprintf(buf, len, "EXPIRED %s (%s ago): clients fail",
 				 pkl_time_fmt(st->info.next_update, t, sizeof(t)),
 				 pkl_duration_fmt(now - st->info.next_update, d, sizeof(d)));
 		break;
 	case PKL_CRL_UNLISTED:
-		snprintf(buf, len, "%zu revocation(s) not published yet (%zu recorded, %zu listed)",
-			 st->n_unlisted, st->n_recorded, st->info.revoked);
+		snprintf(buf, len,
+			 "missing revocations: %zu revocation(s) not published yet (of %zu recorded in "
+			 "pkilab.db)",
+			 st->n_unlisted, st->n_recorded);
 		break;
 	case PKL_CRL_RESIGN:
-		snprintf(buf, len, "past half its lifetime (re-sign point %s), %s before it expires",
+		snprintf(buf, len,
+			 "past re-sign point: past half its lifetime since %s, nextUpdate %s (%s left)",
 			 pkl_time_fmt(st->resign_at, t, sizeof(t)),
+			 pkl_time_fmt(st->info.next_update, t2, sizeof(t2)),
 			 pkl_duration_fmt(st->info.next_update - now, d, sizeof(d)));
 		break;
 	default: snprintf(buf, len, "unknown state"); break;

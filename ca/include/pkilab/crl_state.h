@@ -70,8 +70,9 @@ enum pkl_rc pkl_crl_state_judge(struct pkl_pki *pki, const char *ca, pkl_time no
  * ("fresh", "missing", ..., see the enum). */
 const char *pkl_crl_state_name(enum pkl_crl_state state);
 
-/* One line that says why, with the numbers and times: "dated in the future:
- * thisUpdate 2026-...Z", "1 revocation(s) not published yet", ... The
+/* One line: the state's name, then why, with the numbers and times
+ * ("dated in the future: thisUpdate 2026-...Z lies in the future by 1d 0h;
+ * ...", "missing revocations: 1 revocation(s) not published yet ..."). The
  * command to run is not included (callers add theirs). Returns buf. */
 const char *pkl_crl_state_describe(const struct pkl_crl_status *st, pkl_time now, char *buf, size_t len);
 
