@@ -45,6 +45,8 @@ struct doctor {
 	char skew_uri[PKL_CHAIN_URI_MAX];
 	pkl_time skew_date;
 	int skew_seen;
+	struct pkl_pki *pki;    /* --pki, opened once by pkl_doctor_run; NULL without or on failure */
+	struct pkl_err pki_err; /* why it could not be opened */
 };
 
 enum pkl_rc pkl_doctor_lab_anchors(const char *pki, STACK_OF(X509) * anchors, struct pkl_err *err)
@@ -131,7 +133,7 @@ static int served_refusal(const struct pkl_fetch_result *res, char *why, size_t 
 static void check_behind_publish(struct doctor *d, X509 *iss, const struct pkl_crlinfo *served,
 				 const char *url, struct pkl_report *local)
 {
-	struct pkl_pki *pki = pkl_pki_open(d->o->pki_dir, 0, NULL);
+	struct pkl_pki *pki = d->pki;
 	struct pkl_buf der = { 0 };
 	struct pkl_cert_row row;
 	struct pkl_crlinfo pub;
@@ -158,7 +160,6 @@ static void check_behind_publish(struct doctor *d, X509 *iss, const struct pkl_c
 out:
 	X509_CRL_free(crl);
 	pkl_buf_free(&der);
-	pkl_pki_close(pki);
 }
 
 static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, const char *label,
@@ -542,8 +543,8 @@ static int crl_lists(const struct pkl_buf *der, const unsigned char *serial, siz
  * CRL in publish/ stands in for the CDPs. */
 static void check_pki_records(struct doctor *d)
 {
-	struct pkl_err e = { 0 };
-	struct pkl_pki *pki = pkl_pki_open(d->o->pki_dir, 0, &e);
+	struct pkl_err e = d->pki_err;
+	struct pkl_pki *pki = d->pki;
 	struct pkl_buf der = { 0 };
 	struct pkl_cert_row row;
 	struct pkl_finding *f;
@@ -601,7 +602,6 @@ static void check_pki_records(struct doctor *d)
 	}
 out:
 	pkl_buf_free(&der);
-	pkl_pki_close(pki);
 }
 
 enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r, struct pkl_err *err)
@@ -616,6 +616,9 @@ enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r
 	d.leaf_role = o->leaf_role != PKL_ROLE_AUTO ? o->leaf_role : pkl_lint_role_of(o->leaf);
 	d.win_budget_ms = o->windows_budget_ms ? o->windows_budget_ms : PKL_DOCTOR_WINDOWS_BUDGET_MS;
 	d.sws_budget_ms = o->strongswan_budget_ms ? o->strongswan_budget_ms : PKL_DOCTOR_STRONGSWAN_BUDGET_MS;
+	/* Opened once for every --pki check; a failure is reported by check_pki_records. */
+	if (o->pki_dir)
+		d.pki = pkl_pki_open(o->pki_dir, 0, &d.pki_err);
 	/* X9: the bag's protection profile against the target platforms */
 	if (o->p12)
 		pkl_lint_p12(o->p12, o->p12_len, o->p12_label ? o->p12_label : "PKCS#12", d.platforms, 1, r);
@@ -644,5 +647,6 @@ enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r
 	check_time_and_budgets(&d);
 out:
 	pkl_chain_free(&d.chain);
+	pkl_pki_close(d.pki);
 	return rc;
 }
