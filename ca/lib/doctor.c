@@ -499,42 +499,20 @@ static enum pkl_rc run_lints(struct doctor *d, struct pkl_err *err)
 	return PKL_OK;
 }
 
-/* The leaf's serial as big-endian magnitude without leading zero octets. */
-static size_t leaf_serial(X509 *x, const unsigned char **out)
+/* Whether the DER CRL lists x's serial (crl_read.c's reader, then OpenSSL's
+ * look-up, as check_uri does for a fetched CRL); -1 when it cannot be read. */
+static int crl_lists(const struct pkl_buf *der, X509 *x)
 {
-	const ASN1_INTEGER *ai = X509_get0_serialNumber(x);
-	const unsigned char *p = ASN1_STRING_get0_data(ai);
-	size_t n = (size_t)ASN1_STRING_length(ai);
+	struct pkl_crlinfo info;
+	X509_CRL *crl = NULL;
+	X509_REVOKED *rev = NULL;
+	int found;
 
-	while (n > 1 && p[0] == 0)
-		p++, n--;
-	*out = p;
-	return n;
-}
-
-/* Whether the DER CRL lists the serial; -1 when it cannot be read. */
-static int crl_lists(const struct pkl_buf *der, const unsigned char *serial, size_t len)
-{
-	struct pkl_crl_tbs tbs;
-	const unsigned char *p, *end;
-
-	if (pkl_crl_walk(der->data, der->len, &tbs, NULL) != PKL_OK)
+	if (pkl_crlcheck_parse(der->data, der->len, "crl", &info, &crl, NULL) != PKL_OK)
 		return -1;
-	if (!tbs.has_entries || !tbs.list)
-		return 0; /* no revokedCertificates: nothing listed (and no span to walk) */
-	for (p = tbs.list, end = tbs.list + tbs.list_len; p < end;) {
-		struct pkl_crl_entry e;
-		const unsigned char *s;
-		size_t n;
-
-		if (pkl_crl_read_entry(&p, end, &e, NULL) != PKL_OK)
-			return -1;
-		for (s = e.serial, n = e.serial_len; n > 1 && s[0] == 0; s++, n--)
-			;
-		if (n == len && !memcmp(s, serial, len))
-			return 1;
-	}
-	return 0;
+	found = X509_CRL_get0_by_serial(crl, &rev, (ASN1_INTEGER *)X509_get0_serialNumber(x)) == 1;
+	X509_CRL_free(crl);
+	return found;
 }
 
 /* With --pki, the lab's own records against what it publishes: a revocation
@@ -548,8 +526,6 @@ static void check_pki_records(struct doctor *d)
 	struct pkl_buf der = { 0 };
 	struct pkl_cert_row row;
 	struct pkl_finding *f;
-	const unsigned char *serial;
-	size_t serial_len = leaf_serial(d->o->leaf, &serial);
 	char hex[41], path[PATH_MAX], t[32], label[300];
 	int listed;
 
@@ -568,7 +544,7 @@ static void check_pki_records(struct doctor *d)
 	pkl_time_fmt(row.revoked_at, t, sizeof(t));
 	listed = pkl_pki_path(pki, PKL_FILE_CRL, row.issuer_name, path, sizeof(path), NULL) == PKL_OK &&
 				 pkl_file_read(path, PUBLISHED_CRL_MAX, &der, NULL) == PKL_OK ?
-			 crl_lists(&der, serial, serial_len) :
+			 crl_lists(&der, d->o->leaf) :
 			 -1;
 	if (listed == 1 && d->o->no_fetch) {
 		f = pkl_report_add(d->rep, PKL_SEV_FAIL, "cert.revoked", label,
