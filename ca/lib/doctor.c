@@ -15,6 +15,7 @@
 #include "pkilab/chain.h"
 #include "pkilab/crl.h"
 #include "pkilab/crl_read.h"
+#include "pkilab/crl_state.h"
 #include "pkilab/doctor.h"
 #include "pkilab/fetch.h"
 #include "pkilab/file.h"
@@ -580,6 +581,51 @@ out:
 	pkl_buf_free(&der);
 }
 
+/* With --pki, every CRL on the leaf's path in publish/ (its issuer's, then
+ * up to the root's) judged as `pkilab crl --due`, show, list, graph and
+ * expiring judge it (pkilab/crl_state.h). Fetched, the CDPs' crl.* findings
+ * say what clients meet and a CRL not up to date here is a warning: run
+ * `pkilab crl --due`. Offline (--no-fetch) publish/ stands in for the CDPs,
+ * so a CRL relying parties refuse (missing, unreadable, wrong signer, dated
+ * in the future, expired; RFC 5280 §6.3.3) fails. */
+static enum pkl_rc check_pki_crls(struct doctor *d, struct pkl_err *err)
+{
+	struct pkl_cert_row row, ca;
+	char hex[41], line[1024];
+	enum pkl_rc rc = PKL_OK;
+
+	pkl_serial_hex(d->o->leaf, hex, sizeof(hex));
+	if (!d->pki || pkl_db_cert_find(d->pki->db, hex, &row, NULL) != PKL_OK)
+		return PKL_OK; /* pki.records says why */
+	for (int depth = 0; depth < 16 && row.issuer_id != row.id; depth++, row = ca) {
+		struct pkl_crl_status st;
+		struct pkl_finding *f;
+		enum pkl_sev sev = PKL_SEV_WARN;
+
+		if ((rc = pkl_db_cert_get(d->pki->db, row.issuer_id, &ca, err)) != PKL_OK)
+			break;
+		if (!ca.current)
+			continue; /* a CA renewed since: publish/ holds its successor's CRL */
+		if ((rc = pkl_crl_state_judge(d->pki, ca.name, d->o->at, &st, NULL, err)) != PKL_OK)
+			break;
+		pkl_crl_state_describe(&st, d->o->at, line, sizeof(line));
+		if (st.state == PKL_CRL_UP_TO_DATE) {
+			pkl_report_add(d->rep, PKL_SEV_OK, "pki.crl", ca.name, "%s: %s", st.path, line);
+			continue;
+		}
+		if (d->o->no_fetch && st.state != PKL_CRL_UNLISTED && st.state != PKL_CRL_RESIGN)
+			sev = PKL_SEV_FAIL;
+		f = pkl_report_add(d->rep, sev, "pki.crl", ca.name, "%s: %s", st.path, line);
+		pkl_finding_cause(f, "the CRL in publish/ is not up to date: relying parties that "
+				     "fetch it refuse it, miss a revocation, or soon will");
+		pkl_finding_fix(f,
+				"run 'pkilab crl --due' (or 'pkilab crl --ca %s') and let the CDPs "
+				"pick the new CRL up",
+				ca.name);
+	}
+	return rc;
+}
+
 enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r, struct pkl_err *err)
 {
 	struct doctor d = { .o = o, .rep = r };
@@ -618,8 +664,11 @@ enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r
 			       o->pki_dir ?
 				       "--no-fetch: the CDPs not asked; the leaf checked against publish/" :
 				       "--no-fetch: revocation not checked");
-	if (o->pki_dir)
+	if (o->pki_dir) {
 		check_pki_records(&d);
+		if ((rc = check_pki_crls(&d, err)) != PKL_OK)
+			goto out;
+	}
 	check_time_and_budgets(&d);
 out:
 	pkl_chain_free(&d.chain);
