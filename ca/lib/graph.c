@@ -360,10 +360,10 @@ static enum pkl_rc crl_node(struct pkl_buf *out, const struct g_node *ca, char b
 static enum pkl_rc legend(struct pkl_buf *out)
 {
 	static const char *const text[] = {
-		[PKL_GRAPH_OK] = "valid / CRL healthy",
+		[PKL_GRAPH_OK] = "valid / CRL fresh",
 		[PKL_GRAPH_WARN] = "expires soon / CRL past half its lifetime or missing a revocation",
-		[PKL_GRAPH_BAD] = "expired, not yet valid, revoked / CRL missing, unreadable, wrong signer, "
-				  "dated in the future, expired",
+		[PKL_GRAPH_BAD] =
+			"expired, not yet valid, revoked / CRL refused (missing, bad, future, expired)",
 		[PKL_GRAPH_RETIRED] = "superseded by a renewal",
 	};
 	enum pkl_rc rc = pkl_buf_printf(out, "  subgraph cluster_legend {\n    label=\"legend\" style=dashed "
