@@ -591,6 +591,7 @@ out:
 static enum pkl_rc check_pki_crls(struct doctor *d, struct pkl_err *err)
 {
 	struct pkl_cert_row row, ca;
+	struct pkl_err e = { 0 };
 	char hex[41], line[1024];
 	enum pkl_rc rc = PKL_OK;
 
@@ -606,8 +607,12 @@ static enum pkl_rc check_pki_crls(struct doctor *d, struct pkl_err *err)
 			break;
 		if (!ca.current)
 			continue; /* a CA renewed since: publish/ holds its successor's CRL */
-		if ((rc = pkl_crl_state_judge(d->pki, ca.name, d->o->at, &st, NULL, err)) != PKL_OK)
-			break;
+		if (pkl_crl_state_judge(d->pki, ca.name, d->o->at, &st, NULL, &e) != PKL_OK) {
+			/* A damaged pkilab.db is reported, not a reason to stop the diagnosis. */
+			pkl_report_add(d->rep, PKL_SEV_INFO, "pki.crl", ca.name, "CRL not judged: %s", e.msg);
+			pkl_err_clear(&e);
+			continue;
+		}
 		pkl_crl_state_describe(&st, d->o->at, line, sizeof(line));
 		if (st.state == PKL_CRL_UP_TO_DATE) {
 			pkl_report_add(d->rep, PKL_SEV_OK, "pki.crl", ca.name, "%s: %s", st.path, line);

@@ -5,8 +5,9 @@
  * pkl_crl_walk() reads the fields of a TBSCertList straight from the DER
  * without decoding revokedCertificates, so the number and dates of a CRL
  * with a million entries cost microseconds; pkl_crl_read_entry() then reads
- * one entry at a time from the span it found. `pkilab crl`, show, expiring
- * and the CRL lints all read the structure through these two.
+ * one entry at a time from the span it found. `pkilab crl` and the CRL
+ * lints read the structure through these two; whether a published CRL is up
+ * to date is crl_state.c's, on pkl_crlcheck_parse and _verify_parsed.
  *
  * CRL inspection: everything a relying party (or our own CDP server, or
  * `pkilab doctor`) wants to know about a DER CRL before trusting it.
