@@ -31,6 +31,13 @@ assert d[\"ca_issuers\"][0]==\"http://127.0.0.1:18081/aia/vpn-ca.crt\"
 assert d[\"status\"]==\"valid\" and d[\"issuer\"]==\"vpn-ca\" and len(d[\"sha256\"])==95"' _ "$OUT"
 fp=$(openssl x509 -in "$C/gw.pem" -noout -fingerprint -sha256 | sed 's/.*=//')
 check "show's SHA-256 fingerprint is openssl's" contains "$OUT" "$fp"
+# life_history revokes bob after the last `crl`: the CRL in publish/ lacks
+# him, which show and list say alike (pkilab/crl_state.h); signed, it is fresh.
+expect_rc 0 "show vpn-ca --json, bob's revocation not yet on a CRL" "$PKILAB" --pki "$PKI" --json show vpn-ca
+check "show: the CRL misses a revocation, and says how many" sh -c 'echo "$1" | jq -e ".crl.published == \"missing revocations\" and (.crl.detail | test(\"^missing revocations: 1 revocation\"))" >/dev/null' _ "$OUT"
+expect_rc 0 "list --json, the same moment" "$PKILAB" --pki "$PKI" --json list
+check "list --json says the same of vpn-ca's CRL" sh -c 'echo "$1" | jq -e "[.[] | select(.name == \"vpn-ca\") | .crl.state] == [\"missing revocations\"]" >/dev/null' _ "$OUT"
+expect_rc 0 "sign vpn-ca's CRL" "$PKILAB" -q --pki "$PKI" crl --ca vpn-ca
 expect_rc 0 "show vpn-ca --json" "$PKILAB" --pki "$PKI" --json show vpn-ca
 check "show of a CA includes its CRL state, number = the published one" sh -c 'echo "$1" | python3 -c "
 import json,sys; d=json.load(sys.stdin); assert d[\"crl\"][\"number\"]==sys.argv[1] and d[\"crl\"][\"published\"]==\"fresh\", d[\"crl\"]" "$2"' _ "$OUT" "$(crl_number vpn-ca)"

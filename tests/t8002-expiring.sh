@@ -11,6 +11,11 @@ life_lab "$T/lab" || { finish; exit 1; }
 cd "$T" || exit 1
 check "history: gw renewed twice, alice renewed for 30 days, bob revoked and renewed" life_history
 
+# life_history revokes bob after the last `crl`: vpn-ca's CRL is not up to
+# date (pkilab/crl_state.h), whatever the horizon; signed, nothing is due.
+expect_rc 1 "expiring --days 20 --crl-days 1 with bob's revocation unsigned: exit 1" "$PKILAB" --pki "$PKI" expiring --days 20 --crl-days 1
+check "the vpn-ca CRL is listed as missing a revocation" sh -c 'echo "$1" | grep -q "^crl  *vpn-ca  *CRL missing revocations: 1 revocation"' _ "$OUT"
+expect_rc 0 "sign vpn-ca's CRL" "$PKILAB" -q --pki "$PKI" crl --ca vpn-ca
 expect_rc 0 "expiring --days 20 --crl-days 1 (nothing due): exit 0" "$PKILAB" --pki "$PKI" expiring --days 20 --crl-days 1
 check "and prints nothing" [ -z "$OUT" ]
 expect_rc 1 "expiring --days 20 (CRLs too): the 7-day CRL is listed, exit 1" "$PKILAB" --pki "$PKI" expiring --days 20

@@ -2,8 +2,11 @@
  * pkilab expiring [--days N] [--crl-days M] [--json]
  *
  * The 30-days-ahead warning for cron or CI: every current, unrevoked
- * certificate that expires (or expired) within N days, every published CRL
- * whose nextUpdate falls within M days (default N) or that is missing, and
+ * certificate that expires (or expired) within N days, every CRL that is
+ * not up to date (pkilab/crl_state.h: missing, unreadable, wrong signer,
+ * dated in the future, expired, missing a revocation, past its re-sign
+ * point) and every fresh one whose nextUpdate falls within M days (default
+ * N), and
  * every CA that expires before a certificate it signed (that certificate
  * silently dies with it). Exit status 1 when anything is listed, 0 otherwise.
  */
@@ -14,7 +17,7 @@
 #include <jansson.h>
 
 #include "../cli/cli.h"
-#include "pkilab/crl_read.h"
+#include "pkilab/crl_state.h"
 #include "pkilab/revoke.h"
 
 struct rows {
@@ -83,7 +86,7 @@ int cmd_expiring(int argc, char **argv, struct pkl_cli *cli)
 	struct rows rs = { NULL, 0, 0 };
 	struct out o = { NULL, pkl_time_now(), 0, cli->verbose < 0 };
 	pkl_time horizon, crl_horizon;
-	char detail[PATH_MAX + 256], t1[32], path[PATH_MAX];
+	char detail[PATH_MAX + 256], t1[32];
 
 	status = cli_parse(argc, argv, opts, cli, "expiring [--days N] [--crl-days M] [--json]", &npos);
 	if (status)
@@ -132,32 +135,34 @@ int cmd_expiring(int argc, char **argv, struct pkl_cli *cli)
 			item(&o, "ca-outlived", is.name, is.not_after, detail);
 		}
 	}
+	/* Every CRL that is not up to date (pkilab/crl_state.h), whatever the
+	 * horizon, and a fresh one whose nextUpdate falls within it. */
 	for (size_t i = 0; i < rs.n; i++) {
 		const struct pkl_cert_row *r = &rs.v[i];
-		struct pkl_ca_state cs;
-		struct pkl_crl_tbs sc;
-		if (!r->is_ca || r->status == PKL_STATUS_REVOKED ||
-		    pkl_db_ca_get(pki->db, r->name, &cs, NULL) != PKL_OK ||
-		    pkl_pki_path(pki, PKL_FILE_CRL, r->name, path, sizeof(path), NULL) != PKL_OK)
+		struct pkl_crl_status st;
+		char line[1024];
+		pkl_time when;
+
+		if (!r->is_ca || r->status == PKL_STATUS_REVOKED)
 			continue;
-		if (pkl_crl_walk_file(path, &sc, NULL) != PKL_OK) {
-			snprintf(detail, sizeof(detail),
-				 "CRL %s is missing or unreadable: run 'pkilab crl --ca %s'", path, r->name);
-			item(&o, "crl", r->name, 0, detail);
-		} else if (!sc.next_update) {
-			item(&o, "crl", r->name, 0, "CRL has no nextUpdate");
-		} else if (sc.this_update > o.now) {
-			/* Signed while the clock ran ahead (or this one is behind). */
-			snprintf(
-				detail, sizeof(detail),
-				"CRL thisUpdate %s lies in the future: pkilab-cdpd and strongSwan refuse it; "
-				"check the clock, then 'pkilab crl --ca %s' re-signs it",
-				pkl_time_fmt(sc.this_update, t1, sizeof(t1)), r->name);
-			item(&o, "crl", r->name, 0, detail);
-		} else if (sc.next_update <= crl_horizon) {
-			snprintf(detail, sizeof(detail), "CRL nextUpdate; 'pkilab crl --due' re-signs it");
-			item(&o, "crl", r->name, sc.next_update, detail);
+		if (pkl_crl_state_judge(pki, r->name, o.now, &st, NULL, &err) != PKL_OK)
+			goto out;
+		when = st.parsed ? st.info.next_update : 0;
+		pkl_crl_state_describe(&st, o.now, line, sizeof(line));
+		switch (st.state) {
+		case PKL_CRL_UP_TO_DATE:
+			if (when && when <= crl_horizon)
+				item(&o, "crl", r->name, when,
+				     "CRL nextUpdate; 'pkilab crl --due' re-signs it");
+			continue;
+		case PKL_CRL_EXPIRED:
+		case PKL_CRL_RESIGN: break; /* listed by nextUpdate: "expired 2d ago", "expires in 3d" */
+		default:
+			when = 0; /* listed by what is wrong, not by a date */
+			break;
 		}
+		snprintf(detail, sizeof(detail), "CRL %s; 'pkilab crl --due' re-signs it", line);
+		item(&o, "crl", r->name, when, detail);
 	}
 	if (o.arr) {
 		cli_print_json(cli, o.arr);

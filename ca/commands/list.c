@@ -2,7 +2,8 @@
  * pkilab list [--all] [--json]
  *
  * The inventory: every current certificate (with --all also the superseded
- * ones renew left behind), with issuer, serial, status and expiry.
+ * ones renew left behind), with issuer, serial, status and expiry; in JSON a
+ * current CA also has the state of its published CRL ("crl").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "../cli/cli.h"
 #include "pkilab/crl.h"
+#include "pkilab/crl_state.h"
 #include "pkilab/db.h"
 #include "pkilab/pki.h"
 
@@ -19,6 +21,8 @@ struct list_ctx {
 	json_t *arr;
 	pkl_time now;
 	size_t n;
+	struct pkl_pki *pki;
+	struct pkl_err *err;
 };
 
 static const char *status_of(const struct pkl_cert_row *r, pkl_time now)
@@ -55,6 +59,22 @@ static int one(const struct pkl_cert_row *r, void *cls)
 					    json_string(pkl_time_fmt(r->revoked_at, ra, sizeof(ra))));
 			json_object_set_new(o, "reason", json_string(pkl_reason_label(r->reason)));
 		}
+		/* A current CA's published CRL, judged as every command judges it
+		 * (pkilab/crl_state.h). */
+		if (o && r->is_ca && r->current) {
+			struct pkl_crl_status st;
+			char line[1024];
+
+			if (pkl_crl_state_judge(c->pki, r->name, c->now, &st, NULL, c->err) != PKL_OK) {
+				json_decref(o);
+				return 1;
+			}
+			json_object_set_new(
+				o, "crl",
+				json_pack("{s:s, s:s, s:s}", "path", st.path, "state",
+					  pkl_crl_state_name(st.state), "detail",
+					  pkl_crl_state_describe(&st, c->now, line, sizeof(line))));
+		}
 		if (o)
 			json_array_append_new(c->arr, o);
 	} else {
@@ -75,8 +95,8 @@ int cmd_list(int argc, char **argv, struct pkl_cli *cli)
 		{ "all", 'a', CLI_FLAG, &all, NULL, "also superseded certificates (renewal history)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
-	struct list_ctx c = { NULL, pkl_time_now(), 0 };
 	struct pkl_err err = { 0 };
+	struct list_ctx c = { NULL, pkl_time_now(), 0, NULL, &err };
 	struct pkl_pki *pki;
 
 	status = cli_parse(argc, argv, opts, cli, "list [--all] [--json]", &npos);
@@ -87,9 +107,10 @@ int cmd_list(int argc, char **argv, struct pkl_cli *cli)
 	pki = pkl_pki_open(cli_pki_dir(cli), 0, &err);
 	if (!pki)
 		return cli_fail(cli, &err);
+	c.pki = pki;
 	if (cli->json)
 		c.arr = json_array();
-	if (pkl_db_cert_each(pki->db, all, one, &c, &err) == PKL_OK && c.arr) {
+	if (pkl_db_cert_each(pki->db, all, one, &c, &err) == PKL_OK && !err.rc && c.arr) {
 		cli_print_json(cli, c.arr);
 	}
 	json_decref(c.arr);

@@ -13,7 +13,7 @@
 #include <jansson.h>
 
 #include "../cli/cli.h"
-#include "pkilab/crl_read.h"
+#include "pkilab/crl_state.h"
 #include "pkilab/name.h"
 #include "pkilab/revoke.h"
 #include "pkilab/show.h"
@@ -164,8 +164,8 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 	cert_details(o, &sc_cert);
 	if (r.is_ca) {
 		struct pkl_ca_state cs;
-		struct pkl_crl_tbs sc;
-		char path[PATH_MAX];
+		struct pkl_crl_status st;
+		char line[1024];
 		if (pkl_db_ca_get(pki->db, r.name, &cs, NULL) == PKL_OK && cs.cert_id == r.id) {
 			json_t *c = json_object();
 			char lt[32];
@@ -176,16 +176,16 @@ int cmd_show(int argc, char **argv, struct pkl_cli *cli)
 					    json_string(pkl_time_fmt(cs.crl_this_update, t, sizeof(t))));
 			json_object_set_new(c, "next_update",
 					    json_string(pkl_time_fmt(cs.crl_next_update, t, sizeof(t))));
-			if (pkl_pki_path(pki, PKL_FILE_CRL, r.name, path, sizeof(path), NULL) == PKL_OK) {
-				const char *state = "missing or unreadable";
-
-				json_object_set_new(c, "path", json_string(path));
-				if (pkl_crl_walk_file(path, &sc, NULL) == PKL_OK)
-					state = sc.this_update > now ? "dated in the future" :
-						sc.next_update > now ? "fresh" :
-								       "expired";
-				json_object_set_new(c, "published", json_string(state));
+			/* The published CRL judged as every command judges it (pkilab/crl_state.h). */
+			if (pkl_crl_state_judge(pki, r.name, now, &st, NULL, &err) != PKL_OK) {
+				json_decref(c);
+				goto out;
 			}
+			json_object_set_new(c, "path", json_string(st.path));
+			json_object_set_new(c, "published", json_string(pkl_crl_state_name(st.state)));
+			json_object_set_new(
+				c, "detail",
+				json_string(pkl_crl_state_describe(&st, now, line, sizeof(line))));
 			json_object_set_new(o, "crl", c);
 		}
 	}

@@ -7,7 +7,8 @@
  * `crl_log` row, so the file in publish/ and the database always agree. The
  * SQL is db.c's. The CRL in force is read with pkl_crl_walk_file, which
  * skips revokedCertificates: reading the number of a 35 MB CRL must not cost
- * what decoding a million entries costs.
+ * what decoding a million entries costs. Only --due decodes it whole, to
+ * judge it (crl_state.c: signer, listed revocations, times).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 
 #include "pkilab/crl_publish.h"
 #include "pkilab/crl_read.h"
+#include "pkilab/crl_state.h"
 #include "pkilab/file.h"
 
 /* ---- CRL numbers ---- */
@@ -295,7 +297,6 @@ enum pkl_rc pkl_crl_publish_in(struct pkl_txn *txn, struct pkl_pki *pki, const c
 	X509 *cacert = NULL;
 	EVP_PKEY *cakey = NULL;
 	int have_pub;
-	int64_t n_revoked = 0; /* set by pkl_db_revoked_count (gcc cannot see it through the out parameter) */
 	char number[64], detail[160];
 	enum pkl_rc rc;
 
@@ -311,27 +312,19 @@ enum pkl_rc pkl_crl_publish_in(struct pkl_txn *txn, struct pkl_pki *pki, const c
 		goto out;
 	memset(&pub, 0, sizeof(pub)); /* read only when have_pub, but never garbage */
 	have_pub = pkl_crl_walk_file(res.path, &pub, &e2) == PKL_OK;
-	rc = pkl_db_revoked_count(db, cs.cert_id, &n_revoked, err);
-	if (rc != PKL_OK)
-		goto out;
-	if (due_only && have_pub && pub.number_len && pub.next_update > pub.this_update) {
-		pkl_time half = pub.this_update + (pub.next_update - pub.this_update) / 2;
-		char pubnum[64] = "";
-		int64_t logged = -1;
+	/* Not due while up to date (pkilab/crl_state.h): the one definition
+	 * show, list, graph, expiring and doctor judge by too. */
+	if (due_only) {
+		struct pkl_crl_status st;
 
-		bin_to_dec(pub.number, pub.number_len, pubnum, sizeof(pubnum));
-		rc = pkl_db_crl_log_entries(db, ca, pubnum, &logged, err);
+		rc = pkl_crl_state_judge(pki, ca, now, &st, NULL, err);
 		if (rc != PKL_OK)
 			goto out;
-		/* Not due: young enough, not dated in the future (cdpd and strongSwan
-		 * refuse such a CRL), and no revocation since it was signed (an unknown
-		 * count — a CRL signed by `build` — is judged by whether any exist). */
-		if (now < half && pub.this_update <= now &&
-		    (logged >= 0 ? logged == n_revoked : n_revoked == 0)) {
-			snprintf(res.number, sizeof(res.number), "%s", pubnum);
-			res.this_update = pub.this_update;
-			res.next_update = pub.next_update;
-			res.n_entries = (size_t)(logged >= 0 ? logged : 0);
+		if (!pkl_crl_state_due(st.state)) {
+			snprintf(res.number, sizeof(res.number), "%s", st.info.number);
+			res.this_update = st.info.this_update;
+			res.next_update = st.info.next_update;
+			res.n_entries = st.info.revoked;
 			res.signed_now = 0;
 			if (info)
 				*info = res;

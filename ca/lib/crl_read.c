@@ -434,14 +434,23 @@ enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char
 				struct pkl_crlinfo *info, struct pkl_err *err)
 {
 	X509_CRL *crl = NULL;
+	enum pkl_rc rc;
+
+	rc = pkl_crlcheck_parse(der, len, where, info, &crl, err);
+	if (rc == PKL_OK)
+		rc = pkl_crlcheck_verify_parsed(crl, info, where, ca, err);
+	X509_CRL_free(crl);
+	return rc;
+}
+
+enum pkl_rc pkl_crlcheck_verify_parsed(X509_CRL *crl, const struct pkl_crlinfo *info, const char *where,
+				       X509 *ca, struct pkl_err *err)
+{
 	EVP_PKEY *pub;
 	const ASN1_OCTET_STRING *ski;
 	enum pkl_rc rc;
 	int r;
 
-	rc = pkl_crlcheck_parse(der, len, where, info, &crl, err);
-	if (rc != PKL_OK)
-		return rc;
 	if (!ca) {
 		rc = pkl_err_set(err, PKL_EINPUT, where, "no CA certificate to verify the CRL with");
 		goto out;
@@ -501,7 +510,6 @@ enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char
 	rc = PKL_OK;
 out:
 	ERR_clear_error();
-	X509_CRL_free(crl);
 	return rc;
 }
 

@@ -15,6 +15,7 @@
 #include "pkilab/chain.h"
 #include "pkilab/crl.h"
 #include "pkilab/crl_read.h"
+#include "pkilab/crl_state.h"
 #include "pkilab/doctor.h"
 #include "pkilab/fetch.h"
 #include "pkilab/file.h"
@@ -45,6 +46,8 @@ struct doctor {
 	char skew_uri[PKL_CHAIN_URI_MAX];
 	pkl_time skew_date;
 	int skew_seen;
+	struct pkl_pki *pki;    /* --pki, opened once by pkl_doctor_run; NULL without or on failure */
+	struct pkl_err pki_err; /* why it could not be opened */
 };
 
 enum pkl_rc pkl_doctor_lab_anchors(const char *pki, STACK_OF(X509) * anchors, struct pkl_err *err)
@@ -131,7 +134,7 @@ static int served_refusal(const struct pkl_fetch_result *res, char *why, size_t 
 static void check_behind_publish(struct doctor *d, X509 *iss, const struct pkl_crlinfo *served,
 				 const char *url, struct pkl_report *local)
 {
-	struct pkl_pki *pki = pkl_pki_open(d->o->pki_dir, 0, NULL);
+	struct pkl_pki *pki = d->pki;
 	struct pkl_buf der = { 0 };
 	struct pkl_cert_row row;
 	struct pkl_crlinfo pub;
@@ -158,7 +161,6 @@ static void check_behind_publish(struct doctor *d, X509 *iss, const struct pkl_c
 out:
 	X509_CRL_free(crl);
 	pkl_buf_free(&der);
-	pkl_pki_close(pki);
 }
 
 static int check_uri(struct doctor *d, X509 *x, X509 *iss, const char *url, const char *label,
@@ -498,42 +500,20 @@ static enum pkl_rc run_lints(struct doctor *d, struct pkl_err *err)
 	return PKL_OK;
 }
 
-/* The leaf's serial as big-endian magnitude without leading zero octets. */
-static size_t leaf_serial(X509 *x, const unsigned char **out)
+/* Whether the DER CRL lists x's serial (crl_read.c's reader, then OpenSSL's
+ * look-up, as check_uri does for a fetched CRL); -1 when it cannot be read. */
+static int crl_lists(const struct pkl_buf *der, X509 *x)
 {
-	const ASN1_INTEGER *ai = X509_get0_serialNumber(x);
-	const unsigned char *p = ASN1_STRING_get0_data(ai);
-	size_t n = (size_t)ASN1_STRING_length(ai);
+	struct pkl_crlinfo info;
+	X509_CRL *crl = NULL;
+	X509_REVOKED *rev = NULL;
+	int found;
 
-	while (n > 1 && p[0] == 0)
-		p++, n--;
-	*out = p;
-	return n;
-}
-
-/* Whether the DER CRL lists the serial; -1 when it cannot be read. */
-static int crl_lists(const struct pkl_buf *der, const unsigned char *serial, size_t len)
-{
-	struct pkl_crl_tbs tbs;
-	const unsigned char *p, *end;
-
-	if (pkl_crl_walk(der->data, der->len, &tbs, NULL) != PKL_OK)
+	if (pkl_crlcheck_parse(der->data, der->len, "crl", &info, &crl, NULL) != PKL_OK)
 		return -1;
-	if (!tbs.has_entries || !tbs.list)
-		return 0; /* no revokedCertificates: nothing listed (and no span to walk) */
-	for (p = tbs.list, end = tbs.list + tbs.list_len; p < end;) {
-		struct pkl_crl_entry e;
-		const unsigned char *s;
-		size_t n;
-
-		if (pkl_crl_read_entry(&p, end, &e, NULL) != PKL_OK)
-			return -1;
-		for (s = e.serial, n = e.serial_len; n > 1 && s[0] == 0; s++, n--)
-			;
-		if (n == len && !memcmp(s, serial, len))
-			return 1;
-	}
-	return 0;
+	found = X509_CRL_get0_by_serial(crl, &rev, (ASN1_INTEGER *)X509_get0_serialNumber(x)) == 1;
+	X509_CRL_free(crl);
+	return found;
 }
 
 /* With --pki, the lab's own records against what it publishes: a revocation
@@ -542,13 +522,11 @@ static int crl_lists(const struct pkl_buf *der, const unsigned char *serial, siz
  * CRL in publish/ stands in for the CDPs. */
 static void check_pki_records(struct doctor *d)
 {
-	struct pkl_err e = { 0 };
-	struct pkl_pki *pki = pkl_pki_open(d->o->pki_dir, 0, &e);
+	struct pkl_err e = d->pki_err;
+	struct pkl_pki *pki = d->pki;
 	struct pkl_buf der = { 0 };
 	struct pkl_cert_row row;
 	struct pkl_finding *f;
-	const unsigned char *serial;
-	size_t serial_len = leaf_serial(d->o->leaf, &serial);
 	char hex[41], path[PATH_MAX], t[32], label[300];
 	int listed;
 
@@ -567,7 +545,7 @@ static void check_pki_records(struct doctor *d)
 	pkl_time_fmt(row.revoked_at, t, sizeof(t));
 	listed = pkl_pki_path(pki, PKL_FILE_CRL, row.issuer_name, path, sizeof(path), NULL) == PKL_OK &&
 				 pkl_file_read(path, PUBLISHED_CRL_MAX, &der, NULL) == PKL_OK ?
-			 crl_lists(&der, serial, serial_len) :
+			 crl_lists(&der, d->o->leaf) :
 			 -1;
 	if (listed == 1 && d->o->no_fetch) {
 		f = pkl_report_add(d->rep, PKL_SEV_FAIL, "cert.revoked", label,
@@ -601,7 +579,56 @@ static void check_pki_records(struct doctor *d)
 	}
 out:
 	pkl_buf_free(&der);
-	pkl_pki_close(pki);
+}
+
+/* With --pki, every CRL on the leaf's path in publish/ (its issuer's, then
+ * up to the root's) judged as `pkilab crl --due`, show, list, graph and
+ * expiring judge it (pkilab/crl_state.h). Fetched, the CDPs' crl.* findings
+ * say what clients meet and a CRL not up to date here is a warning: run
+ * `pkilab crl --due`. Offline (--no-fetch) publish/ stands in for the CDPs,
+ * so a CRL relying parties refuse (missing, unreadable, wrong signer, dated
+ * in the future, expired; RFC 5280 §6.3.3) fails. */
+static enum pkl_rc check_pki_crls(struct doctor *d, struct pkl_err *err)
+{
+	struct pkl_cert_row row, ca;
+	struct pkl_err e = { 0 };
+	char hex[41], line[1024];
+	enum pkl_rc rc = PKL_OK;
+
+	pkl_serial_hex(d->o->leaf, hex, sizeof(hex));
+	if (!d->pki || pkl_db_cert_find(d->pki->db, hex, &row, NULL) != PKL_OK)
+		return PKL_OK; /* pki.records says why */
+	for (int depth = 0; depth < 16 && row.issuer_id != row.id; depth++, row = ca) {
+		struct pkl_crl_status st;
+		struct pkl_finding *f;
+		enum pkl_sev sev = PKL_SEV_WARN;
+
+		if ((rc = pkl_db_cert_get(d->pki->db, row.issuer_id, &ca, err)) != PKL_OK)
+			break;
+		if (!ca.current)
+			continue; /* a CA renewed since: publish/ holds its successor's CRL */
+		if (pkl_crl_state_judge(d->pki, ca.name, d->o->at, &st, NULL, &e) != PKL_OK) {
+			/* A damaged pkilab.db is reported, not a reason to stop the diagnosis. */
+			pkl_report_add(d->rep, PKL_SEV_INFO, "pki.crl", ca.name, "CRL not judged: %s", e.msg);
+			pkl_err_clear(&e);
+			continue;
+		}
+		pkl_crl_state_describe(&st, d->o->at, line, sizeof(line));
+		if (st.state == PKL_CRL_UP_TO_DATE) {
+			pkl_report_add(d->rep, PKL_SEV_OK, "pki.crl", ca.name, "%s: %s", st.path, line);
+			continue;
+		}
+		if (d->o->no_fetch && st.state != PKL_CRL_UNLISTED && st.state != PKL_CRL_RESIGN)
+			sev = PKL_SEV_FAIL;
+		f = pkl_report_add(d->rep, sev, "pki.crl", ca.name, "%s: %s", st.path, line);
+		pkl_finding_cause(f, "the CRL in publish/ is not up to date: relying parties that "
+				     "fetch it refuse it, miss a revocation, or soon will");
+		pkl_finding_fix(f,
+				"run 'pkilab crl --due' (or 'pkilab crl --ca %s') and let the CDPs "
+				"pick the new CRL up",
+				ca.name);
+	}
+	return rc;
 }
 
 enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r, struct pkl_err *err)
@@ -616,6 +643,9 @@ enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r
 	d.leaf_role = o->leaf_role != PKL_ROLE_AUTO ? o->leaf_role : pkl_lint_role_of(o->leaf);
 	d.win_budget_ms = o->windows_budget_ms ? o->windows_budget_ms : PKL_DOCTOR_WINDOWS_BUDGET_MS;
 	d.sws_budget_ms = o->strongswan_budget_ms ? o->strongswan_budget_ms : PKL_DOCTOR_STRONGSWAN_BUDGET_MS;
+	/* Opened once for every --pki check; a failure is reported by check_pki_records. */
+	if (o->pki_dir)
+		d.pki = pkl_pki_open(o->pki_dir, 0, &d.pki_err);
 	/* X9: the bag's protection profile against the target platforms */
 	if (o->p12)
 		pkl_lint_p12(o->p12, o->p12_len, o->p12_label ? o->p12_label : "PKCS#12", d.platforms, 1, r);
@@ -639,10 +669,14 @@ enum pkl_rc pkl_doctor_run(const struct pkl_doctor_opts *o, struct pkl_report *r
 			       o->pki_dir ?
 				       "--no-fetch: the CDPs not asked; the leaf checked against publish/" :
 				       "--no-fetch: revocation not checked");
-	if (o->pki_dir)
+	if (o->pki_dir) {
 		check_pki_records(&d);
+		if ((rc = check_pki_crls(&d, err)) != PKL_OK)
+			goto out;
+	}
 	check_time_and_budgets(&d);
 out:
 	pkl_chain_free(&d.chain);
+	pkl_pki_close(d.pki);
 	return rc;
 }

@@ -3,7 +3,8 @@
  *
  * Everything is read first (certificate rows, then each CA's published CRL)
  * into small per-node records, then printed in one pass: the states that
- * colour the nodes are decided in one place (judge_cert, crl_state) so the
+ * colour the nodes are decided in one place (judge_cert, and crl_state.c's
+ * judgement every command shares for CRLs) so the
  * picture, its legend and the JSON form cannot disagree. Node ids are numeric ("c12",
  * "crl12") so no user text ever needs escaping outside a quoted label.
  */
@@ -18,6 +19,7 @@
 #include "pkilab/cert.h"
 #include "pkilab/crl.h"
 #include "pkilab/crl_read.h"
+#include "pkilab/crl_state.h"
 #include "pkilab/db.h"
 #include "pkilab/file.h"
 #include "pkilab/graph.h"
@@ -30,7 +32,8 @@ struct g_crl {
 	struct pkl_crlinfo info;
 	X509_CRL *crl; /* for serial look-ups; NULL unless parsed */
 	enum pkl_graph_state state;
-	char text[512]; /* one line: why the state */
+	enum pkl_crl_state judged; /* crl_state.c's state, named in the JSON */
+	char text[512];            /* one line: why the state */
 };
 
 struct g_node {
@@ -136,57 +139,32 @@ static void date(pkl_time t, char *buf, size_t len)
 	snprintf(buf, len, "%.10s", full);
 }
 
-/* Reads and judges publish/crl/<ca>.crl: present, valid for this CA, fresh.
- * Past half its lifetime is a warning: a new CRL must reach every CDP (and
- * every client's cache) before the old one expires (docs/crl-publication.md). */
-static void crl_state(struct pkl_pki *pki, struct g_node *ca, pkl_time now)
+/* Judges publish/crl/<ca>.crl as every command does (pkilab/crl_state.h)
+ * and keeps the decoded CRL for the serial look-ups of on_crl. Past half its
+ * lifetime or missing a recorded revocation is a warning (amber): relying
+ * parties still accept it, but a new CRL must reach every CDP (and every
+ * client's cache) before the old one expires (docs/crl-publication.md);
+ * every other state is one relying parties refuse (red). */
+static enum pkl_rc crl_state(struct pkl_pki *pki, struct g_node *ca, pkl_time now, struct pkl_err *err)
 {
 	struct g_crl *g = &ca->crl;
-	struct pkl_buf der = PKL_BUF_INIT, cder = PKL_BUF_INIT;
-	struct pkl_err e = { 0 };
-	char path[PATH_MAX], d1[16];
-	X509 *cert = NULL;
+	struct pkl_crl_status st;
+	char line[sizeof(g->text) - 32];
+	enum pkl_rc rc = pkl_crl_state_judge(pki, ca->row.name, now, &st, &g->crl, err);
 
-	g->state = PKL_GRAPH_BAD;
-	if (pkl_pki_path(pki, PKL_FILE_CRL, ca->row.name, path, sizeof(path), &e) != PKL_OK ||
-	    !pkl_file_exists(path)) {
-		snprintf(g->text, sizeof(g->text), "not published (run pkilab crl)");
-		return;
-	}
-	g->present = 1;
-	if (pkl_file_read(path, 0, &der, &e) != PKL_OK ||
-	    pkl_crlcheck_parse(der.data, der.len, "crl", &g->info, &g->crl, &e) != PKL_OK) {
-		snprintf(g->text, sizeof(g->text), "unreadable: %s", e.msg);
-		goto out;
-	}
-	g->parsed = 1;
-	if (pkl_db_cert_der(pki->db, ca->row.id, &cder, &e) != PKL_OK ||
-	    !(cert = pkl_cert_from_der(cder.data, cder.len, ca->row.name, &e)) ||
-	    pkl_crlcheck_verify(der.data, der.len, "crl", cert, &g->info, &e) != PKL_OK) {
-		snprintf(g->text, sizeof(g->text), "invalid: %s", e.msg);
-		goto out;
-	}
-	if (!g->info.next_update) {
-		snprintf(g->text, sizeof(g->text), "no nextUpdate");
-	} else if (g->info.next_update <= now) {
-		date(g->info.next_update, d1, sizeof(d1));
-		snprintf(g->text, sizeof(g->text), "EXPIRED %s: clients fail (run pkilab crl)", d1);
-	} else if (g->info.this_update > now) {
-		date(g->info.this_update, d1, sizeof(d1));
-		snprintf(g->text, sizeof(g->text), "not valid before %s", d1);
-	} else if (now - g->info.this_update >= (g->info.next_update - g->info.this_update) / 2) {
-		g->state = PKL_GRAPH_WARN;
-		snprintf(g->text, sizeof(g->text), "past half its lifetime: re-sign (pkilab crl)");
-	} else {
-		g->state = PKL_GRAPH_OK;
-		snprintf(g->text, sizeof(g->text), "healthy, %lld d %lld h left",
-			 (long long)((g->info.next_update - now) / DAY),
-			 (long long)((g->info.next_update - now) % DAY / 3600));
-	}
-out:
-	X509_free(cert);
-	pkl_buf_free(&der);
-	pkl_buf_free(&cder);
+	if (rc != PKL_OK)
+		return rc;
+	g->judged = st.state;
+	g->present = st.state != PKL_CRL_MISSING;
+	g->parsed = st.parsed;
+	g->info = st.info;
+	g->state = st.state == PKL_CRL_UP_TO_DATE                             ? PKL_GRAPH_OK :
+		   st.state == PKL_CRL_RESIGN || st.state == PKL_CRL_UNLISTED ? PKL_GRAPH_WARN :
+										PKL_GRAPH_BAD;
+	pkl_crl_state_describe(&st, now, line, sizeof(line));
+	snprintf(g->text, sizeof(g->text), "%s%s", line,
+		 pkl_crl_state_due(st.state) ? " (run pkilab crl)" : "");
+	return PKL_OK;
 }
 
 /* Whether the issuer's published CRL lists this serial: a revocation only
@@ -382,9 +360,10 @@ static enum pkl_rc crl_node(struct pkl_buf *out, const struct g_node *ca, char b
 static enum pkl_rc legend(struct pkl_buf *out)
 {
 	static const char *const text[] = {
-		[PKL_GRAPH_OK] = "valid / CRL healthy",
+		[PKL_GRAPH_OK] = "valid / CRL fresh",
 		[PKL_GRAPH_WARN] = "expires soon / CRL past half its lifetime or missing a revocation",
-		[PKL_GRAPH_BAD] = "expired, not yet valid, revoked / CRL missing, invalid, expired",
+		[PKL_GRAPH_BAD] =
+			"expired, not yet valid, revoked / CRL refused (missing, bad, future, expired)",
 		[PKL_GRAPH_RETIRED] = "superseded by a renewal",
 	};
 	enum pkl_rc rc = pkl_buf_printf(out, "  subgraph cluster_legend {\n    label=\"legend\" style=dashed "
@@ -422,29 +401,13 @@ static enum pkl_rc load_model(struct pkl_pki *pki, const struct pkl_graph_opts *
 		snprintf(c->bases[c->n_bases++], PKL_URI_MAX, "%s", t);
 	/* CRLs first: a certificate's state depends on its issuer's CRL. */
 	for (size_t i = 0; i < c->n; i++)
-		if (c->v[i].row.is_ca && c->v[i].row.current)
-			crl_state(pki, &c->v[i], opts->now);
+		if (c->v[i].row.is_ca && c->v[i].row.current &&
+		    (rc = crl_state(pki, &c->v[i], opts->now, err)) != PKL_OK)
+			return rc;
 	for (size_t i = 0; i < c->n; i++) {
 		struct g_node *n = &c->v[i];
 
 		judge_cert(n, n->row.issuer_id == n->row.id ? NULL : find(c, n->row.issuer_id), opts);
-	}
-	/* A CRL that misses a recorded revocation is stale even if fresh. */
-	for (size_t i = 0; i < c->n; i++) {
-		struct g_node *ca = &c->v[i];
-		size_t pending = 0;
-
-		if (!ca->row.is_ca || !ca->row.current || ca->crl.state == PKL_GRAPH_BAD)
-			continue;
-		for (size_t j = 0; j < c->n; j++)
-			if (c->v[j].row.issuer_id == ca->row.id && c->v[j].row.id != ca->row.id &&
-			    c->v[j].row.status == PKL_STATUS_REVOKED && !c->v[j].listed)
-				pending++;
-		if (pending) {
-			ca->crl.state = PKL_GRAPH_WARN;
-			snprintf(ca->crl.text, sizeof(ca->crl.text),
-				 "%zu revocation(s) not published yet (run pkilab crl)", pending);
-		}
 	}
 	return PKL_OK;
 }
@@ -584,6 +547,7 @@ enum pkl_rc pkl_graph_json(struct pkl_pki *pki, const struct pkl_graph_opts *opt
 
 			json_object_set_new(k, "ca", json_string(r->name));
 			json_object_set_new(k, "state", json_string(colours[g->state].name));
+			json_object_set_new(k, "crl_state", json_string(pkl_crl_state_name(g->judged)));
 			json_object_set_new(k, "detail", one_line(g->text));
 			json_object_set_new(k, "published", json_boolean(g->present));
 			json_object_set_new(k, "number",

@@ -39,10 +39,11 @@ struct pkl_crl_info {
 /* Sign even when the clock is behind the thisUpdate of the CRL in force. */
 #define PKL_PUBLISH_ALLOW_CLOCK_BEHIND 2
 
-/* Signs and publishes the CRL of ca. With PKL_PUBLISH_DUE: a CRL is due when
- * it is missing or unreadable, when more than half of its lifetime has passed
- * (docs/crl-publication.md), or when revocations were recorded since it was
- * signed. Refused (PKL_EINPUT, naming both times) when the new thisUpdate
+/* Signs and publishes the CRL of ca. With PKL_PUBLISH_DUE only when the CRL
+ * in publish/ is not up to date (pkl_crl_state_judge, pkilab/crl_state.h:
+ * missing, unreadable, not signed by the CA's current key, dated in the
+ * future, expired, missing a recorded revocation, or past half its
+ * lifetime, docs/crl-publication.md). Refused (PKL_EINPUT, naming both times) when the new thisUpdate
  * would be earlier than the current CRL's, unless
  * PKL_PUBLISH_ALLOW_CLOCK_BEHIND. The CA certificate is checked first
  * (pkl_pki_load_ca_cert) and the signed CRL passes pkl_crl_selfcheck before

@@ -5,8 +5,9 @@
  * pkl_crl_walk() reads the fields of a TBSCertList straight from the DER
  * without decoding revokedCertificates, so the number and dates of a CRL
  * with a million entries cost microseconds; pkl_crl_read_entry() then reads
- * one entry at a time from the span it found. `pkilab crl`, show, expiring
- * and the CRL lints all read the structure through these two.
+ * one entry at a time from the span it found. `pkilab crl` and the CRL
+ * lints read the structure through these two; whether a published CRL is up
+ * to date is crl_state.c's, on pkl_crlcheck_parse and _verify_parsed.
  *
  * CRL inspection: everything a relying party (or our own CDP server, or
  * `pkilab doctor`) wants to know about a DER CRL before trusting it.
@@ -92,6 +93,11 @@ enum pkl_rc pkl_crlcheck_parse(const unsigned char *der, size_t len, const char 
  * later check failed, so a caller can still report on what it saw. */
 enum pkl_rc pkl_crlcheck_verify(const unsigned char *der, size_t len, const char *where, X509 *ca,
 				struct pkl_crlinfo *info, struct pkl_err *err);
+/* The checks of pkl_crlcheck_verify on a CRL pkl_crlcheck_parse already
+ * decoded (crl and its info), so a caller that keeps the CRL to look
+ * serials up in decodes it once. */
+enum pkl_rc pkl_crlcheck_verify_parsed(X509_CRL *crl, const struct pkl_crlinfo *info, const char *where,
+				       X509 *ca, struct pkl_err *err);
 
 /* Time checks: PKL_EINPUT "expired ..." when nextUpdate <= now, "no
  * nextUpdate" when absent, "not yet valid ..." when thisUpdate > now + skew. */

@@ -19,8 +19,9 @@
 /* The state of one certificate or CRL, from good to bad; selects colours. */
 enum pkl_graph_state {
 	PKL_GRAPH_OK = 0,
-	PKL_GRAPH_WARN,    /* expires within the margin; CRL past half its lifetime */
-	PKL_GRAPH_BAD,     /* expired, not yet valid, revoked; CRL missing, invalid, expired */
+	PKL_GRAPH_WARN,    /* expires within the margin; CRL past half its lifetime or missing a revocation */
+	PKL_GRAPH_BAD,     /* expired, not yet valid, revoked; CRL missing, unreadable, wrong signer,
+			      dated in the future, expired (pkilab/crl_state.h) */
 	PKL_GRAPH_RETIRED, /* superseded by a renewal (only with all) */
 };
 
@@ -39,8 +40,10 @@ enum pkl_rc pkl_graph_dot(struct pkl_pki *pki, const struct pkl_graph_opts *opts
 /* The same model as JSON (pretty-printed, one object): "at", "cdp" (bases),
  * "certificates" [{name, kind, issuer, subject, template, key, serial,
  * not_before, not_after, revoked, on_published_crl, current, state, detail}],
- * "crls" [{ca, state, detail, published, number, revoked, this_update,
- * next_update, urls}]; state is "ok", "warn", "bad" or "retired". */
+ * "crls" [{ca, state, crl_state, detail, published, number, revoked,
+ * this_update, next_update, urls}]; state is "ok", "warn", "bad" or
+ * "retired", crl_state the name pkl_crl_state_name gives (the word show and
+ * list print). */
 enum pkl_rc pkl_graph_json(struct pkl_pki *pki, const struct pkl_graph_opts *opts, struct pkl_buf *out,
 			   struct pkl_err *err);
 
