@@ -273,6 +273,13 @@ static int is_ca(X509 *x, long *pathlen)
 	return ca;
 }
 
+/* Self-issued: the same DN as subject and issuer (RFC 5280 6.1), whatever key
+ * signed it; a self-signed root is one, so is a CA's key rollover certificate. */
+static int self_issued(X509 *x)
+{
+	return X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
+}
+
 static void check_time(const struct pkl_chain *c, size_t i, pkl_time at, const char *label,
 		       struct pkl_report *r, int *bad)
 {
@@ -398,14 +405,30 @@ void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct
 				pkl_finding_fix(f, "re-issue the CA with keyUsage keyCertSign, cRLSign");
 				bad_ca = 1;
 			}
-			/* CA certificates between iss and the leaf: i (those below iss, minus the leaf) */
-			if (pathlen >= 0 && (long)i > pathlen) {
+			/* The intermediates below iss are certs[1..i]; only the ones that
+			 * are not self-issued count against its pathLenConstraint (RFC 5280
+			 * 4.2.1.9, 6.1.4(l)): a CA's rollover certificate (old key signs new,
+			 * same DN) lengthens the path without adding a CA. */
+			size_t below = 0, rollover = 0;
+			for (size_t j = 1; j <= i; j++) {
+				if (self_issued(c->certs[j]))
+					rollover++;
+				else
+					below++;
+			}
+			if (pathlen >= 0 && below > (size_t)pathlen) {
 				f = pkl_report_add(
 					r, PKL_SEV_FAIL, "chain.path_len", il,
-					"pathLenConstraint %ld but %zu CA certificate(s) follow it", pathlen,
-					i);
-				pkl_finding_fix(f, "re-issue the CA with a larger path_len, or issue the "
-						   "leaf directly from it");
+					"pathLenConstraint %ld but %zu CA certificate(s) follow it "
+					"(self-issued ones not counted: %zu)",
+					pathlen, below, rollover);
+				pkl_finding_cause(f, "RFC 5280 4.2.1.9: a CA's pathLenConstraint is the "
+						     "largest number of non-self-issued CA certificates "
+						     "that may follow it in a path");
+				pkl_finding_fix(f,
+						"re-issue %s with path_len %zu or more, or issue the "
+						"certificate from a CA nearer to it",
+						il, below);
 				bad_ca = 1;
 			}
 		}
