@@ -280,6 +280,79 @@ static int self_issued(X509 *x)
 	return X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
 }
 
+/* The extensions doctor recognises (RFC 5280 4.2: a relying party MUST reject
+ * a certificate with a critical extension it does not recognise). These are
+ * the ones doctor processes - basicConstraints, keyUsage, extKeyUsage,
+ * subjectAltName, nameConstraints, subject/authority key identifiers, CRL
+ * distribution points, authority information access - and the four policy
+ * extensions (certificatePolicies, policyMappings, policyConstraints,
+ * inhibitAnyPolicy, RFC 5280 4.2.1.4-4.2.1.14), which doctor does not evaluate
+ * yet but which OpenSSL, strongSwan and CryptoAPI all process, so a critical
+ * one does not make a platform refuse the chain.
+ * Differences with OpenSSL's X509_supported_extension() (3.0): OpenSSL also
+ * accepts a critical Netscape cert type, RFC 3779 address and AS blocks, OCSP
+ * no-check and proxyCertInfo, which no IKE relying party of doctor's needs
+ * (doctor reports them); it refuses a critical authority/subject key
+ * identifier or AIA, which RFC 5280 4.2.1.1, 4.2.1.2, 4.2.2.1 require to be
+ * non-critical but which doctor (and strongSwan) process. */
+static const int known_nids[] = {
+	NID_basic_constraints,
+	NID_key_usage,
+	NID_ext_key_usage,
+	NID_subject_alt_name,
+	NID_name_constraints,
+	NID_subject_key_identifier,
+	NID_authority_key_identifier,
+	NID_crl_distribution_points,
+	NID_info_access,
+	NID_certificate_policies,
+	NID_policy_mappings,
+	NID_policy_constraints,
+	NID_inhibit_any_policy,
+};
+
+static int known_extension(const ASN1_OBJECT *obj)
+{
+	int nid = OBJ_obj2nid(obj);
+
+	for (size_t k = 0; nid != NID_undef && k < sizeof(known_nids) / sizeof(known_nids[0]); k++)
+		if (known_nids[k] == nid)
+			return 1;
+	return 0;
+}
+
+/* chain.unknown_critical for every critical extension of x doctor does not
+ * recognise; 1 if there was one. */
+static int check_critical(X509 *x, const char *label, struct pkl_report *r)
+{
+	int bad = 0;
+
+	for (int k = 0; k < X509_get_ext_count(x); k++) {
+		X509_EXTENSION *e = X509_get_ext(x, k);
+		const ASN1_OBJECT *obj = X509_EXTENSION_get_object(e);
+		char oid[128], name[128];
+		struct pkl_finding *f;
+
+		if (!X509_EXTENSION_get_critical(e) || known_extension(obj))
+			continue;
+		if (OBJ_obj2txt(oid, sizeof(oid), obj, 1) <= 0)
+			snprintf(oid, sizeof(oid), "?");
+		if (OBJ_obj2nid(obj) == NID_undef || OBJ_obj2txt(name, sizeof(name), obj, 0) <= 0)
+			snprintf(name, sizeof(name), "unknown");
+		f = pkl_report_add(r, PKL_SEV_FAIL, "chain.unknown_critical", label,
+				   "critical extension %s (%s) is not recognised: the certificate must "
+				   "be rejected",
+				   oid, name);
+		pkl_finding_cause(f, "RFC 5280 4.2: a relying party MUST reject a certificate with "
+				     "a critical extension it does not recognise (OpenSSL: \"unhandled "
+				     "critical extension\"; strongSwan refuses to load the "
+				     "certificate)");
+		pkl_finding_fix(f, "re-issue %s without extension %s, or with it non-critical", label, oid);
+		bad = 1;
+	}
+	return bad;
+}
+
 static void check_time(const struct pkl_chain *c, size_t i, pkl_time at, const char *label,
 		       struct pkl_report *r, int *bad)
 {
@@ -343,12 +416,13 @@ void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct
 {
 	char label[256], il[256];
 	struct pkl_finding *f;
-	int bad_time = 0, bad_sig = 0, bad_name = 0, bad_ca = 0;
+	int bad_time = 0, bad_sig = 0, bad_name = 0, bad_ca = 0, bad_ext = 0;
 
 	for (size_t i = 0; i < c->n; i++) {
 		X509 *x = c->certs[i];
 		pkl_lint_label(x, label, sizeof(label));
 		check_time(c, i, at, label, r, &bad_time);
+		bad_ext |= check_critical(x, label, r);
 		if (i + 1 == c->n) {
 			if (c->complete && !signs(x, x)) {
 				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.bad_signature", label,
@@ -475,6 +549,9 @@ void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct
 	if (!bad_ca)
 		pkl_report_add(r, PKL_SEV_OK, "chain.ca_flags", label,
 			       "issuers are CAs with keyCertSign, path lengths respected");
+	if (!bad_ext)
+		pkl_report_add(r, PKL_SEV_OK, "chain.critical_extensions", label,
+			       "every critical extension is recognised (RFC 5280 4.2)");
 	if (!bad_time)
 		pkl_report_add(r, PKL_SEV_OK, "chain.validity", label,
 			       "every certificate valid at the judged moment");
