@@ -25,6 +25,7 @@
 #include "pkilab/file.h"
 #include "pkilab/lint.h"
 #include "pkilab/name.h"
+#include "pkilab/nameconstraints.h"
 
 void pkl_chain_free(struct pkl_chain *c)
 {
@@ -412,11 +413,93 @@ static void check_time(const struct pkl_chain *c, size_t i, pkl_time at, const c
 	}
 }
 
+/* Name constraints across the path (RFC 5280 6.1.3(b)(c), 6.1.4(g)): the
+ * constraints of every CA certificate of the path (the trust anchor's too, as
+ * OpenSSL and GnuTLS apply them) hold for every certificate below it, so a
+ * name must satisfy each CA's constraints: the intersection of the permitted
+ * subtrees, the union of the excluded ones. A self-issued intermediate is not
+ * checked (6.1.3(b)); the leaf is, self-issued or not. A host-like CN counts
+ * as a dNSName for the leaf when it has no dNSName SAN: RFC 5280 does not say
+ * so, OpenSSL and GnuTLS do (see pkilab/nameconstraints.h). Returns how many
+ * CAs carried constraints; *bad is set on a violation. */
+static size_t check_name_constraints(const struct pkl_chain *c, struct pkl_report *r, int *bad)
+{
+	size_t constrained = 0;
+
+	for (size_t j = 1; j < c->n; j++) {
+		int crit = -1;
+		NAME_CONSTRAINTS *nc = X509_get_ext_d2i(c->certs[j], NID_name_constraints, &crit, NULL);
+		char cal[256];
+		struct pkl_finding *f;
+
+		pkl_lint_label(c->certs[j], cal, sizeof(cal));
+		if (!nc) {
+			if (crit >= 0 || crit == -2) {
+				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.name_constraints", cal,
+						   "nameConstraints extension does not decode (or appears "
+						   "twice)");
+				pkl_finding_fix(f, "re-issue %s with one well-formed nameConstraints", cal);
+				*bad = 1;
+			}
+			ERR_clear_error();
+			continue;
+		}
+		constrained++;
+		for (size_t i = 0; i < j; i++) {
+			struct pkl_nc_violation v;
+			char label[256];
+			enum pkl_nc_verdict verdict;
+
+			if (i > 0 && self_issued(c->certs[i]))
+				continue;
+			verdict = pkl_nc_cert_check(nc, c->certs[i], i == 0, &v);
+			if (verdict == PKL_NC_OK)
+				continue;
+			*bad = 1;
+			pkl_lint_label(c->certs[i], label, sizeof(label));
+			if (verdict == PKL_NC_EXCLUDED)
+				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.name_constraints", label,
+						   "%s %s '%s' is in the excluded subtree '%s' of %s",
+						   v.where, v.form, v.name, v.subtree, cal);
+			else if (verdict == PKL_NC_NOT_PERMITTED)
+				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.name_constraints", label,
+						   "%s %s '%s' is outside the permitted subtrees of %s (%s)",
+						   v.where, v.form, v.name, cal, v.permitted);
+			else
+				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.name_constraints", label,
+						   "%s %s '%s': %s constrains this form in a way doctor does "
+						   "not process (or with minimum/maximum)",
+						   v.where, v.form, v.name, cal);
+			if (!strcmp(v.where, "subject CN"))
+				pkl_finding_cause(f,
+						  "the certificate has no dNSName SAN, so OpenSSL and GnuTLS "
+						  "check its CN as a host name against the constraints "
+						  "(RFC 5280 4.2.1.10 itself does not)");
+			else
+				pkl_finding_cause(f, "RFC 5280 4.2.1.10, 6.1.3(b): a CA's name constraints "
+						     "bind every certificate below it; relying parties "
+						     "refuse the path");
+			if (verdict == PKL_NC_UNSUPPORTED)
+				pkl_finding_fix(f,
+						"re-issue %s with constraints on dNSName, rfc822Name, "
+						"iPAddress or directoryName only, without minimum/maximum",
+						cal);
+			else
+				pkl_finding_fix(f,
+						"issue %s with names inside %s's constraints, or re-issue %s "
+						"with constraints that allow '%s'",
+						label, cal, cal, v.name);
+		}
+		NAME_CONSTRAINTS_free(nc);
+	}
+	return constrained;
+}
+
 void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct pkl_report *r)
 {
 	char label[256], il[256];
 	struct pkl_finding *f;
-	int bad_time = 0, bad_sig = 0, bad_name = 0, bad_ca = 0, bad_ext = 0;
+	int bad_time = 0, bad_sig = 0, bad_name = 0, bad_ca = 0, bad_ext = 0, bad_nc = 0;
 
 	for (size_t i = 0; i < c->n; i++) {
 		X509 *x = c->certs[i];
@@ -507,6 +590,7 @@ void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct
 			}
 		}
 	}
+	size_t constrained = check_name_constraints(c, r, &bad_nc);
 	pkl_lint_label(c->certs[c->n - 1], label, sizeof(label));
 	if (!c->complete && !c->anchored) {
 		f = pkl_report_add(r, PKL_SEV_FAIL, "chain.issuer_missing", label, "issuer not found%s",
@@ -549,6 +633,9 @@ void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct
 	if (!bad_ca)
 		pkl_report_add(r, PKL_SEV_OK, "chain.ca_flags", label,
 			       "issuers are CAs with keyCertSign, path lengths respected");
+	if (constrained && !bad_nc)
+		pkl_report_add(r, PKL_SEV_OK, "chain.name_constraints", label,
+			       "every name within the name constraints of %zu CA(s)", constrained);
 	if (!bad_ext)
 		pkl_report_add(r, PKL_SEV_OK, "chain.critical_extensions", label,
 			       "every critical extension is recognised (RFC 5280 4.2)");
