@@ -1,7 +1,7 @@
 #!/bin/sh
 # doctor checks name constraints across the path (RFC 5280 §4.2.1.10, §6.1.3(b)(c),
 # §6.1.4(g)): for each form - dNSName, iPAddress with mask (IPv4, IPv6),
-# rfc822Name (and the subject's emailAddress), directoryName - a CA with a
+# rfc822Name (and the subject's emailAddress), directoryName, URI - a CA with a
 # permitted or an excluded subtree, a leaf inside and a leaf outside; the
 # constraints of two CAs together; a self-issued intermediate (not checked) and
 # a self-issued leaf (checked); the CN checked as a host name when no dNSName
@@ -192,6 +192,14 @@ case_ accept "dirName permitted C=CH,O=Example, leaf C=CH,O=Example,CN=..." l_dn
 # GnuTLS 3.7 processes dNSName, rfc822Name and iPAddress constraints only: it
 # accepts a subject outside a directoryName constraint (OpenSSL refuses).
 GNUTLS_EXPECT=accept case_ refuse "dirName permitted C=CH,O=Example, leaf C=CH,O=Other,CN=..." l_dn_out root cadn
+
+# ---- uniformResourceIdentifier: the host of the URI ------------------------------------
+NC="critical,permitted;URI:.example.test" issue cauri "/CN=URI CA" root ca_nc
+SAN="DNS:vpn.example.test,URI:http://crl.example.test/x.crl" issue l_uri_in "/CN=vpn.example.test" cauri leaf
+SAN="DNS:vpn.example.test,URI:http://crl.other.test/x.crl" issue l_uri_out "/CN=vpn.example.test" cauri leaf
+case_ accept "URI permitted .example.test, leaf URI http://crl.example.test/" l_uri_in root cauri
+# GnuTLS 3.7 does not process URI constraints (accepts); OpenSSL does (refuses)
+GNUTLS_EXPECT=accept case_ refuse "URI permitted .example.test, leaf URI http://crl.other.test/" l_uri_out root cauri
 
 # ---- two constrained CAs: both hold for the leaf (intersection) ------------------------
 NC="critical,permitted;DNS:example.test" root rootnc "/CN=Constrained Root" ca_nc

@@ -482,7 +482,9 @@ static size_t check_name_constraints(const struct pkl_chain *c, struct pkl_repor
 			if (verdict == PKL_NC_UNSUPPORTED)
 				pkl_finding_fix(f,
 						"re-issue %s with constraints on dNSName, rfc822Name, "
-						"iPAddress or directoryName only, without minimum/maximum",
+						"URI, iPAddress or directoryName only, without "
+						"minimum/maximum (for a name with a NUL byte: re-issue the "
+						"certificate)",
 						cal);
 			else
 				pkl_finding_fix(f,

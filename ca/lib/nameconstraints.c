@@ -3,8 +3,8 @@
  *
  * The rules follow RFC 5280 where it is precise and OpenSSL's
  * crypto/x509/v3_ncons.c where it is not (the leading-dot dNSName form, the
- * emailAddress attribute, the CN-as-host-name rule), so that doctor's verdict
- * is the one an OpenSSL-based relying party reaches.
+ * CN-as-host-name rule, the host of a URI), so that doctor's verdict is the
+ * one an OpenSSL-based relying party reaches.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -23,6 +23,8 @@ static int tail_casecmp(const char *name, size_t nlen, const char *base, size_t 
 
 int pkl_nc_dns_match(const char *name, size_t nlen, const char *base, size_t blen)
 {
+	if (memchr(name, '\0', nlen))
+		return 0;
 	if (blen == 0)
 		return 1;
 	if (base[0] == '.')
@@ -48,7 +50,7 @@ int pkl_nc_email_match(const char *name, size_t nlen, const char *base, size_t b
 	const char *host;
 	size_t hlen;
 
-	if (!at)
+	if (!at || memchr(name, '\0', nlen))
 		return 0;
 	if (blen == 0)
 		return 1;
@@ -60,6 +62,29 @@ int pkl_nc_email_match(const char *name, size_t nlen, const char *base, size_t b
 		return llen == bllen && memcmp(name, base, llen) == 0 && hlen == blen - bllen - 1 &&
 		       tail_casecmp(host, hlen, bat + 1, hlen);
 	}
+	if (base[0] == '.')
+		return hlen > blen && tail_casecmp(host, hlen, base, blen);
+	return hlen == blen && tail_casecmp(host, hlen, base, blen);
+}
+
+int pkl_nc_uri_match(const char *uri, size_t ulen, const char *base, size_t blen)
+{
+	const char *sep, *host, *end = uri + ulen;
+	size_t hlen;
+
+	if (memchr(uri, '\0', ulen))
+		return 0;
+	for (sep = uri; sep + 3 <= end && memcmp(sep, "://", 3) != 0; sep++)
+		;
+	if (sep + 3 > end)
+		return 0;
+	host = sep + 3;
+	for (hlen = 0; host + hlen < end && host[hlen] != ':' && host[hlen] != '/'; hlen++)
+		;
+	if (hlen == 0)
+		return 0;
+	if (blen == 0)
+		return 1;
 	if (base[0] == '.')
 		return hlen > blen && tail_casecmp(host, hlen, base, blen);
 	return hlen == blen && tail_casecmp(host, hlen, base, blen);
@@ -129,6 +154,10 @@ static int subtree_match(const GENERAL_NAME *b, const struct nc_name *n)
 	case GEN_EMAIL:
 		return pkl_nc_email_match((const char *)n->data, n->len, (const char *)b->d.rfc822Name->data,
 					  (size_t)b->d.rfc822Name->length);
+	case GEN_URI:
+		return pkl_nc_uri_match((const char *)n->data, n->len,
+					(const char *)b->d.uniformResourceIdentifier->data,
+					(size_t)b->d.uniformResourceIdentifier->length);
 	case GEN_IPADD:
 		return pkl_nc_ip_match(n->data, n->len, b->d.iPAddress->data, (size_t)b->d.iPAddress->length);
 	case GEN_DIRNAME: return pkl_nc_dn_match(n->dn, b->d.directoryName);
@@ -138,7 +167,8 @@ static int subtree_match(const GENERAL_NAME *b, const struct nc_name *n)
 
 static int processed(int type)
 {
-	return type == GEN_DNS || type == GEN_EMAIL || type == GEN_IPADD || type == GEN_DIRNAME;
+	return type == GEN_DNS || type == GEN_EMAIL || type == GEN_URI || type == GEN_IPADD ||
+	       type == GEN_DIRNAME;
 }
 
 /* Whether a subtree has a minimum other than 0 or any maximum (RFC 5280
@@ -155,6 +185,16 @@ static enum pkl_nc_verdict check_name(const NAME_CONSTRAINTS *nc, const struct n
 
 	if (hit)
 		*hit = NULL;
+	/* A string name with a NUL byte would match an excluded subtree on one
+	 * reading and not on another: constrained, it is refused outright. */
+	if (n->data && n->type != GEN_IPADD && memchr(n->data, '\0', n->len)) {
+		for (int i = 0; i < sk_GENERAL_SUBTREE_num(nc->excludedSubtrees); i++)
+			if (sk_GENERAL_SUBTREE_value(nc->excludedSubtrees, i)->base->type == n->type)
+				return PKL_NC_UNSUPPORTED;
+		for (int i = 0; i < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); i++)
+			if (sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, i)->base->type == n->type)
+				return PKL_NC_UNSUPPORTED;
+	}
 	for (int i = 0; i < sk_GENERAL_SUBTREE_num(nc->excludedSubtrees); i++) {
 		const GENERAL_SUBTREE *st = sk_GENERAL_SUBTREE_value(nc->excludedSubtrees, i);
 		if (st->base->type != n->type)

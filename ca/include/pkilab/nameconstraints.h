@@ -1,7 +1,7 @@
 /*
  * Name constraints (RFC 5280 4.2.1.10): whether a name lies inside a CA's
  * permitted and outside its excluded subtrees, for the forms IPsec relying
- * parties meet - dNSName, rfc822Name, iPAddress, directoryName. The matching
+ * parties meet - dNSName, rfc822Name, iPAddress, directoryName, and URIs. The matching
  * functions are pure; pkl_nc_cert_check applies one CA's constraints to every
  * name of one certificate. Which certificates a CA's constraints apply to
  * (every one below it, self-issued intermediates excepted, RFC 5280 6.1.3(b))
@@ -25,14 +25,16 @@ enum pkl_nc_verdict {
 	PKL_NC_OK = 0,        /* inside every constraint of its form */
 	PKL_NC_NOT_PERMITTED, /* the form has permitted subtrees and the name is in none */
 	PKL_NC_EXCLUDED,      /* the name is in an excluded subtree */
-	PKL_NC_UNSUPPORTED,   /* constraints on a form (or minimum/maximum) not processed:
-			       * RFC 5280 4.2.1.10 then requires rejecting the certificate */
+	PKL_NC_UNSUPPORTED,   /* constraints on a form (or minimum/maximum) not processed,
+			       * or a constrained name with a NUL byte: RFC 5280 4.2.1.10
+			       * then requires rejecting the certificate */
 };
 
 /* dNSName: base "example.com" holds example.com and any name made by adding
  * labels on the left (host.example.com, not hostexample.com); base
  * ".example.com" only names with at least one label added; "" every name.
- * Case-insensitive. 1 inside, 0 outside. */
+ * Case-insensitive; a name with a NUL byte is in no subtree. 1 inside, 0
+ * outside. */
 int pkl_nc_dns_match(const char *name, size_t nlen, const char *base, size_t blen);
 
 /* rfc822Name: base "user@host" that mailbox only (local part exact, host
@@ -40,6 +42,11 @@ int pkl_nc_dns_match(const char *name, size_t nlen, const char *base, size_t ble
  * every mailbox at a host below domain (not at domain itself); "" every
  * mailbox. A name without '@' is in no subtree. 1 inside, 0 outside. */
 int pkl_nc_email_match(const char *name, size_t nlen, const char *base, size_t blen);
+
+/* uniformResourceIdentifier: the host of "scheme://host[:port][/...]"; base
+ * "host" that host only, ".domain" every host below domain; a URI without
+ * "://" or a host is in no subtree. Case-insensitive. 1 inside, 0 outside. */
+int pkl_nc_uri_match(const char *uri, size_t ulen, const char *base, size_t blen);
 
 /* iPAddress: base is address then mask (8 octets for IPv4, 32 for IPv6), the
  * name 4 or 16 octets; another family is outside. 1 inside, 0 outside. */
