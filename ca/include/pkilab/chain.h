@@ -14,6 +14,7 @@
  * chain.root_expired, chain.bad_signature, chain.dn_mismatch,
  * chain.aki_mismatch, chain.not_ca, chain.path_len (self-issued certificates
  * not counted, RFC 5280 6.1.4(l)), chain.unknown_critical (RFC 5280 4.2),
+ * chain.name_constraints (RFC 5280 4.2.1.10, 6.1.3(b)(c); pkilab/nameconstraints.h),
  * time.not_yet_valid (with the skew, and "probable clock drift" when it is
  * small), time.expired.
  */
