@@ -15,6 +15,9 @@
 
 #include "pkilab/nameconstraints.h"
 
+/* The most name-subtree comparisons one certificate may cost (OpenSSL's bound). */
+#define NC_CHECK_MAX ((size_t)1 << 20)
+
 static int tail_casecmp(const char *name, size_t nlen, const char *base, size_t blen)
 {
 	return nlen >= blen && strncasecmp(name + nlen - blen, base, blen) == 0 &&
@@ -395,7 +398,21 @@ enum pkl_nc_verdict pkl_nc_cert_check(const NAME_CONSTRAINTS *nc, X509 *x, int c
 	enum pkl_nc_verdict verdict = PKL_NC_OK;
 	struct nc_name n;
 	int has_dns = 0;
+	size_t names = (size_t)X509_NAME_entry_count(subj) + (size_t)sk_GENERAL_NAME_num(san) + 1;
+	size_t subtrees = (size_t)sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) +
+			  (size_t)sk_GENERAL_SUBTREE_num(nc->excludedSubtrees);
 
+	/* Both sides come from the certificates judged: bound the work as OpenSSL
+	 * does (NAME_CHECK_MAX in v3_ncons.c) instead of comparing for minutes. */
+	if (names * subtrees > NC_CHECK_MAX) {
+		memset(v, 0, sizeof(*v));
+		v->verdict = PKL_NC_UNSUPPORTED;
+		snprintf(v->form, sizeof(v->form), "names");
+		snprintf(v->where, sizeof(v->where), "certificate");
+		snprintf(v->name, sizeof(v->name), "%zu names against %zu subtrees", names, subtrees);
+		GENERAL_NAMES_free(san);
+		return v->verdict;
+	}
 	if (X509_NAME_entry_count(subj) > 0) {
 		memset(&n, 0, sizeof(n));
 		n.type = GEN_DIRNAME;

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -260,6 +262,28 @@ static void cert_names(void **state)
 	assert_string_equal(v.name, "ok.example.test?.other.test");
 	GENERAL_NAMES_free(gens);
 	X509_free(x);
+
+	/* hostile sizes: 1,000 SANs against 1,100 subtrees are not compared one by one */
+	{
+		size_t cap = 40000;
+		char *ncs = malloc(cap), *sans = malloc(cap);
+		size_t a = 0, b = 0;
+		assert_non_null(ncs);
+		assert_non_null(sans);
+		a += (size_t)snprintf(ncs, cap, "critical");
+		for (int i = 0; i < 1100; i++)
+			a += (size_t)snprintf(ncs + a, cap - a, ",permitted;DNS:a%d.test", i);
+		for (int i = 0; i < 1000; i++)
+			b += (size_t)snprintf(sans + b, cap - b, "%sDNS:h%d.test", i ? "," : "", i);
+		NAME_CONSTRAINTS *big = nc_of(ncs);
+		x = leaf_with(k, "h.test", sans);
+		assert_int_equal(pkl_nc_cert_check(big, x, 1, &v), PKL_NC_UNSUPPORTED);
+		assert_non_null(strstr(v.name, " names against "));
+		X509_free(x);
+		NAME_CONSTRAINTS_free(big);
+		free(ncs);
+		free(sans);
+	}
 
 	/* a form not processed (registeredID), constrained and present: must be rejected */
 	NAME_CONSTRAINTS *rid = nc_of("critical,permitted;RID:1.2.3.4");

@@ -74,7 +74,9 @@ struct pkl_nc_violation {
 };
 
 /* Every name of x (see above; CNs as dNSNames when cn_as_dns and x has no
- * dNSName SAN) against nc. The first violation goes to *v. */
+ * dNSName SAN) against nc. The first violation goes to *v. More than 2^20
+ * name-subtree pairs are not compared: PKL_NC_UNSUPPORTED (OpenSSL refuses
+ * them too). */
 enum pkl_nc_verdict pkl_nc_cert_check(const NAME_CONSTRAINTS *nc, X509 *x, int cn_as_dns,
 				      struct pkl_nc_violation *v);
 
