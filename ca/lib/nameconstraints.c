@@ -431,7 +431,6 @@ enum pkl_nc_verdict pkl_nc_cert_check(const NAME_CONSTRAINTS *nc, X509 *x, int c
 	}
 	for (int i = 0; verdict == PKL_NC_OK && i < sk_GENERAL_NAME_num(san); i++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(san, i);
-		has_dns |= gn->type == GEN_DNS;
 		from_general_name(gn, &n);
 		verdict = one(nc, &n, "subjectAltName", v);
 	}
