@@ -25,6 +25,7 @@
 #include "pkilab/file.h"
 #include "pkilab/lint.h"
 #include "pkilab/name.h"
+#include "pkilab/nameconstraints.h"
 
 void pkl_chain_free(struct pkl_chain *c)
 {
@@ -273,6 +274,86 @@ static int is_ca(X509 *x, long *pathlen)
 	return ca;
 }
 
+/* Self-issued: the same DN as subject and issuer (RFC 5280 6.1), whatever key
+ * signed it; a self-signed root is one, so is a CA's key rollover certificate. */
+static int self_issued(X509 *x)
+{
+	return X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
+}
+
+/* The extensions doctor recognises (RFC 5280 4.2: a relying party MUST reject
+ * a certificate with a critical extension it does not recognise). These are
+ * the ones doctor processes - basicConstraints, keyUsage, extKeyUsage,
+ * subjectAltName, nameConstraints, subject/authority key identifiers, CRL
+ * distribution points, authority information access - and the four policy
+ * extensions (certificatePolicies, policyMappings, policyConstraints,
+ * inhibitAnyPolicy, RFC 5280 4.2.1.4-4.2.1.14), which doctor does not evaluate
+ * yet but which OpenSSL, strongSwan and CryptoAPI all process, so a critical
+ * one does not make a platform refuse the chain.
+ * Differences with OpenSSL's X509_supported_extension() (3.0): OpenSSL also
+ * accepts a critical Netscape cert type, RFC 3779 address and AS blocks, OCSP
+ * no-check and proxyCertInfo, which no IKE relying party of doctor's needs
+ * (doctor reports them); it refuses a critical authority/subject key
+ * identifier or AIA, which RFC 5280 4.2.1.1, 4.2.1.2, 4.2.2.1 require to be
+ * non-critical but which doctor (and strongSwan) process. */
+static const int known_nids[] = {
+	NID_basic_constraints,
+	NID_key_usage,
+	NID_ext_key_usage,
+	NID_subject_alt_name,
+	NID_name_constraints,
+	NID_subject_key_identifier,
+	NID_authority_key_identifier,
+	NID_crl_distribution_points,
+	NID_info_access,
+	NID_certificate_policies,
+	NID_policy_mappings,
+	NID_policy_constraints,
+	NID_inhibit_any_policy,
+};
+
+static int known_extension(const ASN1_OBJECT *obj)
+{
+	int nid = OBJ_obj2nid(obj);
+
+	for (size_t k = 0; nid != NID_undef && k < sizeof(known_nids) / sizeof(known_nids[0]); k++)
+		if (known_nids[k] == nid)
+			return 1;
+	return 0;
+}
+
+/* chain.unknown_critical for every critical extension of x doctor does not
+ * recognise; 1 if there was one. */
+static int check_critical(X509 *x, const char *label, struct pkl_report *r)
+{
+	int bad = 0;
+
+	for (int k = 0; k < X509_get_ext_count(x); k++) {
+		X509_EXTENSION *e = X509_get_ext(x, k);
+		const ASN1_OBJECT *obj = X509_EXTENSION_get_object(e);
+		char oid[128], name[128];
+		struct pkl_finding *f;
+
+		if (!X509_EXTENSION_get_critical(e) || known_extension(obj))
+			continue;
+		if (OBJ_obj2txt(oid, sizeof(oid), obj, 1) <= 0)
+			snprintf(oid, sizeof(oid), "?");
+		if (OBJ_obj2nid(obj) == NID_undef || OBJ_obj2txt(name, sizeof(name), obj, 0) <= 0)
+			snprintf(name, sizeof(name), "unknown");
+		f = pkl_report_add(r, PKL_SEV_FAIL, "chain.unknown_critical", label,
+				   "critical extension %s (%s) is not recognised: the certificate must "
+				   "be rejected",
+				   oid, name);
+		pkl_finding_cause(f, "RFC 5280 4.2: a relying party MUST reject a certificate with "
+				     "a critical extension it does not recognise (OpenSSL: \"unhandled "
+				     "critical extension\"; strongSwan refuses to load the "
+				     "certificate)");
+		pkl_finding_fix(f, "re-issue %s without extension %s, or with it non-critical", label, oid);
+		bad = 1;
+	}
+	return bad;
+}
+
 static void check_time(const struct pkl_chain *c, size_t i, pkl_time at, const char *label,
 		       struct pkl_report *r, int *bad)
 {
@@ -332,16 +413,101 @@ static void check_time(const struct pkl_chain *c, size_t i, pkl_time at, const c
 	}
 }
 
+/* Name constraints across the path (RFC 5280 6.1.3(b)(c), 6.1.4(g)): the
+ * constraints of every CA certificate of the path (the trust anchor's too, as
+ * OpenSSL and GnuTLS apply them) hold for every certificate below it, so a
+ * name must satisfy each CA's constraints: the intersection of the permitted
+ * subtrees, the union of the excluded ones. A self-issued intermediate is not
+ * checked (6.1.3(b)); the leaf is, self-issued or not. A host-like CN counts
+ * as a dNSName for the leaf when it has no dNSName SAN: RFC 5280 does not say
+ * so, OpenSSL and GnuTLS do (see pkilab/nameconstraints.h). Returns how many
+ * CAs carried constraints; *bad is set on a violation. */
+static size_t check_name_constraints(const struct pkl_chain *c, struct pkl_report *r, int *bad)
+{
+	size_t constrained = 0;
+
+	for (size_t j = 1; j < c->n; j++) {
+		int crit = -1;
+		NAME_CONSTRAINTS *nc = X509_get_ext_d2i(c->certs[j], NID_name_constraints, &crit, NULL);
+		char cal[256];
+		struct pkl_finding *f;
+
+		pkl_lint_label(c->certs[j], cal, sizeof(cal));
+		if (!nc) {
+			if (crit >= 0 || crit == -2) {
+				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.name_constraints", cal,
+						   "nameConstraints extension does not decode (or appears "
+						   "twice)");
+				pkl_finding_fix(f, "re-issue %s with one well-formed nameConstraints", cal);
+				*bad = 1;
+			}
+			ERR_clear_error();
+			continue;
+		}
+		constrained++;
+		for (size_t i = 0; i < j; i++) {
+			struct pkl_nc_violation v;
+			char label[256];
+			enum pkl_nc_verdict verdict;
+
+			if (i > 0 && self_issued(c->certs[i]))
+				continue;
+			verdict = pkl_nc_cert_check(nc, c->certs[i], i == 0, &v);
+			if (verdict == PKL_NC_OK)
+				continue;
+			*bad = 1;
+			pkl_lint_label(c->certs[i], label, sizeof(label));
+			if (verdict == PKL_NC_EXCLUDED)
+				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.name_constraints", label,
+						   "%s %s '%s' is in the excluded subtree '%s' of %s",
+						   v.where, v.form, v.name, v.subtree, cal);
+			else if (verdict == PKL_NC_NOT_PERMITTED)
+				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.name_constraints", label,
+						   "%s %s '%s' is outside the permitted subtrees of %s (%s)",
+						   v.where, v.form, v.name, cal, v.permitted);
+			else
+				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.name_constraints", label,
+						   "%s %s '%s': %s constrains this form in a way doctor does "
+						   "not process (or with minimum/maximum)",
+						   v.where, v.form, v.name, cal);
+			if (!strcmp(v.where, "subject CN"))
+				pkl_finding_cause(f,
+						  "the certificate has no dNSName SAN, so OpenSSL and GnuTLS "
+						  "check its CN as a host name against the constraints "
+						  "(RFC 5280 4.2.1.10 itself does not)");
+			else
+				pkl_finding_cause(f, "RFC 5280 4.2.1.10, 6.1.3(b): a CA's name constraints "
+						     "bind every certificate below it; relying parties "
+						     "refuse the path");
+			if (verdict == PKL_NC_UNSUPPORTED)
+				pkl_finding_fix(f,
+						"re-issue %s with constraints on dNSName, rfc822Name, "
+						"URI, iPAddress or directoryName only, without "
+						"minimum/maximum (for a name with a NUL byte: re-issue the "
+						"certificate)",
+						cal);
+			else
+				pkl_finding_fix(f,
+						"issue %s with names inside %s's constraints, or re-issue %s "
+						"with constraints that allow '%s'",
+						label, cal, cal, v.name);
+		}
+		NAME_CONSTRAINTS_free(nc);
+	}
+	return constrained;
+}
+
 void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct pkl_report *r)
 {
 	char label[256], il[256];
 	struct pkl_finding *f;
-	int bad_time = 0, bad_sig = 0, bad_name = 0, bad_ca = 0;
+	int bad_time = 0, bad_sig = 0, bad_name = 0, bad_ca = 0, bad_ext = 0, bad_nc = 0;
 
 	for (size_t i = 0; i < c->n; i++) {
 		X509 *x = c->certs[i];
 		pkl_lint_label(x, label, sizeof(label));
 		check_time(c, i, at, label, r, &bad_time);
+		bad_ext |= check_critical(x, label, r);
 		if (i + 1 == c->n) {
 			if (c->complete && !signs(x, x)) {
 				f = pkl_report_add(r, PKL_SEV_FAIL, "chain.bad_signature", label,
@@ -398,18 +564,35 @@ void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct
 				pkl_finding_fix(f, "re-issue the CA with keyUsage keyCertSign, cRLSign");
 				bad_ca = 1;
 			}
-			/* CA certificates between iss and the leaf: i (those below iss, minus the leaf) */
-			if (pathlen >= 0 && (long)i > pathlen) {
+			/* The intermediates below iss are certs[1..i]; only the ones that
+			 * are not self-issued count against its pathLenConstraint (RFC 5280
+			 * 4.2.1.9, 6.1.4(l)): a CA's rollover certificate (old key signs new,
+			 * same DN) lengthens the path without adding a CA. */
+			size_t below = 0, rollover = 0;
+			for (size_t j = 1; j <= i; j++) {
+				if (self_issued(c->certs[j]))
+					rollover++;
+				else
+					below++;
+			}
+			if (pathlen >= 0 && below > (size_t)pathlen) {
 				f = pkl_report_add(
 					r, PKL_SEV_FAIL, "chain.path_len", il,
-					"pathLenConstraint %ld but %zu CA certificate(s) follow it", pathlen,
-					i);
-				pkl_finding_fix(f, "re-issue the CA with a larger path_len, or issue the "
-						   "leaf directly from it");
+					"pathLenConstraint %ld but %zu CA certificate(s) follow it "
+					"(self-issued ones not counted: %zu)",
+					pathlen, below, rollover);
+				pkl_finding_cause(f, "RFC 5280 4.2.1.9: a CA's pathLenConstraint is the "
+						     "largest number of non-self-issued CA certificates "
+						     "that may follow it in a path");
+				pkl_finding_fix(f,
+						"re-issue %s with path_len %zu or more, or issue the "
+						"certificate from a CA nearer to it",
+						il, below);
 				bad_ca = 1;
 			}
 		}
 	}
+	size_t constrained = check_name_constraints(c, r, &bad_nc);
 	pkl_lint_label(c->certs[c->n - 1], label, sizeof(label));
 	if (!c->complete && !c->anchored) {
 		f = pkl_report_add(r, PKL_SEV_FAIL, "chain.issuer_missing", label, "issuer not found%s",
@@ -452,6 +635,12 @@ void pkl_chain_check(const struct pkl_chain *c, pkl_time at, int show_ok, struct
 	if (!bad_ca)
 		pkl_report_add(r, PKL_SEV_OK, "chain.ca_flags", label,
 			       "issuers are CAs with keyCertSign, path lengths respected");
+	if (constrained && !bad_nc)
+		pkl_report_add(r, PKL_SEV_OK, "chain.name_constraints", label,
+			       "every name within the name constraints of %zu CA(s)", constrained);
+	if (!bad_ext)
+		pkl_report_add(r, PKL_SEV_OK, "chain.critical_extensions", label,
+			       "every critical extension is recognised (RFC 5280 4.2)");
 	if (!bad_time)
 		pkl_report_add(r, PKL_SEV_OK, "chain.validity", label,
 			       "every certificate valid at the judged moment");

@@ -11,6 +11,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -218,6 +220,105 @@ static void issuer_not_a_ca_and_path_len(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* RFC 5280 4.2.1.9, 6.1.4(l): a self-issued CA certificate (the CA's key
+ * rollover: same DN, signed with the old key) does not count against the
+ * pathLenConstraint of the CAs above it. */
+static void self_issued_not_counted(void **state)
+{
+	(void)state;
+	EVP_PKEY *k = fx_key("P-256"), *k3 = fx_key("P-256");
+	/* no pathLenConstraint of its own: only W.c.ca's (0) is in play */
+	X509 *rollover = fx_cert("Chain CA", k, W.c.ca, W.c.ck, -FX_DAY, 100 * FX_DAY, FX_ROOT, 0);
+	X509 *leaf = fx_cert("vpn.unit.test", W.c.lk, rollover, k, -3600, 30 * FX_DAY, FX_GATEWAY, 0);
+	STACK_OF(X509) *pool = sk_of(rollover, W.c.ca), *anchors = sk_of(W.c.root, NULL);
+	struct pkl_chain_opts o = { .pool = pool, .anchors = anchors };
+	struct pkl_report r = PKL_REPORT_INIT;
+	struct pkl_chain c;
+
+	assert_int_equal(pkl_chain_build(leaf, &o, &c, &r, NULL), PKL_OK);
+	assert_int_equal(c.n, 4);
+	assert_ptr_equal(c.certs[1], rollover);
+	pkl_chain_check(&c, (pkl_time)time(NULL), 1, &r);
+	assert_false(fails(&r, "chain.path_len"));
+	assert_non_null(pkl_report_find(&r, "chain.ca_flags", PKL_SEV_OK));
+	pkl_chain_free(&c);
+	pkl_report_free(&r);
+
+	/* a CA below the rollover is one too many for W.c.ca's pathlen 0 */
+	X509 *sub = fx_cert("Sub CA", k3, rollover, k, -FX_DAY, 100 * FX_DAY, FX_ROOT, 0);
+	X509 *leaf2 = fx_cert("vpn.unit.test", W.c.lk, sub, k3, -3600, 30 * FX_DAY, FX_GATEWAY, 0);
+	sk_X509_push(pool, sub);
+	r = (struct pkl_report)PKL_REPORT_INIT;
+	assert_int_equal(pkl_chain_build(leaf2, &o, &c, &r, NULL), PKL_OK);
+	assert_int_equal(c.n, 5);
+	pkl_chain_check(&c, (pkl_time)time(NULL), 0, &r);
+	const struct pkl_finding *f = pkl_report_find(&r, "chain.path_len", PKL_SEV_FAIL);
+	assert_non_null(f);
+	assert_string_equal(f->subject, "CN=Chain CA");
+	assert_non_null(strstr(f->msg, "pathLenConstraint 0 but 1 CA certificate(s) follow it (self-issued "
+				       "ones not counted: 1)"));
+	pkl_chain_free(&c);
+	pkl_report_free(&r);
+	sk_X509_free(pool);
+	sk_X509_free(anchors);
+	X509_free(leaf2);
+	X509_free(sub);
+	X509_free(leaf);
+	X509_free(rollover);
+	EVP_PKEY_free(k3);
+	EVP_PKEY_free(k);
+}
+
+/* x with an extension OID (critical or not), re-signed with ikey. */
+static void add_ext(X509 *x, const char *oid, int critical, EVP_PKEY *ikey)
+{
+	ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+	ASN1_OCTET_STRING *val = ASN1_OCTET_STRING_new();
+	static const unsigned char null_der[2] = { 0x05, 0x00 };
+	X509_EXTENSION *e;
+
+	assert_non_null(obj);
+	assert_true(ASN1_OCTET_STRING_set(val, null_der, 2));
+	e = X509_EXTENSION_create_by_OBJ(NULL, obj, critical, val);
+	assert_non_null(e);
+	assert_true(X509_add_ext(x, e, -1));
+	assert_true(X509_sign(x, ikey, EVP_sha256()) > 0);
+	X509_EXTENSION_free(e);
+	ASN1_OCTET_STRING_free(val);
+	ASN1_OBJECT_free(obj);
+}
+
+/* RFC 5280 4.2: a critical extension doctor does not recognise fails the
+ * certificate; a recognised one or a non-critical unknown one does not. */
+static void unknown_critical_extension(void **state)
+{
+	(void)state;
+	X509 *leaf = fx_cert("vpn.unit.test", W.c.lk, W.c.ca, W.c.ck, -3600, 30 * FX_DAY, FX_GATEWAY, 0);
+	struct pkl_report r;
+
+	add_ext(leaf, "1.3.6.1.4.1.55555.1.1", 0, W.c.ck);
+	r = judge(leaf, W.c.ca, W.c.root, 0, NULL);
+	assert_false(fails(&r, "chain.unknown_critical"));
+	assert_non_null(pkl_report_find(&r, "chain.critical_extensions", PKL_SEV_OK));
+	pkl_report_free(&r);
+
+	add_ext(leaf, "2.5.29.32", 1, W.c.ck); /* certificatePolicies: recognised (see chain.c) */
+	r = judge(leaf, W.c.ca, W.c.root, 0, NULL);
+	assert_false(fails(&r, "chain.unknown_critical"));
+	pkl_report_free(&r);
+
+	add_ext(leaf, "1.3.6.1.4.1.55555.1.2", 1, W.c.ck);
+	r = judge(leaf, W.c.ca, W.c.root, 0, NULL);
+	const struct pkl_finding *f = pkl_report_find(&r, "chain.unknown_critical", PKL_SEV_FAIL);
+	assert_non_null(f);
+	assert_string_equal(f->subject, "CN=vpn.unit.test");
+	assert_non_null(strstr(f->msg, "1.3.6.1.4.1.55555.1.2"));
+	assert_true(pkl_chain_failed(&r));
+	assert_null(pkl_report_find(&r, "chain.critical_extensions", PKL_SEV_OK));
+	pkl_report_free(&r);
+	X509_free(leaf);
+}
+
 static void loaders(void **state)
 {
 	(void)state;
@@ -287,6 +388,8 @@ int main(void)
 		cmocka_unit_test(clock_drift),
 		cmocka_unit_test(wrong_key),
 		cmocka_unit_test(issuer_not_a_ca_and_path_len),
+		cmocka_unit_test(self_issued_not_counted),
+		cmocka_unit_test(unknown_critical_extension),
 		cmocka_unit_test(loaders),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

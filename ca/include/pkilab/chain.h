@@ -12,8 +12,11 @@
  * Checking then judges every link at a given moment and reports each problem
  * under its stable code: chain.issuer_missing, chain.root_untrusted,
  * chain.root_expired, chain.bad_signature, chain.dn_mismatch,
- * chain.aki_mismatch, chain.not_ca, chain.path_len, time.not_yet_valid
- * (with the skew, and "probable clock drift" when it is small), time.expired.
+ * chain.aki_mismatch, chain.not_ca, chain.path_len (self-issued certificates
+ * not counted, RFC 5280 6.1.4(l)), chain.unknown_critical (RFC 5280 4.2),
+ * chain.name_constraints (RFC 5280 4.2.1.10, 6.1.3(b)(c); pkilab/nameconstraints.h),
+ * time.not_yet_valid (with the skew, and "probable clock drift" when it is
+ * small), time.expired.
  */
 #ifndef PKILAB_CHAIN_H
 #define PKILAB_CHAIN_H
