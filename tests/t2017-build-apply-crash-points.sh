@@ -73,7 +73,7 @@ point_ok() { # pki
 	[ "$_st" = after ] || { echo "after the re-run: $_st"; return 1; }
 	pki_consistent "$1" settled
 }
-total=0 befores=0
+total=0
 while read -r step n; do
 	k=1
 	while [ "$k" -le "$n" ]; do

@@ -436,7 +436,7 @@ out:
 enum pkl_rc pkl_crl_publish(struct pkl_pki *pki, const char *ca, int flags, struct pkl_crl_info *info,
 			    struct pkl_err *err)
 {
-	struct pkl_crl_info res;
+	struct pkl_crl_info res = { 0 };
 	struct pkl_txn *txn = pkl_txn_begin(pki, err);
 	enum pkl_rc rc;
 
